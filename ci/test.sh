@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every check of the project. Installs what it needs, so a fresh machine passes
+# with no hand set-up. Usage: ci/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Keep in sync with `rust-version` in Cargo.toml.
+MSRV=1.81
+NIGHTLY=nightly
+BARE_METAL=thumbv7em-none-eabihf
+
+export RUSTFLAGS="-D warnings"
+export RUSTDOCFLAGS="-D warnings"
+export CARGO_TERM_COLOR=never
+export CARGO_INCREMENTAL=0
+
+step() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
+
+step "install tools"
+rustup component add rustfmt clippy
+rustup target add "$BARE_METAL"
+rustup toolchain install "$NIGHTLY" --profile minimal --component miri,rust-src
+rustup toolchain install "$MSRV" --profile minimal
+command -v cargo-hack >/dev/null || cargo install --locked cargo-hack
+
+step "fmt"
+cargo fmt --all -- --check
+
+step "dependency tree: no runtime, no proc-macro in the default build"
+tree=$(cargo tree -e normal --prefix none)
+echo "$tree"
+if grep -Eiq 'tokio|async-std|smol|async-trait|proc-macro' <<<"$tree"; then
+  echo "error: the default build pulls in a runtime or a proc-macro" >&2
+  exit 1
+fi
+
+step "clippy"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo clippy --no-default-features --lib -- -D warnings
+
+step "tests: default features"
+cargo test
+step "tests: no default features"
+cargo test --no-default-features
+step "tests: all features"
+cargo test --all-features
+step "tests: release (size and allocation guarantees)"
+cargo test --release --test zero_cost
+
+step "docs (docsrs)"
+RUSTDOCFLAGS="-D warnings --cfg docsrs" cargo +"$NIGHTLY" doc --all-features --no-deps
+
+step "feature powerset"
+cargo hack build --feature-powerset --no-dev-deps
+
+step "bare metal ($BARE_METAL)"
+cargo build --target "$BARE_METAL" --no-default-features
+cargo build --target "$BARE_METAL" --no-default-features --features alloc
+cargo build --target "$BARE_METAL" -p asyncdrop-no-std-check
+
+step "MSRV $MSRV"
+cargo +"$MSRV" build --no-default-features
+cargo +"$MSRV" build --all-features
+cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features 2>/dev/null \
+  || { rustup target add --toolchain "$MSRV" "$BARE_METAL" \
+       && cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features; }
+
+step "miri (strict provenance) over every runtime-free test"
+MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --lib --tests
+MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
+
+step "smoke: the quickstart example"
+cargo run --example quickstart >/dev/null
+
+step "done"

@@ -1,0 +1,208 @@
+//! The futures returned by this crate's functions.
+
+use core::future::Future;
+use core::marker::PhantomData;
+use core::panic::Location;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+
+use crate::error::ErrorAndCleanup;
+use crate::policy::{self, Report, ReportKind};
+use crate::AsyncDropGuard;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Not finished; not inside `poll`.
+    Pending,
+    /// Inside the cleanup's `poll`. Still set afterwards only if that poll panicked.
+    Polling,
+    /// The cleanup returned.
+    Done,
+}
+
+pin_project! {
+    /// The future returned by [`AsyncDropGuard::async_drop`]: runs the cleanup of a
+    /// guarded `T` (whose cleanup future is `F`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before it completes drops what the cleanup still held,
+    /// synchronously and exactly once, and reports [`ReportKind::Cancelled`] through
+    /// the [`Policy`](crate::Policy). If the cleanup panicked, nothing more is
+    /// reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let fut = AsyncDropGuard::new(Conn).async_drop();
+    /// futures_executor::block_on(fut).unwrap();
+    /// ```
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AsyncDropFuture<T, F> {
+        #[pin]
+        inner: F,
+        state: State,
+        site: Option<&'static Location<'static>>,
+        _type: PhantomData<fn() -> T>,
+    }
+
+    impl<T, F> PinnedDrop for AsyncDropFuture<T, F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if *this.state == State::Pending {
+                policy::report(&Report::new(
+                    ReportKind::Cancelled,
+                    core::any::type_name::<T>(),
+                    *this.site,
+                ));
+            }
+        }
+    }
+}
+
+impl<T, F> AsyncDropFuture<T, F> {
+    #[inline]
+    pub(crate) fn new(inner: F, site: Option<&'static Location<'static>>) -> Self {
+        AsyncDropFuture {
+            inner,
+            state: State::Pending,
+            site,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T, F: Future> Future for AsyncDropFuture<T, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        match *this.state {
+            State::Pending => {}
+            State::Done => panic!("`AsyncDropFuture` polled after completion"),
+            State::Polling => panic!("`AsyncDropFuture` polled after its cleanup panicked"),
+        }
+        *this.state = State::Polling;
+        let out = this.inner.poll(cx);
+        *this.state = if out.is_ready() {
+            State::Done
+        } else {
+            State::Pending
+        };
+        out
+    }
+}
+
+impl<T, F: Future> futures_core::FusedFuture for AsyncDropFuture<T, F> {
+    fn is_terminated(&self) -> bool {
+        self.state == State::Done
+    }
+}
+
+impl<T, F> core::fmt::Debug for AsyncDropFuture<T, F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AsyncDropFuture")
+            .field("type", &core::any::type_name::<T>())
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    #[project = OnErrProj]
+    enum OnErrState<T, F, R, E> {
+        Ok { guard: Option<(AsyncDropGuard<T>, R)> },
+        Err { #[pin] cleanup: AsyncDropFuture<T, F>, error: Option<E> },
+    }
+}
+
+pin_project! {
+    /// The future returned by [`AsyncDropGuard::async_drop_on_err`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it while the cleanup runs behaves as dropping an
+    /// [`AsyncDropFuture`]; dropping it on the `Ok` path before it was polled drops
+    /// the guard, which reports it as forgotten.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let ok: Result<u8, ()> = Ok(1);
+    /// let fut = AsyncDropGuard::async_drop_on_err(AsyncDropGuard::new(Conn), ok);
+    /// let (conn, one) = futures_executor::block_on(fut).unwrap();
+    /// assert_eq!(one, 1);
+    /// # futures_executor::block_on(conn.async_drop()).unwrap();
+    /// ```
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AsyncDropOnErr<T, F, R, E> {
+        #[pin]
+        state: OnErrState<T, F, R, E>,
+    }
+}
+
+impl<T, F, R, E> AsyncDropOnErr<T, F, R, E> {
+    pub(crate) fn ok(guard: AsyncDropGuard<T>, value: R) -> Self {
+        AsyncDropOnErr {
+            state: OnErrState::Ok {
+                guard: Some((guard, value)),
+            },
+        }
+    }
+
+    pub(crate) fn err(cleanup: AsyncDropFuture<T, F>, error: E) -> Self {
+        AsyncDropOnErr {
+            state: OnErrState::Err {
+                cleanup,
+                error: Some(error),
+            },
+        }
+    }
+}
+
+impl<T, F, R, E, C> Future for AsyncDropOnErr<T, F, R, E>
+where
+    F: Future<Output = Result<(), C>>,
+{
+    type Output = Result<(AsyncDropGuard<T>, R), ErrorAndCleanup<E, C>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            OnErrProj::Ok { guard } => Poll::Ready(Ok(guard
+                .take()
+                .expect("`AsyncDropOnErr` polled after completion"))),
+            OnErrProj::Err { cleanup, error } => {
+                let cleanup = core::task::ready!(cleanup.poll(cx));
+                let error = error
+                    .take()
+                    .expect("`AsyncDropOnErr` polled after completion");
+                Poll::Ready(Err(ErrorAndCleanup { error, cleanup }))
+            }
+        }
+    }
+}
+
+impl<T, F, R, E> core::fmt::Debug for AsyncDropOnErr<T, F, R, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let failed = matches!(self.state, OnErrState::Err { .. });
+        f.debug_struct("AsyncDropOnErr")
+            .field("type", &core::any::type_name::<T>())
+            .field("failed", &failed)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,357 @@
+use core::fmt;
+use core::mem::ManuallyDrop;
+use core::ops::{Deref, DerefMut};
+use core::panic::Location;
+
+use crate::future::{AsyncDropFuture, AsyncDropOnErr};
+use crate::policy::{self, Report, ReportKind};
+use crate::LocalAsyncDrop;
+
+/// Owns a value that must be cleaned up asynchronously.
+///
+/// Constructors of resources with async teardown return `AsyncDropGuard<Self>`
+/// instead of `Self`. The guard dereferences to the value; when the owner is done it
+/// calls [`async_drop`](Self::async_drop), which consumes the guard and runs the
+/// value's [`LocalAsyncDrop::async_drop_impl`].
+///
+/// Operations other than `async_drop` are associated functions
+/// (`AsyncDropGuard::map(guard, f)`) so they never shadow methods of `T`.
+///
+/// # Drop behaviour
+///
+/// Dropping a guard without calling `async_drop` is a bug in the caller. The value
+/// is dropped synchronously (exactly once) and the skipped cleanup is reported with
+/// [`ReportKind::Forgotten`] through the [`Policy`](crate::Policy) — by default a
+/// panic naming the type and, in debug builds, where the guard was created.
+///
+/// # Cost
+///
+/// In release builds `size_of::<AsyncDropGuard<T>>() == size_of::<T>()`; builds with
+/// debug assertions add one pointer for the creation site. Neither creating nor
+/// cleaning up allocates.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct File {
+///     buffered: Vec<u8>,
+/// }
+///
+/// impl File {
+///     fn open() -> AsyncDropGuard<File> {
+///         AsyncDropGuard::new(File { buffered: Vec::new() })
+///     }
+/// }
+///
+/// impl AsyncDrop for File {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> Result<(), std::io::Error> {
+///         // flush `self.buffered`, then sync ...
+///         Ok(())
+///     }
+/// }
+///
+/// # futures_executor::block_on(async {
+/// let mut file = File::open();
+/// file.buffered.extend_from_slice(b"hello");
+/// file.async_drop().await?;
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "a guarded value must be cleaned up with `.async_drop().await`; dropping the guard reports it as forgotten"]
+pub struct AsyncDropGuard<T> {
+    value: ManuallyDrop<T>,
+    #[cfg(debug_assertions)]
+    site: &'static Location<'static>,
+}
+
+impl<T> AsyncDropGuard<T> {
+    /// Guards `value`.
+    ///
+    /// In builds with debug assertions the caller's location is recorded, so a
+    /// report of forgotten or cancelled cleanup can point at it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let conn = AsyncDropGuard::new(Conn);
+    /// # futures_executor::block_on(async {
+    /// conn.async_drop().await.unwrap();
+    /// # });
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn new(value: T) -> Self
+    where
+        T: LocalAsyncDrop,
+    {
+        AsyncDropGuard {
+            value: ManuallyDrop::new(value),
+            #[cfg(debug_assertions)]
+            site: Location::caller(),
+        }
+    }
+
+    /// Runs the value's cleanup, consuming the guard.
+    ///
+    /// # Errors
+    ///
+    /// Returns the error of [`LocalAsyncDrop::async_drop_impl`]. The value is gone
+    /// either way.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe, by nature: if the returned future is dropped before it
+    /// completes, the cleanup did not finish. The value (or whatever part of it the
+    /// cleanup still held) is dropped synchronously, exactly once, and the
+    /// cancellation is reported with [`ReportKind::Cancelled`] through the
+    /// [`Policy`](crate::Policy). It is never reported as success, and never run
+    /// again.
+    ///
+    /// # Panics
+    ///
+    /// Panics inside the cleanup propagate to the caller; the value is then dropped
+    /// during unwinding and nothing else is reported (no second panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// struct Session;
+    /// impl AsyncDrop for Session {
+    ///     type Error = &'static str;
+    ///     async fn async_drop_impl(self) -> Result<(), &'static str> {
+    ///         Err("server went away")
+    ///     }
+    /// }
+    /// # futures_executor::block_on(async {
+    /// let session = AsyncDropGuard::new(Session);
+    /// assert_eq!(session.async_drop().await, Err("server went away"));
+    /// # });
+    /// ```
+    #[inline]
+    pub fn async_drop(
+        self,
+    ) -> AsyncDropFuture<T, impl core::future::Future<Output = Result<(), T::Error>>>
+    where
+        T: LocalAsyncDrop,
+    {
+        let site = Self::site(&self);
+        let value = Self::into_inner_without_cleanup(self);
+        AsyncDropFuture::new(value.async_drop_impl(), site)
+    }
+
+    /// Takes the value out **without running its cleanup** and without any report.
+    ///
+    /// The caller becomes responsible for cleaning the value up. Use it to hand the
+    /// value to code that cleans it up by other means, or to re-guard it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let guard = AsyncDropGuard::new(Conn(3));
+    /// let conn: Conn = AsyncDropGuard::into_inner_without_cleanup(guard);
+    /// assert_eq!(conn.0, 3);
+    /// # futures_executor::block_on(async {
+    /// AsyncDropGuard::new(conn).async_drop().await.unwrap();
+    /// # });
+    /// ```
+    #[inline]
+    pub fn into_inner_without_cleanup(this: Self) -> T {
+        let mut this = ManuallyDrop::new(this);
+        // SAFETY: `this` is wrapped in `ManuallyDrop` and never used again, so the
+        // guard's `Drop` does not run and the value is moved out exactly once.
+        unsafe { ManuallyDrop::take(&mut this.value) }
+    }
+
+    /// Turns the guarded value into another guarded value, without cleanup in
+    /// between. The new guard records the location of this call.
+    ///
+    /// Useful to wrap a guarded resource into a bigger one whose cleanup cleans up
+    /// the inner one.
+    ///
+    /// # Panics
+    ///
+    /// If `f` panics the value it was given is dropped during unwinding, without a
+    /// report (the panic is the report).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// struct Socket;
+    /// impl AsyncDrop for Socket {
+    ///     type Error = core::convert::Infallible;
+    ///     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// }
+    /// struct Client { socket: Socket, name: String }
+    /// impl AsyncDrop for Client {
+    ///     type Error = core::convert::Infallible;
+    ///     async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    ///         self.socket.async_drop_impl().await
+    ///     }
+    /// }
+    ///
+    /// let socket = AsyncDropGuard::new(Socket);
+    /// let client = AsyncDropGuard::map(socket, |socket| Client { socket, name: "a".into() });
+    /// assert_eq!(client.name, "a");
+    /// # futures_executor::block_on(async { client.async_drop().await.unwrap() });
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn map<U, F>(this: Self, f: F) -> AsyncDropGuard<U>
+    where
+        U: LocalAsyncDrop,
+        F: FnOnce(T) -> U,
+    {
+        AsyncDropGuard::new(f(Self::into_inner_without_cleanup(this)))
+    }
+
+    /// Cleans the value up if `result` is an error; otherwise hands the guard back
+    /// together with the `Ok` value.
+    ///
+    /// Meant for constructors that fail half way: an already acquired resource must
+    /// be cleaned up before the error is returned.
+    ///
+    /// # Errors
+    ///
+    /// If `result` is `Err(error)`, the guard is cleaned up and the future resolves
+    /// to an [`ErrorAndCleanup`](crate::ErrorAndCleanup) holding `error` and the
+    /// cleanup's own result, so neither error is lost.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`async_drop`](Self::async_drop) once cleanup has begun.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup};
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = core::convert::Infallible;
+    ///     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// }
+    /// async fn handshake(_: &mut Conn) -> Result<u32, &'static str> {
+    ///     Err("bad greeting")
+    /// }
+    ///
+    /// # futures_executor::block_on(async {
+    /// let mut conn = AsyncDropGuard::new(Conn);
+    /// let hello = handshake(&mut conn).await;
+    /// match AsyncDropGuard::async_drop_on_err(conn, hello).await {
+    ///     Ok((conn, version)) => { /* use conn */ # let _ = (conn, version); unreachable!() }
+    ///     Err(e) => {
+    ///         assert_eq!(e.error, "bad greeting");
+    ///         assert!(e.cleanup.is_ok()); // the connection was cleaned up
+    ///     }
+    /// }
+    /// # });
+    /// ```
+    #[inline]
+    pub fn async_drop_on_err<R, E>(
+        this: Self,
+        result: Result<R, E>,
+    ) -> AsyncDropOnErr<T, impl core::future::Future<Output = Result<(), T::Error>>, R, E>
+    where
+        T: LocalAsyncDrop,
+    {
+        match result {
+            Ok(ok) => AsyncDropOnErr::ok(this, ok),
+            Err(error) => AsyncDropOnErr::err(this.async_drop(), error),
+        }
+    }
+
+    /// Where the guard was created, in builds with debug assertions; `None` otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let conn = AsyncDropGuard::new(Conn);
+    /// if let Some(site) = AsyncDropGuard::site(&conn) {
+    ///     assert_eq!(site.file(), file!());
+    /// }
+    /// # futures_executor::block_on(async { conn.async_drop().await.unwrap() });
+    /// ```
+    #[inline]
+    pub fn site(this: &Self) -> Option<&'static Location<'static>> {
+        #[cfg(debug_assertions)]
+        {
+            Some(this.site)
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            let _ = this;
+            None
+        }
+    }
+}
+
+impl<T> Drop for AsyncDropGuard<T> {
+    fn drop(&mut self) {
+        // SAFETY: `drop` runs at most once and `self.value` is not used afterwards.
+        let value = unsafe { ManuallyDrop::take(&mut self.value) };
+        // Report first; if the policy panics, `value` is still dropped (once) while
+        // unwinding.
+        policy::report(&Report::new(
+            ReportKind::Forgotten,
+            core::any::type_name::<T>(),
+            Self::site(self),
+        ));
+        drop(value);
+    }
+}
+
+impl<T> Deref for AsyncDropGuard<T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> DerefMut for AsyncDropGuard<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for AsyncDropGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AsyncDropGuard").field(&*self.value).finish()
+    }
+}
+
+/// A guard is itself a resource: cleaning it up runs
+/// [`AsyncDropGuard::async_drop`]. This is what lets tuples and arrays of guards be
+/// cleaned up together, and guards nest.
+impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropGuard<T> {
+    type Error = T::Error;
+
+    #[inline]
+    fn async_drop_impl(self) -> impl core::future::Future<Output = Result<(), Self::Error>> {
+        self.async_drop()
+    }
+}

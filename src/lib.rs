@@ -1,0 +1,126 @@
+//! Explicit, checked, zero-cost async cleanup.
+//!
+//! Rust's `Drop` is synchronous, but connections, buffered files, background tasks
+//! and remote sessions need *async* teardown. This crate makes that teardown
+//! explicit and checked:
+//!
+//! 1. a type says how it is torn down by implementing [`AsyncDrop`] (or
+//!    [`LocalAsyncDrop`]) with a plain `async fn`;
+//! 2. its constructors hand out [`AsyncDropGuard<Self>`], never a bare `Self`;
+//! 3. the owner calls [`guard.async_drop().await`](AsyncDropGuard::async_drop);
+//! 4. a guard dropped without that call is *reported* through a [`Policy`] — by
+//!    default a panic naming the type and where the guard was created — so forgotten
+//!    cleanup shows up in tests.
+//!
+//! ```
+//! use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard};
+//!
+//! struct Connection {
+//!     peer: &'static str,
+//! }
+//!
+//! impl Connection {
+//!     async fn open(peer: &'static str) -> AsyncDropGuard<Connection> {
+//!         AsyncDropGuard::new(Connection { peer })
+//!     }
+//!     async fn send(&mut self, _msg: &str) -> Result<(), std::io::Error> {
+//!         Ok(())
+//!     }
+//! }
+//!
+//! impl AsyncDrop for Connection {
+//!     type Error = std::io::Error;
+//!     async fn async_drop_impl(mut self) -> Result<(), std::io::Error> {
+//!         self.send("goodbye").await // then shut the socket down
+//!     }
+//! }
+//!
+//! async fn greet() -> Result<(), std::io::Error> {
+//!     let mut conn = Connection::open("db").await;
+//!     // The block may leave early with `?`; `conn` is cleaned up on every path.
+//!     with_async_drop!(conn => {
+//!         conn.send("hello").await?;
+//!         Ok(())
+//!     })
+//! }
+//! # futures_executor::block_on(greet()).unwrap();
+//! ```
+//!
+//! # Which trait to implement
+//!
+//! Implement [`AsyncDrop`] when the resource is `Send` (the common case): its
+//! cleanup future is `Send` and can run on any runtime. Implement
+//! [`LocalAsyncDrop`] for `!Send` resources (an `Rc` inside, a single-threaded or
+//! embedded executor). There are two because a trait's `async fn` cannot promise a
+//! `Send` future to generic callers without return-type notation, which is not
+//! stable. Every `AsyncDrop` type is a `LocalAsyncDrop`, and generic code here binds
+//! `LocalAsyncDrop`, so each helper serves both while `Send` flows through.
+//!
+//! # What the crate gives
+//!
+//! - [`AsyncDropGuard`]: the guard; zero-sized overhead in release builds, no
+//!   allocation, with escape hatches [`AsyncDropGuard::into_inner_without_cleanup`],
+//!   [`AsyncDropGuard::map`] and [`AsyncDropGuard::async_drop_on_err`].
+//! - [`set_policy`] / [`Policy`]: what a forgotten guard or a cancelled cleanup
+//!   does — panic (default), panic in debug builds only, print, ignore, or your hook.
+//! - [`with_async_drop!`]: run a block, then clean up on every exit path.
+//! - [`async_drop_all`]: clean up a tuple or array of guards concurrently, keeping
+//!   every error; [`all_or_cleanup`]: combine fallible acquisitions.
+//!
+//! # Cancellation
+//!
+//! A cleanup future dropped before it finished did not clean up: the value is
+//! dropped synchronously, exactly once, and [`ReportKind::Cancelled`] goes to the
+//! policy. A panic inside a cleanup propagates once, with nothing leaked and no
+//! second report.
+//!
+//! # Features
+//!
+//! - *(none)*: the traits, the guard, the policy, the scope macro and the join
+//!   helpers. Needs neither `alloc` nor `std`; builds for bare-metal targets such as
+//!   `thumbv7em-none-eabihf`.
+//! - `alloc`: links `alloc` (heap-backed helpers build on it).
+//! - `std` (default, implies `alloc`): panic-aware reporting — the default policy
+//!   never panics while the thread is already panicking — and [`Policy::Stderr`].
+//!
+//! The crate is `#![no_std]` in every configuration, assumes no async runtime and
+//! depends on none.
+
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![doc(test(attr(deny(warnings))))]
+
+#[cfg(feature = "alloc")]
+#[allow(
+    unused_extern_crates,
+    reason = "linked so that `alloc` builds are checked now; heap-backed helpers use it"
+)]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod error;
+pub mod future;
+mod guard;
+mod join;
+mod policy;
+mod scope;
+mod traits;
+
+pub use error::{AcquireError, AcquireOutcome, ArrayError, ErrorAndCleanup, TupleError};
+pub use guard::AsyncDropGuard;
+pub use join::{all_or_cleanup, async_drop_all, AcquireAll};
+pub use policy::{set_policy, Policy, Report, ReportKind};
+pub use traits::{AsyncDrop, LocalAsyncDrop};
+
+#[doc(hidden)]
+pub mod __private {
+    /// Asserts at compile time that a cleanup cannot fail.
+    #[inline]
+    pub fn infallible(result: Result<(), core::convert::Infallible>) {
+        match result {
+            Ok(()) => {}
+            Err(never) => match never {},
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! What happens when cleanup is skipped: the report and the process-wide policy.
+
+use core::fmt;
+use core::panic::Location;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+/// What went wrong with a guarded value's cleanup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReportKind {
+    /// An [`AsyncDropGuard`](crate::AsyncDropGuard) was dropped without
+    /// [`async_drop`](crate::AsyncDropGuard::async_drop) being called. The value was
+    /// dropped synchronously instead.
+    Forgotten,
+    /// A cleanup future ([`AsyncDropFuture`](crate::future::AsyncDropFuture)) was
+    /// dropped before it finished (a `select!`, a deadline, an aborted task). The
+    /// value was dropped synchronously instead; the cleanup did not complete.
+    Cancelled,
+}
+
+impl ReportKind {
+    fn describe(self) -> &'static str {
+        match self {
+            ReportKind::Forgotten => {
+                "was dropped without cleanup (call `.async_drop().await` on the guard)"
+            }
+            ReportKind::Cancelled => {
+                "had its cleanup cancelled: the cleanup future was dropped before it finished"
+            }
+        }
+    }
+}
+
+/// A report of skipped cleanup, handed to the [`Policy`].
+///
+/// It names the guarded type and, in builds with debug assertions, where the guard
+/// was created. Its `Display` form is a one-line, human-readable message.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{Policy, Report, ReportKind};
+///
+/// fn hook(report: &Report) {
+///     assert_eq!(report.kind(), ReportKind::Forgotten);
+///     println!("{report}");
+/// }
+/// asyncdrop::set_policy(Policy::Hook(hook));
+/// # asyncdrop::set_policy(Policy::Panic);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Report {
+    kind: ReportKind,
+    type_name: &'static str,
+    site: Option<&'static Location<'static>>,
+}
+
+impl Report {
+    pub(crate) fn new(
+        kind: ReportKind,
+        type_name: &'static str,
+        site: Option<&'static Location<'static>>,
+    ) -> Self {
+        Report {
+            kind,
+            type_name,
+            site,
+        }
+    }
+
+    /// What went wrong.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{Report, ReportKind};
+    /// fn is_forgotten(r: &Report) -> bool {
+    ///     r.kind() == ReportKind::Forgotten
+    /// }
+    /// ```
+    pub fn kind(&self) -> ReportKind {
+        self.kind
+    }
+
+    /// The full name of the guarded type, as given by [`core::any::type_name`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::Report;
+    /// fn name(r: &Report) -> &'static str {
+    ///     r.type_name()
+    /// }
+    /// ```
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// Where the guard was created: recorded by
+    /// [`AsyncDropGuard::new`](crate::AsyncDropGuard::new) in builds with debug
+    /// assertions, `None` in release builds (where the guard is exactly as large as
+    /// the value).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::Report;
+    /// fn line(r: &Report) -> Option<u32> {
+    ///     r.site().map(|site| site.line())
+    /// }
+    /// ```
+    pub fn site(&self) -> Option<&'static Location<'static>> {
+        self.site
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "asyncdrop: AsyncDropGuard<{}> {}",
+            self.type_name,
+            self.kind.describe()
+        )?;
+        match self.site {
+            Some(site) => write!(f, "; guard created at {site}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How skipped cleanup is reported, process-wide. Set with [`set_policy`].
+///
+/// Reports come from [`AsyncDropGuard`](crate::AsyncDropGuard)s dropped without
+/// cleanup ([`ReportKind::Forgotten`]) and from cleanup futures dropped before they
+/// finished ([`ReportKind::Cancelled`]). In both cases the value itself has been
+/// dropped synchronously, exactly once; the policy only decides how loudly that is
+/// said.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{set_policy, Policy};
+///
+/// // In production, prefer a log line over a crash:
+/// set_policy(Policy::PanicInDebug);
+/// # set_policy(Policy::Panic);
+/// ```
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Policy {
+    /// Panic with the report's message. The default.
+    ///
+    /// With the `std` feature, a report made while the thread is already panicking
+    /// is printed to standard error instead, so an unwinding panic never becomes an
+    /// abort. Without `std` there is no way to tell, so a guard dropped during
+    /// unwinding panics again (which aborts).
+    Panic,
+    /// Panic in builds with debug assertions (as [`Policy::Panic`]); in release
+    /// builds print to standard error with `std`, or ignore without it.
+    PanicInDebug,
+    /// Print the report to standard error and go on.
+    #[cfg(feature = "std")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+    Stderr,
+    /// Say nothing.
+    Ignore,
+    /// Call this function with the report. It may log, count, or panic.
+    Hook(fn(&Report)),
+}
+
+/// The policy function in force; null means the default, [`Policy::Panic`].
+static POLICY: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Sets the process-wide [`Policy`] for reports of skipped cleanup.
+///
+/// Takes effect for every report made after it returns, on every thread. It needs no
+/// allocation and no lock (the policy is a function pointer in an atomic), so it
+/// works in `no_std` code and may be called at any time.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{set_policy, Policy, Report};
+///
+/// fn count(_: &Report) {
+///     // e.g. bump a metric
+/// }
+/// set_policy(Policy::Hook(count));
+/// # set_policy(Policy::Panic);
+/// ```
+pub fn set_policy(policy: Policy) {
+    let f: fn(&Report) = match policy {
+        Policy::Panic => panic_policy,
+        Policy::PanicInDebug => panic_in_debug_policy,
+        #[cfg(feature = "std")]
+        Policy::Stderr => stderr_policy,
+        Policy::Ignore => ignore_policy,
+        Policy::Hook(hook) => hook,
+    };
+    POLICY.store(f as *mut (), Ordering::Release);
+}
+
+/// Hands `report` to the policy in force.
+pub(crate) fn report(report: &Report) {
+    let ptr = POLICY.load(Ordering::Acquire);
+    if ptr.is_null() {
+        panic_policy(report);
+    } else {
+        // SAFETY: the only non-null values ever stored in `POLICY` are `fn(&Report)`
+        // pointers cast to `*mut ()` in `set_policy`; casting back gives the same
+        // function pointer.
+        let f = unsafe { core::mem::transmute::<*mut (), fn(&Report)>(ptr) };
+        f(report);
+    }
+}
+
+fn panic_policy(report: &Report) {
+    #[cfg(feature = "std")]
+    if std::thread::panicking() {
+        stderr_policy(report);
+        return;
+    }
+    panic!("{report}");
+}
+
+fn panic_in_debug_policy(report: &Report) {
+    if cfg!(debug_assertions) {
+        panic_policy(report);
+    } else {
+        #[cfg(feature = "std")]
+        stderr_policy(report);
+    }
+}
+
+#[cfg(feature = "std")]
+fn stderr_policy(report: &Report) {
+    std::eprintln!("{report}");
+}
+
+fn ignore_policy(_: &Report) {}

@@ -1,0 +1,138 @@
+//! The `with_async_drop!` scope macro.
+
+/// Runs a block, then always cleans up the listed guards, and yields the block's
+/// result.
+///
+/// ```text
+/// with_async_drop!(a, b => { ... })            // block: Result<T, E>; cleanup errors map into E
+/// with_async_drop!(infallible a, b => { ... }) // block: any R; cleanup errors are Infallible
+/// with_async_drop!(all a, b => { ... })        // (R, (Result<(), Ea>, Result<(), Eb>))
+/// ```
+///
+/// Use it inside an `async` context. The guards are local variables (`let` bindings,
+/// `mut` if the block mutates them) that the block may use freely; afterwards each
+/// is cleaned up with [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop),
+/// one after the other, **last listed first** (like the drop order of locals),
+/// whatever way the block was left:
+///
+/// - the block's value at its end;
+/// - `?` inside the block: the error becomes the block's value;
+/// - `return x` inside the block: `x` becomes the block's value. Like a `try` block,
+///   `return` leaves the *block*, not the enclosing function; the macro's value is
+///   what the function then returns.
+///
+/// A panic in the block unwinds past the macro: the guards are dropped and reported
+/// as forgotten (with `std`, without a second panic).
+///
+/// The block runs as an `async` block, so it may `.await`. Its `?` converts errors
+/// with `From` as usual; where the error type cannot be inferred, annotate the
+/// final value (`Ok::<_, MyError>(x)`).
+///
+/// # Forms
+///
+/// - **`with_async_drop!(g1, g2 => { .. })`** — the block yields `Result<T, E>`, and
+///   every guard's cleanup error converts into `E` with `From`. The result is the
+///   block's error if it failed, else the first cleanup error (in listing order),
+///   else the block's value. Further errors are dropped — use `all` to keep them.
+/// - **`with_async_drop!(infallible g1, g2 => { .. })`** — for guards whose cleanup
+///   error is [`Infallible`](core::convert::Infallible); the block may yield any type.
+/// - **`with_async_drop!(all g1, g2 => { .. })`** — yields a pair: the block's value
+///   (any type) and a tuple with each guard's cleanup result in listing order.
+///
+/// # Cancel safety
+///
+/// If the enclosing future is dropped while the block runs, the guards are dropped
+/// and reported as forgotten; while a cleanup runs, that cleanup reports itself as
+/// cancelled (see [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop)).
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard};
+///
+/// #[derive(Debug, PartialEq)]
+/// enum Error { Query, Close }
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = Error;
+///     async fn async_drop_impl(self) -> Result<(), Error> { Ok(()) }
+/// }
+/// impl Conn {
+///     async fn query(&mut self, q: &str) -> Result<u32, Error> {
+///         if q.is_empty() { Err(Error::Query) } else { Ok(q.len() as u32) }
+///     }
+/// }
+///
+/// async fn run(q: &str) -> Result<u32, Error> {
+///     let mut conn = AsyncDropGuard::new(Conn);
+///     with_async_drop!(conn => {
+///         let n = conn.query(q).await?; // on error, `conn` is still cleaned up
+///         if n > 100 {
+///             return Ok(100); // leaves the block; `conn` is still cleaned up
+///         }
+///         Ok(n)
+///     })
+/// }
+///
+/// # futures_executor::block_on(async {
+/// assert_eq!(run("select").await, Ok(6));
+/// assert_eq!(run("").await, Err(Error::Query));
+/// # });
+/// ```
+///
+/// Keeping every cleanup result:
+///
+/// ```
+/// # use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard};
+/// # struct Conn(Result<(), u8>);
+/// # impl AsyncDrop for Conn {
+/// #     type Error = u8;
+/// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+/// # }
+/// # futures_executor::block_on(async {
+/// let a = AsyncDropGuard::new(Conn(Err(1)));
+/// let b = AsyncDropGuard::new(Conn(Err(2)));
+/// let (value, (ra, rb)) = with_async_drop!(all a, b => { "done" });
+/// assert_eq!((value, ra, rb), ("done", Err(1), Err(2)));
+/// # });
+/// ```
+#[macro_export]
+macro_rules! with_async_drop {
+    (infallible $($guard:ident),+ $(,)? => $body:block) => {{
+        let __asyncdrop_value = async $body.await;
+        $crate::__async_drop_rev!([$($guard)+] []);
+        $( $crate::__private::infallible($guard); )+
+        __asyncdrop_value
+    }};
+    (all $($guard:ident),+ $(,)? => $body:block) => {{
+        let __asyncdrop_value = async $body.await;
+        $crate::__async_drop_rev!([$($guard)+] []);
+        (__asyncdrop_value, ($($guard,)+))
+    }};
+    ($($guard:ident),+ $(,)? => $body:block) => {{
+        let mut __asyncdrop_value = async $body.await;
+        $crate::__async_drop_rev!([$($guard)+] []);
+        $(
+            if let ::core::result::Result::Err(e) = $guard {
+                if ::core::result::Result::is_ok(&__asyncdrop_value) {
+                    __asyncdrop_value =
+                        ::core::result::Result::Err(::core::convert::From::from(e));
+                }
+            }
+        )+
+        __asyncdrop_value
+    }};
+}
+
+/// Cleans up the listed guards last first, shadowing each with its result.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __async_drop_rev {
+    ([$head:ident $($tail:ident)*] [$($rev:ident)*]) => {
+        $crate::__async_drop_rev!([$($tail)*] [$head $($rev)*])
+    };
+    ([] [$($rev:ident)*]) => {
+        $( let $rev = $crate::AsyncDropGuard::async_drop($rev).await; )*
+    };
+}

@@ -1,0 +1,186 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+
+/// Counts what happened to probes.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Cleanups started (`async_drop_impl` entered and polled once).
+    pub cleanups_started: AtomicUsize,
+    /// Cleanups that ran to the end.
+    pub cleanups_finished: AtomicUsize,
+    /// Synchronous drops of a probe (every probe is dropped exactly once, whether
+    /// cleaned up or not).
+    pub drops: AtomicUsize,
+}
+
+impl Counters {
+    pub fn new() -> Arc<Counters> {
+        Arc::new(Counters::default())
+    }
+    pub fn started(&self) -> usize {
+        self.cleanups_started.load(Ordering::SeqCst)
+    }
+    pub fn finished(&self) -> usize {
+        self.cleanups_finished.load(Ordering::SeqCst)
+    }
+    pub fn drops(&self) -> usize {
+        self.drops.load(Ordering::SeqCst)
+    }
+}
+
+/// How a probe's cleanup behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    Succeed,
+    Fail(u32),
+    Panic,
+}
+
+/// A resource that records its cleanup and drop in shared counters.
+#[derive(Debug)]
+pub struct Probe {
+    pub id: u32,
+    pub counters: Arc<Counters>,
+    pub yields: usize,
+    pub behaviour: Behaviour,
+}
+
+impl Probe {
+    pub fn new(counters: &Arc<Counters>) -> Probe {
+        Probe {
+            id: 0,
+            counters: counters.clone(),
+            yields: 0,
+            behaviour: Behaviour::Succeed,
+        }
+    }
+    pub fn id(mut self, id: u32) -> Probe {
+        self.id = id;
+        self
+    }
+    pub fn yields(mut self, n: usize) -> Probe {
+        self.yields = n;
+        self
+    }
+    pub fn behaviour(mut self, b: Behaviour) -> Probe {
+        self.behaviour = b;
+        self
+    }
+    pub fn guard(self) -> AsyncDropGuard<Probe> {
+        AsyncDropGuard::new(self)
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.counters.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The error a failing probe returns: its id and configured code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeError {
+    pub id: u32,
+    pub code: u32,
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "probe {} failed with {}", self.id, self.code)
+    }
+}
+
+impl std::error::Error for ProbeError {}
+
+impl AsyncDrop for Probe {
+    type Error = ProbeError;
+
+    async fn async_drop_impl(self) -> Result<(), ProbeError> {
+        self.counters.cleanups_started.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..self.yields {
+            yield_now().await;
+        }
+        match self.behaviour {
+            Behaviour::Succeed => {}
+            Behaviour::Fail(code) => {
+                self.counters.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+                return Err(ProbeError { id: self.id, code });
+            }
+            Behaviour::Panic => panic!("probe {} cleanup panicked", self.id),
+        }
+        self.counters.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Returns `Pending` once (waking itself), then `Ready`.
+pub fn yield_now() -> YieldNow {
+    YieldNow(false)
+}
+
+#[derive(Debug)]
+pub struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Polls `fut` once with a no-op waker.
+pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(std::task::Waker::noop());
+    Pin::new(fut).poll(&mut cx)
+}
+
+/// One recorded report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub kind: ReportKind,
+    pub type_name: &'static str,
+    pub site: Option<(&'static str, u32)>,
+    pub message: String,
+}
+
+thread_local! {
+    static SEEN: RefCell<Vec<Seen>> = const { RefCell::new(Vec::new()) };
+}
+
+fn record(report: &Report) {
+    let seen = Seen {
+        kind: report.kind(),
+        type_name: report.type_name(),
+        site: report.site().map(|s| (s.file(), s.line())),
+        message: report.to_string(),
+    };
+    SEEN.with(|s| s.borrow_mut().push(seen));
+}
+
+/// Installs a policy hook that records reports per thread (tests run on their own
+/// threads, so they do not see each other's reports), and clears this thread's
+/// record. Use in test binaries that never change the policy otherwise.
+pub fn record_reports() {
+    set_policy(Policy::Hook(record));
+    SEEN.with(|s| s.borrow_mut().clear());
+}
+
+/// Takes the reports recorded on this thread so far.
+pub fn take_reports() -> Vec<Seen> {
+    SEEN.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}

@@ -1,0 +1,184 @@
+//! Zero-cost guarantees: no heap allocation for guard creation and cleanup, the scope
+//! macro and tuple/array cleanup; the guard is as large as the value in release.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::mem::size_of;
+
+use asyncdrop::{async_drop_all, with_async_drop, AsyncDrop, AsyncDropGuard};
+
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; only counts calls on the current thread.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns how many allocations it made on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+/// A trivial resource whose cleanup yields once (so the executor really suspends).
+struct Conn {
+    fd: u64,
+}
+
+#[derive(Debug, PartialEq)]
+struct CloseError(u64);
+
+impl From<CloseError> for String {
+    fn from(e: CloseError) -> String {
+        format!("close {}", e.0)
+    }
+}
+
+impl AsyncDrop for Conn {
+    type Error = CloseError;
+    async fn async_drop_impl(self) -> Result<(), CloseError> {
+        Yield(false).await;
+        if self.fd == u64::MAX {
+            Err(CloseError(self.fd))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+struct Yield(bool);
+impl std::future::Future for Yield {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// Polls a future to completion with a no-op waker, allocating nothing itself.
+fn run<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn guard_new_and_async_drop_allocate_nothing() {
+    let n = allocations(|| {
+        run(async {
+            for fd in 0..100 {
+                let conn = AsyncDropGuard::new(Conn { fd });
+                assert_eq!(conn.fd, fd);
+                conn.async_drop().await.unwrap();
+            }
+        })
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn failing_cleanup_allocates_nothing() {
+    let n = allocations(|| {
+        let r = run(AsyncDropGuard::new(Conn { fd: u64::MAX }).async_drop());
+        assert_eq!(r, Err(CloseError(u64::MAX)));
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn scope_macro_allocates_nothing() {
+    let n = allocations(|| {
+        let r: Result<u64, CloseError> = run(async {
+            let a = AsyncDropGuard::new(Conn { fd: 1 });
+            let b = AsyncDropGuard::new(Conn { fd: 2 });
+            with_async_drop!(a, b => {
+                Ok(a.fd + b.fd)
+            })
+        });
+        assert_eq!(r, Ok(3));
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn tuple_and_array_cleanup_allocate_nothing() {
+    let n = allocations(|| {
+        run(async {
+            let pair = (
+                AsyncDropGuard::new(Conn { fd: 1 }),
+                AsyncDropGuard::new(Conn { fd: 2 }),
+            );
+            async_drop_all(pair).await.unwrap();
+            let four = [1, 2, 3, u64::MAX].map(|fd| AsyncDropGuard::new(Conn { fd }));
+            let err = async_drop_all(four).await.unwrap_err();
+            assert_eq!(err.count(), 1);
+        })
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn counting_allocator_counts() {
+    // The instrument works: a Box is seen.
+    let n = allocations(|| drop(std::hint::black_box(Box::new(5u8))));
+    assert_eq!(n, 1);
+}
+
+#[cfg(not(debug_assertions))]
+#[test]
+fn guard_is_as_large_as_the_value_in_release() {
+    assert_eq!(size_of::<AsyncDropGuard<Conn>>(), size_of::<Conn>());
+    assert_eq!(size_of::<AsyncDropGuard<u8>>(), size_of::<u8>());
+    assert_eq!(size_of::<AsyncDropGuard<()>>(), 0);
+    assert_eq!(
+        size_of::<AsyncDropGuard<AsyncDropGuard<Conn>>>(),
+        size_of::<Conn>()
+    );
+    assert_eq!(
+        size_of::<Option<AsyncDropGuard<Box<u8>>>>(),
+        size_of::<Box<u8>>(),
+        "the niche of the value is kept"
+    );
+}
+
+#[cfg(debug_assertions)]
+#[test]
+fn guard_carries_only_its_creation_site_in_debug() {
+    assert_eq!(
+        size_of::<AsyncDropGuard<Conn>>(),
+        size_of::<Conn>() + size_of::<&'static std::panic::Location<'static>>()
+    );
+}
