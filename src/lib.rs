@@ -89,6 +89,13 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
+// Library-only lints (tests and examples use `std` freely): keep every path in the
+// crate itself as portable as its features allow.
+#![warn(
+    clippy::alloc_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::std_instead_of_core
+)]
 
 #[cfg(feature = "alloc")]
 #[allow(

@@ -87,7 +87,7 @@ impl std::future::Future for Yield {
 /// Polls a future to completion with a no-op waker, allocating nothing itself.
 fn run<F: std::future::Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
     loop {
         if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
             return v;

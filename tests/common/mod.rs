@@ -145,7 +145,7 @@ impl Future for YieldNow {
 
 /// Polls `fut` once with a no-op waker.
 pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
-    let mut cx = Context::from_waker(std::task::Waker::noop());
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     Pin::new(fut).poll(&mut cx)
 }
 
