@@ -323,7 +323,7 @@ impl<E: fmt::Display, C: fmt::Display> fmt::Display for AcquireOutcome<E, C> {
 /// # futures_executor::block_on(async {
 /// let a: Result<_, &str> = Ok(AsyncDropGuard::new(Conn));
 /// let b: Result<AsyncDropGuard<Conn>, &str> = Err("refused");
-/// let err = all_or_cleanup((a, b)).await.unwrap_err();
+/// let Err(err) = all_or_cleanup((a, b)).await else { unreachable!() };
 /// assert_eq!(*err.first_error(), "refused");
 /// assert!(matches!(err.into_inner(), (AcquireOutcome::CleanedUp, AcquireOutcome::Failed("refused"))));
 /// # });
@@ -356,7 +356,7 @@ impl<T> AcquireError<T> {
     /// # }
     /// # futures_executor::block_on(async {
     /// let all = [Err::<AsyncDropGuard<Conn>, u8>(1), Err(2)];
-    /// let err = all_or_cleanup(all).await.unwrap_err();
+    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
     /// assert_eq!(err.as_inner()[1], AcquireOutcome::Failed(2));
     /// # });
     /// ```
@@ -391,7 +391,7 @@ impl<E, C, const N: usize> AcquireError<[AcquireOutcome<E, C>; N]> {
     /// # }
     /// # futures_executor::block_on(async {
     /// let all = [Err::<AsyncDropGuard<Conn>, u8>(1), Ok(AsyncDropGuard::new(Conn)), Err(3)];
-    /// let err = all_or_cleanup(all).await.unwrap_err();
+    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
     /// assert_eq!(err.errors().collect::<Vec<_>>(), [&1, &3]);
     /// assert_eq!(err.cleanup_errors().count(), 0);
     /// # });

@@ -240,7 +240,7 @@ impl<T> AsyncDropGuard<T> {
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup};
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
     /// struct Conn;
     /// impl AsyncDrop for Conn {
     ///     type Error = core::convert::Infallible;
@@ -254,7 +254,11 @@ impl<T> AsyncDropGuard<T> {
     /// let mut conn = AsyncDropGuard::new(Conn);
     /// let hello = handshake(&mut conn).await;
     /// match AsyncDropGuard::async_drop_on_err(conn, hello).await {
-    ///     Ok((conn, version)) => { /* use conn */ # let _ = (conn, version); unreachable!() }
+    ///     Ok((conn, version)) => {
+    ///         // go on using `conn`
+    /// #       let _ = (conn, version);
+    /// #       unreachable!()
+    ///     }
     ///     Err(e) => {
     ///         assert_eq!(e.error, "bad greeting");
     ///         assert!(e.cleanup.is_ok()); // the connection was cleaned up

@@ -109,7 +109,25 @@ impl<T: LocalAsyncDrop, const N: usize> LocalAsyncDrop for [T; N] {
 ///
 /// Implemented for tuples (up to 8 elements) and arrays of
 /// `Result<T, E>` where `T:` [`LocalAsyncDrop`] (typically an
-/// [`AsyncDropGuard`](crate::AsyncDropGuard)).
+/// [`AsyncDropGuard`](crate::AsyncDropGuard)). Call it through [`all_or_cleanup`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{AcquireAll, AsyncDrop, AsyncDropGuard};
+///
+/// struct Lock(u8);
+/// impl AsyncDrop for Lock {
+///     type Error = core::convert::Infallible;
+///     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+/// }
+/// # futures_executor::block_on(async {
+/// let locks = [Ok::<_, ()>(AsyncDropGuard::new(Lock(1))), Ok(AsyncDropGuard::new(Lock(2)))];
+/// let [a, b] = locks.all_or_cleanup().await.unwrap();
+/// assert_eq!(a.0 + b.0, 3);
+/// # asyncdrop::async_drop_all([a, b]).await.unwrap();
+/// # });
+/// ```
 pub trait AcquireAll {
     /// The acquired values when all succeeded: a tuple or array of `T`s.
     type Output;
@@ -117,6 +135,14 @@ pub trait AcquireAll {
     type Error;
 
     /// See [`all_or_cleanup`].
+    ///
+    /// # Errors
+    ///
+    /// An [`AcquireError`] when at least one acquisition failed.
+    ///
+    /// # Examples
+    ///
+    /// See [`AcquireAll`].
     fn all_or_cleanup(self) -> impl Future<Output = Result<Self::Output, Self::Error>>;
 }
 
@@ -155,7 +181,7 @@ pub trait AcquireAll {
 /// assert_eq!((a.0, b.0), (1, 2));
 /// # asyncdrop::async_drop_all((a, b)).await.unwrap();
 ///
-/// let err = all_or_cleanup([connect(1), connect(0), connect(3)]).await.unwrap_err();
+/// let Err(err) = all_or_cleanup([connect(1), connect(0), connect(3)]).await else { unreachable!() };
 /// assert_eq!(err.first_error(), "port 0"); // ports 1 and 3 were cleaned up
 /// # });
 /// ```

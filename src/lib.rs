@@ -23,7 +23,8 @@
 //!     async fn open(peer: &'static str) -> AsyncDropGuard<Connection> {
 //!         AsyncDropGuard::new(Connection { peer })
 //!     }
-//!     async fn send(&mut self, _msg: &str) -> Result<(), std::io::Error> {
+//!     async fn send(&mut self, msg: &str) -> Result<(), std::io::Error> {
+//!         println!("{} <- {msg}", self.peer);
 //!         Ok(())
 //!     }
 //! }

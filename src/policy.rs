@@ -73,10 +73,18 @@ impl Report {
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::{Report, ReportKind};
-    /// fn is_forgotten(r: &Report) -> bool {
-    ///     r.kind() == ReportKind::Forgotten
+    /// # use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// fn hook(r: &Report) {
+    ///     assert_eq!(r.kind(), ReportKind::Forgotten);
     /// }
+    /// set_policy(Policy::Hook(hook));
+    /// drop(AsyncDropGuard::new(Conn)); // forgotten: reported to `hook`
+    /// set_policy(Policy::Panic);
     /// ```
     pub fn kind(&self) -> ReportKind {
         self.kind
@@ -87,10 +95,18 @@ impl Report {
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::Report;
-    /// fn name(r: &Report) -> &'static str {
-    ///     r.type_name()
+    /// # use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// fn hook(r: &Report) {
+    ///     assert!(r.type_name().ends_with("Conn"));
     /// }
+    /// set_policy(Policy::Hook(hook));
+    /// drop(AsyncDropGuard::new(Conn)); // forgotten: reported to `hook`
+    /// set_policy(Policy::Panic);
     /// ```
     pub fn type_name(&self) -> &'static str {
         self.type_name
@@ -104,10 +120,20 @@ impl Report {
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::Report;
-    /// fn line(r: &Report) -> Option<u32> {
-    ///     r.site().map(|site| site.line())
+    /// # use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// fn hook(r: &Report) {
+    ///     if let Some(site) = r.site() {
+    ///         assert!(site.file().ends_with(".rs")); // where `AsyncDropGuard::new` was called
+    ///     }
     /// }
+    /// set_policy(Policy::Hook(hook));
+    /// drop(AsyncDropGuard::new(Conn)); // forgotten: reported to `hook`
+    /// set_policy(Policy::Panic);
     /// ```
     pub fn site(&self) -> Option<&'static Location<'static>> {
         self.site

@@ -75,6 +75,7 @@
 ///     })
 /// }
 ///
+/// # let _ = Error::Close;
 /// # futures_executor::block_on(async {
 /// assert_eq!(run("select").await, Ok(6));
 /// assert_eq!(run("").await, Err(Error::Query));

@@ -58,6 +58,34 @@ pub trait AsyncDrop: Send {
     /// Tears the value down. Called by
     /// [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop); call it
     /// directly only when implementing cleanup of a type that contains this one.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the teardown fails with; the value is gone either way.
+    ///
+    /// # Examples
+    ///
+    /// A parent cleans up its members by calling their `async_drop_impl`:
+    ///
+    /// ```
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// struct Socket;
+    /// impl AsyncDrop for Socket {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// struct Session { socket: Socket }
+    /// impl AsyncDrop for Session {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> {
+    ///         // say goodbye on the socket first, then close it
+    ///         self.socket.async_drop_impl().await
+    ///     }
+    /// }
+    /// # futures_executor::block_on(AsyncDropGuard::new(Session { socket: Socket }).async_drop()).unwrap();
+    /// ```
     fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
@@ -116,6 +144,33 @@ pub trait LocalAsyncDrop {
 
     /// Tears the value down. Called by
     /// [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop).
+    ///
+    /// # Errors
+    ///
+    /// Whatever the teardown fails with; the value is gone either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
+    ///
+    /// struct Journal {
+    ///     log: Rc<RefCell<Vec<&'static str>>>,
+    /// }
+    /// impl LocalAsyncDrop for Journal {
+    ///     type Error = core::convert::Infallible;
+    ///     async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    ///         self.log.borrow_mut().push("flushed");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let journal = AsyncDropGuard::new(Journal { log: log.clone() });
+    /// futures_executor::block_on(journal.async_drop()).unwrap();
+    /// assert_eq!(*log.borrow(), ["flushed"]);
+    /// ```
     fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>>;
 }
 
