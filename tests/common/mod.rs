@@ -105,19 +105,25 @@ impl AsyncDrop for Probe {
     type Error = ProbeError;
 
     async fn async_drop_impl(self) -> Result<(), ProbeError> {
-        self.counters.cleanups_started.fetch_add(1, Ordering::SeqCst);
+        self.counters
+            .cleanups_started
+            .fetch_add(1, Ordering::SeqCst);
         for _ in 0..self.yields {
             yield_now().await;
         }
         match self.behaviour {
             Behaviour::Succeed => {}
             Behaviour::Fail(code) => {
-                self.counters.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+                self.counters
+                    .cleanups_finished
+                    .fetch_add(1, Ordering::SeqCst);
                 return Err(ProbeError { id: self.id, code });
             }
             Behaviour::Panic => panic!("probe {} cleanup panicked", self.id),
         }
-        self.counters.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+        self.counters
+            .cleanups_finished
+            .fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
