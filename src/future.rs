@@ -2,14 +2,13 @@
 
 use core::future::Future;
 use core::marker::PhantomData;
-use core::panic::Location;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
 use crate::error::ErrorAndCleanup;
-use crate::policy::{self, Report, ReportKind};
+use crate::policy::{self, Report, ReportKind, Site};
 use crate::AsyncDropGuard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +49,7 @@ pin_project! {
         #[pin]
         inner: F,
         state: State,
-        site: Option<&'static Location<'static>>,
+        site: Site,
         _type: PhantomData<fn() -> T>,
     }
 
@@ -70,7 +69,7 @@ pin_project! {
 
 impl<T, F> AsyncDropFuture<T, F> {
     #[inline]
-    pub(crate) fn new(inner: F, site: Option<&'static Location<'static>>) -> Self {
+    pub(crate) fn new(inner: F, site: Site) -> Self {
         AsyncDropFuture {
             inner,
             state: State::Pending,

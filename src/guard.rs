@@ -4,7 +4,7 @@ use core::ops::{Deref, DerefMut};
 use core::panic::Location;
 
 use crate::future::{AsyncDropFuture, AsyncDropOnErr};
-use crate::policy::{self, Report, ReportKind};
+use crate::policy::{self, Report, ReportKind, Site};
 use crate::LocalAsyncDrop;
 
 /// Owns a value that must be cleaned up asynchronously.
@@ -63,8 +63,7 @@ use crate::LocalAsyncDrop;
 #[must_use = "a guarded value must be cleaned up with `.async_drop().await`; dropping the guard reports it as forgotten"]
 pub struct AsyncDropGuard<T> {
     value: ManuallyDrop<T>,
-    #[cfg(debug_assertions)]
-    site: &'static Location<'static>,
+    site: Site,
 }
 
 impl<T> AsyncDropGuard<T> {
@@ -95,8 +94,7 @@ impl<T> AsyncDropGuard<T> {
     {
         AsyncDropGuard {
             value: ManuallyDrop::new(value),
-            #[cfg(debug_assertions)]
-            site: Location::caller(),
+            site: Site::caller(),
         }
     }
 
@@ -144,7 +142,7 @@ impl<T> AsyncDropGuard<T> {
     where
         T: LocalAsyncDrop,
     {
-        let site = Self::site(&self);
+        let site = self.site;
         let value = Self::into_inner_without_cleanup(self);
         AsyncDropFuture::new(value.async_drop_impl(), site)
     }
@@ -299,15 +297,7 @@ impl<T> AsyncDropGuard<T> {
     /// ```
     #[inline]
     pub fn site(this: &Self) -> Option<&'static Location<'static>> {
-        #[cfg(debug_assertions)]
-        {
-            Some(this.site)
-        }
-        #[cfg(not(debug_assertions))]
-        {
-            let _ = this;
-            None
-        }
+        this.site.get()
     }
 }
 
@@ -320,7 +310,7 @@ impl<T> Drop for AsyncDropGuard<T> {
         policy::report(&Report::new(
             ReportKind::Forgotten,
             core::any::type_name::<T>(),
-            Self::site(self),
+            self.site,
         ));
         drop(value);
     }

@@ -56,15 +56,11 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(
-        kind: ReportKind,
-        type_name: &'static str,
-        site: Option<&'static Location<'static>>,
-    ) -> Self {
+    pub(crate) fn new(kind: ReportKind, type_name: &'static str, site: Site) -> Self {
         Report {
             kind,
             type_name,
-            site,
+            site: site.get(),
         }
     }
 
@@ -193,6 +189,37 @@ pub enum Policy {
     Ignore,
     /// Call this function with the report. It may log, count, or panic.
     Hook(fn(&Report)),
+}
+
+/// Where a guard was created: the location in builds with debug assertions, nothing
+/// (zero bytes) in release builds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Site {
+    #[cfg(debug_assertions)]
+    location: &'static Location<'static>,
+}
+
+impl Site {
+    #[inline]
+    #[track_caller]
+    pub(crate) fn caller() -> Site {
+        Site {
+            #[cfg(debug_assertions)]
+            location: Location::caller(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get(self) -> Option<&'static Location<'static>> {
+        #[cfg(debug_assertions)]
+        {
+            Some(self.location)
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            None
+        }
+    }
 }
 
 /// The policy function in force; null means the default, [`Policy::Panic`].

@@ -182,3 +182,32 @@ fn guard_carries_only_its_creation_site_in_debug() {
         size_of::<Conn>() + size_of::<&'static std::panic::Location<'static>>()
     );
 }
+
+/// The size of a future, without polling it.
+fn future_size<F: std::future::Future>(f: F) -> usize {
+    let n = std::mem::size_of_val(&f);
+    // Complete it so the guard inside is not reported as cancelled.
+    let _ = run(f);
+    n
+}
+
+#[cfg(not(debug_assertions))]
+#[test]
+fn cleanup_future_adds_one_state_byte_in_release() {
+    let inner = future_size(Conn { fd: 1 }.async_drop_impl());
+    let outer = future_size(AsyncDropGuard::new(Conn { fd: 1 }).async_drop());
+    let align = std::mem::align_of_val(&Conn { fd: 1 }.async_drop_impl());
+    // One state byte, rounded up to the future's alignment.
+    assert!(outer <= inner + align, "inner {inner} B, outer {outer} B");
+}
+
+#[test]
+fn cleanup_future_is_bounded_by_the_resource_future() {
+    let inner = future_size(Conn { fd: 1 }.async_drop_impl());
+    let outer = future_size(AsyncDropGuard::new(Conn { fd: 1 }).async_drop());
+    // Debug builds carry the creation site as well: at most two words more.
+    assert!(
+        outer <= inner + 2 * std::mem::size_of::<usize>(),
+        "inner {inner} B, outer {outer} B"
+    );
+}
