@@ -102,8 +102,9 @@ impl<T, F: Future> Future for AsyncDropFuture<T, F> {
 }
 
 impl<T, F: Future> futures_core::FusedFuture for AsyncDropFuture<T, F> {
+    /// Done, or its cleanup panicked: polling again would panic either way.
     fn is_terminated(&self) -> bool {
-        self.state == State::Done
+        self.state != State::Pending
     }
 }
 

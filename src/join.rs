@@ -82,13 +82,22 @@ fn take<F: Future>(done: Pin<&mut MaybeDone<F>>) -> F::Output {
 }
 
 /// Cleans up the value of an `Ok` acquisition; passes an `Err` on.
-async fn settle<T: LocalAsyncDrop, E>(acquired: Result<T, E>) -> AcquireOutcome<E, T::Error> {
-    match acquired {
-        Err(e) => AcquireOutcome::Failed(e),
-        Ok(value) => match value.async_drop_impl().await {
-            Ok(()) => AcquireOutcome::CleanedUp,
-            Err(c) => AcquireOutcome::CleanupFailed(c),
-        },
+///
+/// The cleanup future is created at once (not on first poll), so that dropping the
+/// result unpolled reports each guard's cleanup as cancelled, as it would for a
+/// single guard.
+fn settle<T: LocalAsyncDrop, E>(
+    acquired: Result<T, E>,
+) -> impl Future<Output = AcquireOutcome<E, T::Error>> {
+    let cleanup = acquired.map(LocalAsyncDrop::async_drop_impl);
+    async move {
+        match cleanup {
+            Err(e) => AcquireOutcome::Failed(e),
+            Ok(cleanup) => match cleanup.await {
+                Ok(()) => AcquireOutcome::CleanedUp,
+                Err(c) => AcquireOutcome::CleanupFailed(c),
+            },
+        }
     }
 }
 
@@ -96,11 +105,16 @@ async fn settle<T: LocalAsyncDrop, E>(acquired: Result<T, E>) -> AcquireOutcome<
 impl<T: LocalAsyncDrop, const N: usize> LocalAsyncDrop for [T; N] {
     type Error = ArrayError<T::Error, N>;
 
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
-        let results = join_array(self.map(LocalAsyncDrop::async_drop_impl)).await;
-        match ArrayError::new(results.map(Result::err)) {
-            None => Ok(()),
-            Some(e) => Err(e),
+    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+        // Start every element's cleanup now: dropping the returned future unpolled
+        // then reports each guard as cancelled (not forgotten).
+        let cleanups = self.map(LocalAsyncDrop::async_drop_impl);
+        async move {
+            let results = join_array(cleanups).await;
+            match ArrayError::new(results.map(Result::err)) {
+                None => Ok(()),
+                Some(e) => Err(e),
+            }
         }
     }
 }
@@ -196,15 +210,23 @@ impl<T: LocalAsyncDrop, E, const N: usize> AcquireAll for [Result<T, E>; N] {
     type Output = [T; N];
     type Error = AcquireError<[AcquireOutcome<E, T::Error>; N]>;
 
-    async fn all_or_cleanup(self) -> Result<[T; N], Self::Error> {
-        if self.iter().all(Result::is_ok) {
-            return Ok(self.map(|r| match r {
+    fn all_or_cleanup(self) -> impl Future<Output = Result<[T; N], Self::Error>> {
+        let state = if self.iter().all(Result::is_ok) {
+            Ok(self.map(|r| match r {
                 Ok(value) => value,
                 Err(_) => unreachable!("checked above that all are Ok"),
-            }));
+            }))
+        } else {
+            Err(self.map(settle))
+        };
+        async move {
+            match state {
+                Ok(values) => Ok(values),
+                Err(cleanups) => Err(AcquireError {
+                    outcomes: join_array(cleanups).await,
+                }),
+            }
         }
-        let outcomes = join_array(self.map(settle)).await;
-        Err(AcquireError { outcomes })
     }
 }
 
@@ -214,20 +236,24 @@ macro_rules! tuples {
         impl<$($T: LocalAsyncDrop),+> LocalAsyncDrop for ($($T,)+) {
             type Error = TupleError<($(Option<$T::Error>,)+)>;
 
-            async fn async_drop_impl(self) -> Result<(), Self::Error> {
+            fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
                 let ($($v,)+) = self;
-                $( let mut $v = pin!(maybe_done($v.async_drop_impl())); )+
-                poll_fn(|cx| {
-                    let mut ready = true;
-                    $( ready &= $v.as_mut().poll(cx).is_ready(); )+
-                    if ready { Poll::Ready(()) } else { Poll::Pending }
-                })
-                .await;
-                let errors = ($( take($v.as_mut()).err(), )+);
-                if $( errors.$i.is_none() )&&+ {
-                    Ok(())
-                } else {
-                    Err(TupleError { errors })
+                // Started now, so dropping the result unpolled reports cancellation.
+                $( let $v = maybe_done($v.async_drop_impl()); )+
+                async move {
+                    $( let mut $v = pin!($v); )+
+                    poll_fn(|cx| {
+                        let mut ready = true;
+                        $( ready &= $v.as_mut().poll(cx).is_ready(); )+
+                        if ready { Poll::Ready(()) } else { Poll::Pending }
+                    })
+                    .await;
+                    let errors = ($( take($v.as_mut()).err(), )+);
+                    if $( errors.$i.is_none() )&&+ {
+                        Ok(())
+                    } else {
+                        Err(TupleError { errors })
+                    }
                 }
             }
         }
@@ -306,19 +332,26 @@ macro_rules! tuples {
             type Output = ($($T,)+);
             type Error = AcquireError<($(AcquireOutcome<$E, $T::Error>,)+)>;
 
-            async fn all_or_cleanup(self) -> Result<Self::Output, Self::Error> {
-                let ($($v,)+) = match self {
-                    ($(Ok($v),)+) => return Ok(($($v,)+)),
-                    failed => failed,
+            fn all_or_cleanup(self) -> impl Future<Output = Result<Self::Output, Self::Error>> {
+                let state = match self {
+                    ($(Ok($v),)+) => Ok(($($v,)+)),
+                    // Started now, so dropping the result unpolled reports cancellation.
+                    ($($v,)+) => Err(($( maybe_done(settle($v)), )+)),
                 };
-                $( let mut $v = pin!(maybe_done(settle($v))); )+
-                poll_fn(|cx| {
-                    let mut ready = true;
-                    $( ready &= $v.as_mut().poll(cx).is_ready(); )+
-                    if ready { Poll::Ready(()) } else { Poll::Pending }
-                })
-                .await;
-                Err(AcquireError { outcomes: ($( take($v.as_mut()), )+) })
+                async move {
+                    let ($($v,)+) = match state {
+                        Ok(values) => return Ok(values),
+                        Err(cleanups) => cleanups,
+                    };
+                    $( let mut $v = pin!($v); )+
+                    poll_fn(|cx| {
+                        let mut ready = true;
+                        $( ready &= $v.as_mut().poll(cx).is_ready(); )+
+                        if ready { Poll::Ready(()) } else { Poll::Pending }
+                    })
+                    .await;
+                    Err(AcquireError { outcomes: ($( take($v.as_mut()), )+) })
+                }
             }
         }
 

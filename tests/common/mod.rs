@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(unreachable_pub, reason = "test helpers are `pub` for the test files")]
 
 use std::cell::RefCell;
 use std::future::Future;

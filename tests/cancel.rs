@@ -1,0 +1,488 @@
+//! Cancellation and panics of cleanup futures. Every test installs the recording
+//! policy hook (`record_reports`) and checks the exact reports and the probe
+//! counters: each value is dropped exactly once whatever happens to its cleanup.
+
+#[allow(unreachable_pub, reason = "shared helpers, each binary uses a subset")]
+mod common;
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::task::Poll;
+
+use asyncdrop::{async_drop_all, AsyncDropGuard, ReportKind};
+use common::{poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use futures_core::future::FusedFuture;
+use futures_executor::block_on;
+
+/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
+#[track_caller]
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+/// The message of a panic payload.
+fn message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else {
+        panic!("unexpected panic payload")
+    }
+}
+
+#[test]
+fn dropped_before_the_first_poll_is_cancelled() {
+    record_reports();
+    let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters).id(1));
+    let fut = guard.async_drop();
+    drop(fut);
+
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = &reports[0];
+    assert_eq!(report.kind, ReportKind::Cancelled);
+    assert_ne!(report.kind, ReportKind::Forgotten);
+    assert!(report.type_name.contains("Probe"), "{report:?}");
+    assert!(report.message.contains("cancelled"), "{report:?}");
+    assert!(!report.message.contains("without cleanup"), "{report:?}");
+    #[cfg(debug_assertions)]
+    assert_eq!(report.site, Some((file!(), line)));
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = line;
+        assert_eq!(report.site, None);
+    }
+}
+
+#[test]
+fn dropped_after_a_pending_poll_is_cancelled() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(3).guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+        assert!(!fut.is_terminated());
+        assert_counts(&counters, 1, 0, 0);
+        assert_eq!(take_reports(), [], "nothing reported while it runs");
+    }
+    // Started, never finished, and the value was dropped once.
+    assert_counts(&counters, 1, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    assert!(reports[0].type_name.contains("Probe"), "{reports:?}");
+}
+
+#[test]
+fn dropped_after_several_polls_is_cancelled_once() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(3).guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        for _ in 0..3 {
+            assert!(poll_once(&mut fut).is_pending());
+        }
+    }
+    assert_counts(&counters, 1, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+}
+
+#[test]
+fn completed_cleanup_reports_nothing() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(2).guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        assert!(!fut.is_terminated());
+        assert_eq!(poll_once(&mut fut), Poll::Pending);
+        assert_eq!(poll_once(&mut fut), Poll::Pending);
+        assert_eq!(poll_once(&mut fut), Poll::Ready(Ok(())));
+        assert!(fut.is_terminated());
+    }
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn completed_with_an_error_reports_nothing() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters)
+        .id(2)
+        .yields(1)
+        .behaviour(Behaviour::Fail(5))
+        .guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+        assert_eq!(
+            poll_once(&mut fut),
+            Poll::Ready(Err(ProbeError { id: 2, code: 5 }))
+        );
+        assert!(fut.is_terminated());
+    }
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn block_on_completes_without_report() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(3).guard();
+    assert_eq!(block_on(guard.async_drop()), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn debug_shows_the_type_and_state() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(1).guard();
+    let mut fut = pin!(guard.async_drop());
+    let text = format!("{fut:?}");
+    assert!(text.starts_with("AsyncDropFuture {"), "{text}");
+    assert!(text.contains("Probe"), "{text}");
+    assert!(text.contains("state: Pending"), "{text}");
+    assert!(poll_once(&mut fut).is_pending());
+    assert!(poll_once(&mut fut).is_ready());
+    let text = format!("{fut:?}");
+    assert!(text.contains("state: Done"), "{text}");
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters)
+        .id(5)
+        .behaviour(Behaviour::Panic)
+        .guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
+            .expect_err("the cleanup panicked");
+        assert_eq!(message(&*payload), "probe 5 cleanup panicked");
+        // The panic unwound through the cleanup: the value is already gone.
+        assert_counts(&counters, 1, 0, 1);
+    }
+    // Dropping the future after the panic adds nothing: no drop, no Cancelled.
+    assert_counts(&counters, 1, 0, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn panicking_cleanup_after_a_pending_poll() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters)
+        .id(6)
+        .yields(1)
+        .behaviour(Behaviour::Panic)
+        .guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+        assert_counts(&counters, 1, 0, 0);
+        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
+            .expect_err("the cleanup panicked");
+        assert_eq!(message(&*payload), "probe 6 cleanup panicked");
+        assert_counts(&counters, 1, 0, 1);
+    }
+    assert_counts(&counters, 1, 0, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn panicking_cleanup_under_block_on() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters)
+        .id(8)
+        .yields(2)
+        .behaviour(Behaviour::Panic)
+        .guard();
+    let payload = catch_unwind(AssertUnwindSafe(|| block_on(guard.async_drop())))
+        .expect_err("the cleanup panicked");
+    assert_eq!(message(&*payload), "probe 8 cleanup panicked");
+    assert_counts(&counters, 1, 0, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn polling_again_after_the_cleanup_panicked_panics() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).behaviour(Behaviour::Panic).guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).expect_err("first poll panics");
+        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
+            .expect_err("polling again panics");
+        let text = message(&*payload);
+        assert!(text.contains("panicked"), "{text}");
+        assert!(text.contains("AsyncDropFuture"), "{text}");
+        // The second panic comes from the guard, not from re-running the cleanup.
+        assert!(!text.contains("probe"), "{text}");
+    }
+    assert_counts(&counters, 1, 0, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn polling_after_completion_panics() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).guard();
+    {
+        let mut fut = pin!(guard.async_drop());
+        assert_eq!(poll_once(&mut fut), Poll::Ready(Ok(())));
+        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
+            .expect_err("polling a completed future panics");
+        let text = message(&*payload);
+        assert!(text.contains("after completion"), "{text}");
+        // Still terminated, and the cleanup did not run a second time.
+        assert!(fut.is_terminated());
+    }
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_on_err_cancelled_reports_cancelled() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(2).guard();
+    {
+        let failed: Result<(), &str> = Err("handshake");
+        let mut fut = pin!(AsyncDropGuard::async_drop_on_err(guard, failed));
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    assert_counts(&counters, 1, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+}
+
+#[test]
+fn async_drop_on_err_dropped_unpolled_on_ok_reports_forgotten() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).guard();
+    let ok: Result<(), &str> = Ok(());
+    drop(AsyncDropGuard::async_drop_on_err(guard, ok));
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+}
+
+#[test]
+fn nested_guard_cancelled_drops_once() {
+    record_reports();
+    let counters = Counters::new();
+    let outer = AsyncDropGuard::new(Probe::new(&counters).yields(2).guard());
+    {
+        let mut fut = pin!(outer.async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    assert_counts(&counters, 1, 0, 1);
+    let reports = take_reports();
+    // Each layer's cleanup future was cancelled and says so: the outer one first,
+    // then the inner one it holds.
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
+    assert_eq!(
+        reports[0].type_name,
+        std::any::type_name::<AsyncDropGuard<Probe>>()
+    );
+    assert_eq!(reports[1].type_name, std::any::type_name::<Probe>());
+}
+
+#[test]
+fn async_drop_all_cancelled_after_one_poll_reports_each_guard() {
+    record_reports();
+    let counters = Counters::new();
+    let line_a = line!() + 1;
+    let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
+    let line_b = line!() + 1;
+    let b = AsyncDropGuard::new(Probe::new(&counters).id(2).yields(2));
+    {
+        let mut fut = pin!(async_drop_all((a, b)));
+        assert!(poll_once(&mut fut).is_pending());
+        assert_counts(&counters, 2, 0, 0);
+    }
+    assert_counts(&counters, 2, 0, 2);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
+    assert!(reports.iter().all(|r| r.type_name.contains("Probe")));
+    #[cfg(debug_assertions)]
+    {
+        let mut lines: Vec<_> = reports.iter().map(|r| r.site.unwrap()).collect();
+        lines.sort();
+        assert_eq!(lines, [(file!(), line_a), (file!(), line_b)]);
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = (line_a, line_b);
+}
+
+#[test]
+fn async_drop_all_cancelled_reports_only_the_unfinished_guard() {
+    record_reports();
+    let counters_a = Counters::new();
+    let counters_b = Counters::new();
+    let a = Probe::new(&counters_a).id(1).guard();
+    let b = Probe::new(&counters_b).id(2).yields(2).guard();
+    {
+        let mut fut = pin!(async_drop_all((a, b)));
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    // `a` finished during the first poll; `b` was cut short.
+    assert_counts(&counters_a, 1, 1, 1);
+    assert_counts(&counters_b, 1, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+}
+
+#[test]
+fn async_drop_all_dropped_unpolled_drops_each_value_once() {
+    record_reports();
+    let counters = Counters::new();
+    let a = Probe::new(&counters).id(1).guard();
+    let b = Probe::new(&counters).id(2).guard();
+    drop(async_drop_all((a, b)));
+    // No cleanup ever ran; each value is dropped once and each guard reports once.
+    assert_counts(&counters, 0, 0, 2);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports
+        .iter()
+        .all(|r| r.type_name == std::any::type_name::<Probe>()));
+    // As for a single guard's cleanup future: cancelled, not forgotten.
+    assert!(
+        reports.iter().all(|r| r.kind == ReportKind::Cancelled),
+        "{reports:?}"
+    );
+}
+
+#[test]
+fn async_drop_all_array_dropped_unpolled_reports_cancelled() {
+    record_reports();
+    let counters = Counters::new();
+    let guards = [1, 2].map(|id| Probe::new(&counters).id(id).guard());
+    drop(async_drop_all(guards));
+    assert_counts(&counters, 0, 0, 2);
+    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Cancelled]);
+}
+
+#[test]
+fn all_or_cleanup_dropped_unpolled_reports_the_acquired_guard_cancelled() {
+    record_reports();
+    let counters = Counters::new();
+    let acquired: Result<_, ProbeError> = Ok(Probe::new(&counters).id(1).guard());
+    let failed: Result<AsyncDropGuard<Probe>, ProbeError> = Err(ProbeError { id: 2, code: 5 });
+    drop(asyncdrop::all_or_cleanup((acquired, failed)));
+    assert_counts(&counters, 0, 0, 1);
+    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Cancelled]);
+}
+
+#[test]
+fn is_terminated_after_the_cleanup_panicked() {
+    record_reports();
+    let counters = Counters::new();
+    let mut fut = pin!(Probe::new(&counters)
+        .behaviour(Behaviour::Panic)
+        .guard()
+        .async_drop());
+    assert!(!fut.is_terminated());
+    catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).unwrap_err();
+    // Polling again would panic, so a `select!` must not poll it.
+    assert!(fut.is_terminated());
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn async_drop_all_array_cancelled_after_one_poll() {
+    record_reports();
+    let counters = Counters::new();
+    let guards = [1, 2, 3].map(|id| Probe::new(&counters).id(id).yields(1).guard());
+    {
+        let mut fut = pin!(async_drop_all(guards));
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    assert_counts(&counters, 3, 0, 3);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 3, "{reports:?}");
+    assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
+}
+
+#[test]
+fn async_drop_all_completed_reports_nothing() {
+    record_reports();
+    let counters = Counters::new();
+    let a = Probe::new(&counters).id(1).yields(1).guard();
+    let b = Probe::new(&counters)
+        .id(2)
+        .yields(2)
+        .behaviour(Behaviour::Fail(9))
+        .guard();
+    let err = block_on(async_drop_all((a, b))).unwrap_err();
+    assert_eq!(
+        err.into_inner(),
+        (None, Some(ProbeError { id: 2, code: 9 }))
+    );
+    assert_counts(&counters, 2, 2, 2);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_all_with_a_panicking_cleanup_drops_every_value_once() {
+    record_reports();
+    let counters = Counters::new();
+    let line_a = line!() + 1;
+    let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
+    let b = Probe::new(&counters)
+        .id(2)
+        .yields(1)
+        .behaviour(Behaviour::Panic)
+        .guard();
+    {
+        let mut fut = pin!(async_drop_all((a, b)));
+        assert!(poll_once(&mut fut).is_pending());
+        let payload =
+            catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).expect_err("`b` panicked");
+        assert_eq!(message(&*payload), "probe 2 cleanup panicked");
+    }
+    // Both values are gone exactly once. The panic unwound out of the join, which
+    // dropped `a`'s unfinished cleanup while unwinding.
+    assert_counts(&counters, 2, 0, 2);
+    // `a` really was cut short and says so; `b`, which panicked, reports nothing.
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    #[cfg(debug_assertions)]
+    assert_eq!(reports[0].site.map(|(_, line)| line), Some(line_a));
+    #[cfg(not(debug_assertions))]
+    let _ = line_a;
+}

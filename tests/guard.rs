@@ -1,0 +1,474 @@
+//! The guard: construction, access, cleanup, the escape hatches and forgotten
+//! guards. Every test installs the recording policy hook (`record_reports`), so a
+//! forgotten guard is recorded instead of panicking, and checks the exact reports.
+
+#[allow(unreachable_pub, reason = "shared helpers, each binary uses a subset")]
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
+use common::{record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use futures_executor::block_on;
+
+/// A resource with a fixed `Debug` form.
+#[derive(Debug, PartialEq)]
+struct Named(&'static str);
+
+impl AsyncDrop for Named {
+    type Error = core::convert::Infallible;
+    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A bigger resource that owns a probe; its cleanup cleans up the probe.
+#[derive(Debug)]
+struct Wrapper {
+    probe: Probe,
+    label: String,
+}
+
+impl AsyncDrop for Wrapper {
+    type Error = ProbeError;
+    async fn async_drop_impl(self) -> Result<(), ProbeError> {
+        common::yield_now().await;
+        self.probe.async_drop_impl().await
+    }
+}
+
+/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
+#[track_caller]
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+#[test]
+fn new_deref_and_deref_mut_reach_the_value() {
+    record_reports();
+    let counters = Counters::new();
+    let mut guard = AsyncDropGuard::new(Probe::new(&counters).id(1));
+    assert_eq!(guard.id, 1);
+    guard.id = 2;
+    let probe: &mut Probe = &mut guard;
+    probe.id += 1;
+    let probe: &Probe = &guard;
+    assert_eq!(probe.id, 3);
+    // Creating and using the guard neither cleans up nor drops.
+    assert_counts(&counters, 0, 0, 0);
+
+    assert_eq!(block_on(guard.async_drop()), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn debug_shows_the_value_inside_the_guard() {
+    record_reports();
+    let guard = AsyncDropGuard::new(Named("db"));
+    assert_eq!(format!("{guard:?}"), r#"AsyncDropGuard(Named("db"))"#);
+    assert_eq!(
+        format!("{guard:#?}"),
+        "AsyncDropGuard(\n    Named(\n        \"db\",\n    ),\n)"
+    );
+    block_on(guard.async_drop()).unwrap();
+
+    let counters = Counters::new();
+    let guard = AsyncDropGuard::new(Probe::new(&counters).id(42));
+    let text = format!("{guard:?}");
+    assert!(text.starts_with("AsyncDropGuard(Probe {"), "{text}");
+    assert!(text.contains("id: 42"), "{text}");
+    assert!(text.ends_with(")"), "{text}");
+    block_on(guard.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_runs_the_cleanup_once_and_returns_ok() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(2).guard();
+    let fut = guard.async_drop();
+    // Nothing happens before the future is polled.
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(block_on(fut), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_returns_the_cleanup_error() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters)
+        .id(7)
+        .yields(1)
+        .behaviour(Behaviour::Fail(13))
+        .guard();
+    assert_eq!(
+        block_on(guard.async_drop()),
+        Err(ProbeError { id: 7, code: 13 })
+    );
+    // A failed cleanup still consumed the value: dropped once, never again.
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_inside_an_async_block() {
+    record_reports();
+    let counters = Counters::new();
+    let result = block_on(async {
+        let mut guard = Probe::new(&counters).id(3).yields(1).guard();
+        guard.id += 1;
+        common::yield_now().await;
+        let id = guard.id;
+        guard.async_drop().await.map(|()| id)
+    });
+    assert_eq!(result, Ok(4));
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn into_inner_without_cleanup_returns_the_value_silently() {
+    record_reports();
+    let counters = Counters::new();
+    let mut guard = Probe::new(&counters).id(9).guard();
+    guard.id = 10;
+    let probe = AsyncDropGuard::into_inner_without_cleanup(guard);
+    assert_eq!(probe.id, 10);
+    assert_counts(&counters, 0, 0, 0);
+    drop(probe);
+    // Dropped once by us, no cleanup, and no report: the caller took responsibility.
+    assert_counts(&counters, 0, 0, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn into_inner_then_guard_again_cleans_up_once() {
+    record_reports();
+    let counters = Counters::new();
+    let probe = AsyncDropGuard::into_inner_without_cleanup(Probe::new(&counters).guard());
+    let guard = AsyncDropGuard::new(probe);
+    block_on(guard.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
+    record_reports();
+    let counters = Counters::new();
+    let probe = Probe::new(&counters).id(5).yields(1).guard();
+    let line = line!() + 1;
+    let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
+        probe,
+        label: "w".to_owned(),
+    });
+    // Mapping moves the value: no cleanup, no drop, no report.
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(wrapper.label, "w");
+    assert_eq!(wrapper.probe.id, 5);
+
+    #[cfg(debug_assertions)]
+    {
+        let site = AsyncDropGuard::site(&wrapper).expect("debug builds record the site");
+        assert_eq!((site.file(), site.line()), (file!(), line));
+    }
+    #[cfg(not(debug_assertions))]
+    let _ = line;
+
+    assert_eq!(block_on(wrapper.async_drop()), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn map_passes_on_the_inner_cleanup_error() {
+    record_reports();
+    let counters = Counters::new();
+    let probe = Probe::new(&counters)
+        .id(2)
+        .behaviour(Behaviour::Fail(4))
+        .guard();
+    let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
+        probe,
+        label: String::new(),
+    });
+    assert_eq!(
+        block_on(wrapper.async_drop()),
+        Err(ProbeError { id: 2, code: 4 })
+    );
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
+    record_reports();
+    let counters = Counters::new();
+    let probe = Probe::new(&counters).guard();
+    let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
+        probe,
+        label: String::new(),
+    });
+    drop(wrapper);
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert!(reports[0].type_name.ends_with("Wrapper"), "{reports:?}");
+}
+
+#[test]
+fn map_whose_closure_panics_drops_the_value_once_without_report() {
+    record_reports();
+    let counters = Counters::new();
+    let probe = Probe::new(&counters).guard();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        AsyncDropGuard::map(probe, |_probe: Probe| -> Wrapper { panic!("map failed") })
+    }));
+    let payload = result.expect_err("the closure panicked");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"map failed"));
+    assert_counts(&counters, 0, 0, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_on_err_with_ok_hands_the_guard_back() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).id(8).guard();
+    let ok: Result<u32, &str> = Ok(99);
+    let (guard, value) = block_on(AsyncDropGuard::async_drop_on_err(guard, ok))
+        .expect("Ok passes the guard through");
+    assert_eq!(value, 99);
+    assert_eq!(guard.id, 8);
+    // No cleanup ran; the guard is still live.
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(take_reports(), []);
+
+    block_on(guard.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(2).guard();
+    let failed: Result<(), &str> = Err("handshake");
+    let err = block_on(AsyncDropGuard::async_drop_on_err(guard, failed))
+        .expect_err("Err cleans up and returns the error");
+    assert_eq!(
+        err,
+        ErrorAndCleanup {
+            error: "handshake",
+            cleanup: Ok(()),
+        }
+    );
+    assert_eq!(err.to_string(), "handshake");
+    assert_eq!(err.into_error(), "handshake");
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters)
+        .id(6)
+        .yields(1)
+        .behaviour(Behaviour::Fail(3))
+        .guard();
+    let failed: Result<(), ProbeError> = Err(ProbeError { id: 100, code: 1 });
+    let err = block_on(AsyncDropGuard::async_drop_on_err(guard, failed)).unwrap_err();
+    assert_eq!(err.error, ProbeError { id: 100, code: 1 });
+    assert_eq!(err.cleanup, Err(ProbeError { id: 6, code: 3 }));
+    assert_eq!(
+        err.to_string(),
+        "probe 100 failed with 1 (cleanup failed too: probe 6 failed with 3)"
+    );
+    // The source is the operation's error.
+    let source = std::error::Error::source(&err).expect("has a source");
+    assert_eq!(source.to_string(), "probe 100 failed with 1");
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn forgotten_guard_is_dropped_once_and_reported_once() {
+    record_reports();
+    let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters).id(11));
+    assert_eq!(take_reports(), []);
+    drop(guard);
+
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = &reports[0];
+    assert_eq!(report.kind, ReportKind::Forgotten);
+    assert!(report.type_name.contains("Probe"), "{report:?}");
+    assert!(
+        report.message.starts_with("asyncdrop: AsyncDropGuard<"),
+        "{report:?}"
+    );
+    assert!(
+        report.message.contains("dropped without cleanup"),
+        "{report:?}"
+    );
+    assert!(report.message.contains(report.type_name), "{report:?}");
+
+    #[cfg(debug_assertions)]
+    {
+        assert_eq!(report.site, Some((file!(), line)));
+        let at = format!("guard created at {}:{}:", file!(), line);
+        assert!(report.message.contains(&at), "{report:?}");
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = line;
+        assert_eq!(report.site, None);
+        assert!(!report.message.contains("guard created at"), "{report:?}");
+    }
+}
+
+#[test]
+fn forgotten_guard_going_out_of_scope_is_reported() {
+    record_reports();
+    let counters = Counters::new();
+    {
+        let mut guard = Probe::new(&counters).guard();
+        guard.id = 1;
+    }
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+}
+
+#[test]
+fn each_forgotten_guard_reports_for_itself() {
+    record_reports();
+    let counters = Counters::new();
+    let a = Probe::new(&counters).id(1).guard();
+    let b = Probe::new(&counters).id(2).guard();
+    let c = Probe::new(&counters).id(3).guard();
+    block_on(b.async_drop()).unwrap();
+    drop((a, c));
+    assert_counts(&counters, 1, 1, 3);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    assert!(reports.iter().all(|r| r.kind == ReportKind::Forgotten));
+}
+
+#[test]
+fn site_is_where_the_guard_was_created() {
+    record_reports();
+    let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters));
+    let site = AsyncDropGuard::site(&guard);
+    if cfg!(debug_assertions) {
+        let site = site.expect("debug builds record the site");
+        assert_eq!(site.file(), file!());
+        assert_eq!(site.line(), line);
+        // The column of `AsyncDropGuard::new(` in the line above.
+        assert_eq!(site.column(), 17);
+    } else {
+        assert_eq!(site, None);
+    }
+    block_on(guard.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn nested_guard_cleans_up_once() {
+    record_reports();
+    let counters = Counters::new();
+    let inner = Probe::new(&counters).id(4).yields(2).guard();
+    let outer: AsyncDropGuard<AsyncDropGuard<Probe>> = AsyncDropGuard::new(inner);
+    // Deref goes through both layers.
+    assert_eq!(outer.id, 4);
+    assert_eq!(block_on(outer.async_drop()), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn nested_guard_returns_the_inner_error() {
+    record_reports();
+    let counters = Counters::new();
+    let inner = Probe::new(&counters)
+        .id(4)
+        .behaviour(Behaviour::Fail(2))
+        .guard();
+    let outer = AsyncDropGuard::new(inner);
+    assert_eq!(
+        block_on(outer.async_drop()),
+        Err(ProbeError { id: 4, code: 2 })
+    );
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn nested_guard_forgotten_drops_once_and_each_layer_reports() {
+    record_reports();
+    let counters = Counters::new();
+    let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
+    drop(outer);
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    // The outer guard reports first, then the inner guard it drops.
+    let seen: Vec<_> = reports.iter().map(|r| (r.kind, r.type_name)).collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                ReportKind::Forgotten,
+                std::any::type_name::<AsyncDropGuard<Probe>>()
+            ),
+            (ReportKind::Forgotten, std::any::type_name::<Probe>()),
+        ]
+    );
+}
+
+#[test]
+fn guard_of_a_local_async_drop_type() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    struct Local {
+        closed: Rc<Cell<u32>>,
+    }
+    impl asyncdrop::LocalAsyncDrop for Local {
+        type Error = core::convert::Infallible;
+        async fn async_drop_impl(self) -> Result<(), Self::Error> {
+            common::yield_now().await;
+            self.closed.set(self.closed.get() + 1);
+            Ok(())
+        }
+    }
+
+    record_reports();
+    let closed = Rc::new(Cell::new(0));
+    let guard = AsyncDropGuard::new(Local {
+        closed: closed.clone(),
+    });
+    block_on(guard.async_drop()).unwrap();
+    assert_eq!(closed.get(), 1);
+    assert_eq!(Rc::strong_count(&closed), 1, "the value was dropped");
+    assert_eq!(take_reports(), []);
+}

@@ -1,0 +1,394 @@
+//! The process-wide reporting policy. The policy is global, so every test takes
+//! `LOCK`, sets the policy it needs and restores `Policy::Panic` (the default) when
+//! it ends, even if it fails.
+
+#[allow(unreachable_pub, reason = "shared helpers, each binary uses a subset")]
+mod common;
+
+use std::any::{type_name, Any};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::{Mutex, MutexGuard};
+
+use asyncdrop::{set_policy, AsyncDropGuard, Policy, Report, ReportKind};
+use common::{poll_once, Counters, Probe};
+use futures_executor::block_on;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Holds `LOCK` while a test runs with its policy; restores `Policy::Panic` on drop,
+/// before the lock is released.
+struct PolicyScope {
+    _lock: MutexGuard<'static, ()>,
+}
+
+impl Drop for PolicyScope {
+    fn drop(&mut self) {
+        set_policy(Policy::Panic);
+    }
+}
+
+/// Takes the lock without changing the policy (which is then `Policy::Panic`).
+fn lock() -> PolicyScope {
+    PolicyScope {
+        _lock: LOCK.lock().unwrap_or_else(|e| e.into_inner()),
+    }
+}
+
+/// Takes the lock and sets `policy`.
+fn with_policy(policy: Policy) -> PolicyScope {
+    let scope = lock();
+    set_policy(policy);
+    scope
+}
+
+/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
+#[track_caller]
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+/// The message of a panic payload.
+fn message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else {
+        panic!("unexpected panic payload")
+    }
+}
+
+/// Runs `f`, which must panic, and returns the panic message.
+#[track_caller]
+fn panic_message(f: impl FnOnce()) -> String {
+    let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
+    message(&*payload)
+}
+
+/// `AsyncDropGuard<Probe>` as the reports spell it.
+fn probe_guard_name() -> String {
+    format!("AsyncDropGuard<{}>", type_name::<Probe>())
+}
+
+/// Drops a guard (created at `line` of this file) inside `catch_unwind`; asserts
+/// the forgotten-guard panic message.
+#[track_caller]
+fn assert_forgotten_panics(guard: AsyncDropGuard<Probe>, line: u32) {
+    let text = panic_message(move || drop(guard));
+    assert!(text.starts_with("asyncdrop: "), "{text}");
+    assert!(text.contains(&probe_guard_name()), "{text}");
+    assert!(text.contains("dropped without cleanup"), "{text}");
+    if cfg!(debug_assertions) {
+        let at = format!("guard created at {}:{}:", file!(), line);
+        assert!(text.contains(&at), "{text}");
+    } else {
+        assert!(!text.contains("guard created at"), "{text}");
+    }
+}
+
+#[test]
+fn default_policy_panics_on_a_forgotten_guard() {
+    // Every test restores the default, so the policy in force here is the default.
+    let _scope = lock();
+    let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters));
+    assert_forgotten_panics(guard, line);
+    // The policy panicked, yet the value was dropped, once, and not cleaned up.
+    assert_counts(&counters, 0, 0, 1);
+}
+
+#[test]
+fn panic_policy_panics_on_a_forgotten_guard() {
+    let _scope = with_policy(Policy::Panic);
+    let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters).id(3));
+    assert_forgotten_panics(guard, line);
+    assert_counts(&counters, 0, 0, 1);
+}
+
+#[test]
+fn panic_policy_panics_on_a_cleanup_cancelled_after_a_poll() {
+    let _scope = with_policy(Policy::Panic);
+    let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters).yields(2));
+    let text = panic_message(|| {
+        let mut fut = pin!(guard.async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+        // `fut` is dropped here, unfinished.
+    });
+    assert!(text.contains("cancelled"), "{text}");
+    assert!(text.contains(&probe_guard_name()), "{text}");
+    assert!(!text.contains("without cleanup"), "{text}");
+    if cfg!(debug_assertions) {
+        let at = format!("guard created at {}:{}:", file!(), line);
+        assert!(text.contains(&at), "{text}");
+    }
+    // Started, not finished, dropped once although the report panicked.
+    assert_counts(&counters, 1, 0, 1);
+}
+
+#[test]
+fn panic_policy_panics_on_a_cleanup_dropped_unpolled() {
+    let _scope = with_policy(Policy::Panic);
+    let counters = Counters::new();
+    let fut = Probe::new(&counters).guard().async_drop();
+    let text = panic_message(move || drop(fut));
+    assert!(text.contains("cancelled"), "{text}");
+    assert_counts(&counters, 0, 0, 1);
+}
+
+#[test]
+fn panic_policy_is_silent_when_cleanup_completes() {
+    let _scope = with_policy(Policy::Panic);
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(2).guard();
+    assert_eq!(block_on(guard.async_drop()), Ok(()));
+    let guard = Probe::new(&counters).guard();
+    drop(AsyncDropGuard::into_inner_without_cleanup(guard));
+    assert_counts(&counters, 1, 1, 2);
+}
+
+#[test]
+fn ignore_policy_does_not_panic() {
+    let _scope = with_policy(Policy::Ignore);
+    let counters = Counters::new();
+    drop(Probe::new(&counters).guard());
+    assert_counts(&counters, 0, 0, 1);
+
+    drop(Probe::new(&counters).guard().async_drop());
+    assert_counts(&counters, 0, 0, 2);
+
+    {
+        let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    assert_counts(&counters, 1, 0, 3);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn stderr_policy_does_not_panic() {
+    let _scope = with_policy(Policy::Stderr);
+    let counters = Counters::new();
+    drop(Probe::new(&counters).guard());
+    assert_counts(&counters, 0, 0, 1);
+    {
+        let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    assert_counts(&counters, 1, 0, 2);
+}
+
+#[test]
+fn panic_in_debug_policy_panics_only_in_debug_builds() {
+    let _scope = with_policy(Policy::PanicInDebug);
+    let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters));
+    if cfg!(debug_assertions) {
+        assert_forgotten_panics(guard, line);
+    } else {
+        drop(guard);
+    }
+    assert_counts(&counters, 0, 0, 1);
+
+    let fut = Probe::new(&counters).guard().async_drop();
+    let result = catch_unwind(AssertUnwindSafe(move || drop(fut)));
+    assert_eq!(result.is_err(), cfg!(debug_assertions));
+    if let Err(payload) = result {
+        assert!(message(&*payload).contains("cancelled"));
+    }
+    assert_counts(&counters, 0, 0, 2);
+}
+
+/// What the test hook saw: kind, type name, site, message.
+type Seen = (
+    ReportKind,
+    &'static str,
+    Option<(&'static str, u32)>,
+    String,
+);
+
+static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
+
+fn seen() -> MutexGuard<'static, Vec<Seen>> {
+    SEEN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn hook(report: &Report) {
+    seen().push((
+        report.kind(),
+        report.type_name(),
+        report.site().map(|s| (s.file(), s.line())),
+        report.to_string(),
+    ));
+}
+
+fn panicking_hook(report: &Report) {
+    panic!("hook: {:?} {}", report.kind(), report.type_name());
+}
+
+#[test]
+fn hook_receives_each_report() {
+    let _scope = with_policy(Policy::Hook(hook));
+    seen().clear();
+    let counters = Counters::new();
+
+    let line_forgotten = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters));
+    drop(guard);
+    assert_counts(&counters, 0, 0, 1);
+
+    let line_cancelled = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters).yields(1));
+    {
+        let mut fut = pin!(guard.async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    assert_counts(&counters, 1, 0, 2);
+
+    // A completed cleanup is not reported.
+    block_on(Probe::new(&counters).guard().async_drop()).unwrap();
+    assert_counts(&counters, 2, 1, 3);
+
+    let seen = std::mem::take(&mut *seen());
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    let (kind, name, site, text) = &seen[0];
+    assert_eq!(*kind, ReportKind::Forgotten);
+    assert_eq!(*name, type_name::<Probe>());
+    assert!(text.contains(&probe_guard_name()), "{text}");
+    assert!(text.contains("dropped without cleanup"), "{text}");
+    let (kind, name, cancelled_site, text) = &seen[1];
+    assert_eq!(*kind, ReportKind::Cancelled);
+    assert_eq!(*name, type_name::<Probe>());
+    assert!(text.contains("cancelled"), "{text}");
+    if cfg!(debug_assertions) {
+        assert_eq!(*site, Some((file!(), line_forgotten)));
+        assert_eq!(*cancelled_site, Some((file!(), line_cancelled)));
+    } else {
+        assert_eq!((*site, *cancelled_site), (None, None));
+    }
+}
+
+#[test]
+fn hook_sees_reports_from_other_threads() {
+    let _scope = with_policy(Policy::Hook(hook));
+    seen().clear();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).guard();
+    std::thread::spawn(move || drop(guard)).join().unwrap();
+    assert_counts(&counters, 0, 0, 1);
+    let seen = std::mem::take(&mut *seen());
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].0, ReportKind::Forgotten);
+}
+
+#[test]
+fn set_policy_replaces_the_previous_policy() {
+    let _scope = with_policy(Policy::Hook(hook));
+    seen().clear();
+    set_policy(Policy::Ignore);
+    let counters = Counters::new();
+    drop(Probe::new(&counters).guard());
+    assert_counts(&counters, 0, 0, 1);
+    assert!(seen().is_empty());
+
+    set_policy(Policy::Hook(hook));
+    drop(Probe::new(&counters).guard());
+    assert_counts(&counters, 0, 0, 2);
+    assert_eq!(seen().len(), 1);
+    seen().clear();
+}
+
+#[test]
+fn panicking_hook_propagates_and_the_value_is_still_dropped_once() {
+    let _scope = with_policy(Policy::Hook(panicking_hook));
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).guard();
+    let text = panic_message(move || drop(guard));
+    assert_eq!(text, format!("hook: Forgotten {}", type_name::<Probe>()));
+    assert_counts(&counters, 0, 0, 1);
+
+    let fut = Probe::new(&counters).guard().async_drop();
+    let text = panic_message(move || drop(fut));
+    assert_eq!(text, format!("hook: Cancelled {}", type_name::<Probe>()));
+    assert_counts(&counters, 0, 0, 2);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn panic_policy_does_not_panic_again_while_unwinding_a_forgotten_guard() {
+    let _scope = with_policy(Policy::Panic);
+    let counters = Counters::new();
+    let probe = Probe::new(&counters);
+    let result = catch_unwind(AssertUnwindSafe(move || {
+        let _guard = probe.guard();
+        panic!("first");
+    }));
+    let payload = result.expect_err("the closure panicked");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
+    assert_counts(&counters, 0, 0, 1);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn panic_policy_does_not_panic_again_while_unwinding_a_cancelled_cleanup() {
+    let _scope = with_policy(Policy::Panic);
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).yields(2).guard();
+    let result = catch_unwind(AssertUnwindSafe(move || {
+        let mut fut = pin!(guard.async_drop());
+        assert!(poll_once(&mut fut).is_pending());
+        panic!("first");
+    }));
+    let payload = result.expect_err("the closure panicked");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
+    assert_counts(&counters, 1, 0, 1);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn panic_in_debug_policy_does_not_panic_again_while_unwinding() {
+    let _scope = with_policy(Policy::PanicInDebug);
+    let counters = Counters::new();
+    let probe = Probe::new(&counters);
+    let result = catch_unwind(AssertUnwindSafe(move || {
+        let _guard = probe.guard();
+        panic!("first");
+    }));
+    let payload = result.expect_err("the closure panicked");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
+    assert_counts(&counters, 0, 0, 1);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn panic_policy_on_a_forgotten_nested_guard_panics_once() {
+    // The outer guard's report panics; the inner guard is then dropped while
+    // unwinding and its report must not panic a second time.
+    let _scope = with_policy(Policy::Panic);
+    let counters = Counters::new();
+    let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
+    let text = panic_message(move || drop(outer));
+    let outer_name = format!("AsyncDropGuard<{}>", type_name::<AsyncDropGuard<Probe>>());
+    assert!(text.contains(&outer_name), "{text}");
+    assert_counts(&counters, 0, 0, 1);
+}
+
+#[test]
+fn policy_is_debug_and_copy() {
+    let policy = Policy::Hook(hook);
+    let copy = policy;
+    assert!(format!("{copy:?}").starts_with("Hook("));
+    assert_eq!(format!("{:?}", Policy::Panic), "Panic");
+    assert_eq!(format!("{:?}", Policy::PanicInDebug), "PanicInDebug");
+    assert_eq!(format!("{:?}", Policy::Ignore), "Ignore");
+}
