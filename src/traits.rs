@@ -53,7 +53,10 @@ use core::future::Future;
 pub trait AsyncDrop: Send {
     /// The error the cleanup can fail with. Use [`core::convert::Infallible`] for
     /// cleanup that cannot fail.
-    type Error;
+    ///
+    /// It is `Send` so that cleanups of several values stay `Send` in generic code:
+    /// a finished cleanup's result is kept while the others are awaited.
+    type Error: Send;
 
     /// Tears the value down. Called by
     /// [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop); call it

@@ -2,7 +2,6 @@
 //! policy hook (`record_reports`) and checks the exact reports and the probe
 //! counters: each value is dropped exactly once whatever happens to its cleanup.
 
-#[allow(unreachable_pub, reason = "shared helpers, each binary uses a subset")]
 mod common;
 
 use std::any::Any;

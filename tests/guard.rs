@@ -2,7 +2,6 @@
 //! guards. Every test installs the recording policy hook (`record_reports`), so a
 //! forgotten guard is recorded instead of panicking, and checks the exact reports.
 
-#[allow(unreachable_pub, reason = "shared helpers, each binary uses a subset")]
 mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -2,7 +2,6 @@
 //! `LOCK`, sets the policy it needs and restores `Policy::Panic` (the default) when
 //! it ends, even if it fails.
 
-#[allow(unreachable_pub, reason = "shared helpers, each binary uses a subset")]
 mod common;
 
 use std::any::{type_name, Any};

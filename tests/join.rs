@@ -1,0 +1,745 @@
+//! `async_drop_all` and `all_or_cleanup` on tuples and arrays: every cleanup runs
+//! exactly once and concurrently, every error comes back, and the error types say
+//! what happened.
+
+mod common;
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::future::Future;
+use std::task::Poll;
+
+use asyncdrop::{
+    all_or_cleanup, async_drop_all, AcquireError, AcquireOutcome, ArrayError, AsyncDrop,
+    AsyncDropGuard, ReportKind, TupleError,
+};
+use common::{poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use futures_executor::block_on;
+
+/// A resource type whose cleanup error is a plain code.
+#[derive(Debug)]
+struct Coded(Probe);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CodeError(u32);
+
+impl std::fmt::Display for CodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "code {}", self.0)
+    }
+}
+
+impl Error for CodeError {}
+
+impl AsyncDrop for Coded {
+    type Error = CodeError;
+
+    async fn async_drop_impl(self) -> Result<(), CodeError> {
+        AsyncDrop::async_drop_impl(self.0)
+            .await
+            .map_err(|e| CodeError(e.code))
+    }
+}
+
+/// A resource type whose cleanup error is a `String`.
+#[derive(Debug)]
+struct Named(Probe);
+
+impl AsyncDrop for Named {
+    type Error = String;
+
+    async fn async_drop_impl(self) -> Result<(), String> {
+        AsyncDrop::async_drop_impl(self.0)
+            .await
+            .map_err(|e| format!("named {} failed", e.id))
+    }
+}
+
+/// A resource type whose cleanup cannot fail.
+#[derive(Debug)]
+struct Quiet(Probe);
+
+impl AsyncDrop for Quiet {
+    type Error = Infallible;
+
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        if let Err(e) = AsyncDrop::async_drop_impl(self.0).await {
+            panic!("a quiet probe must be configured to succeed, got {e}");
+        }
+        Ok(())
+    }
+}
+
+/// An acquisition error that implements `Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Refused(&'static str);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused: {}", self.0)
+    }
+}
+
+impl Error for Refused {}
+
+fn fail(id: u32, code: u32) -> ProbeError {
+    ProbeError { id, code }
+}
+
+/// Asserts that `n` probes counted in `c` were each cleaned up (started and
+/// finished) and dropped exactly once.
+#[track_caller]
+fn assert_cleaned(c: &Counters, n: usize) {
+    assert_eq!(
+        (c.started(), c.finished(), c.drops()),
+        (n, n, n),
+        "(started, finished, drops)"
+    );
+}
+
+/// Polls `fut` to completion with a no-op waker and returns the output and how many
+/// polls it took.
+fn run_counting<F: Future>(fut: F) -> (F::Output, usize) {
+    let mut fut = Box::pin(fut);
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        assert!(polls < 1000, "future never completed");
+        if let Poll::Ready(out) = poll_once(&mut fut) {
+            return (out, polls);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// async_drop_all: tuples
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn tuple_of_two_types_all_succeed() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).guard(),
+        AsyncDropGuard::new(Coded(Probe::new(&c))),
+    );
+    // The error type of a pair names each element's error type.
+    type PairError = TupleError<(Option<ProbeError>, Option<CodeError>)>;
+    let result: Result<(), PairError> = block_on(async_drop_all(set));
+    assert_eq!(result, Ok(()));
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn tuple_of_two_types_both_fail_and_both_errors_come_back() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)).guard(),
+        AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(20)))),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(err.count(), 2);
+    assert_eq!(err.as_inner().1, Some(CodeError(20)));
+    assert_eq!(
+        err.to_string(),
+        "2 of 2 cleanups failed; [0]: probe 1 failed with 10; [1]: code 20"
+    );
+    assert_eq!(err.into_inner(), (Some(fail(1, 10)), Some(CodeError(20))));
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn tuple_of_three_some_fail_every_cleanup_runs_once() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        AsyncDropGuard::new(Named(Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)))),
+        AsyncDropGuard::new(Coded(Probe::new(&c))),
+        Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(err.count(), 2);
+    assert_eq!(
+        err.to_string(),
+        "2 of 3 cleanups failed; [0]: named 1 failed; [2]: probe 3 failed with 3"
+    );
+    assert_eq!(
+        err.into_inner(),
+        (Some("named 1 failed".to_owned()), None, Some(fail(3, 3)))
+    );
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn tuple_of_eight_mixed_types_every_cleanup_once_every_error_returned() {
+    record_reports();
+    let c = Counters::new();
+    let p = |id: u32, b: Behaviour| Probe::new(&c).id(id).yields(2).behaviour(b);
+    let set = (
+        p(0, Behaviour::Succeed).guard(),
+        AsyncDropGuard::new(Coded(p(1, Behaviour::Fail(11)))),
+        AsyncDropGuard::new(Named(p(2, Behaviour::Succeed))),
+        AsyncDropGuard::new(Quiet(p(3, Behaviour::Succeed))),
+        p(4, Behaviour::Fail(44)).guard(),
+        AsyncDropGuard::new(Coded(p(5, Behaviour::Succeed))),
+        AsyncDropGuard::new(Named(p(6, Behaviour::Fail(66)))),
+        p(7, Behaviour::Succeed).guard(),
+    );
+    let mut fut = Box::pin(async_drop_all(set));
+    // All eight cleanups start on the first poll; none is done yet.
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((c.started(), c.finished()), (8, 0));
+    let (result, polls) = run_counting(fut);
+    assert_eq!(
+        polls, 2,
+        "each cleanup suspends twice; concurrently that is 3 polls"
+    );
+    let err = result.unwrap_err();
+    assert_eq!(err.count(), 3);
+    assert_eq!(
+        err.to_string(),
+        "3 of 8 cleanups failed; [1]: code 11; [4]: probe 4 failed with 44; [6]: named 6 failed"
+    );
+    let (e0, e1, e2, e3, e4, e5, e6, e7) = err.into_inner();
+    assert_eq!(e0, None);
+    assert_eq!(e1, Some(CodeError(11)));
+    assert_eq!(e2, None);
+    let e3: Option<Infallible> = e3;
+    assert!(e3.is_none());
+    assert_eq!(e4, Some(fail(4, 44)));
+    assert_eq!(e5, None);
+    assert_eq!(e6.as_deref(), Some("named 6 failed"));
+    assert_eq!(e7, None);
+    assert_cleaned(&c, 8);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn tuple_of_eight_all_succeed() {
+    record_reports();
+    let c = Counters::new();
+    let g = || Probe::new(&c).guard();
+    let set = (g(), g(), g(), g(), g(), g(), g(), g());
+    assert!(block_on(async_drop_all(set)).is_ok());
+    assert_cleaned(&c, 8);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn same_type_tuple_first_and_iter() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).id(1).guard(),
+        Probe::new(&c).id(2).behaviour(Behaviour::Fail(2)).guard(),
+        Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(*err.first(), fail(2, 2));
+    assert_eq!(
+        err.iter().copied().collect::<Vec<_>>(),
+        [fail(2, 2), fail(3, 3)]
+    );
+    assert_eq!(err.count(), 2);
+    assert_cleaned(&c, 3);
+
+    // The first error is by position, not by which cleanup finished first.
+    let set = (
+        Probe::new(&c)
+            .id(4)
+            .yields(3)
+            .behaviour(Behaviour::Fail(4))
+            .guard(),
+        Probe::new(&c).id(5).behaviour(Behaviour::Fail(5)).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(*err.first(), fail(4, 4));
+    assert_cleaned(&c, 5);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn tuple_error_source_is_the_first_error() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).guard(),
+        AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(7)))),
+        Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    let source = err.source().expect("a source");
+    assert_eq!(source.downcast_ref::<CodeError>(), Some(&CodeError(7)));
+    // Usable as a boxed error.
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
+    assert!(boxed.to_string().starts_with("2 of 3 cleanups failed"));
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn tuple_cleanups_run_concurrently() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).yields(3).guard(),
+        AsyncDropGuard::new(Coded(Probe::new(&c).yields(3))),
+        Probe::new(&c).yields(3).guard(),
+    );
+    let mut fut = Box::pin(async_drop_all(set));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    // Every cleanup has started before any has finished.
+    assert_eq!((c.started(), c.finished()), (3, 0));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!(c.finished(), 0);
+    // Sequential cleanup would need 10 polls; concurrent needs 4.
+    assert!(poll_once(&mut fut).is_ready());
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn an_early_failure_does_not_stop_the_other_cleanups() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).behaviour(Behaviour::Fail(1)).guard(),
+        Probe::new(&c).yields(2).guard(),
+    );
+    let mut fut = Box::pin(async_drop_all(set));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((c.started(), c.finished()), (2, 1));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    let Poll::Ready(result) = poll_once(&mut fut) else {
+        panic!("not done after the longest cleanup");
+    };
+    assert_eq!(result.unwrap_err().into_inner(), (Some(fail(0, 1)), None));
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn nested_tuple_with_an_array() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).id(1).guard(),
+        [
+            Probe::new(&c).id(2).behaviour(Behaviour::Fail(2)).guard(),
+            Probe::new(&c).id(3).guard(),
+        ],
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    let (first, array) = err.into_inner();
+    assert_eq!(first, None);
+    assert_eq!(array.unwrap().into_array(), [Some(fail(2, 2)), None]);
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn dropping_a_tuple_cleanup_midway_reports_each_cancellation() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).yields(2).guard(),
+        Probe::new(&c).guard(),
+        Probe::new(&c).yields(2).guard(),
+    );
+    let mut fut = Box::pin(async_drop_all(set));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((c.started(), c.finished()), (3, 1));
+    drop(fut);
+    // The finished one is not reported; the two unfinished ones are, once each.
+    assert_eq!((c.finished(), c.drops()), (1, 3));
+    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Cancelled]);
+}
+
+// ---------------------------------------------------------------------------------
+// async_drop_all: arrays
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn empty_array_is_done_at_once() {
+    record_reports();
+    let empty: [AsyncDropGuard<Probe>; 0] = [];
+    let mut fut = Box::pin(async_drop_all(empty));
+    let out: Poll<Result<(), ArrayError<ProbeError, 0>>> = poll_once(&mut fut);
+    assert_eq!(out, Poll::Ready(Ok(())));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn array_of_one() {
+    record_reports();
+    let c = Counters::new();
+    assert_eq!(block_on(async_drop_all([Probe::new(&c).guard()])), Ok(()));
+    assert_cleaned(&c, 1);
+
+    let one = [Probe::new(&c).id(9).behaviour(Behaviour::Fail(90)).guard()];
+    let err: ArrayError<ProbeError, 1> = block_on(async_drop_all(one)).unwrap_err();
+    assert_eq!(*err.first(), fail(9, 90));
+    assert_eq!(err.count(), 1);
+    assert_eq!(err.iter().collect::<Vec<_>>(), [(0, &fail(9, 90))]);
+    assert_eq!(
+        err.to_string(),
+        "1 of 1 cleanups failed; [0]: probe 9 failed with 90"
+    );
+    assert_eq!(err.into_array(), [Some(fail(9, 90))]);
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn array_some_fail_every_cleanup_once_every_error_returned() {
+    record_reports();
+    let c = Counters::new();
+    let behaviours = [
+        Behaviour::Succeed,
+        Behaviour::Fail(1),
+        Behaviour::Succeed,
+        Behaviour::Fail(3),
+        Behaviour::Fail(4),
+    ];
+    let mut id = 0;
+    let guards = behaviours.map(|b| {
+        id += 1;
+        Probe::new(&c).id(id - 1).yields(1).behaviour(b).guard()
+    });
+    let err = block_on(async_drop_all(guards)).unwrap_err();
+    assert_eq!(err.count(), 3);
+    assert_eq!(*err.first(), fail(1, 1));
+    assert_eq!(
+        err.iter().map(|(i, e)| (i, e.code)).collect::<Vec<_>>(),
+        [(1, 1), (3, 3), (4, 4)]
+    );
+    assert_eq!(
+        err.to_string(),
+        "3 of 5 cleanups failed; [1]: probe 1 failed with 1; [3]: probe 3 failed with 3; \
+         [4]: probe 4 failed with 4"
+    );
+    let source = err.source().expect("a source");
+    assert_eq!(source.downcast_ref::<ProbeError>(), Some(&fail(1, 1)));
+    assert_eq!(
+        err.into_array(),
+        [
+            None,
+            Some(fail(1, 1)),
+            None,
+            Some(fail(3, 3)),
+            Some(fail(4, 4))
+        ]
+    );
+    assert_cleaned(&c, 5);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn array_all_succeed() {
+    record_reports();
+    let c = Counters::new();
+    let guards: [AsyncDropGuard<Probe>; 4] = std::array::from_fn(|_| Probe::new(&c).guard());
+    assert_eq!(block_on(async_drop_all(guards)), Ok(()));
+    assert_cleaned(&c, 4);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn array_cleanups_run_concurrently() {
+    record_reports();
+    let c = Counters::new();
+    let guards: [AsyncDropGuard<Probe>; 4] =
+        std::array::from_fn(|i| Probe::new(&c).yields(i + 1).guard());
+    let mut fut = Box::pin(async_drop_all(guards));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((c.started(), c.finished()), (4, 0));
+    // Completed after max(yields) + 1 = 5 polls, not sum(yields) + 4 = 14.
+    let (result, polls) = run_counting(fut);
+    assert_eq!((result, polls), (Ok(()), 4));
+    assert_cleaned(&c, 4);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn array_of_arrays() {
+    record_reports();
+    let c = Counters::new();
+    let nested = [
+        [Probe::new(&c).guard(), Probe::new(&c).guard()],
+        [
+            Probe::new(&c).id(7).behaviour(Behaviour::Fail(7)).guard(),
+            Probe::new(&c).guard(),
+        ],
+    ];
+    let err = block_on(async_drop_all(nested)).unwrap_err();
+    assert_eq!(err.iter().map(|(i, _)| i).collect::<Vec<_>>(), [1]);
+    assert_eq!(*err.first().first(), fail(7, 7));
+    assert_cleaned(&c, 4);
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// all_or_cleanup
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn all_or_cleanup_tuple_all_ok_returns_the_guards_untouched() {
+    record_reports();
+    let c = Counters::new();
+    let acquired = (
+        Ok::<_, Refused>(Probe::new(&c).id(1).guard()),
+        Ok::<_, &str>(AsyncDropGuard::new(Coded(Probe::new(&c).id(2)))),
+    );
+    let mut fut = Box::pin(all_or_cleanup(acquired));
+    // No cleanup to wait for: ready on the first poll.
+    let Poll::Ready(Ok((a, b))) = poll_once(&mut fut) else {
+        panic!("all acquisitions succeeded");
+    };
+    assert_eq!((a.id, b.0.id), (1, 2));
+    assert_eq!((c.started(), c.drops()), (0, 0));
+    drop(fut);
+    block_on(async_drop_all((a, b))).unwrap();
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_or_cleanup_tuple_some_err_cleans_up_the_acquired_ones() {
+    record_reports();
+    let c = Counters::new();
+    let acquired = (
+        Ok(Probe::new(&c).id(1).guard()),
+        Err::<AsyncDropGuard<Probe>, _>(Refused("port 0")),
+        Ok(Probe::new(&c).id(3).behaviour(Behaviour::Fail(30)).guard()),
+        Err::<AsyncDropGuard<Probe>, _>(Refused("port 1")),
+    );
+    let err = block_on(all_or_cleanup(acquired)).unwrap_err();
+    assert_eq!(*err.first_error(), Refused("port 0"));
+    assert_eq!(
+        err.to_string(),
+        "acquisition failed; [0]: acquired, cleaned up; [1]: failed: refused: port 0; \
+         [2]: acquired, cleanup failed: probe 3 failed with 30; [3]: failed: refused: port 1"
+    );
+    let source = err.source().expect("a source");
+    assert_eq!(source.downcast_ref::<Refused>(), Some(&Refused("port 0")));
+    assert_eq!(
+        err.into_inner(),
+        (
+            AcquireOutcome::CleanedUp,
+            AcquireOutcome::Failed(Refused("port 0")),
+            AcquireOutcome::CleanupFailed(fail(3, 30)),
+            AcquireOutcome::Failed(Refused("port 1")),
+        )
+    );
+    // The two acquired guards were cleaned up exactly once.
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_or_cleanup_tuple_of_different_types() {
+    record_reports();
+    let c = Counters::new();
+    let acquired = (
+        Err::<AsyncDropGuard<Probe>, _>(Refused("db")),
+        Ok::<_, Refused>(AsyncDropGuard::new(Coded(
+            Probe::new(&c).behaviour(Behaviour::Fail(5)),
+        ))),
+        Ok::<_, Refused>(AsyncDropGuard::new(Named(Probe::new(&c)))),
+    );
+    // Each position's outcome carries that guard's own cleanup error type.
+    type Outcomes = (
+        AcquireOutcome<Refused, ProbeError>,
+        AcquireOutcome<Refused, CodeError>,
+        AcquireOutcome<Refused, String>,
+    );
+    let err: AcquireError<Outcomes> = block_on(all_or_cleanup(acquired)).unwrap_err();
+    assert_eq!(*err.first_error(), Refused("db"));
+    assert_eq!(err.as_inner().1.cleanup_error(), Some(&CodeError(5)));
+    assert_eq!(err.as_inner().1.error(), None);
+    assert_eq!(err.as_inner().2, AcquireOutcome::CleanedUp);
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_or_cleanup_tuple_all_err_cleans_nothing() {
+    record_reports();
+    let acquired = (
+        Err::<AsyncDropGuard<Probe>, _>(Refused("a")),
+        Err::<AsyncDropGuard<Probe>, _>(Refused("b")),
+    );
+    let err = block_on(all_or_cleanup(acquired)).unwrap_err();
+    assert_eq!(*err.first_error(), Refused("a"));
+    assert_eq!(
+        err.into_inner(),
+        (
+            AcquireOutcome::Failed(Refused("a")),
+            AcquireOutcome::Failed(Refused("b"))
+        )
+    );
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_or_cleanup_array_all_ok_returns_the_guards_untouched() {
+    record_reports();
+    let c = Counters::new();
+    let acquired: [Result<AsyncDropGuard<Probe>, Refused>; 3] =
+        std::array::from_fn(|i| Ok(Probe::new(&c).id(i as u32).guard()));
+    let mut fut = Box::pin(all_or_cleanup(acquired));
+    let Poll::Ready(Ok(guards)) = poll_once(&mut fut) else {
+        panic!("all acquisitions succeeded");
+    };
+    assert_eq!(guards.each_ref().map(|g| g.id), [0, 1, 2]);
+    assert_eq!((c.started(), c.drops()), (0, 0));
+    drop(fut);
+    block_on(async_drop_all(guards)).unwrap();
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_or_cleanup_array_some_err() {
+    record_reports();
+    let c = Counters::new();
+    let acquired = [
+        Err(Refused("first")),
+        Ok(Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)).guard()),
+        Ok(Probe::new(&c).id(2).guard()),
+        Err(Refused("second")),
+        Ok(Probe::new(&c).id(4).behaviour(Behaviour::Fail(40)).guard()),
+    ];
+    let err = block_on(all_or_cleanup(acquired)).unwrap_err();
+    assert_eq!(*err.first_error(), Refused("first"));
+    assert_eq!(
+        err.errors().copied().collect::<Vec<_>>(),
+        [Refused("first"), Refused("second")]
+    );
+    assert_eq!(
+        err.cleanup_errors().copied().collect::<Vec<_>>(),
+        [fail(1, 10), fail(4, 40)]
+    );
+    assert_eq!(
+        err.to_string(),
+        "acquisition failed; [0]: failed: refused: first; \
+         [1]: acquired, cleanup failed: probe 1 failed with 10; [2]: acquired, cleaned up; \
+         [3]: failed: refused: second; [4]: acquired, cleanup failed: probe 4 failed with 40"
+    );
+    let source = err.source().expect("a source");
+    assert_eq!(source.downcast_ref::<Refused>(), Some(&Refused("first")));
+    assert_eq!(
+        err.into_inner(),
+        [
+            AcquireOutcome::Failed(Refused("first")),
+            AcquireOutcome::CleanupFailed(fail(1, 10)),
+            AcquireOutcome::CleanedUp,
+            AcquireOutcome::Failed(Refused("second")),
+            AcquireOutcome::CleanupFailed(fail(4, 40)),
+        ]
+    );
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_or_cleanup_array_of_zero_and_one() {
+    record_reports();
+    let c = Counters::new();
+    let none: [Result<AsyncDropGuard<Probe>, Refused>; 0] = [];
+    let out: [AsyncDropGuard<Probe>; 0] = block_on(all_or_cleanup(none)).unwrap();
+    assert!(out.is_empty());
+
+    let one = [Err::<AsyncDropGuard<Probe>, _>(Refused("only"))];
+    let err = block_on(all_or_cleanup(one)).unwrap_err();
+    assert_eq!(err.as_inner(), &[AcquireOutcome::Failed(Refused("only"))]);
+    assert_eq!(err.cleanup_errors().count(), 0);
+
+    let one = [Ok::<_, Refused>(Probe::new(&c).guard())];
+    let [g] = block_on(all_or_cleanup(one)).unwrap();
+    assert_eq!(c.started(), 0);
+    block_on(g.async_drop()).unwrap();
+    assert_cleaned(&c, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_or_cleanup_cleans_up_concurrently() {
+    record_reports();
+    let c = Counters::new();
+    let acquired = [
+        Ok(Probe::new(&c).yields(3).guard()),
+        Err(Refused("x")),
+        Ok(Probe::new(&c).yields(3).guard()),
+        Ok(Probe::new(&c).yields(3).guard()),
+    ];
+    let mut fut = Box::pin(all_or_cleanup(acquired));
+    assert!(poll_once(&mut fut).is_pending());
+    assert_eq!((c.started(), c.finished()), (3, 0));
+    let (result, polls) = run_counting(fut);
+    assert_eq!(polls, 3);
+    assert_eq!(result.unwrap_err().errors().count(), 1);
+    assert_cleaned(&c, 3);
+
+    let acquired = (
+        Ok(Probe::new(&c).yields(2).guard()),
+        Ok(Probe::new(&c).yields(2).guard()),
+        Err::<AsyncDropGuard<Probe>, _>(Refused("y")),
+    );
+    let mut fut = Box::pin(all_or_cleanup(acquired));
+    assert!(poll_once(&mut fut).is_pending());
+    assert_eq!((c.started(), c.finished()), (5, 3));
+    let (result, _) = run_counting(fut);
+    assert_eq!(*result.unwrap_err().first_error(), Refused("y"));
+    assert_cleaned(&c, 5);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn acquire_outcome_accessors_and_display() {
+    let failed: AcquireOutcome<Refused, CodeError> = AcquireOutcome::Failed(Refused("r"));
+    let cleaned: AcquireOutcome<Refused, CodeError> = AcquireOutcome::CleanedUp;
+    let cleanup_failed: AcquireOutcome<Refused, CodeError> =
+        AcquireOutcome::CleanupFailed(CodeError(2));
+    assert_eq!(
+        (failed.error(), failed.cleanup_error()),
+        (Some(&Refused("r")), None)
+    );
+    assert_eq!((cleaned.error(), cleaned.cleanup_error()), (None, None));
+    assert_eq!(
+        (cleanup_failed.error(), cleanup_failed.cleanup_error()),
+        (None, Some(&CodeError(2)))
+    );
+    assert_eq!(failed.to_string(), "failed: refused: r");
+    assert_eq!(cleaned.to_string(), "acquired, cleaned up");
+    assert_eq!(
+        cleanup_failed.to_string(),
+        "acquired, cleanup failed: code 2"
+    );
+}
+
+#[test]
+fn dropping_an_unpolled_group_cleanup_reports_each_guard_cancelled() {
+    record_reports();
+    let c = Counters::new();
+
+    // A tuple and an array: every guard's cleanup exists from the start, so dropping
+    // the future unpolled reports each as cancelled, never as forgotten.
+    let tuple = async_drop_all((Probe::new(&c).guard(), Probe::new(&c).guard()));
+    drop(tuple);
+    let array = async_drop_all([Probe::new(&c).guard(), Probe::new(&c).guard()]);
+    drop(array);
+    // `all_or_cleanup` with a failure: only the acquired guard is reported.
+    let acquire = all_or_cleanup([Ok(Probe::new(&c).guard()), Err(Refused("x"))]);
+    drop(acquire);
+
+    assert_eq!((c.started(), c.drops()), (0, 5));
+    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Cancelled; 5]);
+}

@@ -1,0 +1,575 @@
+//! `with_async_drop!`: every guard is cleaned up exactly once on every way out of the
+//! block (end, `?`, `return`), last listed first, with the documented error priority
+//! in each of the three forms.
+
+mod common;
+
+use std::convert::Infallible;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+
+use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard, ReportKind};
+use common::{
+    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+};
+use futures_executor::block_on;
+
+/// What happened to a [`Logged`] resource, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Start(u32),
+    End(u32),
+}
+
+type Log = Arc<Mutex<Vec<Event>>>;
+
+fn new_log() -> Log {
+    Arc::new(Mutex::new(Vec::new()))
+}
+
+fn events(log: &Log) -> Vec<Event> {
+    log.lock().unwrap().clone()
+}
+
+/// A probe whose cleanup also records when it starts and ends in a shared log.
+#[derive(Debug)]
+struct Logged {
+    probe: Probe,
+    log: Log,
+}
+
+impl Logged {
+    fn guard(probe: Probe, log: &Log) -> AsyncDropGuard<Logged> {
+        AsyncDropGuard::new(Logged {
+            probe,
+            log: log.clone(),
+        })
+    }
+}
+
+impl AsyncDrop for Logged {
+    type Error = ProbeError;
+
+    async fn async_drop_impl(self) -> Result<(), ProbeError> {
+        let id = self.probe.id;
+        self.log.lock().unwrap().push(Event::Start(id));
+        let result = AsyncDrop::async_drop_impl(self.probe).await;
+        self.log.lock().unwrap().push(Event::End(id));
+        result
+    }
+}
+
+/// A second resource type with its own cleanup error type.
+#[derive(Debug)]
+struct Coded(Probe);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CodeError(u32);
+
+impl AsyncDrop for Coded {
+    type Error = CodeError;
+
+    async fn async_drop_impl(self) -> Result<(), CodeError> {
+        AsyncDrop::async_drop_impl(self.0)
+            .await
+            .map_err(|e| CodeError(e.code))
+    }
+}
+
+/// A resource whose cleanup cannot fail.
+#[derive(Debug)]
+struct Quiet(Probe);
+
+impl AsyncDrop for Quiet {
+    type Error = Infallible;
+
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        if let Err(e) = AsyncDrop::async_drop_impl(self.0).await {
+            panic!("a quiet probe must be configured to succeed, got {e}");
+        }
+        Ok(())
+    }
+}
+
+/// The error type of the blocks below; cleanup errors convert into it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AppError {
+    Block(&'static str),
+    Probe(ProbeError),
+    Code(CodeError),
+}
+
+impl From<ProbeError> for AppError {
+    fn from(e: ProbeError) -> Self {
+        AppError::Probe(e)
+    }
+}
+
+impl From<CodeError> for AppError {
+    fn from(e: CodeError) -> Self {
+        AppError::Code(e)
+    }
+}
+
+fn fails(flag: bool) -> Result<u32, AppError> {
+    if flag {
+        Err(AppError::Block("query failed"))
+    } else {
+        Ok(1)
+    }
+}
+
+/// Asserts that `n` probes counted in `c` were each cleaned up (started and
+/// finished) and dropped exactly once.
+#[track_caller]
+fn assert_cleaned(c: &Counters, n: usize) {
+    assert_eq!(
+        (c.started(), c.finished(), c.drops()),
+        (n, n, n),
+        "(started, finished, drops)"
+    );
+}
+
+#[test]
+fn normal_end_cleans_up_and_yields_the_value() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<u32, AppError> = block_on(async {
+        let g = Probe::new(&c).id(1).guard();
+        with_async_drop!(g => {
+            assert_eq!(g.id, 1);
+            // The guard is not cleaned up while the block runs.
+            assert_eq!(c.started(), 0);
+            Ok(7)
+        })
+    });
+    assert_eq!(result, Ok(7));
+    assert_cleaned(&c, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn question_mark_block_error_wins_and_guard_is_cleaned_up() {
+    record_reports();
+    let c = Counters::new();
+    let mut reached_after = false;
+    let result: Result<u32, AppError> = block_on(async {
+        // The cleanup fails too: the block's error still has priority.
+        let g = Probe::new(&c).id(3).behaviour(Behaviour::Fail(30)).guard();
+        with_async_drop!(g => {
+            let n = fails(true)?;
+            reached_after = true;
+            Ok(n)
+        })
+    });
+    assert_eq!(result, Err(AppError::Block("query failed")));
+    assert!(!reached_after, "code after `?` ran");
+    assert_cleaned(&c, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn question_mark_converts_with_from() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<(), AppError> = block_on(async {
+        let g = Probe::new(&c).guard();
+        with_async_drop!(g => {
+            // `?` converts a `ProbeError` into `AppError`.
+            Err(ProbeError { id: 8, code: 80 })?;
+            Ok(())
+        })
+    });
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 8, code: 80 })));
+    assert_cleaned(&c, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn return_leaves_the_block_not_the_function() {
+    record_reports();
+    let c = Counters::new();
+
+    async fn run(c: &std::sync::Arc<Counters>, early: bool) -> (Result<u32, AppError>, bool) {
+        let mut reached_after = false;
+        let g = Probe::new(c).guard();
+        let result = with_async_drop!(g => {
+            if early {
+                return Ok(1);
+            }
+            reached_after = true;
+            Ok(2)
+        });
+        // Still running: `return` only left the block. Make that observable.
+        (result.map(|v| v + 100), reached_after)
+    }
+
+    assert_eq!(block_on(run(&c, true)), (Ok(101), false));
+    assert_cleaned(&c, 1);
+    assert_eq!(block_on(run(&c, false)), (Ok(102), true));
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<u32, AppError> = block_on(async {
+        let g = Probe::new(&c).guard();
+        let stop = std::hint::black_box(true);
+        with_async_drop!(g => {
+            if stop {
+                return Err(AppError::Block("early"));
+            }
+            Ok(0)
+        })
+    });
+    assert_eq!(result, Err(AppError::Block("early")));
+    assert_cleaned(&c, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn guards_are_cleaned_up_last_listed_first_one_after_the_other() {
+    record_reports();
+    let c = Counters::new();
+    let log = new_log();
+    let result: Result<(), AppError> = block_on(async {
+        let a = Logged::guard(Probe::new(&c).id(1).yields(2), &log);
+        let b = Logged::guard(Probe::new(&c).id(2).yields(2), &log);
+        let d = Logged::guard(Probe::new(&c).id(3).yields(2), &log);
+        with_async_drop!(a, b, d => {
+            assert!(events(&log).is_empty());
+            Ok(())
+        })
+    });
+    assert_eq!(result, Ok(()));
+    // Sequential, not interleaved, even though every cleanup suspends twice.
+    assert_eq!(
+        events(&log),
+        [
+            Event::Start(3),
+            Event::End(3),
+            Event::Start(2),
+            Event::End(2),
+            Event::Start(1),
+            Event::End(1),
+        ]
+    );
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_form_cleans_up_last_listed_first() {
+    record_reports();
+    let c = Counters::new();
+    let log = new_log();
+    block_on(async {
+        let a = Logged::guard(Probe::new(&c).id(1), &log);
+        let b = Logged::guard(Probe::new(&c).id(2), &log);
+        let (v, (ra, rb)) = with_async_drop!(all a, b => { 5 });
+        assert_eq!((v, ra, rb), (5, Ok(()), Ok(())));
+    });
+    assert_eq!(
+        events(&log),
+        [
+            Event::Start(2),
+            Event::End(2),
+            Event::Start(1),
+            Event::End(1)
+        ]
+    );
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn infallible_form_cleans_up_last_listed_first() {
+    record_reports();
+    // One counter set per guard, so each poll shows which cleanup is running.
+    let (ca, cb) = (Counters::new(), Counters::new());
+    let a = AsyncDropGuard::new(Quiet(Probe::new(&ca).yields(1)));
+    let b = AsyncDropGuard::new(Quiet(Probe::new(&cb).yields(1)));
+    let mut fut = Box::pin(async move { with_async_drop!(infallible a, b => { 9u8 }) });
+
+    // Poll 1: the block ends, `b` (last listed) starts and suspends.
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((ca.started(), cb.started(), cb.finished()), (0, 1, 0));
+    // Poll 2: `b` finishes, `a` starts and suspends.
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((ca.started(), ca.finished(), cb.finished()), (1, 0, 1));
+    // Poll 3: `a` finishes.
+    assert_eq!(poll_once(&mut fut), Poll::Ready(9));
+    assert_cleaned(&ca, 1);
+    assert_cleaned(&cb, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn cleanup_error_is_the_result_converted_with_from() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<u32, AppError> = block_on(async {
+        let g = Probe::new(&c).id(4).behaviour(Behaviour::Fail(40)).guard();
+        with_async_drop!(g => { Ok(1) })
+    });
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 4, code: 40 })));
+    assert_cleaned(&c, 1);
+
+    // Guards of different types, each error converted with its own `From`.
+    let result: Result<u32, AppError> = block_on(async {
+        let p = Probe::new(&c).id(5).guard();
+        let k = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(50))));
+        with_async_drop!(p, k => { Ok(1) })
+    });
+    assert_eq!(result, Err(AppError::Code(CodeError(50))));
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn block_error_has_priority_over_every_cleanup_error() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<u32, AppError> = block_on(async {
+        let p = Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)).guard();
+        let k = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(2))));
+        with_async_drop!(p, k => { Err(AppError::Block("block")) })
+    });
+    assert_eq!(result, Err(AppError::Block("block")));
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn first_cleanup_error_in_listing_order_wins() {
+    record_reports();
+    let c = Counters::new();
+    let log = new_log();
+    let result: Result<u32, AppError> = block_on(async {
+        let a = Logged::guard(Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)), &log);
+        let b = Logged::guard(Probe::new(&c).id(2).behaviour(Behaviour::Fail(20)), &log);
+        with_async_drop!(a, b => { Ok(0) })
+    });
+    // `b` was cleaned up (and failed) first, but `a` is listed first.
+    assert_eq!(events(&log)[0], Event::Start(2));
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
+    record_reports();
+    let c = Counters::new();
+    let log = new_log();
+    let result: Result<u32, AppError> = block_on(async {
+        let a = Logged::guard(Probe::new(&c).id(1), &log);
+        let b = Logged::guard(Probe::new(&c).id(2), &log);
+        let d = Logged::guard(Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)), &log);
+        with_async_drop!(a, b, d => { Ok(0) })
+    });
+    // `d` failed first; `b` and `a` were still cleaned up afterwards.
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 3, code: 3 })));
+    assert_eq!(
+        events(&log),
+        [
+            Event::Start(3),
+            Event::End(3),
+            Event::Start(2),
+            Event::End(2),
+            Event::Start(1),
+            Event::End(1),
+        ]
+    );
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn infallible_form_takes_a_block_of_any_type() {
+    record_reports();
+    let c = Counters::new();
+    let value: (String, usize) = block_on(async {
+        let a = AsyncDropGuard::new(Quiet(Probe::new(&c).id(1).yields(1)));
+        let b = AsyncDropGuard::new(Quiet(Probe::new(&c).id(2)));
+        with_async_drop!(infallible a, b => {
+            yield_now().await;
+            (format!("{}+{}", a.0.id, b.0.id), c.started())
+        })
+    });
+    // The block saw no cleanup yet; afterwards both ran exactly once.
+    assert_eq!(value, ("1+2".to_owned(), 0));
+    assert_cleaned(&c, 2);
+
+    // A single guard, and a block returning a `Result` that is passed through as is.
+    let r: Result<u8, &str> = block_on(async {
+        let q = AsyncDropGuard::new(Quiet(Probe::new(&c)));
+        with_async_drop!(infallible q => { Err("kept") })
+    });
+    assert_eq!(r, Err("kept"));
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_form_returns_the_value_and_every_cleanup_result() {
+    record_reports();
+    let c = Counters::new();
+    let (value, (ra, rb, rq)) = block_on(async {
+        let a = Probe::new(&c).id(1).behaviour(Behaviour::Fail(11)).guard();
+        let b = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(22))));
+        let q = AsyncDropGuard::new(Quiet(Probe::new(&c)));
+        with_async_drop!(all a, b, q => { vec![a.id] })
+    });
+    assert_eq!(value, [1]);
+    assert_eq!(ra, Err(ProbeError { id: 1, code: 11 }));
+    assert_eq!(rb, Err(CodeError(22)));
+    let rq: Result<(), Infallible> = rq;
+    assert!(rq.is_ok());
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_form_keeps_the_block_result_apart_and_supports_question_mark() {
+    record_reports();
+    let c = Counters::new();
+    let (value, (ra,)) = block_on(async {
+        let a = Probe::new(&c).behaviour(Behaviour::Fail(1)).guard();
+        with_async_drop!(all a, => {
+            fails(true)?;
+            Ok::<_, AppError>("unreachable")
+        })
+    });
+    assert_eq!(value, Err(AppError::Block("query failed")));
+    assert_eq!(ra, Err(ProbeError { id: 0, code: 1 }));
+    assert_cleaned(&c, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn block_can_use_and_mutate_the_guards() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<u32, AppError> = block_on(async {
+        let mut g = Probe::new(&c).id(1).guard();
+        let mut k = AsyncDropGuard::new(Coded(Probe::new(&c)));
+        with_async_drop!(g, k => {
+            let before = g.id;
+            g.id = 42;
+            g.behaviour = Behaviour::Fail(7);
+            k.0.id = 43;
+            Ok(before + g.id + k.0.id)
+        })
+    });
+    // The cleanup ran on the mutated value: it failed, with the new id.
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 42, code: 7 })));
+    assert_cleaned(&c, 2);
+
+    let sum: Result<u32, AppError> = block_on(async {
+        let mut g = Probe::new(&c).id(1).guard();
+        with_async_drop!(g => {
+            g.id += 1;
+            Ok(g.id)
+        })
+    });
+    assert_eq!(sum, Ok(2));
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn block_can_await_and_cleanup_waits_for_it() {
+    record_reports();
+    let c = Counters::new();
+    let g = Probe::new(&c).yields(1).guard();
+    let mut fut = Box::pin(async move {
+        with_async_drop!(g => {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            Ok::<_, AppError>(g.id + 5)
+        })
+    });
+    for _ in 0..3 {
+        assert_eq!(poll_once(&mut fut), Poll::Pending);
+        assert_eq!(
+            c.started(),
+            0,
+            "cleanup started while the block was running"
+        );
+    }
+    // The block ends; the cleanup starts and suspends once.
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((c.started(), c.finished()), (1, 0));
+    assert_eq!(poll_once(&mut fut), Poll::Ready(Ok(5)));
+    assert_cleaned(&c, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn panic_in_block_drops_guards_once_and_reports_them_forgotten() {
+    record_reports();
+    let c = Counters::new();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        block_on(async {
+            let a = Probe::new(&c).id(1).guard();
+            let b = Probe::new(&c).id(2).guard();
+            with_async_drop!(a, b => {
+                if a.id + b.id == 3 {
+                    panic!("block panicked");
+                }
+                Ok::<_, AppError>(())
+            })
+        })
+    }));
+    assert!(outcome.is_err());
+    assert_eq!((c.started(), c.drops()), (0, 2));
+    let reports = take_reports();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for r in &reports {
+        assert_eq!(r.kind, ReportKind::Forgotten);
+        assert!(r.type_name.ends_with("Probe"), "{}", r.type_name);
+    }
+}
+
+#[test]
+fn dropping_the_future_while_the_block_runs_reports_every_guard_forgotten() {
+    record_reports();
+    let c = Counters::new();
+    let a = Probe::new(&c).guard();
+    let b = Probe::new(&c).guard();
+    let mut fut = Box::pin(async move {
+        with_async_drop!(a, b => {
+            yield_now().await;
+            Ok::<_, AppError>(())
+        })
+    });
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    drop(fut);
+    assert_eq!((c.started(), c.drops()), (0, 2));
+    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Forgotten, ReportKind::Forgotten]);
+}
+
+#[test]
+fn dropping_the_future_during_cleanup_reports_cancelled_and_forgotten() {
+    record_reports();
+    let (ca, cb) = (Counters::new(), Counters::new());
+    let a = Probe::new(&ca).guard();
+    let b = Probe::new(&cb).yields(5).guard();
+    let mut fut = Box::pin(async move { with_async_drop!(a, b => { Ok::<_, AppError>(()) }) });
+    // `b`'s cleanup is running (suspended); `a` still waits in its guard.
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((cb.started(), cb.finished()), (1, 0));
+    drop(fut);
+    assert_eq!((ca.started(), ca.drops()), (0, 1));
+    assert_eq!((cb.finished(), cb.drops()), (0, 1));
+    let mut kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
+    kinds.sort_by_key(|k| *k == ReportKind::Forgotten);
+    assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Forgotten]);
+}

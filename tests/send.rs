@@ -1,0 +1,802 @@
+//! `Send`-ness and the other auto traits of the crate's types and futures, checked at
+//! compile time; and `!Send` (`LocalAsyncDrop`) resources cleaned up on a local
+//! executor through every helper.
+//!
+//! Auto-trait facts pinned down here:
+//!
+//! - `AsyncDropGuard<T>` is `Send` / `Sync` / `Unpin` exactly when `T` is.
+//! - `AsyncDropFuture<T, F>` (from `async_drop`) takes its auto traits from the
+//!   cleanup future `F` only: it is `Unpin` when `F` is (a hand-written cleanup
+//!   returning `core::future::Ready` gives an `Unpin` future; an `async fn` cleanup
+//!   does not), `Send` when `F` is, and `Sync` when `F` is.
+//! - Every error type is `Send + Sync + 'static` when its parts are, so it boxes into
+//!   `Box<dyn Error + Send + Sync>`.
+//! - In generic code over `T: AsyncDrop`, every cleanup future is `Send` with no
+//!   further bound: one guard's `async_drop()`, tuple and array cleanup,
+//!   `async_drop_all`, `all_or_cleanup` and the scope macro with any number of
+//!   guards. (`AsyncDrop::Error` is bound by `Send` because a finished cleanup's
+//!   `Result` is kept across the `.await` of the others.)
+//! - The scope macro's block captures the guards by reference. A block that only
+//!   reads a guard holds `&AsyncDropGuard<T>` across the cleanup, so the enclosing
+//!   future is `Send` only if `T: Sync`; a block that mutates it needs `T: Send`.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+use std::error::Error;
+use std::future::Future;
+use std::marker::{PhantomData, PhantomPinned};
+use std::rc::Rc;
+
+use asyncdrop::future::AsyncDropFuture;
+use asyncdrop::{
+    all_or_cleanup, async_drop_all, with_async_drop, AcquireError, AcquireOutcome, ArrayError,
+    AsyncDrop, AsyncDropGuard, ErrorAndCleanup, LocalAsyncDrop, Policy, Report, ReportKind,
+    TupleError,
+};
+use common::{
+    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+};
+use futures_executor::{block_on, LocalPool};
+use futures_util::task::LocalSpawnExt;
+
+// ---------------------------------------------------------------------------------
+// Compile-time assertions
+// ---------------------------------------------------------------------------------
+
+fn assert_send<T: Send>(_: &T) {}
+fn assert_sync<T: Sync>(_: &T) {}
+fn assert_unpin<T: Unpin>(_: &T) {}
+
+/// Whether the type of `$val` implements the given traits, decided at compile time.
+///
+/// An inherent method whose `where` clause holds is preferred over the trait method
+/// of the same name, so this tells negative facts too. The value's type must be
+/// fully known while the caller is type-checked: a named type or a future returned
+/// by another function (not an `async` block written in the same function).
+macro_rules! implements {
+    ($val:expr => $($bound:tt)+) => {{
+        struct Check<T: ?Sized>(PhantomData<T>);
+        // Only one of the two `implements` is chosen in each expansion.
+        #[allow(dead_code)]
+        trait Fallback {
+            fn implements(&self) -> bool {
+                false
+            }
+        }
+        impl<T: ?Sized> Fallback for Check<T> {}
+        impl<T: ?Sized + $($bound)+> Check<T> {
+            #[allow(dead_code)]
+            fn implements(&self) -> bool {
+                true
+            }
+        }
+        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
+            Check(PhantomData)
+        }
+        check_of(&$val).implements()
+    }};
+}
+
+/// Whether the type `$ty` implements the given traits; see [`implements!`].
+macro_rules! type_implements {
+    ($ty:ty => $($bound:tt)+) => {
+        implements!(PhantomData::<$ty> => $($bound)+)
+    };
+}
+
+/// Static assertions on named types: a compile error if any is not `Send`/`Sync`.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<AsyncDropGuard<Probe>>();
+    send_sync::<TupleError<(Option<ProbeError>, Option<String>)>>();
+    send_sync::<ArrayError<ProbeError, 3>>();
+    send_sync::<AcquireOutcome<String, ProbeError>>();
+    send_sync::<
+        AcquireError<(
+            AcquireOutcome<String, ProbeError>,
+            AcquireOutcome<String, u8>,
+        )>,
+    >();
+    send_sync::<AcquireError<[AcquireOutcome<String, ProbeError>; 2]>>();
+    send_sync::<ErrorAndCleanup<String, ProbeError>>();
+    send_sync::<Report>();
+    send_sync::<ReportKind>();
+    send_sync::<Policy>();
+};
+
+/// In generic code, one guard's cleanup is `Send` with no bound beyond `AsyncDrop`.
+fn generic_cleanup<T: AsyncDrop>(
+    guard: AsyncDropGuard<T>,
+) -> impl Future<Output = Result<(), T::Error>> + Send {
+    let fut = guard.async_drop();
+    assert_send(&fut);
+    fut
+}
+
+/// The scope macro with one guard, in generic code. The block's value is kept
+/// across the cleanup, so its error type `E` must be `Send`.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the `+ Send` in the signature is the assertion"
+)]
+fn generic_scope_one<T: AsyncDrop, E: From<T::Error> + Send>(
+    mut guard: AsyncDropGuard<T>,
+) -> impl Future<Output = Result<u32, E>> + Send {
+    async move {
+        with_async_drop!(guard => {
+            // A unique borrow of the guard: needs `T: Send` only.
+            let _value: &mut T = &mut guard;
+            yield_now().await;
+            Ok(1)
+        })
+    }
+}
+
+/// The cleanup results of a pair of guards, from the `all` form of the scope macro.
+type PairResults<E> = (Result<(), E>, Result<(), E>);
+
+/// The error of cleaning up a pair of values with the same error type.
+type PairError<E> = TupleError<(Option<E>, Option<E>)>;
+
+// The generic functions below need nothing besides `T: AsyncDrop` (see the module
+// documentation).
+
+/// A guard of a tuple of guards.
+fn generic_tuple_guard<T: AsyncDrop>(
+    a: AsyncDropGuard<T>,
+    b: AsyncDropGuard<T>,
+) -> impl Future<Output = Result<(), PairError<T::Error>>> + Send {
+    let guard = AsyncDropGuard::new((a, b));
+    let fut = guard.async_drop();
+    assert_send(&fut);
+    fut
+}
+
+/// A guard of an array of guards.
+fn generic_array_guard<T: AsyncDrop>(
+    a: AsyncDropGuard<T>,
+    b: AsyncDropGuard<T>,
+) -> impl Future<Output = Result<(), ArrayError<T::Error, 2>>> + Send {
+    let guard = AsyncDropGuard::new([a, b]);
+    let fut = guard.async_drop();
+    assert_send(&fut);
+    fut
+}
+
+fn generic_async_drop_all<T: AsyncDrop>(
+    a: AsyncDropGuard<T>,
+    b: AsyncDropGuard<T>,
+) -> impl Future<Output = Result<(), PairError<T::Error>>> + Send {
+    async_drop_all((a, b))
+}
+
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the `+ Send` in the signature is the assertion"
+)]
+fn generic_all_or_cleanup<T: AsyncDrop>(
+    a: Result<AsyncDropGuard<T>, String>,
+    b: Result<AsyncDropGuard<T>, String>,
+) -> impl Future<Output = bool> + Send {
+    async move {
+        match all_or_cleanup((a, b)).await {
+            Ok(both) => async_drop_all(both).await.is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the `+ Send` in the signature is the assertion"
+)]
+fn generic_scope_two<T: AsyncDrop>(
+    a: AsyncDropGuard<T>,
+    b: AsyncDropGuard<T>,
+) -> impl Future<Output = (u8, PairResults<T::Error>)> + Send {
+    async move { with_async_drop!(all a, b => { 2 }) }
+}
+
+/// A block that reads a guard holds a shared reference to it: `T: Sync` is needed.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the `+ Send` in the signature is the assertion"
+)]
+fn generic_scope_reading<T: AsyncDrop + Sync>(
+    guard: AsyncDropGuard<T>,
+) -> impl Future<Output = (bool, (Result<(), T::Error>,))> + Send {
+    async move {
+        with_async_drop!(all guard => {
+            let _value: &T = &guard;
+            yield_now().await;
+            true
+        })
+    }
+}
+
+/// A block error type that cleanup errors convert into.
+#[derive(Debug, PartialEq)]
+struct Wrapped(ProbeError);
+
+impl From<ProbeError> for Wrapped {
+    fn from(e: ProbeError) -> Self {
+        Wrapped(e)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Resources with particular auto traits
+// ---------------------------------------------------------------------------------
+
+/// `Send` but not `Sync`.
+#[derive(Debug)]
+struct CellRes(Cell<u32>);
+
+impl AsyncDrop for CellRes {
+    type Error = Infallible;
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        yield_now().await;
+        Ok(())
+    }
+}
+
+/// Not `Unpin`.
+#[derive(Debug)]
+struct PinnedRes(PhantomPinned);
+
+impl AsyncDrop for PinnedRes {
+    type Error = Infallible;
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// A cleanup written as a plain function returning an `Unpin` future.
+#[derive(Debug)]
+struct ReadyRes(u8);
+
+impl AsyncDrop for ReadyRes {
+    type Error = u8;
+    fn async_drop_impl(self) -> impl Future<Output = Result<(), u8>> + Send {
+        std::future::ready(if self.0 == 0 { Ok(()) } else { Err(self.0) })
+    }
+}
+
+/// Shared state of the `!Send` resources of one test.
+#[derive(Debug, Default)]
+struct LocalCounters {
+    started: Cell<usize>,
+    finished: Cell<usize>,
+    drops: Cell<usize>,
+    /// Ids in the order their cleanups started.
+    order: RefCell<Vec<u32>>,
+}
+
+impl LocalCounters {
+    fn new() -> Rc<LocalCounters> {
+        Rc::new(LocalCounters::default())
+    }
+}
+
+/// Asserts that `n` local resources were each cleaned up and dropped exactly once,
+/// and that no clone of the shared `Rc` is left behind.
+#[track_caller]
+fn assert_local_cleaned(c: &Rc<LocalCounters>, n: usize) {
+    assert_eq!(
+        (c.started.get(), c.finished.get(), c.drops.get()),
+        (n, n, n),
+        "(started, finished, drops)"
+    );
+    assert_eq!(Rc::strong_count(c), 1, "a resource or cleanup leaked");
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct LocalError(u32);
+
+/// A `!Send` resource: it holds an `Rc`, and so does its cleanup across `.await`s.
+#[derive(Debug)]
+struct LocalRes {
+    id: u32,
+    counters: Rc<LocalCounters>,
+    yields: usize,
+    fail: Option<u32>,
+}
+
+impl LocalRes {
+    fn guard(c: &Rc<LocalCounters>, id: u32) -> AsyncDropGuard<LocalRes> {
+        AsyncDropGuard::new(LocalRes {
+            id,
+            counters: c.clone(),
+            yields: 1,
+            fail: None,
+        })
+    }
+    fn failing(c: &Rc<LocalCounters>, id: u32, code: u32) -> AsyncDropGuard<LocalRes> {
+        let mut g = LocalRes::guard(c, id);
+        g.fail = Some(code);
+        g
+    }
+}
+
+impl Drop for LocalRes {
+    fn drop(&mut self) {
+        self.counters.drops.set(self.counters.drops.get() + 1);
+    }
+}
+
+impl LocalAsyncDrop for LocalRes {
+    type Error = LocalError;
+
+    async fn async_drop_impl(self) -> Result<(), LocalError> {
+        let counters = Rc::clone(&self.counters);
+        counters.started.set(counters.started.get() + 1);
+        counters.order.borrow_mut().push(self.id);
+        for _ in 0..self.yields {
+            yield_now().await;
+        }
+        counters.finished.set(counters.finished.get() + 1);
+        match self.fail {
+            Some(code) => Err(LocalError(code)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A `!Send` resource whose cleanup cannot fail.
+#[derive(Debug)]
+struct LocalQuiet(LocalRes);
+
+impl LocalAsyncDrop for LocalQuiet {
+    type Error = Infallible;
+
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        assert!(self.0.fail.is_none(), "a quiet resource must not fail");
+        let _ = self.0.async_drop_impl().await;
+        Ok(())
+    }
+}
+
+fn quiet(c: &Rc<LocalCounters>, id: u32) -> AsyncDropGuard<LocalQuiet> {
+    AsyncDropGuard::map(LocalRes::guard(c, id), LocalQuiet)
+}
+
+/// Spawns `fut` on a fresh `LocalPool`, runs the pool until it has nothing left, and
+/// returns the future's output.
+fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
+    let out = Rc::new(RefCell::new(None));
+    let slot = out.clone();
+    let mut pool = LocalPool::new();
+    pool.spawner()
+        .spawn_local(async move {
+            let value = fut.await;
+            *slot.borrow_mut() = Some(value);
+        })
+        .expect("spawn on a local pool");
+    pool.run();
+    let value = out.borrow_mut().take();
+    value.expect("the spawned task did not complete")
+}
+
+// ---------------------------------------------------------------------------------
+// Tests: Send-ness of futures
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn guard_cleanup_of_a_send_resource_is_send() {
+    record_reports();
+    let c = Counters::new();
+    let fut = Probe::new(&c).yields(1).guard().async_drop();
+    assert_send(&fut);
+    assert!(implements!(fut => Send));
+    assert_eq!(block_on(fut), Ok(()));
+
+    // The same future, built in generic code.
+    let failing = Probe::new(&c).id(2).behaviour(Behaviour::Fail(3)).guard();
+    assert_eq!(
+        block_on(generic_cleanup(failing)),
+        Err(ProbeError { id: 2, code: 3 })
+    );
+    assert_eq!((c.started(), c.finished(), c.drops()), (2, 2, 2));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn nested_guards_in_generic_code_are_send() {
+    record_reports();
+    let c = Counters::new();
+    let g = || Probe::new(&c).yields(1).guard();
+
+    assert_eq!(block_on(generic_tuple_guard(g(), g())), Ok(()));
+    assert_eq!(block_on(generic_array_guard(g(), g())), Ok(()));
+    assert_eq!(block_on(generic_async_drop_all(g(), g())), Ok(()));
+    assert!(block_on(generic_all_or_cleanup(Ok(g()), Ok(g()))));
+    assert!(!block_on(generic_all_or_cleanup(Ok(g()), Err("no".into()))));
+    let failing = Probe::new(&c).behaviour(Behaviour::Fail(1)).guard();
+    let err = block_on(generic_array_guard(g(), failing)).unwrap_err();
+    assert_eq!(
+        err.into_array(),
+        [None, Some(ProbeError { id: 0, code: 1 })]
+    );
+    assert_eq!((c.started(), c.finished(), c.drops()), (11, 11, 11));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn scope_futures_are_send() {
+    record_reports();
+    let c = Counters::new();
+
+    // Concrete: a block that reads the guards across `.await`s (`Probe` is `Sync`).
+    let a = Probe::new(&c).id(1).guard();
+    let b = Probe::new(&c).id(2).guard();
+    let fut = async move {
+        with_async_drop!(a, b => {
+            yield_now().await;
+            Ok::<_, ProbeError>(a.id + b.id)
+        })
+    };
+    assert_send(&fut);
+    assert_eq!(block_on(fut), Ok(3));
+
+    // Generic.
+    assert_eq!(
+        block_on(generic_scope_one::<_, Wrapped>(Probe::new(&c).guard())),
+        Ok(1)
+    );
+    let failing = Probe::new(&c).id(4).behaviour(Behaviour::Fail(4)).guard();
+    assert_eq!(
+        block_on(generic_scope_one::<_, Wrapped>(failing)),
+        Err(Wrapped(ProbeError { id: 4, code: 4 }))
+    );
+    let (v, (ra, rb)) = block_on(generic_scope_two(
+        Probe::new(&c).guard(),
+        Probe::new(&c).behaviour(Behaviour::Fail(9)).guard(),
+    ));
+    assert_eq!((v, ra, rb), (2, Ok(()), Err(ProbeError { id: 0, code: 9 })));
+    let (read, (cleanup,)) = block_on(generic_scope_reading(Probe::new(&c).guard()));
+    assert!(read);
+    assert_eq!(cleanup, Ok(()));
+    assert_eq!((c.started(), c.finished(), c.drops()), (7, 7, 7));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn join_futures_are_send() {
+    record_reports();
+    let c = Counters::new();
+    let pair = (Probe::new(&c).guard(), AsyncDropGuard::new(ReadyRes(0)));
+    let fut = async_drop_all(pair);
+    assert_send(&fut);
+    assert!(block_on(fut).is_ok());
+
+    let array = [Probe::new(&c).guard(), Probe::new(&c).guard()];
+    let fut = async_drop_all(array);
+    assert_send(&fut);
+    assert!(block_on(fut).is_ok());
+
+    let acquired = (
+        Ok::<_, String>(Probe::new(&c).guard()),
+        Err::<AsyncDropGuard<ReadyRes>, _>("refused".to_owned()),
+    );
+    let fut = all_or_cleanup(acquired);
+    assert_send(&fut);
+    let err = block_on(fut).unwrap_err();
+    assert_eq!(err.first_error(), "refused");
+
+    let acquired = [
+        Ok::<_, String>(Probe::new(&c).guard()),
+        Ok(Probe::new(&c).guard()),
+    ];
+    let fut = all_or_cleanup(acquired);
+    assert_send(&fut);
+    let guards = block_on(fut).unwrap();
+    block_on(async_drop_all(guards)).unwrap();
+    assert_eq!((c.started(), c.finished(), c.drops()), (6, 6, 6));
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Tests: auto traits of public types
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn guard_auto_traits_follow_the_value() {
+    record_reports();
+    let c = Counters::new();
+    let probe = Probe::new(&c).guard();
+    assert_send(&probe);
+    assert_sync(&probe);
+    assert_unpin(&probe);
+    block_on(probe.async_drop()).unwrap();
+
+    assert!(type_implements!(AsyncDropGuard<Probe> => Send + Sync + Unpin));
+    // `Send`, not `Sync`.
+    assert!(type_implements!(AsyncDropGuard<CellRes> => Send));
+    assert!(!type_implements!(AsyncDropGuard<CellRes> => Sync));
+    // Not `Unpin`.
+    assert!(type_implements!(AsyncDropGuard<PinnedRes> => Send + Sync));
+    assert!(!type_implements!(AsyncDropGuard<PinnedRes> => Unpin));
+    // Neither `Send` nor `Sync`.
+    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Send));
+    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Sync));
+    assert!(type_implements!(AsyncDropGuard<LocalRes> => Unpin));
+    // Guards of guards, and of sets of guards.
+    assert!(
+        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<CellRes>)> => Send)
+    );
+    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<CellRes>; 2]> => Sync));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn cleanup_future_auto_traits_follow_the_cleanup_future() {
+    record_reports();
+    let c = Counters::new();
+
+    // An `async fn` cleanup: `Send` and `Sync` (it holds only a `Probe`), not `Unpin`.
+    let fut = Probe::new(&c).guard().async_drop();
+    assert!(implements!(fut => Send + Sync));
+    assert!(!implements!(fut => Unpin));
+    block_on(fut).unwrap();
+
+    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, so it can be
+    // polled without pinning.
+    let mut fut: AsyncDropFuture<ReadyRes, _> = AsyncDropGuard::new(ReadyRes(4)).async_drop();
+    assert_unpin(&fut);
+    assert!(implements!(fut => Send + Sync + Unpin));
+    assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Err(4)));
+    drop(fut);
+
+    // A `Send`, `!Sync` resource gives a `Send`, `!Sync` cleanup future.
+    let fut = AsyncDropGuard::new(CellRes(Cell::new(0))).async_drop();
+    assert!(implements!(fut => Send));
+    assert!(!implements!(fut => Sync));
+    block_on(fut).unwrap();
+
+    // A `!Send` resource gives a `!Send` cleanup future.
+    let lc = LocalCounters::new();
+    let fut = LocalRes::guard(&lc, 1).async_drop();
+    assert!(!implements!(fut => Send));
+    assert!(!implements!(fut => Unpin));
+    block_on(fut).unwrap();
+    assert_local_cleaned(&lc, 1);
+
+    // So are the join futures over `!Send` resources.
+    let fut = async_drop_all((LocalRes::guard(&lc, 2), Probe::new(&c).guard()));
+    assert!(!implements!(fut => Send));
+    block_on(fut).unwrap();
+    assert_local_cleaned(&lc, 2);
+    assert_eq!(c.drops(), 2);
+    assert!(take_reports().is_empty());
+}
+
+/// A scope whose block only reads a `Send + !Sync` guard.
+async fn scope_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
+    with_async_drop!(infallible guard => { guard.0.get() })
+}
+
+/// A scope whose block mutates a `Send + !Sync` guard.
+async fn scope_mutating_cell(mut guard: AsyncDropGuard<CellRes>) -> u32 {
+    with_async_drop!(infallible guard => {
+        *guard.0.get_mut() += 1;
+        guard.0.get()
+    })
+}
+
+/// The same read without the macro: the borrow ends before the `.await`.
+async fn plain_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
+    let value = guard.0.get();
+    guard.async_drop().await.unwrap();
+    value
+}
+
+#[test]
+fn scope_block_reading_a_non_sync_guard_is_not_send() {
+    record_reports();
+    let cell = || AsyncDropGuard::new(CellRes(Cell::new(5)));
+
+    let read = scope_reading_cell(cell());
+    assert!(!implements!(read => Send));
+    assert_eq!(block_on(read), 5);
+
+    let write = scope_mutating_cell(cell());
+    assert!(implements!(write => Send));
+    assert_eq!(block_on(write), 6);
+
+    let plain = plain_reading_cell(cell());
+    assert!(implements!(plain => Send));
+    assert_eq!(block_on(plain), 5);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn error_types_are_send_sync_errors() {
+    record_reports();
+    let c = Counters::new();
+    let set = (
+        Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)).guard(),
+        Probe::new(&c).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert!(implements!(err => Send + Sync + Unpin + 'static));
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
+    assert_eq!(
+        boxed.to_string(),
+        "1 of 2 cleanups failed; [0]: probe 1 failed with 1"
+    );
+
+    let array = [Probe::new(&c).behaviour(Behaviour::Fail(2)).guard()];
+    let err = block_on(async_drop_all(array)).unwrap_err();
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
+    assert!(boxed.source().is_some());
+
+    let acquired = [
+        Ok(Probe::new(&c).guard()),
+        Err(ProbeError { id: 9, code: 9 }),
+    ];
+    let err = block_on(all_or_cleanup(acquired)).unwrap_err();
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
+    assert_eq!(
+        boxed.to_string(),
+        "acquisition failed; [0]: acquired, cleaned up; [1]: failed: probe 9 failed with 9"
+    );
+    assert_eq!((c.started(), c.finished(), c.drops()), (4, 4, 4));
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Tests: `!Send` resources on a local executor
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn local_guard_cleanup_on_local_pool() {
+    record_reports();
+    let lc = LocalCounters::new();
+    let ok = LocalRes::guard(&lc, 1);
+    let failing = LocalRes::failing(&lc, 2, 20);
+    let results = run_local(async move {
+        let first = ok.async_drop().await;
+        let second = failing.async_drop().await;
+        (first, second)
+    });
+    assert_eq!(results, (Ok(()), Err(LocalError(20))));
+    assert_eq!(*lc.order.borrow(), [1, 2]);
+    assert_local_cleaned(&lc, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[derive(Debug, PartialEq)]
+enum LocalAppError {
+    Block,
+    Cleanup(LocalError),
+}
+
+impl From<LocalError> for LocalAppError {
+    fn from(e: LocalError) -> Self {
+        LocalAppError::Cleanup(e)
+    }
+}
+
+#[test]
+fn local_guards_in_every_scope_form_on_local_pool() {
+    record_reports();
+    let lc = LocalCounters::new();
+    let c = lc.clone();
+    let (plain, block_err, infallible, all) = run_local(async move {
+        // Default form: cleanup error mapped with `From`, first listed wins.
+        let mut a = LocalRes::failing(&c, 1, 10);
+        let b = LocalRes::failing(&c, 2, 20);
+        let plain: Result<u32, LocalAppError> = with_async_drop!(a, b => {
+            a.id += 10;
+            yield_now().await;
+            Ok(a.id + b.id)
+        });
+
+        // Default form: the block's error has priority.
+        let a = LocalRes::failing(&c, 3, 30);
+        let block_err: Result<u32, LocalAppError> = with_async_drop!(a => {
+            Err(LocalAppError::Block)?;
+            Ok(a.id)
+        });
+
+        // Infallible form.
+        let q1 = quiet(&c, 4);
+        let q2 = quiet(&c, 5);
+        let infallible = with_async_drop!(infallible q1, q2 => {
+            yield_now().await;
+            format!("{}{}", q1.0.id, q2.0.id)
+        });
+
+        // `all` form, mixing error types.
+        let r = LocalRes::failing(&c, 6, 60);
+        let q = quiet(&c, 7);
+        let all = with_async_drop!(all r, q => { Rc::strong_count(&r.counters) });
+        (plain, block_err, infallible, all)
+    });
+    assert_eq!(
+        plain,
+        Err(LocalAppError::Cleanup(LocalError(10))),
+        "the first listed guard's error"
+    );
+    assert_eq!(block_err, Err(LocalAppError::Block));
+    assert_eq!(infallible, "45");
+    let (count, (rr, rq)) = all;
+    // The test's counters, the spawned task's clone and the seven resources... of
+    // which only `r` and `q` were alive in the last block.
+    assert_eq!(count, 4);
+    assert_eq!(rr, Err(LocalError(60)));
+    assert!(rq.is_ok());
+    // Last listed first in every form.
+    assert_eq!(*lc.order.borrow(), [2, 11, 3, 5, 4, 7, 6]);
+    assert_local_cleaned(&lc, 7);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn local_tuple_and_array_cleanup_on_local_pool() {
+    record_reports();
+    let lc = LocalCounters::new();
+    let c = lc.clone();
+    let (tuple, array, acquire) = run_local(async move {
+        let tuple = async_drop_all((
+            LocalRes::guard(&c, 1),
+            LocalRes::failing(&c, 2, 2),
+            quiet(&c, 3),
+        ))
+        .await;
+        let array = async_drop_all([LocalRes::failing(&c, 4, 4), LocalRes::guard(&c, 5)]).await;
+        let acquire = all_or_cleanup((
+            Ok::<_, &str>(LocalRes::guard(&c, 6)),
+            Err::<AsyncDropGuard<LocalQuiet>, _>("refused"),
+        ))
+        .await;
+        (tuple, array, acquire)
+    });
+    let (e1, e2, e3) = tuple.unwrap_err().into_inner();
+    assert_eq!((e1, e2), (None, Some(LocalError(2))));
+    assert!(e3.is_none());
+    assert_eq!(array.unwrap_err().into_array(), [Some(LocalError(4)), None]);
+    assert_eq!(
+        acquire.unwrap_err().into_inner(),
+        (AcquireOutcome::CleanedUp, AcquireOutcome::Failed("refused"))
+    );
+    // Concurrent: each set's cleanups all started before any finished, so the start
+    // order is the listing order.
+    assert_eq!(*lc.order.borrow(), [1, 2, 3, 4, 5, 6]);
+    assert_local_cleaned(&lc, 6);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn local_tuple_cleanup_runs_concurrently() {
+    record_reports();
+    let lc = LocalCounters::new();
+    let mut fut = Box::pin(async_drop_all((
+        LocalRes::guard(&lc, 1),
+        LocalRes::guard(&lc, 2),
+        quiet(&lc, 3),
+    )));
+    assert!(poll_once(&mut fut).is_pending());
+    assert_eq!((lc.started.get(), lc.finished.get()), (3, 0));
+    assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Ok(())));
+    drop(fut);
+    assert_local_cleaned(&lc, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn local_guard_forgotten_on_local_pool_is_reported_once() {
+    record_reports();
+    let lc = LocalCounters::new();
+    let g = LocalRes::guard(&lc, 1);
+    run_local(async move {
+        drop(g);
+    });
+    assert_eq!((lc.started.get(), lc.drops.get()), (0, 1));
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert!(reports[0].type_name.ends_with("LocalRes"));
+}
