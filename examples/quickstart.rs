@@ -70,7 +70,7 @@ async fn talk(peer: &str, msg: &str) -> Result<(), NetError> {
 
 static FORGOTTEN: AtomicUsize = AtomicUsize::new(0);
 
-fn on_forgotten(report: &Report) {
+fn on_forgotten(report: &Report<'_>) {
     FORGOTTEN.fetch_add(1, Ordering::Relaxed);
     println!("  policy hook: {report}");
 }

@@ -5,6 +5,28 @@ use core::panic::Location;
 use core::sync::atomic::{AtomicPtr, Ordering};
 
 /// What went wrong with a guarded value's cleanup.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+/// # struct Conn;
+/// # impl AsyncDrop for Conn {
+/// #     type Error = core::convert::Infallible;
+/// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+/// # }
+///
+/// fn hook(report: &Report<'_>) {
+///     match report.kind() {
+///         ReportKind::Forgotten => eprintln!("leak-ish bug: {report}"),
+///         ReportKind::Cancelled => eprintln!("cleanup interrupted: {report}"),
+///         _ => eprintln!("{report}"),
+///     }
+/// }
+/// set_policy(Policy::Hook(hook));
+/// drop(AsyncDropGuard::new(Conn).async_drop()); // cancelled before it ran
+/// set_policy(Policy::Panic);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReportKind {
@@ -16,6 +38,12 @@ pub enum ReportKind {
     /// dropped before it finished (a `select!`, a deadline, an aborted task). The
     /// value was dropped synchronously instead; the cleanup did not complete.
     Cancelled,
+    /// A cleanup ran where nobody could receive its error (a synchronous `Drop`, a
+    /// background task); the error is in [`Report::detail`].
+    Failed,
+    /// A cleanup panicked where nobody could observe the panic (a background thread
+    /// or task); the panic message, if it is a string, is in [`Report::detail`].
+    Panicked,
 }
 
 impl ReportKind {
@@ -27,6 +55,8 @@ impl ReportKind {
             ReportKind::Cancelled => {
                 "had its cleanup cancelled: the cleanup future was dropped before it finished"
             }
+            ReportKind::Failed => "failed to clean up",
+            ReportKind::Panicked => "panicked during cleanup",
         }
     }
 }
@@ -41,27 +71,57 @@ impl ReportKind {
 /// ```
 /// use asyncdrop::{Policy, Report, ReportKind};
 ///
-/// fn hook(report: &Report) {
+/// fn hook(report: &Report<'_>) {
 ///     assert_eq!(report.kind(), ReportKind::Forgotten);
 ///     println!("{report}");
 /// }
 /// asyncdrop::set_policy(Policy::Hook(hook));
 /// # asyncdrop::set_policy(Policy::Panic);
 /// ```
-#[derive(Debug, Clone, Copy)]
-pub struct Report {
+#[derive(Clone, Copy)]
+pub struct Report<'a> {
     kind: ReportKind,
     type_name: &'static str,
     site: Option<&'static Location<'static>>,
+    detail: Option<&'a dyn fmt::Debug>,
 }
 
-impl Report {
+impl<'a> Report<'a> {
     pub(crate) fn new(kind: ReportKind, type_name: &'static str, site: Site) -> Self {
         Report {
             kind,
             type_name,
             site: site.get(),
+            detail: None,
         }
+    }
+
+    /// Adds the error or panic message a report of [`ReportKind::Failed`] or
+    /// [`ReportKind::Panicked`] carries.
+    #[allow(dead_code, reason = "used by the `alloc`/`std` helpers")]
+    pub(crate) fn with_detail(mut self, detail: &'a dyn fmt::Debug) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// The cleanup's error ([`ReportKind::Failed`]) or panic message
+    /// ([`ReportKind::Panicked`]), in its `Debug` form; `None` for other kinds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncdrop::Report;
+    ///
+    /// fn hook(report: &Report<'_>) {
+    ///     if let Some(detail) = report.detail() {
+    ///         eprintln!("{}: {detail:?}", report.type_name());
+    ///     }
+    /// }
+    /// asyncdrop::set_policy(asyncdrop::Policy::Hook(hook));
+    /// # asyncdrop::set_policy(asyncdrop::Policy::Panic);
+    /// ```
+    pub fn detail(&self) -> Option<&'a dyn fmt::Debug> {
+        self.detail
     }
 
     /// What went wrong.
@@ -75,7 +135,7 @@ impl Report {
     /// #     type Error = core::convert::Infallible;
     /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
     /// # }
-    /// fn hook(r: &Report) {
+    /// fn hook(r: &Report<'_>) {
     ///     assert_eq!(r.kind(), ReportKind::Forgotten);
     /// }
     /// set_policy(Policy::Hook(hook));
@@ -97,7 +157,7 @@ impl Report {
     /// #     type Error = core::convert::Infallible;
     /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
     /// # }
-    /// fn hook(r: &Report) {
+    /// fn hook(r: &Report<'_>) {
     ///     assert!(r.type_name().ends_with("Conn"));
     /// }
     /// set_policy(Policy::Hook(hook));
@@ -122,7 +182,7 @@ impl Report {
     /// #     type Error = core::convert::Infallible;
     /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
     /// # }
-    /// fn hook(r: &Report) {
+    /// fn hook(r: &Report<'_>) {
     ///     if let Some(site) = r.site() {
     ///         assert!(site.file().ends_with(".rs")); // where `AsyncDropGuard::new` was called
     ///     }
@@ -136,7 +196,18 @@ impl Report {
     }
 }
 
-impl fmt::Display for Report {
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Report")
+            .field("kind", &self.kind)
+            .field("type_name", &self.type_name)
+            .field("site", &self.site)
+            .field("detail", &self.detail)
+            .finish()
+    }
+}
+
+impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -144,6 +215,9 @@ impl fmt::Display for Report {
             self.type_name,
             self.kind.describe()
         )?;
+        if let Some(detail) = self.detail {
+            write!(f, ": {detail:?}")?;
+        }
         match self.site {
             Some(site) => write!(f, "; guard created at {site}"),
             None => Ok(()),
@@ -188,7 +262,7 @@ pub enum Policy {
     /// Say nothing.
     Ignore,
     /// Call this function with the report. It may log, count, or panic.
-    Hook(fn(&Report)),
+    Hook(fn(&Report<'_>)),
 }
 
 /// Where a guard was created: the location in builds with debug assertions, nothing
@@ -236,14 +310,14 @@ static POLICY: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 /// ```
 /// use asyncdrop::{set_policy, Policy, Report};
 ///
-/// fn count(_: &Report) {
+/// fn count(_: &Report<'_>) {
 ///     // e.g. bump a metric
 /// }
 /// set_policy(Policy::Hook(count));
 /// # set_policy(Policy::Panic);
 /// ```
 pub fn set_policy(policy: Policy) {
-    let f: fn(&Report) = match policy {
+    let f: fn(&Report<'_>) = match policy {
         Policy::Panic => panic_policy,
         Policy::PanicInDebug => panic_in_debug_policy,
         #[cfg(feature = "std")]
@@ -255,20 +329,20 @@ pub fn set_policy(policy: Policy) {
 }
 
 /// Hands `report` to the policy in force.
-pub(crate) fn report(report: &Report) {
+pub(crate) fn report(report: &Report<'_>) {
     let ptr = POLICY.load(Ordering::Acquire);
     if ptr.is_null() {
         panic_policy(report);
     } else {
-        // SAFETY: the only non-null values ever stored in `POLICY` are `fn(&Report)`
+        // SAFETY: the only non-null values ever stored in `POLICY` are `fn(&Report<'_>)`
         // pointers cast to `*mut ()` in `set_policy`; casting back gives the same
         // function pointer.
-        let f = unsafe { core::mem::transmute::<*mut (), fn(&Report)>(ptr) };
+        let f = unsafe { core::mem::transmute::<*mut (), fn(&Report<'_>)>(ptr) };
         f(report);
     }
 }
 
-fn panic_policy(report: &Report) {
+fn panic_policy(report: &Report<'_>) {
     #[cfg(feature = "std")]
     if std::thread::panicking() {
         stderr_policy(report);
@@ -277,7 +351,7 @@ fn panic_policy(report: &Report) {
     panic!("{report}");
 }
 
-fn panic_in_debug_policy(report: &Report) {
+fn panic_in_debug_policy(report: &Report<'_>) {
     if cfg!(debug_assertions) {
         panic_policy(report);
     } else {
@@ -287,8 +361,8 @@ fn panic_in_debug_policy(report: &Report) {
 }
 
 #[cfg(feature = "std")]
-fn stderr_policy(report: &Report) {
+fn stderr_policy(report: &Report<'_>) {
     std::eprintln!("{report}");
 }
 
-fn ignore_policy(_: &Report) {}
+fn ignore_policy(_: &Report<'_>) {}

@@ -222,7 +222,7 @@ fn seen() -> MutexGuard<'static, Vec<Seen>> {
     SEEN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn hook(report: &Report) {
+fn hook(report: &Report<'_>) {
     seen().push((
         report.kind(),
         report.type_name(),
@@ -231,7 +231,7 @@ fn hook(report: &Report) {
     ));
 }
 
-fn panicking_hook(report: &Report) {
+fn panicking_hook(report: &Report<'_>) {
     panic!("hook: {:?} {}", report.kind(), report.type_name());
 }
 

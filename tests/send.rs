@@ -101,7 +101,7 @@ const _: fn() = || {
     >();
     send_sync::<AcquireError<[AcquireOutcome<String, ProbeError>; 2]>>();
     send_sync::<ErrorAndCleanup<String, ProbeError>>();
-    send_sync::<Report>();
+    send_sync::<Report<'static>>();
     send_sync::<ReportKind>();
     send_sync::<Policy>();
 };

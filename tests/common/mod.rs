@@ -169,7 +169,7 @@ thread_local! {
     static SEEN: RefCell<Vec<Seen>> = const { RefCell::new(Vec::new()) };
 }
 
-fn record(report: &Report) {
+fn record(report: &Report<'_>) {
     let seen = Seen {
         kind: report.kind(),
         type_name: report.type_name(),

@@ -43,7 +43,7 @@ impl LocalAsyncDrop for Pin {
 
 static FORGOTTEN: AtomicU32 = AtomicU32::new(0);
 
-fn count_forgotten(_: &Report) {
+fn count_forgotten(_: &Report<'_>) {
     FORGOTTEN.fetch_add(1, Ordering::Relaxed);
 }
 
