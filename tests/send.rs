@@ -101,10 +101,17 @@ const _: fn() = || {
     >();
     send_sync::<AcquireError<[AcquireOutcome<String, ProbeError>; 2]>>();
     send_sync::<ErrorAndCleanup<String, ProbeError>>();
-    send_sync::<Report<'static>>();
     send_sync::<ReportKind>();
     send_sync::<Policy>();
 };
+
+/// A `Report` is only lent to the policy hook on the reporting thread: it may carry
+/// a `&dyn Debug` detail, so it is neither `Send` nor `Sync`.
+#[test]
+fn report_stays_on_its_thread() {
+    assert!(!type_implements!(Report<'static> => Send));
+    assert!(!type_implements!(Report<'static> => Sync));
+}
 
 /// In generic code, one guard's cleanup is `Send` with no bound beyond `AsyncDrop`.
 fn generic_cleanup<T: AsyncDrop>(
