@@ -47,8 +47,14 @@ step "tests: no default features"
 cargo test --no-default-features
 step "tests: all features"
 cargo test --all-features
-step "tests: release (size and allocation guarantees)"
-cargo test --release --test zero_cost
+step "tests: release (size guarantees, scale tests)"
+cargo test --release --tests
+
+step "loom model of the shared-ownership code"
+if ls tests/loom_*.rs >/dev/null 2>&1; then
+  RUSTFLAGS="--cfg asyncdrop_loom -D warnings" CARGO_TARGET_DIR=target/loom \
+    cargo test --release --test 'loom_*'
+fi
 
 step "docs (docsrs)"
 RUSTDOCFLAGS="-D warnings --cfg docsrs" cargo +"$NIGHTLY" doc --all-features --no-deps
@@ -62,13 +68,28 @@ cargo build --target "$BARE_METAL" --no-default-features --features alloc
 cargo build --target "$BARE_METAL" -p asyncdrop-no-std-check
 
 step "MSRV $MSRV"
-cargo +"$MSRV" build --no-default-features
-cargo +"$MSRV" build --all-features
-cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features
+# Resolve dependencies as a user on the MSRV would get them (the newest versions
+# that support it), in a copy, so the committed lockfile stays current.
+msrv_dir=$(mktemp -d)
+cp -r Cargo.toml Cargo.lock README.md src tests "$msrv_dir"/
+(
+  cd "$msrv_dir"
+  export CARGO_TARGET_DIR="$PWD/target"
+  CARGO_RESOLVER_INCOMPATIBLE_RUST_VERSIONS=fallback cargo update --quiet
+  cargo +"$MSRV" build --no-default-features
+  cargo +"$MSRV" build --all-features
+  cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features
+  cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features --features alloc
+)
+rm -rf "$msrv_dir"
 
 step "miri (strict provenance) over every runtime-free test"
 MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --lib --tests
 MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
+MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --features alloc --lib --tests
+
+step "smoke: benchmarks compile and run once (no timing)"
+cargo bench --all-features --bench cleanup -- --test
 
 step "smoke: the quickstart example"
 cargo run --example quickstart >/dev/null

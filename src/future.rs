@@ -19,6 +19,9 @@ enum State {
     Polling,
     /// The cleanup returned.
     Done,
+    /// Abandoned by crate code that reports the interruption itself (a deadline's
+    /// typed error); dropping it reports nothing more.
+    Abandoned,
 }
 
 pin_project! {
@@ -57,14 +60,32 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if *this.state == State::Pending {
-                policy::report(&Report::new(
-                    ReportKind::Cancelled,
-                    core::any::type_name::<T>(),
-                    *this.site,
-                ));
+                report_cancelled::<T>(*this.site);
             }
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn polled_when_not_pending(state: State) -> ! {
+    match state {
+        State::Done => panic!("`AsyncDropFuture` polled after completion"),
+        State::Polling => panic!("`AsyncDropFuture` polled after its cleanup panicked"),
+        State::Abandoned => panic!("`AsyncDropFuture` polled after it was abandoned"),
+        State::Pending => unreachable!("only called when not pending"),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn report_cancelled<T>(site: Site) {
+    policy::report(&Report::new(
+        ReportKind::Cancelled,
+        core::any::type_name::<T>(),
+        site,
+    ));
 }
 
 impl<T, F> AsyncDropFuture<T, F> {
@@ -77,6 +98,24 @@ impl<T, F> AsyncDropFuture<T, F> {
             _type: PhantomData,
         }
     }
+
+    /// Marks an unfinished cleanup as abandoned by a caller that reports the
+    /// interruption itself (a deadline returns a typed error), so that dropping it
+    /// does not report [`ReportKind::Cancelled`] as well. What the cleanup held is
+    /// still dropped synchronously, exactly once, when the future is dropped.
+    #[allow(dead_code, reason = "used by the runtime adapters")]
+    pub(crate) fn abandon(self: Pin<&mut Self>) {
+        let state = self.project().state;
+        if *state == State::Pending {
+            *state = State::Abandoned;
+        }
+    }
+
+    /// Where the guard being cleaned up was created.
+    #[allow(dead_code, reason = "used by the runtime adapters")]
+    pub(crate) fn site(&self) -> Site {
+        self.site
+    }
 }
 
 impl<T, F: Future> Future for AsyncDropFuture<T, F> {
@@ -85,10 +124,8 @@ impl<T, F: Future> Future for AsyncDropFuture<T, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        match *this.state {
-            State::Pending => {}
-            State::Done => panic!("`AsyncDropFuture` polled after completion"),
-            State::Polling => panic!("`AsyncDropFuture` polled after its cleanup panicked"),
+        if *this.state != State::Pending {
+            polled_when_not_pending(*this.state);
         }
         *this.state = State::Polling;
         let out = this.inner.poll(cx);

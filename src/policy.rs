@@ -329,6 +329,8 @@ pub fn set_policy(policy: Policy) {
 }
 
 /// Hands `report` to the policy in force.
+#[cold]
+#[inline(never)]
 pub(crate) fn report(report: &Report<'_>) {
     let ptr = POLICY.load(Ordering::Acquire);
     if ptr.is_null() {

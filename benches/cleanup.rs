@@ -1,0 +1,361 @@
+//! Cost of async cleanup through asyncdrop against the ways it is done without it.
+//!
+//! Every case is measured next to its baseline in the same run. `ci/bench.sh` runs
+//! the full set and turns the results into `BENCHMARKS.md`; `cargo bench -- --test`
+//! (run by `ci/test.sh`) only checks that every case runs.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::convert::Infallible;
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+
+use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+// ---------------------------------------------------------------------------
+// Allocation counting
+
+struct CountingAlloc;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator; only counts.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Allocations per call of `op`, averaged over `n` calls.
+fn allocations_per_op(n: usize, mut op: impl FnMut()) -> f64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..n {
+        op();
+    }
+    (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / n as f64
+}
+
+/// Records a case's allocation count and future size for `ci/bench.sh`.
+fn record(id: &str, allocs: f64, future_size: Option<usize>) {
+    use std::io::Write;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("bench-facts.tsv"))
+        .expect("bench facts file");
+    let size = future_size.map_or(String::from("-"), |s| s.to_string());
+    writeln!(f, "{id}\t{allocs}\t{size}").expect("write bench facts");
+}
+
+/// The size of a future; it is then run to completion (an unpolled cleanup future
+/// dropped would be reported as cancelled).
+fn future_size<F: Future>(fut: F) -> usize {
+    let size = std::mem::size_of_val(&fut);
+    run(fut);
+    size
+}
+
+// ---------------------------------------------------------------------------
+// A minimal executor: futures here complete without waiting on anything.
+
+fn run<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The resource: trivial teardown, written as an async fn.
+
+struct Trivial(u64);
+
+impl Trivial {
+    async fn close(self) -> Result<(), Infallible> {
+        black_box(self.0);
+        Ok(())
+    }
+}
+
+impl AsyncDrop for Trivial {
+    type Error = Infallible;
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        self.close().await
+    }
+}
+
+// The classic design: an `#[async_trait]` trait and an `Option`-based guard.
+
+#[async_trait::async_trait]
+trait ClassicAsyncDrop {
+    async fn async_drop(&mut self) -> Result<(), Infallible>;
+}
+
+struct ClassicTrivial(u64);
+
+#[async_trait::async_trait]
+impl ClassicAsyncDrop for ClassicTrivial {
+    async fn async_drop(&mut self) -> Result<(), Infallible> {
+        black_box(self.0);
+        Ok(())
+    }
+}
+
+struct ClassicGuard<T: ClassicAsyncDrop> {
+    value: Option<T>,
+}
+
+impl<T: ClassicAsyncDrop> ClassicGuard<T> {
+    fn new(value: T) -> Self {
+        ClassicGuard { value: Some(value) }
+    }
+
+    async fn async_drop(&mut self) -> Result<(), Infallible> {
+        self.value
+            .as_mut()
+            .expect("cleaned up twice")
+            .async_drop()
+            .await?;
+        self.value = None;
+        Ok(())
+    }
+}
+
+impl<T: ClassicAsyncDrop> Drop for ClassicGuard<T> {
+    fn drop(&mut self) {
+        if self.value.is_some() {
+            panic!("forgot to clean up");
+        }
+    }
+}
+
+// A composite of three guarded members.
+
+struct Composite {
+    a: AsyncDropGuard<Trivial>,
+    b: AsyncDropGuard<Trivial>,
+    c: AsyncDropGuard<Trivial>,
+}
+
+impl AsyncDrop for Composite {
+    type Error = Infallible;
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        self.a.async_drop().await?;
+        self.b.async_drop().await?;
+        self.c.async_drop().await
+    }
+}
+
+// The scope macro against hand-written cleanup on every path.
+
+fn step(conn: &Trivial, fail: bool) -> Result<u64, Infallible2> {
+    if fail {
+        Err(Infallible2)
+    } else {
+        Ok(conn.0)
+    }
+}
+
+#[derive(Debug)]
+struct Infallible2;
+
+impl From<Infallible> for Infallible2 {
+    fn from(never: Infallible) -> Self {
+        match never {}
+    }
+}
+
+async fn scoped(id: u64, fail: bool) -> Result<u64, Infallible2> {
+    let conn = AsyncDropGuard::new(Trivial(id));
+    with_async_drop!(conn => {
+        let v = step(&conn, fail)?;
+        Ok(v + 1)
+    })
+}
+
+async fn by_hand(id: u64, fail: bool) -> Result<u64, Infallible2> {
+    let conn = Trivial(id);
+    match step(&conn, fail) {
+        Ok(v) => {
+            conn.close().await?;
+            Ok(v + 1)
+        }
+        Err(e) => {
+            conn.close().await?;
+            Err(e)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// One operation per case, each behind a function boundary as in real code, so
+// that every case and its baseline get the same treatment from the optimizer.
+
+#[inline(never)]
+fn op_guard(id: u64) -> Result<(), Infallible> {
+    run(AsyncDropGuard::new(Trivial(id)).async_drop())
+}
+
+#[inline(never)]
+fn op_direct(id: u64) -> Result<(), Infallible> {
+    run(Trivial(id).close())
+}
+
+#[inline(never)]
+fn op_classic(id: u64) -> Result<(), Infallible> {
+    run(async {
+        let mut guard = ClassicGuard::new(ClassicTrivial(id));
+        guard.async_drop().await
+    })
+}
+
+#[inline(never)]
+fn op_composite_guard(id: u64) -> Result<(), Infallible> {
+    let parent = AsyncDropGuard::new(Composite {
+        a: AsyncDropGuard::new(Trivial(id)),
+        b: AsyncDropGuard::new(Trivial(id + 1)),
+        c: AsyncDropGuard::new(Trivial(id + 2)),
+    });
+    run(parent.async_drop())
+}
+
+#[inline(never)]
+fn op_composite_direct(id: u64) -> Result<(), Infallible> {
+    run(async {
+        let (a, b, c) = (Trivial(id), Trivial(id + 1), Trivial(id + 2));
+        a.close().await?;
+        b.close().await?;
+        c.close().await
+    })
+}
+
+#[inline(never)]
+fn op_scoped(id: u64, fail: bool) -> Result<u64, Infallible2> {
+    run(scoped(id, fail))
+}
+
+#[inline(never)]
+fn op_by_hand(id: u64, fail: bool) -> Result<u64, Infallible2> {
+    run(by_hand(id, fail))
+}
+
+// ---------------------------------------------------------------------------
+
+fn core_cases(c: &mut Criterion) {
+    // a. create + cleanup: guard vs calling the close directly.
+    let mut g = c.benchmark_group("a_create_cleanup");
+    g.bench_function("guard", |b| b.iter(|| op_guard(black_box(1))));
+    g.bench_function("direct", |b| b.iter(|| op_direct(black_box(1))));
+    g.finish();
+    record(
+        "a_create_cleanup/guard",
+        allocations_per_op(1000, || {
+            let _ = run(AsyncDropGuard::new(Trivial(1)).async_drop());
+        }),
+        Some(future_size(AsyncDropGuard::new(Trivial(1)).async_drop())),
+    );
+    record(
+        "h_future_size/resource_cleanup",
+        0.0,
+        Some(future_size(Trivial(1).async_drop_impl())),
+    );
+    record(
+        "a_create_cleanup/direct",
+        allocations_per_op(1000, || {
+            let _ = run(Trivial(1).close());
+        }),
+        Some(future_size(Trivial(1).close())),
+    );
+
+    // b. the classic design: async_trait (boxed future) + Option-based guard.
+    let mut g = c.benchmark_group("b_vs_async_trait");
+    g.bench_function("guard", |b| b.iter(|| op_guard(black_box(1))));
+    g.bench_function("async_trait_option_guard", |b| {
+        b.iter(|| op_classic(black_box(1)))
+    });
+    g.finish();
+    record(
+        "b_vs_async_trait/async_trait_option_guard",
+        allocations_per_op(1000, || {
+            let _ = run(async {
+                let mut guard = ClassicGuard::new(ClassicTrivial(1));
+                guard.async_drop().await
+            });
+        }),
+        None,
+    );
+
+    // c. a composite of three guarded members through the parent vs direct.
+    let mut g = c.benchmark_group("c_composite");
+    g.bench_function("guard", |b| b.iter(|| op_composite_guard(black_box(1))));
+    g.bench_function("direct", |b| b.iter(|| op_composite_direct(black_box(1))));
+    g.finish();
+    record(
+        "c_composite/guard",
+        allocations_per_op(1000, || {
+            let parent = AsyncDropGuard::new(Composite {
+                a: AsyncDropGuard::new(Trivial(1)),
+                b: AsyncDropGuard::new(Trivial(2)),
+                c: AsyncDropGuard::new(Trivial(3)),
+            });
+            let _ = run(parent.async_drop());
+        }),
+        None,
+    );
+
+    // g. the scope macro vs hand-written cleanup on every path (half the calls fail).
+    let mut g = c.benchmark_group("g_scope_macro");
+    g.bench_function("macro", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            op_scoped(black_box(i), black_box(i % 2 == 0))
+        })
+    });
+    g.bench_function("by_hand", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            op_by_hand(black_box(i), black_box(i % 2 == 0))
+        })
+    });
+    g.finish();
+    record(
+        "g_scope_macro/macro",
+        allocations_per_op(1000, || {
+            let _ = run(scoped(1, false));
+        }),
+        Some(future_size(scoped(1, false))),
+    );
+    record(
+        "g_scope_macro/by_hand",
+        allocations_per_op(1000, || {
+            let _ = run(by_hand(1, false));
+        }),
+        Some(future_size(by_hand(1, false))),
+    );
+}
+
+criterion_group!(benches, core_cases);
+criterion_main!(benches);
