@@ -240,14 +240,30 @@ fn op_composite_guard(id: u64) -> Result<(), Infallible> {
     run(parent.async_drop())
 }
 
+/// The same composite without the crate: a parent whose hand-written async close
+/// closes its three members.
+struct PlainComposite {
+    a: Trivial,
+    b: Trivial,
+    c: Trivial,
+}
+
+impl PlainComposite {
+    async fn close(self) -> Result<(), Infallible> {
+        self.a.close().await?;
+        self.b.close().await?;
+        self.c.close().await
+    }
+}
+
 #[inline(never)]
 fn op_composite_direct(id: u64) -> Result<(), Infallible> {
-    run(async {
-        let (a, b, c) = (Trivial(id), Trivial(id + 1), Trivial(id + 2));
-        a.close().await?;
-        b.close().await?;
-        c.close().await
-    })
+    run(PlainComposite {
+        a: Trivial(id),
+        b: Trivial(id + 1),
+        c: Trivial(id + 2),
+    }
+    .close())
 }
 
 #[inline(never)]

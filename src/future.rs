@@ -127,14 +127,36 @@ impl<T, F: Future> Future for AsyncDropFuture<T, F> {
         if *this.state != State::Pending {
             polled_when_not_pending(*this.state);
         }
-        *this.state = State::Polling;
+        // Marks the state as `Polling` (= "the cleanup panicked") only if the inner
+        // poll unwinds: no store on the normal path.
+        let unwind = MarkOnUnwind(this.state);
         let out = this.inner.poll(cx);
-        *this.state = if out.is_ready() {
-            State::Done
-        } else {
-            State::Pending
-        };
+        let state = unwind.disarm();
+        if out.is_ready() {
+            *state = State::Done;
+        }
         out
+    }
+}
+
+/// Sets the state to `Polling` when dropped, which happens only while unwinding out
+/// of the cleanup's `poll`.
+struct MarkOnUnwind<'a>(&'a mut State);
+
+impl<'a> MarkOnUnwind<'a> {
+    #[inline(always)]
+    fn disarm(self) -> &'a mut State {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the reference is moved
+        // out exactly once.
+        unsafe { core::ptr::read(&this.0) }
+    }
+}
+
+impl Drop for MarkOnUnwind<'_> {
+    #[cold]
+    fn drop(&mut self) {
+        *self.0 = State::Polling;
     }
 }
 
