@@ -82,7 +82,7 @@
 //!   `thumbv7em-none-eabihf`.
 //! - `alloc`: links `alloc` (heap-backed helpers build on it).
 //! - `std` (default, implies `alloc`): panic-aware reporting — the default policy
-//!   never panics while the thread is already panicking — and [`Policy::Stderr`].
+//!   never panics while the thread is already panicking — and `Policy::Stderr`.
 //!
 //! The crate is `#![no_std]` in every configuration, assumes no async runtime and
 //! depends on none.
@@ -99,10 +99,6 @@
 )]
 
 #[cfg(feature = "alloc")]
-#[allow(
-    unused_extern_crates,
-    reason = "linked so that `alloc` builds are checked now; heap-backed helpers use it"
-)]
 extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
@@ -114,6 +110,36 @@ mod join;
 mod policy;
 mod scope;
 mod traits;
+
+#[cfg(feature = "alloc")]
+mod arc;
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub mod collections;
+mod compose;
+#[cfg(feature = "alloc")]
+mod dyn_drop;
+#[cfg(feature = "alloc")]
+mod mutex;
+
+#[cfg(feature = "std")]
+mod blocking;
+#[cfg(feature = "std")]
+mod shared;
+
+#[cfg(feature = "alloc")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub use {
+    arc::AsyncDropArc,
+    dyn_drop::{BoxCleanup, DynAsyncDrop, LocalBoxCleanup, LocalDynAsyncDrop},
+    mutex::{AsyncDropMutex, AsyncDropMutexGuard},
+};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use {
+    blocking::BlockingDrop,
+    shared::{AsyncDropShared, GuardedOutput},
+};
 
 pub use error::{AcquireError, AcquireOutcome, ArrayError, ErrorAndCleanup, TupleError};
 pub use guard::AsyncDropGuard;

@@ -1,0 +1,65 @@
+//! Collections of guarded values, cleaned up concurrently in the current task.
+//!
+//! - [`AsyncDropVec`]: a sequence; [`AsyncDropBTreeMap`]: an ordered map;
+//!   `AsyncDropHashMap`: a hash map (with the `std` feature).
+//! - [`async_drop_iter`]: clean up the values of any iterator at once.
+//! - [`CleanupErrors`]: every error of such a cleanup, in element order.
+//!
+//! Each collection is itself guarded: its constructor returns an
+//! [`AsyncDropGuard`](crate::AsyncDropGuard) of the collection, and its methods are
+//! reached through that guard. Values go in as guards and come out as guards —
+//! removing, replacing or popping an element hands back an `AsyncDropGuard` that
+//! must be cleaned up like any other. Inside the collection the values are stored
+//! bare, so a forgotten collection is reported once, not once per element.
+//!
+//! Cleaning a collection up runs the cleanup of every element concurrently inside
+//! the cleanup future itself: nothing is spawned and no runtime is needed. Every
+//! element is cleaned up even when others fail, and every error is returned in a
+//! [`CleanupErrors`]. The cleanups run in a
+//! [`FuturesUnordered`](futures_util::stream::FuturesUnordered), which polls a
+//! cleanup again only when it has woken its waker, so cleaning up `N` elements is
+//! one pass, not `N²` polls. For elements that depend on each other, the ordered
+//! variants (`async_drop_in_order`) clean up one element at a time, last first.
+//!
+//! # Examples
+//!
+//! ```
+//! use asyncdrop::collections::AsyncDropVec;
+//! use asyncdrop::{AsyncDrop, AsyncDropGuard};
+//!
+//! struct Conn(u16);
+//! impl AsyncDrop for Conn {
+//!     type Error = std::io::Error;
+//!     async fn async_drop_impl(self) -> std::io::Result<()> {
+//!         Ok(()) // send a goodbye frame, shut the socket down
+//!     }
+//! }
+//!
+//! # futures_executor::block_on(async {
+//! let mut pool = AsyncDropVec::new();
+//! for port in 8000..8010 {
+//!     pool.push(AsyncDropGuard::new(Conn(port)));
+//! }
+//! let idle = pool.pop().unwrap(); // a guard: clean it up, or hand it on
+//! assert_eq!(idle.0, 8009);
+//! idle.async_drop().await?;
+//! pool.async_drop().await?; // the nine others, concurrently
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+#![cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+
+mod btree_map;
+mod cleanup;
+mod errors;
+#[cfg(feature = "std")]
+mod hash_map;
+mod vec;
+
+pub use btree_map::AsyncDropBTreeMap;
+pub use cleanup::{async_drop_iter, AsyncDropIter};
+pub use errors::CleanupErrors;
+#[cfg(feature = "std")]
+pub use hash_map::AsyncDropHashMap;
+pub use vec::AsyncDropVec;

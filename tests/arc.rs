@@ -1,0 +1,679 @@
+//! `AsyncDropArc`: shared ownership where the last clone's cleanup runs the value's
+//! cleanup, exactly once, also when clones are cleaned up on several threads; no
+//! leak when clones are forgotten; no allocation for clone + cleanup.
+//!
+//! Every test installs the recording policy hook (`record_reports`), so forgotten
+//! guards are recorded instead of panicking.
+#![cfg(feature = "alloc")]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+
+use asyncdrop::{AsyncDrop, AsyncDropArc, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::{record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use futures_executor::block_on;
+use proptest::prelude::*;
+
+// ---------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------
+
+/// Counts allocations made on the current thread.
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; only counts calls on the current thread.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result and how many allocations it made on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCS.with(Cell::get);
+    let r = f();
+    (r, ALLOCS.with(Cell::get) - before)
+}
+
+/// Polls `fut` once with a no-op waker and returns its output; panics if it is not
+/// ready (every cleanup here that has no yields finishes in one poll).
+#[track_caller]
+fn now<F: Future>(fut: F) -> F::Output {
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    match pin!(fut).poll(&mut cx) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("future not ready after one poll"),
+    }
+}
+
+/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
+#[track_caller]
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+fn shared_probe(counters: &Arc<Counters>) -> AsyncDropGuard<AsyncDropArc<Probe>> {
+    AsyncDropArc::new(Probe::new(counters).guard())
+}
+
+// ---------------------------------------------------------------------------------
+// Behaviour
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn only_the_last_clone_runs_the_cleanup() {
+    record_reports();
+    let counters = Counters::new();
+    let a = shared_probe(&counters);
+    let b = AsyncDropArc::clone(&a);
+    let c = AsyncDropArc::clone(&b);
+    assert_eq!(AsyncDropArc::strong_count(&a), 3);
+
+    assert_eq!(block_on(b.async_drop()), Ok(()));
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&a), 2);
+    assert_eq!(block_on(a.async_drop()), Ok(()));
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&c), 1);
+    assert_eq!(block_on(c.async_drop()), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn clones_deref_to_the_same_value() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropArc::new(Probe::new(&counters).id(42).guard());
+    let b = AsyncDropArc::clone(&a);
+    assert_eq!(a.id, 42);
+    assert_eq!(b.id, 42);
+    assert!(std::ptr::eq::<Probe>(&**a, &**b));
+    assert_eq!(format!("{:?}", *a), format!("{:?}", **b));
+    assert!(format!("{a:?}").contains("id: 42"));
+    block_on(a.async_drop()).unwrap();
+    block_on(b.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn strong_count_and_ptr_eq() {
+    record_reports();
+    let counters = Counters::new();
+    let a = shared_probe(&counters);
+    let b = AsyncDropArc::clone(&a);
+    let other = shared_probe(&counters);
+    assert!(AsyncDropArc::ptr_eq(&a, &b));
+    assert!(AsyncDropArc::ptr_eq(&b, &a));
+    assert!(!AsyncDropArc::ptr_eq(&a, &other));
+    assert_eq!(AsyncDropArc::strong_count(&a), 2);
+    assert_eq!(AsyncDropArc::strong_count(&other), 1);
+    let clones: Vec<_> = (0..5).map(|_| AsyncDropArc::clone(&other)).collect();
+    assert_eq!(AsyncDropArc::strong_count(&other), 6);
+    for clone in clones {
+        block_on(clone.async_drop()).unwrap();
+    }
+    assert_eq!(AsyncDropArc::strong_count(&other), 1);
+    block_on(async {
+        a.async_drop().await.unwrap();
+        b.async_drop().await.unwrap();
+        other.async_drop().await.unwrap();
+    });
+    assert_counts(&counters, 2, 2, 2);
+}
+
+#[test]
+fn try_unwrap_gives_the_value_back_only_when_unique() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropArc::new(Probe::new(&counters).id(5).guard());
+    let site = AsyncDropGuard::site(&a);
+    let b = AsyncDropArc::clone(&a);
+
+    // Not unique: the very same guard comes back, nothing is given up.
+    let a = AsyncDropArc::try_unwrap(a).unwrap_err();
+    assert_eq!(AsyncDropGuard::site(&a), site);
+    assert!(AsyncDropArc::ptr_eq(&a, &b));
+    assert_eq!(AsyncDropArc::strong_count(&a), 2);
+    let b = AsyncDropArc::try_unwrap(b).unwrap_err();
+    assert_eq!(AsyncDropArc::strong_count(&b), 2);
+
+    block_on(b.async_drop()).unwrap();
+    assert_counts(&counters, 0, 0, 0);
+
+    // Unique: the value comes out, still needing its cleanup.
+    let line = line!() + 1;
+    let probe: AsyncDropGuard<Probe> = AsyncDropArc::try_unwrap(a).ok().unwrap();
+    if let Some(site) = AsyncDropGuard::site(&probe) {
+        assert_eq!((site.file(), site.line()), (file!(), line));
+    }
+    assert_eq!(probe.id, 5);
+    assert_counts(&counters, 0, 0, 0);
+    block_on(probe.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn a_forgotten_clone_gives_its_share_up() {
+    record_reports();
+    let counters = Counters::new();
+    let a = shared_probe(&counters);
+    let b = AsyncDropArc::clone(&a);
+    let line = line!() + 1;
+    let c = AsyncDropArc::clone(&a);
+    drop(c);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert!(
+        reports[0].type_name.contains("AsyncDropArc"),
+        "{}",
+        reports[0].type_name
+    );
+    if let Some((file, l)) = reports[0].site {
+        assert_eq!((file, l), (file!(), line));
+    }
+    assert_eq!(AsyncDropArc::strong_count(&a), 2);
+    assert_counts(&counters, 0, 0, 0);
+
+    block_on(a.async_drop()).unwrap();
+    block_on(b.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn a_forgotten_last_clone_drops_the_value_synchronously() {
+    record_reports();
+    let counters = Counters::new();
+    let a = shared_probe(&counters);
+    let b = AsyncDropArc::clone(&a);
+    block_on(a.async_drop()).unwrap();
+    drop(b);
+    // Reported once (by the clone's guard), dropped once, never cleaned up.
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert_counts(&counters, 0, 0, 1);
+}
+
+#[test]
+fn only_the_last_clone_returns_the_cleanup_error() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropArc::new(
+        Probe::new(&counters)
+            .id(3)
+            .behaviour(Behaviour::Fail(9))
+            .guard(),
+    );
+    let b = AsyncDropArc::clone(&a);
+    let c = AsyncDropArc::clone(&a);
+    assert_eq!(block_on(c.async_drop()), Ok(()));
+    assert_eq!(block_on(a.async_drop()), Ok(()));
+    assert_eq!(block_on(b.async_drop()), Err(ProbeError { id: 3, code: 9 }));
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn a_panicking_cleanup_of_the_last_clone_leaks_nothing() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropArc::new(Probe::new(&counters).behaviour(Behaviour::Panic).guard());
+    let b = AsyncDropArc::clone(&a);
+    block_on(a.async_drop()).unwrap();
+    let panicked = catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop())));
+    assert!(panicked.is_err());
+    assert_counts(&counters, 1, 0, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropArc::new(Probe::new(&counters).yields(3).guard());
+    let b = AsyncDropArc::clone(&a);
+    block_on(a.async_drop()).unwrap();
+    {
+        let mut cleanup = Box::pin(b.async_drop());
+        assert!(common::poll_once(&mut cleanup).is_pending());
+        assert_counts(&counters, 1, 0, 0);
+    }
+    assert_counts(&counters, 1, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+}
+
+#[test]
+fn an_unpolled_cleanup_future_still_gives_the_share_up() {
+    record_reports();
+    let counters = Counters::new();
+    let a = shared_probe(&counters);
+    let b = AsyncDropArc::clone(&a);
+    drop(b.async_drop()); // cancelled before it ran: reported, share given up
+    assert_eq!(AsyncDropArc::strong_count(&a), 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn not_last_clones_finish_in_one_poll() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropArc::new(Probe::new(&counters).yields(2).guard());
+    let b = AsyncDropArc::clone(&a);
+    assert_eq!(now(a.async_drop()), Ok(()));
+    assert_eq!(block_on(b.async_drop()), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn clones_cleaned_up_by_tasks_on_a_thread_pool() {
+    use futures_util::task::SpawnExt;
+    record_reports();
+    let counters = Counters::new();
+    let pool = futures_executor::ThreadPool::builder()
+        .pool_size(4)
+        .create()
+        .unwrap();
+    let root = AsyncDropArc::new(Probe::new(&counters).yields(2).guard());
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..16 {
+        let clone = AsyncDropArc::clone(&root);
+        let tx = tx.clone();
+        pool.spawn(async move {
+            common::yield_now().await;
+            assert_eq!(clone.yields, 2);
+            tx.send(clone.async_drop().await).unwrap();
+        })
+        .unwrap();
+    }
+    drop(tx); // a panicking task then fails `recv` instead of hanging the test
+    block_on(root.async_drop()).unwrap();
+    for _ in 0..16 {
+        rx.recv().unwrap().unwrap();
+    }
+    assert_counts(&counters, 1, 1, 1);
+}
+
+// ---------------------------------------------------------------------------------
+// Auto traits
+// ---------------------------------------------------------------------------------
+
+/// Whether the type of `$val` implements the given traits, decided at compile time
+/// (an inherent method whose `where` clause holds wins over the trait method).
+macro_rules! implements {
+    ($val:expr => $($bound:tt)+) => {{
+        struct Check<T: ?Sized>(PhantomData<T>);
+        #[allow(dead_code)]
+        trait Fallback {
+            fn implements(&self) -> bool {
+                false
+            }
+        }
+        impl<T: ?Sized> Fallback for Check<T> {}
+        impl<T: ?Sized + $($bound)+> Check<T> {
+            #[allow(dead_code)]
+            fn implements(&self) -> bool {
+                true
+            }
+        }
+        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
+            Check(PhantomData)
+        }
+        check_of(&$val).implements()
+    }};
+}
+
+/// `Send` but not `Sync`.
+struct NotSync(Cell<u8>);
+impl AsyncDrop for NotSync {
+    type Error = core::convert::Infallible;
+    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// Neither `Send` nor `Sync`.
+struct Local(#[allow(dead_code, reason = "only its type matters")] Rc<()>);
+impl LocalAsyncDrop for Local {
+    type Error = core::convert::Infallible;
+    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+fn assert_send<T: Send>(_: &T) {}
+fn assert_sync<T: Sync>(_: &T) {}
+
+/// In generic code over `T: AsyncDrop + Sync`, a clone's cleanup is `Send` with no
+/// further bound.
+fn generic_cleanup_is_send<T: AsyncDrop + Sync>(arc: AsyncDropGuard<AsyncDropArc<T>>) {
+    let fut = arc.async_drop();
+    assert_send(&fut);
+    drop(fut);
+}
+
+#[test]
+fn auto_traits() {
+    record_reports();
+    let counters = Counters::new();
+    let probe = shared_probe(&counters);
+    assert_send(&probe);
+    assert_sync(&probe);
+    assert!(implements!(*probe => Send + Sync + Unpin));
+    let cleanup = AsyncDropArc::clone(&probe).async_drop();
+    assert_send(&cleanup);
+    assert!(implements!(cleanup => Send));
+    drop(cleanup);
+    generic_cleanup_is_send(AsyncDropArc::clone(&probe));
+    let _ = take_reports();
+
+    let not_sync = AsyncDropArc::new(AsyncDropGuard::new(NotSync(Cell::new(0))));
+    assert!(implements!(not_sync.0 => Send));
+    assert!(!implements!(*not_sync => Send));
+    assert!(!implements!(*not_sync => Sync));
+
+    let local = AsyncDropArc::new(AsyncDropGuard::new(Local(Rc::new(()))));
+    assert!(!implements!(*local => Send));
+    assert!(!implements!(*local => Sync));
+    let local_cleanup = local.async_drop();
+    assert!(!implements!(local_cleanup => Send));
+
+    block_on(async {
+        probe.async_drop().await.unwrap();
+        not_sync.async_drop().await.unwrap();
+        local_cleanup.await.unwrap();
+    });
+    assert_counts(&counters, 1, 1, 1);
+}
+
+// ---------------------------------------------------------------------------------
+// Threads: exactly once under races
+// ---------------------------------------------------------------------------------
+
+/// `threads` threads each make and clean up `cycles` clones of one value (while the
+/// others do the same); then `rounds` values are each shared by all threads, whose
+/// clones race to be the last. Every value is cleaned up exactly once and dropped
+/// exactly once.
+fn stress(threads: usize, cycles: usize, rounds: usize) {
+    record_reports();
+    let counters = Counters::new();
+
+    // One value, hammered by clone + cleanup cycles on every thread.
+    let root = AsyncDropArc::new(Probe::new(&counters).guard());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let mine = AsyncDropArc::clone(&root);
+            s.spawn(move || {
+                for _ in 0..cycles {
+                    let clone = AsyncDropArc::clone(&mine);
+                    assert_eq!(now(clone.async_drop()), Ok(()));
+                }
+                assert_eq!(now(mine.async_drop()), Ok(()));
+            });
+        }
+    });
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&root), 1);
+    now(root.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+
+    // Many values, each one's clones cleaned up on all threads at once.
+    let counters = Counters::new();
+    std::thread::scope(|s| {
+        let senders: Vec<_> = (0..threads)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel::<AsyncDropGuard<AsyncDropArc<Probe>>>();
+                s.spawn(move || {
+                    for clone in rx {
+                        now(clone.async_drop()).unwrap();
+                    }
+                });
+                tx
+            })
+            .collect();
+        for _ in 0..rounds {
+            let value = AsyncDropArc::new(Probe::new(&counters).guard());
+            for tx in &senders {
+                tx.send(AsyncDropArc::clone(&value)).unwrap();
+            }
+            // The root clone is cleaned up here, racing the threads.
+            now(value.async_drop()).unwrap();
+        }
+    });
+    assert_counts(&counters, rounds, rounds, rounds);
+    let reports = take_reports();
+    assert!(reports.is_empty(), "{reports:?}");
+}
+
+#[cfg(not(miri))]
+#[test]
+fn stress_8_threads() {
+    stress(8, 100_000, 20_000);
+}
+
+#[test]
+fn stress_small() {
+    stress(3, 20, 10);
+}
+
+// ---------------------------------------------------------------------------------
+// Allocation
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn clone_and_cleanup_do_not_allocate() {
+    record_reports();
+    let counters = Counters::new();
+    let probe = Probe::new(&counters).guard();
+    let (root, new_allocs) = allocations(|| AsyncDropArc::new(probe));
+    // `new` allocates the shared value once.
+    assert_eq!(new_allocs, 1);
+    let ((), clone_allocs) = allocations(|| {
+        for _ in 0..100 {
+            let clone = AsyncDropArc::clone(&root);
+            now(clone.async_drop()).unwrap();
+        }
+    });
+    assert_eq!(clone_allocs, 0);
+    let clone = AsyncDropArc::clone(&root);
+    let ((), last_allocs) = allocations(|| {
+        now(root.async_drop()).unwrap();
+        now(clone.async_drop()).unwrap();
+    });
+    assert_eq!(last_allocs, 0);
+    assert_counts(&counters, 1, 1, 1);
+}
+
+// ---------------------------------------------------------------------------------
+// Property: any sequence of clone / cleanup / forget
+// ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Op {
+    Clone(usize),
+    Cleanup(usize),
+    Forget(usize),
+    TryUnwrap(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => any::<usize>().prop_map(Op::Clone),
+        3 => any::<usize>().prop_map(Op::Cleanup),
+        1 => any::<usize>().prop_map(Op::Forget),
+        1 => any::<usize>().prop_map(Op::TryUnwrap),
+    ]
+}
+
+/// How the value ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    CleanedUp,
+    Dropped,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn any_sequence_cleans_up_exactly_once(
+        ops in proptest::collection::vec(op(), 0..40),
+        fail in any::<bool>(),
+        yields in 0usize..3,
+    ) {
+        record_reports();
+        let counters = Counters::new();
+        let behaviour = if fail { Behaviour::Fail(7) } else { Behaviour::Succeed };
+        let mut clones = vec![AsyncDropArc::new(
+            Probe::new(&counters).id(1).yields(yields).behaviour(behaviour).guard(),
+        )];
+        let mut forgotten = 0;
+        let mut errors = 0;
+        let mut end = None;
+        // Every op, then clean up whatever is left, in order.
+        let rest = (0..).map(Op::Cleanup);
+        for op in ops.into_iter().chain(rest) {
+            if clones.is_empty() {
+                break;
+            }
+            let n = clones.len();
+            let last = n == 1;
+            match op {
+                Op::Clone(i) => {
+                    let clone = AsyncDropArc::clone(&clones[i % n]);
+                    clones.push(clone);
+                }
+                Op::Cleanup(i) => {
+                    let result = block_on(clones.swap_remove(i % n).async_drop());
+                    if result.is_err() {
+                        errors += 1;
+                        prop_assert!(last && fail);
+                    } else {
+                        prop_assert!(!(last && fail));
+                    }
+                    if last {
+                        end = Some(End::CleanedUp);
+                    }
+                }
+                Op::Forget(i) => {
+                    drop(clones.swap_remove(i % n));
+                    forgotten += 1;
+                    if last {
+                        end = Some(End::Dropped);
+                    }
+                }
+                Op::TryUnwrap(i) => {
+                    let clone = clones.swap_remove(i % n);
+                    match AsyncDropArc::try_unwrap(clone) {
+                        Ok(value) => {
+                            prop_assert!(last);
+                            prop_assert_eq!(counters.drops(), 0);
+                            let result = block_on(value.async_drop());
+                            prop_assert_eq!(result.is_err(), fail);
+                            errors += usize::from(fail);
+                            end = Some(End::CleanedUp);
+                        }
+                        Err(clone) => {
+                            prop_assert!(!last);
+                            clones.push(clone);
+                        }
+                    }
+                }
+            }
+            if let Some(first) = clones.first() {
+                prop_assert_eq!(AsyncDropArc::strong_count(first), clones.len());
+                prop_assert_eq!(counters.drops(), 0);
+            }
+        }
+        let reports = take_reports();
+        prop_assert_eq!(reports.len(), forgotten);
+        prop_assert!(reports.iter().all(|r| r.kind == ReportKind::Forgotten));
+        prop_assert_eq!(counters.drops(), 1);
+        match end {
+            Some(End::CleanedUp) => {
+                prop_assert_eq!((counters.started(), counters.finished()), (1, 1));
+                prop_assert_eq!(errors, usize::from(fail));
+            }
+            Some(End::Dropped) => {
+                prop_assert_eq!((counters.started(), errors), (0, 0));
+            }
+            None => prop_assert!(false, "the value did not end"),
+        }
+    }
+}
+
+/// A `!Send` value shared on one thread: the cleanup runs on the local executor.
+#[test]
+fn local_values_share_on_a_local_executor() {
+    use futures_util::task::LocalSpawnExt;
+    record_reports();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    struct Journal(Rc<RefCell<Vec<&'static str>>>);
+    impl LocalAsyncDrop for Journal {
+        type Error = core::convert::Infallible;
+        async fn async_drop_impl(self) -> Result<(), Self::Error> {
+            common::yield_now().await;
+            self.0.borrow_mut().push("flushed");
+            Ok(())
+        }
+    }
+    let mut pool = futures_executor::LocalPool::new();
+    let root = AsyncDropArc::new(AsyncDropGuard::new(Journal(log.clone())));
+    for _ in 0..4 {
+        let clone = AsyncDropArc::clone(&root);
+        pool.spawner()
+            .spawn_local(async move {
+                clone.0.borrow_mut().push("used");
+                clone.async_drop().await.unwrap();
+            })
+            .unwrap();
+    }
+    pool.spawner()
+        .spawn_local(async move { root.async_drop().await.unwrap() })
+        .unwrap();
+    pool.run();
+    assert_eq!(*log.borrow(), ["used", "used", "used", "used", "flushed"]);
+}

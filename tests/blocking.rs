@@ -1,0 +1,668 @@
+//! `BlockingDrop`: a synchronous drop that runs the async cleanup to completion on
+//! the cleanup thread — on a plain thread, inside single- and multi-threaded
+//! executors, with errors, panics and timeouts reported on the dropping thread.
+#![cfg(feature = "std")]
+
+mod common;
+
+use std::future::Future;
+use std::sync::{mpsc, PoisonError, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
+use common::{record_reports, take_reports, Behaviour, Counters, Probe, Seen};
+use futures_executor::{block_on, LocalPool, ThreadPool};
+use futures_util::task::LocalSpawnExt;
+
+/// Tests run concurrently, except the one that watches the cleanup thread stop when
+/// idle: it needs the thread to itself.
+static SERIAL: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    SERIAL.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+fn blocking(probe: Probe) -> BlockingDrop<Probe> {
+    BlockingDrop::new(probe.guard())
+}
+
+// ---------------------------------------------------------------------------------
+// Where the drop happens
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn on_a_plain_thread() {
+    let _shared = shared();
+    record_reports();
+    let counters = Counters::new();
+    drop(blocking(Probe::new(&counters).yields(3)));
+    // The cleanup has finished when `drop` returns.
+    assert_counts(&counters, 1, 1, 1);
+
+    let c = counters.clone();
+    let reports = std::thread::spawn(move || {
+        drop(blocking(Probe::new(&c).yields(2)));
+        assert_counts(&c, 2, 2, 2);
+        take_reports()
+    })
+    .join()
+    .unwrap();
+    assert!(reports.is_empty());
+    assert!(take_reports().is_empty());
+}
+
+/// As a field of a type with a plain synchronous `Drop`.
+#[test]
+fn as_a_field_of_a_sync_type() {
+    let _shared = shared();
+    struct Client {
+        conn: BlockingDrop<Probe>,
+        name: &'static str,
+    }
+    record_reports();
+    let counters = Counters::new();
+    let mut client = Client {
+        conn: blocking(Probe::new(&counters).id(4).yields(1)),
+        name: "c",
+    };
+    // Deref / DerefMut reach the value.
+    assert_eq!(client.conn.id, 4);
+    client.conn.id = 5;
+    assert_eq!(client.conn.id, 5);
+    assert_eq!(client.name, "c");
+    drop(client);
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn inside_block_on() {
+    let _shared = shared();
+    record_reports();
+    let counters = Counters::new();
+    block_on(async {
+        let conn = blocking(Probe::new(&counters).yields(5));
+        common::yield_now().await;
+        drop(conn);
+        assert_counts(&counters, 1, 1, 1);
+    });
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn inside_a_local_pool() {
+    let _shared = shared();
+    record_reports();
+    let counters = Counters::new();
+    let mut pool = LocalPool::new();
+    for i in 0..4 {
+        let c = counters.clone();
+        pool.spawner()
+            .spawn_local(async move {
+                let conn = blocking(Probe::new(&c).id(i).yields(i as usize));
+                common::yield_now().await;
+                drop(conn);
+            })
+            .unwrap();
+    }
+    pool.run();
+    assert_counts(&counters, 4, 4, 4);
+    assert!(take_reports().is_empty());
+}
+
+/// Several pool threads drop at once; failures are reported on the thread (and in
+/// the task) that dropped.
+#[test]
+fn inside_a_thread_pool_concurrently() {
+    let _shared = shared();
+    const TASKS: u32 = if cfg!(miri) { 4 } else { 32 };
+    record_reports();
+    let counters = Counters::new();
+    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let (tx, rx) = mpsc::channel();
+    for i in 0..TASKS {
+        let c = counters.clone();
+        let tx = tx.clone();
+        pool.spawn_ok(async move {
+            let behaviour = if i % 4 == 0 {
+                Behaviour::Fail(i)
+            } else {
+                Behaviour::Succeed
+            };
+            let conn = blocking(Probe::new(&c).id(i).yields(2).behaviour(behaviour));
+            drop(conn);
+            // The report, if any, was made right here, on this thread.
+            tx.send((i, take_reports())).unwrap();
+        });
+    }
+    drop(tx);
+    let mut seen: Vec<(u32, Vec<Seen>)> = rx.iter().collect();
+    seen.sort_by_key(|(i, _)| *i);
+    assert_eq!(seen.len(), TASKS as usize);
+    for (i, reports) in seen {
+        if i % 4 == 0 {
+            assert_eq!(reports.len(), 1, "task {i}: {reports:?}");
+            assert_eq!(reports[0].kind, ReportKind::Failed);
+            let detail = format!("ProbeError {{ id: {i}, code: {i} }}");
+            assert!(
+                reports[0].message.contains(&detail),
+                "{}",
+                reports[0].message
+            );
+        } else {
+            assert!(reports.is_empty(), "task {i}: {reports:?}");
+        }
+    }
+    let n = TASKS as usize;
+    assert_counts(&counters, n, n, n);
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Outcomes
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn cleanup_error_is_reported_as_failed_with_the_error() {
+    let _shared = shared();
+    record_reports();
+    let counters = Counters::new();
+    let probe = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(7));
+    let line = line!() + 1;
+    let conn = BlockingDrop::new(AsyncDropGuard::new(probe));
+    drop(conn);
+    assert_counts(&counters, 1, 1, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = &reports[0];
+    assert_eq!(report.kind, ReportKind::Failed);
+    assert!(report.type_name.ends_with("Probe"), "{}", report.type_name);
+    assert!(
+        report
+            .message
+            .contains("failed to clean up: ProbeError { id: 2, code: 7 }"),
+        "{}",
+        report.message
+    );
+    if cfg!(debug_assertions) {
+        // Where the guard was created.
+        assert_eq!(report.site, Some((file!(), line)));
+    }
+}
+
+#[test]
+fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
+    let _shared = shared();
+    record_reports();
+    let counters = Counters::new();
+    drop(blocking(
+        Probe::new(&counters)
+            .id(1)
+            .yields(1)
+            .behaviour(Behaviour::Panic),
+    ));
+    // Started, never finished, dropped once (while unwinding on the cleanup thread).
+    assert_counts(&counters, 1, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Panicked);
+    assert!(
+        reports[0]
+            .message
+            .contains("panicked during cleanup: \"probe 1 cleanup panicked\""),
+        "{}",
+        reports[0].message
+    );
+
+    // A panic with a payload that is not a string: reported without detail.
+    struct Odd;
+    impl AsyncDrop for Odd {
+        type Error = std::convert::Infallible;
+        async fn async_drop_impl(self) -> Result<(), Self::Error> {
+            std::panic::panic_any(42_u8)
+        }
+    }
+    drop(BlockingDrop::new(AsyncDropGuard::new(Odd)));
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Panicked);
+    assert!(
+        !reports[0].message.contains("cleanup: "),
+        "{}",
+        reports[0].message
+    );
+
+    // The cleanup thread goes on serving.
+    drop(blocking(Probe::new(&counters).id(2).yields(2)));
+    assert_counts(&counters, 2, 1, 2);
+    assert!(take_reports().is_empty());
+}
+
+/// A cleanup that panics before its first `.await` (a hand-written `async_drop_impl`
+/// that panics while building its future) is caught on the cleanup thread as well.
+#[test]
+fn cleanup_that_panics_before_returning_its_future() {
+    let _shared = shared();
+    struct Eager;
+    impl AsyncDrop for Eager {
+        type Error = std::convert::Infallible;
+        #[allow(
+            clippy::manual_async_fn,
+            reason = "the panic must happen before the future exists"
+        )]
+        fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> + Send {
+            panic!("no future for you");
+            #[allow(unreachable_code, reason = "gives the function its return type")]
+            async {
+                Ok(())
+            }
+        }
+    }
+    record_reports();
+    drop(BlockingDrop::new(AsyncDropGuard::new(Eager)));
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Panicked);
+    assert!(reports[0].message.contains("no future for you"));
+}
+
+/// Dropped while the thread unwinds: the cleanup still runs, and the report is made
+/// without a second panic (the recording hook sees it).
+#[test]
+fn dropped_during_unwinding() {
+    let _shared = shared();
+    record_reports();
+    let counters = Counters::new();
+    let conn = blocking(
+        Probe::new(&counters)
+            .id(9)
+            .yields(1)
+            .behaviour(Behaviour::Fail(1)),
+    );
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _conn = conn;
+        panic!("user code failed");
+    }));
+    assert!(result.is_err());
+    assert_counts(&counters, 1, 1, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Failed);
+}
+
+#[test]
+fn into_guard_goes_back_to_the_async_path_without_cleanup() {
+    let _shared = shared();
+    record_reports();
+    let counters = Counters::new();
+    let mut conn = BlockingDrop::with_timeout(
+        Probe::new(&counters).id(1).yields(1).guard(),
+        Duration::from_secs(3),
+    );
+    assert_eq!(BlockingDrop::timeout(&conn), Duration::from_secs(3));
+    conn.id = 11;
+    let guard = BlockingDrop::into_guard(conn);
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(guard.id, 11);
+    // And back again.
+    let conn = BlockingDrop::new(guard);
+    let guard = BlockingDrop::into_guard(conn);
+    block_on(guard.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn default_timeout_and_debug() {
+    let _shared = shared();
+    let counters = Counters::new();
+    let conn = blocking(Probe::new(&counters).id(6));
+    assert_eq!(BlockingDrop::timeout(&conn), Duration::from_secs(10));
+    assert_eq!(
+        BlockingDrop::<Probe>::DEFAULT_TIMEOUT,
+        Duration::from_secs(10)
+    );
+    let debug = format!("{conn:?}");
+    assert!(
+        debug.starts_with("BlockingDrop { value: Probe { id: 6"),
+        "{debug}"
+    );
+    assert!(debug.ends_with("timeout: 10s }"), "{debug}");
+    drop(conn);
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn auto_traits() {
+    let _shared = shared();
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<BlockingDrop<Probe>>();
+}
+
+/// A type-erased guard works too: its cleanup is `Send` and `'static`.
+#[test]
+fn erased_guard() {
+    let _shared = shared();
+    type AnyError = Box<dyn std::error::Error + Send + Sync>;
+    record_reports();
+    let counters = Counters::new();
+    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(
+        Probe::new(&counters)
+            .id(3)
+            .behaviour(Behaviour::Fail(4))
+            .guard(),
+    );
+    drop(BlockingDrop::new(erased));
+    assert_counts(&counters, 1, 1, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Failed);
+    assert!(reports[0].message.contains("ProbeError { id: 3, code: 4 }"));
+}
+
+/// Tests that wait on real time: not under miri.
+#[cfg(not(miri))]
+mod timing {
+    use std::cell::{Cell, RefCell};
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex, RwLockWriteGuard};
+    use std::task::{Context, Poll, Waker};
+    use std::thread::ThreadId;
+
+    use super::*;
+
+    fn exclusive() -> RwLockWriteGuard<'static, ()> {
+        SERIAL.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits (sleeping) until `done` holds; panics after `limit`.
+    fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < limit,
+                "condition not reached in {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Cleanups that run on the cleanup thread and drop a `BlockingDrop` there
+    // ---------------------------------------------------------------------------------
+
+    /// A resource whose cleanup drops another `BlockingDrop` — on the cleanup thread.
+    struct Parent {
+        child: Option<BlockingDrop<Probe>>,
+        counters: Arc<Counters>,
+    }
+
+    impl AsyncDrop for Parent {
+        type Error = std::convert::Infallible;
+        async fn async_drop_impl(mut self) -> Result<(), Self::Error> {
+            // Must not block the cleanup thread on itself.
+            drop(self.child.take());
+            common::yield_now().await;
+            self.counters
+                .cleanups_finished
+                .fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn blocking_drop_dropped_on_the_cleanup_thread_does_not_block_it() {
+        let _shared = shared();
+        record_reports();
+        let parent_counters = Counters::new();
+        let child_counters = Counters::new();
+        let child = blocking(Probe::new(&child_counters).yields(3));
+        let parent = BlockingDrop::with_timeout(
+            AsyncDropGuard::new(Parent {
+                child: Some(child),
+                counters: parent_counters.clone(),
+            }),
+            Duration::from_secs(5),
+        );
+        let start = Instant::now();
+        drop(parent);
+        assert!(
+            start.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(parent_counters.finished(), 1);
+        // The child's cleanup was queued on the cleanup thread; it finishes there.
+        wait_until(Duration::from_secs(5), || child_counters.finished() == 1);
+        assert_counts(&child_counters, 1, 1, 1);
+        assert!(take_reports().is_empty());
+    }
+
+    // ---------------------------------------------------------------------------------
+    // A cleanup that needs the blocked executor: the bounded wait
+    // ---------------------------------------------------------------------------------
+
+    /// A minimal oneshot channel (futures-util has none without its `channel` feature).
+    struct Slot {
+        value: Option<()>,
+        waker: Option<Waker>,
+    }
+
+    struct OneshotSender(Arc<Mutex<Slot>>);
+    struct OneshotReceiver(Arc<Mutex<Slot>>);
+
+    fn oneshot() -> (OneshotSender, OneshotReceiver) {
+        let slot = Arc::new(Mutex::new(Slot {
+            value: None,
+            waker: None,
+        }));
+        (OneshotSender(slot.clone()), OneshotReceiver(slot))
+    }
+
+    impl OneshotSender {
+        fn send(self) {
+            let waker = {
+                let mut slot = self.0.lock().unwrap();
+                slot.value = Some(());
+                slot.waker.take()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    impl Future for OneshotReceiver {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            let mut slot = self.0.lock().unwrap();
+            match slot.value.take() {
+                Some(()) => Poll::Ready(()),
+                None => {
+                    slot.waker = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    /// A resource whose cleanup waits for a signal from another task.
+    struct AwaitsSignal {
+        signal: Option<OneshotReceiver>,
+        counters: Arc<Counters>,
+    }
+
+    impl Drop for AwaitsSignal {
+        fn drop(&mut self) {
+            self.counters.drops.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl AsyncDrop for AwaitsSignal {
+        type Error = std::convert::Infallible;
+        async fn async_drop_impl(mut self) -> Result<(), Self::Error> {
+            self.counters
+                .cleanups_started
+                .fetch_add(1, Ordering::SeqCst);
+            if let Some(signal) = self.signal.take() {
+                signal.await;
+            }
+            self.counters
+                .cleanups_finished
+                .fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// The cleanup awaits a value that another task of the same single-threaded
+    /// executor sends; that task cannot run while `Drop` blocks the executor's thread.
+    /// The wait ends after the timeout, the drop returns with a report, and the cleanup
+    /// finishes later on the cleanup thread, once the executor runs the sender — exactly
+    /// once.
+    #[test]
+    fn cleanup_waiting_on_the_blocked_executor_times_out_then_finishes() {
+        let _shared = shared();
+        const TIMEOUT: Duration = Duration::from_millis(50);
+        record_reports();
+        let counters = Counters::new();
+        let (tx, rx) = oneshot();
+        let mut pool = LocalPool::new();
+        let blocked_for = Rc::new(Cell::new(None));
+        let reports = Rc::new(RefCell::new(Vec::new()));
+
+        let (c, b, r) = (counters.clone(), blocked_for.clone(), reports.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                let resource = BlockingDrop::with_timeout(
+                    AsyncDropGuard::new(AwaitsSignal {
+                        signal: Some(rx),
+                        counters: c.clone(),
+                    }),
+                    TIMEOUT,
+                );
+                let start = Instant::now();
+                drop(resource);
+                b.set(Some(start.elapsed()));
+                // The cleanup has not finished: the sender has not run yet.
+                assert_eq!(c.finished(), 0);
+                r.borrow_mut().extend(take_reports());
+            })
+            .unwrap();
+        pool.spawner()
+            .spawn_local(async move {
+                // Whichever task runs first, the signal is sent only after a yield.
+                common::yield_now().await;
+                tx.send();
+            })
+            .unwrap();
+        pool.run();
+
+        let blocked_for = blocked_for.get().expect("the dropping task ran");
+        assert!(blocked_for >= TIMEOUT, "{blocked_for:?}");
+        assert!(
+            blocked_for < TIMEOUT + Duration::from_secs(5),
+            "{blocked_for:?}"
+        );
+        let reports = reports.take();
+        assert_eq!(reports.len(), 1, "{reports:?}");
+        assert_eq!(reports[0].kind, ReportKind::Failed);
+        assert!(reports[0].type_name.ends_with("AwaitsSignal"));
+        assert!(
+            reports[0].message.contains(
+                "failed to clean up: cleanup did not finish within 50ms; \
+                 it continues on the cleanup thread"
+            ),
+            "{}",
+            reports[0].message
+        );
+
+        // The signal has been sent; the cleanup finishes on the cleanup thread.
+        wait_until(Duration::from_secs(5), || counters.finished() == 1);
+        wait_until(Duration::from_secs(5), || counters.drops() == 1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_counts(&counters, 1, 1, 1);
+        assert!(take_reports().is_empty());
+    }
+
+    // -----------------------------------------------------------------------------
+    // The cleanup thread stops when idle
+    // -----------------------------------------------------------------------------
+
+    /// The name and id of each thread a cleanup ran on.
+    type Threads = Arc<Mutex<Vec<(Option<String>, ThreadId)>>>;
+
+    /// Records on which thread its cleanup ran.
+    struct WhereAmI(Threads);
+
+    impl AsyncDrop for WhereAmI {
+        type Error = std::convert::Infallible;
+        async fn async_drop_impl(self) -> Result<(), Self::Error> {
+            let me = std::thread::current();
+            self.0
+                .lock()
+                .unwrap()
+                .push((me.name().map(String::from), me.id()));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn cleanup_thread_stops_when_idle_and_starts_again() {
+        let _alone = exclusive();
+        record_reports();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let drop_one = || {
+            drop(BlockingDrop::new(AsyncDropGuard::new(WhereAmI(
+                seen.clone(),
+            ))))
+        };
+        drop_one();
+        drop_one(); // right away: the same thread
+        std::thread::sleep(Duration::from_millis(1_200));
+        drop_one(); // after a second without work: a new thread
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 3);
+        for (name, _) in &seen {
+            assert_eq!(name.as_deref(), Some("asyncdrop-cleanup"));
+        }
+        assert_eq!(seen[0].1, seen[1].1);
+        assert_ne!(seen[1].1, seen[2].1);
+        assert!(take_reports().is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Cost
+// ---------------------------------------------------------------------------------
+
+/// Rough cost of one blocking drop (channel send, thread handoff, wait). Printed,
+/// not asserted: run with `--nocapture` to see it.
+#[test]
+fn cost_per_drop() {
+    let _shared = shared();
+    const N: usize = if cfg!(miri) { 5 } else { 2_000 };
+    record_reports();
+    let counters = Counters::new();
+    drop(blocking(Probe::new(&counters))); // start the cleanup thread
+    let start = Instant::now();
+    for _ in 0..N {
+        drop(blocking(Probe::new(&counters)));
+    }
+    let per_drop = start.elapsed() / N as u32;
+    println!(
+        "BlockingDrop: {:.1} µs per drop",
+        per_drop.as_secs_f64() * 1e6
+    );
+    assert_counts(&counters, N + 1, N + 1, N + 1);
+    assert!(take_reports().is_empty());
+}

@@ -1,0 +1,266 @@
+//! The exact allocation cost of cleaning up many values, as documented under
+//! `# Cost`: `N + 2` allocations for `N ≥ 1` values cleaned up concurrently (one
+//! `FuturesUnordered` task node per value plus its two shared nodes), none for an
+//! empty collection or the ordered variants, plus the error list when some fail.
+#![cfg(feature = "alloc")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll};
+
+#[cfg(feature = "std")]
+use asyncdrop::collections::AsyncDropHashMap;
+use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec};
+use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
+
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; only counts calls on the current thread.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns how many allocations (and reallocations) it made on this
+/// thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCS.with(Cell::get);
+    let r = f();
+    (ALLOCS.with(Cell::get) - before, r)
+}
+
+/// Polls a future to completion with a no-op waker (whose clones allocate nothing).
+fn run<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// The documented cost of a concurrent cleanup of `n` values with no failure.
+fn concurrent(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        n + 2
+    }
+}
+
+/// A resource whose cleanup yields once and fails if its number is odd.
+#[derive(Debug)]
+struct Conn(u64);
+
+#[derive(Debug, PartialEq)]
+struct CloseError(u64);
+
+struct Yield(bool);
+
+impl Future for Yield {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl AsyncDrop for Conn {
+    type Error = CloseError;
+    async fn async_drop_impl(self) -> Result<(), CloseError> {
+        Yield(false).await;
+        if self.0 % 2 == 1 {
+            Err(CloseError(self.0))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// `n` conns numbered `0, 2, 4, ..` (all succeed) followed by `failing` odd ones.
+fn numbers(n: usize, failing: usize) -> impl Iterator<Item = u64> {
+    let ok = (0..(n - failing) as u64).map(|i| 2 * i);
+    ok.chain((0..failing as u64).map(|i| 2 * i + 1))
+}
+
+fn vec_of(n: usize, failing: usize) -> AsyncDropGuard<AsyncDropVec<Conn>> {
+    let mut vec = AsyncDropVec::with_capacity(n);
+    vec.extend(numbers(n, failing).map(|i| AsyncDropGuard::new(Conn(i))));
+    vec
+}
+
+fn btree_of(n: usize, failing: usize) -> AsyncDropGuard<AsyncDropBTreeMap<u64, Conn>> {
+    let mut map = AsyncDropBTreeMap::new();
+    for i in numbers(n, failing) {
+        assert!(map.insert(i, AsyncDropGuard::new(Conn(i))).is_none());
+    }
+    map
+}
+
+const SIZES: [usize; 5] = [0, 1, 2, 10, 100];
+
+#[test]
+fn vec_cleanup_allocates_n_plus_2() {
+    for n in SIZES {
+        let vec = vec_of(n, 0);
+        let (allocs, r) = allocations(|| run(vec.async_drop()));
+        r.unwrap();
+        assert_eq!(allocs, concurrent(n), "N = {n}");
+    }
+}
+
+#[test]
+fn maps_cleanup_allocates_n_plus_2() {
+    for n in SIZES {
+        let map = btree_of(n, 0);
+        let (allocs, r) = allocations(|| run(map.async_drop()));
+        r.unwrap();
+        assert_eq!(allocs, concurrent(n), "BTreeMap, N = {n}");
+    }
+    #[cfg(feature = "std")]
+    for n in SIZES {
+        let mut map = AsyncDropHashMap::with_capacity(n);
+        for i in 0..n as u64 {
+            map.insert(i, AsyncDropGuard::new(Conn(2 * i)));
+        }
+        let (allocs, r) = allocations(|| run(map.async_drop()));
+        r.unwrap();
+        assert_eq!(allocs, concurrent(n), "HashMap, N = {n}");
+    }
+}
+
+#[test]
+fn async_drop_iter_and_vec_allocate_n_plus_2() {
+    for n in SIZES {
+        let guards: Vec<_> = numbers(n, 0)
+            .map(|i| AsyncDropGuard::new(Conn(i)))
+            .collect();
+        let (allocs, r) = allocations(|| run(async_drop_iter(guards)));
+        r.unwrap();
+        assert_eq!(allocs, concurrent(n), "async_drop_iter, N = {n}");
+
+        // A bare iterator of values: nothing collected first.
+        let (allocs, r) = allocations(|| run(async_drop_iter(numbers(n, 0).map(Conn))));
+        r.unwrap();
+        assert_eq!(
+            allocs,
+            concurrent(n),
+            "async_drop_iter of a lazy iterator, N = {n}"
+        );
+
+        // `Vec<T>` (no collection guard) costs the same.
+        let guards: Vec<_> = numbers(n, 0)
+            .map(|i| AsyncDropGuard::new(Conn(i)))
+            .collect();
+        let (allocs, r) = allocations(|| run(guards.async_drop_impl()));
+        r.unwrap();
+        assert_eq!(allocs, concurrent(n), "Vec<T>, N = {n}");
+    }
+}
+
+#[test]
+fn ordered_cleanup_allocates_nothing() {
+    for n in SIZES {
+        let vec = vec_of(n, 0);
+        let (allocs, r) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
+        r.unwrap();
+        assert_eq!(allocs, 0, "AsyncDropVec, N = {n}");
+
+        let map = btree_of(n, 0);
+        let (allocs, r) = allocations(|| run(AsyncDropBTreeMap::async_drop_in_order(map)));
+        r.unwrap();
+        assert_eq!(allocs, 0, "AsyncDropBTreeMap, N = {n}");
+    }
+}
+
+#[test]
+fn failures_add_the_error_list() {
+    for n in [1, 2, 10, 100] {
+        // One failure: one allocation more, for the error list.
+        let vec = vec_of(n, 1);
+        let (allocs, r) = allocations(|| run(vec.async_drop()));
+        assert_eq!(r.unwrap_err().len(), 1);
+        assert_eq!(allocs, n + 3, "concurrent, N = {n}, 1 failure");
+
+        let vec = vec_of(n, 1);
+        let (allocs, r) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
+        assert_eq!(r.unwrap_err().len(), 1);
+        assert_eq!(allocs, 1, "in order, N = {n}, 1 failure");
+    }
+    // `k` failures: a `Vec` grown to `k` (geometrically: at most 1 + log2(k)
+    // allocations).
+    for (n, k) in [(10_usize, 10_usize), (100, 50), (100, 100)] {
+        let bound = 1 + k.ilog2() as usize;
+        let vec = vec_of(n, k);
+        let (allocs, r) = allocations(|| run(vec.async_drop()));
+        let err = r.unwrap_err();
+        assert_eq!(err.len(), k);
+        assert!(
+            (n + 3..=n + 2 + bound).contains(&allocs),
+            "concurrent, N = {n}, {k} failures: {allocs} allocations"
+        );
+        let vec = vec_of(n, k);
+        let (allocs, r) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
+        assert_eq!(r.unwrap_err().len(), k);
+        assert!(
+            (1..=bound).contains(&allocs),
+            "in order, N = {n}, {k} failures: {allocs} allocations"
+        );
+    }
+}
+
+#[test]
+fn composition_allocates_nothing_itself() {
+    let some = Some(AsyncDropGuard::new(Conn(0)));
+    let (allocs, r) = allocations(|| run(some.async_drop_impl()));
+    r.unwrap();
+    assert_eq!(allocs, 0, "Option");
+
+    let ok: Result<_, String> = Ok(AsyncDropGuard::new(Conn(0)));
+    let (allocs, r) = allocations(|| run(ok.async_drop_impl()));
+    r.unwrap();
+    assert_eq!(allocs, 0, "Result");
+
+    let boxed = AsyncDropGuard::new(Box::new(Conn(0)));
+    let (allocs, r) = allocations(|| run(boxed.async_drop()));
+    r.unwrap();
+    assert_eq!(allocs, 0, "Box<T>: the box is freed, nothing allocated");
+
+    let boxed_guard = Box::new(AsyncDropGuard::new(Conn(0)));
+    let (allocs, r) = allocations(|| run(boxed_guard.async_drop_impl()));
+    r.unwrap();
+    assert_eq!(allocs, 0, "Box<AsyncDropGuard<T>>");
+}
+
+#[test]
+fn counting_allocator_counts() {
+    let (n, ()) = allocations(|| drop(std::hint::black_box(Box::new(5u8))));
+    assert_eq!(n, 1);
+}

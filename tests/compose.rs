@@ -1,0 +1,463 @@
+//! Cleanup of `Option`, `Result`, `Vec` and `Box` of resources, and `Send`-ness of
+//! the cleanup futures of nested containers and collections in generic code.
+#![cfg(feature = "alloc")]
+
+mod common;
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::rc::Rc;
+
+use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::{poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use futures_executor::block_on;
+
+fn assert_send<T: Send>(_: &T) {}
+
+/// Whether the type of `$val` implements the given traits, decided at compile time
+/// (an inherent method whose `where` clause holds is preferred over the trait
+/// method of the same name, so this tells negative facts too).
+macro_rules! implements {
+    ($val:expr => $($bound:tt)+) => {{
+        struct Check<T: ?Sized>(PhantomData<T>);
+        #[allow(dead_code)]
+        trait Fallback {
+            fn implements(&self) -> bool {
+                false
+            }
+        }
+        impl<T: ?Sized> Fallback for Check<T> {}
+        impl<T: ?Sized + $($bound)+> Check<T> {
+            #[allow(dead_code)]
+            fn implements(&self) -> bool {
+                true
+            }
+        }
+        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
+            Check(PhantomData)
+        }
+        check_of(&$val).implements()
+    }};
+}
+
+fn setup() -> std::sync::Arc<Counters> {
+    record_reports();
+    Counters::new()
+}
+
+fn probe(c: &std::sync::Arc<Counters>, id: u32, fail: bool) -> AsyncDropGuard<Probe> {
+    let behaviour = if fail {
+        Behaviour::Fail(id)
+    } else {
+        Behaviour::Succeed
+    };
+    Probe::new(c).id(id).behaviour(behaviour).yields(2).guard()
+}
+
+// ---------------------------------------------------------------------------------
+// Option and Result
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn option_cleans_up_some_and_passes_none() {
+    let c = setup();
+    let some = AsyncDropGuard::new(Some(probe(&c, 1, true)));
+    assert_eq!(
+        block_on(some.async_drop()),
+        Err(ProbeError { id: 1, code: 1 })
+    );
+    assert_eq!((c.started(), c.finished(), c.drops()), (1, 1, 1));
+
+    let none: Option<AsyncDropGuard<Probe>> = None;
+    assert_eq!(block_on(none.async_drop_impl()), Ok(()));
+    // A bare value inside, too.
+    assert_eq!(block_on(Some(Probe::new(&c)).async_drop_impl()), Ok(()));
+    assert_eq!((c.started(), c.drops()), (2, 2));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn option_cleanup_dropped_unpolled_reports_the_inner_guard_cancelled() {
+    let c = setup();
+    drop(Some(probe(&c, 1, false)).async_drop_impl());
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    assert_eq!((c.started(), c.drops()), (0, 1));
+}
+
+#[test]
+fn result_cleans_up_ok_and_drops_err_at_once() {
+    let c = setup();
+    let ok: Result<AsyncDropGuard<Probe>, Probe> = Ok(probe(&c, 1, false));
+    assert_eq!(block_on(ok.async_drop_impl()), Ok(()));
+    assert_eq!((c.started(), c.drops()), (1, 1));
+
+    // The `Err` side is a bare value, dropped synchronously when the cleanup is
+    // created, and never reported.
+    let err: Result<AsyncDropGuard<Probe>, Probe> = Err(Probe::new(&c).id(2));
+    let cleanup = err.async_drop_impl();
+    assert_eq!(
+        c.drops(),
+        2,
+        "the Err value was dropped before the first poll"
+    );
+    assert_eq!(block_on(cleanup), Ok(()));
+    assert_eq!(c.started(), 1);
+
+    let failing: Result<_, String> = Ok(probe(&c, 3, true));
+    assert_eq!(
+        block_on(AsyncDropGuard::new(failing).async_drop()),
+        Err(ProbeError { id: 3, code: 3 })
+    );
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Vec
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
+    let c = setup();
+    let guards: Vec<_> = (0..5).map(|id| probe(&c, id, id % 2 == 0)).collect();
+    let mut cleanup = Box::pin(AsyncDropGuard::new(guards).async_drop());
+    let mut all_started_first = false;
+    let err = loop {
+        match poll_once(&mut cleanup) {
+            std::task::Poll::Ready(r) => break r.unwrap_err(),
+            std::task::Poll::Pending => all_started_first |= c.started() == 5 && c.finished() == 0,
+        }
+    };
+    assert!(all_started_first);
+    assert_eq!(
+        err.iter_indexed()
+            .map(|(i, e)| (i, e.id))
+            .collect::<Vec<_>>(),
+        [(0, 0), (2, 2), (4, 4)]
+    );
+    assert_eq!(err.total(), 5);
+    assert_eq!((c.started(), c.finished(), c.drops()), (5, 5, 5));
+
+    assert_eq!(block_on(Vec::<Probe>::new().async_drop_impl()), Ok(()));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn vec_of_guards_cancelled_midway_reports_each_unfinished_guard_and_the_vec() {
+    let c = setup();
+    let guards: Vec<_> = (0..4)
+        .map(|id| Probe::new(&c).id(id).yields(id as usize).guard())
+        .collect();
+    let mut cleanup = Box::pin(AsyncDropGuard::new(guards).async_drop());
+    while c.finished() == 0 {
+        assert!(poll_once(&mut cleanup).is_pending());
+    }
+    let finished = c.finished();
+    drop(cleanup);
+    assert_eq!(c.drops(), 4);
+    let reports = take_reports();
+    // One per guard that had not finished, plus the Vec's own guard.
+    assert_eq!(reports.len(), 4 - finished + 1, "{reports:#?}");
+    assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
+    assert!(reports
+        .iter()
+        .any(|r| r.type_name.starts_with("alloc::vec::Vec<")));
+}
+
+// ---------------------------------------------------------------------------------
+// Box
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn box_of_a_send_resource_is_a_resource() {
+    let c = setup();
+    let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c).behaviour(Behaviour::Fail(9))));
+    assert_eq!(
+        block_on(boxed.async_drop()),
+        Err(ProbeError { id: 0, code: 9 })
+    );
+    // A boxed guard, of a `Send` resource.
+    let boxed_guard = Box::new(probe(&c, 1, false));
+    assert_eq!(block_on(boxed_guard.async_drop_impl()), Ok(()));
+    assert_eq!((c.started(), c.finished(), c.drops()), (2, 2, 2));
+    assert!(take_reports().is_empty());
+}
+
+/// A `!Send` resource.
+struct Local {
+    cleaned: Rc<Cell<u32>>,
+}
+
+impl LocalAsyncDrop for Local {
+    type Error = Infallible;
+
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        self.cleaned.set(self.cleaned.get() + 1);
+        Ok(())
+    }
+}
+
+#[test]
+fn box_of_a_local_guard_is_a_local_resource() {
+    record_reports();
+    let cleaned = Rc::new(Cell::new(0));
+    let local = || {
+        AsyncDropGuard::new(Local {
+            cleaned: cleaned.clone(),
+        })
+    };
+    let boxed = AsyncDropGuard::new(Box::new(local()));
+    block_on(boxed.async_drop()).unwrap();
+    // Composed further: a Vec of optional boxed local guards.
+    let nested = vec![Some(Box::new(local())), None, Some(Box::new(local()))];
+    block_on(AsyncDropGuard::new(nested).async_drop()).unwrap();
+    assert_eq!(cleaned.get(), 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn nested_containers_clean_up_every_value_once() {
+    let c = setup();
+    let nested: Option<Vec<Result<Box<Probe>, String>>> = Some(vec![
+        Ok(Box::new(Probe::new(&c).id(1))),
+        Err("never acquired".into()),
+        Ok(Box::new(Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)))),
+    ]);
+    let err = block_on(AsyncDropGuard::new(nested).async_drop()).unwrap_err();
+    assert_eq!(
+        err.iter_indexed()
+            .map(|(i, e)| (i, e.id))
+            .collect::<Vec<_>>(),
+        [(2, 3)]
+    );
+    assert_eq!((c.started(), c.drops()), (2, 2));
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Send flows through in generic code
+// ---------------------------------------------------------------------------------
+
+mod generic {
+    use std::future::Future;
+    use std::rc::Rc;
+
+    use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
+    use asyncdrop::{AsyncDrop, AsyncDropGuard};
+
+    // Each function needs nothing besides `T: AsyncDrop` (and `Send` keys): the
+    // `+ Send` in its signature is the assertion.
+
+    pub(super) fn vec_of_guards<T: AsyncDrop>(
+        g: AsyncDropGuard<Vec<AsyncDropGuard<T>>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn vec_of_values<T: AsyncDrop>(
+        g: AsyncDropGuard<Vec<T>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn option<T: AsyncDrop>(
+        g: AsyncDropGuard<Option<AsyncDropGuard<T>>>,
+    ) -> impl Future<Output = Result<(), T::Error>> + Send {
+        g.async_drop()
+    }
+
+    /// The `Err` side need not be `Send`: it is dropped before the cleanup starts.
+    pub(super) fn result<T: AsyncDrop>(
+        g: AsyncDropGuard<Result<AsyncDropGuard<T>, Rc<String>>>,
+    ) -> impl Future<Output = Result<(), T::Error>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn boxed<T: AsyncDrop>(
+        g: AsyncDropGuard<Box<T>>,
+    ) -> impl Future<Output = Result<(), T::Error>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn boxed_guard<T: AsyncDrop>(
+        g: AsyncDropGuard<Box<AsyncDropGuard<T>>>,
+    ) -> impl Future<Output = Result<(), T::Error>> + Send {
+        g.async_drop()
+    }
+
+    #[allow(clippy::type_complexity, reason = "the nesting is the point")]
+    pub(super) fn nested<T: AsyncDrop>(
+        g: AsyncDropGuard<Option<Vec<Box<AsyncDropGuard<T>>>>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn collection_vec<T: AsyncDrop>(
+        g: AsyncDropGuard<AsyncDropVec<T>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn collection_vec_in_order<T: AsyncDrop>(
+        g: AsyncDropGuard<AsyncDropVec<T>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        AsyncDropVec::async_drop_in_order(g)
+    }
+
+    pub(super) fn collection_of_guards<T: AsyncDrop>(
+        g: AsyncDropGuard<AsyncDropVec<AsyncDropGuard<T>>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        g.async_drop()
+    }
+
+    /// The keys must be `Send` too (the cleanup future's type also covers the
+    /// ordered variant, which holds the keys until their values are cleaned up).
+    pub(super) fn btree_map<K: Send, T: AsyncDrop>(
+        g: AsyncDropGuard<AsyncDropBTreeMap<K, T>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn btree_map_in_order<K: Send, T: AsyncDrop>(
+        g: AsyncDropGuard<AsyncDropBTreeMap<K, T>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        AsyncDropBTreeMap::async_drop_in_order(g)
+    }
+
+    /// Keys need not be `Send`: they are dropped before the cleanup starts.
+    #[cfg(feature = "std")]
+    pub(super) fn hash_map<T: AsyncDrop>(
+        g: AsyncDropGuard<asyncdrop::collections::AsyncDropHashMap<Rc<u8>, T>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        g.async_drop()
+    }
+
+    pub(super) fn iter<T: AsyncDrop>(
+        guards: Vec<AsyncDropGuard<T>>,
+    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
+        async_drop_iter(guards)
+    }
+}
+
+#[test]
+fn generic_cleanup_futures_are_send_and_run() {
+    let c = setup();
+    let p = |id| probe(&c, id, false);
+    let futures_run = [
+        block_on(generic::vec_of_guards(AsyncDropGuard::new(vec![
+            p(0),
+            p(1),
+        ])))
+        .is_ok(),
+        block_on(generic::vec_of_values(AsyncDropGuard::new(vec![
+            Probe::new(&c),
+        ])))
+        .is_ok(),
+        block_on(generic::option(AsyncDropGuard::new(Some(p(2))))).is_ok(),
+        block_on(generic::result(AsyncDropGuard::new(Ok(p(3))))).is_ok(),
+        block_on(generic::boxed(AsyncDropGuard::new(Box::new(Probe::new(
+            &c,
+        )))))
+        .is_ok(),
+        block_on(generic::boxed_guard(AsyncDropGuard::new(Box::new(p(4))))).is_ok(),
+        block_on(generic::nested(AsyncDropGuard::new(Some(vec![Box::new(
+            p(5),
+        )]))))
+        .is_ok(),
+        block_on(generic::iter(vec![p(6)])).is_ok(),
+    ];
+    assert!(futures_run.iter().all(|ok| *ok));
+    assert_eq!((c.started(), c.finished(), c.drops()), (9, 9, 9));
+
+    let c = setup();
+    let mut vec = asyncdrop::collections::AsyncDropVec::new();
+    vec.push(probe(&c, 0, false));
+    let fut = generic::collection_vec(vec);
+    assert_send(&fut);
+    block_on(fut).unwrap();
+    let mut vec = asyncdrop::collections::AsyncDropVec::new();
+    vec.push(probe(&c, 1, false));
+    block_on(generic::collection_vec_in_order(vec)).unwrap();
+    let mut vec = asyncdrop::collections::AsyncDropVec::new();
+    vec.push(AsyncDropGuard::new(probe(&c, 2, false)));
+    block_on(generic::collection_of_guards(vec)).unwrap();
+    let mut map = asyncdrop::collections::AsyncDropBTreeMap::new();
+    map.insert(1, probe(&c, 3, false));
+    block_on(generic::btree_map(map)).unwrap();
+    let mut map = asyncdrop::collections::AsyncDropBTreeMap::new();
+    map.insert(1, probe(&c, 4, false));
+    block_on(generic::btree_map_in_order(map)).unwrap();
+    #[cfg(feature = "std")]
+    {
+        let mut map = asyncdrop::collections::AsyncDropHashMap::new();
+        map.insert(Rc::new(1), probe(&c, 5, false));
+        block_on(generic::hash_map(map)).unwrap();
+    }
+    let n = if cfg!(feature = "std") { 6 } else { 5 };
+    assert_eq!((c.started(), c.finished(), c.drops()), (n, n, n));
+    assert!(take_reports().is_empty());
+}
+
+/// A `Send` resource whose cleanup future is not `Send` (it holds an `Rc` across an
+/// `.await`): only a `LocalAsyncDrop`.
+struct LocalCleanup;
+
+impl LocalAsyncDrop for LocalCleanup {
+    type Error = Infallible;
+
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        let rc = Rc::new(());
+        common::yield_now().await;
+        drop(rc);
+        Ok(())
+    }
+}
+
+/// A `Send` resource whose cleanup is `Send`.
+struct SendCleanup;
+
+impl AsyncDrop for SendCleanup {
+    type Error = Infallible;
+
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+fn cleanup_of<T: LocalAsyncDrop>(value: T) -> impl Future<Output = Result<(), T::Error>> {
+    AsyncDropGuard::new(value).async_drop()
+}
+
+/// `Send` follows the elements: a container of `Send` cleanups has a `Send`
+/// cleanup, a container of a `!Send` cleanup does not.
+#[test]
+fn send_follows_the_elements() {
+    record_reports();
+    let send = cleanup_of(vec![SendCleanup]);
+    assert!(implements!(send => Send));
+    let local = cleanup_of(vec![LocalCleanup]);
+    assert!(!implements!(local => Send));
+    let send_option = cleanup_of(Some(SendCleanup));
+    assert!(implements!(send_option => Send));
+    let local_option = cleanup_of(Some(LocalCleanup));
+    assert!(!implements!(local_option => Send));
+    let local_box = cleanup_of(Box::new(AsyncDropGuard::new(LocalCleanup)));
+    assert!(!implements!(local_box => Send));
+    let mut collection = asyncdrop::collections::AsyncDropVec::new();
+    collection.push(AsyncDropGuard::new(LocalCleanup));
+    let local_collection = collection.async_drop();
+    assert!(!implements!(local_collection => Send));
+
+    block_on(async {
+        send.await.unwrap();
+        local.await.unwrap();
+        send_option.await.unwrap();
+        local_option.await.unwrap();
+        local_box.await.unwrap();
+        local_collection.await.unwrap();
+    });
+    assert!(take_reports().is_empty());
+}

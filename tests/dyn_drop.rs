@@ -1,0 +1,863 @@
+//! Type-erased cleanup: `DynAsyncDrop` / `LocalDynAsyncDrop`, boxed guards of
+//! different resource types cleaned up together, error conversion, `Send`-ness,
+//! reports, and the allocations per boxed cleanup.
+#![cfg(feature = "alloc")]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::{Cell, RefCell};
+use std::error::Error;
+use std::future::Future;
+use std::io;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+
+use asyncdrop::collections::{async_drop_iter, AsyncDropVec};
+use asyncdrop::{
+    async_drop_all, AsyncDrop, AsyncDropGuard, DynAsyncDrop, LocalAsyncDrop, LocalDynAsyncDrop,
+    ReportKind,
+};
+use common::{
+    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+};
+use futures_executor::{block_on, LocalPool, ThreadPool};
+use futures_util::task::LocalSpawnExt;
+
+// ---------------------------------------------------------------------------------
+// Counting allocator (per thread, so parallel tests do not disturb each other)
+// ---------------------------------------------------------------------------------
+
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    /// Blocks allocated minus blocks freed on this thread, and its high-water mark.
+    static LIVE: Cell<(isize, isize)> = const { Cell::new((0, 0)) };
+}
+
+// SAFETY: forwards to the system allocator; only counts calls on the current thread.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        let _ = LIVE.try_with(|l| {
+            let (live, peak) = l.get();
+            l.set((live + 1, peak.max(live + 1)));
+        });
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        let _ = LIVE.try_with(|l| {
+            let (live, peak) = l.get();
+            l.set((live - 1, peak));
+        });
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+/// Runs `f` and returns its result and how many allocations it made on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCS.with(Cell::get);
+    let r = f();
+    (r, ALLOCS.with(Cell::get) - before)
+}
+
+/// Runs `f` and returns its result and how many more heap blocks were live at the
+/// most than before it ran (on this thread).
+fn peak_extra_blocks<R>(f: impl FnOnce() -> R) -> (R, isize) {
+    let (before, _) = LIVE.with(Cell::get);
+    LIVE.with(|l| l.set((before, before)));
+    let r = f();
+    let (_, peak) = LIVE.with(Cell::get);
+    (r, peak - before)
+}
+
+/// Polls `fut` to completion with a no-op waker (no executor, so no allocation of
+/// its own). Every future here wakes itself before returning `Pending`.
+fn run_to_end<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    loop {
+        if let Poll::Ready(out) = poll_once(&mut fut) {
+            return out;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Three resource types with three error types
+// ---------------------------------------------------------------------------------
+
+/// A file whose cleanup (flush) fails with an `io::Error`.
+struct File {
+    counters: Arc<Counters>,
+    fail: bool,
+    _buffer: [u8; 16],
+}
+
+impl File {
+    fn guard(counters: &Arc<Counters>, fail: bool) -> AsyncDropGuard<File> {
+        AsyncDropGuard::new(File {
+            counters: counters.clone(),
+            fail,
+            _buffer: [0; 16],
+        })
+    }
+}
+
+impl Drop for File {
+    fn drop(&mut self) {
+        self.counters.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl AsyncDrop for File {
+    type Error = io::Error;
+    async fn async_drop_impl(self) -> io::Result<()> {
+        self.counters
+            .cleanups_started
+            .fetch_add(1, Ordering::SeqCst);
+        yield_now().await;
+        self.counters
+            .cleanups_finished
+            .fetch_add(1, Ordering::SeqCst);
+        if self.fail {
+            Err(io::Error::new(io::ErrorKind::WriteZero, "flush failed"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A session whose cleanup (logout) fails with a status code.
+struct Session {
+    counters: Arc<Counters>,
+    status: u16,
+}
+
+impl Session {
+    fn guard(counters: &Arc<Counters>, status: u16) -> AsyncDropGuard<Session> {
+        AsyncDropGuard::new(Session {
+            counters: counters.clone(),
+            status,
+        })
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.counters.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A status code that is not 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Status(u16);
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "logout answered {}", self.0)
+    }
+}
+
+impl Error for Status {}
+
+impl AsyncDrop for Session {
+    type Error = Status;
+    async fn async_drop_impl(self) -> Result<(), Status> {
+        self.counters
+            .cleanups_started
+            .fetch_add(1, Ordering::SeqCst);
+        yield_now().await;
+        yield_now().await;
+        self.counters
+            .cleanups_finished
+            .fetch_add(1, Ordering::SeqCst);
+        if self.status == 200 {
+            Ok(())
+        } else {
+            Err(Status(self.status))
+        }
+    }
+}
+
+/// One error type for all three.
+#[derive(Debug)]
+enum CloseError {
+    Probe(ProbeError),
+    Io(io::ErrorKind),
+    Status(u16),
+}
+
+impl From<ProbeError> for CloseError {
+    fn from(e: ProbeError) -> Self {
+        CloseError::Probe(e)
+    }
+}
+
+impl From<io::Error> for CloseError {
+    fn from(e: io::Error) -> Self {
+        CloseError::Io(e.kind())
+    }
+}
+
+impl From<Status> for CloseError {
+    fn from(e: Status) -> Self {
+        CloseError::Status(e.0)
+    }
+}
+
+type AnyError = Box<dyn Error + Send + Sync>;
+
+fn assert_send<T: Send>(_: &T) {}
+
+/// Whether the type `$ty` implements the given traits, decided at compile time (an
+/// inherent method whose `where` clause holds is preferred over the trait method of
+/// the same name, so this tells negative facts too).
+macro_rules! type_implements {
+    ($ty:ty => $($bound:tt)+) => {{
+        struct Check<T: ?Sized>(std::marker::PhantomData<T>);
+        #[allow(dead_code)]
+        trait Fallback {
+            fn implements(&self) -> bool {
+                false
+            }
+        }
+        impl<T: ?Sized> Fallback for Check<T> {}
+        impl<T: ?Sized + $($bound)+> Check<T> {
+            #[allow(dead_code)]
+            fn implements(&self) -> bool {
+                true
+            }
+        }
+        Check::<$ty>(std::marker::PhantomData).implements()
+    }};
+}
+
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Heterogeneous sets
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn three_types_in_one_array_with_boxed_error() {
+    record_reports();
+    let counters = Counters::new();
+    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>; 3] = [
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
+        AsyncDropGuard::into_dyn(File::guard(&counters, true)),
+        AsyncDropGuard::into_dyn(Session::guard(&counters, 200)),
+    ];
+    let cleanup = async_drop_all(set);
+    assert_send(&cleanup);
+    let err = block_on(cleanup).unwrap_err();
+    assert_eq!(err.count(), 1);
+    assert_eq!(err.first().to_string(), "flush failed");
+    let failed: Vec<usize> = err.iter().map(|(i, _)| i).collect();
+    assert_eq!(failed, [1]);
+    assert_counts(&counters, 3, 3, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn three_types_all_failing_convert_into_one_enum() {
+    record_reports();
+    let counters = Counters::new();
+    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
+        AsyncDropGuard::into_dyn(
+            Probe::new(&counters)
+                .id(7)
+                .behaviour(Behaviour::Fail(70))
+                .guard(),
+        ),
+        AsyncDropGuard::into_dyn(File::guard(&counters, true)),
+        AsyncDropGuard::into_dyn(Session::guard(&counters, 503)),
+    ];
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    let [probe, file, session] = err.into_array();
+    assert!(matches!(
+        probe,
+        Some(CloseError::Probe(ProbeError { id: 7, code: 70 }))
+    ));
+    assert!(matches!(
+        file,
+        Some(CloseError::Io(io::ErrorKind::WriteZero))
+    ));
+    assert!(matches!(session, Some(CloseError::Status(503))));
+    assert_counts(&counters, 3, 3, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn all_succeeding() {
+    record_reports();
+    let counters = Counters::new();
+    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
+        AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
+        AsyncDropGuard::into_dyn(File::guard(&counters, false)),
+        AsyncDropGuard::into_dyn(Session::guard(&counters, 200)),
+    ];
+    block_on(async_drop_all(set)).unwrap();
+    assert_counts(&counters, 3, 3, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn vec_of_mixed_guards_one_by_one() {
+    record_reports();
+    let counters = Counters::new();
+    let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>> = Vec::new();
+    for i in 0..4 {
+        set.push(AsyncDropGuard::into_dyn(
+            Probe::new(&counters)
+                .id(i)
+                .behaviour(Behaviour::Fail(i))
+                .guard(),
+        ));
+        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, false)));
+        set.push(AsyncDropGuard::into_dyn(Session::guard(
+            &counters,
+            400 + i as u16,
+        )));
+    }
+    let errors = block_on(async {
+        let mut errors = Vec::new();
+        for guard in set {
+            if let Err(e) = guard.async_drop().await {
+                errors.push(e.to_string());
+            }
+        }
+        errors
+    });
+    assert_eq!(
+        errors,
+        [
+            "probe 0 failed with 0",
+            "logout answered 400",
+            "probe 1 failed with 1",
+            "logout answered 401",
+            "probe 2 failed with 2",
+            "logout answered 402",
+            "probe 3 failed with 3",
+            "logout answered 403",
+        ]
+    );
+    assert_counts(&counters, 12, 12, 12);
+    assert!(take_reports().is_empty());
+}
+
+/// The crate's collections take erased guards like any others: a sequence of three
+/// resource types is cleaned up concurrently, every error kept.
+#[test]
+fn mixed_types_in_an_async_drop_vec() {
+    record_reports();
+    let counters = Counters::new();
+    let mut set = AsyncDropVec::<Box<dyn DynAsyncDrop<AnyError>>>::new();
+    for i in 0..3 {
+        set.push(AsyncDropGuard::into_dyn(
+            Probe::new(&counters).id(i).yields(i as usize).guard(),
+        ));
+        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, i == 1)));
+        set.push(AsyncDropGuard::into_dyn(Session::guard(
+            &counters,
+            200 + i as u16,
+        )));
+    }
+    // One of them goes back out as a guard, still erased.
+    let last = set.pop().unwrap();
+    assert!(format!("{last:?}").contains("Session"));
+    let cleanup = set.async_drop();
+    assert_send(&cleanup);
+    let err = block_on(cleanup).unwrap_err();
+    assert_eq!(err.len(), 2);
+    assert_eq!(err.first().to_string(), "flush failed");
+    assert_eq!(
+        err.iter_indexed()
+            .map(|(i, e)| (i, e.to_string()))
+            .collect::<Vec<_>>(),
+        [
+            (4, String::from("flush failed")),
+            (5, String::from("logout answered 201")),
+        ]
+    );
+    assert_counts(&counters, 8, 8, 8);
+    let last = block_on(last.async_drop()).unwrap_err();
+    assert_eq!(last.to_string(), "logout answered 202");
+    assert_counts(&counters, 9, 9, 9);
+    assert!(take_reports().is_empty());
+}
+
+/// `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
+#[test]
+fn mixed_types_through_async_drop_iter() {
+    record_reports();
+    let counters = Counters::new();
+    let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>> = Vec::new();
+    for i in 0..5 {
+        set.push(AsyncDropGuard::into_dyn(
+            Probe::new(&counters)
+                .id(i)
+                .yields(2)
+                .behaviour(if i == 3 {
+                    Behaviour::Fail(33)
+                } else {
+                    Behaviour::Succeed
+                })
+                .guard(),
+        ));
+        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, false)));
+        set.push(AsyncDropGuard::into_dyn(Session::guard(&counters, 200)));
+    }
+    let err = block_on(async_drop_iter(set)).unwrap_err();
+    assert_eq!(err.len(), 1);
+    assert!(matches!(
+        err.first(),
+        CloseError::Probe(ProbeError { id: 3, code: 33 })
+    ));
+    assert_counts(&counters, 15, 15, 15);
+    assert!(take_reports().is_empty());
+}
+
+/// The local flavour in the crate's sequence, on a local executor.
+#[test]
+fn local_flavour_in_an_async_drop_vec() {
+    record_reports();
+    let counters = Counters::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut set = AsyncDropVec::<Box<dyn LocalDynAsyncDrop<AnyError>>>::new();
+    set.push(AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(
+        Journal {
+            log: log.clone(),
+            fail: false,
+        },
+    )));
+    set.push(AsyncDropGuard::into_local_dyn(
+        Probe::new(&counters).yields(1).guard(),
+    ));
+    let mut pool = LocalPool::new();
+    pool.run_until(set.async_drop()).unwrap();
+    assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+/// An erased guard is a resource like any other: it nests in tuples next to plain
+/// guards and inside guarded arrays.
+#[test]
+fn erased_guards_compose_with_tuples_and_nested_guards() {
+    record_reports();
+    let counters = Counters::new();
+    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
+        AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
+    let plain = Probe::new(&counters).guard();
+    let nested = AsyncDropGuard::new([
+        AsyncDropGuard::into_dyn::<CloseError>(File::guard(&counters, false)),
+        AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
+    ]);
+    let err = block_on(async_drop_all((erased, plain, nested))).unwrap_err();
+    let (a, b, c) = err.into_inner();
+    assert!(matches!(a, Some(CloseError::Status(500))));
+    assert!(b.is_none());
+    assert!(c.is_none());
+    assert_counts(&counters, 4, 4, 4);
+    assert!(take_reports().is_empty());
+}
+
+/// Box<dyn DynAsyncDrop<E>> implements `AsyncDrop` itself, so generic code bound by
+/// `AsyncDrop` (spawning adapters, `BlockingDrop`) takes it.
+#[test]
+fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
+    fn needs_async_drop<T: AsyncDrop>(guard: AsyncDropGuard<T>) -> AsyncDropGuard<T> {
+        guard
+    }
+    record_reports();
+    let counters = Counters::new();
+    let pool = ThreadPool::builder().pool_size(2).create().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..6u32 {
+        let guard: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> = if i % 2 == 0 {
+            AsyncDropGuard::into_dyn(Probe::new(&counters).id(i).yields(2).guard())
+        } else {
+            AsyncDropGuard::into_dyn(Session::guard(&counters, 200 + i as u16))
+        };
+        let guard = needs_async_drop(guard);
+        let tx = tx.clone();
+        pool.spawn_ok(async move {
+            let result = guard.async_drop().await;
+            tx.send(result.map_err(|e| format!("{e:?}"))).unwrap();
+        });
+    }
+    drop(tx);
+    let mut results: Vec<_> = rx.iter().collect();
+    results.sort();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3);
+    assert_eq!(
+        results
+            .iter()
+            .filter_map(|r| r.clone().err())
+            .collect::<Vec<_>>(),
+        ["Status(201)", "Status(203)", "Status(205)"]
+    );
+    assert_counts(&counters, 6, 6, 6);
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Local flavour
+// ---------------------------------------------------------------------------------
+
+/// A `!Send` resource: an `Rc` journal.
+struct Journal {
+    log: Rc<RefCell<Vec<&'static str>>>,
+    fail: bool,
+}
+
+impl LocalAsyncDrop for Journal {
+    type Error = String;
+    async fn async_drop_impl(self) -> Result<(), String> {
+        yield_now().await;
+        self.log.borrow_mut().push("journal flushed");
+        if self.fail {
+            Err(String::from("journal full"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        self.log.borrow_mut().push("journal dropped");
+    }
+}
+
+#[test]
+fn local_flavour_with_rc_resource_on_local_pool() {
+    record_reports();
+    let counters = Counters::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let set: [AsyncDropGuard<Box<dyn LocalDynAsyncDrop<AnyError>>>; 3] = [
+        AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
+            log: log.clone(),
+            fail: true,
+        })),
+        AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
+        AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
+    ];
+    let outcome = Rc::new(RefCell::new(None));
+    let mut pool = LocalPool::new();
+    let out = outcome.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            let err = async_drop_all(set).await.unwrap_err();
+            let messages: Vec<(usize, String)> =
+                err.iter().map(|(i, e)| (i, e.to_string())).collect();
+            *out.borrow_mut() = Some(messages);
+        })
+        .unwrap();
+    pool.run();
+    assert_eq!(
+        outcome.borrow_mut().take().unwrap(),
+        [
+            (0, String::from("journal full")),
+            (2, String::from("logout answered 404"))
+        ]
+    );
+    assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
+    assert_counts(&counters, 2, 2, 2);
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Resources that are not 'static
+// ---------------------------------------------------------------------------------
+
+/// Borrows a counter instead of sharing it.
+struct Borrowing<'a> {
+    closed: &'a AtomicUsize,
+}
+
+impl AsyncDrop for Borrowing<'_> {
+    type Error = std::convert::Infallible;
+    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        yield_now().await;
+        self.closed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+struct LocalBorrowing<'a> {
+    closed: &'a Cell<u32>,
+}
+
+impl LocalAsyncDrop for LocalBorrowing<'_> {
+    type Error = u8;
+    async fn async_drop_impl(self) -> Result<(), u8> {
+        self.closed.set(self.closed.get() + 1);
+        Err(1)
+    }
+}
+
+impl From<std::convert::Infallible> for CloseError {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
+}
+
+#[test]
+fn non_static_resources() {
+    record_reports();
+    let closed = AtomicUsize::new(0);
+    let counters = Counters::new();
+    {
+        let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError> + '_>>; 2] = [
+            AsyncDropGuard::into_dyn(AsyncDropGuard::new(Borrowing { closed: &closed })),
+            AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
+        ];
+        let cleanup = async_drop_all(set);
+        assert_send(&cleanup);
+        block_on(cleanup).unwrap();
+    }
+    assert_eq!(closed.load(Ordering::SeqCst), 1);
+    assert_counts(&counters, 1, 1, 1);
+
+    let local_closed = Cell::new(0);
+    let guard: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<u32> + '_>> =
+        AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(LocalBorrowing {
+            closed: &local_closed,
+        }));
+    assert_eq!(block_on(guard.async_drop()), Err(1u32));
+    assert_eq!(local_closed.get(), 1);
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Reports: forgotten, cancelled, panicked
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn forgotten_erased_guard_is_reported_and_dropped_once() {
+    record_reports();
+    let counters = Counters::new();
+    let guard = Probe::new(&counters).guard();
+    let line = line!() + 1;
+    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(guard);
+    drop(erased);
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert!(
+        reports[0].type_name.contains("DynAsyncDrop"),
+        "{}",
+        reports[0].type_name
+    );
+    if cfg!(debug_assertions) {
+        // The erased guard records where it was erased.
+        assert_eq!(reports[0].site, Some((file!(), line)));
+    }
+}
+
+#[test]
+fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
+    record_reports();
+    let counters = Counters::new();
+    let erased: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<ProbeError>>> =
+        AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(5).guard());
+    let mut cleanup = Box::pin(erased.async_drop());
+    assert!(poll_once(&mut cleanup).is_pending());
+    drop(cleanup);
+    assert_counts(&counters, 1, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+}
+
+#[test]
+fn panicking_erased_cleanup_propagates_once() {
+    record_reports();
+    let counters = Counters::new();
+    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<ProbeError>>>; 2] = [
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
+        AsyncDropGuard::into_dyn(
+            Probe::new(&counters)
+                .id(2)
+                .behaviour(Behaviour::Panic)
+                .guard(),
+        ),
+    ];
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(async_drop_all(set))
+    }));
+    let message = panicked.unwrap_err();
+    assert_eq!(
+        message.downcast_ref::<String>().map(String::as_str),
+        Some("probe 2 cleanup panicked")
+    );
+    // Both started, neither finished; each dropped exactly once.
+    assert_counts(&counters, 2, 0, 2);
+    // The first probe's cleanup was still running when the panic dropped it: it
+    // reports a cancellation. The panicking one reports nothing (the panic is the
+    // report).
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+}
+
+// ---------------------------------------------------------------------------------
+// Direct use of the traits, Debug
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn async_drop_boxed_and_debug() {
+    let counters = Counters::new();
+    let boxed: Box<dyn DynAsyncDrop<CloseError>> = Box::new(Probe::new(&counters).id(3));
+    assert!(format!("{boxed:?}").starts_with("DynAsyncDrop(\""));
+    assert!(format!("{boxed:?}").ends_with("Probe\")"));
+    block_on(boxed.async_drop_boxed()).unwrap();
+
+    let local: Box<dyn LocalDynAsyncDrop<String>> = Box::new(Journal {
+        log: Rc::default(),
+        fail: true,
+    });
+    assert!(format!("{local:?}").starts_with("LocalDynAsyncDrop(\""));
+    assert_eq!(
+        block_on(local.async_drop_boxed()),
+        Err(String::from("journal full"))
+    );
+
+    // A guard of an erased value is `Debug` and derefs to the trait object.
+    let guard: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
+        AsyncDropGuard::into_dyn(Probe::new(&counters).guard());
+    assert!(format!("{guard:?}").starts_with("AsyncDropGuard(DynAsyncDrop("));
+    block_on(guard.async_drop()).unwrap();
+    assert_counts(&counters, 2, 2, 2);
+}
+
+#[test]
+fn auto_traits() {
+    type Erased = AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>;
+    type LocalErased = AsyncDropGuard<Box<dyn LocalDynAsyncDrop<CloseError>>>;
+    // `DynAsyncDrop` has `Send` as a supertrait; nothing makes it `Sync`.
+    assert!(type_implements!(Erased => Send));
+    assert!(!type_implements!(Erased => Sync));
+    assert!(type_implements!(asyncdrop::BoxCleanup<'static, CloseError> => Send));
+    // The local flavour promises nothing.
+    assert!(!type_implements!(LocalErased => Send));
+    assert!(!type_implements!(LocalErased => Sync));
+    assert!(!type_implements!(asyncdrop::LocalBoxCleanup<'static, CloseError> => Send));
+    // Both are `Unpin` (a box).
+    assert!(type_implements!(Erased => Unpin));
+    assert!(type_implements!(LocalErased => Unpin));
+}
+
+// ---------------------------------------------------------------------------------
+// Allocations
+// ---------------------------------------------------------------------------------
+
+/// One allocation for the value at conversion, one for the future at cleanup.
+#[test]
+fn one_allocation_to_erase_one_to_clean_up() {
+    record_reports();
+    let counters = Counters::new();
+
+    // Send flavour.
+    let guard = File::guard(&counters, false);
+    let (erased, n) = allocations(|| AsyncDropGuard::into_dyn::<CloseError>(guard));
+    assert_eq!(n, 1, "allocations to erase");
+    let (result, n) = allocations(|| run_to_end(erased.async_drop()));
+    result.unwrap();
+    assert_eq!(n, 1, "allocations to clean up");
+
+    // Local flavour.
+    let guard = Session::guard(&counters, 200);
+    let (erased, n) = allocations(|| AsyncDropGuard::into_local_dyn::<CloseError>(guard));
+    assert_eq!(n, 1, "allocations to erase (local)");
+    let (result, n) = allocations(|| run_to_end(erased.async_drop()));
+    result.unwrap();
+    assert_eq!(n, 1, "allocations to clean up (local)");
+
+    // Three of them in an array: three and three; the join itself allocates nothing.
+    let guards = (
+        Probe::new(&counters).guard(),
+        File::guard(&counters, false),
+        Session::guard(&counters, 200),
+    );
+    let (set, n) = allocations(
+        || -> [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] {
+            [
+                AsyncDropGuard::into_dyn(guards.0),
+                AsyncDropGuard::into_dyn(guards.1),
+                AsyncDropGuard::into_dyn(guards.2),
+            ]
+        },
+    );
+    assert_eq!(n, 3, "allocations to erase three");
+    let (result, n) = allocations(|| run_to_end(async_drop_all(set)));
+    result.unwrap();
+    assert_eq!(n, 3, "allocations to clean up three");
+
+    assert_counts(&counters, 5, 5, 5);
+    assert!(take_reports().is_empty());
+}
+
+/// The value's box is freed before the cleanup future's box is allocated: starting
+/// the cleanup never holds both.
+#[test]
+fn value_box_is_freed_before_the_future_is_allocated() {
+    let counters = Counters::new();
+    let erased = AsyncDropGuard::into_dyn::<CloseError>(File::guard(&counters, false));
+    let (cleanup, extra) = peak_extra_blocks(|| erased.async_drop());
+    assert_eq!(
+        extra, 0,
+        "the value's box and the future's box were live at once"
+    );
+    run_to_end(cleanup).unwrap();
+
+    let erased = AsyncDropGuard::into_local_dyn::<CloseError>(Session::guard(&counters, 200));
+    let (cleanup, extra) = peak_extra_blocks(|| erased.async_drop());
+    assert_eq!(
+        extra, 0,
+        "the value's box and the future's box were live at once"
+    );
+    run_to_end(cleanup).unwrap();
+    assert_counts(&counters, 2, 2, 2);
+}
+
+/// A zero-sized resource is boxed without allocating; its cleanup future still is.
+#[test]
+fn zero_sized_resource_erases_for_free() {
+    struct Unit;
+    impl AsyncDrop for Unit {
+        type Error = std::convert::Infallible;
+        async fn async_drop_impl(self) -> Result<(), Self::Error> {
+            yield_now().await;
+            Ok(())
+        }
+    }
+    let (erased, n) =
+        allocations(|| AsyncDropGuard::into_dyn::<CloseError>(AsyncDropGuard::new(Unit)));
+    assert_eq!(n, 0);
+    let (result, n) = allocations(|| run_to_end(erased.async_drop()));
+    result.unwrap();
+    assert_eq!(n, 1);
+}

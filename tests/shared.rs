@@ -1,0 +1,690 @@
+//! `AsyncDropShared`: a shared future whose output is guarded. The future runs once;
+//! its output is cleaned up exactly once, after every clone and every handle; the
+//! last clone drives an unfinished future to completion so its output is not lost.
+//! Every test installs the recording policy hook.
+#![cfg(feature = "std")]
+
+mod common;
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+
+use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
+use common::{record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError};
+use futures_executor::{block_on, ThreadPool};
+use futures_util::future::FusedFuture;
+use futures_util::task::SpawnExt;
+use proptest::prelude::*;
+
+// ---------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------
+
+/// What happened to the shared future itself.
+#[derive(Debug, Default)]
+struct Runs {
+    /// Times the future body started.
+    started: AtomicUsize,
+    /// Times it produced its output.
+    finished: AtomicUsize,
+}
+
+impl Runs {
+    fn new() -> Arc<Runs> {
+        Arc::new(Runs::default())
+    }
+    fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+    fn finished(&self) -> usize {
+        self.finished.load(Ordering::SeqCst)
+    }
+}
+
+/// A future that yields `yields` times, then "opens" a probe (`id`, `behaviour`).
+fn open(
+    counters: &Arc<Counters>,
+    runs: &Arc<Runs>,
+    yields: usize,
+    behaviour: Behaviour,
+) -> impl Future<Output = AsyncDropGuard<Probe>> + Send + 'static {
+    let counters = counters.clone();
+    let runs = runs.clone();
+    async move {
+        runs.started.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..yields {
+            yield_now().await;
+        }
+        runs.finished.fetch_add(1, Ordering::SeqCst);
+        Probe::new(&counters).id(1).behaviour(behaviour).guard()
+    }
+}
+
+/// Polls `fut` once with a no-op waker.
+fn poll_pinned<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+    fut.poll(&mut cx)
+}
+
+/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
+#[track_caller]
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Behaviour
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn clones_on_a_thread_pool_await_the_same_output() {
+    record_reports();
+    let tasks = if cfg!(miri) { 3 } else { 8 };
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let root = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..tasks {
+        let clone = AsyncDropShared::clone(&root);
+        let tx = tx.clone();
+        pool.spawn(async move {
+            let handle = AsyncDropShared::output(&clone).await;
+            let address = &**handle as *const Probe as usize;
+            assert_eq!(handle.id, 1);
+            yield_now().await;
+            let handle_result = handle.async_drop().await;
+            let clone_result = clone.async_drop().await;
+            tx.send((address, handle_result, clone_result)).unwrap();
+        })
+        .unwrap();
+    }
+    drop(tx); // a panicking task then fails `recv` instead of hanging the test
+    let results: Vec<_> = (0..tasks).map(|_| rx.recv().unwrap()).collect();
+    // The root clone is still alive: nothing was cleaned up yet.
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    let address = AsyncDropShared::peek(&root).unwrap() as *const Probe as usize;
+    for (a, handle_result, clone_result) in results {
+        assert_eq!(a, address);
+        assert_eq!(handle_result, Ok(()));
+        assert_eq!(clone_result, Ok(()));
+    }
+    assert_eq!(AsyncDropShared::strong_count(&root), 1);
+    block_on(root.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn the_output_is_cleaned_up_after_every_clone_and_handle() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
+    let b = AsyncDropShared::clone(&a);
+    let (h1, h2) = block_on(async {
+        (
+            AsyncDropShared::output(&a).await,
+            AsyncDropShared::output(&b).await,
+        )
+    });
+    assert!(AsyncDropArc::ptr_eq(&h1, &h2));
+    assert_eq!(AsyncDropArc::strong_count(&h1), 3); // two handles + the clones' share
+    block_on(a.async_drop()).unwrap();
+    block_on(h1.async_drop()).unwrap();
+    assert_counts(&counters, 0, 0, 0);
+    block_on(b.async_drop()).unwrap(); // last clone, but `h2` is alive
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&h2), 1);
+    block_on(h2.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(runs.started(), 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn handles_outlive_the_shared_clones() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let handles: Vec<_> = (0..3)
+        .map(|_| block_on(AsyncDropShared::output(&shared)))
+        .collect();
+    block_on(shared.async_drop()).unwrap();
+    assert_counts(&counters, 0, 0, 0);
+    for (i, handle) in handles.into_iter().enumerate() {
+        assert_eq!(handle.id, 1);
+        assert_eq!(AsyncDropArc::strong_count(&handle), 3 - i);
+        block_on(handle.async_drop()).unwrap();
+    }
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn a_never_polled_future_is_driven_by_the_last_cleanup() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 2, Behaviour::Succeed));
+    let b = AsyncDropShared::clone(&a);
+    block_on(a.async_drop()).unwrap();
+    assert_eq!(runs.started(), 0);
+    // The last clone: runs the future (which "acquires" the probe), then cleans the
+    // probe up.
+    block_on(b.async_drop()).unwrap();
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn an_unfinished_future_is_finished_by_the_last_cleanup() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let shared = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    {
+        let mut waiting = pin!(AsyncDropShared::output(&shared));
+        assert!(poll_pinned(waiting.as_mut()).is_pending());
+        assert!(!waiting.is_terminated());
+    } // given up half way
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    block_on(shared.async_drop()).unwrap();
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn peek_before_and_after() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
+    let b = AsyncDropShared::clone(&a);
+    assert!(AsyncDropShared::peek(&a).is_none());
+    assert!(format!("{:?}", *a).contains("finished: false"));
+    let handle = block_on(AsyncDropShared::output(&b));
+    assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(1));
+    assert!(std::ptr::eq(
+        AsyncDropShared::peek(&a).unwrap(),
+        AsyncDropShared::peek(&b).unwrap()
+    ));
+    assert!(std::ptr::eq::<Probe>(
+        AsyncDropShared::peek(&a).unwrap(),
+        &**handle
+    ));
+    assert!(format!("{:?}", *a).contains("finished: true"));
+    block_on(async {
+        handle.async_drop().await.unwrap();
+        a.async_drop().await.unwrap();
+        b.async_drop().await.unwrap();
+    });
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn strong_count_and_ptr_eq() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let b = AsyncDropShared::clone(&a);
+    let other = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    assert_eq!(AsyncDropShared::strong_count(&a), 2);
+    assert_eq!(AsyncDropShared::strong_count(&other), 1);
+    assert!(AsyncDropShared::ptr_eq(&a, &b));
+    assert!(!AsyncDropShared::ptr_eq(&a, &other));
+    let handle = block_on(AsyncDropShared::output(&a));
+    assert_eq!(AsyncDropShared::strong_count(&a), 2); // handles are not clones
+    block_on(async {
+        b.async_drop().await.unwrap();
+        assert_eq!(AsyncDropShared::strong_count(&a), 1);
+        handle.async_drop().await.unwrap();
+        a.async_drop().await.unwrap();
+        other.async_drop().await.unwrap();
+    });
+    assert_eq!(runs.started(), 2);
+    assert_counts(&counters, 2, 2, 2);
+}
+
+#[test]
+fn the_output_error_comes_from_the_last_share_only() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    // The last clone gives the last share up.
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(3)));
+    let b = AsyncDropShared::clone(&a);
+    let h = block_on(AsyncDropShared::output(&a));
+    assert_eq!(block_on(h.async_drop()), Ok(()));
+    assert_eq!(block_on(a.async_drop()), Ok(()));
+    assert_eq!(block_on(b.async_drop()), Err(ProbeError { id: 1, code: 3 }));
+    // A handle gives the last share up.
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(4)));
+    let h = block_on(AsyncDropShared::output(&a));
+    assert_eq!(block_on(a.async_drop()), Ok(()));
+    assert_eq!(block_on(h.async_drop()), Err(ProbeError { id: 1, code: 4 }));
+    assert_counts(&counters, 2, 2, 2);
+}
+
+#[test]
+fn a_forgotten_clone_that_is_not_the_last_is_only_reported() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let line = line!() + 1;
+    let b = AsyncDropShared::clone(&a);
+    drop(b);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert!(reports[0].type_name.contains("AsyncDropShared"));
+    if let Some(site) = reports[0].site {
+        assert_eq!(site, (file!(), line));
+    }
+    assert_eq!(AsyncDropShared::strong_count(&a), 1);
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn a_forgotten_last_clone_drops_a_finished_output_synchronously() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    block_on(AsyncDropShared::output(&a)).async_drop_now();
+    drop(a);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert_counts(&counters, 0, 0, 1);
+}
+
+/// Cleans up a handle right away (a helper to keep tests short).
+trait AsyncDropNow {
+    fn async_drop_now(self);
+}
+impl AsyncDropNow for AsyncDropGuard<AsyncDropArc<Probe>> {
+    fn async_drop_now(self) {
+        block_on(self.async_drop()).unwrap();
+    }
+}
+
+#[test]
+fn a_forgotten_last_clone_leaves_the_output_to_the_handles() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let handle = block_on(AsyncDropShared::output(&a));
+    drop(a);
+    assert_eq!(take_reports().len(), 1);
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&handle), 1);
+    block_on(handle.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn a_forgotten_last_clone_drops_an_unfinished_future() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    {
+        let mut waiting = pin!(AsyncDropShared::output(&a));
+        assert!(poll_pinned(waiting.as_mut()).is_pending());
+    }
+    drop(a);
+    assert_eq!(take_reports().len(), 1);
+    // The future never produced its output: there is nothing to clean up.
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    assert_counts(&counters, 0, 0, 0);
+}
+
+#[test]
+fn a_cancelled_last_cleanup_drops_the_unfinished_future() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    {
+        let mut cleanup = pin!(a.async_drop());
+        assert!(poll_pinned(cleanup.as_mut()).is_pending());
+    }
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    assert_counts(&counters, 0, 0, 0);
+}
+
+#[test]
+fn a_panicking_future_poisons_the_output_without_leaking() {
+    record_reports();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    struct OnDrop(Arc<AtomicUsize>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let counters = Counters::new();
+    let held = OnDrop(dropped.clone());
+    let a = AsyncDropShared::new(async move {
+        let _held = held;
+        yield_now().await;
+        if true {
+            panic!("could not open");
+        }
+        Probe::new(&counters).guard()
+    });
+    let b = AsyncDropShared::clone(&a);
+    let first = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&a))));
+    assert!(first.is_err());
+    assert_eq!(dropped.load(Ordering::SeqCst), 1); // the future's state was dropped
+    let again = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&b))));
+    assert!(again.is_err());
+    assert!(AsyncDropShared::peek(&a).is_none());
+    block_on(a.async_drop()).unwrap(); // not the last: fine
+    let last = catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop())));
+    assert!(last.is_err());
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn output_futures_are_fused() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let mut waiting = pin!(AsyncDropShared::output(&a));
+    assert!(!waiting.is_terminated());
+    let Poll::Ready(handle) = poll_pinned(waiting.as_mut()) else {
+        panic!("the future finishes at once");
+    };
+    assert!(waiting.is_terminated());
+    assert!(format!("{:?}", waiting).contains("terminated: true"));
+    handle.async_drop_now();
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+}
+
+#[test]
+fn the_last_of_many_racing_owners_cleans_up_once() {
+    record_reports();
+    let (rounds, tasks) = if cfg!(miri) { (2, 3) } else { (200, 8) };
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let (tx, rx) = mpsc::channel();
+    for round in 0..rounds {
+        let root = AsyncDropShared::new(open(&counters, &runs, round % 3, Behaviour::Succeed));
+        for task in 0..tasks {
+            let clone = AsyncDropShared::clone(&root);
+            let tx = tx.clone();
+            pool.spawn(async move {
+                // Some tasks take a handle, some only clean up their clone.
+                let handle = if task % 2 == 0 {
+                    Some(AsyncDropShared::output(&clone).await)
+                } else {
+                    None
+                };
+                let r1 = clone.async_drop().await;
+                let r2 = match handle {
+                    Some(h) => h.async_drop().await,
+                    None => Ok(()),
+                };
+                tx.send(r1.and(r2)).unwrap();
+            })
+            .unwrap();
+        }
+        let tx = tx.clone();
+        pool.spawn(async move { tx.send(root.async_drop().await).unwrap() })
+            .unwrap();
+    }
+    drop(tx); // a panicking task then fails `recv` instead of hanging the test
+    for _ in 0..rounds * (tasks + 1) {
+        rx.recv().unwrap().unwrap();
+    }
+    assert_eq!((runs.started(), runs.finished()), (rounds, rounds));
+    assert_counts(&counters, rounds, rounds, rounds);
+    assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// Auto traits
+// ---------------------------------------------------------------------------------
+
+/// Whether the type of `$val` implements the given traits, decided at compile time
+/// (an inherent method whose `where` clause holds wins over the trait method).
+macro_rules! implements {
+    ($val:expr => $($bound:tt)+) => {{
+        struct Check<T: ?Sized>(PhantomData<T>);
+        #[allow(dead_code)]
+        trait Fallback {
+            fn implements(&self) -> bool {
+                false
+            }
+        }
+        impl<T: ?Sized> Fallback for Check<T> {}
+        impl<T: ?Sized + $($bound)+> Check<T> {
+            #[allow(dead_code)]
+            fn implements(&self) -> bool {
+                true
+            }
+        }
+        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
+            Check(PhantomData)
+        }
+        check_of(&$val).implements()
+    }};
+}
+
+/// A `!Send` future (it holds an `Rc` across an `.await`).
+fn open_locally(counters: &Arc<Counters>) -> impl Future<Output = AsyncDropGuard<Probe>> {
+    let counters = counters.clone();
+    async move {
+        let rc = std::rc::Rc::new(());
+        yield_now().await;
+        drop(rc);
+        Probe::new(&counters).guard()
+    }
+}
+
+#[test]
+fn auto_traits() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    assert!(implements!(*shared => Send + Sync + Unpin));
+    let output = AsyncDropShared::output(&shared);
+    assert!(implements!(output => Send + Sync + Unpin));
+    let handle = block_on(output);
+    let cleanup = shared.async_drop();
+    assert!(implements!(cleanup => Send));
+    block_on(cleanup).unwrap();
+    handle.async_drop_now();
+
+    // A `!Send` future makes the shared future `!Send`.
+    let local = AsyncDropShared::new(open_locally(&counters));
+    assert!(!implements!(*local => Send));
+    block_on(local.async_drop()).unwrap();
+    assert_counts(&counters, 2, 2, 2);
+}
+
+// ---------------------------------------------------------------------------------
+// Property: any order of clone / output / cleanup / forget
+// ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+enum Op {
+    Clone(usize),
+    Output(usize),
+    PollOutputOnce(usize),
+    CleanupClone(usize),
+    CleanupHandle(usize),
+    ForgetClone(usize),
+    ForgetHandle(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => any::<usize>().prop_map(Op::Clone),
+        2 => any::<usize>().prop_map(Op::Output),
+        1 => any::<usize>().prop_map(Op::PollOutputOnce),
+        3 => any::<usize>().prop_map(Op::CleanupClone),
+        3 => any::<usize>().prop_map(Op::CleanupHandle),
+        1 => any::<usize>().prop_map(Op::ForgetClone),
+        1 => any::<usize>().prop_map(Op::ForgetHandle),
+    ]
+}
+
+/// How the output ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    CleanedUp,
+    Dropped,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn any_order_ends_the_output_exactly_once(
+        ops in proptest::collection::vec(op(), 0..40),
+        fail in any::<bool>(),
+        yields in 0usize..3,
+    ) {
+        record_reports();
+        let counters = Counters::new();
+        let runs = Runs::new();
+        let behaviour = if fail { Behaviour::Fail(5) } else { Behaviour::Succeed };
+        let mut clones = vec![AsyncDropShared::new(open(&counters, &runs, yields, behaviour))];
+        let mut handles: Vec<AsyncDropGuard<AsyncDropArc<Probe>>> = Vec::new();
+        let mut forgotten = 0;
+        let mut errors = 0;
+        let mut end: Option<End> = None;
+        // Whether the future produced its output (the model's view).
+        let mut finished = false;
+        // Every op, then clean up the clones, then the handles.
+        let mut ops = ops.into_iter().chain(std::iter::repeat(Op::CleanupClone(0)));
+        while !(clones.is_empty() && handles.is_empty()) {
+            let op = if clones.is_empty() {
+                Op::CleanupHandle(0)
+            } else {
+                ops.next().unwrap()
+            };
+            let nc = clones.len();
+            let nh = handles.len();
+            match op {
+                Op::Clone(i) if nc > 0 => {
+                    let clone = AsyncDropShared::clone(&clones[i % nc]);
+                    clones.push(clone);
+                }
+                Op::Output(i) if nc > 0 => {
+                    handles.push(block_on(AsyncDropShared::output(&clones[i % nc])));
+                    finished = true;
+                }
+                Op::PollOutputOnce(i) if nc > 0 => {
+                    let polled = {
+                        let mut waiting = pin!(AsyncDropShared::output(&clones[i % nc]));
+                        poll_pinned(waiting.as_mut())
+                    };
+                    if let Poll::Ready(handle) = polled {
+                        handles.push(handle);
+                        finished = true;
+                    }
+                }
+                Op::CleanupClone(i) if nc > 0 => {
+                    let last_clone = nc == 1;
+                    let result = block_on(clones.swap_remove(i % nc).async_drop());
+                    let ends = last_clone && nh == 0;
+                    if last_clone {
+                        finished = true; // the last cleanup drives the future
+                    }
+                    prop_assert_eq!(result.is_err(), ends && fail);
+                    errors += usize::from(result.is_err());
+                    if ends {
+                        end = Some(End::CleanedUp);
+                    }
+                }
+                Op::ForgetClone(i) if nc > 0 => {
+                    let last_clone = nc == 1;
+                    drop(clones.swap_remove(i % nc));
+                    forgotten += 1;
+                    if last_clone && nh == 0 && finished {
+                        end = Some(End::Dropped);
+                    }
+                }
+                Op::CleanupHandle(i) if nh > 0 => {
+                    let result = block_on(handles.swap_remove(i % nh).async_drop());
+                    let ends = nc == 0 && nh == 1;
+                    prop_assert_eq!(result.is_err(), ends && fail);
+                    errors += usize::from(result.is_err());
+                    if ends {
+                        end = Some(End::CleanedUp);
+                    }
+                }
+                Op::ForgetHandle(i) if nh > 0 => {
+                    drop(handles.swap_remove(i % nh));
+                    forgotten += 1;
+                    if nc == 0 && nh == 1 {
+                        end = Some(End::Dropped);
+                    }
+                }
+                _ => {}
+            }
+            if end.is_none() {
+                prop_assert_eq!(counters.drops(), 0);
+            }
+            if let Some(first) = handles.first() {
+                let share = usize::from(!clones.is_empty());
+                prop_assert_eq!(AsyncDropArc::strong_count(first), handles.len() + share);
+            }
+        }
+        let reports = take_reports();
+        prop_assert_eq!(reports.len(), forgotten);
+        prop_assert!(reports.iter().all(|r| r.kind == ReportKind::Forgotten));
+        prop_assert!(runs.started() <= 1);
+        prop_assert_eq!(runs.finished(), usize::from(finished));
+        match end {
+            Some(End::CleanedUp) => {
+                prop_assert_eq!(
+                    (counters.started(), counters.finished(), counters.drops()),
+                    (1, 1, 1)
+                );
+                prop_assert_eq!(errors, usize::from(fail));
+            }
+            Some(End::Dropped) => {
+                prop_assert_eq!((counters.started(), counters.drops(), errors), (0, 1, 0));
+            }
+            None => {
+                // The last clone was forgotten before the future finished.
+                prop_assert!(!finished);
+                prop_assert_eq!((counters.started(), counters.drops()), (0, 0));
+            }
+        }
+    }
+}
