@@ -12,8 +12,9 @@ use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
-use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard};
-use criterion::{criterion_group, criterion_main, Criterion};
+use asyncdrop::collections::AsyncDropVec;
+use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropArc, AsyncDropGuard, BlockingDrop};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 // ---------------------------------------------------------------------------
 // Allocation counting
@@ -76,6 +77,7 @@ fn future_size<F: Future>(fut: F) -> usize {
 // ---------------------------------------------------------------------------
 // A minimal executor: futures here complete without waiting on anything.
 
+#[inline(always)]
 fn run<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);
     let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
@@ -373,5 +375,256 @@ fn core_cases(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, core_cases);
+// ---------------------------------------------------------------------------
+// d. Many guards whose cleanup yields once.
+
+/// A resource whose close waits once (returns `Pending` once, waking itself).
+struct Yielding(u64);
+
+impl Yielding {
+    async fn close(self) -> Result<(), Infallible> {
+        YieldOnce(false).await;
+        black_box(self.0);
+        Ok(())
+    }
+}
+
+impl AsyncDrop for Yielding {
+    type Error = Infallible;
+    fn async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> + Send {
+        self.close()
+    }
+}
+
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+const MANY: u64 = 100_000;
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn many_cases(c: &mut Criterion) {
+    let rt = current_thread();
+    let mut g = c.benchmark_group("d_many");
+    g.sample_size(10);
+    g.bench_function("collection", |b| {
+        b.iter_batched(
+            || {
+                let mut v = AsyncDropVec::with_capacity(MANY as usize);
+                for i in 0..MANY {
+                    v.push(AsyncDropGuard::new(Yielding(i)));
+                }
+                v
+            },
+            |v| rt.block_on(v.async_drop()),
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("join_all", |b| {
+        b.iter_batched(
+            || (0..MANY).map(Yielding).collect::<Vec<_>>(),
+            |v| {
+                rt.block_on(futures_util::future::join_all(
+                    v.into_iter().map(Yielding::close),
+                ))
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("tokio_spawn_each", |b| {
+        b.iter_batched(
+            || (0..MANY).map(Yielding).collect::<Vec<_>>(),
+            |v| {
+                rt.block_on(async {
+                    let handles: Vec<_> = v.into_iter().map(|r| tokio::spawn(r.close())).collect();
+                    for h in handles {
+                        let _ = h.await;
+                    }
+                })
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+    let mut v = AsyncDropVec::with_capacity(MANY as usize);
+    for i in 0..MANY {
+        v.push(AsyncDropGuard::new(Yielding(i)));
+    }
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let _ = rt.block_on(v.async_drop());
+    let per_element = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / MANY as f64;
+    record("d_many/collection", per_element, None);
+    let raw: Vec<_> = (0..MANY).map(Yielding).collect();
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let _ = rt.block_on(futures_util::future::join_all(
+        raw.into_iter().map(Yielding::close),
+    ));
+    let per_element = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / MANY as f64;
+    record("d_many/join_all", per_element, None);
+}
+
+// ---------------------------------------------------------------------------
+// e. Shared ownership.
+
+#[inline(never)]
+fn op_async_drop_arc(shared: &AsyncDropArc<Trivial>) -> Result<(), Infallible> {
+    let clone = AsyncDropArc::clone(shared);
+    run(clone.async_drop())
+}
+
+#[inline(never)]
+fn op_std_arc(shared: &std::sync::Arc<Trivial>) {
+    let clone = std::sync::Arc::clone(shared);
+    drop(black_box(clone));
+}
+
+fn arc_cases(c: &mut Criterion) {
+    let shared = AsyncDropArc::new(AsyncDropGuard::new(Trivial(1)));
+    let plain = std::sync::Arc::new(Trivial(1));
+    let mut g = c.benchmark_group("e_arc");
+    g.bench_function("async_drop_arc", |b| b.iter(|| op_async_drop_arc(&shared)));
+    g.bench_function("std_arc", |b| b.iter(|| op_std_arc(&plain)));
+    g.finish();
+    record(
+        "e_arc/async_drop_arc",
+        allocations_per_op(1000, || {
+            let _ = op_async_drop_arc(&shared);
+        }),
+        None,
+    );
+    record(
+        "e_arc/std_arc",
+        allocations_per_op(1000, || op_std_arc(&plain)),
+        None,
+    );
+    let _ = run(shared.async_drop());
+}
+
+// ---------------------------------------------------------------------------
+// f. Blocking drop on a tokio multi-thread runtime, from inside a task.
+
+#[derive(Default)]
+struct DropperResource(u64);
+
+#[async_trait::async_trait]
+impl async_dropper::AsyncDrop for DropperResource {
+    async fn async_drop(&mut self) {
+        black_box(self.0);
+    }
+}
+
+#[derive(Default)]
+struct YieldingDropper(u64);
+
+#[async_trait::async_trait]
+impl async_dropper::AsyncDrop for YieldingDropper {
+    async fn async_drop(&mut self) {
+        YieldOnce(false).await;
+        black_box(self.0);
+    }
+}
+
+fn blocking_cases(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut g = c.benchmark_group("f_blocking");
+    g.bench_function("blocking_drop", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                tokio::spawn(async move {
+                    let start = std::time::Instant::now();
+                    for i in 0..iters {
+                        drop(BlockingDrop::new(AsyncDropGuard::new(Trivial(black_box(
+                            i,
+                        )))));
+                    }
+                    start.elapsed()
+                })
+                .await
+                .expect("bench task")
+            })
+        })
+    });
+    g.bench_function("async_dropper_simple", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                tokio::spawn(async move {
+                    let start = std::time::Instant::now();
+                    for i in 0..iters {
+                        drop(async_dropper::AsyncDropper::new(DropperResource(
+                            black_box(i),
+                        )));
+                    }
+                    start.elapsed()
+                })
+                .await
+                .expect("bench task")
+            })
+        })
+    });
+    // The same with a cleanup that has to wait once: no inline fast path.
+    g.bench_function("blocking_drop_waiting", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                tokio::spawn(async move {
+                    let start = std::time::Instant::now();
+                    for i in 0..iters {
+                        drop(BlockingDrop::new(AsyncDropGuard::new(Yielding(black_box(
+                            i,
+                        )))));
+                    }
+                    start.elapsed()
+                })
+                .await
+                .expect("bench task")
+            })
+        })
+    });
+    g.bench_function("async_dropper_simple_waiting", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                tokio::spawn(async move {
+                    let start = std::time::Instant::now();
+                    for i in 0..iters {
+                        drop(async_dropper::AsyncDropper::new(YieldingDropper(
+                            black_box(i),
+                        )));
+                    }
+                    start.elapsed()
+                })
+                .await
+                .expect("bench task")
+            })
+        })
+    });
+    g.finish();
+    record(
+        "f_blocking/blocking_drop",
+        allocations_per_op(100, || {
+            drop(BlockingDrop::new(AsyncDropGuard::new(Trivial(1))));
+        }),
+        None,
+    );
+}
+
+criterion_group!(benches, core_cases, many_cases, arc_cases, blocking_cases);
 criterion_main!(benches);

@@ -47,6 +47,21 @@ step "tests: no default features"
 cargo test --no-default-features
 step "tests: all features"
 cargo test --all-features
+step "runtime adapters, each with its feature alone"
+for rt in tokio smol async-std; do
+  name=${rt//-/_}
+  targets=()
+  for t in rt_$name compile_fail_$name; do
+    [ -f "tests/$t.rs" ] && targets+=(--test "$t")
+  done
+  if [ ${#targets[@]} -gt 0 ]; then
+    cargo test --features "$rt" "${targets[@]}"
+  fi
+  if [ -f "examples/$name.rs" ]; then
+    cargo run --features "$rt" --example "$name" >/dev/null
+  fi
+done
+
 step "tests: release (size guarantees, scale tests)"
 cargo test --release --tests
 

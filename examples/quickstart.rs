@@ -3,8 +3,10 @@
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use asyncdrop::collections::AsyncDropVec;
 use asyncdrop::{
-    async_drop_all, set_policy, with_async_drop, AsyncDrop, AsyncDropGuard, Policy, Report,
+    async_drop_all, set_policy, with_async_drop, AsyncDrop, AsyncDropArc, AsyncDropGuard, Policy,
+    Report,
 };
 
 /// A pretend network connection whose teardown is async: it says goodbye, then
@@ -50,7 +52,7 @@ impl AsyncDrop for Connection {
 
     async fn async_drop_impl(mut self) -> Result<(), NetError> {
         self.send("goodbye").await?;
-        println!("  close {} after {} messages", self.peer, self.sent);
+        println!("  close {} ({} sent)", self.peer, self.sent);
         if self.peer == "flaky" {
             return Err(NetError("flaky: connection reset during close".into()));
         }
@@ -102,7 +104,30 @@ async fn tour() {
         Err(errors) => println!("  {errors}"),
     }
 
-    println!("\n4. a forgotten guard is reported (here through a hook; the default panics)");
+    println!("\n4. shared ownership: the last of the clones closes the connection");
+    let shared = AsyncDropArc::new(Connection::connect("shared").await);
+    let second_owner = AsyncDropArc::clone(&shared);
+    println!("  owners: {}", AsyncDropArc::strong_count(&shared));
+    shared.async_drop().await.unwrap(); // not the last: nothing happens yet
+    println!("  first owner done; now the last one:");
+    second_owner.async_drop().await.unwrap();
+
+    println!("\n5. a collection: remove hands a guard back, cleanup runs all concurrently");
+    let mut pool = AsyncDropVec::new();
+    for peer in ["p1", "flaky", "p3"] {
+        pool.push(Connection::connect(peer).await);
+    }
+    let taken = pool.remove(0); // now ours to clean up
+    taken.async_drop().await.unwrap();
+    if let Err(errors) = pool.async_drop().await {
+        println!(
+            "  {} of the pool's cleanups failed: {}",
+            errors.len(),
+            errors.first()
+        );
+    }
+
+    println!("\n6. a forgotten guard is reported (here through a hook; the default panics)");
     set_policy(Policy::Hook(on_forgotten));
     {
         let _conn = Connection::connect("dave").await;

@@ -131,7 +131,7 @@ impl<T, F> AsyncDropFuture<T, F> {
 impl<T, F: Future> Future for AsyncDropFuture<T, F> {
     type Output = F::Output;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         if *this.state != State::Pending {

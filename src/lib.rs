@@ -68,6 +68,13 @@
 //! - [`async_drop_all`]: clean up a tuple or array of guards concurrently, keeping
 //!   every error; [`all_or_cleanup`]: combine fallible acquisitions.
 //!
+//! With `alloc` / `std` there is more for programs with many owners or many
+//! resources: [`AsyncDropArc`] (shared ownership, cleaned up once by the last
+//! clone), [`AsyncDropMutex`], the [`collections`] (concurrent cleanup of every
+//! element, every error kept), type-erased cleanup ([`DynAsyncDrop`]),
+//! [`AsyncDropShared`] (a shared future with a guarded output) and [`BlockingDrop`]
+//! (synchronous `Drop` that completes the cleanup).
+//!
 //! # Cancellation
 //!
 //! A cleanup future dropped before it finished did not clean up: the value is
@@ -80,15 +87,29 @@
 //! - *(none)*: the traits, the guard, the policy, the scope macro and the join
 //!   helpers. Needs neither `alloc` nor `std`; builds for bare-metal targets such as
 //!   `thumbv7em-none-eabihf`.
-//! - `alloc`: links `alloc` (heap-backed helpers build on it).
-//! - `std` (default, implies `alloc`): panic-aware reporting — the default policy
-//!   never panics while the thread is already panicking — and `Policy::Stderr`.
+//! - `alloc`: [`AsyncDropArc`], [`AsyncDropMutex`], [`collections`] (but the hash
+//!   map), `Vec`/`Box` composition, [`DynAsyncDrop`] / [`LocalDynAsyncDrop`].
+//! - `std` (default, implies `alloc`): the hash map, [`AsyncDropShared`],
+//!   [`BlockingDrop`]; panic-aware reporting — the default policy never panics while
+//!   the thread is already panicking — and `Policy::Stderr`.
 //!
-//! The crate is `#![no_std]` in every configuration, assumes no async runtime and
-//! depends on none.
+//! - `tokio`: the [`rt::tokio`](crate::rt) adapter — background cleanup, a bounded
+//!   cleanup worker, deadlines on tokio's timer, blocking from sync code without
+//!   deadlocking (also on the current-thread runtime), and `AsyncDrop` for tokio's
+//!   streams, files, buffered writers, task handles, join sets and child processes.
+//!
+//! The crate is `#![no_std]` in every configuration; without a runtime feature it
+//! assumes no async runtime and depends on none. Runtime features may be combined.
 
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![cfg_attr(
+    not(feature = "std"),
+    allow(
+        rustdoc::broken_intra_doc_links,
+        reason = "the crate docs link the alloc/std helpers, absent in smaller builds"
+    )
+)]
 #![doc(test(attr(deny(warnings))))]
 // Library-only lints (tests and examples use `std` freely): keep every path in the
 // crate itself as portable as its features allow.
@@ -121,6 +142,13 @@ mod compose;
 mod dyn_drop;
 #[cfg(feature = "alloc")]
 mod mutex;
+
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
+)]
+pub mod rt;
 
 #[cfg(feature = "std")]
 mod blocking;

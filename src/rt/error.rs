@@ -1,0 +1,603 @@
+//! The errors the runtime adapters share.
+
+use core::error::Error;
+use core::fmt;
+use core::time::Duration;
+use std::sync::{Mutex, PoisonError};
+
+use alloc::string::String;
+
+use super::outcome::{panic_message, Payload};
+use crate::AsyncDropGuard;
+
+/// How a cleanup with a time limit failed: it ran out of time, or it failed in time.
+///
+/// Returned by the adapters' `async_drop_timeout` (for tokio:
+/// [`async_drop_timeout`](crate::rt::tokio::async_drop_timeout)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use asyncdrop::rt::DeadlineError;
+///
+/// let expired: DeadlineError<std::io::Error> = DeadlineError::Expired {
+///     type_name: "app::Conn",
+///     after: Duration::from_millis(250),
+/// };
+/// assert!(expired.is_expired());
+/// assert_eq!(
+///     expired.to_string(),
+///     "the cleanup of `app::Conn` did not finish within 250ms; \
+///      it was cancelled and the value dropped without finishing its cleanup",
+/// );
+///
+/// let failed = DeadlineError::Failed("connection reset");
+/// assert_eq!(failed.into_failed(), Some("connection reset"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeadlineError<E> {
+    /// The cleanup did not finish in time. Its future was dropped: whatever it still
+    /// held was dropped synchronously, exactly once. This error is the report of
+    /// that cancellation — the [`Policy`](crate::Policy) is not told again.
+    Expired {
+        /// The guarded type, as given by [`core::any::type_name`].
+        type_name: &'static str,
+        /// The time limit that ran out.
+        after: Duration,
+    },
+    /// The cleanup finished in time, with this error.
+    Failed(E),
+}
+
+impl<E> DeadlineError<E> {
+    /// Whether the cleanup ran out of time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::rt::DeadlineError;
+    /// assert!(!DeadlineError::Failed(7).is_expired());
+    /// ```
+    pub fn is_expired(&self) -> bool {
+        matches!(self, DeadlineError::Expired { .. })
+    }
+
+    /// The cleanup's own error, if it finished in time with one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::rt::DeadlineError;
+    /// assert_eq!(DeadlineError::Failed(7).into_failed(), Some(7));
+    /// ```
+    pub fn into_failed(self) -> Option<E> {
+        match self {
+            DeadlineError::Failed(error) => Some(error),
+            DeadlineError::Expired { .. } => None,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for DeadlineError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeadlineError::Expired { type_name, after } => write!(
+                f,
+                "the cleanup of `{type_name}` did not finish within {after:?}; \
+                 it was cancelled and the value dropped without finishing its cleanup"
+            ),
+            DeadlineError::Failed(error) => write!(f, "cleanup failed: {error}"),
+        }
+    }
+}
+
+impl<E: Error + 'static> Error for DeadlineError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            DeadlineError::Failed(error) => Some(error),
+            DeadlineError::Expired { .. } => None,
+        }
+    }
+}
+
+/// How a cleanup that ran in the background failed, as its
+/// [`CleanupHandle`](crate::rt::CleanupHandle) tells the task awaiting it.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::rt::BackgroundError;
+///
+/// let e: BackgroundError<&str> = BackgroundError::Failed("reset");
+/// assert_eq!(e.to_string(), "background cleanup failed: reset");
+/// assert_eq!(e.into_failed(), Some("reset"));
+/// ```
+#[non_exhaustive]
+pub enum BackgroundError<E> {
+    /// The cleanup returned this error.
+    Failed(E),
+    /// The cleanup panicked. The panic was caught in the background task; the
+    /// [`CleanupPanic`] has its message and payload.
+    Panicked(CleanupPanic),
+    /// The cleanup never finished: the runtime dropped its task (it shut down). The
+    /// cleanup future reported that as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled)
+    /// when it was dropped.
+    Cancelled {
+        /// The guarded type, as given by [`core::any::type_name`].
+        type_name: &'static str,
+    },
+}
+
+impl<E> BackgroundError<E> {
+    /// The cleanup's own error, if it returned one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::rt::BackgroundError;
+    /// let e = BackgroundError::<u8>::Cancelled { type_name: "app::Conn" };
+    /// assert_eq!(e.into_failed(), None);
+    /// ```
+    pub fn into_failed(self) -> Option<E> {
+        match self {
+            BackgroundError::Failed(error) => Some(error),
+            BackgroundError::Panicked(_) | BackgroundError::Cancelled { .. } => None,
+        }
+    }
+
+    /// The caught panic, if the cleanup panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::rt::BackgroundError;
+    /// let e = BackgroundError::<u8>::Failed(3);
+    /// assert!(e.panic().is_none());
+    /// ```
+    pub fn panic(&self) -> Option<&CleanupPanic> {
+        match self {
+            BackgroundError::Panicked(panic) => Some(panic),
+            BackgroundError::Failed(_) | BackgroundError::Cancelled { .. } => None,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for BackgroundError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackgroundError::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
+            BackgroundError::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
+            BackgroundError::Cancelled { type_name } => f
+                .debug_struct("Cancelled")
+                .field("type_name", type_name)
+                .finish(),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for BackgroundError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackgroundError::Failed(error) => write!(f, "background cleanup failed: {error}"),
+            BackgroundError::Panicked(panic) => write!(f, "background {panic}"),
+            BackgroundError::Cancelled { type_name } => write!(
+                f,
+                "the background cleanup of `{type_name}` was cancelled: \
+                 the runtime dropped its task before it finished"
+            ),
+        }
+    }
+}
+
+impl<E: Error + 'static> Error for BackgroundError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            BackgroundError::Failed(error) => Some(error),
+            BackgroundError::Panicked(panic) => Some(panic),
+            BackgroundError::Cancelled { .. } => None,
+        }
+    }
+}
+
+impl<E> From<BackgroundError<E>> for BlockingError<E> {
+    fn from(error: BackgroundError<E>) -> Self {
+        match error {
+            BackgroundError::Failed(error) => BlockingError::Failed(error),
+            BackgroundError::Panicked(panic) => BlockingError::Panicked(panic),
+            BackgroundError::Cancelled { type_name } => BlockingError::Cancelled { type_name },
+        }
+    }
+}
+
+/// How a cleanup run from synchronous code failed; returned by the adapters'
+/// `block_on_async_drop` (for tokio:
+/// [`block_on_async_drop`](crate::rt::tokio::block_on_async_drop)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use asyncdrop::rt::BlockingError;
+///
+/// let e: BlockingError<std::io::Error> = BlockingError::TimedOut {
+///     type_name: "app::Conn",
+///     after: Duration::from_secs(10),
+/// };
+/// assert!(e.is_timed_out());
+/// assert!(e.to_string().contains("it goes on in the background"));
+/// ```
+#[non_exhaustive]
+pub enum BlockingError<E> {
+    /// The cleanup returned this error.
+    Failed(E),
+    /// The cleanup panicked. The panic was caught; the [`CleanupPanic`] has its
+    /// message and payload.
+    Panicked(CleanupPanic),
+    /// The cleanup did not finish within the time limit. It was **not** cancelled: it
+    /// goes on in the background, and if it later fails or panics, that is reported
+    /// through the [`Policy`](crate::Policy) as [`ReportKind::Failed`] or
+    /// [`ReportKind::Panicked`](crate::ReportKind::Panicked).
+    ///
+    /// [`ReportKind::Failed`]: crate::ReportKind::Failed
+    TimedOut {
+        /// The guarded type, as given by [`core::any::type_name`].
+        type_name: &'static str,
+        /// How long the caller waited.
+        after: Duration,
+    },
+    /// The cleanup never finished: the runtime it ran on dropped it (it shut down),
+    /// which the cleanup future reported as
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    Cancelled {
+        /// The guarded type, as given by [`core::any::type_name`].
+        type_name: &'static str,
+    },
+}
+
+impl<E> BlockingError<E> {
+    /// Whether the wait ran out of time (the cleanup goes on in the background).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::rt::BlockingError;
+    /// assert!(!BlockingError::Failed(1).is_timed_out());
+    /// ```
+    pub fn is_timed_out(&self) -> bool {
+        matches!(self, BlockingError::TimedOut { .. })
+    }
+
+    /// The cleanup's own error, if it returned one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::rt::BlockingError;
+    /// assert_eq!(BlockingError::Failed(1).into_failed(), Some(1));
+    /// ```
+    pub fn into_failed(self) -> Option<E> {
+        match self {
+            BlockingError::Failed(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The caught panic, if the cleanup panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::rt::BlockingError;
+    /// assert!(BlockingError::Failed(1).panic().is_none());
+    /// ```
+    pub fn panic(&self) -> Option<&CleanupPanic> {
+        match self {
+            BlockingError::Panicked(panic) => Some(panic),
+            _ => None,
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for BlockingError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlockingError::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
+            BlockingError::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
+            BlockingError::TimedOut { type_name, after } => f
+                .debug_struct("TimedOut")
+                .field("type_name", type_name)
+                .field("after", after)
+                .finish(),
+            BlockingError::Cancelled { type_name } => f
+                .debug_struct("Cancelled")
+                .field("type_name", type_name)
+                .finish(),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for BlockingError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BlockingError::Failed(error) => write!(f, "cleanup failed: {error}"),
+            BlockingError::Panicked(panic) => fmt::Display::fmt(panic, f),
+            BlockingError::TimedOut { type_name, after } => write!(
+                f,
+                "the cleanup of `{type_name}` did not finish within {after:?}; \
+                 it goes on in the background"
+            ),
+            BlockingError::Cancelled { type_name } => write!(
+                f,
+                "the cleanup of `{type_name}` was cancelled: \
+                 its runtime shut down before it finished"
+            ),
+        }
+    }
+}
+
+impl<E: Error + 'static> Error for BlockingError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            BlockingError::Failed(error) => Some(error),
+            BlockingError::Panicked(panic) => Some(panic),
+            BlockingError::TimedOut { .. } | BlockingError::Cancelled { .. } => None,
+        }
+    }
+}
+
+/// A guard a cleanup worker did not take; the guard is handed back inside.
+///
+/// Returned by the adapters' cleanup workers (for tokio:
+/// [`Reaper::try_hand_over`](crate::rt::tokio::Reaper::try_hand_over) and friends).
+/// Take the guard back with [`into_guard`](Self::into_guard) and clean it up some
+/// other way.
+///
+/// # Drop behaviour
+///
+/// Dropping the error drops the guard inside, which reports the value as
+/// [forgotten](crate::ReportKind::Forgotten).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::Reaper;
+/// use asyncdrop::rt::HandOverError;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// tokio::runtime::Runtime::new()?.block_on(async {
+///     let (reaper, worker) = Reaper::<Conn>::spawn(4);
+///     reaper.shutdown();
+///     let err = reaper.try_hand_over(AsyncDropGuard::new(Conn)).unwrap_err();
+///     assert!(matches!(err, HandOverError::Closed(_)));
+///     err.into_guard().async_drop().await?; // clean it up here instead
+///     worker.await?;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[non_exhaustive]
+pub enum HandOverError<T> {
+    /// The worker's queue is full (only from the non-blocking `try_hand_over`).
+    Full(AsyncDropGuard<T>),
+    /// The worker was shut down; it takes nothing more.
+    Closed(AsyncDropGuard<T>),
+    /// The queue is full and waiting for room here could deadlock: this thread
+    /// runs a single-threaded runtime, which cannot run the worker while it waits.
+    WouldBlock(AsyncDropGuard<T>),
+}
+
+impl<T> HandOverError<T> {
+    /// The guard that was not handed over.
+    ///
+    /// # Examples
+    ///
+    /// See [`HandOverError`].
+    pub fn into_guard(self) -> AsyncDropGuard<T> {
+        match self {
+            HandOverError::Full(guard)
+            | HandOverError::Closed(guard)
+            | HandOverError::WouldBlock(guard) => guard,
+        }
+    }
+
+    /// Whether the worker was shut down (and will not take anything more).
+    ///
+    /// # Examples
+    ///
+    /// See [`HandOverError`].
+    pub fn is_closed(&self) -> bool {
+        matches!(self, HandOverError::Closed(_))
+    }
+
+    fn reason(&self) -> &'static str {
+        match self {
+            HandOverError::Full(_) => "its queue is full",
+            HandOverError::Closed(_) => "it was shut down",
+            HandOverError::WouldBlock(_) => {
+                "its queue is full, and waiting for room on this thread (which runs a \
+                 single-threaded runtime) could deadlock"
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for HandOverError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            HandOverError::Full(_) => "Full",
+            HandOverError::Closed(_) => "Closed",
+            HandOverError::WouldBlock(_) => "WouldBlock",
+        };
+        f.debug_tuple(name)
+            .field(&format_args!(
+                "AsyncDropGuard<{}>",
+                core::any::type_name::<T>()
+            ))
+            .finish()
+    }
+}
+
+impl<T> fmt::Display for HandOverError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the cleanup worker for `{}` did not take the value: {}; the guard is handed back",
+            core::any::type_name::<T>(),
+            self.reason()
+        )
+    }
+}
+
+impl<T> Error for HandOverError<T> {}
+
+/// A panic caught in a cleanup that ran away from its owner (a background task, a
+/// helper thread); part of [`BackgroundError`] and [`BlockingError`].
+///
+/// It keeps the panic's message, if it was a string (as `panic!` makes it), and the
+/// payload itself, to go on unwinding with
+/// [`resume_unwind`](CleanupPanic::resume_unwind).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::block_on_async_drop;
+/// use asyncdrop::rt::BlockingError;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Buggy;
+/// impl AsyncDrop for Buggy {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         panic!("oops")
+///     }
+/// }
+///
+/// match block_on_async_drop(AsyncDropGuard::new(Buggy)) {
+///     Err(BlockingError::Panicked(panic)) => {
+///         assert_eq!(panic.message(), Some("oops"));
+///         assert!(panic.type_name().ends_with("Buggy"));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
+pub struct CleanupPanic {
+    type_name: &'static str,
+    message: Option<String>,
+    /// In a mutex only so that the error is `Sync`; it is never locked.
+    payload: Mutex<Payload>,
+}
+
+impl CleanupPanic {
+    pub(crate) fn new(type_name: &'static str, payload: Payload) -> Self {
+        CleanupPanic {
+            type_name,
+            message: panic_message(&*payload).map(String::from),
+            payload: Mutex::new(payload),
+        }
+    }
+
+    /// The guarded type whose cleanup panicked, as given by
+    /// [`core::any::type_name`].
+    ///
+    /// # Examples
+    ///
+    /// See [`CleanupPanic`].
+    pub fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    /// The panic message, if the cleanup panicked with a string.
+    ///
+    /// # Examples
+    ///
+    /// See [`CleanupPanic`].
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The payload the cleanup panicked with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// # use asyncdrop::rt::tokio::block_on_async_drop;
+    /// # use asyncdrop::rt::BlockingError;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Buggy;
+    /// # impl AsyncDrop for Buggy {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { std::panic::panic_any(42_u32) }
+    /// # }
+    /// if let Err(BlockingError::Panicked(panic)) = block_on_async_drop(AsyncDropGuard::new(Buggy)) {
+    ///     assert_eq!(panic.message(), None); // not a string
+    ///     assert_eq!(panic.into_payload().downcast_ref::<u32>(), Some(&42));
+    /// }
+    /// # }
+    /// ```
+    pub fn into_payload(self) -> alloc::boxed::Box<dyn core::any::Any + Send + 'static> {
+        self.payload
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Goes on unwinding with the original payload, as
+    /// [`std::panic::resume_unwind`] does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// # use asyncdrop::rt::tokio::block_on_async_drop;
+    /// # use asyncdrop::rt::BlockingError;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Buggy;
+    /// # impl AsyncDrop for Buggy {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { panic!("oops") }
+    /// # }
+    /// let unwound = std::panic::catch_unwind(|| {
+    ///     if let Err(BlockingError::Panicked(panic)) = block_on_async_drop(AsyncDropGuard::new(Buggy)) {
+    ///         panic.resume_unwind();
+    ///     }
+    /// });
+    /// assert!(unwound.is_err());
+    /// # }
+    /// ```
+    pub fn resume_unwind(self) -> ! {
+        std::panic::resume_unwind(self.into_payload())
+    }
+}
+
+impl fmt::Debug for CleanupPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CleanupPanic")
+            .field("type_name", &self.type_name)
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for CleanupPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the cleanup of `{}` panicked", self.type_name)?;
+        match &self.message {
+            Some(message) => write!(f, ": {message}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Error for CleanupPanic {}

@@ -1,0 +1,314 @@
+//! A cleanup running away from its owner, and the handle that waits for it.
+
+use alloc::sync::Arc;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll, Waker};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::error::{BackgroundError, CleanupPanic};
+use super::outcome::{catch_cleanup, Origin, Outcome};
+use crate::{AsyncDrop, AsyncDropGuard};
+
+/// Waits for a cleanup that runs in the background, and gets its result.
+///
+/// Returned by the adapters' `spawn_async_drop` (for tokio:
+/// [`spawn_async_drop`](crate::rt::tokio::spawn_async_drop)). Awaiting it gives the
+/// cleanup's result; dropping it lets the cleanup go on alone.
+///
+/// # Who hears about a failure
+///
+/// Exactly one party, never none:
+///
+/// - while the handle exists, the cleanup's error or panic is kept for it, and
+///   awaiting the handle returns it as a [`BackgroundError`] — the
+///   [`Policy`](crate::Policy) is not told;
+/// - once the handle is dropped (before or after the cleanup finished, awaited to
+///   the end or not), an error or panic nobody received goes to the policy as
+///   [`ReportKind::Failed`](crate::ReportKind::Failed) or
+///   [`ReportKind::Panicked`](crate::ReportKind::Panicked) — on the thread that drops the
+///   handle if the cleanup had already finished, in the background task otherwise.
+///
+/// A cleanup the runtime drops unfinished (it shut down) is reported as
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) by the cleanup future itself in any
+/// case; an awaiting handle then also returns [`BackgroundError::Cancelled`].
+///
+/// # Drop behaviour
+///
+/// Dropping the handle detaches the cleanup: it goes on in the background. See
+/// above for where its failure goes.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping an `.await` on the handle (or the handle itself) never
+/// cancels the cleanup.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::spawn_async_drop;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// tokio::runtime::Runtime::new()?.block_on(async {
+///     let handle = spawn_async_drop(AsyncDropGuard::new(Conn))?;
+///     assert!(handle.await.is_ok()); // the cleanup finished, without error
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "dropping the handle detaches the cleanup; `.await` it to know when it finished"]
+pub struct CleanupHandle<T>
+where
+    T: AsyncDrop,
+    T::Error: fmt::Debug,
+{
+    shared: Arc<Shared<T::Error>>,
+    origin: Origin,
+    /// The result was handed out.
+    done: bool,
+}
+
+struct Shared<E> {
+    slot: Mutex<Slot<E>>,
+}
+
+enum Slot<E> {
+    /// The cleanup runs; the handle waits (with this waker, once it polled).
+    Running(Option<Waker>),
+    /// The cleanup finished; the outcome waits for the handle.
+    Finished(Outcome<E>),
+    /// The cleanup's future was dropped before it finished.
+    Cancelled,
+    /// The handle is gone (or took the result): the cleanup reports for itself.
+    Detached,
+}
+
+impl<E> Shared<E> {
+    fn lock(&self) -> MutexGuard<'_, Slot<E>> {
+        // Nothing panics while the lock is held; tolerate poisoning anyway.
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The cleanup's end of a [`CleanupHandle`]: delivers the outcome, or (dropped
+/// unfinished) the cancellation.
+struct Completer<E: fmt::Debug> {
+    shared: Arc<Shared<E>>,
+    origin: Origin,
+    completed: bool,
+}
+
+impl<E: fmt::Debug> Completer<E> {
+    fn complete(mut self, outcome: Outcome<E>) {
+        self.completed = true;
+        let mut slot = self.shared.lock();
+        match core::mem::replace(&mut *slot, Slot::Detached) {
+            Slot::Running(waker) => {
+                *slot = Slot::Finished(outcome);
+                drop(slot);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            Slot::Finished(_) | Slot::Cancelled | Slot::Detached => {
+                // Nobody will read it: say it here.
+                drop(slot);
+                outcome.report(self.origin);
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug> Drop for Completer<E> {
+    fn drop(&mut self) {
+        if self.completed {
+            return;
+        }
+        let mut slot = self.shared.lock();
+        if let Slot::Running(waker) = core::mem::replace(&mut *slot, Slot::Cancelled) {
+            drop(slot);
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+}
+
+/// Splits the cleanup of `guard` into the future that runs it (to be spawned, or
+/// driven on another thread) and the handle that waits for it.
+///
+/// The cleanup future is created now: dropping the returned future unpolled reports
+/// the cleanup as cancelled.
+pub(crate) fn detached<T>(
+    guard: AsyncDropGuard<T>,
+) -> (impl Future<Output = ()> + Send + 'static, CleanupHandle<T>)
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    let (origin, cleanup) = catch_cleanup(guard);
+    let shared = Arc::new(Shared {
+        slot: Mutex::new(Slot::Running(None)),
+    });
+    let completer = Completer {
+        shared: Arc::clone(&shared),
+        origin,
+        completed: false,
+    };
+    let task = async move {
+        let completer = completer;
+        let outcome = cleanup.await;
+        completer.complete(outcome);
+    };
+    let handle = CleanupHandle {
+        shared,
+        origin,
+        done: false,
+    };
+    (task, handle)
+}
+
+impl<T> CleanupHandle<T>
+where
+    T: AsyncDrop,
+    T::Error: fmt::Debug,
+{
+    /// Whether the cleanup has finished (or was cancelled): awaiting the handle then
+    /// returns at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::spawn_async_drop_on;
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let handle = spawn_async_drop_on(rt.handle(), AsyncDropGuard::new(Conn));
+    /// assert!(!handle.is_finished()); // the runtime has not run yet
+    /// rt.block_on(tokio::task::yield_now());
+    /// assert!(handle.is_finished());
+    /// rt.block_on(handle)?;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_finished(&self) -> bool {
+        !matches!(*self.shared.lock(), Slot::Running(_))
+    }
+
+    /// The name of the guarded type whose cleanup this handle waits for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// # use asyncdrop::rt::tokio::spawn_async_drop_on;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let handle = spawn_async_drop_on(rt.handle(), AsyncDropGuard::new(Conn));
+    /// assert!(handle.type_name().ends_with("Conn"));
+    /// # rt.block_on(handle).unwrap();
+    /// # }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn type_name(&self) -> &'static str {
+        self.origin.type_name
+    }
+}
+
+impl<T> Future for CleanupHandle<T>
+where
+    T: AsyncDrop,
+    T::Error: fmt::Debug,
+{
+    type Output = Result<(), BackgroundError<T::Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "`CleanupHandle` polled after completion");
+        let mut slot = this.shared.lock();
+        let type_name = this.origin.type_name;
+        let result = match core::mem::replace(&mut *slot, Slot::Detached) {
+            Slot::Running(waker) => {
+                let waker = match waker {
+                    Some(waker) if waker.will_wake(cx.waker()) => waker,
+                    _ => cx.waker().clone(),
+                };
+                *slot = Slot::Running(Some(waker));
+                return Poll::Pending;
+            }
+            Slot::Finished(Outcome::Cleaned) => Ok(()),
+            Slot::Finished(Outcome::Failed(error)) => Err(BackgroundError::Failed(error)),
+            Slot::Finished(Outcome::Panicked(payload)) => Err(BackgroundError::Panicked(
+                CleanupPanic::new(type_name, payload),
+            )),
+            Slot::Cancelled => Err(BackgroundError::Cancelled { type_name }),
+            Slot::Detached => unreachable!("only the handle detaches the slot"),
+        };
+        drop(slot);
+        this.done = true;
+        Poll::Ready(result)
+    }
+}
+
+impl<T> futures_core::FusedFuture for CleanupHandle<T>
+where
+    T: AsyncDrop,
+    T::Error: fmt::Debug,
+{
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+impl<T> Drop for CleanupHandle<T>
+where
+    T: AsyncDrop,
+    T::Error: fmt::Debug,
+{
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut slot = self.shared.lock();
+        let previous = core::mem::replace(&mut *slot, Slot::Detached);
+        drop(slot);
+        if let Slot::Finished(outcome) = previous {
+            outcome.report(self.origin);
+        }
+    }
+}
+
+impl<T> fmt::Debug for CleanupHandle<T>
+where
+    T: AsyncDrop,
+    T::Error: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CleanupHandle")
+            .field("type", &self.origin.type_name)
+            .field("finished", &self.is_finished())
+            .field("done", &self.done)
+            .finish()
+    }
+}

@@ -1,0 +1,77 @@
+//! Runtime adapters: background cleanup, a bounded cleanup worker, deadlines,
+//! blocking from sync code, and async drop for each runtime's own resources.
+//!
+//! Each adapter is a module behind its feature, with the same shape:
+//!
+//! | | tokio |
+//! |---|---|
+//! | background cleanup | [`spawn_async_drop`](self::tokio::spawn_async_drop), [`SpawnOnDrop`](self::tokio::SpawnOnDrop) |
+//! | bounded cleanup worker | [`Reaper`](self::tokio::Reaper), [`ReaperDrop`](self::tokio::ReaperDrop) |
+//! | deadline | [`async_drop_timeout`](self::tokio::async_drop_timeout) |
+//! | blocking from sync code | [`block_on_async_drop`](self::tokio::block_on_async_drop) |
+//! | the runtime's own resources | `impl AsyncDrop for TcpStream`, `File`, `JoinHandle`, ... |
+//!
+//! The types they share live here and are re-exported by every adapter:
+//! [`CleanupHandle`] (a cleanup running in the background), [`ReaperStats`] (what a
+//! cleanup worker did), and the errors [`BackgroundError`], [`BlockingError`],
+//! [`CleanupPanic`], [`DeadlineError`] and [`HandOverError`].
+//!
+//! # Nothing is lost silently
+//!
+//! A cleanup that runs where nobody awaits it (a detached background task, the
+//! cleanup worker) reports its error as [`ReportKind::Failed`](crate::ReportKind::Failed)
+//! and its panic as [`ReportKind::Panicked`](crate::ReportKind::Panicked) through the
+//! [`Policy`](crate::Policy). A cleanup the runtime drops before it finished (at
+//! shutdown) reports [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), like any cleanup
+//! future dropped early.
+
+// The runtime-neutral machinery every adapter plugs its spawn, timer and thread
+// handling into (see `tokio.rs` and `tokio/` for how):
+//
+// - `handle::detached(guard)` -> (task future, `CleanupHandle`): spawn the task future
+//   with the runtime's spawn (background cleanup, `SpawnOnDrop`), or drive it on a
+//   helper thread (blocking); the handle reports whatever nobody receives.
+// - `deadline::Deadline::new(guard.async_drop(), timer, limit)`: any timer future.
+// - `reaper::{work, Job}`: spawn `work(receiver, capacity)`; send `Job::new(guard)`
+//   through an `async_channel::bounded(capacity)`.
+// - `outcome::catch_cleanup` / `Outcome::report`: run a cleanup where nobody awaits
+//   it and report its failure or panic.
+// - `wait::wait_for(future, limit)`: block a plain thread on a future driven
+//   elsewhere, for a bounded time.
+//
+// Until the smol and async-std adapters use it too, a build with only those features
+// leaves parts of it unused.
+#[cfg_attr(
+    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "each adapter uses a different part")
+)]
+mod deadline;
+mod error;
+#[cfg_attr(
+    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "each adapter uses a different part")
+)]
+mod handle;
+#[cfg_attr(
+    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "each adapter uses a different part")
+)]
+mod outcome;
+#[cfg_attr(
+    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "each adapter uses a different part")
+)]
+mod reaper;
+#[cfg_attr(
+    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "each adapter uses a different part")
+)]
+mod wait;
+
+pub use error::{BackgroundError, BlockingError, CleanupPanic, DeadlineError, HandOverError};
+pub use handle::CleanupHandle;
+pub use reaper::ReaperStats;
+
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;

@@ -1,0 +1,86 @@
+//! How a cleanup that runs away from its owner ended, and how that is reported.
+
+use alloc::boxed::Box;
+use core::any::Any;
+use core::fmt;
+use core::future::Future;
+use core::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt;
+
+use crate::policy::{self, Report, ReportKind, Site};
+use crate::{AsyncDrop, AsyncDropGuard};
+
+/// A caught panic.
+pub(crate) type Payload = Box<dyn Any + Send + 'static>;
+
+/// How a cleanup ended.
+pub(crate) enum Outcome<E> {
+    /// It returned `Ok(())`.
+    Cleaned,
+    /// It returned an error.
+    Failed(E),
+    /// It panicked; the panic was caught.
+    Panicked(Payload),
+}
+
+/// What a report about one cleanup names: the guarded type and where the guard was
+/// created.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin {
+    pub(crate) type_name: &'static str,
+    pub(crate) site: Site,
+}
+
+impl<E: fmt::Debug> Outcome<E> {
+    /// Reports a failure or a panic through the policy; a success says nothing.
+    pub(crate) fn report(&self, origin: Origin) {
+        match self {
+            Outcome::Cleaned => {}
+            Outcome::Failed(error) => policy::report(
+                &Report::new(ReportKind::Failed, origin.type_name, origin.site).with_detail(error),
+            ),
+            Outcome::Panicked(payload) => {
+                let report = Report::new(ReportKind::Panicked, origin.type_name, origin.site);
+                match panic_message(&**payload) {
+                    Some(message) => policy::report(&report.with_detail(&message)),
+                    None => policy::report(&report),
+                }
+            }
+        }
+    }
+}
+
+/// The message of a panic, if its payload is a string (as `panic!` makes it).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        Some(s)
+    } else {
+        payload
+            .downcast_ref::<alloc::string::String>()
+            .map(|s| &**s)
+    }
+}
+
+/// Starts the cleanup of `guard` and catches its panic.
+///
+/// The cleanup future is created here, not on first poll: dropping the returned
+/// future unpolled (a runtime that shuts down before the task ever ran) then reports
+/// [`ReportKind::Cancelled`] like any cleanup future dropped early.
+pub(crate) fn catch_cleanup<T: AsyncDrop>(
+    guard: AsyncDropGuard<T>,
+) -> (Origin, impl Future<Output = Outcome<T::Error>> + Send) {
+    let cleanup = guard.async_drop();
+    let origin = Origin {
+        type_name: core::any::type_name::<T>(),
+        site: cleanup.site(),
+    };
+    let caught = AssertUnwindSafe(cleanup)
+        .catch_unwind()
+        .map(|result| match result {
+            Ok(Ok(())) => Outcome::Cleaned,
+            Ok(Err(error)) => Outcome::Failed(error),
+            Err(payload) => Outcome::Panicked(payload),
+        });
+    (origin, caught)
+}
