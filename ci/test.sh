@@ -86,7 +86,7 @@ step "MSRV $MSRV"
 # Resolve dependencies as a user on the MSRV would get them (the newest versions
 # that support it), in a copy, so the committed lockfile stays current.
 msrv_dir=$(mktemp -d)
-cp -r Cargo.toml Cargo.lock README.md src tests "$msrv_dir"/
+cp -r Cargo.toml Cargo.lock README.md src tests benches examples "$msrv_dir"/
 (
   cd "$msrv_dir"
   export CARGO_TARGET_DIR="$PWD/target"
