@@ -101,7 +101,6 @@ rm -rf "$msrv_dir"
 step "miri (strict provenance) over every runtime-free test"
 MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --lib --tests
 MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
-MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --features alloc --lib --tests
 
 step "smoke: benchmarks compile and run once (no timing)"
 cargo bench --all-features --bench cleanup -- --test

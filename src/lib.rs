@@ -97,6 +97,8 @@
 //!   cleanup worker, deadlines on tokio's timer, blocking from sync code without
 //!   deadlocking (also on the current-thread runtime), and `AsyncDrop` for tokio's
 //!   streams, files, buffered writers, task handles, join sets and child processes.
+//! - `smol`, `async-std`: the same adapter for those runtimes (async-std is
+//!   discontinued upstream: its adapter is kept as legacy support).
 //!
 //! The crate is `#![no_std]` in every configuration; without a runtime feature it
 //! assumes no async runtime and depends on none. Runtime features may be combined.

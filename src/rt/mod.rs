@@ -3,13 +3,13 @@
 //!
 //! Each adapter is a module behind its feature, with the same shape:
 //!
-//! | | tokio |
-//! |---|---|
-//! | background cleanup | [`spawn_async_drop`](self::tokio::spawn_async_drop), [`SpawnOnDrop`](self::tokio::SpawnOnDrop) |
-//! | bounded cleanup worker | [`Reaper`](self::tokio::Reaper), [`ReaperDrop`](self::tokio::ReaperDrop) |
-//! | deadline | [`async_drop_timeout`](self::tokio::async_drop_timeout) |
-//! | blocking from sync code | [`block_on_async_drop`](self::tokio::block_on_async_drop) |
-//! | the runtime's own resources | `impl AsyncDrop for TcpStream`, `File`, `JoinHandle`, ... |
+//! | | tokio | smol | async-std (legacy) |
+//! |---|---|---|---|
+//! | background cleanup | [`spawn_async_drop`](self::tokio::spawn_async_drop), [`SpawnOnDrop`](self::tokio::SpawnOnDrop) | [`spawn_async_drop`](self::smol::spawn_async_drop), [`SpawnOnDrop`](self::smol::SpawnOnDrop) | [`spawn_async_drop`](self::async_std::spawn_async_drop), [`SpawnOnDrop`](self::async_std::SpawnOnDrop) |
+//! | bounded cleanup worker | [`Reaper`](self::tokio::Reaper), [`ReaperDrop`](self::tokio::ReaperDrop) | [`Reaper`](self::smol::Reaper), [`ReaperDrop`](self::smol::ReaperDrop) | [`Reaper`](self::async_std::Reaper), [`ReaperDrop`](self::async_std::ReaperDrop) |
+//! | deadline | [`async_drop_timeout`](self::tokio::async_drop_timeout) | [`async_drop_timeout`](self::smol::async_drop_timeout) | [`async_drop_timeout`](self::async_std::async_drop_timeout) |
+//! | blocking from sync code | [`block_on_async_drop`](self::tokio::block_on_async_drop) | [`block_on_async_drop`](self::smol::block_on_async_drop) | [`block_on_async_drop`](self::async_std::block_on_async_drop) |
+//! | the runtime's own resources | `impl AsyncDrop for TcpStream`, `File`, `JoinHandle`, ... | `impl AsyncDrop for Async<TcpStream>`, `fs::File`, `Task`, ... | `impl AsyncDrop for TcpStream`, `File`, `JoinHandle`, ... |
 //!
 //! The types they share live here and are re-exported by every adapter:
 //! [`CleanupHandle`] (a cleanup running in the background), [`ReaperStats`] (what a
@@ -75,3 +75,11 @@ pub use reaper::ReaperStats;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
+
+#[cfg(feature = "smol")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+pub mod smol;
+
+#[cfg(feature = "async-std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
+pub mod async_std;

@@ -1,0 +1,293 @@
+//! Async drop for async-std's own resources whose teardown is async.
+
+use core::future::poll_fn;
+use core::panic::AssertUnwindSafe;
+use core::pin::Pin;
+use std::io;
+use std::net::Shutdown;
+
+use ::async_std::fs::File;
+use ::async_std::io::{BufWriter, Write, WriteExt};
+use ::async_std::net::TcpStream;
+use ::async_std::task::JoinHandle;
+use futures_util::FutureExt;
+
+use super::panic::TaskPanic;
+use crate::AsyncDrop;
+
+/// Sends what was written so far (flush), then shuts the connection down in both
+/// directions (`shutdown(Shutdown::Both)`): the peer reads end-of-file.
+///
+/// Requires the `async-std` feature (**legacy**: async-std is discontinued
+/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
+/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
+///
+/// # Errors
+///
+/// The `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if the peer
+/// already reset the connection. The stream is closed either way.
+///
+/// # Drop behaviour
+///
+/// A `TcpStream` dropped without this cleanup closes the socket without a word: a
+/// failure on the way is seen by nobody. The cleanup flushes and shuts down first,
+/// so the peer reads everything written, then end-of-file, and an error comes back
+/// to the owner. (Either way, data the peer sent that was never read makes the
+/// system reset the connection when the socket closes: read what you expect
+/// before cleaning up.)
+///
+/// # Cancel safety
+///
+/// A cleanup dropped before it finished drops the stream (closing it as above) and
+/// is reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::AsyncDropGuard;
+/// use async_std::net::{TcpListener, TcpStream};
+/// use async_std::prelude::*;
+///
+/// async_std::task::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = AsyncDropGuard::new(TcpStream::connect(listener.local_addr()?).await?);
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"bye").await?;
+///     client.async_drop().await?; // FIN
+///     let mut got = Vec::new();
+///     server.read_to_end(&mut got).await?; // ends: end-of-file
+///     assert_eq!(got, b"bye");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
+impl AsyncDrop for TcpStream {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.flush().await?;
+        TcpStream::shutdown(&self, Shutdown::Both)
+    }
+}
+
+/// Sends what was written so far (flush), then shuts the stream down in both
+/// directions: the peer reads end-of-file. Unix only.
+///
+/// Requires the `async-std` feature (**legacy**: async-std is discontinued
+/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
+/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
+///
+/// # Errors
+///
+/// The `io::Error` of the flush or of the shutdown. The stream is closed either
+/// way.
+///
+/// # Drop behaviour
+///
+/// As for `TcpStream`: a plain drop closes the stream, reporting nothing.
+///
+/// # Cancel safety
+///
+/// A cleanup dropped before it finished drops the stream and is reported as
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use asyncdrop::AsyncDropGuard;
+/// use async_std::os::unix::net::UnixStream;
+/// use async_std::prelude::*;
+///
+/// async_std::task::block_on(async {
+///     let (a, mut b) = UnixStream::pair()?;
+///     AsyncDropGuard::new(a).async_drop().await?;
+///     assert_eq!(b.read(&mut [0; 8]).await?, 0); // end-of-file
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "async-std", unix))))]
+impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.flush().await?;
+        ::async_std::os::unix::net::UnixStream::shutdown(&self, Shutdown::Both)
+    }
+}
+
+/// Writes out async-std's write cache, then flushes the file to the storage device
+/// ([`File::sync_all`]).
+///
+/// Why guard it: async-std's `File` keeps recent writes in a cache and runs the
+/// actual write on a blocking thread. Its `Drop` writes that cache out by
+/// **blocking the dropping thread** — an executor thread, usually — and **throws
+/// any error away**: a write that fails then (disk full, quota, an I/O error) loses
+/// the buffered data without anybody noticing. Nor does `Drop` sync, so the data is
+/// not durable yet. This cleanup does both without blocking, and returns the error.
+///
+/// Requires the `async-std` feature (**legacy**: async-std is discontinued
+/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
+/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
+///
+/// # Errors
+///
+/// The first `io::Error` of writing the cache out or of `sync_all`. Syncing a file
+/// opened only for reading fails on some platforms (Windows); guard files you write
+/// to.
+///
+/// # Drop behaviour
+///
+/// See above: a plain drop blocks the dropping thread to write the cache out,
+/// loses the data silently if that fails, and does not sync.
+///
+/// # Cancel safety
+///
+/// A cleanup dropped before it finished drops the file — falling back to that
+/// blocking, error-swallowing `Drop` — and is reported as
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::AsyncDropGuard;
+/// use async_std::prelude::*;
+///
+/// async_std::task::block_on(async {
+///     let path = std::env::temp_dir().join(format!("asyncdrop-astd-doc-file-{}", std::process::id()));
+///     let mut file = AsyncDropGuard::new(async_std::fs::File::create(&path).await?);
+///     file.write_all(b"durable").await?;
+///     file.async_drop().await?; // written out and synced
+///     assert_eq!(async_std::fs::read(&path).await?, b"durable");
+///     async_std::fs::remove_file(&path).await
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
+impl AsyncDrop for File {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.flush().await?;
+        self.sync_all().await
+    }
+}
+
+/// Writes out the buffer, then closes the inner writer
+/// ([`Write::poll_close`]: a socket's write side is shut down, a file written out).
+///
+/// async-std's `BufWriter` has no `Drop` of its own: dropped without this, whatever
+/// is still buffered is **lost**.
+///
+/// Requires the `async-std` feature (**legacy**: async-std is discontinued
+/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
+/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
+///
+/// # Errors
+///
+/// The first `io::Error` of writing the buffer or of closing.
+///
+/// # Drop behaviour
+///
+/// See above: a plain drop loses the buffered bytes, silently.
+///
+/// # Cancel safety
+///
+/// A cleanup dropped before it finished loses what was still buffered, and is
+/// reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::AsyncDropGuard;
+/// use async_std::io::BufWriter;
+/// use async_std::prelude::*;
+///
+/// async_std::task::block_on(async {
+///     let path = std::env::temp_dir().join(format!("asyncdrop-astd-doc-buf-{}", std::process::id()));
+///     let file = async_std::fs::File::create(&path).await?;
+///     let mut out = AsyncDropGuard::new(BufWriter::new(file));
+///     out.write_all(b"buffered").await?; // still in memory
+///     out.async_drop().await?; // written out
+///     assert_eq!(async_std::fs::read(&path).await?, b"buffered");
+///     async_std::fs::remove_file(&path).await
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
+impl<W> AsyncDrop for BufWriter<W>
+where
+    W: Write + Unpin + Send,
+{
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.flush().await?;
+        poll_fn(|cx| Pin::new(&mut self).poll_close(cx)).await
+    }
+}
+
+/// Cancels the task ([`JoinHandle::cancel`]) and waits until it has really
+/// finished: when the cleanup returns, the task's future — and everything it owned
+/// — has been dropped. A task that already finished is just reaped (its output
+/// dropped).
+///
+/// (Dropping async-std's `JoinHandle` only *detaches* the task: it goes on running.)
+///
+/// A task of [`spawn_blocking`](::async_std::task::spawn_blocking) cannot be
+/// cancelled once it runs; the cleanup then waits until it returns.
+///
+/// Requires the `async-std` feature (**legacy**: async-std is discontinued
+/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
+/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
+///
+/// # Errors
+///
+/// A [`TaskPanic`] if the task had panicked (async-std would pass the panic on by
+/// panicking in the cleanup; it is caught and returned instead). A task that was
+/// cancelled — the expected outcome — is a success.
+///
+/// # Drop behaviour
+///
+/// A plain drop of the `JoinHandle` detaches the task: it is not cancelled, and
+/// nobody learns how it ends.
+///
+/// # Cancel safety
+///
+/// A cleanup dropped before it finished is reported as
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled). If it was polled at
+/// least once, the task is already marked cancelled and async-std drops it soon,
+/// but nobody waits for that; if it was never polled, the task is only detached.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use asyncdrop::AsyncDropGuard;
+///
+/// async_std::task::block_on(async {
+///     let ticker = AsyncDropGuard::new(async_std::task::spawn(async {
+///         loop {
+///             async_std::task::sleep(Duration::from_millis(10)).await;
+///         }
+///     }));
+///     ticker.async_drop().await?; // cancelled, and gone
+///     Ok::<(), asyncdrop::rt::async_std::TaskPanic>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
+impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
+    type Error = TaskPanic;
+
+    async fn async_drop_impl(self) -> Result<(), TaskPanic> {
+        match AssertUnwindSafe(self.cancel()).catch_unwind().await {
+            Ok(_) => Ok(()),
+            Err(payload) => Err(TaskPanic::new(payload)),
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Async drop for smol's own resources whose teardown is async.
+
+use core::panic::AssertUnwindSafe;
+use std::io;
+use std::net::{Shutdown, TcpStream};
+
+use ::smol::fs::File;
+use ::smol::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+use ::smol::process::Child;
+use ::smol::{Async, Task};
+use futures_util::FutureExt;
+
+use super::error::TaskPanic;
+use crate::AsyncDrop;
+
+/// Cancels the task and waits until it has really stopped
+/// ([`Task::cancel`]): when the cleanup returns, the task's future — and everything
+/// it owned — has been dropped. A task that already finished is just reaped (its
+/// output dropped).
+///
+/// (Dropping a smol `Task` cancels it too, but does not wait: the task's future may
+/// still be running on another thread when the drop returns.)
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// A [`TaskPanic`] if the task panicked (smol would resume that panic in whoever
+/// awaits the task; the cleanup hands it back as an error instead). A task that was
+/// cancelled — the expected outcome — is a success.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use asyncdrop::AsyncDropGuard;
+///
+/// smol::block_on(async {
+///     let ticker = AsyncDropGuard::new(smol::spawn(async {
+///         loop {
+///             smol::Timer::after(Duration::from_millis(10)).await;
+///         }
+///     }));
+///     ticker.async_drop().await // cancelled, and gone
+/// })?;
+/// # Ok::<(), asyncdrop::rt::smol::TaskPanic>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+impl<T: Send + 'static> AsyncDrop for Task<T> {
+    type Error = TaskPanic;
+
+    async fn async_drop_impl(self) -> Result<(), TaskPanic> {
+        match AssertUnwindSafe(self.cancel()).catch_unwind().await {
+            Ok(_) => Ok(()),
+            Err(payload) => Err(TaskPanic::new(payload)),
+        }
+    }
+}
+
+/// Writes out what is still buffered, then shuts the connection down in both
+/// directions ([`TcpStream::shutdown`] with [`Shutdown::Both`]): the peer reads
+/// end-of-file, and reads on this side end.
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// The first `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if
+/// the peer already reset the connection. The stream is closed either way.
+///
+/// # Examples
+///
+/// ```
+/// use std::net::{TcpListener, TcpStream};
+/// use asyncdrop::AsyncDropGuard;
+/// use smol::io::{AsyncReadExt, AsyncWriteExt};
+/// use smol::Async;
+///
+/// smol::block_on(async {
+///     let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
+///     let addr = listener.get_ref().local_addr()?;
+///     let mut client = AsyncDropGuard::new(Async::<TcpStream>::connect(addr).await?);
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"bye").await?;
+///     client.async_drop().await?; // FIN
+///     let mut got = Vec::new();
+///     server.read_to_end(&mut got).await?; // ends: end-of-file
+///     assert_eq!(got, b"bye");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+impl AsyncDrop for Async<TcpStream> {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        // `close` only flushes an `Async<TcpStream>`; the shutdown is separate.
+        self.close().await?;
+        self.get_ref().shutdown(Shutdown::Both)
+    }
+}
+
+/// Writes out what is still buffered, then shuts the connection down in both
+/// directions (the peer reads end-of-file). Unix only.
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// The first `io::Error` of the flush or of the shutdown. The stream is closed
+/// either way.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use std::os::unix::net::UnixStream;
+/// use asyncdrop::AsyncDropGuard;
+/// use smol::io::AsyncReadExt;
+/// use smol::Async;
+///
+/// smol::block_on(async {
+///     let (a, mut b) = Async::<UnixStream>::pair()?;
+///     AsyncDropGuard::new(a).async_drop().await?;
+///     assert_eq!(b.read(&mut [0; 8]).await?, 0); // end-of-file
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "smol", unix))))]
+impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.close().await?;
+        self.get_ref().shutdown(Shutdown::Both)
+    }
+}
+
+/// Shuts the connection down in both directions ([`Shutdown::Both`]): the peer
+/// reads end-of-file, and reads on this side end.
+///
+/// A `smol::net::TcpStream` is a shared handle: the shutdown affects every clone of
+/// it, which is what a cleanup of the connection means.
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// The `io::Error` of the shutdown, e.g. `NotConnected` if the peer already reset
+/// the connection.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::AsyncDropGuard;
+/// use smol::io::{AsyncReadExt, AsyncWriteExt};
+/// use smol::net::{TcpListener, TcpStream};
+///
+/// smol::block_on(async {
+///     let listener = TcpListener::bind("127.0.0.1:0").await?;
+///     let mut client = AsyncDropGuard::new(TcpStream::connect(listener.local_addr()?).await?);
+///     let (mut server, _) = listener.accept().await?;
+///     client.write_all(b"bye").await?;
+///     client.async_drop().await?;
+///     let mut got = Vec::new();
+///     server.read_to_end(&mut got).await?; // ends: end-of-file
+///     assert_eq!(got, b"bye");
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+impl AsyncDrop for ::smol::net::TcpStream {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.flush().await?;
+        self.shutdown(Shutdown::Both)
+    }
+}
+
+/// Shuts the connection down in both directions (the peer reads end-of-file). Unix
+/// only. As for `smol::net::TcpStream`, this affects every clone.
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// The `io::Error` of the shutdown.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use asyncdrop::AsyncDropGuard;
+/// use smol::io::AsyncReadExt;
+/// use smol::net::unix::UnixStream;
+///
+/// smol::block_on(async {
+///     let (a, mut b) = UnixStream::pair()?;
+///     AsyncDropGuard::new(a).async_drop().await?;
+///     assert_eq!(b.read(&mut [0; 8]).await?, 0); // end-of-file
+///     Ok::<(), std::io::Error>(())
+/// })?;
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "smol", unix))))]
+impl AsyncDrop for ::smol::net::unix::UnixStream {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.flush().await?;
+        self.shutdown(Shutdown::Both)
+    }
+}
+
+/// Writes out what is still buffered, then flushes the file to the storage device
+/// ([`File::sync_all`]).
+///
+/// (A smol `File` writes on a thread pool in the background; dropping it right
+/// after a write can lose that write's error — or, with nothing awaiting it, the
+/// write itself. This cleanup finishes the writes and reports their error.)
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// The first `io::Error` of the flush or of `sync_all`. Syncing a file opened only
+/// for reading fails on some platforms (Windows); guard files you write to.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::AsyncDropGuard;
+/// use smol::io::AsyncWriteExt;
+///
+/// smol::block_on(async {
+///     let path = std::env::temp_dir().join(format!("asyncdrop-smol-doc-file-{}", std::process::id()));
+///     let mut file = AsyncDropGuard::new(smol::fs::File::create(&path).await?);
+///     file.write_all(b"durable").await?;
+///     file.async_drop().await?; // flushed and synced
+///     assert_eq!(smol::fs::read(&path).await?, b"durable");
+///     smol::fs::remove_file(&path).await
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+impl AsyncDrop for File {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.flush().await?;
+        self.sync_all().await
+    }
+}
+
+/// Writes out the buffer, then closes the inner writer
+/// ([`AsyncWriteExt::close`]: a file is flushed, a `smol::net::TcpStream`'s write
+/// side shut down).
+///
+/// A `BufWriter` dropped without this loses whatever is still buffered.
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// The first `io::Error` of writing the buffer or of closing.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::AsyncDropGuard;
+/// use smol::io::{AsyncWriteExt, BufWriter};
+///
+/// smol::block_on(async {
+///     let path = std::env::temp_dir().join(format!("asyncdrop-smol-doc-buf-{}", std::process::id()));
+///     let file = smol::fs::File::create(&path).await?;
+///     let mut out = AsyncDropGuard::new(BufWriter::new(file));
+///     out.write_all(b"buffered").await?; // still in memory
+///     out.async_drop().await?; // written out
+///     assert_eq!(smol::fs::read(&path).await?, b"buffered");
+///     smol::fs::remove_file(&path).await
+/// })?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+impl<W> AsyncDrop for BufWriter<W>
+where
+    W: AsyncWrite + Unpin + Send,
+{
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        self.close().await
+    }
+}
+
+/// Kills the child process (unless it already exited) and waits for it, so that no
+/// zombie is left behind.
+///
+/// Requires the `smol` feature; the cleanup runs on any executor.
+///
+/// # Errors
+///
+/// The `io::Error` of killing or waiting.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use asyncdrop::AsyncDropGuard;
+/// use smol::process::Command;
+///
+/// smol::block_on(async {
+///     let mut child = AsyncDropGuard::new(Command::new("sleep").arg("30").spawn()?);
+///     assert!(child.try_status()?.is_none()); // running
+///     child.async_drop().await // killed and reaped
+/// })?;
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
+impl AsyncDrop for Child {
+    type Error = io::Error;
+
+    async fn async_drop_impl(mut self) -> io::Result<()> {
+        if let Ok(Some(_)) = self.try_status() {
+            return Ok(()); // exited, and reaped now
+        }
+        if let Err(error) = self.kill() {
+            // It may have exited in between; then there is nothing to kill.
+            if !matches!(self.try_status(), Ok(Some(_))) {
+                return Err(error);
+            }
+            return Ok(());
+        }
+        self.status().await.map(drop)
+    }
+}
