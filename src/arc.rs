@@ -7,18 +7,24 @@
 //! handle) decrements the counter with `Release`; the one call that brings it to zero
 //! issues an `Acquire` fence and moves the value out — the same protocol as
 //! `Arc::drop`, so every use of the value through other handles happens before the
-//! value is cleaned up, and only one caller can ever see the zero. The allocation
-//! itself is kept alive by an `Arc` (which has its own count): a handle that gave its
-//! share up may still hold the allocation for a moment, but never touches the value.
+//! value is cleaned up, and only one caller can ever see the zero.
+//!
+//! The allocation is an `Arc`. All shares together own *one* strong reference of it
+//! (the handles hold a raw pointer), so cloning and cleaning up a handle touch only
+//! the share counter — one atomic operation each, as for `Arc` itself. Whoever gives
+//! the last share up moves the value out and then drops that strong reference.
+//! Crate-internal `ArcRef`s hold strong references of their own, which keep the
+//! allocation (not the value) alive.
 //!
 //! The counter is separate from the `Arc`'s own strong count because the loom model
 //! checker's `Arc` has no `into_inner`; with `--cfg asyncdrop_loom` the `Arc` and the
 //! atomics are loom's, so `tests/loom_arc.rs` checks this very code.
 
 use core::fmt;
+use core::marker::PhantomData;
 use core::mem::ManuallyDrop;
 use core::ops::Deref;
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 #[cfg(not(asyncdrop_loom))]
 use alloc::sync::Arc;
@@ -138,7 +144,51 @@ impl<T> Inner<T> {
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct AsyncDropArc<T> {
-    inner: Arc<Inner<T>>,
+    /// The allocation, from `Arc::into_raw`: the strong reference all shares own
+    /// together. Valid while this handle holds its share.
+    ptr: NonNull<Inner<T>>,
+    /// Owns a share of an `Inner<T>` (for variance and drop check, as `Arc` does).
+    _owns: PhantomData<Inner<T>>,
+}
+
+// SAFETY: as for `Arc<T>`: handles on several threads share `&T` (hence `T: Sync`)
+// and the last one, on any thread, moves the value out (hence `T: Send`). The
+// counter is atomic.
+unsafe impl<T: Send + Sync> Send for AsyncDropArc<T> {}
+// SAFETY: as for `Arc<T>`; `&AsyncDropArc<T>` only gives `&T` and new shares.
+unsafe impl<T: Send + Sync> Sync for AsyncDropArc<T> {}
+
+impl<T> AsyncDropArc<T> {
+    /// A handle for one share of the allocation at `ptr`.
+    ///
+    /// The caller must own one share (taken or pending) for the new handle, and the
+    /// shares must together own one strong reference of the `Arc` at `ptr`.
+    fn from_share(ptr: *const Inner<T>) -> Self {
+        AsyncDropArc {
+            ptr: NonNull::new(ptr.cast_mut()).expect("`Arc` pointers are never null"),
+            _owns: PhantomData,
+        }
+    }
+
+    fn inner(&self) -> &Inner<T> {
+        // SAFETY: this handle holds a share, so the shares' strong reference keeps
+        // the allocation alive.
+        unsafe { self.ptr.as_ref() }
+    }
+
+    /// Gives the share of the handle at `ptr` up; returns the value if it was the
+    /// last share (and then drops the shares' strong reference).
+    ///
+    /// The caller must own that share and not use the handle afterwards.
+    fn release_share(ptr: NonNull<Inner<T>>) -> Option<T> {
+        // SAFETY: the caller's share keeps the allocation alive until `release`
+        // gives it up; `release` touches the value only if this was the last share.
+        let value = unsafe { ptr.as_ref() }.release()?;
+        // SAFETY: that was the last share, so nobody else uses the shares' strong
+        // reference, which came from `Arc::into_raw` of this allocation.
+        drop(unsafe { Arc::from_raw(ptr.as_ptr().cast_const()) });
+        Some(value)
+    }
 }
 
 impl<T: LocalAsyncDrop> AsyncDropArc<T> {
@@ -164,9 +214,7 @@ impl<T: LocalAsyncDrop> AsyncDropArc<T> {
     #[track_caller]
     pub fn new(value: AsyncDropGuard<T>) -> AsyncDropGuard<AsyncDropArc<T>> {
         let value = AsyncDropGuard::into_inner_without_cleanup(value);
-        AsyncDropGuard::new(AsyncDropArc {
-            inner: Inner::new(value),
-        })
+        AsyncDropGuard::new(AsyncDropArc::from_share(Arc::into_raw(Inner::new(value))))
     }
 
     /// Makes another clone, as a guard of its own; it records the location of this
@@ -242,19 +290,21 @@ impl<T: LocalAsyncDrop> AsyncDropArc<T> {
         // `Acquire` on success, as in `release`: the other clones' uses of the value
         // happen before we take it.
         if this
-            .inner
+            .inner()
             .shares
             .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
             .is_err()
         {
             return Err(this);
         }
-        let inner = Self::into_arc(AsyncDropGuard::into_inner_without_cleanup(this));
+        let handle = ManuallyDrop::new(AsyncDropGuard::into_inner_without_cleanup(this));
         // SAFETY: this call brought the share counter from 1 to 0 (the one share was
         // ours), so, as in `Inner::release`, it is the only place that moves the value
         // out, and nobody borrows it any more.
-        let value = unsafe { ptr::read(&*inner.value) };
-        drop(inner);
+        let value = unsafe { ptr::read(&*handle.inner().value) };
+        // SAFETY: the last share is gone: nobody else uses the shares' strong
+        // reference, which came from `Arc::into_raw` of this allocation.
+        drop(unsafe { Arc::from_raw(handle.ptr.as_ptr().cast_const()) });
         Ok(AsyncDropGuard::new(value))
     }
 }
@@ -286,7 +336,7 @@ impl<T> AsyncDropArc<T> {
     /// # });
     /// ```
     pub fn strong_count(this: &Self) -> usize {
-        this.inner.shares.load(Ordering::Relaxed)
+        this.inner().shares.load(Ordering::Relaxed)
     }
 
     /// Whether two clones share the same value (compares the allocation, not the
@@ -313,31 +363,19 @@ impl<T> AsyncDropArc<T> {
     /// # });
     /// ```
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
-        Arc::ptr_eq(&a.inner, &b.inner)
+        a.ptr == b.ptr
     }
 
     /// A new handle with its own share, not yet guarded.
     fn share(this: &Self) -> Self {
-        this.inner.acquire();
-        AsyncDropArc {
-            inner: Arc::clone(&this.inner),
-        }
+        this.inner().acquire();
+        AsyncDropArc::from_share(this.ptr.as_ptr())
     }
 
     /// Gives this handle's share up; returns the value if it was the last share.
     fn release(this: Self) -> Option<T> {
-        let inner = Self::into_arc(this);
-        inner.release()
-    }
-
-    /// Takes the allocation out of a handle without giving its share up (the caller
-    /// does that, or already did).
-    fn into_arc(this: Self) -> Arc<Inner<T>> {
         let this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never used or dropped again (it is `ManuallyDrop` and goes
-        // out of scope here), so the `Arc` is moved out exactly once and its strong
-        // reference is passed on to the caller.
-        unsafe { ptr::read(&this.inner) }
+        Self::release_share(this.ptr)
     }
 }
 
@@ -371,7 +409,7 @@ impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropArc<T> {
 /// up; if it was the last, the value is dropped synchronously.
 impl<T> Drop for AsyncDropArc<T> {
     fn drop(&mut self) {
-        drop(self.inner.release());
+        drop(Self::release_share(self.ptr));
     }
 }
 
@@ -382,7 +420,7 @@ impl<T> Deref for AsyncDropArc<T> {
     fn deref(&self) -> &T {
         // The value is alive: this handle holds a share, and the value is only moved
         // out once every share is given up.
-        &self.inner.value
+        &self.inner().value
     }
 }
 
@@ -407,11 +445,13 @@ pub(crate) struct ArcRef<T> {
 #[cfg(feature = "std")]
 impl<T> ArcRef<T> {
     /// Moves `value` into a new allocation with one pending share. If the share is
-    /// never claimed the value is leaked (never dropped), which is safe.
+    /// never claimed the value and the allocation are leaked (never dropped), which
+    /// is safe.
     pub(crate) fn new(value: T) -> Self {
-        ArcRef {
-            inner: Inner::new(value),
-        }
+        let inner = Inner::new(value);
+        // The strong reference that the shares (here: the pending one) own together.
+        let _ = Arc::into_raw(Arc::clone(&inner));
+        ArcRef { inner }
     }
 
     /// Turns the pending share into a handle.
@@ -422,9 +462,7 @@ impl<T> ArcRef<T> {
     /// pending share twice would give up one share too many, moving the value out
     /// while another handle still uses it.)
     pub(crate) unsafe fn claim(&self) -> AsyncDropArc<T> {
-        AsyncDropArc {
-            inner: Arc::clone(&self.inner),
-        }
+        AsyncDropArc::from_share(Arc::as_ptr(&self.inner))
     }
 
     /// Takes a new share if the value is still alive (some share is held).
@@ -441,11 +479,7 @@ impl<T> ArcRef<T> {
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => {
-                    return Some(AsyncDropArc {
-                        inner: Arc::clone(&self.inner),
-                    })
-                }
+                Ok(_) => return Some(AsyncDropArc::from_share(Arc::as_ptr(&self.inner))),
                 Err(now) => shares = now,
             }
         }
