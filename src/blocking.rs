@@ -11,8 +11,6 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
-use alloc::task::Wake;
-use core::any::Any;
 use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
@@ -29,10 +27,11 @@ use std::thread::{self, Thread};
 use std::time::Instant;
 
 use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 
-use crate::future::AsyncDropFuture;
+use crate::outcome::{catch_cleanup, Origin, Outcome};
 use crate::policy::{self, Report, ReportKind, Site};
+use crate::wait::Unpark;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// Owns a guarded value and cleans it up in its synchronous `Drop`, blocking until
@@ -339,45 +338,32 @@ where
         let Some(guard) = self.guard.take() else {
             return; // `into_guard` took it
         };
-        let type_name = core::any::type_name::<T>();
         // The cleanup future is made here, as the crate's other adapters do:
         // making it normally only moves the value into it, and it knows where the
         // guard was created, for the reports. A cleanup that panics while making its
         // future is caught here and reported like any other panic.
-        let cleanup = match catch_unwind(AssertUnwindSafe(|| guard.async_drop())) {
-            Ok(cleanup) => cleanup,
+        let (info, cleanup) = match catch_unwind(AssertUnwindSafe(|| catch_cleanup(guard))) {
+            Ok(made) => made,
             Err(payload) => {
-                let info = Info {
-                    type_name,
+                let info = Origin {
+                    type_name: core::any::type_name::<T>(),
                     site: self.site,
                 };
-                Outcome::<T::Error>::Panicked(panic_message(&*payload)).report(info);
+                Outcome::<T::Error>::Panicked(payload).report(info);
                 return;
             }
-        };
-        let info = Info {
-            type_name,
-            site: cleanup.site(),
         };
         // Fast path: a cleanup that finishes without waiting for anything needs no
         // thread hop. It is boxed (so that it can move to the cleanup thread
         // afterwards) and polled once here, on the dropping thread, inside its
-        // runtime context if any. A cleanup that is not ready goes on on the
-        // cleanup thread, whose first poll registers its own waker (a future must
-        // only wake the waker of its latest poll).
+        // runtime context if any; its panics are caught inside. A cleanup that is
+        // not ready goes on on the cleanup thread, whose first poll registers its own
+        // waker (a future must only wake the waker of its latest poll).
         let mut cleanup = Box::pin(cleanup);
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        match catch_unwind(AssertUnwindSafe(|| cleanup.as_mut().poll(&mut cx))) {
-            Ok(Poll::Ready(Ok(()))) => return,
-            Ok(Poll::Ready(Err(error))) => {
-                Outcome::Err(error).report(info);
-                return;
-            }
-            Err(payload) => {
-                Outcome::<T::Error>::Panicked(panic_message(&*payload)).report(info);
-                return;
-            }
-            Ok(Poll::Pending) => {}
+        if let Poll::Ready(outcome) = cleanup.as_mut().poll(&mut cx) {
+            outcome.report(info);
+            return;
         }
         let nested = ON_CLEANUP_THREAD.try_with(Cell::get).unwrap_or(false);
         // On the cleanup thread nobody may wait: the job reports its own outcome.
@@ -413,42 +399,6 @@ where
                     .with_detail(&Unfinished(self.timeout)),
             ),
         }
-    }
-}
-
-/// What a report about one cleanup names.
-#[derive(Clone, Copy)]
-struct Info {
-    type_name: &'static str,
-    site: Site,
-}
-
-/// How a cleanup ended.
-enum Outcome<E> {
-    Ok,
-    Err(E),
-    /// The panic message, if it was a string.
-    Panicked(Option<String>),
-}
-
-impl<E: fmt::Debug> Outcome<E> {
-    fn report(self, info: Info) {
-        let failed = Report::new(ReportKind::Failed, info.type_name, info.site);
-        let panicked = Report::new(ReportKind::Panicked, info.type_name, info.site);
-        match self {
-            Outcome::Ok => {}
-            Outcome::Err(error) => policy::report(&failed.with_detail(&error)),
-            Outcome::Panicked(Some(message)) => policy::report(&panicked.with_detail(&message)),
-            Outcome::Panicked(None) => policy::report(&panicked),
-        }
-    }
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> Option<String> {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        Some(String::from(*s))
-    } else {
-        payload.downcast_ref::<String>().cloned()
     }
 }
 
@@ -561,22 +511,13 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Builds the job that runs `cleanup` on the cleanup thread and hands the outcome
 /// to `handoff` (or reports it there, if nobody waits).
-fn job<T, F>(
-    cleanup: Pin<Box<AsyncDropFuture<T, F>>>,
-    handoff: Arc<Handoff<T::Error>>,
-    info: Info,
-) -> Job
+fn job<C, E>(cleanup: Pin<Box<C>>, handoff: Arc<Handoff<E>>, info: Origin) -> Job
 where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    F: Future<Output = Result<(), T::Error>> + Send + 'static,
+    C: Future<Output = Outcome<E>> + Send + 'static,
+    E: fmt::Debug + Send + 'static,
 {
     Box::pin(async move {
-        let outcome = match AssertUnwindSafe(cleanup).catch_unwind().await {
-            Ok(Ok(())) => Outcome::Ok,
-            Ok(Err(error)) => Outcome::Err(error),
-            Err(payload) => Outcome::Panicked(panic_message(&*payload)),
-        };
+        let outcome = cleanup.await;
         if let Some(outcome) = handoff.complete(outcome) {
             // Nobody waits: report here. A policy that panics must not take the
             // cleanup thread down.
@@ -662,19 +603,6 @@ fn submit(job: Job) -> Result<(), (Job, io::Error)> {
         }
     }
     Err((job, io::Error::other("the cleanup thread stopped")))
-}
-
-/// Wakes the cleanup thread.
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
 }
 
 /// The cleanup thread: an executor that runs every job it receives, concurrently.

@@ -230,6 +230,21 @@ impl<T: LocalAsyncDrop, E, const N: usize> AcquireAll for [Result<T, E>; N] {
     }
 }
 
+/// Awaits futures already wrapped in `MaybeDone` (bound to the given names)
+/// concurrently, and evaluates to the tuple of their outputs. Use inside `async`.
+macro_rules! join_started {
+    ($($v:ident),+) => {{
+        $( let mut $v = pin!($v); )+
+        poll_fn(|cx| {
+            let mut ready = true;
+            $( ready &= $v.as_mut().poll(cx).is_ready(); )+
+            if ready { Poll::Ready(()) } else { Poll::Pending }
+        })
+        .await;
+        ($( take($v.as_mut()), )+)
+    }};
+}
+
 macro_rules! tuples {
     ($( ($T:ident $v:ident $E:ident $C:ident $i:tt) ),+) => {
         /// A tuple is cleaned up by cleaning up all its elements concurrently.
@@ -241,14 +256,8 @@ macro_rules! tuples {
                 // Started now, so dropping the result unpolled reports cancellation.
                 $( let $v = maybe_done($v.async_drop_impl()); )+
                 async move {
-                    $( let mut $v = pin!($v); )+
-                    poll_fn(|cx| {
-                        let mut ready = true;
-                        $( ready &= $v.as_mut().poll(cx).is_ready(); )+
-                        if ready { Poll::Ready(()) } else { Poll::Pending }
-                    })
-                    .await;
-                    let errors = ($( take($v.as_mut()).err(), )+);
+                    let ($($v,)+) = join_started!($($v),+);
+                    let errors = ($( $v.err(), )+);
                     if $( errors.$i.is_none() )&&+ {
                         Ok(())
                     } else {
@@ -343,14 +352,7 @@ macro_rules! tuples {
                         Ok(values) => return Ok(values),
                         Err(cleanups) => cleanups,
                     };
-                    $( let mut $v = pin!($v); )+
-                    poll_fn(|cx| {
-                        let mut ready = true;
-                        $( ready &= $v.as_mut().poll(cx).is_ready(); )+
-                        if ready { Poll::Ready(()) } else { Poll::Pending }
-                    })
-                    .await;
-                    Err(AcquireError { outcomes: ($( take($v.as_mut()), )+) })
+                    Err(AcquireError { outcomes: join_started!($($v),+) })
                 }
             }
         }

@@ -155,7 +155,11 @@ pub mod rt;
 #[cfg(feature = "std")]
 mod blocking;
 #[cfg(feature = "std")]
+mod outcome;
+#[cfg(feature = "std")]
 mod shared;
+#[cfg(feature = "std")]
+mod wait;
 
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]

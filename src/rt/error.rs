@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 
 use alloc::string::String;
 
-use super::outcome::{panic_message, Payload};
+use crate::outcome::{panic_message, Payload};
 use crate::AsyncDropGuard;
 
 /// How a cleanup with a time limit failed: it ran out of time, or it failed in time.

@@ -8,7 +8,7 @@ use core::task::{Context, Poll, Waker};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::error::{BackgroundError, CleanupPanic};
-use super::outcome::{catch_cleanup, Origin, Outcome};
+use crate::outcome::{catch_cleanup, Origin, Outcome};
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// Waits for a cleanup that runs in the background, and gets its result.

@@ -34,9 +34,9 @@
 // - `deadline::Deadline::new(guard.async_drop(), timer, limit)`: any timer future.
 // - `reaper::{work, Job}`: spawn `work(receiver, capacity)`; send `Job::new(guard)`
 //   through an `async_channel::bounded(capacity)`.
-// - `outcome::catch_cleanup` / `Outcome::report`: run a cleanup where nobody awaits
+// - `crate::outcome::catch_cleanup` / `Outcome::report`: run a cleanup where nobody awaits
 //   it and report its failure or panic.
-// - `wait::wait_for(future, limit)`: block a plain thread on a future driven
+// - `crate::wait::wait_for(future, limit)`: block a plain thread on a future driven
 //   elsewhere, for a bounded time.
 //
 // Until the smol and async-std adapters use it too, a build with only those features
@@ -56,17 +56,7 @@ mod handle;
     not(all(feature = "tokio", feature = "smol", feature = "async-std")),
     allow(dead_code, reason = "each adapter uses a different part")
 )]
-mod outcome;
-#[cfg_attr(
-    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
-    allow(dead_code, reason = "each adapter uses a different part")
-)]
 mod reaper;
-#[cfg_attr(
-    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
-    allow(dead_code, reason = "each adapter uses a different part")
-)]
-mod wait;
 
 pub use error::{BackgroundError, BlockingError, CleanupPanic, DeadlineError, HandOverError};
 pub use handle::CleanupHandle;

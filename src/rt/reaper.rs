@@ -12,7 +12,7 @@ use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 
-use super::outcome::{catch_cleanup, Outcome, Payload};
+use crate::outcome::{catch_cleanup, Outcome, Payload};
 use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 
 /// What a cleanup worker did, returned when it stops.

@@ -10,8 +10,8 @@ use std::thread;
 
 use super::spawn::{spawn_background, tracked};
 use crate::rt::handle::detached;
-use crate::rt::wait::wait_for;
 use crate::rt::{BackgroundError, BlockingError, CleanupHandle};
+use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// How long [`block_on_async_drop`] (and a [`ReaperDrop`](super::ReaperDrop)

@@ -7,7 +7,7 @@ use core::error::Error;
 use core::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use crate::rt::outcome::{panic_message, Payload};
+use crate::outcome::{panic_message, Payload};
 
 /// A panic of an async-std task, caught instead of being passed on.
 ///

@@ -19,10 +19,10 @@ use pin_project_lite::pin_project;
 use super::block::DEFAULT_BLOCKING_LIMIT;
 use super::panic::TaskPanic;
 use super::spawn::{spawn_background, spawn_detached};
-use crate::rt::outcome::catch_cleanup;
+use crate::outcome::catch_cleanup;
 use crate::rt::reaper::{work, Job};
-use crate::rt::wait::wait_for;
 use crate::rt::{HandOverError, ReaperStats};
+use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// Whether this thread runs an async-std task: a spawned task, or the future of

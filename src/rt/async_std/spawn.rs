@@ -8,8 +8,8 @@ use core::time::Duration;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::outcome::catch_cleanup;
 use crate::rt::handle::detached;
-use crate::rt::outcome::catch_cleanup;
 use crate::rt::CleanupHandle;
 use crate::{AsyncDrop, AsyncDropGuard};
 

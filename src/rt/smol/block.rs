@@ -12,8 +12,8 @@ use std::thread;
 use ::smol::Timer;
 
 use crate::rt::handle::detached;
-use crate::rt::wait::wait_for;
 use crate::rt::BlockingError;
+use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// How long [`block_on_async_drop`] waits for a cleanup at most: 10 seconds.

@@ -8,7 +8,7 @@ use core::error::Error;
 use core::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use crate::rt::outcome::{panic_message, Payload};
+use crate::outcome::{panic_message, Payload};
 
 /// A smol task panicked; its panic was caught.
 ///

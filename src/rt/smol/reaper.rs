@@ -19,10 +19,10 @@ use pin_project_lite::pin_project;
 use super::block::DEFAULT_BLOCKING_LIMIT;
 use super::error::{TaskPanic, WorkerError};
 use super::spawn::{on_executor_thread, Spawner};
-use crate::rt::outcome::{catch_cleanup, Payload};
+use crate::outcome::{catch_cleanup, Payload};
 use crate::rt::reaper::{work, Job};
-use crate::rt::wait::wait_for;
 use crate::rt::{HandOverError, ReaperStats};
+use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// A handle to a cleanup worker: a task that cleans up whatever is handed to it.

@@ -17,10 +17,10 @@ use pin_project_lite::pin_project;
 
 use super::block::DEFAULT_BLOCKING_LIMIT;
 use super::spawn::spawn_async_drop_on;
-use crate::rt::outcome::catch_cleanup;
+use crate::outcome::catch_cleanup;
 use crate::rt::reaper::{work, Job};
-use crate::rt::wait::wait_for;
 use crate::rt::{HandOverError, ReaperStats};
+use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// A handle to a cleanup worker: a task that cleans up whatever is handed to it.

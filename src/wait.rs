@@ -10,7 +10,7 @@ use std::thread::{self, Thread};
 use std::time::Instant;
 
 /// Wakes a parked thread.
-struct Unpark(Thread);
+pub(crate) struct Unpark(pub(crate) Thread);
 
 impl Wake for Unpark {
     fn wake(self: Arc<Self>) {
@@ -25,6 +25,10 @@ impl Wake for Unpark {
 /// Polls `future` on this thread, parking in between, until it is ready or `limit`
 /// has passed (`None`). Only for futures that are driven elsewhere (a handle to a
 /// task that runs on another thread): nothing here drives I/O or timers.
+#[cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "used by the runtime adapters")
+)]
 pub(crate) fn wait_for<F: Future + Unpin>(future: &mut F, limit: Duration) -> Option<F::Output> {
     let deadline = Instant::now().checked_add(limit);
     let waker = Waker::from(Arc::new(Unpark(thread::current())));

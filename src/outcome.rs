@@ -1,4 +1,5 @@
-//! How a cleanup that runs away from its owner ended, and how that is reported.
+//! How a cleanup that runs away from its owner (on another thread or task) ended,
+//! and how that is reported. Shared by `BlockingDrop` and the runtime adapters.
 
 use alloc::boxed::Box;
 use core::any::Any;
