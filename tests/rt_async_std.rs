@@ -783,7 +783,7 @@ fn a_panicking_policy_does_not_stop_the_worker() {
     let panic = joined.unwrap_err();
     let message = panic.message().unwrap().to_owned();
     assert!(message.starts_with("policy panics on"), "{message}");
-    assert!(panic.to_string().contains("an async-std task panicked"));
+    assert!(panic.to_string().contains("a task panicked"));
     assert!(panic
         .into_payload()
         .downcast_ref::<String>()
@@ -1134,7 +1134,7 @@ fn a_guarded_join_handle_reports_a_panic_of_the_task() {
     assert_eq!(panic.message(), Some("task panicked on purpose"));
     assert_eq!(
         panic.to_string(),
-        "an async-std task panicked: task panicked on purpose"
+        "a task panicked: task panicked on purpose"
     );
 }
 

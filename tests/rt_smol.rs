@@ -1291,7 +1291,7 @@ fn a_guarded_task_reports_a_panic_of_the_task() {
         eventually_async("the task to finish", || task.is_finished()).await;
         let err = task.async_drop().await.unwrap_err();
         assert_eq!(err.message(), Some("task panicked"));
-        assert_eq!(err.to_string(), "the task panicked: task panicked");
+        assert_eq!(err.to_string(), "a task panicked: task panicked");
 
         // A finished task is fine.
         let task = AsyncDropGuard::new(smol::spawn(async { 5 }));

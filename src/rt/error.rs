@@ -494,17 +494,46 @@ impl<T> Error for HandOverError<T> {}
 /// ```
 pub struct CleanupPanic {
     type_name: &'static str,
+    caught: Caught,
+}
+
+/// A caught panic: its message, if it was a string, and its payload. The part
+/// [`CleanupPanic`] and `TaskPanic` share.
+struct Caught {
     message: Option<String>,
-    /// In a mutex only so that the error is `Sync`; it is never locked.
+    /// In a mutex only so that the error is `Sync`; it is never contended.
     payload: Mutex<Payload>,
+}
+
+impl Caught {
+    fn new(payload: Payload) -> Self {
+        Caught {
+            message: panic_message(&*payload).map(String::from),
+            payload: Mutex::new(payload),
+        }
+    }
+
+    fn into_payload(self) -> Payload {
+        self.payload
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Writes `what`, then `: message` if there is one.
+    fn fmt_with(&self, f: &mut fmt::Formatter<'_>, what: fmt::Arguments<'_>) -> fmt::Result {
+        f.write_fmt(what)?;
+        match &self.message {
+            Some(message) => write!(f, ": {message}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl CleanupPanic {
     pub(crate) fn new(type_name: &'static str, payload: Payload) -> Self {
         CleanupPanic {
             type_name,
-            message: panic_message(&*payload).map(String::from),
-            payload: Mutex::new(payload),
+            caught: Caught::new(payload),
         }
     }
 
@@ -524,7 +553,7 @@ impl CleanupPanic {
     ///
     /// See [`CleanupPanic`].
     pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
+        self.caught.message.as_deref()
     }
 
     /// The payload the cleanup panicked with.
@@ -548,9 +577,7 @@ impl CleanupPanic {
     /// # }
     /// ```
     pub fn into_payload(self) -> alloc::boxed::Box<dyn core::any::Any + Send + 'static> {
-        self.payload
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.caught.into_payload()
     }
 
     /// Goes on unwinding with the original payload, as
@@ -585,19 +612,158 @@ impl fmt::Debug for CleanupPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CleanupPanic")
             .field("type_name", &self.type_name)
-            .field("message", &self.message)
+            .field("message", &self.caught.message)
             .finish_non_exhaustive()
     }
 }
 
 impl fmt::Display for CleanupPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the cleanup of `{}` panicked", self.type_name)?;
-        match &self.message {
-            Some(message) => write!(f, ": {message}"),
-            None => Ok(()),
-        }
+        self.caught.fmt_with(
+            f,
+            format_args!("the cleanup of `{}` panicked", self.type_name),
+        )
     }
 }
 
 impl Error for CleanupPanic {}
+
+/// A task panicked, and its panic was caught instead of being passed on.
+///
+/// smol and async-std hand a task's panic to whoever awaits the task, by panicking
+/// there. Their adapters catch it and return it as this error instead:
+///
+/// - the cleanup of a guarded task handle (`smol::Task`,
+///   `async_std::task::JoinHandle`) whose task panicked;
+/// - a cleanup worker (`ReaperWorker`) whose [`Policy`](crate::Policy) panicked on
+///   a report (the worker finished every cleanup first).
+///
+/// It keeps the panic's message, if it was a string (as `panic!` makes it), and the
+/// payload itself, to go on unwinding with [`resume_unwind`](Self::resume_unwind).
+///
+/// Requires the `smol` or the `async-std` feature. (tokio's `JoinError` plays this
+/// part for the tokio adapter.)
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "smol")] {
+/// use asyncdrop::AsyncDropGuard;
+///
+/// smol::block_on(async {
+///     let task = smol::spawn(async { panic!("task broke") });
+///     while !task.is_finished() {
+///         smol::future::yield_now().await;
+///     }
+///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
+///     assert_eq!(err.message(), Some("task broke"));
+///     assert_eq!(err.to_string(), "a task panicked: task broke");
+/// });
+/// # }
+/// ```
+#[cfg(any(feature = "smol", feature = "async-std"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "smol", feature = "async-std"))))]
+pub struct TaskPanic {
+    caught: Caught,
+}
+
+#[cfg(any(feature = "smol", feature = "async-std"))]
+impl TaskPanic {
+    pub(crate) fn new(payload: Payload) -> Self {
+        TaskPanic {
+            caught: Caught::new(payload),
+        }
+    }
+
+    /// The panic message, if the task panicked with a string.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "smol")] {
+    /// use asyncdrop::AsyncDropGuard;
+    ///
+    /// smol::block_on(async {
+    ///     let task = smol::spawn(async { std::panic::panic_any(7_u8) });
+    ///     while !task.is_finished() {
+    ///         smol::future::yield_now().await;
+    ///     }
+    ///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
+    ///     assert_eq!(err.message(), None); // not a string
+    /// });
+    /// # }
+    /// ```
+    pub fn message(&self) -> Option<&str> {
+        self.caught.message.as_deref()
+    }
+
+    /// The payload the task panicked with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "smol")] {
+    /// use asyncdrop::AsyncDropGuard;
+    ///
+    /// smol::block_on(async {
+    ///     let task = smol::spawn(async { std::panic::panic_any(7_u8) });
+    ///     while !task.is_finished() {
+    ///         smol::future::yield_now().await;
+    ///     }
+    ///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
+    ///     assert_eq!(err.into_payload().downcast_ref::<u8>(), Some(&7));
+    /// });
+    /// # }
+    /// ```
+    pub fn into_payload(self) -> Payload {
+        self.caught.into_payload()
+    }
+
+    /// Goes on unwinding with the task's panic, as if it had not been caught.
+    ///
+    /// # Panics
+    ///
+    /// Always: that is what it is for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "smol")] {
+    /// use asyncdrop::AsyncDropGuard;
+    ///
+    /// let caught = std::panic::catch_unwind(|| {
+    ///     smol::block_on(async {
+    ///         let task = smol::spawn(async { panic!("task broke") });
+    ///         while !task.is_finished() {
+    ///             smol::future::yield_now().await;
+    ///         }
+    ///         let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
+    ///         err.resume_unwind()
+    ///     })
+    /// });
+    /// assert!(caught.is_err());
+    /// # }
+    /// ```
+    pub fn resume_unwind(self) -> ! {
+        std::panic::resume_unwind(self.into_payload())
+    }
+}
+
+#[cfg(any(feature = "smol", feature = "async-std"))]
+impl fmt::Debug for TaskPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskPanic")
+            .field("message", &self.caught.message)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(any(feature = "smol", feature = "async-std"))]
+impl fmt::Display for TaskPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.caught.fmt_with(f, format_args!("a task panicked"))
+    }
+}
+
+#[cfg(any(feature = "smol", feature = "async-std"))]
+impl Error for TaskPanic {}

@@ -58,6 +58,9 @@ mod handle;
 )]
 mod reaper;
 
+#[cfg(any(feature = "smol", feature = "async-std"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "smol", feature = "async-std"))))]
+pub use error::TaskPanic;
 pub use error::{BackgroundError, BlockingError, CleanupPanic, DeadlineError, HandOverError};
 pub use handle::CleanupHandle;
 pub use reaper::ReaperStats;

@@ -17,10 +17,10 @@ use futures_util::FutureExt;
 use pin_project_lite::pin_project;
 
 use super::block::DEFAULT_BLOCKING_LIMIT;
-use super::panic::TaskPanic;
 use super::spawn::{spawn_background, spawn_detached};
 use crate::outcome::catch_cleanup;
 use crate::rt::reaper::{work, Job};
+use crate::rt::TaskPanic;
 use crate::rt::{HandOverError, ReaperStats};
 use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};

@@ -12,7 +12,7 @@ use ::async_std::net::TcpStream;
 use ::async_std::task::JoinHandle;
 use futures_util::FutureExt;
 
-use super::panic::TaskPanic;
+use crate::rt::TaskPanic;
 use crate::AsyncDrop;
 
 /// Sends what was written so far (flush), then shuts the connection down in both

@@ -17,10 +17,11 @@ use futures_util::FutureExt;
 use pin_project_lite::pin_project;
 
 use super::block::DEFAULT_BLOCKING_LIMIT;
-use super::error::{TaskPanic, WorkerError};
+use super::error::WorkerError;
 use super::spawn::{on_executor_thread, Spawner};
 use crate::outcome::{catch_cleanup, Payload};
 use crate::rt::reaper::{work, Job};
+use crate::rt::TaskPanic;
 use crate::rt::{HandOverError, ReaperStats};
 use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};

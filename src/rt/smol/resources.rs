@@ -10,7 +10,7 @@ use ::smol::process::Child;
 use ::smol::{Async, Task};
 use futures_util::FutureExt;
 
-use super::error::TaskPanic;
+use crate::rt::TaskPanic;
 use crate::AsyncDrop;
 
 /// Cancels the task and waits until it has really stopped
