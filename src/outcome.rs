@@ -85,3 +85,22 @@ pub(crate) fn catch_cleanup<T: AsyncDrop>(
         });
     (origin, caught)
 }
+
+/// The cleanup of `guard`, for running where nobody awaits it (a detached task): it
+/// reports its own failure or panic through the policy when it ends, on whichever
+/// thread runs it.
+///
+/// The cleanup future is made now, so that dropping the result unpolled (a runtime
+/// shutting down) reports [`ReportKind::Cancelled`].
+#[cfg_attr(
+    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "used by the runtime adapters")
+)]
+pub(crate) fn clean_up_reporting<T>(guard: AsyncDropGuard<T>) -> impl Future<Output = ()> + Send
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    let (origin, cleanup) = catch_cleanup(guard);
+    async move { cleanup.await.report(origin) }
+}

@@ -91,13 +91,13 @@ mod spawn;
 mod time;
 
 pub use self::block::{block_on_async_drop, block_on_async_drop_timeout, DEFAULT_BLOCKING_LIMIT};
-pub use self::reaper::{HandOver, Reaper, ReaperDrop, ReaperWorker};
+pub use self::reaper::{Reaper, ReaperDrop, ReaperWorker};
 pub use self::spawn::{
     background_cleanups, spawn_async_drop, wait_for_background_cleanups, SpawnOnDrop,
 };
 pub use self::time::{async_drop_timeout, AsyncDropTimeout};
 pub use crate::rt::TaskPanic;
 pub use crate::rt::{
-    BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOverError,
-    ReaperStats,
+    BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOver,
+    HandOverError, ReaperStats,
 };

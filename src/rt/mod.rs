@@ -33,29 +33,17 @@
 //   helper thread (blocking); the handle reports whatever nobody receives.
 // - `deadline::Deadline::new(guard.async_drop(), timer, limit)`: any timer future.
 // - `reaper::{work, Job}`: spawn `work(receiver, capacity)`; send `Job::new(guard)`
-//   through an `async_channel::bounded(capacity)`.
-// - `crate::outcome::catch_cleanup` / `Outcome::report`: run a cleanup where nobody awaits
-//   it and report its failure or panic.
+//   through an `async_channel::bounded(capacity)`; `reaper::{try_hand_over,
+//   HandOver, drop_into_worker}` hand values over; an adapter implements
+//   `reaper::Background` (detach a task, "is this a runtime thread?") for its
+//   runtime handle, which also gives `clean_up_detached(guard)`.
+// - `crate::outcome::catch_cleanup` / `clean_up_reporting`: run a cleanup where
+//   nobody awaits it and report its failure or panic.
 // - `crate::wait::wait_for(future, limit)`: block a plain thread on a future driven
 //   elsewhere, for a bounded time.
-//
-// Until the smol and async-std adapters use it too, a build with only those features
-// leaves parts of it unused.
-#[cfg_attr(
-    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
-    allow(dead_code, reason = "each adapter uses a different part")
-)]
 mod deadline;
 mod error;
-#[cfg_attr(
-    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
-    allow(dead_code, reason = "each adapter uses a different part")
-)]
 mod handle;
-#[cfg_attr(
-    not(all(feature = "tokio", feature = "smol", feature = "async-std")),
-    allow(dead_code, reason = "each adapter uses a different part")
-)]
 mod reaper;
 
 #[cfg(any(feature = "smol", feature = "async-std"))]
@@ -63,7 +51,7 @@ mod reaper;
 pub use error::TaskPanic;
 pub use error::{BackgroundError, BlockingError, CleanupPanic, DeadlineError, HandOverError};
 pub use handle::CleanupHandle;
-pub use reaper::ReaperStats;
+pub use reaper::{HandOver, ReaperStats};
 
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]

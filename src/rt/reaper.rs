@@ -1,18 +1,26 @@
 //! The runtime-neutral part of a cleanup worker ("reaper"): the job that travels
-//! through the channel, the worker loop, and its statistics.
+//! through the channel, the worker loop and its statistics, handing values over
+//! (the [`HandOver`] future, a synchronous drop that hands over), and what the
+//! adapters plug in ([`Background`]).
 
+use alloc::boxed::Box;
 use core::fmt;
-use core::future::poll_fn;
+use core::future::{poll_fn, Future};
 use core::panic::AssertUnwindSafe;
-use core::pin::pin;
-use core::task::Poll;
+use core::pin::{pin, Pin};
+use core::task::{Context, Poll};
+use core::time::Duration;
 use std::panic::{catch_unwind, resume_unwind};
 
+use async_channel::{SendError, Sender, TrySendError};
 use futures_core::Stream;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
+use pin_project_lite::pin_project;
 
-use crate::outcome::{catch_cleanup, Outcome, Payload};
+use super::HandOverError;
+use crate::outcome::{catch_cleanup, clean_up_reporting, Outcome, Payload};
+use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 
 /// What a cleanup worker did, returned when it stops.
@@ -180,4 +188,190 @@ where
         resume_unwind(payload);
     }
     stats
+}
+
+/// What the shared worker code needs from a runtime: where to run work in the
+/// background, and whether the current thread must not block.
+pub(crate) trait Background {
+    /// Whether this thread runs the runtime's tasks, so that blocking it could keep
+    /// the worker from making room (a deadlock on a single-threaded executor).
+    fn on_runtime_thread(&self) -> bool;
+
+    /// Runs `future` to completion in a detached task of the worker's runtime.
+    fn detach<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// Runs `future` in a detached task, from a runtime thread; by default on the
+    /// worker's runtime.
+    fn detach_from_runtime_thread<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.detach(future);
+    }
+
+    /// Cleans `guard` up in a detached task that reports its own failure.
+    fn clean_up_detached<T>(&self, guard: AsyncDropGuard<T>)
+    where
+        T: AsyncDrop + 'static,
+        T::Error: fmt::Debug,
+    {
+        self.detach(clean_up_reporting(guard));
+    }
+}
+
+/// Queues `guard` if the worker's queue has room; hands it back otherwise.
+pub(crate) fn try_hand_over<T>(
+    jobs: &Sender<Job<T>>,
+    guard: AsyncDropGuard<T>,
+) -> Result<(), HandOverError<T>>
+where
+    T: AsyncDrop + 'static,
+{
+    jobs.try_send(Job::new(guard)).map_err(|e| match e {
+        TrySendError::Full(job) => HandOverError::Full(job.into_guard()),
+        TrySendError::Closed(job) => HandOverError::Closed(job.into_guard()),
+    })
+}
+
+/// Hands `guard` to the worker from a synchronous `Drop` (`ReaperDrop`), never
+/// losing it and never deadlocking the runtime:
+///
+/// - room in the queue: queued;
+/// - worker shut down: cleaned up by a detached task instead;
+/// - queue full on a runtime thread: an overflow task waits for room;
+/// - queue full elsewhere: this thread blocks for at most `wait_limit`, then an
+///   overflow task waits instead.
+pub(crate) fn drop_into_worker<T, B>(
+    jobs: &Sender<Job<T>>,
+    guard: AsyncDropGuard<T>,
+    wait_limit: Duration,
+    runtime: &B,
+) where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    B: Background,
+{
+    match jobs.try_send(Job::new(guard)) {
+        Ok(()) => {}
+        Err(TrySendError::Closed(job)) => runtime.clean_up_detached(job.into_guard()),
+        Err(TrySendError::Full(job)) if runtime.on_runtime_thread() => {
+            runtime.detach_from_runtime_thread(overflow(send(jobs.clone(), job)));
+        }
+        Err(TrySendError::Full(job)) => {
+            let mut sending = Box::pin(send(jobs.clone(), job));
+            match wait_for(&mut sending, wait_limit) {
+                Some(Ok(())) => {}
+                Some(Err(job)) => runtime.clean_up_detached(job.into_guard()),
+                // The worker is stuck: stop blocking, let a task wait instead.
+                None => runtime.detach(overflow(sending)),
+            }
+        }
+    }
+}
+
+/// Queues `job`, waiting for room; hands it back if the worker shut down.
+async fn send<T>(jobs: Sender<Job<T>>, job: Job<T>) -> Result<(), Job<T>>
+where
+    T: AsyncDrop + 'static,
+{
+    jobs.send(job).await.map_err(|SendError(job)| job)
+}
+
+/// Waits for `sending` to queue the value; cleans it up in place if the worker shut
+/// down meanwhile.
+async fn overflow<T>(sending: impl Future<Output = Result<(), Job<T>>>)
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    if let Err(job) = sending.await {
+        clean_up_reporting(job.into_guard()).await;
+    }
+}
+
+pin_project! {
+    /// The future returned by the adapters' `Reaper::hand_over`: hands a guard to a
+    /// cleanup worker, waiting for room in its queue.
+    ///
+    /// # Errors
+    ///
+    /// [`HandOverError::Closed`] with the guard if the worker was shut down.
+    ///
+    /// # Cancel safety
+    ///
+    /// If it is dropped before the guard was queued, the value is dropped without
+    /// cleanup and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is
+    /// reported.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// tokio::runtime::Runtime::new()?.block_on(async {
+    ///     let (reaper, worker) = Reaper::spawn(1);
+    ///     let handing_over = reaper.hand_over(AsyncDropGuard::new(Conn));
+    ///     handing_over.await?;
+    ///     drop(reaper);
+    ///     assert_eq!(worker.await?.cleaned, 1);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct HandOver<'a, T>
+    where
+        T: AsyncDrop,
+        T: 'static,
+    {
+        #[pin]
+        send: async_channel::Send<'a, Job<T>>,
+    }
+}
+
+impl<'a, T> HandOver<'a, T>
+where
+    T: AsyncDrop + 'static,
+{
+    pub(crate) fn new(jobs: &'a Sender<Job<T>>, guard: AsyncDropGuard<T>) -> Self {
+        HandOver {
+            send: jobs.send(Job::new(guard)),
+        }
+    }
+}
+
+impl<T> Future for HandOver<'_, T>
+where
+    T: AsyncDrop + 'static,
+{
+    type Output = Result<(), HandOverError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project()
+            .send
+            .poll(cx)
+            .map_err(|SendError(job)| HandOverError::Closed(job.into_guard()))
+    }
+}
+
+impl<T> fmt::Debug for HandOver<'_, T>
+where
+    T: AsyncDrop + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandOver")
+            .field("type", &core::any::type_name::<T>())
+            .finish_non_exhaustive()
+    }
 }

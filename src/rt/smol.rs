@@ -95,11 +95,11 @@ mod time;
 
 pub use self::block::{block_on_async_drop, block_on_async_drop_timeout, DEFAULT_BLOCKING_LIMIT};
 pub use self::error::WorkerError;
-pub use self::reaper::{HandOver, Reaper, ReaperDrop, ReaperWorker};
+pub use self::reaper::{Reaper, ReaperDrop, ReaperWorker};
 pub use self::spawn::{spawn_async_drop, spawn_async_drop_on, SpawnOnDrop};
 pub use self::time::{async_drop_timeout, AsyncDropTimeout};
 pub use crate::rt::TaskPanic;
 pub use crate::rt::{
-    BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOverError,
-    ReaperStats,
+    BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOver,
+    HandOverError, ReaperStats,
 };

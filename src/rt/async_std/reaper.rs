@@ -1,6 +1,5 @@
 //! A bounded cleanup worker ("reaper") on async-std, for synchronous `Drop` paths.
 
-use alloc::boxed::Box;
 use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
@@ -14,22 +13,13 @@ use core::time::Duration;
 use ::async_std::task::JoinHandle;
 use async_channel::{SendError, TrySendError};
 use futures_util::FutureExt;
-use pin_project_lite::pin_project;
 
 use super::block::DEFAULT_BLOCKING_LIMIT;
-use super::spawn::{spawn_background, spawn_detached};
-use crate::outcome::catch_cleanup;
-use crate::rt::reaper::{work, Job};
+use super::spawn::{in_async_std_task, Global};
+use crate::rt::reaper::{drop_into_worker, try_hand_over, work, HandOver, Job};
 use crate::rt::TaskPanic;
 use crate::rt::{HandOverError, ReaperStats};
-use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
-
-/// Whether this thread runs an async-std task: a spawned task, or the future of
-/// `async_std::task::block_on`. Blocking here could starve the executor.
-fn in_async_std_task() -> bool {
-    ::async_std::task::try_current().is_some()
-}
 
 /// A handle to a cleanup worker: a task that cleans up whatever is handed to it.
 ///
@@ -212,10 +202,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_hand_over(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
-        self.jobs.try_send(Job::new(guard)).map_err(|e| match e {
-            TrySendError::Full(job) => HandOverError::Full(job.into_guard()),
-            TrySendError::Closed(job) => HandOverError::Closed(job.into_guard()),
-        })
+        try_hand_over(&self.jobs, guard)
     }
 
     /// Hands `guard` to the worker, waiting for room in its queue.
@@ -256,9 +243,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn hand_over(&self, guard: AsyncDropGuard<T>) -> HandOver<'_, T> {
-        HandOver {
-            send: self.jobs.send(Job::new(guard)),
-        }
+        HandOver::new(&self.jobs, guard)
     }
 
     /// Hands `guard` to the worker, blocking this thread while the queue is full.
@@ -413,76 +398,6 @@ where
             .field("capacity", &self.capacity())
             .field("shut_down", &self.is_shut_down())
             .finish()
-    }
-}
-
-pin_project! {
-    /// The future returned by [`Reaper::hand_over`].
-    ///
-    /// Requires the `async-std` feature (**legacy**: async-std is discontinued
-    /// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. It
-    /// runs on any executor.
-    ///
-    /// # Cancel safety
-    ///
-    /// If it is dropped before the guard was queued, the value is dropped without
-    /// cleanup and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is reported.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use asyncdrop::rt::async_std::Reaper;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// async_std::task::block_on(async {
-    ///     let (reaper, worker) = Reaper::spawn(1);
-    ///     let handing_over = reaper.hand_over(AsyncDropGuard::new(Conn));
-    ///     handing_over.await?;
-    ///     drop(reaper);
-    ///     worker.await?;
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct HandOver<'a, T>
-    where
-        T: AsyncDrop,
-        T: 'static,
-    {
-        #[pin]
-        send: async_channel::Send<'a, Job<T>>,
-    }
-}
-
-impl<T> Future for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
-    type Output = Result<(), HandOverError<T>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project()
-            .send
-            .poll(cx)
-            .map_err(|SendError(job)| HandOverError::Closed(job.into_guard()))
-    }
-}
-
-impl<T> fmt::Debug for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandOver")
-            .field("type", &core::any::type_name::<T>())
-            .finish_non_exhaustive()
     }
 }
 
@@ -813,46 +728,8 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        let Some(guard) = self.guard.take() else {
-            return;
-        };
-        let jobs = &self.reaper.jobs;
-        match jobs.try_send(Job::new(guard)) {
-            Ok(()) => {}
-            Err(TrySendError::Closed(job)) => spawn_detached(job.into_guard()),
-            Err(TrySendError::Full(job)) if in_async_std_task() => {
-                spawn_background(overflow(send(jobs.clone(), job)));
-            }
-            Err(TrySendError::Full(job)) => {
-                let mut sending = Box::pin(send(jobs.clone(), job));
-                match wait_for(&mut sending, self.wait_limit) {
-                    Some(Ok(())) => {}
-                    Some(Err(job)) => spawn_detached(job.into_guard()),
-                    // The worker is stuck: stop blocking, let a task wait instead.
-                    None => spawn_background(overflow(sending)),
-                }
-            }
+        if let Some(guard) = self.guard.take() {
+            drop_into_worker(&self.reaper.jobs, guard, self.wait_limit, &Global);
         }
-    }
-}
-
-/// Queues `job`, waiting for room; hands it back if the worker shut down.
-async fn send<T>(jobs: async_channel::Sender<Job<T>>, job: Job<T>) -> Result<(), Job<T>>
-where
-    T: AsyncDrop + 'static,
-{
-    jobs.send(job).await.map_err(|SendError(job)| job)
-}
-
-/// Waits for `sending` to queue the value; cleans it up in place if the worker shut
-/// down meanwhile.
-async fn overflow<T>(sending: impl Future<Output = Result<(), Job<T>>>)
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    if let Err(job) = sending.await {
-        let (origin, cleanup) = catch_cleanup(job.into_guard());
-        cleanup.await.report(origin);
     }
 }

@@ -8,8 +8,8 @@ use core::time::Duration;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::outcome::catch_cleanup;
 use crate::rt::handle::detached;
+use crate::rt::reaper::Background;
 use crate::rt::CleanupHandle;
 use crate::{AsyncDrop, AsyncDropGuard};
 
@@ -62,17 +62,26 @@ pub(super) fn spawn_background(task: impl Future<Output = ()> + Send + 'static) 
     drop(::async_std::task::spawn(tracked(task)));
 }
 
-/// Runs the cleanup of `guard` as a detached, counted task that reports its own
-/// failure or panic — always in the task, never on the thread that spawned it (as
-/// dropping a [`CleanupHandle`] of a cleanup that already finished would).
-pub(super) fn spawn_detached<T>(guard: AsyncDropGuard<T>)
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    // The cleanup future is created now: dropped unpolled, it reports `Cancelled`.
-    let (origin, cleanup) = catch_cleanup(guard);
-    spawn_background(async move { cleanup.await.report(origin) });
+/// Whether this thread runs an async-std task: a spawned task, or the future of
+/// `async_std::task::block_on`. Blocking here could starve the executor.
+pub(super) fn in_async_std_task() -> bool {
+    ::async_std::task::try_current().is_some()
+}
+
+/// async-std's global executor, for the shared cleanup-worker code.
+pub(super) struct Global;
+
+impl Background for Global {
+    fn on_runtime_thread(&self) -> bool {
+        in_async_std_task()
+    }
+
+    fn detach<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        spawn_background(future);
+    }
 }
 
 /// How many background cleanups of this adapter are running (or waiting to run).
@@ -442,7 +451,7 @@ where
 {
     fn drop(&mut self) {
         if let Some(guard) = self.guard.take() {
-            spawn_detached(guard);
+            Global.clean_up_detached(guard);
         }
     }
 }

@@ -14,16 +14,14 @@ use ::smol::Executor;
 use async_channel::{SendError, TrySendError};
 use futures_core::Stream;
 use futures_util::FutureExt;
-use pin_project_lite::pin_project;
 
 use super::block::DEFAULT_BLOCKING_LIMIT;
 use super::error::WorkerError;
 use super::spawn::{on_executor_thread, Spawner};
-use crate::outcome::{catch_cleanup, Payload};
-use crate::rt::reaper::{work, Job};
+use crate::outcome::Payload;
+use crate::rt::reaper::{drop_into_worker, try_hand_over, work, Background, HandOver, Job};
 use crate::rt::TaskPanic;
 use crate::rt::{HandOverError, ReaperStats};
-use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// A handle to a cleanup worker: a task that cleans up whatever is handed to it.
@@ -255,10 +253,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_hand_over(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
-        self.jobs.try_send(Job::new(guard)).map_err(|e| match e {
-            TrySendError::Full(job) => HandOverError::Full(job.into_guard()),
-            TrySendError::Closed(job) => HandOverError::Closed(job.into_guard()),
-        })
+        try_hand_over(&self.jobs, guard)
     }
 
     /// Hands `guard` to the worker, waiting for room in its queue.
@@ -298,9 +293,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn hand_over(&self, guard: AsyncDropGuard<T>) -> HandOver<'_, T> {
-        HandOver {
-            send: self.jobs.send(Job::new(guard)),
-        }
+        HandOver::new(&self.jobs, guard)
     }
 
     /// Hands `guard` to the worker, blocking this thread while the queue is full.
@@ -456,12 +449,6 @@ where
     pub fn executor(&self) -> Option<&Arc<Executor<'static>>> {
         self.spawner.executor()
     }
-
-    /// Cleans `guard` up without the worker (it is shut down): as a detached task
-    /// on the worker's executor, which reports any failure.
-    fn clean_up_elsewhere(&self, guard: AsyncDropGuard<T>) {
-        drop(self.spawner.spawn_cleanup(guard));
-    }
 }
 
 impl<T> Clone for Reaper<T>
@@ -490,74 +477,6 @@ where
             .field("shut_down", &self.is_shut_down())
             .field("executor", &self.spawner)
             .finish()
-    }
-}
-
-pin_project! {
-    /// The future returned by [`Reaper::hand_over`].
-    ///
-    /// Requires the `smol` feature; can be awaited on any executor.
-    ///
-    /// # Cancel safety
-    ///
-    /// If it is dropped before the guard was queued, the value is dropped without
-    /// cleanup and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is reported.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use asyncdrop::rt::smol::Reaper;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// smol::block_on(async {
-    ///     let (reaper, worker) = Reaper::spawn(1);
-    ///     let handing_over = reaper.hand_over(AsyncDropGuard::new(Conn));
-    ///     handing_over.await?;
-    ///     drop(reaper);
-    ///     worker.await?;
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct HandOver<'a, T>
-    where
-        T: AsyncDrop,
-        T: 'static,
-    {
-        #[pin]
-        send: async_channel::Send<'a, Job<T>>,
-    }
-}
-
-impl<T> Future for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
-    type Output = Result<(), HandOverError<T>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project()
-            .send
-            .poll(cx)
-            .map_err(|SendError(job)| HandOverError::Closed(job.into_guard()))
-    }
-}
-
-impl<T> fmt::Debug for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandOver")
-            .field("type", &core::any::type_name::<T>())
-            .finish_non_exhaustive()
     }
 }
 
@@ -905,46 +824,13 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        let Some(guard) = self.guard.take() else {
-            return;
-        };
-        let reaper = &self.reaper;
-        match reaper.jobs.try_send(Job::new(guard)) {
-            Ok(()) => {}
-            Err(TrySendError::Closed(job)) => reaper.clean_up_elsewhere(job.into_guard()),
-            Err(TrySendError::Full(job)) if on_executor_thread() => reaper
-                .spawner
-                .detach(overflow(send(reaper.jobs.clone(), job))),
-            Err(TrySendError::Full(job)) => {
-                let mut sending = Box::pin(send(reaper.jobs.clone(), job));
-                match wait_for(&mut sending, self.wait_limit) {
-                    Some(Ok(())) => {}
-                    Some(Err(job)) => reaper.clean_up_elsewhere(job.into_guard()),
-                    // The worker is stuck: stop blocking, let a task wait instead.
-                    None => reaper.spawner.detach(overflow(sending)),
-                }
-            }
+        if let Some(guard) = self.guard.take() {
+            drop_into_worker(
+                &self.reaper.jobs,
+                guard,
+                self.wait_limit,
+                &self.reaper.spawner,
+            );
         }
-    }
-}
-
-/// Queues `job`, waiting for room; hands it back if the worker shut down.
-async fn send<T>(jobs: async_channel::Sender<Job<T>>, job: Job<T>) -> Result<(), Job<T>>
-where
-    T: AsyncDrop + 'static,
-{
-    jobs.send(job).await.map_err(|SendError(job)| job)
-}
-
-/// Waits for `sending` to queue the value; cleans it up in place if the worker shut
-/// down meanwhile.
-async fn overflow<T>(sending: impl Future<Output = Result<(), Job<T>>>)
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    if let Err(job) = sending.await {
-        let (origin, cleanup) = catch_cleanup(job.into_guard());
-        cleanup.await.report(origin);
     }
 }

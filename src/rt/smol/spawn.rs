@@ -14,6 +14,7 @@ use ::smol::{Executor, Task};
 use pin_project_lite::pin_project;
 
 use crate::rt::handle::detached;
+use crate::rt::reaper::Background;
 use crate::rt::CleanupHandle;
 use crate::{AsyncDrop, AsyncDropGuard};
 
@@ -60,6 +61,20 @@ pub(super) enum Spawner {
     Executor(Arc<Executor<'static>>),
 }
 
+/// The worker's executor, for the shared cleanup-worker code.
+impl Background for Spawner {
+    fn on_runtime_thread(&self) -> bool {
+        on_executor_thread()
+    }
+
+    fn detach<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.spawn(future).detach();
+    }
+}
+
 impl Spawner {
     /// Spawns `future` (marked, see [`Marked`]) and returns its task. Dropping the
     /// task cancels it; detach it to let it run alone.
@@ -73,14 +88,6 @@ impl Spawner {
             Spawner::Global => ::smol::spawn(future),
             Spawner::Executor(executor) => executor.spawn(future),
         }
-    }
-
-    /// Spawns `future` and lets it run alone.
-    pub(super) fn detach<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.spawn(future).detach();
     }
 
     /// Spawns the cleanup of `guard`, detached; the handle waits for it.
@@ -451,7 +458,7 @@ where
 {
     fn drop(&mut self) {
         if let Some(guard) = self.guard.take() {
-            drop(self.spawner.spawn_cleanup(guard));
+            self.spawner.clean_up_detached(guard);
         }
     }
 }

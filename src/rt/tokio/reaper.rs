@@ -1,6 +1,5 @@
 //! A bounded cleanup worker ("reaper") on tokio, for synchronous `Drop` paths.
 
-use alloc::boxed::Box;
 use core::fmt;
 use core::future::Future;
 use core::ops::{Deref, DerefMut};
@@ -13,14 +12,10 @@ use std::panic::{catch_unwind, resume_unwind};
 use ::tokio::runtime::{Handle, RuntimeFlavor};
 use ::tokio::task::{JoinError, JoinHandle};
 use async_channel::{SendError, TrySendError};
-use pin_project_lite::pin_project;
 
 use super::block::DEFAULT_BLOCKING_LIMIT;
-use super::spawn::spawn_async_drop_on;
-use crate::outcome::catch_cleanup;
-use crate::rt::reaper::{work, Job};
+use crate::rt::reaper::{drop_into_worker, try_hand_over, work, Background, HandOver, Job};
 use crate::rt::{HandOverError, ReaperStats};
-use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
 /// A handle to a cleanup worker: a task that cleans up whatever is handed to it.
@@ -230,10 +225,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_hand_over(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
-        self.jobs.try_send(Job::new(guard)).map_err(|e| match e {
-            TrySendError::Full(job) => HandOverError::Full(job.into_guard()),
-            TrySendError::Closed(job) => HandOverError::Closed(job.into_guard()),
-        })
+        try_hand_over(&self.jobs, guard)
     }
 
     /// Hands `guard` to the worker, waiting for room in its queue.
@@ -273,9 +265,7 @@ where
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn hand_over(&self, guard: AsyncDropGuard<T>) -> HandOver<'_, T> {
-        HandOver {
-            send: self.jobs.send(Job::new(guard)),
-        }
+        HandOver::new(&self.jobs, guard)
     }
 
     /// Hands `guard` to the worker, blocking this thread while the queue is full.
@@ -446,11 +436,30 @@ where
     pub fn runtime(&self) -> &Handle {
         &self.runtime
     }
+}
 
-    /// Cleans `guard` up without the worker (it is shut down): as a detached task
-    /// on the worker's runtime, which reports any failure.
-    fn clean_up_elsewhere(&self, guard: AsyncDropGuard<T>) {
-        drop(spawn_async_drop_on(&self.runtime, guard));
+/// The worker's runtime, for the shared hand-over code.
+impl Background for Handle {
+    fn on_runtime_thread(&self) -> bool {
+        Handle::try_current().is_ok()
+    }
+
+    fn detach<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        drop(self.spawn(future));
+    }
+
+    /// On the current runtime: the thread runs one, which may not be the worker's.
+    fn detach_from_runtime_thread<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match Handle::try_current() {
+            Ok(current) => current.detach(future),
+            Err(_) => self.detach(future),
+        }
     }
 }
 
@@ -479,72 +488,6 @@ where
             .field("capacity", &self.capacity())
             .field("shut_down", &self.is_shut_down())
             .finish()
-    }
-}
-
-pin_project! {
-    /// The future returned by [`Reaper::hand_over`].
-    ///
-    /// # Cancel safety
-    ///
-    /// If it is dropped before the guard was queued, the value is dropped without
-    /// cleanup and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is reported.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use asyncdrop::rt::tokio::Reaper;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// tokio::runtime::Runtime::new()?.block_on(async {
-    ///     let (reaper, worker) = Reaper::spawn(1);
-    ///     let handing_over = reaper.hand_over(AsyncDropGuard::new(Conn));
-    ///     handing_over.await?;
-    ///     drop(reaper);
-    ///     worker.await?;
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct HandOver<'a, T>
-    where
-        T: AsyncDrop,
-        T: 'static,
-    {
-        #[pin]
-        send: async_channel::Send<'a, Job<T>>,
-    }
-}
-
-impl<T> Future for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
-    type Output = Result<(), HandOverError<T>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project()
-            .send
-            .poll(cx)
-            .map_err(|SendError(job)| HandOverError::Closed(job.into_guard()))
-    }
-}
-
-impl<T> fmt::Debug for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HandOver")
-            .field("type", &core::any::type_name::<T>())
-            .finish_non_exhaustive()
     }
 }
 
@@ -870,46 +813,13 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        let Some(guard) = self.guard.take() else {
-            return;
-        };
-        let reaper = &self.reaper;
-        match reaper.jobs.try_send(Job::new(guard)) {
-            Ok(()) => {}
-            Err(TrySendError::Closed(job)) => reaper.clean_up_elsewhere(job.into_guard()),
-            Err(TrySendError::Full(job)) => match Handle::try_current() {
-                Ok(current) => drop(current.spawn(overflow(send(reaper.jobs.clone(), job)))),
-                Err(_) => {
-                    let mut sending = Box::pin(send(reaper.jobs.clone(), job));
-                    match wait_for(&mut sending, self.wait_limit) {
-                        Some(Ok(())) => {}
-                        Some(Err(job)) => reaper.clean_up_elsewhere(job.into_guard()),
-                        // The worker is stuck: stop blocking, let a task wait instead.
-                        None => drop(reaper.runtime.spawn(overflow(sending))),
-                    }
-                }
-            },
+        if let Some(guard) = self.guard.take() {
+            drop_into_worker(
+                &self.reaper.jobs,
+                guard,
+                self.wait_limit,
+                &self.reaper.runtime,
+            );
         }
-    }
-}
-
-/// Queues `job`, waiting for room; hands it back if the worker shut down.
-async fn send<T>(jobs: async_channel::Sender<Job<T>>, job: Job<T>) -> Result<(), Job<T>>
-where
-    T: AsyncDrop + 'static,
-{
-    jobs.send(job).await.map_err(|SendError(job)| job)
-}
-
-/// Waits for `sending` to queue the value; cleans it up in place if the worker shut
-/// down meanwhile.
-async fn overflow<T>(sending: impl Future<Output = Result<(), Job<T>>>)
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    if let Err(job) = sending.await {
-        let (origin, cleanup) = catch_cleanup(job.into_guard());
-        cleanup.await.report(origin);
     }
 }

@@ -7,6 +7,7 @@ use ::tokio::runtime::Handle;
 
 use crate::policy::{self, Report, ReportKind};
 use crate::rt::handle::detached;
+use crate::rt::reaper::Background;
 use crate::rt::CleanupHandle;
 use crate::{AsyncDrop, AsyncDropGuard};
 
@@ -438,7 +439,7 @@ where
             return;
         };
         match self.runtime.take().or_else(|| Handle::try_current().ok()) {
-            Some(runtime) => drop(spawn_async_drop_on(&runtime, guard)),
+            Some(runtime) => runtime.clean_up_detached(guard),
             None => drop_without_runtime(guard),
         }
     }
