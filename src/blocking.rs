@@ -29,6 +29,7 @@ use std::time::Instant;
 use futures_util::stream::FuturesUnordered;
 use futures_util::StreamExt;
 
+use crate::guard::Held;
 use crate::outcome::{catch_cleanup, Origin, Outcome};
 use crate::policy::{self, Report, ReportKind, Site};
 use crate::wait::Unpark;
@@ -159,7 +160,7 @@ where
     T::Error: fmt::Debug,
 {
     /// `None` only after `into_guard` or inside `drop`.
-    guard: Option<AsyncDropGuard<T>>,
+    guard: Held<T>,
     timeout: Duration,
     site: Site,
 }
@@ -236,7 +237,7 @@ where
     #[track_caller]
     pub fn with_timeout(guard: AsyncDropGuard<T>, timeout: Duration) -> Self {
         BlockingDrop {
-            guard: Some(guard),
+            guard: Held::new(guard),
             timeout,
             site: Site::caller(),
         }
@@ -275,17 +276,7 @@ where
     /// ```
     #[inline]
     pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
-        match this.guard.take() {
-            Some(guard) => guard,
-            None => unreachable!("a `BlockingDrop` holds its guard until it is dropped"),
-        }
-    }
-
-    fn guard(&self) -> &AsyncDropGuard<T> {
-        match &self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `BlockingDrop` holds its guard until it is dropped"),
-        }
+        this.guard.take()
     }
 }
 
@@ -298,7 +289,7 @@ where
 
     #[inline]
     fn deref(&self) -> &T {
-        self.guard()
+        &self.guard
     }
 }
 
@@ -309,10 +300,7 @@ where
 {
     #[inline]
     fn deref_mut(&mut self) -> &mut T {
-        match &mut self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `BlockingDrop` holds its guard until it is dropped"),
-        }
+        &mut self.guard
     }
 }
 
@@ -323,7 +311,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockingDrop")
-            .field("value", &**self.guard())
+            .field("value", &**self.guard)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -335,7 +323,7 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        let Some(guard) = self.guard.take() else {
+        let Some(guard) = self.guard.take_for_drop() else {
             return; // `into_guard` took it
         };
         // The cleanup future is made here, as the crate's other adapters do:

@@ -349,3 +349,45 @@ impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropGuard<T> {
         self.async_drop()
     }
 }
+
+/// A guard that a synchronous-drop wrapper (`BlockingDrop`, the adapters'
+/// `SpawnOnDrop` and `ReaperDrop`) holds until its `Drop` or its `into_guard` takes
+/// it out.
+#[cfg(feature = "std")]
+pub(crate) struct Held<T>(Option<AsyncDropGuard<T>>);
+
+#[cfg(feature = "std")]
+impl<T> Held<T> {
+    pub(crate) fn new(guard: AsyncDropGuard<T>) -> Self {
+        Held(Some(guard))
+    }
+
+    /// For `into_guard`, which consumes the wrapper: its `Drop` then finds nothing.
+    pub(crate) fn take(&mut self) -> AsyncDropGuard<T> {
+        self.0.take().expect(HELD_UNTIL_DROPPED)
+    }
+
+    /// For the wrapper's `Drop`: the guard, unless `into_guard` took it.
+    pub(crate) fn take_for_drop(&mut self) -> Option<AsyncDropGuard<T>> {
+        self.0.take()
+    }
+}
+
+#[cfg(feature = "std")]
+const HELD_UNTIL_DROPPED: &str = "a wrapper holds its guard until it is dropped";
+
+#[cfg(feature = "std")]
+impl<T> Deref for Held<T> {
+    type Target = AsyncDropGuard<T>;
+
+    fn deref(&self) -> &AsyncDropGuard<T> {
+        self.0.as_ref().expect(HELD_UNTIL_DROPPED)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T> DerefMut for Held<T> {
+    fn deref_mut(&mut self) -> &mut AsyncDropGuard<T> {
+        self.0.as_mut().expect(HELD_UNTIL_DROPPED)
+    }
+}

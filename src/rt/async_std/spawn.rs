@@ -8,6 +8,7 @@ use core::time::Duration;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use crate::guard::Held;
 use crate::rt::handle::detached;
 use crate::rt::reaper::Background;
 use crate::rt::CleanupHandle;
@@ -329,7 +330,7 @@ where
     T::Error: fmt::Debug,
 {
     /// `None` only after `into_guard`/`spawn` or inside `drop`.
-    guard: Option<AsyncDropGuard<T>>,
+    guard: Held<T>,
 }
 
 impl<T> SpawnOnDrop<T>
@@ -343,7 +344,9 @@ where
     ///
     /// See [`SpawnOnDrop`].
     pub fn new(guard: AsyncDropGuard<T>) -> Self {
-        SpawnOnDrop { guard: Some(guard) }
+        SpawnOnDrop {
+            guard: Held::new(guard),
+        }
     }
 
     /// Takes the guard back out, **without** any cleanup: back to the explicit path,
@@ -368,10 +371,7 @@ where
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
-        match this.guard.take() {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
+        this.guard.take()
     }
 
     /// Spawns the cleanup now and returns its [`CleanupHandle`], as
@@ -398,13 +398,6 @@ where
     pub fn spawn(this: Self) -> CleanupHandle<T> {
         spawn_async_drop(Self::into_guard(this))
     }
-
-    fn guard(&self) -> &AsyncDropGuard<T> {
-        match &self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
-    }
 }
 
 impl<T> Deref for SpawnOnDrop<T>
@@ -415,7 +408,7 @@ where
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.guard()
+        &self.guard
     }
 }
 
@@ -425,10 +418,7 @@ where
     T::Error: fmt::Debug,
 {
     fn deref_mut(&mut self) -> &mut T {
-        match &mut self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
+        &mut self.guard
     }
 }
 
@@ -439,7 +429,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpawnOnDrop")
-            .field("value", &**self.guard())
+            .field("value", &**self.guard)
             .finish()
     }
 }
@@ -450,7 +440,7 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        if let Some(guard) = self.guard.take() {
+        if let Some(guard) = self.guard.take_for_drop() {
             Global.clean_up_detached(guard);
         }
     }

@@ -13,6 +13,7 @@ use std::thread;
 use ::smol::{Executor, Task};
 use pin_project_lite::pin_project;
 
+use crate::guard::Held;
 use crate::rt::handle::detached;
 use crate::rt::reaper::Background;
 use crate::rt::CleanupHandle;
@@ -275,7 +276,7 @@ where
     T::Error: fmt::Debug,
 {
     /// `None` only after `into_guard`/`spawn` or inside `drop`.
-    guard: Option<AsyncDropGuard<T>>,
+    guard: Held<T>,
     spawner: Spawner,
 }
 
@@ -305,7 +306,7 @@ where
     /// ```
     pub fn new(guard: AsyncDropGuard<T>) -> Self {
         SpawnOnDrop {
-            guard: Some(guard),
+            guard: Held::new(guard),
             spawner: Spawner::Global,
         }
     }
@@ -333,7 +334,7 @@ where
     /// ```
     pub fn with_executor(guard: AsyncDropGuard<T>, executor: Arc<Executor<'static>>) -> Self {
         SpawnOnDrop {
-            guard: Some(guard),
+            guard: Held::new(guard),
             spawner: Spawner::Executor(executor),
         }
     }
@@ -370,10 +371,7 @@ where
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
-        match this.guard.take() {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
+        this.guard.take()
     }
 
     /// Spawns the cleanup now, on its executor, and returns a handle to wait for it.
@@ -398,18 +396,8 @@ where
     /// ```
     pub fn spawn(mut this: Self) -> CleanupHandle<T> {
         let spawner = this.spawner.clone();
-        let guard = match this.guard.take() {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        };
+        let guard = this.guard.take();
         spawner.spawn_cleanup(guard)
-    }
-
-    fn guard(&self) -> &AsyncDropGuard<T> {
-        match &self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
     }
 }
 
@@ -421,7 +409,7 @@ where
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.guard()
+        &self.guard
     }
 }
 
@@ -431,10 +419,7 @@ where
     T::Error: fmt::Debug,
 {
     fn deref_mut(&mut self) -> &mut T {
-        match &mut self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
+        &mut self.guard
     }
 }
 
@@ -445,7 +430,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpawnOnDrop")
-            .field("value", &**self.guard())
+            .field("value", &**self.guard)
             .field("executor", &self.spawner)
             .finish()
     }
@@ -457,7 +442,7 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        if let Some(guard) = self.guard.take() {
+        if let Some(guard) = self.guard.take_for_drop() {
             self.spawner.clean_up_detached(guard);
         }
     }

@@ -14,6 +14,7 @@ use ::tokio::task::{JoinError, JoinHandle};
 use async_channel::{SendError, TrySendError};
 
 use super::block::DEFAULT_BLOCKING_LIMIT;
+use crate::guard::Held;
 use crate::rt::reaper::{drop_into_worker, try_hand_over, work, Background, HandOver, Job};
 use crate::rt::{HandOverError, ReaperStats};
 use crate::{AsyncDrop, AsyncDropGuard};
@@ -643,7 +644,7 @@ where
     T::Error: fmt::Debug,
 {
     /// `None` only after `into_guard` or inside `drop`.
-    guard: Option<AsyncDropGuard<T>>,
+    guard: Held<T>,
     reaper: Reaper<T>,
     wait_limit: Duration,
 }
@@ -691,7 +692,7 @@ where
     /// ```
     pub fn with_wait_limit(guard: AsyncDropGuard<T>, reaper: &Reaper<T>, limit: Duration) -> Self {
         ReaperDrop {
-            guard: Some(guard),
+            guard: Held::new(guard),
             reaper: reaper.clone(),
             wait_limit: limit,
         }
@@ -729,10 +730,7 @@ where
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
-        match this.guard.take() {
-            Some(guard) => guard,
-            None => unreachable!("a `ReaperDrop` holds its guard until it is dropped"),
-        }
+        this.guard.take()
     }
 
     /// The worker the value goes to when dropped.
@@ -759,13 +757,6 @@ where
     pub fn reaper(this: &Self) -> &Reaper<T> {
         &this.reaper
     }
-
-    fn guard(&self) -> &AsyncDropGuard<T> {
-        match &self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `ReaperDrop` holds its guard until it is dropped"),
-        }
-    }
 }
 
 impl<T> Deref for ReaperDrop<T>
@@ -776,7 +767,7 @@ where
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.guard()
+        &self.guard
     }
 }
 
@@ -786,10 +777,7 @@ where
     T::Error: fmt::Debug,
 {
     fn deref_mut(&mut self) -> &mut T {
-        match &mut self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `ReaperDrop` holds its guard until it is dropped"),
-        }
+        &mut self.guard
     }
 }
 
@@ -800,7 +788,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReaperDrop")
-            .field("value", &**self.guard())
+            .field("value", &**self.guard)
             .field("reaper", &self.reaper)
             .field("wait_limit", &self.wait_limit)
             .finish()
@@ -813,7 +801,7 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        if let Some(guard) = self.guard.take() {
+        if let Some(guard) = self.guard.take_for_drop() {
             drop_into_worker(
                 &self.reaper.jobs,
                 guard,

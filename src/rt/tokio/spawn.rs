@@ -5,6 +5,7 @@ use core::ops::{Deref, DerefMut};
 
 use ::tokio::runtime::Handle;
 
+use crate::guard::Held;
 use crate::policy::{self, Report, ReportKind};
 use crate::rt::handle::detached;
 use crate::rt::reaper::Background;
@@ -248,7 +249,7 @@ where
     T::Error: fmt::Debug,
 {
     /// `None` only after `into_guard`/`spawn` or inside `drop`.
-    guard: Option<AsyncDropGuard<T>>,
+    guard: Held<T>,
     runtime: Option<Handle>,
 }
 
@@ -279,7 +280,7 @@ where
     /// ```
     pub fn new(guard: AsyncDropGuard<T>) -> Self {
         SpawnOnDrop {
-            guard: Some(guard),
+            guard: Held::new(guard),
             runtime: Handle::try_current().ok(),
         }
     }
@@ -305,7 +306,7 @@ where
     /// ```
     pub fn with_runtime(guard: AsyncDropGuard<T>, runtime: Handle) -> Self {
         SpawnOnDrop {
-            guard: Some(guard),
+            guard: Held::new(guard),
             runtime: Some(runtime),
         }
     }
@@ -341,10 +342,7 @@ where
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
-        match this.guard.take() {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
+        this.guard.take()
     }
 
     /// Spawns the cleanup now, on the captured runtime or else the current one, and
@@ -382,13 +380,6 @@ where
             None => Err(NoRuntime { guard }),
         }
     }
-
-    fn guard(&self) -> &AsyncDropGuard<T> {
-        match &self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
-    }
 }
 
 impl<T> Deref for SpawnOnDrop<T>
@@ -399,7 +390,7 @@ where
     type Target = T;
 
     fn deref(&self) -> &T {
-        self.guard()
+        &self.guard
     }
 }
 
@@ -409,10 +400,7 @@ where
     T::Error: fmt::Debug,
 {
     fn deref_mut(&mut self) -> &mut T {
-        match &mut self.guard {
-            Some(guard) => guard,
-            None => unreachable!("a `SpawnOnDrop` holds its guard until it is dropped"),
-        }
+        &mut self.guard
     }
 }
 
@@ -423,7 +411,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpawnOnDrop")
-            .field("value", &**self.guard())
+            .field("value", &**self.guard)
             .field("runtime", &self.runtime.is_some())
             .finish()
     }
@@ -435,7 +423,7 @@ where
     T::Error: fmt::Debug,
 {
     fn drop(&mut self) {
-        let Some(guard) = self.guard.take() else {
+        let Some(guard) = self.guard.take_for_drop() else {
             return;
         };
         match self.runtime.take().or_else(|| Handle::try_current().ok()) {
