@@ -106,7 +106,19 @@ impl<E, const N: usize> ArrayError<E, N> {
     ///
     /// # Examples
     ///
-    /// See [`ArrayError`].
+    /// ```
+    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
+    /// # struct C(Result<(), u8>);
+    /// # impl AsyncDrop for C {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let conns = [Ok(()), Err(2), Err(3)].map(|r| AsyncDropGuard::new(C(r)));
+    /// let err = async_drop_all(conns).await.unwrap_err();
+    /// assert_eq!(*err.first(), 2);
+    /// # });
+    /// ```
     pub fn first(&self) -> &E {
         self.iter()
             .next()
@@ -118,7 +130,19 @@ impl<E, const N: usize> ArrayError<E, N> {
     ///
     /// # Examples
     ///
-    /// See [`ArrayError`].
+    /// ```
+    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
+    /// # struct C(Result<(), u8>);
+    /// # impl AsyncDrop for C {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let conns = [Err(1), Ok(()), Err(3)].map(|r| AsyncDropGuard::new(C(r)));
+    /// let err = async_drop_all(conns).await.unwrap_err();
+    /// assert_eq!(err.count(), 2);
+    /// # });
+    /// ```
     pub fn count(&self) -> usize {
         self.errors.iter().filter(|e| e.is_some()).count()
     }
@@ -127,7 +151,19 @@ impl<E, const N: usize> ArrayError<E, N> {
     ///
     /// # Examples
     ///
-    /// See [`ArrayError`].
+    /// ```
+    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
+    /// # struct C(Result<(), u8>);
+    /// # impl AsyncDrop for C {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let conns = [Err(1), Ok(()), Err(3)].map(|r| AsyncDropGuard::new(C(r)));
+    /// let err = async_drop_all(conns).await.unwrap_err();
+    /// assert_eq!(err.iter().collect::<Vec<_>>(), [(0, &1), (2, &3)]);
+    /// # });
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (usize, &E)> + '_ {
         self.errors
             .iter()
@@ -216,7 +252,19 @@ impl<T> TupleError<T> {
     ///
     /// # Examples
     ///
-    /// See [`TupleError`].
+    /// ```
+    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
+    /// # struct C(Result<(), u8>);
+    /// # impl AsyncDrop for C {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let pair = (AsyncDropGuard::new(C(Err(1))), AsyncDropGuard::new(C(Ok(()))));
+    /// let err = async_drop_all(pair).await.unwrap_err();
+    /// assert_eq!(err.into_inner(), (Some(1), None));
+    /// # });
+    /// ```
     pub fn into_inner(self) -> T {
         self.errors
     }
@@ -270,7 +318,13 @@ impl<E, C> AcquireOutcome<E, C> {
     ///
     /// # Examples
     ///
-    /// See [`AcquireOutcome`].
+    /// ```
+    /// # use asyncdrop::AcquireOutcome;
+    /// let failed: AcquireOutcome<&str, ()> = AcquireOutcome::Failed("refused");
+    /// assert_eq!(failed.error(), Some(&"refused"));
+    /// let acquired: AcquireOutcome<&str, ()> = AcquireOutcome::CleanupFailed(());
+    /// assert_eq!(acquired.error(), None);
+    /// ```
     pub fn error(&self) -> Option<&E> {
         match self {
             AcquireOutcome::Failed(e) => Some(e),
@@ -338,7 +392,19 @@ impl<T> AcquireError<T> {
     ///
     /// # Examples
     ///
-    /// See [`AcquireError`].
+    /// ```
+    /// # use asyncdrop::{all_or_cleanup, AcquireOutcome, AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let all = [Ok(AsyncDropGuard::new(Conn)), Err(2u8)];
+    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
+    /// assert_eq!(err.into_inner(), [AcquireOutcome::CleanedUp, AcquireOutcome::Failed(2)]);
+    /// # });
+    /// ```
     pub fn into_inner(self) -> T {
         self.outcomes
     }
@@ -370,7 +436,19 @@ impl<E, C, const N: usize> AcquireError<[AcquireOutcome<E, C>; N]> {
     ///
     /// # Examples
     ///
-    /// See [`AcquireError`].
+    /// ```
+    /// # use asyncdrop::{all_or_cleanup, AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let all = [Ok(AsyncDropGuard::new(Conn)), Err(2u8), Err(3)];
+    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
+    /// assert_eq!(*err.first_error(), 2);
+    /// # });
+    /// ```
     pub fn first_error(&self) -> &E {
         self.outcomes
             .iter()
@@ -404,7 +482,23 @@ impl<E, C, const N: usize> AcquireError<[AcquireOutcome<E, C>; N]> {
     ///
     /// # Examples
     ///
-    /// See [`errors`](Self::errors).
+    /// ```
+    /// # use asyncdrop::{all_or_cleanup, AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(Result<(), &'static str>);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = &'static str;
+    /// #     async fn async_drop_impl(self) -> Result<(), &'static str> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let all = [
+    ///     Ok(AsyncDropGuard::new(Conn(Err("close failed")))),
+    ///     Ok(AsyncDropGuard::new(Conn(Ok(())))),
+    ///     Err(7u8),
+    /// ];
+    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
+    /// assert_eq!(err.cleanup_errors().collect::<Vec<_>>(), [&"close failed"]);
+    /// # });
+    /// ```
     pub fn cleanup_errors(&self) -> impl Iterator<Item = &C> + '_ {
         self.outcomes
             .iter()

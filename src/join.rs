@@ -156,7 +156,19 @@ pub trait AcquireAll {
     ///
     /// # Examples
     ///
-    /// See [`AcquireAll`].
+    /// ```
+    /// # use asyncdrop::{AcquireAll, AsyncDrop, AsyncDropGuard};
+    /// # struct Lock;
+    /// # impl AsyncDrop for Lock {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let locks = (Ok(AsyncDropGuard::new(Lock)), Err::<AsyncDropGuard<Lock>, _>("busy"));
+    /// let Err(err) = locks.all_or_cleanup().await else { unreachable!() };
+    /// assert_eq!(*err.first_error(), "busy"); // the first lock was released
+    /// # });
+    /// ```
     fn all_or_cleanup(self) -> impl Future<Output = Result<Self::Output, Self::Error>>;
 }
 
@@ -272,7 +284,19 @@ macro_rules! tuples {
             ///
             /// # Examples
             ///
-            /// See [`TupleError`].
+            /// ```
+            /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
+            /// # struct C(Result<(), u8>);
+            /// # impl AsyncDrop for C {
+            /// #     type Error = u8;
+            /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+            /// # }
+            /// # futures_executor::block_on(async {
+            /// let pair = (AsyncDropGuard::new(C(Err(1))), AsyncDropGuard::new(C(Err(2))));
+            /// let err = async_drop_all(pair).await.unwrap_err();
+            /// assert_eq!(err.count(), 2);
+            /// # });
+            /// ```
             pub fn count(&self) -> usize {
                 0 $( + usize::from(self.errors.$i.is_some()) )+
             }
@@ -308,7 +332,19 @@ macro_rules! tuples {
             ///
             /// # Examples
             ///
-            /// See [`first`](Self::first).
+            /// ```
+            /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
+            /// # struct C(Result<(), u8>);
+            /// # impl AsyncDrop for C {
+            /// #     type Error = u8;
+            /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+            /// # }
+            /// # futures_executor::block_on(async {
+            /// let pair = (AsyncDropGuard::new(C(Err(1))), AsyncDropGuard::new(C(Err(2))));
+            /// let err = async_drop_all(pair).await.unwrap_err();
+            /// assert_eq!(err.iter().collect::<Vec<_>>(), [&1, &2]);
+            /// # });
+            /// ```
             pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
                 [$( self.errors.$i.as_ref(), )+].into_iter().flatten()
             }
@@ -363,7 +399,20 @@ macro_rules! tuples {
             ///
             /// # Examples
             ///
-            /// See [`AcquireError`].
+            /// ```
+            /// # use asyncdrop::{all_or_cleanup, AsyncDrop, AsyncDropGuard};
+            /// # struct Conn;
+            /// # impl AsyncDrop for Conn {
+            /// #     type Error = core::convert::Infallible;
+            /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+            /// # }
+            /// # futures_executor::block_on(async {
+            /// let a: Result<AsyncDropGuard<Conn>, &str> = Ok(AsyncDropGuard::new(Conn));
+            /// let b: Result<AsyncDropGuard<Conn>, &str> = Err("refused");
+            /// let Err(err) = all_or_cleanup((a, b)).await else { unreachable!() };
+            /// assert_eq!(*err.first_error(), "refused"); // `a` was cleaned up
+            /// # });
+            /// ```
             pub fn first_error(&self) -> &E {
                 None$( .or(self.outcomes.$i.error()) )+
                     .expect("an AcquireError holds at least one failed acquisition")

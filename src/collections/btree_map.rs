@@ -190,7 +190,23 @@ impl<K: Ord, T: LocalAsyncDrop> AsyncDropBTreeMap<K, T> {
     ///
     /// # Examples
     ///
-    /// See [`AsyncDropBTreeMap`].
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropBTreeMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let mut conns = AsyncDropBTreeMap::new();
+    /// assert!(conns.insert(1, AsyncDropGuard::new(Conn(1))).is_none());
+    /// let old = conns.insert(1, AsyncDropGuard::new(Conn(2))).unwrap();
+    /// assert_eq!((old.0, conns[&1].0), (1, 2));
+    /// old.async_drop().await.unwrap();
+    /// conns.async_drop().await.unwrap();
+    /// # });
+    /// ```
     #[inline]
     #[track_caller]
     pub fn insert(&mut self, key: K, value: AsyncDropGuard<T>) -> Option<AsyncDropGuard<T>> {
@@ -347,7 +363,20 @@ impl<K: Ord, T> AsyncDropBTreeMap<K, T> {
     ///
     /// # Examples
     ///
-    /// See [`AsyncDropBTreeMap`].
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropBTreeMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropBTreeMap::new();
+    /// conns.insert(String::from("db"), AsyncDropGuard::new(Conn(1)));
+    /// assert_eq!(conns.get("db").map(|c| c.0), Some(1));
+    /// assert!(conns.get("cache").is_none());
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn get<Q>(&self, key: &Q) -> Option<&T>
     where
@@ -438,7 +467,20 @@ impl<K, T> AsyncDropBTreeMap<K, T> {
     ///
     /// # Examples
     ///
-    /// See [`new`](Self::new).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropBTreeMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropBTreeMap::new();
+    /// assert!(conns.is_empty());
+    /// conns.insert(1, AsyncDropGuard::new(Conn));
+    /// assert!(!conns.is_empty());
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
@@ -500,7 +542,20 @@ impl<K, T> AsyncDropBTreeMap<K, T> {
     ///
     /// # Examples
     ///
-    /// See [`iter`](Self::iter).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropBTreeMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropBTreeMap::new();
+    /// conns.insert("b", AsyncDropGuard::new(Conn));
+    /// conns.insert("a", AsyncDropGuard::new(Conn));
+    /// assert_eq!(conns.keys().copied().collect::<Vec<_>>(), ["a", "b"]);
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn keys(&self) -> btree_map::Keys<'_, K, T> {
         self.map.keys()
@@ -510,7 +565,20 @@ impl<K, T> AsyncDropBTreeMap<K, T> {
     ///
     /// # Examples
     ///
-    /// See [`iter`](Self::iter).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropBTreeMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropBTreeMap::new();
+    /// conns.insert(2, AsyncDropGuard::new(Conn(20)));
+    /// conns.insert(1, AsyncDropGuard::new(Conn(10)));
+    /// assert_eq!(conns.values().map(|c| c.0).collect::<Vec<_>>(), [10, 20]);
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn values(&self) -> btree_map::Values<'_, K, T> {
         self.map.values()

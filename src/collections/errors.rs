@@ -61,7 +61,20 @@ impl<E> CleanupErrors<E> {
     ///
     /// # Examples
     ///
-    /// See [`CleanupErrors`].
+    /// ```
+    /// # use asyncdrop::collections::async_drop_iter;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(Result<(), u8>);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let conns = [Ok(()), Err(2), Err(3)].map(|r| AsyncDropGuard::new(Conn(r)));
+    /// let err = async_drop_iter(conns).await.unwrap_err();
+    /// assert_eq!(*err.first(), 2);
+    /// # });
+    /// ```
     pub fn first(&self) -> &E {
         &self.errors[0].1
     }
@@ -70,7 +83,20 @@ impl<E> CleanupErrors<E> {
     ///
     /// # Examples
     ///
-    /// See [`CleanupErrors`].
+    /// ```
+    /// # use asyncdrop::collections::async_drop_iter;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(Result<(), u8>);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let conns = [Err(1), Ok(()), Err(3)].map(|r| AsyncDropGuard::new(Conn(r)));
+    /// let err = async_drop_iter(conns).await.unwrap_err();
+    /// assert_eq!(err.len(), 2);
+    /// # });
+    /// ```
     #[allow(
         clippy::len_without_is_empty,
         reason = "never empty: a cleanup without errors gives `Ok(())`"
@@ -127,7 +153,20 @@ impl<E> CleanupErrors<E> {
     ///
     /// # Examples
     ///
-    /// See [`CleanupErrors`].
+    /// ```
+    /// # use asyncdrop::collections::async_drop_iter;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(Result<(), u8>);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let conns = [Ok(()), Err(2), Ok(()), Err(4)].map(|r| AsyncDropGuard::new(Conn(r)));
+    /// let err = async_drop_iter(conns).await.unwrap_err();
+    /// assert_eq!(err.iter_indexed().collect::<Vec<_>>(), [(1, &2), (3, &4)]);
+    /// # });
+    /// ```
     pub fn iter_indexed(
         &self,
     ) -> impl ExactSizeIterator<Item = (usize, &E)> + DoubleEndedIterator + '_ {
@@ -138,7 +177,20 @@ impl<E> CleanupErrors<E> {
     ///
     /// # Examples
     ///
-    /// See [`CleanupErrors`].
+    /// ```
+    /// # use asyncdrop::collections::async_drop_iter;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(Result<(), u8>);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = u8;
+    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let conns = [Err(5), Ok(()), Err(6)].map(|r| AsyncDropGuard::new(Conn(r)));
+    /// let err = async_drop_iter(conns).await.unwrap_err();
+    /// assert_eq!(err.into_vec(), [5, 6]);
+    /// # });
+    /// ```
     pub fn into_vec(self) -> Vec<E> {
         self.errors.into_iter().map(|(_, e)| e).collect()
     }

@@ -282,7 +282,24 @@ impl<K: Eq + Hash, T: LocalAsyncDrop, S: BuildHasher> AsyncDropHashMap<K, T, S> 
     ///
     /// # Examples
     ///
-    /// See [`AsyncDropHashMap`].
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropHashMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let mut conns = AsyncDropHashMap::new();
+    /// conns.insert(String::from("db"), AsyncDropGuard::new(Conn(1)));
+    /// let db = conns.remove("db").unwrap();
+    /// assert_eq!(db.0, 1);
+    /// db.async_drop().await.unwrap();
+    /// assert!(conns.remove("db").is_none());
+    /// conns.async_drop().await.unwrap();
+    /// # });
+    /// ```
     #[inline]
     #[track_caller]
     pub fn remove<Q>(&mut self, key: &Q) -> Option<AsyncDropGuard<T>>
@@ -404,7 +421,20 @@ impl<K, T, S> AsyncDropHashMap<K, T, S> {
     ///
     /// # Examples
     ///
-    /// See [`new`](Self::new).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropHashMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropHashMap::new();
+    /// assert!(conns.is_empty());
+    /// conns.insert(1, AsyncDropGuard::new(Conn));
+    /// assert!(!conns.is_empty());
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
@@ -414,7 +444,20 @@ impl<K, T, S> AsyncDropHashMap<K, T, S> {
     ///
     /// # Examples
     ///
-    /// See [`with_capacity`](Self::with_capacity).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropHashMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropHashMap::new();
+    /// assert_eq!(conns.capacity(), 0); // `new` does not allocate
+    /// conns.insert(1, AsyncDropGuard::new(Conn));
+    /// assert!(conns.capacity() >= 1);
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
         self.map.capacity()
@@ -500,7 +543,22 @@ impl<K, T, S> AsyncDropHashMap<K, T, S> {
     ///
     /// # Examples
     ///
-    /// See [`iter`](Self::iter).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropHashMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropHashMap::new();
+    /// conns.insert("b", AsyncDropGuard::new(Conn));
+    /// conns.insert("a", AsyncDropGuard::new(Conn));
+    /// let mut keys: Vec<_> = conns.keys().copied().collect();
+    /// keys.sort_unstable();
+    /// assert_eq!(keys, ["a", "b"]);
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn keys(&self) -> hash_map::Keys<'_, K, T> {
         self.map.keys()
@@ -511,7 +569,22 @@ impl<K, T, S> AsyncDropHashMap<K, T, S> {
     ///
     /// # Examples
     ///
-    /// See [`iter`](Self::iter).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropHashMap;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropHashMap::new();
+    /// conns.insert("b", AsyncDropGuard::new(Conn(2)));
+    /// conns.insert("a", AsyncDropGuard::new(Conn(1)));
+    /// let mut all: Vec<_> = conns.values().map(|c| c.0).collect();
+    /// all.sort_unstable();
+    /// assert_eq!(all, [1, 2]);
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn values(&self) -> hash_map::Values<'_, K, T> {
         self.map.values()

@@ -155,7 +155,20 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
     ///
     /// # Examples
     ///
-    /// See [`AsyncDropVec`].
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropVec;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropVec::new();
+    /// conns.push(AsyncDropGuard::new(Conn(1)));
+    /// conns.push(AsyncDropGuard::new(Conn(2)));
+    /// assert_eq!((conns.len(), conns[1].0), (2, 2));
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn push(&mut self, value: AsyncDropGuard<T>) {
         self.items
@@ -239,7 +252,26 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
     ///
     /// # Examples
     ///
-    /// See [`AsyncDropVec`].
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropVec;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// # futures_executor::block_on(async {
+    /// let mut conns = AsyncDropVec::new();
+    /// for n in 1..=3 {
+    ///     conns.push(AsyncDropGuard::new(Conn(n)));
+    /// }
+    /// let second = conns.remove(1);
+    /// assert_eq!(second.0, 2);
+    /// assert_eq!(conns.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 3]);
+    /// second.async_drop().await.unwrap();
+    /// conns.async_drop().await.unwrap();
+    /// # });
+    /// ```
     #[inline]
     #[track_caller]
     pub fn remove(&mut self, index: usize) -> AsyncDropGuard<T> {
@@ -422,7 +454,20 @@ impl<T> AsyncDropVec<T> {
     ///
     /// # Examples
     ///
-    /// See [`new`](Self::new).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropVec;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropVec::new();
+    /// assert!(conns.is_empty());
+    /// conns.push(AsyncDropGuard::new(Conn));
+    /// assert!(!conns.is_empty());
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
@@ -432,7 +477,19 @@ impl<T> AsyncDropVec<T> {
     ///
     /// # Examples
     ///
-    /// See [`with_capacity`](Self::with_capacity).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropVec;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropVec::with_capacity(4);
+    /// conns.push(AsyncDropGuard::new(Conn));
+    /// assert!(conns.capacity() >= 4); // room for 3 more without reallocating
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
         self.items.capacity()
@@ -468,7 +525,20 @@ impl<T> AsyncDropVec<T> {
     ///
     /// # Examples
     ///
-    /// See [`insert`](Self::insert).
+    /// ```
+    /// # use asyncdrop::collections::AsyncDropVec;
+    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u8);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
+    /// let mut conns = AsyncDropVec::new();
+    /// conns.push(AsyncDropGuard::new(Conn(2)));
+    /// conns.push(AsyncDropGuard::new(Conn(1)));
+    /// assert_eq!(conns.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 1]);
+    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// ```
     #[inline]
     pub fn iter(&self) -> slice::Iter<'_, T> {
         self.items.iter()
