@@ -11,11 +11,13 @@
 //! them ([`background_cleanups_are_counted_and_waited_for`]).
 #![cfg(feature = "async-std")]
 
+mod common;
+
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -30,85 +32,26 @@ use asyncdrop::rt::async_std::{
     DeadlineError, HandOverError, Reaper, ReaperDrop, ReaperStats, ReaperWorker, SpawnOnDrop,
     TaskPanic,
 };
-use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
+use common::rt::{eventually, install_recording_hook, kinds, reports, Counts, ResError, PATIENCE};
 
 // ---------------------------------------------------------------------------------
 // Recording reports
 // ---------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct Seen {
-    kind: ReportKind,
-    type_name: &'static str,
-    detail: Option<String>,
-    message: String,
-}
-
-static REPORTS: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
-
-fn record(report: &Report<'_>) {
-    let panics = (report.type_name() == std::any::type_name::<Res<16>>()
-        || report.type_name() == std::any::type_name::<Res<17>>())
-        && report.kind() == ReportKind::Failed;
-    let seen = Seen {
-        kind: report.kind(),
-        type_name: report.type_name(),
-        detail: report.detail().map(|d| format!("{d:?}")),
-        message: report.to_string(),
-    };
-    REPORTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(seen);
-    if panics {
-        // Stands in for `Policy::Panic` for these types.
-        panic!("policy panics on: {report}");
-    }
-}
-
 /// Installs the recording hook (every test calls this first).
 fn install() {
-    set_policy(Policy::Hook(record));
-}
-
-/// The reports made so far about type `T`.
-fn reports<T>() -> Vec<Seen> {
-    let name = std::any::type_name::<T>();
-    REPORTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|s| s.type_name == name)
-        .cloned()
-        .collect()
-}
-
-/// The kinds of the reports made so far about type `T`.
-fn kinds<T>() -> Vec<ReportKind> {
-    reports::<T>().iter().map(|s| s.kind).collect()
-}
-
-/// Polls `condition` (on a plain thread) until it holds; fails after a generous
-/// limit rather than hanging.
-fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    install_recording_hook(&[
+        std::any::type_name::<Res<16>>(),
+        std::any::type_name::<Res<17>>(),
+    ]);
 }
 
 /// As [`eventually`], in async code (lets the task's thread run other work).
 async fn eventually_async(what: &str, condition: impl Fn() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for: {what}"
-        );
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
         async_std::task::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -159,30 +102,6 @@ impl Gate {
 // A test resource
 // ---------------------------------------------------------------------------------
 
-#[derive(Debug, Default)]
-struct Counts {
-    started: AtomicUsize,
-    finished: AtomicUsize,
-    dropped: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-}
-
-impl Counts {
-    fn new() -> Arc<Counts> {
-        Arc::new(Counts::default())
-    }
-    fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-    fn finished(&self) -> usize {
-        self.finished.load(Ordering::SeqCst)
-    }
-    fn dropped(&self) -> usize {
-        self.dropped.load(Ordering::SeqCst)
-    }
-}
-
 /// What a `Res` does when cleaned up.
 #[derive(Debug, Clone)]
 enum How {
@@ -198,17 +117,6 @@ enum How {
     /// Waits until the gate is opened.
     Gate(Gate),
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ResError(u32);
-
-impl std::fmt::Display for ResError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "res error {}", self.0)
-    }
-}
-
-impl std::error::Error for ResError {}
 
 /// A resource whose type is unique per test (by `TAG`), so reports can be told apart.
 #[derive(Debug)]
@@ -1350,12 +1258,6 @@ fn end_to_end_a_stalled_server_hits_the_deadline() {
     });
     // The typed error was the report: nothing went to the policy.
     assert!(kinds::<Client>().is_empty(), "{:?}", reports::<Client>());
-    let vec_reports: Vec<_> = REPORTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|s| s.type_name.contains("AsyncDropVec"))
-        .cloned()
-        .collect();
+    let vec_reports = reports::<AsyncDropVec<Client>>();
     assert!(vec_reports.is_empty(), "{vec_reports:?}");
 }

@@ -8,12 +8,14 @@
 //! (`Res<TAG>` with a tag of its own) and looks only at the reports naming it.
 #![cfg(feature = "smol")]
 
+mod common;
+
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -25,7 +27,8 @@ use asyncdrop::rt::smol::{
     HandOverError, Reaper, ReaperDrop, ReaperStats, ReaperWorker, SpawnOnDrop, TaskPanic,
     WorkerError,
 };
-use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
+use common::rt::{eventually, install_recording_hook, kinds, reports, Counts, ResError, PATIENCE};
 use smol::channel::{Receiver, Sender};
 use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use smol::{Async, Executor, LocalExecutor, Timer};
@@ -34,68 +37,9 @@ use smol::{Async, Executor, LocalExecutor, Timer};
 // Recording reports
 // ---------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct Seen {
-    kind: ReportKind,
-    type_name: &'static str,
-    detail: Option<String>,
-    message: String,
-}
-
-static REPORTS: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
-
-fn record(report: &Report<'_>) {
-    let panics = report.type_name() == std::any::type_name::<Res<16>>()
-        && report.kind() == ReportKind::Failed;
-    let seen = Seen {
-        kind: report.kind(),
-        type_name: report.type_name(),
-        detail: report.detail().map(|d| format!("{d:?}")),
-        message: report.to_string(),
-    };
-    REPORTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(seen);
-    if panics {
-        // Stands in for `Policy::Panic` for this one type.
-        panic!("policy panics on: {report}");
-    }
-}
-
 /// Installs the recording hook (every test calls this first).
 fn install() {
-    set_policy(Policy::Hook(record));
-}
-
-/// The reports made so far about type `T`.
-fn reports<T>() -> Vec<Seen> {
-    let name = std::any::type_name::<T>();
-    REPORTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|s| s.type_name == name)
-        .cloned()
-        .collect()
-}
-
-/// The kinds of the reports made so far about type `T`.
-fn kinds<T>() -> Vec<ReportKind> {
-    reports::<T>().iter().map(|s| s.kind).collect()
-}
-
-/// Generous: a hang becomes a failure, a slow machine does not.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Polls `condition` (on a plain thread) until it holds; fails after a generous
-/// limit rather than hanging.
-fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
-        thread::sleep(Duration::from_millis(2));
-    }
+    install_recording_hook(&[std::any::type_name::<Res<16>>()]);
 }
 
 /// As [`eventually`], in async code (lets the executor run).
@@ -162,30 +106,6 @@ impl Drop for Pool {
 // A test resource
 // ---------------------------------------------------------------------------------
 
-#[derive(Debug, Default)]
-struct Counts {
-    started: AtomicUsize,
-    finished: AtomicUsize,
-    dropped: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-}
-
-impl Counts {
-    fn new() -> Arc<Counts> {
-        Arc::new(Counts::default())
-    }
-    fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-    fn finished(&self) -> usize {
-        self.finished.load(Ordering::SeqCst)
-    }
-    fn dropped(&self) -> usize {
-        self.dropped.load(Ordering::SeqCst)
-    }
-}
-
 /// A gate cleanups wait behind: closed until [`open`] drops its last sender.
 fn gate() -> (Sender<()>, Receiver<()>) {
     smol::channel::bounded(1)
@@ -206,17 +126,6 @@ enum How {
     /// Waits until the gate's sender is gone.
     Gate(Receiver<()>),
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ResError(u32);
-
-impl std::fmt::Display for ResError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "res error {}", self.0)
-    }
-}
-
-impl std::error::Error for ResError {}
 
 /// A resource whose type is unique per test (by `TAG`), so reports can be told apart.
 #[derive(Debug)]

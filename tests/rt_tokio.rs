@@ -7,11 +7,13 @@
 //! (`Res<TAG>` with a tag of its own) and looks only at the reports naming it.
 #![cfg(feature = "tokio")]
 
+mod common;
+
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -21,7 +23,8 @@ use asyncdrop::rt::tokio::{
     spawn_async_drop_on, BackgroundError, BlockingError, CleanupHandle, DeadlineError,
     HandOverError, Reaper, ReaperDrop, ReaperStats, SpawnOnDrop,
 };
-use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
+use common::rt::{eventually, install_recording_hook, kinds, reports, Counts, ResError, PATIENCE};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -30,78 +33,16 @@ use tokio::sync::Semaphore;
 // Recording reports
 // ---------------------------------------------------------------------------------
 
-#[derive(Debug, Clone)]
-struct Seen {
-    kind: ReportKind,
-    type_name: &'static str,
-    detail: Option<String>,
-    message: String,
-}
-
-static REPORTS: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
-
-fn record(report: &Report<'_>) {
-    let panics = report.type_name() == std::any::type_name::<Res<16>>()
-        && report.kind() == ReportKind::Failed;
-    let seen = Seen {
-        kind: report.kind(),
-        type_name: report.type_name(),
-        detail: report.detail().map(|d| format!("{d:?}")),
-        message: report.to_string(),
-    };
-    REPORTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push(seen);
-    if panics {
-        // Stands in for `Policy::Panic` for this one type.
-        panic!("policy panics on: {report}");
-    }
-}
-
 /// Installs the recording hook (every test calls this first).
 fn install() {
-    set_policy(Policy::Hook(record));
-}
-
-/// The reports made so far about type `T`.
-fn reports<T>() -> Vec<Seen> {
-    let name = std::any::type_name::<T>();
-    REPORTS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-        .filter(|s| s.type_name == name)
-        .cloned()
-        .collect()
-}
-
-/// The kinds of the reports made so far about type `T`.
-fn kinds<T>() -> Vec<ReportKind> {
-    reports::<T>().iter().map(|s| s.kind).collect()
-}
-
-/// Polls `condition` (on a plain thread) until it holds; fails after a generous
-/// limit rather than hanging.
-fn eventually(what: &str, condition: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for: {what}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    install_recording_hook(&[std::any::type_name::<Res<16>>()]);
 }
 
 /// As [`eventually`], in async code on a tokio runtime (lets the runtime run).
 async fn eventually_async(what: &str, condition: impl Fn() -> bool) {
     let start = Instant::now();
     while !condition() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for: {what}"
-        );
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -122,30 +63,6 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 // A test resource
 // ---------------------------------------------------------------------------------
 
-#[derive(Debug, Default)]
-struct Counts {
-    started: AtomicUsize,
-    finished: AtomicUsize,
-    dropped: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
-}
-
-impl Counts {
-    fn new() -> Arc<Counts> {
-        Arc::new(Counts::default())
-    }
-    fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-    fn finished(&self) -> usize {
-        self.finished.load(Ordering::SeqCst)
-    }
-    fn dropped(&self) -> usize {
-        self.dropped.load(Ordering::SeqCst)
-    }
-}
-
 /// What a `Res` does when cleaned up.
 #[derive(Debug, Clone)]
 enum How {
@@ -161,17 +78,6 @@ enum How {
     /// Waits until the semaphore is closed.
     Gate(Arc<Semaphore>),
 }
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ResError(u32);
-
-impl std::fmt::Display for ResError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "res error {}", self.0)
-    }
-}
-
-impl std::error::Error for ResError {}
 
 /// A resource whose type is unique per test (by `TAG`), so reports can be told apart.
 #[derive(Debug)]

@@ -2,6 +2,8 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 #![allow(unreachable_pub, reason = "test helpers are `pub` for the test files")]
 
+pub mod rt;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
