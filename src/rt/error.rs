@@ -401,7 +401,28 @@ impl<T> HandOverError<T> {
     ///
     /// # Examples
     ///
-    /// See [`HandOverError`].
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn(u32);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
+    /// reaper.shutdown();
+    /// let err = reaper.try_hand_over(AsyncDropGuard::new(Conn(7))).unwrap_err();
+    /// let guard = err.into_guard(); // the value comes back untouched
+    /// assert_eq!(guard.0, 7);
+    /// rt.block_on(guard.async_drop())?; // clean it up here instead
+    /// rt.block_on(worker)?;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_guard(self) -> AsyncDropGuard<T> {
         match self {
             HandOverError::Full(guard)
@@ -414,7 +435,27 @@ impl<T> HandOverError<T> {
     ///
     /// # Examples
     ///
-    /// See [`HandOverError`].
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
+    /// reaper.shutdown();
+    /// let err = reaper.try_hand_over(AsyncDropGuard::new(Conn)).unwrap_err();
+    /// assert!(err.is_closed()); // retrying will not help
+    /// rt.block_on(err.into_guard().async_drop())?;
+    /// rt.block_on(worker)?;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, HandOverError::Closed(_))
     }
@@ -542,7 +583,26 @@ impl CleanupPanic {
     ///
     /// # Examples
     ///
-    /// See [`CleanupPanic`].
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::block_on_async_drop;
+    /// use asyncdrop::rt::BlockingError;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Buggy;
+    /// # impl AsyncDrop for Buggy {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { panic!("oops") }
+    /// # }
+    ///
+    /// match block_on_async_drop(AsyncDropGuard::new(Buggy)) {
+    ///     Err(BlockingError::Panicked(panic)) => {
+    ///         assert_eq!(panic.type_name(), std::any::type_name::<Buggy>());
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
@@ -551,7 +611,26 @@ impl CleanupPanic {
     ///
     /// # Examples
     ///
-    /// See [`CleanupPanic`].
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::block_on_async_drop;
+    /// use asyncdrop::rt::BlockingError;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Buggy;
+    /// # impl AsyncDrop for Buggy {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { panic!("flush failed after {} tries", 3) }
+    /// # }
+    ///
+    /// match block_on_async_drop(AsyncDropGuard::new(Buggy)) {
+    ///     Err(BlockingError::Panicked(panic)) => {
+    ///         assert_eq!(panic.message(), Some("flush failed after 3 tries"));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # }
+    /// ```
     pub fn message(&self) -> Option<&str> {
         self.caught.message.as_deref()
     }

@@ -342,7 +342,30 @@ where
     ///
     /// # Examples
     ///
-    /// See [`SpawnOnDrop`].
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::time::Duration;
+    /// use asyncdrop::rt::async_std::{wait_for_background_cleanups, SpawnOnDrop};
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    ///
+    /// struct Conn(u32);
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> {
+    ///         CLOSED.fetch_add(1, Ordering::SeqCst);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// // No runtime to set up, even on a plain thread:
+    /// let conn = SpawnOnDrop::new(AsyncDropGuard::new(Conn(7)));
+    /// assert_eq!(conn.0, 7);
+    /// drop(conn); // the cleanup runs as a task on the global executor
+    /// assert_eq!(wait_for_background_cleanups(Duration::from_secs(5)), 0);
+    /// assert_eq!(CLOSED.load(Ordering::SeqCst), 1);
+    /// ```
     pub fn new(guard: AsyncDropGuard<T>) -> Self {
         SpawnOnDrop {
             guard: Held::new(guard),

@@ -51,7 +51,24 @@ impl WorkerError {
     ///
     /// # Examples
     ///
-    /// See [`WorkerError`].
+    /// ```
+    /// use std::sync::Arc;
+    /// use asyncdrop::rt::smol::Reaper;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let executor = Arc::new(smol::Executor::new());
+    /// let (reaper, worker) = Reaper::<Conn>::spawn_on(&executor, 4);
+    /// drop(reaper);
+    /// drop(executor); // before the worker ever ran
+    /// let err = smol::block_on(worker).unwrap_err();
+    /// assert!(err.is_cancelled());
+    /// assert!(!err.is_panic());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, WorkerError::Cancelled)
     }

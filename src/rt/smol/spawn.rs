@@ -344,7 +344,27 @@ where
     ///
     /// # Examples
     ///
-    /// See [`new`](Self::new).
+    /// ```
+    /// use std::sync::Arc;
+    /// use asyncdrop::rt::smol::SpawnOnDrop;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let executor = Arc::new(smol::Executor::new());
+    /// let mine = SpawnOnDrop::with_executor(AsyncDropGuard::new(Conn), executor.clone());
+    /// assert!(Arc::ptr_eq(SpawnOnDrop::executor(&mine).unwrap(), &executor));
+    /// let global = SpawnOnDrop::new(AsyncDropGuard::new(Conn));
+    /// assert!(SpawnOnDrop::executor(&global).is_none());
+    ///
+    /// smol::block_on(executor.run(SpawnOnDrop::spawn(mine)))?;
+    /// smol::block_on(SpawnOnDrop::spawn(global))?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn executor(this: &Self) -> Option<&Arc<Executor<'static>>> {
         this.spawner.executor()
     }

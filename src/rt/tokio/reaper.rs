@@ -375,7 +375,24 @@ where
     ///
     /// # Examples
     ///
-    /// See [`shutdown`](Self::shutdown).
+    /// ```
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let (reaper, worker) = Reaper::<Conn>::spawn_on(rt.handle(), 4);
+    /// let other = reaper.clone();
+    /// assert!(!other.is_shut_down());
+    /// reaper.shutdown(); // closes the queue for every clone
+    /// assert!(other.is_shut_down());
+    /// assert_eq!(rt.block_on(worker)?.total(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_shut_down(&self) -> bool {
         self.jobs.is_closed()
     }
@@ -411,7 +428,22 @@ where
     ///
     /// # Examples
     ///
-    /// See [`queued`](Self::queued).
+    /// ```
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let (reaper, worker) = Reaper::<Conn>::spawn_on(rt.handle(), 16);
+    /// assert_eq!(reaper.capacity(), 16);
+    /// drop(reaper); // the last handle: the queue closes
+    /// rt.block_on(worker)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn capacity(&self) -> usize {
         self.jobs.capacity().unwrap_or(usize::MAX)
     }
@@ -658,7 +690,24 @@ where
     ///
     /// # Examples
     ///
-    /// See [`ReaperDrop`].
+    /// ```
+    /// use asyncdrop::rt::tokio::{Reaper, ReaperDrop};
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn(u32);
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
+    /// let conn = ReaperDrop::new(AsyncDropGuard::new(Conn(7)), &reaper);
+    /// assert_eq!(conn.0, 7);
+    /// drop(conn); // handed to the worker
+    /// drop(reaper);
+    /// assert_eq!(rt.block_on(worker)?.cleaned, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(guard: AsyncDropGuard<T>, reaper: &Reaper<T>) -> Self {
         Self::with_wait_limit(guard, reaper, DEFAULT_BLOCKING_LIMIT)
     }
@@ -703,7 +752,28 @@ where
     ///
     /// # Examples
     ///
-    /// See [`with_wait_limit`](Self::with_wait_limit).
+    /// ```
+    /// use std::time::Duration;
+    /// use asyncdrop::rt::tokio::{Reaper, ReaperDrop, DEFAULT_BLOCKING_LIMIT};
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
+    /// let plain = ReaperDrop::new(AsyncDropGuard::new(Conn), &reaper);
+    /// assert_eq!(ReaperDrop::wait_limit(&plain), DEFAULT_BLOCKING_LIMIT);
+    /// let limit = Duration::from_millis(50);
+    /// let eager = ReaperDrop::with_wait_limit(AsyncDropGuard::new(Conn), &reaper, limit);
+    /// assert_eq!(ReaperDrop::wait_limit(&eager), limit);
+    /// drop((plain, eager));
+    /// drop(reaper);
+    /// assert_eq!(rt.block_on(worker)?.cleaned, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn wait_limit(this: &Self) -> Duration {
         this.wait_limit
     }

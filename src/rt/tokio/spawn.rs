@@ -162,7 +162,23 @@ impl<T> NoRuntime<T> {
     ///
     /// # Examples
     ///
-    /// See [`NoRuntime`].
+    /// ```
+    /// use asyncdrop::rt::tokio::spawn_async_drop;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Session(u32);
+    /// # impl AsyncDrop for Session {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// // No runtime on this thread: the guard comes back, value and all.
+    /// let err = spawn_async_drop(AsyncDropGuard::new(Session(3))).unwrap_err();
+    /// let guard = err.into_guard();
+    /// assert_eq!(guard.0, 3);
+    /// tokio::runtime::Runtime::new()?.block_on(guard.async_drop())?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn into_guard(self) -> AsyncDropGuard<T> {
         self.guard
     }
@@ -315,7 +331,27 @@ where
     ///
     /// # Examples
     ///
-    /// See [`new`](Self::new).
+    /// ```
+    /// use asyncdrop::rt::tokio::SpawnOnDrop;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// // Made on a plain thread: no runtime to capture.
+    /// let loose = SpawnOnDrop::new(AsyncDropGuard::new(Conn));
+    /// assert!(SpawnOnDrop::runtime(&loose).is_none());
+    /// let bound = SpawnOnDrop::with_runtime(AsyncDropGuard::new(Conn), rt.handle().clone());
+    /// assert!(SpawnOnDrop::runtime(&bound).is_some());
+    ///
+    /// rt.block_on(SpawnOnDrop::into_guard(loose).async_drop())?;
+    /// rt.block_on(SpawnOnDrop::spawn(bound)?)?; // spawned on `rt`
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn runtime(this: &Self) -> Option<&Handle> {
         this.runtime.as_ref()
     }

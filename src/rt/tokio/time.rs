@@ -140,7 +140,25 @@ impl<T, F> AsyncDropTimeout<T, F> {
     ///
     /// # Examples
     ///
-    /// See [`AsyncDropTimeout`].
+    /// ```
+    /// use std::time::Duration;
+    /// use asyncdrop::rt::tokio::async_drop_timeout;
+    /// use asyncdrop::AsyncDropGuard;
+    /// # use asyncdrop::AsyncDrop;
+    /// # struct Conn;
+    /// # impl AsyncDrop for Conn {
+    /// #     type Error = std::io::Error;
+    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    ///
+    /// tokio::runtime::Runtime::new()?.block_on(async {
+    ///     let limit = Duration::from_millis(250);
+    ///     let cleanup = async_drop_timeout(AsyncDropGuard::new(Conn), limit);
+    ///     assert_eq!(cleanup.limit(), limit);
+    ///     cleanup.await
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn limit(&self) -> Duration {
         self.inner.after()
     }
