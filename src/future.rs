@@ -18,7 +18,7 @@ use core::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use crate::error::ErrorAndCleanup;
-use crate::policy::{self, Report, ReportKind, Site};
+use crate::policy::{self, ReportKind, Site};
 use crate::AsyncDropGuard;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if *this.state == State::Pending {
-                report_cancelled::<T>(*this.site);
+                policy::report_skipped::<T>(ReportKind::Cancelled, *this.site);
             }
         }
     }
@@ -86,16 +86,6 @@ fn polled_when_not_pending(state: State) -> ! {
         State::Abandoned => panic!("`AsyncDropFuture` polled after it was abandoned"),
         State::Pending => unreachable!("only called when not pending"),
     }
-}
-
-#[cold]
-#[inline(never)]
-fn report_cancelled<T>(site: Site) {
-    policy::report(&Report::new(
-        ReportKind::Cancelled,
-        core::any::type_name::<T>(),
-        site,
-    ));
 }
 
 impl<T, F> AsyncDropFuture<T, F> {

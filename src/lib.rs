@@ -126,6 +126,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod combine;
 mod error;
 pub mod future;
 mod guard;
@@ -175,6 +176,7 @@ pub use {
     shared::{AsyncDropShared, GuardedOutput},
 };
 
+pub use combine::GuardSet;
 pub use error::{AcquireError, AcquireOutcome, ArrayError, ErrorAndCleanup, TupleError};
 pub use guard::AsyncDropGuard;
 pub use join::{all_or_cleanup, async_drop_all, AcquireAll};

@@ -328,6 +328,14 @@ pub fn set_policy(policy: Policy) {
     POLICY.store(f as *mut (), Ordering::Release);
 }
 
+/// Reports a skipped cleanup (no detail) of a `T` created at `site`. Out of line and
+/// cold, so the drop glue of guards and cleanup futures stays one call.
+#[cold]
+#[inline(never)]
+pub(crate) fn report_skipped<T: ?Sized>(kind: ReportKind, site: Site) {
+    report(&Report::new(kind, core::any::type_name::<T>(), site));
+}
+
 /// Hands `report` to the policy in force.
 #[cold]
 #[inline(never)]

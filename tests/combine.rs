@@ -1,0 +1,180 @@
+//! `AsyncDropGuard::combine`: several guards become one guarded parent whose cleanup
+//! cleans up the parts. Every test installs the recording policy hook and checks the
+//! exact reports.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard, ReportKind};
+use common::{record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use futures_executor::block_on;
+
+/// Three probes owned as plain fields, cleaned up in order; stops at the first
+/// error, like a hand-written close.
+struct Trio {
+    a: Probe,
+    b: Probe,
+    c: Probe,
+}
+
+impl AsyncDrop for Trio {
+    type Error = ProbeError;
+    async fn async_drop_impl(self) -> Result<(), ProbeError> {
+        self.a.async_drop_impl().await?;
+        self.b.async_drop_impl().await?;
+        self.c.async_drop_impl().await
+    }
+}
+
+/// Probes in an array, all cleaned up concurrently whatever fails.
+struct Pool {
+    members: [Probe; 4],
+}
+
+impl AsyncDrop for Pool {
+    type Error = ProbeError;
+    async fn async_drop_impl(self) -> Result<(), ProbeError> {
+        async_drop_all(self.members).await.map_err(|e| *e.first())
+    }
+}
+
+#[track_caller]
+fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
+/// A parent of three probes, and the line of its `combine` call.
+fn trio(counters: &std::sync::Arc<Counters>) -> (AsyncDropGuard<Trio>, u32) {
+    let parts = (
+        Probe::new(counters).id(1).yields(1).guard(),
+        Probe::new(counters).id(2).guard(),
+        Probe::new(counters).id(3).yields(2).guard(),
+    );
+    let line = line!() + 1;
+    let parent = AsyncDropGuard::combine(parts, |(a, b, c)| Trio { a, b, c });
+    (parent, line)
+}
+
+#[test]
+fn a_tuple_of_guards_becomes_one_parent_that_cleans_up_every_part() {
+    record_reports();
+    let counters = Counters::new();
+    let (parent, _) = trio(&counters);
+    // Combining moves the values: nothing cleaned up, dropped or reported.
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!((parent.a.id, parent.b.id, parent.c.id), (1, 2, 3));
+    assert_eq!(take_reports(), []);
+
+    assert_eq!(block_on(parent.async_drop()), Ok(()));
+    assert_counts(&counters, 3, 3, 3);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn an_array_parent_cleans_up_every_part_and_passes_on_the_error() {
+    record_reports();
+    let counters = Counters::new();
+    let guards = [1, 2, 3, 4].map(|id| {
+        let behaviour = if id == 3 {
+            Behaviour::Fail(9)
+        } else {
+            Behaviour::Succeed
+        };
+        Probe::new(&counters).id(id).behaviour(behaviour).guard()
+    });
+    let pool = AsyncDropGuard::combine(guards, |members| Pool { members });
+    let ids: Vec<u32> = pool.members.iter().map(|p| p.id).collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
+    assert_eq!(
+        block_on(pool.async_drop()),
+        Err(ProbeError { id: 3, code: 9 })
+    );
+    assert_counts(&counters, 4, 4, 4);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn the_parents_cleanup_decides_what_an_error_means() {
+    record_reports();
+    let counters = Counters::new();
+    let parts = (
+        Probe::new(&counters).id(1).guard(),
+        Probe::new(&counters)
+            .id(2)
+            .behaviour(Behaviour::Fail(5))
+            .guard(),
+        Probe::new(&counters).id(3).guard(),
+    );
+    let parent = AsyncDropGuard::combine(parts, |(a, b, c)| Trio { a, b, c });
+    // `Trio` stops at the first error: the third part is dropped uncleaned, as its
+    // cleanup says. The parent's guard was cleaned up, so nothing is reported.
+    assert_eq!(
+        block_on(parent.async_drop()),
+        Err(ProbeError { id: 2, code: 5 })
+    );
+    assert_counts(&counters, 2, 2, 3);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn a_forgotten_parent_is_reported_once_and_its_parts_dropped_once() {
+    record_reports();
+    let counters = Counters::new();
+    let (parent, combine_line) = trio(&counters);
+    drop(parent);
+    assert_counts(&counters, 0, 0, 3);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    assert!(
+        reports[0].type_name.ends_with("Trio"),
+        "{}",
+        reports[0].type_name
+    );
+    // The site is the `combine` call, not where the parts were created.
+    #[cfg(debug_assertions)]
+    assert_eq!(reports[0].site, Some((file!(), combine_line)));
+    #[cfg(not(debug_assertions))]
+    assert_eq!((reports[0].site, combine_line > 0), (None, true));
+}
+
+#[test]
+fn a_panic_while_building_the_parent_drops_the_parts_once_without_reports() {
+    record_reports();
+    let counters = Counters::new();
+    let parts = (
+        Probe::new(&counters).id(1).guard(),
+        Probe::new(&counters).id(2).guard(),
+    );
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        AsyncDropGuard::combine(parts, |(_a, _b)| -> Trio {
+            panic!("cannot build the parent")
+        })
+    }));
+    assert!(result.is_err());
+    assert_counts(&counters, 0, 0, 2);
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn one_to_eight_parts() {
+    record_reports();
+    let counters = Counters::new();
+    let g = |id| Probe::new(&counters).id(id).guard();
+    let one = AsyncDropGuard::combine((g(1),), |(a,)| a);
+    let eight =
+        AsyncDropGuard::combine((g(2), g(3), g(4), g(5), g(6), g(7), g(8), g(9)), |parts| {
+            parts
+        });
+    assert_eq!(one.id, 1);
+    assert_eq!((eight.0.id, eight.7.id), (2, 9));
+    assert_eq!(block_on(one.async_drop()), Ok(()));
+    block_on(eight.async_drop()).expect("all eight clean up");
+    assert_counts(&counters, 9, 9, 9);
+    assert_eq!(take_reports(), []);
+}
