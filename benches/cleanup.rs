@@ -388,6 +388,13 @@ fn core_cases(c: &mut Criterion) {
     });
     g.finish();
     record(
+        "b_vs_async_trait/guard",
+        allocations_per_op(1000, || {
+            let _ = op_guard(1);
+        }),
+        None,
+    );
+    record(
         "b_vs_async_trait/async_trait_option_guard",
         allocations_per_op(1000, || {
             let _ = op_classic(1);
@@ -436,21 +443,27 @@ fn core_cases(c: &mut Criterion) {
         bench_batch(&mut g, "macro", &fails, op_scoped);
         bench_batch(&mut g, "by_hand", &fails, op_by_hand);
         g.finish();
+        // The future sizes are the same for every pattern: recorded once.
+        let first = name == "g_scope_ok";
+        let mut calls = fails.iter().enumerate();
+        record(
+            &format!("{name}/macro"),
+            allocations_per_op(BATCH, || {
+                let (i, &fail) = calls.next().expect("one call per input");
+                let _ = op_scoped(i as u64, fail);
+            }),
+            first.then(|| future_size(scoped(1, false))),
+        );
+        let mut calls = fails.iter().enumerate();
+        record(
+            &format!("{name}/by_hand"),
+            allocations_per_op(BATCH, || {
+                let (i, &fail) = calls.next().expect("one call per input");
+                let _ = op_by_hand(i as u64, fail);
+            }),
+            first.then(|| future_size(by_hand(1, false))),
+        );
     }
-    record(
-        "g_scope_ok/macro",
-        allocations_per_op(1000, || {
-            let _ = op_scoped(1, false);
-        }),
-        Some(future_size(scoped(1, false))),
-    );
-    record(
-        "g_scope_ok/by_hand",
-        allocations_per_op(1000, || {
-            let _ = op_by_hand(1, false);
-        }),
-        Some(future_size(by_hand(1, false))),
-    );
 }
 
 // ---------------------------------------------------------------------------
