@@ -297,9 +297,10 @@ impl<T> AsyncDropGuard<T> {
     /// No cleanup runs now. `T` need not be `'static`: the result holds any
     /// `T: 'a`.
     ///
-    /// The new guard records the location of this call as its creation site (where
-    /// a report of forgotten or cancelled cleanup points); a report names the type
-    /// `Box<dyn DynAsyncDrop<E>>`, while `Debug` of the box names `T`.
+    /// The new guard keeps the creation site of the one it replaces, so a report of
+    /// forgotten or cancelled cleanup still points at where the resource was
+    /// acquired; a report names the type `Box<dyn DynAsyncDrop<E>>`, while `Debug` of
+    /// the box names `T`.
     ///
     /// # Cost
     ///
@@ -338,14 +339,13 @@ impl<T> AsyncDropGuard<T> {
     /// # });
     /// ```
     #[inline]
-    #[track_caller]
     pub fn into_dyn<'a, E>(this: Self) -> AsyncDropGuard<Box<dyn DynAsyncDrop<E> + 'a>>
     where
         T: AsyncDrop + 'a,
         T::Error: Into<E>,
         E: Send + 'a,
     {
-        AsyncDropGuard::map(this, |value| {
+        AsyncDropGuard::convert(this, |value| {
             Box::new(value) as Box<dyn DynAsyncDrop<E> + 'a>
         })
     }
@@ -374,14 +374,13 @@ impl<T> AsyncDropGuard<T> {
     /// assert_eq!(futures_executor::block_on(guard.async_drop()), Err(4u64));
     /// ```
     #[inline]
-    #[track_caller]
     pub fn into_local_dyn<'a, E>(this: Self) -> AsyncDropGuard<Box<dyn LocalDynAsyncDrop<E> + 'a>>
     where
         T: LocalAsyncDrop + 'a,
         T::Error: Into<E>,
         E: 'a,
     {
-        AsyncDropGuard::map(this, |value| {
+        AsyncDropGuard::convert(this, |value| {
             Box::new(value) as Box<dyn LocalDynAsyncDrop<E> + 'a>
         })
     }

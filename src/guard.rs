@@ -222,6 +222,21 @@ impl<T> AsyncDropGuard<T> {
         AsyncDropGuard::new(f(Self::into_inner_without_cleanup(this)))
     }
 
+    /// As [`map`](Self::map), but the new guard keeps this guard's creation site: for
+    /// conversions that change the type of the same resource.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub(crate) fn convert<U, F>(this: Self, f: F) -> AsyncDropGuard<U>
+    where
+        F: FnOnce(T) -> U,
+    {
+        let site = this.site;
+        AsyncDropGuard {
+            value: ManuallyDrop::new(f(Self::into_inner_without_cleanup(this))),
+            site,
+        }
+    }
+
     /// Cleans the value up if `result` is an error; otherwise hands the guard back
     /// together with the `Ok` value.
     ///

@@ -658,8 +658,8 @@ fn non_static_resources() {
 fn forgotten_erased_guard_is_reported_and_dropped_once() {
     record_reports();
     let counters = Counters::new();
-    let guard = Probe::new(&counters).guard();
     let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters));
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(guard);
     drop(erased);
     assert_counts(&counters, 0, 0, 1);
@@ -672,8 +672,11 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
         reports[0].type_name
     );
     if cfg!(debug_assertions) {
-        // The erased guard records where it was erased.
+        // The erased guard keeps the site where the resource was guarded, not where
+        // it was erased.
         assert_eq!(reports[0].site, Some((file!(), line)));
+    } else {
+        assert_eq!(reports[0].site, None);
     }
 }
 
@@ -681,8 +684,10 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
 fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
     record_reports();
     let counters = Counters::new();
+    let line = line!() + 1;
+    let guard = AsyncDropGuard::new(Probe::new(&counters).yields(5));
     let erased: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<ProbeError>>> =
-        AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(5).guard());
+        AsyncDropGuard::into_local_dyn(guard);
     let mut cleanup = Box::pin(erased.async_drop());
     assert!(poll_once(&mut cleanup).is_pending());
     drop(cleanup);
@@ -690,6 +695,8 @@ fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
     let reports = take_reports();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    let expected = cfg!(debug_assertions).then_some((file!(), line));
+    assert_eq!(reports[0].site, expected);
 }
 
 #[test]
