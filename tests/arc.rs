@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 
 use asyncdrop::{AsyncDrop, AsyncDropArc, AsyncDropGuard, LocalAsyncDrop, ReportKind};
-use common::{record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
 use futures_executor::block_on;
 use proptest::prelude::*;
 
@@ -71,16 +71,6 @@ fn now<F: Future>(fut: F) -> F::Output {
         Poll::Ready(out) => out,
         Poll::Pending => panic!("future not ready after one poll"),
     }
-}
-
-/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
-#[track_caller]
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
 }
 
 fn shared_probe(counters: &Arc<Counters>) -> AsyncDropGuard<AsyncDropArc<Probe>> {

@@ -10,7 +10,7 @@ use std::sync::{mpsc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
-use common::{record_reports, take_reports, Behaviour, Counters, Probe, Seen};
+use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, Seen};
 use futures_executor::{block_on, LocalPool, ThreadPool};
 use futures_util::task::LocalSpawnExt;
 
@@ -20,14 +20,6 @@ static SERIAL: RwLock<()> = RwLock::new(());
 
 fn shared() -> RwLockReadGuard<'static, ()> {
     SERIAL.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
 }
 
 fn blocking(probe: Probe) -> BlockingDrop<Probe> {

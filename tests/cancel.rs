@@ -10,19 +10,11 @@ use std::pin::pin;
 use std::task::Poll;
 
 use asyncdrop::{async_drop_all, AsyncDropGuard, ReportKind};
-use common::{poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{
+    assert_counts, poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError,
+};
 use futures_core::future::FusedFuture;
 use futures_executor::block_on;
-
-/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
-#[track_caller]
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
-}
 
 /// The message of a panic payload.
 fn message(payload: &(dyn Any + Send)) -> String {

@@ -7,7 +7,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard, ReportKind};
-use common::{record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
 use futures_executor::block_on;
 
 /// Three probes owned as plain fields, cleaned up in order; stops at the first
@@ -37,15 +37,6 @@ impl AsyncDrop for Pool {
     async fn async_drop_impl(self) -> Result<(), ProbeError> {
         async_drop_all(self.members).await.map_err(|e| *e.first())
     }
-}
-
-#[track_caller]
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
 }
 
 /// A parent of three probes, and the line of its `combine` call.

@@ -22,7 +22,8 @@ use asyncdrop::{
     ReportKind,
 };
 use common::{
-    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
+    ProbeError,
 };
 use futures_executor::{block_on, LocalPool, ThreadPool};
 use futures_util::task::LocalSpawnExt;
@@ -244,14 +245,6 @@ macro_rules! type_implements {
         }
         Check::<$ty>(std::marker::PhantomData).implements()
     }};
-}
-
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
 }
 
 // ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
-use common::{record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
 use futures_executor::block_on;
 
 /// A resource with a fixed `Debug` form.
@@ -34,16 +34,6 @@ impl AsyncDrop for Wrapper {
         common::yield_now().await;
         self.probe.async_drop_impl().await
     }
-}
-
-/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
-#[track_caller]
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
 }
 
 #[test]

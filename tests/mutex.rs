@@ -16,20 +16,11 @@ use asyncdrop::{
     ReportKind,
 };
 use common::{
-    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
+    ProbeError,
 };
 use futures_executor::{block_on, LocalPool, ThreadPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
-
-/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
-#[track_caller]
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
-}
 
 #[test]
 fn cleanup_cleans_up_the_value() {

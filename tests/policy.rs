@@ -10,7 +10,7 @@ use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 
 use asyncdrop::{set_policy, AsyncDropGuard, Policy, Report, ReportKind};
-use common::{poll_once, Counters, Probe};
+use common::{assert_counts, poll_once, Counters, Probe};
 use futures_executor::block_on;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -39,16 +39,6 @@ fn with_policy(policy: Policy) -> PolicyScope {
     let scope = lock();
     set_policy(policy);
     scope
-}
-
-/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
-#[track_caller]
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
 }
 
 /// The message of a panic payload.

@@ -15,7 +15,9 @@ use std::sync::{mpsc, Arc};
 use std::task::{Context, Poll};
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
-use common::{record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError};
+use common::{
+    assert_counts, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+};
 use futures_executor::{block_on, ThreadPool};
 use futures_util::future::FusedFuture;
 use futures_util::task::SpawnExt;
@@ -69,16 +71,6 @@ fn open(
 fn poll_pinned<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
     fut.poll(&mut cx)
-}
-
-/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
-#[track_caller]
-fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
-    assert_eq!(
-        (counters.started(), counters.finished(), counters.drops()),
-        (started, finished, drops),
-        "(started, finished, drops)"
-    );
 }
 
 // ---------------------------------------------------------------------------------

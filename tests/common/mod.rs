@@ -40,6 +40,16 @@ impl Counters {
     }
 }
 
+/// Asserts the counters: (cleanups started, cleanups finished, sync drops).
+#[track_caller]
+pub fn assert_counts(counters: &Counters, started: usize, finished: usize, drops: usize) {
+    assert_eq!(
+        (counters.started(), counters.finished(), counters.drops()),
+        (started, finished, drops),
+        "(started, finished, drops)"
+    );
+}
+
 /// How a probe's cleanup behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
