@@ -33,7 +33,8 @@ use asyncdrop::rt::async_std::{
     TaskPanic,
 };
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
-use common::rt::{eventually, install_recording_hook, kinds, reports, Counts, ResError, PATIENCE};
+use common::rt::{eventually, install_recording_hook, kinds, reports, ResError, Waits, PATIENCE};
+use common::Counters;
 
 // ---------------------------------------------------------------------------------
 // Recording reports
@@ -103,30 +104,33 @@ impl Gate {
 // ---------------------------------------------------------------------------------
 
 /// What a `Res` does when cleaned up.
-#[derive(Debug, Clone)]
-enum How {
-    Succeed,
-    Fail(u32),
-    Panic,
-    /// Never finishes.
-    Pending,
-    /// `async_std::task::sleep` (needs async-std's timer).
-    Sleep(Duration),
-    /// `async_std::task::yield_now` this many times.
-    Yield(usize),
-    /// Waits until the gate is opened.
-    Gate(Gate),
+type How = common::rt::How<Gate>;
+
+/// This runtime's waits, for the shared cleanup of `Res`.
+struct AsyncStd;
+
+impl Waits for AsyncStd {
+    type Gate = Gate;
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        async_std::task::sleep(d)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        async_std::task::yield_now()
+    }
+    async fn pass(gate: Gate) {
+        gate.pass().await
+    }
 }
 
 /// A resource whose type is unique per test (by `TAG`), so reports can be told apart.
 #[derive(Debug)]
 struct Res<const TAG: u32> {
-    counts: Arc<Counts>,
+    counts: Arc<Counters>,
     how: How,
 }
 
 impl<const TAG: u32> Res<TAG> {
-    fn guard(counts: &Arc<Counts>, how: How) -> AsyncDropGuard<Res<TAG>> {
+    fn guard(counts: &Arc<Counters>, how: How) -> AsyncDropGuard<Res<TAG>> {
         AsyncDropGuard::new(Res {
             counts: counts.clone(),
             how,
@@ -136,7 +140,7 @@ impl<const TAG: u32> Res<TAG> {
 
 impl<const TAG: u32> Drop for Res<TAG> {
     fn drop(&mut self) {
-        self.counts.dropped.fetch_add(1, Ordering::SeqCst);
+        self.counts.drops.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -144,36 +148,8 @@ impl<const TAG: u32> AsyncDrop for Res<TAG> {
     type Error = ResError;
 
     async fn async_drop_impl(self) -> Result<(), ResError> {
-        let counts = self.counts.clone();
-        counts.started.fetch_add(1, Ordering::SeqCst);
-        let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let result = match self.how.clone() {
-            How::Succeed => Ok(()),
-            How::Fail(code) => Err(ResError(code)),
-            How::Panic => {
-                counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-                panic!("res {TAG} cleanup panicked")
-            }
-            How::Pending => std::future::pending().await,
-            How::Sleep(d) => {
-                async_std::task::sleep(d).await;
-                Ok(())
-            }
-            How::Yield(n) => {
-                for _ in 0..n {
-                    async_std::task::yield_now().await;
-                }
-                Ok(())
-            }
-            How::Gate(gate) => {
-                gate.pass().await;
-                Ok(())
-            }
-        };
-        counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-        counts.finished.fetch_add(1, Ordering::SeqCst);
-        result
+        // Borrows `self`, so the resource is dropped after its cleanup, as usual.
+        common::rt::cleanup::<AsyncStd>(&self.counts, self.how.clone(), TAG).await
     }
 }
 
@@ -235,7 +211,7 @@ fn futures_are_send_in_generic_code<T: AsyncDrop + 'static>(
 fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
     install();
     type R = Res<1>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let ok = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2))));
         let failed = spawn_async_drop(R::guard(&counts, How::Fail(7)));
@@ -256,7 +232,7 @@ fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
         }
     });
     assert_eq!(counts.started(), 3);
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     // The awaiting task received every outcome: the policy heard nothing.
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
@@ -265,7 +241,7 @@ fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
 fn spawn_needs_no_runtime_set_up() {
     install();
     type R = Res<4>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // A plain thread, no `block_on` around: the global executor runs the cleanup.
     let handle = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2))));
     // And any executor can await the handle.
@@ -276,7 +252,7 @@ fn spawn_needs_no_runtime_set_up() {
         .unwrap();
     eventually("the second cleanup", || handle.is_finished());
     futures_executor::block_on(handle).unwrap();
-    assert_eq!((counts.finished(), counts.dropped()), (2, 2));
+    assert_eq!((counts.finished(), counts.drops()), (2, 2));
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -284,7 +260,7 @@ fn spawn_needs_no_runtime_set_up() {
 fn detached_failures_and_panics_go_to_the_policy() {
     install();
     type R = Res<3>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         // Dropped while the cleanup runs: the task reports.
         drop(spawn_async_drop(R::guard(&counts, How::Fail(9))));
@@ -316,14 +292,14 @@ fn detached_failures_and_panics_go_to_the_policy() {
         Some("\"res 3 cleanup panicked\"")
     );
     assert!(panicked[0].message.contains("panicked during cleanup"));
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
 }
 
 #[test]
 fn spawn_on_drop_spawns_in_the_background() {
     install();
     type R = Res<7>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let gate_and_opener = gate();
         let value = SpawnOnDrop::new(R::guard(&counts, How::Gate(gate_and_opener.0)));
@@ -333,7 +309,7 @@ fn spawn_on_drop_spawns_in_the_background() {
         assert_eq!(counts.finished(), 0);
         gate_and_opener.1.open();
         eventually_async("the spawned cleanup", || counts.finished() == 1).await;
-        assert_eq!(counts.dropped(), 1);
+        assert_eq!(counts.drops(), 1);
 
         // A failure of a dropped `SpawnOnDrop` is reported.
         drop(SpawnOnDrop::new(R::guard(&counts, How::Fail(3))));
@@ -346,7 +322,7 @@ fn spawn_on_drop_spawns_in_the_background() {
         let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
         SpawnOnDrop::into_guard(value).async_drop().await.unwrap();
     });
-    assert_eq!((counts.finished(), counts.dropped()), (4, 4));
+    assert_eq!((counts.finished(), counts.drops()), (4, 4));
     assert_eq!(kinds::<R>().len(), 1);
 }
 
@@ -354,12 +330,12 @@ fn spawn_on_drop_spawns_in_the_background() {
 fn spawn_on_drop_dropped_on_a_plain_thread() {
     install();
     type R = Res<8>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let value = SpawnOnDrop::new(R::guard(&counts, How::Sleep(Duration::from_millis(1))));
     assert!(format!("{value:?}").contains("SpawnOnDrop"));
     std::thread::spawn(move || drop(value)).join().unwrap();
     eventually("the spawned cleanup", || counts.finished() == 1);
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -367,7 +343,7 @@ fn spawn_on_drop_dropped_on_a_plain_thread() {
 fn a_panicking_policy_in_a_background_task_is_contained() {
     install();
     type R = Res<17>; // the recording hook panics on its failures
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         for _ in 0..4 {
             drop(SpawnOnDrop::new(R::guard(&counts, How::Fail(1))));
@@ -379,14 +355,14 @@ fn a_panicking_policy_in_a_background_task_is_contained() {
             .unwrap();
     });
     assert_eq!(kinds::<R>(), [ReportKind::Failed; 4]);
-    assert_eq!((counts.finished(), counts.dropped()), (5, 5));
+    assert_eq!((counts.finished(), counts.drops()), (5, 5));
 }
 
 #[test]
 fn background_cleanups_are_counted_and_waited_for() {
     install();
     type R = Res<9>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (gate, opener) = gate();
     for _ in 0..3 {
         drop(SpawnOnDrop::new(R::guard(&counts, How::Gate(gate.clone()))));
@@ -404,7 +380,7 @@ fn background_cleanups_are_counted_and_waited_for() {
     opener.open();
     // Every background cleanup of every test ends: none is left running forever.
     assert_eq!(wait_for_background_cleanups(Duration::from_secs(12)), 0);
-    assert_eq!((counts.finished(), counts.dropped()), (3, 3));
+    assert_eq!((counts.finished(), counts.drops()), (3, 3));
     assert!(kinds::<R>().is_empty());
 }
 
@@ -419,7 +395,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
     const THREADS: usize = 4;
     const PER_THREAD: usize = 2_500;
     const CAPACITY: usize = 16;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (gate, opener) = gate();
     let (reaper, worker) = Reaper::<R>::spawn(CAPACITY);
 
@@ -455,7 +431,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
         "the worker must not run more at once"
     );
     assert_eq!(reaper.queued(), CAPACITY);
-    assert_eq!(counts.dropped(), 0);
+    assert_eq!(counts.drops(), 0);
     assert!(!worker.is_finished());
     opener.open();
 
@@ -469,7 +445,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
     assert_eq!(stats.total(), n as u64);
     assert_eq!(counts.started(), n);
     assert_eq!(counts.finished(), n);
-    assert_eq!(counts.dropped(), n, "every value dropped exactly once");
+    assert_eq!(counts.drops(), n, "every value dropped exactly once");
     assert!(counts.max_in_flight.load(Ordering::SeqCst) <= CAPACITY);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
@@ -478,7 +454,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
 fn reaper_counts_and_reports_failures_and_panics() {
     install();
     type R = Res<11>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let (reaper, worker) = Reaper::spawn(4);
         assert!(format!("{reaper:?}").contains("Res<11>"));
@@ -493,7 +469,7 @@ fn reaper_counts_and_reports_failures_and_panics() {
         let mut seen = kinds::<R>();
         seen.sort_by_key(|k| format!("{k:?}"));
         assert_eq!(seen, [ReportKind::Failed, ReportKind::Panicked]);
-        assert_eq!(counts.dropped(), 4);
+        assert_eq!(counts.drops(), 4);
 
         // Shut down: the guard comes back.
         let err = reaper
@@ -509,13 +485,13 @@ fn reaper_counts_and_reports_failures_and_panics() {
         assert!(err.is_closed());
         err.into_guard().async_drop().await.unwrap();
     });
-    assert_eq!(counts.dropped(), 6);
+    assert_eq!(counts.drops(), 6);
 }
 
 /// A worker of capacity 1 that is busy with a cleanup held at a gate, and a full
 /// queue behind it.
 async fn busy_worker<const TAG: u32>(
-    counts: &Arc<Counts>,
+    counts: &Arc<Counters>,
 ) -> (Reaper<Res<TAG>>, ReaperWorker, Opener) {
     let (gate, opener) = gate();
     let (reaper, worker) = Reaper::spawn(1);
@@ -535,7 +511,7 @@ async fn busy_worker<const TAG: u32>(
 fn reaper_back_pressure_inside_block_on() {
     install();
     type R = Res<12>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let (reaper, worker, opener) = busy_worker::<12>(&counts).await;
         assert_eq!(reaper.capacity(), 1);
@@ -558,7 +534,7 @@ fn reaper_back_pressure_inside_block_on() {
         let stats = worker.await.unwrap();
         assert_eq!(stats.cleaned, 3);
     });
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -566,7 +542,7 @@ fn reaper_back_pressure_inside_block_on() {
 fn hand_over_blocking_on_a_plain_thread_waits_for_room() {
     install();
     type R = Res<19>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker, opener) = run(busy_worker::<19>(&counts));
     let opening = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(20));
@@ -581,7 +557,7 @@ fn hand_over_blocking_on_a_plain_thread_waits_for_room() {
     opening.join().unwrap();
     reaper.shutdown();
     assert_eq!(run(worker).unwrap().cleaned, 3);
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -589,7 +565,7 @@ fn hand_over_blocking_on_a_plain_thread_waits_for_room() {
 fn reaper_drop_inside_tasks_overflows_into_tasks() {
     install();
     type R = Res<13>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let (reaper, worker, opener) = busy_worker::<13>(&counts).await;
         // Full. Dropped inside `block_on`: no blocking, an overflow task each.
@@ -604,11 +580,7 @@ fn reaper_drop_inside_tasks_overflows_into_tasks() {
         })
         .await;
         assert_eq!(counts.started(), 1);
-        assert_eq!(
-            counts.dropped(),
-            0,
-            "nothing lost: overflow tasks hold them"
-        );
+        assert_eq!(counts.drops(), 0, "nothing lost: overflow tasks hold them");
 
         opener.open();
         eventually_async("all five cleaned up", || counts.finished() == 5).await;
@@ -620,7 +592,7 @@ fn reaper_drop_inside_tasks_overflows_into_tasks() {
         drop(ReaperDrop::new(R::guard(&counts, How::Succeed), &reaper));
         eventually_async("the late one", || counts.finished() == 6).await;
     });
-    assert_eq!(counts.dropped(), 6);
+    assert_eq!(counts.drops(), 6);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -628,7 +600,7 @@ fn reaper_drop_inside_tasks_overflows_into_tasks() {
 fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     install();
     type R = Res<18>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker, opener) = run(busy_worker::<18>(&counts));
 
     let limit = Duration::from_millis(50);
@@ -638,11 +610,7 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     let started = Instant::now();
     std::thread::spawn(move || drop(value)).join().unwrap(); // a plain thread
     assert!(started.elapsed() >= limit);
-    assert_eq!(
-        counts.dropped(),
-        0,
-        "nothing lost: an overflow task holds it"
-    );
+    assert_eq!(counts.drops(), 0, "nothing lost: an overflow task holds it");
     assert!(background_cleanups() >= 1);
 
     opener.open();
@@ -650,7 +618,7 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     eventually("all three cleaned up", || counts.finished() == 3);
     let stats = run(worker).unwrap();
     assert!(stats.cleaned >= 2, "{stats}");
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -658,7 +626,7 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
 fn a_cancelled_hand_over_reports_cancelled() {
     install();
     type R = Res<14>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let (reaper, worker, opener) = busy_worker::<14>(&counts).await;
         let mut waiting = Box::pin(reaper.hand_over(R::guard(&counts, How::Succeed)));
@@ -666,19 +634,19 @@ fn a_cancelled_hand_over_reports_cancelled() {
         assert!(format!("{waiting:?}").contains("Res<14>"));
         drop(waiting);
         assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-        assert_eq!(counts.dropped(), 1);
+        assert_eq!(counts.drops(), 1);
         opener.open();
         drop(reaper); // the last handle: the worker drains and stops
         assert_eq!(worker.await.unwrap().cleaned, 2);
     });
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
 }
 
 #[test]
 fn a_panicking_policy_does_not_stop_the_worker() {
     install();
     type R = Res<16>; // the recording hook panics on its failures
-    let counts = Counts::new();
+    let counts = Counters::new();
     let joined = run(async {
         let (reaper, worker) = Reaper::spawn(2);
         for how in [How::Fail(1), How::Succeed, How::Fail(2), How::Yield(2)] {
@@ -696,7 +664,7 @@ fn a_panicking_policy_does_not_stop_the_worker() {
         .into_payload()
         .downcast_ref::<String>()
         .is_some_and(|m| *m == message));
-    assert_eq!((counts.started(), counts.dropped()), (4, 4));
+    assert_eq!((counts.started(), counts.drops()), (4, 4));
     assert_eq!(kinds::<R>(), [ReportKind::Failed, ReportKind::Failed]);
 }
 
@@ -704,7 +672,7 @@ fn a_panicking_policy_does_not_stop_the_worker() {
 fn reaper_worker_reports_when_it_stopped() {
     install();
     type R = Res<15>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::<R>::spawn(2);
     assert!(!worker.is_finished());
     assert!(format!("{worker:?}").contains("finished: false"));
@@ -716,7 +684,7 @@ fn reaper_worker_reports_when_it_stopped() {
     let stats = futures_executor::block_on(worker).unwrap();
     assert_eq!(stats.total(), 1);
     assert_ne!(stats, ReaperStats::default());
-    assert_eq!((stats.cleaned, counts.dropped()), (1, 1));
+    assert_eq!((stats.cleaned, counts.drops()), (1, 1));
 }
 
 // ---------------------------------------------------------------------------------
@@ -727,7 +695,7 @@ fn reaper_worker_reports_when_it_stopped() {
 fn deadline_passes_the_result_through() {
     install();
     type R = Res<20>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let limit = Duration::from_secs(5);
         let cleanup = async_drop_timeout(
@@ -743,12 +711,12 @@ fn deadline_passes_the_result_through() {
         assert_eq!(err.to_string(), "cleanup failed: res error 4");
         assert_eq!(err.into_failed(), Some(ResError(4)));
     });
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert!(kinds::<R>().is_empty());
 }
 
 async fn deadline_expires<const TAG: u32>() {
-    let counts = Counts::new();
+    let counts = Counters::new();
     let limit = Duration::from_millis(30);
     let started = Instant::now();
     let err = async_drop_timeout(Res::<TAG>::guard(&counts, How::Pending), limit)
@@ -767,7 +735,7 @@ async fn deadline_expires<const TAG: u32>() {
     assert!(message.contains("30ms"), "{message}");
     // The cleanup was dropped before the error came back: the value is gone, once.
     assert_eq!(
-        (counts.started(), counts.finished(), counts.dropped()),
+        (counts.started(), counts.finished(), counts.drops()),
         (1, 0, 1)
     );
     // The typed error is the report: no second, `Cancelled`, report.
@@ -797,20 +765,20 @@ fn deadline_works_on_another_executor() {
     // async-std's timer is driven by its own reactor thread: no async-std task
     // needed.
     futures_executor::block_on(deadline_expires::<25>());
-    let counts = Counts::new();
+    let counts = Counters::new();
     futures_executor::block_on(async_drop_timeout(
         R::guard(&counts, How::Sleep(Duration::from_millis(2))),
         Duration::from_secs(5),
     ))
     .unwrap();
-    assert_eq!((counts.finished(), counts.dropped()), (1, 1));
+    assert_eq!((counts.finished(), counts.drops()), (1, 1));
 }
 
 #[test]
 fn dropping_a_deadline_future_reports_cancelled() {
     install();
     type R = Res<23>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let mut cleanup = Box::pin(async_drop_timeout(
         R::guard(&counts, How::Pending),
         Duration::from_secs(60),
@@ -819,7 +787,7 @@ fn dropping_a_deadline_future_reports_cancelled() {
     assert!(format!("{cleanup:?}").contains("Res<23>"));
     drop(cleanup);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
 }
 
 // ---------------------------------------------------------------------------------
@@ -830,7 +798,7 @@ fn dropping_a_deadline_future_reports_cancelled() {
 fn block_on_a_plain_thread() {
     install();
     type R = Res<30>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // The cleanup needs a timer: async-std's is global.
     block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
     let failed = block_on_async_drop(R::guard(&counts, How::Fail(1))).unwrap_err();
@@ -841,7 +809,7 @@ fn block_on_a_plain_thread() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     // The caller got every outcome: nothing reported.
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 
@@ -850,10 +818,10 @@ fn block_on_a_plain_thread() {
     let err = block_on_async_drop_timeout(slow, Duration::from_millis(20)).unwrap_err();
     assert!(err.is_timed_out(), "{err:?}");
     assert!(err.to_string().contains("goes on in the background"));
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     // (The panicking cleanup never counted as finished.)
     eventually("the slow cleanup to finish", || counts.finished() == 3);
-    eventually("the slow value to be dropped", || counts.dropped() == 4);
+    eventually("the slow value to be dropped", || counts.drops() == 4);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -861,7 +829,7 @@ fn block_on_a_plain_thread() {
 fn block_on_inside_async_std_block_on() {
     install();
     type R = Res<31>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         // On a helper thread; its timer works.
         block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
@@ -880,7 +848,7 @@ fn block_on_inside_async_std_block_on() {
         }
         eventually_async("the timed-out cleanup", || counts.finished() == 3).await;
     });
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -889,7 +857,7 @@ fn block_on_inside_spawned_tasks_never_hangs() {
     install();
     type R = Res<32>;
     const TASKS: usize = 12; // more than the executor has threads
-    let counts = Counts::new();
+    let counts = Counters::new();
     run(async {
         let tasks: Vec<_> = (0..TASKS)
             .map(|i| {
@@ -908,7 +876,7 @@ fn block_on_inside_spawned_tasks_never_hangs() {
             task.await;
         }
     });
-    assert_eq!((counts.finished(), counts.dropped()), (TASKS, 2 * TASKS));
+    assert_eq!((counts.finished(), counts.drops()), (TASKS, 2 * TASKS));
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -1084,7 +1052,7 @@ fn a_guarded_unix_stream_shutdown_is_seen_as_eof() {
 
 const CLIENTS: usize = 200;
 
-/// Counts drops of the client it belongs to.
+/// Counters drops of the client it belongs to.
 struct DropCounter(Arc<AtomicUsize>);
 
 impl Drop for DropCounter {

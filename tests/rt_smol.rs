@@ -28,7 +28,8 @@ use asyncdrop::rt::smol::{
     WorkerError,
 };
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
-use common::rt::{eventually, install_recording_hook, kinds, reports, Counts, ResError, PATIENCE};
+use common::rt::{eventually, install_recording_hook, kinds, reports, ResError, Waits, PATIENCE};
+use common::Counters;
 use smol::channel::{Receiver, Sender};
 use smol::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use smol::{Async, Executor, LocalExecutor, Timer};
@@ -112,30 +113,33 @@ fn gate() -> (Sender<()>, Receiver<()>) {
 }
 
 /// What a `Res` does when cleaned up.
-#[derive(Debug, Clone)]
-enum How {
-    Succeed,
-    Fail(u32),
-    Panic,
-    /// Never finishes.
-    Pending,
-    /// `smol::Timer::after` (needs smol's reactor).
-    Sleep(Duration),
-    /// `smol::future::yield_now` this many times.
-    Yield(usize),
-    /// Waits until the gate's sender is gone.
-    Gate(Receiver<()>),
+type How = common::rt::How<Receiver<()>>;
+
+/// This runtime's waits, for the shared cleanup of `Res`.
+struct Smol;
+
+impl Waits for Smol {
+    type Gate = Receiver<()>;
+    async fn sleep(d: Duration) {
+        Timer::after(d).await;
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        smol::future::yield_now()
+    }
+    async fn pass(gate: Receiver<()>) {
+        let _ = gate.recv().await;
+    }
 }
 
 /// A resource whose type is unique per test (by `TAG`), so reports can be told apart.
 #[derive(Debug)]
 struct Res<const TAG: u32> {
-    counts: Arc<Counts>,
+    counts: Arc<Counters>,
     how: How,
 }
 
 impl<const TAG: u32> Res<TAG> {
-    fn guard(counts: &Arc<Counts>, how: How) -> AsyncDropGuard<Res<TAG>> {
+    fn guard(counts: &Arc<Counters>, how: How) -> AsyncDropGuard<Res<TAG>> {
         AsyncDropGuard::new(Res {
             counts: counts.clone(),
             how,
@@ -145,7 +149,7 @@ impl<const TAG: u32> Res<TAG> {
 
 impl<const TAG: u32> Drop for Res<TAG> {
     fn drop(&mut self) {
-        self.counts.dropped.fetch_add(1, Ordering::SeqCst);
+        self.counts.drops.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -153,36 +157,8 @@ impl<const TAG: u32> AsyncDrop for Res<TAG> {
     type Error = ResError;
 
     async fn async_drop_impl(self) -> Result<(), ResError> {
-        let counts = self.counts.clone();
-        counts.started.fetch_add(1, Ordering::SeqCst);
-        let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let result = match self.how.clone() {
-            How::Succeed => Ok(()),
-            How::Fail(code) => Err(ResError(code)),
-            How::Panic => {
-                counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-                panic!("res {TAG} cleanup panicked")
-            }
-            How::Pending => std::future::pending().await,
-            How::Sleep(d) => {
-                Timer::after(d).await;
-                Ok(())
-            }
-            How::Yield(n) => {
-                for _ in 0..n {
-                    smol::future::yield_now().await;
-                }
-                Ok(())
-            }
-            How::Gate(gate) => {
-                let _ = gate.recv().await;
-                Ok(())
-            }
-        };
-        counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-        counts.finished.fetch_add(1, Ordering::SeqCst);
-        result
+        // Borrows `self`, so the resource is dropped after its cleanup, as usual.
+        common::rt::cleanup::<Smol>(&self.counts, self.how.clone(), TAG).await
     }
 }
 
@@ -260,7 +236,7 @@ fn futures_are_send_in_generic_code<T: AsyncDrop + 'static>(
 fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
     install();
     type R = Res<1>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     smol::block_on(bounded(async {
         let ok = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(1))));
         let failed = spawn_async_drop(R::guard(&counts, How::Fail(7)));
@@ -281,7 +257,7 @@ fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
         }
     }));
     assert_eq!(counts.started(), 3);
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     // The awaiting task received every outcome: the policy heard nothing.
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
@@ -290,11 +266,11 @@ fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
 fn spawn_works_from_a_plain_thread_without_any_task() {
     install();
     type R = Res<4>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // No executor on this thread, no `block_on`: smol's global executor runs it.
     let handle = spawn_async_drop(R::guard(&counts, How::Yield(2)));
     eventually("the cleanup to finish", || handle.is_finished());
-    assert_eq!((counts.finished(), counts.dropped()), (1, 1));
+    assert_eq!((counts.finished(), counts.drops()), (1, 1));
     smol::block_on(handle).unwrap();
     assert!(kinds::<R>().is_empty());
 }
@@ -303,7 +279,7 @@ fn spawn_works_from_a_plain_thread_without_any_task() {
 fn detached_failures_and_panics_go_to_the_policy() {
     install();
     type R = Res<3>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // Dropped while the cleanup runs (or before): the task reports.
     drop(spawn_async_drop(R::guard(&counts, How::Fail(9))));
     drop(spawn_async_drop(R::guard(&counts, How::Panic)));
@@ -334,21 +310,21 @@ fn detached_failures_and_panics_go_to_the_policy() {
         Some("\"res 3 cleanup panicked\"")
     );
     assert!(panicked[0].message.contains("panicked during cleanup"));
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
 }
 
 #[test]
 fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
     install();
     type R = Res<2>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let executor = Executor::new();
     let handle = spawn_async_drop_on(&executor, R::guard(&counts, How::Yield(3)));
     thread::sleep(Duration::from_millis(5));
     assert_eq!(counts.started(), 0, "nothing runs the executor yet");
     assert!(!handle.is_finished());
     smol::block_on(executor.run(bounded(handle))).unwrap();
-    assert_eq!((counts.finished(), counts.dropped()), (1, 1));
+    assert_eq!((counts.finished(), counts.drops()), (1, 1));
 
     // On an executor run by threads of its own.
     let pool = Pool::new(2);
@@ -370,7 +346,7 @@ fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
         results[3],
         Err(BackgroundError::Failed(ResError(3)))
     ));
-    assert_eq!(counts.dropped(), 9);
+    assert_eq!(counts.drops(), 9);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -378,7 +354,7 @@ fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
 fn a_dropped_executor_reports_pending_cleanups_as_cancelled() {
     install();
     type R = Res<5>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let executor = Executor::new();
     // One cleanup that started and waits forever, one that never got to run.
     let started = spawn_async_drop_on(&executor, R::guard(&counts, How::Pending));
@@ -388,7 +364,7 @@ fn a_dropped_executor_reports_pending_cleanups_as_cancelled() {
     drop(executor); // drops both tasks, on this thread
 
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled, ReportKind::Cancelled]);
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert_eq!(counts.finished(), 0);
     for handle in [started, never_ran] {
         match smol::block_on(handle) {
@@ -402,14 +378,14 @@ fn a_dropped_executor_reports_pending_cleanups_as_cancelled() {
 fn spawn_on_drop_spawns_on_the_global_executor() {
     install();
     type R = Res<7>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     smol::block_on(bounded(async {
         let value = SpawnOnDrop::new(R::guard(&counts, How::Yield(2)));
         assert!(SpawnOnDrop::executor(&value).is_none());
         assert!(matches!(value.how, How::Yield(2))); // derefs to the value
         drop(value);
         eventually_async("the spawned cleanup", || counts.finished() == 1).await;
-        assert_eq!(counts.dropped(), 1);
+        assert_eq!(counts.drops(), 1);
 
         // A failure of a dropped `SpawnOnDrop` is reported.
         drop(SpawnOnDrop::new(R::guard(&counts, How::Fail(3))));
@@ -422,7 +398,7 @@ fn spawn_on_drop_spawns_on_the_global_executor() {
         let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
         SpawnOnDrop::into_guard(value).async_drop().await.unwrap();
     }));
-    assert_eq!((counts.finished(), counts.dropped()), (4, 4));
+    assert_eq!((counts.finished(), counts.drops()), (4, 4));
     assert_eq!(kinds::<R>().len(), 1);
 }
 
@@ -430,11 +406,11 @@ fn spawn_on_drop_spawns_on_the_global_executor() {
 fn spawn_on_drop_dropped_on_a_plain_thread() {
     install();
     type R = Res<8>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let value = SpawnOnDrop::new(R::guard(&counts, How::Sleep(Duration::from_millis(1))));
     thread::spawn(move || drop(value)).join().unwrap();
     eventually("the spawned cleanup", || counts.finished() == 1);
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -442,7 +418,7 @@ fn spawn_on_drop_dropped_on_a_plain_thread() {
 fn spawn_on_drop_with_a_user_executor() {
     install();
     type R = Res<9>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let executor = Arc::new(Executor::new());
     let value = SpawnOnDrop::with_executor(R::guard(&counts, How::Yield(1)), executor.clone());
     assert!(Arc::ptr_eq(
@@ -453,7 +429,7 @@ fn spawn_on_drop_with_a_user_executor() {
     drop(value);
     assert_eq!(counts.started(), 0, "spawned, not run in place");
     while executor.try_tick() {}
-    assert_eq!((counts.finished(), counts.dropped()), (1, 1));
+    assert_eq!((counts.finished(), counts.drops()), (1, 1));
 
     // An executor dropped before the cleanup ran: reported, not lost.
     drop(SpawnOnDrop::with_executor(
@@ -462,7 +438,7 @@ fn spawn_on_drop_with_a_user_executor() {
     ));
     drop(executor);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!((counts.started(), counts.dropped()), (1, 2));
+    assert_eq!((counts.started(), counts.drops()), (1, 2));
 }
 
 // ---------------------------------------------------------------------------------
@@ -476,7 +452,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
     const THREADS: usize = 4;
     const PER_THREAD: usize = 2_500;
     const CAPACITY: usize = 16;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (open, closed) = gate();
     let pool = Pool::new(2);
     let (reaper, worker) = Reaper::<R>::spawn_on(&pool.executor, CAPACITY);
@@ -513,7 +489,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
         "the worker must not run more at once"
     );
     assert_eq!(reaper.queued(), CAPACITY);
-    assert_eq!(counts.dropped(), 0);
+    assert_eq!(counts.drops(), 0);
     drop(open); // open the gate
 
     for p in producers {
@@ -526,7 +502,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
     assert_eq!(stats.total(), n as u64);
     assert_eq!(counts.started(), n);
     assert_eq!(counts.finished(), n);
-    assert_eq!(counts.dropped(), n, "every value dropped exactly once");
+    assert_eq!(counts.drops(), n, "every value dropped exactly once");
     assert!(counts.max_in_flight.load(Ordering::SeqCst) <= CAPACITY);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
     drop(pool);
@@ -536,7 +512,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
 fn reaper_counts_and_reports_failures_and_panics() {
     install();
     type R = Res<11>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     smol::block_on(bounded(async {
         let (reaper, worker) = Reaper::spawn(4);
         assert!(reaper.executor().is_none());
@@ -550,7 +526,7 @@ fn reaper_counts_and_reports_failures_and_panics() {
         let mut seen = kinds::<R>();
         seen.sort_by_key(|k| format!("{k:?}"));
         assert_eq!(seen, [ReportKind::Failed, ReportKind::Panicked]);
-        assert_eq!(counts.dropped(), 4);
+        assert_eq!(counts.drops(), 4);
 
         // Shut down: the guard comes back.
         let err = reaper
@@ -567,7 +543,7 @@ fn reaper_counts_and_reports_failures_and_panics() {
 fn reaper_back_pressure_when_nothing_runs_the_worker() {
     install();
     type R = Res<12>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let executor = Arc::new(Executor::new());
     let (reaper, mut worker) = Reaper::spawn_on(&executor, 1);
     assert_eq!(reaper.capacity(), 1);
@@ -589,7 +565,7 @@ fn reaper_back_pressure_when_nothing_runs_the_worker() {
         assert_eq!(stats.cleaned, 2);
     })));
     assert!(worker.is_finished());
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -597,7 +573,7 @@ fn reaper_back_pressure_when_nothing_runs_the_worker() {
 fn hand_over_blocking_refuses_to_block_an_executor_thread() {
     install();
     type R = Res<19>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (open, closed) = gate();
     smol::block_on(bounded(async {
         let (reaper, worker) = Reaper::spawn(1);
@@ -640,14 +616,14 @@ fn hand_over_blocking_refuses_to_block_an_executor_thread() {
         reaper.shutdown();
         assert_eq!(worker.await.unwrap().cleaned, 3);
     }));
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
 }
 
 #[test]
 fn hand_over_blocking_on_a_plain_thread_waits_for_room() {
     install();
     type R = Res<20>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (open, closed) = gate();
     let pool = Pool::new(1);
     let (reaper, worker) = Reaper::spawn_on(&pool.executor, 1);
@@ -670,14 +646,14 @@ fn hand_over_blocking_on_a_plain_thread_waits_for_room() {
     opener.join().unwrap();
     drop(reaper);
     assert_eq!(smol::block_on(bounded(worker)).unwrap().cleaned, 3);
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
 }
 
 #[test]
 fn reaper_drop_on_an_executor_thread_overflows_into_a_task() {
     install();
     type R = Res<13>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::spawn(1);
     let (r, c) = (reaper.clone(), counts.clone());
     // On smol's global executor thread: three drops without yielding; one queued,
@@ -696,7 +672,7 @@ fn reaper_drop_on_an_executor_thread_overflows_into_a_task() {
     // After shutdown a dropped value is cleaned up by a task of its own.
     drop(ReaperDrop::new(R::guard(&counts, How::Succeed), &reaper));
     eventually("the late one", || counts.finished() == 4);
-    assert_eq!(counts.dropped(), 4);
+    assert_eq!(counts.drops(), 4);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -704,7 +680,7 @@ fn reaper_drop_on_an_executor_thread_overflows_into_a_task() {
 fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     install();
     type R = Res<18>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (open, closed) = gate();
     let pool = Pool::new(1);
     let (reaper, worker) = Reaper::spawn_on(&pool.executor, 1);
@@ -722,18 +698,14 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     let started = Instant::now();
     thread::spawn(move || drop(value)).join().unwrap(); // a plain thread
     assert!(started.elapsed() >= limit);
-    assert_eq!(
-        counts.dropped(),
-        0,
-        "nothing lost: an overflow task holds it"
-    );
+    assert_eq!(counts.drops(), 0, "nothing lost: an overflow task holds it");
 
     drop(open);
     reaper.shutdown();
     eventually("all three cleaned up", || counts.finished() == 3);
     let stats = smol::block_on(bounded(worker)).unwrap();
     assert!(stats.cleaned >= 2, "{stats}");
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -741,7 +713,7 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
 fn a_cancelled_hand_over_reports_cancelled() {
     install();
     type R = Res<14>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let executor = Arc::new(Executor::new());
     let (reaper, worker) = Reaper::spawn_on(&executor, 1);
     reaper
@@ -751,7 +723,7 @@ fn a_cancelled_hand_over_reports_cancelled() {
     assert!(poll_once(&mut waiting).is_pending()); // the queue is full
     drop(waiting);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
     drop(reaper); // the last handle: the worker drains and stops
     assert_eq!(
         smol::block_on(executor.run(bounded(worker)))
@@ -759,14 +731,14 @@ fn a_cancelled_hand_over_reports_cancelled() {
             .cleaned,
         1
     );
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
 }
 
 #[test]
 fn reaper_dies_with_its_executor_and_reports_what_it_held() {
     install();
     type R = Res<15>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let executor = Arc::new(Executor::new());
     let (reaper, worker) = Reaper::spawn_on(&executor, 2);
     // Two taken by the worker (its limit), two more queued behind them.
@@ -791,7 +763,7 @@ fn reaper_dies_with_its_executor_and_reports_what_it_held() {
     // running cleanups and the queued values are each reported.
     drop(reaper);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled; 4]);
-    assert_eq!(counts.dropped(), 4);
+    assert_eq!(counts.drops(), 4);
     assert_eq!(counts.finished(), 0);
     let err = smol::block_on(worker).unwrap_err();
     assert!(err.is_cancelled(), "{err:?}");
@@ -802,7 +774,7 @@ fn reaper_dies_with_its_executor_and_reports_what_it_held() {
 fn a_panicking_policy_does_not_stop_the_worker() {
     install();
     type R = Res<16>; // the recording hook panics on its failures
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::spawn(2);
     for how in [How::Fail(1), How::Succeed, How::Fail(2), How::Yield(2)] {
         reaper.hand_over_blocking(R::guard(&counts, how)).unwrap();
@@ -816,7 +788,7 @@ fn a_panicking_policy_does_not_stop_the_worker() {
         panic.message().unwrap().starts_with("policy panics on"),
         "{panic}"
     );
-    assert_eq!((counts.started(), counts.dropped()), (4, 4));
+    assert_eq!((counts.started(), counts.drops()), (4, 4));
     assert_eq!(kinds::<R>(), [ReportKind::Failed, ReportKind::Failed]);
 }
 
@@ -842,7 +814,7 @@ fn reaper_stats_start_at_zero() {
 fn deadline_passes_the_result_through() {
     install();
     type R = Res<21>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let limit = Duration::from_secs(5);
     smol::block_on(async {
         async_drop_timeout(
@@ -858,13 +830,13 @@ fn deadline_passes_the_result_through() {
         assert_eq!(err.to_string(), "cleanup failed: res error 4");
         assert_eq!(err.into_failed(), Some(ResError(4)));
     });
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert!(kinds::<R>().is_empty());
 }
 
 async fn deadline_expires<const TAG: u32>() {
     install();
-    let counts = Counts::new();
+    let counts = Counters::new();
     let limit = Duration::from_millis(30);
     let started = Instant::now();
     let err = async_drop_timeout(Res::<TAG>::guard(&counts, How::Pending), limit)
@@ -883,7 +855,7 @@ async fn deadline_expires<const TAG: u32>() {
     assert!(message.contains("30ms"), "{message}");
     // The cleanup was dropped before the error came back: the value is gone, once.
     assert_eq!(
-        (counts.started(), counts.finished(), counts.dropped()),
+        (counts.started(), counts.finished(), counts.drops()),
         (1, 0, 1)
     );
     // The typed error is the report: no second, `Cancelled`, report.
@@ -920,7 +892,7 @@ fn deadline_expiry_is_a_typed_error_on_a_foreign_executor() {
 fn dropping_a_deadline_future_reports_cancelled() {
     install();
     type R = Res<26>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let mut cleanup = Box::pin(async_drop_timeout(
         R::guard(&counts, How::Pending),
         Duration::from_secs(60),
@@ -929,14 +901,14 @@ fn dropping_a_deadline_future_reports_cancelled() {
     assert!(format!("{cleanup:?}").contains("Res<26>"));
     drop(cleanup);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
 }
 
 #[test]
 fn a_deadline_too_far_out_never_fires() {
     install();
     type R = Res<27>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     smol::block_on(async_drop_timeout(
         R::guard(&counts, How::Yield(2)),
         Duration::MAX,
@@ -953,7 +925,7 @@ fn a_deadline_too_far_out_never_fires() {
 fn block_on_on_a_plain_thread() {
     install();
     type R = Res<30>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // The cleanup needs a timer: smol's reactor has one.
     block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
     let failed = block_on_async_drop(R::guard(&counts, How::Fail(1))).unwrap_err();
@@ -964,7 +936,7 @@ fn block_on_on_a_plain_thread() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     // The caller got every outcome: nothing reported.
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 
@@ -983,7 +955,7 @@ fn block_on_on_a_plain_thread() {
     assert!(err.to_string().contains("goes on in the background"));
     // (The panicking cleanup never counted as finished.)
     eventually("the slow cleanup to finish", || counts.finished() == 3);
-    eventually("the slow value to be dropped", || counts.dropped() == 4);
+    eventually("the slow value to be dropped", || counts.drops() == 4);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -991,7 +963,7 @@ fn block_on_on_a_plain_thread() {
 fn a_timed_out_blocking_cleanup_that_fails_later_is_reported() {
     install();
     type R = Res<31>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (open, closed) = gate();
     let err = block_on_async_drop_timeout(R::guard(&counts, How::Gate(closed)), Duration::ZERO)
         .unwrap_err();
@@ -1009,7 +981,7 @@ fn a_timed_out_blocking_cleanup_that_fails_later_is_reported() {
     eventually("the failure report", || {
         kinds::<FailsAfterGate>() == [ReportKind::Failed]
     });
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
 }
 
 /// Waits for its gate, then fails.
@@ -1029,13 +1001,13 @@ impl AsyncDrop for FailsAfterGate {
 fn block_on_inside_smol_block_on() {
     install();
     type R = Res<32>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     smol::block_on(async {
         // A synchronous function called from async code, on `block_on`'s thread.
         block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
         block_on_async_drop(R::guard(&counts, How::Yield(3))).unwrap();
     });
-    assert_eq!((counts.finished(), counts.dropped()), (2, 2));
+    assert_eq!((counts.finished(), counts.drops()), (2, 2));
     assert!(kinds::<R>().is_empty());
 }
 
@@ -1043,14 +1015,14 @@ fn block_on_inside_smol_block_on() {
 fn block_on_in_a_task_of_the_global_executor() {
     install();
     type R = Res<33>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let c = counts.clone();
     smol::block_on(bounded(smol::spawn(async move {
         block_on_async_drop(R::guard(&c, How::Sleep(Duration::from_millis(2)))).unwrap();
         let e = block_on_async_drop(R::guard(&c, How::Fail(2))).unwrap_err();
         assert_eq!(e.into_failed(), Some(ResError(2)));
     })));
-    assert_eq!((counts.finished(), counts.dropped()), (2, 2));
+    assert_eq!((counts.finished(), counts.drops()), (2, 2));
     assert!(kinds::<R>().is_empty());
 }
 
@@ -1058,7 +1030,7 @@ fn block_on_in_a_task_of_the_global_executor() {
 fn block_on_in_a_local_executor_task_never_hangs() {
     install();
     type R = Res<34>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let local = LocalExecutor::new();
     let (open, closed) = gate();
     smol::block_on(local.run(bounded(async {
@@ -1087,7 +1059,7 @@ fn block_on_in_a_local_executor_task_never_hangs() {
         sibling.await;
         eventually_async("the timed-out cleanup", || counts.finished() == 2).await;
     })));
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -1301,7 +1273,7 @@ fn a_guarded_unix_stream_shutdown_is_seen_as_eof() {
 
 const CLIENTS: usize = 200;
 
-/// Counts drops of the clients.
+/// Counters drops of the clients.
 struct DropCount(Arc<AtomicUsize>);
 
 impl Drop for DropCount {

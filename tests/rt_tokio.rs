@@ -24,7 +24,8 @@ use asyncdrop::rt::tokio::{
     HandOverError, Reaper, ReaperDrop, ReaperStats, SpawnOnDrop,
 };
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
-use common::rt::{eventually, install_recording_hook, kinds, reports, Counts, ResError, PATIENCE};
+use common::rt::{eventually, install_recording_hook, kinds, reports, ResError, Waits, PATIENCE};
+use common::Counters;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -64,30 +65,33 @@ fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
 // ---------------------------------------------------------------------------------
 
 /// What a `Res` does when cleaned up.
-#[derive(Debug, Clone)]
-enum How {
-    Succeed,
-    Fail(u32),
-    Panic,
-    /// Never finishes.
-    Pending,
-    /// `tokio::time::sleep` (needs the runtime's timer).
-    Sleep(Duration),
-    /// `tokio::task::yield_now` this many times.
-    Yield(usize),
-    /// Waits until the semaphore is closed.
-    Gate(Arc<Semaphore>),
+type How = common::rt::How<Arc<Semaphore>>;
+
+/// This runtime's waits, for the shared cleanup of `Res`.
+struct Tokio;
+
+impl Waits for Tokio {
+    type Gate = Arc<Semaphore>;
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(d)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+    async fn pass(gate: Arc<Semaphore>) {
+        let _ = gate.acquire().await;
+    }
 }
 
 /// A resource whose type is unique per test (by `TAG`), so reports can be told apart.
 #[derive(Debug)]
 struct Res<const TAG: u32> {
-    counts: Arc<Counts>,
+    counts: Arc<Counters>,
     how: How,
 }
 
 impl<const TAG: u32> Res<TAG> {
-    fn guard(counts: &Arc<Counts>, how: How) -> AsyncDropGuard<Res<TAG>> {
+    fn guard(counts: &Arc<Counters>, how: How) -> AsyncDropGuard<Res<TAG>> {
         AsyncDropGuard::new(Res {
             counts: counts.clone(),
             how,
@@ -97,7 +101,7 @@ impl<const TAG: u32> Res<TAG> {
 
 impl<const TAG: u32> Drop for Res<TAG> {
     fn drop(&mut self) {
-        self.counts.dropped.fetch_add(1, Ordering::SeqCst);
+        self.counts.drops.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -105,36 +109,8 @@ impl<const TAG: u32> AsyncDrop for Res<TAG> {
     type Error = ResError;
 
     async fn async_drop_impl(self) -> Result<(), ResError> {
-        let counts = self.counts.clone();
-        counts.started.fetch_add(1, Ordering::SeqCst);
-        let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let result = match self.how.clone() {
-            How::Succeed => Ok(()),
-            How::Fail(code) => Err(ResError(code)),
-            How::Panic => {
-                counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-                panic!("res {TAG} cleanup panicked")
-            }
-            How::Pending => std::future::pending().await,
-            How::Sleep(d) => {
-                tokio::time::sleep(d).await;
-                Ok(())
-            }
-            How::Yield(n) => {
-                for _ in 0..n {
-                    tokio::task::yield_now().await;
-                }
-                Ok(())
-            }
-            How::Gate(gate) => {
-                let _ = gate.acquire().await;
-                Ok(())
-            }
-        };
-        counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-        counts.finished.fetch_add(1, Ordering::SeqCst);
-        result
+        // Borrows `self`, so the resource is dropped after its cleanup, as usual.
+        common::rt::cleanup::<Tokio>(&self.counts, self.how.clone(), TAG).await
     }
 }
 
@@ -193,7 +169,7 @@ fn futures_are_send_in_generic_code<T: AsyncDrop + 'static>(
 
 async fn handle_gets_every_outcome<const TAG: u32>() {
     install();
-    let counts = Counts::new();
+    let counts = Counters::new();
     let ok = spawn_async_drop(Res::<TAG>::guard(&counts, How::Yield(3))).unwrap();
     let failed = spawn_async_drop(Res::<TAG>::guard(&counts, How::Fail(7))).unwrap();
     let panicked = spawn_async_drop(Res::<TAG>::guard(&counts, How::Panic)).unwrap();
@@ -212,7 +188,7 @@ async fn handle_gets_every_outcome<const TAG: u32>() {
         other => panic!("expected a panic, got {other:?}"),
     }
     assert_eq!(counts.started(), 3);
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     // The awaiting task received every outcome: the policy heard nothing.
     assert!(
         kinds::<Res<TAG>>().is_empty(),
@@ -235,7 +211,7 @@ async fn spawned_cleanup_result_goes_to_the_awaiting_handle_multi_thread() {
 async fn detached_failures_and_panics_go_to_the_policy() {
     install();
     type R = Res<3>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // Dropped while the cleanup runs: the task reports.
     drop(spawn_async_drop(R::guard(&counts, How::Fail(9))).unwrap());
     drop(spawn_async_drop(R::guard(&counts, How::Panic)).unwrap());
@@ -265,23 +241,23 @@ async fn detached_failures_and_panics_go_to_the_policy() {
         Some("\"res 3 cleanup panicked\"")
     );
     assert!(panicked[0].message.contains("panicked during cleanup"));
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
 }
 
 #[test]
 fn spawn_outside_a_runtime_hands_the_guard_back() {
     install();
     type R = Res<4>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let err = spawn_async_drop(R::guard(&counts, How::Succeed)).unwrap_err();
     let message = err.to_string();
     assert!(message.contains("no tokio runtime"), "{message}");
     assert!(message.contains("Res<4>"), "{message}");
     assert!(format!("{err:?}").contains("Res<4>"));
     // Nothing happened to the value; it can still be cleaned up.
-    assert_eq!((counts.started(), counts.dropped()), (0, 0));
+    assert_eq!((counts.started(), counts.drops()), (0, 0));
     block_on_async_drop(err.into_guard()).unwrap();
-    assert_eq!((counts.finished(), counts.dropped()), (1, 1));
+    assert_eq!((counts.finished(), counts.drops()), (1, 1));
     assert!(kinds::<R>().is_empty());
 }
 
@@ -289,7 +265,7 @@ fn spawn_outside_a_runtime_hands_the_guard_back() {
 fn runtime_shutdown_reports_pending_cleanups_as_cancelled_current_thread() {
     install();
     type R = Res<5>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -302,7 +278,7 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_current_thread() {
     drop(rt); // drops both tasks, on this thread
 
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled, ReportKind::Cancelled]);
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert_eq!(counts.finished(), 0);
     for handle in [started, never_ran] {
         match futures_executor::block_on(handle) {
@@ -316,7 +292,7 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_current_thread() {
 fn runtime_shutdown_reports_pending_cleanups_as_cancelled_multi_thread() {
     install();
     type R = Res<6>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -330,7 +306,7 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_multi_thread() {
 
     eventually("four cancellation reports", || kinds::<R>().len() == 4);
     assert!(kinds::<R>().iter().all(|k| *k == ReportKind::Cancelled));
-    assert_eq!(counts.dropped(), 4);
+    assert_eq!(counts.drops(), 4);
     for handle in handles {
         let result = futures_executor::block_on(handle);
         assert!(matches!(result, Err(BackgroundError::Cancelled { .. })));
@@ -341,14 +317,14 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_multi_thread() {
 async fn spawn_on_drop_spawns_on_the_current_runtime() {
     install();
     type R = Res<7>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let value = SpawnOnDrop::new(R::guard(&counts, How::Yield(2)));
     assert!(SpawnOnDrop::runtime(&value).is_some());
     assert!(matches!(value.how, How::Yield(2))); // derefs to the value
     drop(value);
     assert_eq!(counts.started(), 0); // spawned, not run in place
     eventually_async("the spawned cleanup", || counts.finished() == 1).await;
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
 
     // A failure of a dropped `SpawnOnDrop` is reported.
     drop(SpawnOnDrop::new(R::guard(&counts, How::Fail(3))));
@@ -360,7 +336,7 @@ async fn spawn_on_drop_spawns_on_the_current_runtime() {
     SpawnOnDrop::spawn(value).unwrap().await.unwrap();
     let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
     SpawnOnDrop::into_guard(value).async_drop().await.unwrap();
-    assert_eq!((counts.finished(), counts.dropped()), (4, 4));
+    assert_eq!((counts.finished(), counts.drops()), (4, 4));
     assert_eq!(kinds::<R>().len(), 1);
 }
 
@@ -368,11 +344,11 @@ async fn spawn_on_drop_spawns_on_the_current_runtime() {
 async fn spawn_on_drop_on_a_plain_thread_uses_the_captured_runtime() {
     install();
     type R = Res<8>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let value = SpawnOnDrop::new(R::guard(&counts, How::Sleep(Duration::from_millis(1))));
     std::thread::spawn(move || drop(value)).join().unwrap();
     eventually_async("the spawned cleanup", || counts.finished() == 1).await;
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -380,7 +356,7 @@ async fn spawn_on_drop_on_a_plain_thread_uses_the_captured_runtime() {
 fn spawn_on_drop_without_any_runtime_reports_and_drops() {
     install();
     type R = Res<9>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
     assert!(SpawnOnDrop::runtime(&value).is_none());
     drop(value);
@@ -392,12 +368,12 @@ fn spawn_on_drop_without_any_runtime_reports_and_drops() {
         .as_ref()
         .unwrap()
         .contains("no tokio runtime"));
-    assert_eq!((counts.started(), counts.dropped()), (0, 1));
+    assert_eq!((counts.started(), counts.drops()), (0, 1));
 
     let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
     let err = SpawnOnDrop::spawn(value).unwrap_err();
     block_on_async_drop(err.into_guard()).unwrap();
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
 }
 
 // ---------------------------------------------------------------------------------
@@ -411,7 +387,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
     const THREADS: usize = 4;
     const PER_THREAD: usize = 2_500;
     const CAPACITY: usize = 16;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let gate = Arc::new(Semaphore::new(0));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -452,7 +428,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
         "the worker must not run more at once"
     );
     assert_eq!(reaper.queued(), CAPACITY);
-    assert_eq!(counts.dropped(), 0);
+    assert_eq!(counts.drops(), 0);
     gate.close(); // open
 
     for p in producers {
@@ -465,7 +441,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
     assert_eq!(stats.total(), n as u64);
     assert_eq!(counts.started(), n);
     assert_eq!(counts.finished(), n);
-    assert_eq!(counts.dropped(), n, "every value dropped exactly once");
+    assert_eq!(counts.drops(), n, "every value dropped exactly once");
     assert!(counts.max_in_flight.load(Ordering::SeqCst) <= CAPACITY);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
@@ -474,7 +450,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
 async fn reaper_counts_and_reports_failures_and_panics() {
     install();
     type R = Res<11>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::spawn(4);
     for how in [How::Succeed, How::Fail(5), How::Panic, How::Yield(3)] {
         reaper.hand_over(R::guard(&counts, how)).await.unwrap();
@@ -486,7 +462,7 @@ async fn reaper_counts_and_reports_failures_and_panics() {
     let mut seen = kinds::<R>();
     seen.sort_by_key(|k| format!("{k:?}"));
     assert_eq!(seen, [ReportKind::Failed, ReportKind::Panicked]);
-    assert_eq!(counts.dropped(), 4);
+    assert_eq!(counts.drops(), 4);
 
     // Shut down: the guard comes back.
     let err = reaper
@@ -502,7 +478,7 @@ async fn reaper_counts_and_reports_failures_and_panics() {
 async fn reaper_back_pressure_on_a_current_thread_runtime() {
     install();
     type R = Res<12>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::spawn(1);
     assert_eq!(reaper.capacity(), 1);
     reaper
@@ -525,7 +501,7 @@ async fn reaper_back_pressure_on_a_current_thread_runtime() {
     reaper.shutdown();
     let stats = bounded(worker).await.unwrap();
     assert_eq!(stats.cleaned, 2);
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -533,7 +509,7 @@ async fn reaper_back_pressure_on_a_current_thread_runtime() {
 async fn hand_over_blocking_on_a_multi_thread_worker_waits_in_place() {
     install();
     type R = Res<19>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let gate = Arc::new(Semaphore::new(0));
     let (reaper, worker) = Reaper::spawn(1);
     reaper
@@ -561,14 +537,14 @@ async fn hand_over_blocking_on_a_multi_thread_worker_waits_in_place() {
     opener.await.unwrap();
     reaper.shutdown();
     assert_eq!(bounded(worker).await.unwrap().cleaned, 3);
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
 }
 
 #[tokio::test]
 async fn reaper_drop_on_a_runtime_thread_overflows_into_a_task() {
     install();
     type R = Res<13>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::spawn(1);
     // Three drops without yielding: one queued, two overflow tasks.
     for _ in 0..3 {
@@ -586,7 +562,7 @@ async fn reaper_drop_on_a_runtime_thread_overflows_into_a_task() {
     // After shutdown a dropped value is cleaned up by a task of its own.
     drop(ReaperDrop::new(R::guard(&counts, How::Succeed), &reaper));
     bounded(eventually_async("the late one", || counts.finished() == 4)).await;
-    assert_eq!(counts.dropped(), 4);
+    assert_eq!(counts.drops(), 4);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -594,7 +570,7 @@ async fn reaper_drop_on_a_runtime_thread_overflows_into_a_task() {
 fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     install();
     type R = Res<18>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let gate = Arc::new(Semaphore::new(0));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -616,18 +592,14 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     let started = Instant::now();
     std::thread::spawn(move || drop(value)).join().unwrap(); // a plain thread
     assert!(started.elapsed() >= limit);
-    assert_eq!(
-        counts.dropped(),
-        0,
-        "nothing lost: an overflow task holds it"
-    );
+    assert_eq!(counts.drops(), 0, "nothing lost: an overflow task holds it");
 
     gate.close();
     reaper.shutdown();
     eventually("all three cleaned up", || counts.finished() == 3);
     let stats = rt.block_on(worker).unwrap();
     assert!(stats.cleaned >= 2, "{stats}");
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 }
 
@@ -635,7 +607,7 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
 async fn a_cancelled_hand_over_reports_cancelled() {
     install();
     type R = Res<14>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::spawn(1);
     reaper
         .try_hand_over(R::guard(&counts, How::Succeed))
@@ -644,17 +616,17 @@ async fn a_cancelled_hand_over_reports_cancelled() {
     assert!(poll_once(&mut waiting).is_pending()); // the queue is full
     drop(waiting);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
     drop(reaper); // the last handle: the worker drains and stops
     assert_eq!(bounded(worker).await.unwrap().cleaned, 1);
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
 }
 
 #[test]
 fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
     install();
     type R = Res<15>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -679,7 +651,7 @@ fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
     );
     drop(reaper); // the queue goes with the last handle
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled; 4]);
-    assert_eq!(counts.dropped(), 4);
+    assert_eq!(counts.drops(), 4);
     let joined = futures_executor::block_on(worker);
     assert!(joined.unwrap_err().is_cancelled());
 }
@@ -688,7 +660,7 @@ fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
 async fn a_panicking_policy_does_not_stop_the_worker() {
     install();
     type R = Res<16>; // the recording hook panics on its failures
-    let counts = Counts::new();
+    let counts = Counters::new();
     let (reaper, worker) = Reaper::spawn(2);
     for how in [How::Fail(1), How::Succeed, How::Fail(2), How::Yield(2)] {
         reaper.hand_over(R::guard(&counts, how)).await.unwrap();
@@ -697,7 +669,7 @@ async fn a_panicking_policy_does_not_stop_the_worker() {
     // The worker finished every cleanup, then passed the policy's panic on.
     let joined = bounded(worker).await;
     assert!(joined.unwrap_err().is_panic());
-    assert_eq!((counts.started(), counts.dropped()), (4, 4));
+    assert_eq!((counts.started(), counts.drops()), (4, 4));
     assert_eq!(kinds::<R>(), [ReportKind::Failed, ReportKind::Failed]);
 }
 
@@ -705,7 +677,7 @@ async fn a_panicking_policy_does_not_stop_the_worker() {
 fn spawn_on_drop_dropped_by_a_shutting_down_runtime_reports_cancelled() {
     install();
     type R = Res<17>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -721,7 +693,7 @@ fn spawn_on_drop_dropped_by_a_shutting_down_runtime_reports_cancelled() {
     // which drops that task at once: reported, not lost.
     drop(rt);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!((counts.started(), counts.dropped()), (0, 1));
+    assert_eq!((counts.started(), counts.drops()), (0, 1));
     assert!(futures_executor::block_on(owner)
         .unwrap_err()
         .is_cancelled());
@@ -741,7 +713,7 @@ fn reaper_stats_start_at_zero() {
 async fn deadline_passes_the_result_through() {
     install();
     type R = Res<20>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let limit = Duration::from_secs(5);
     async_drop_timeout(
         R::guard(&counts, How::Sleep(Duration::from_millis(1))),
@@ -755,13 +727,13 @@ async fn deadline_passes_the_result_through() {
     assert!(!err.is_expired());
     assert_eq!(err.to_string(), "cleanup failed: res error 4");
     assert_eq!(err.into_failed(), Some(ResError(4)));
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert!(kinds::<R>().is_empty());
 }
 
 async fn deadline_expires<const TAG: u32>() {
     install();
-    let counts = Counts::new();
+    let counts = Counters::new();
     let limit = Duration::from_millis(30);
     let err = async_drop_timeout(Res::<TAG>::guard(&counts, How::Pending), limit)
         .await
@@ -778,7 +750,7 @@ async fn deadline_expires<const TAG: u32>() {
     assert!(message.contains("30ms"), "{message}");
     // The cleanup was dropped before the error came back: the value is gone, once.
     assert_eq!(
-        (counts.started(), counts.finished(), counts.dropped()),
+        (counts.started(), counts.finished(), counts.drops()),
         (1, 0, 1)
     );
     // The typed error is the report: no second, `Cancelled`, report.
@@ -803,7 +775,7 @@ async fn deadline_expiry_is_a_typed_error_multi_thread() {
 async fn dropping_a_deadline_future_reports_cancelled() {
     install();
     type R = Res<23>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let mut cleanup = Box::pin(async_drop_timeout(
         R::guard(&counts, How::Pending),
         Duration::from_secs(60),
@@ -812,14 +784,14 @@ async fn dropping_a_deadline_future_reports_cancelled() {
     assert!(format!("{cleanup:?}").contains("Res<23>"));
     drop(cleanup);
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
 }
 
 #[test]
 fn deadline_outside_a_runtime_panics_naming_the_type() {
     install();
     type R = Res<24>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let guard = R::guard(&counts, How::Succeed);
     let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         drop(async_drop_timeout(guard, Duration::from_secs(1)));
@@ -828,7 +800,7 @@ fn deadline_outside_a_runtime_panics_naming_the_type() {
     let message = panic.downcast_ref::<String>().unwrap();
     assert!(message.contains("outside a tokio runtime"), "{message}");
     assert!(message.contains("Res<24>"), "{message}");
-    assert_eq!(counts.dropped(), 1);
+    assert_eq!(counts.drops(), 1);
 }
 
 // ---------------------------------------------------------------------------------
@@ -839,7 +811,7 @@ fn deadline_outside_a_runtime_panics_naming_the_type() {
 fn block_on_outside_any_runtime_uses_a_temporary_runtime() {
     install();
     type R = Res<30>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // The cleanup needs a timer: the temporary runtime has one.
     block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
     let failed = block_on_async_drop(R::guard(&counts, How::Fail(1))).unwrap_err();
@@ -850,7 +822,7 @@ fn block_on_outside_any_runtime_uses_a_temporary_runtime() {
         }
         other => panic!("expected a panic, got {other:?}"),
     }
-    assert_eq!(counts.dropped(), 3);
+    assert_eq!(counts.drops(), 3);
     // The caller got every outcome: nothing reported.
     assert!(kinds::<R>().is_empty(), "{:?}", reports::<R>());
 
@@ -861,14 +833,14 @@ fn block_on_outside_any_runtime_uses_a_temporary_runtime() {
     assert!(err.to_string().contains("goes on in the background"));
     // (The panicking cleanup never counted as finished.)
     eventually("the slow cleanup to finish", || counts.finished() == 3);
-    eventually("the slow value to be dropped", || counts.dropped() == 4);
+    eventually("the slow value to be dropped", || counts.drops() == 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_on_on_a_multi_thread_runtime() {
     install();
     type R = Res<31>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // In the runtime's `block_on` thread (the test body) ...
     block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
     // ... and on a worker thread.
@@ -880,7 +852,7 @@ async fn block_on_on_a_multi_thread_runtime() {
     })
     .await
     .unwrap();
-    assert_eq!((counts.finished(), counts.dropped()), (3, 3));
+    assert_eq!((counts.finished(), counts.drops()), (3, 3));
     assert!(kinds::<R>().is_empty());
 }
 
@@ -888,7 +860,7 @@ async fn block_on_on_a_multi_thread_runtime() {
 async fn block_on_on_a_current_thread_runtime() {
     install();
     type R = Res<32>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     // A cleanup that needs nothing from the blocked runtime finishes on the helper
     // thread.
     block_on_async_drop(R::guard(&counts, How::Yield(3))).unwrap();
@@ -911,7 +883,7 @@ async fn block_on_on_a_current_thread_runtime() {
         counts.finished() == 2
     }))
     .await;
-    assert_eq!(counts.dropped(), 2);
+    assert_eq!(counts.drops(), 2);
     assert!(kinds::<R>().is_empty());
 }
 
@@ -919,7 +891,7 @@ async fn block_on_on_a_current_thread_runtime() {
 async fn block_on_inside_a_local_set_falls_back_to_a_helper_thread() {
     install();
     type R = Res<33>;
-    let counts = Counts::new();
+    let counts = Counters::new();
     let local = tokio::task::LocalSet::new();
     let c = counts.clone();
     local
@@ -927,7 +899,7 @@ async fn block_on_inside_a_local_set_falls_back_to_a_helper_thread() {
             block_on_async_drop(R::guard(&c, How::Sleep(Duration::from_millis(2)))).unwrap();
         })
         .await;
-    assert_eq!((counts.finished(), counts.dropped()), (1, 1));
+    assert_eq!((counts.finished(), counts.drops()), (1, 1));
 }
 
 // ---------------------------------------------------------------------------------

@@ -23,6 +23,10 @@ pub struct Counters {
     /// Synchronous drops of a probe (every probe is dropped exactly once, whether
     /// cleaned up or not).
     pub drops: AtomicUsize,
+    /// Cleanups running now, for resources that track it (the runtime tests').
+    pub in_flight: AtomicUsize,
+    /// The most cleanups that ran at once, for resources that track it.
+    pub max_in_flight: AtomicUsize,
 }
 
 impl Counters {

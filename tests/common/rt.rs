@@ -1,15 +1,18 @@
 //! Scaffolding shared by the runtime adapters' tests (`tests/rt_*.rs`): a
-//! process-wide recording policy hook, polling helpers, and the counters and error
-//! of their test resource.
+//! process-wide recording policy hook, polling helpers, and the behaviour, cleanup
+//! and error of their test resource.
 //!
 //! Reports are made on runtime threads, so the hook records into one global list;
 //! each test uses a resource type of its own and looks only at reports naming it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use asyncdrop::{set_policy, Policy, Report, ReportKind};
+
+use super::Counters;
 
 /// One recorded report.
 #[derive(Debug, Clone)]
@@ -90,31 +93,6 @@ pub fn eventually(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
-/// What happened to the test resources of one test.
-#[derive(Debug, Default)]
-pub struct Counts {
-    pub started: AtomicUsize,
-    pub finished: AtomicUsize,
-    pub dropped: AtomicUsize,
-    pub in_flight: AtomicUsize,
-    pub max_in_flight: AtomicUsize,
-}
-
-impl Counts {
-    pub fn new() -> Arc<Counts> {
-        Arc::new(Counts::default())
-    }
-    pub fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-    pub fn finished(&self) -> usize {
-        self.finished.load(Ordering::SeqCst)
-    }
-    pub fn dropped(&self) -> usize {
-        self.dropped.load(Ordering::SeqCst)
-    }
-}
-
 /// The error of a failing test resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ResError(pub u32);
@@ -126,3 +104,67 @@ impl std::fmt::Display for ResError {
 }
 
 impl std::error::Error for ResError {}
+
+/// What a test resource does when cleaned up; `G` is the runtime's gate.
+#[derive(Debug, Clone)]
+pub enum How<G> {
+    Succeed,
+    Fail(u32),
+    Panic,
+    /// Never finishes.
+    Pending,
+    /// The runtime's sleep (needs its timer).
+    Sleep(Duration),
+    /// The runtime's `yield_now` this many times.
+    Yield(usize),
+    /// Waits until the gate is opened.
+    Gate(G),
+}
+
+/// The waits of one runtime that a test resource's cleanup uses.
+pub trait Waits {
+    /// What `How::Gate` waits behind.
+    type Gate: Send;
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
+    fn yield_now() -> impl Future<Output = ()> + Send;
+    /// Finishes once `gate` is open.
+    fn pass(gate: Self::Gate) -> impl Future<Output = ()> + Send;
+}
+
+/// The cleanup of each runtime's test resource `Res<TAG>`: counts it (started, in
+/// flight, finished) and does what `how` says.
+pub async fn cleanup<W: Waits>(
+    counts: &Counters,
+    how: How<W::Gate>,
+    tag: u32,
+) -> Result<(), ResError> {
+    counts.cleanups_started.fetch_add(1, Ordering::SeqCst);
+    let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let result = match how {
+        How::Succeed => Ok(()),
+        How::Fail(code) => Err(ResError(code)),
+        How::Panic => {
+            counts.in_flight.fetch_sub(1, Ordering::SeqCst);
+            panic!("res {tag} cleanup panicked")
+        }
+        How::Pending => std::future::pending().await,
+        How::Sleep(d) => {
+            W::sleep(d).await;
+            Ok(())
+        }
+        How::Yield(n) => {
+            for _ in 0..n {
+                W::yield_now().await;
+            }
+            Ok(())
+        }
+        How::Gate(gate) => {
+            W::pass(gate).await;
+            Ok(())
+        }
+    };
+    counts.in_flight.fetch_sub(1, Ordering::SeqCst);
+    counts.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+    result
+}
