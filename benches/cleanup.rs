@@ -351,6 +351,15 @@ fn bench_batch<O>(
     });
 }
 
+/// Allocations per call of `op` over one batch, called as `bench_batch` calls it.
+fn batch_allocations<O>(fails: &[bool; BATCH], mut op: impl FnMut(u64, bool) -> O) -> f64 {
+    let mut calls = fails.iter().enumerate();
+    allocations_per_op(BATCH, || {
+        let (i, &fail) = calls.next().expect("one call per input");
+        black_box(op(i as u64, fail));
+    })
+}
+
 /// No call fails.
 const NEVER: [bool; BATCH] = [false; BATCH];
 
@@ -445,22 +454,14 @@ fn core_cases(c: &mut Criterion) {
         g.finish();
         // The future sizes are the same for every pattern: recorded once.
         let first = name == "g_scope_ok";
-        let mut calls = fails.iter().enumerate();
         record(
             &format!("{name}/macro"),
-            allocations_per_op(BATCH, || {
-                let (i, &fail) = calls.next().expect("one call per input");
-                let _ = op_scoped(i as u64, fail);
-            }),
+            batch_allocations(&fails, op_scoped),
             first.then(|| future_size(scoped(1, false))),
         );
-        let mut calls = fails.iter().enumerate();
         record(
             &format!("{name}/by_hand"),
-            allocations_per_op(BATCH, || {
-                let (i, &fail) = calls.next().expect("one call per input");
-                let _ = op_by_hand(i as u64, fail);
-            }),
+            batch_allocations(&fails, op_by_hand),
             first.then(|| future_size(by_hand(1, false))),
         );
     }
