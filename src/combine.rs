@@ -92,6 +92,12 @@ impl<T> AsyncDropGuard<T> {
     /// parent works too, but every such field adds its own forgotten-cleanup check to
     /// the parent's drop code.
     ///
+    /// The parent's guard is then the only check: forgetting the parent is reported
+    /// (once, naming the parent's type), but a part that the parent's cleanup does not
+    /// clean up — say, because it returned early with `?` — is dropped without a
+    /// report. To clean up every part whatever fails, use
+    /// [`async_drop_all`](crate::async_drop_all) on them, as below.
+    ///
     /// # Panics
     ///
     /// If `f` panics the values it was given are dropped during unwinding, without a

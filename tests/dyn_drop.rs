@@ -664,13 +664,10 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
         "{}",
         reports[0].type_name
     );
-    if cfg!(debug_assertions) {
-        // The erased guard keeps the site where the resource was guarded, not where
-        // it was erased.
-        assert_eq!(reports[0].site, Some((file!(), line)));
-    } else {
-        assert_eq!(reports[0].site, None);
-    }
+    // The erased guard keeps the site where the resource was guarded, not where it
+    // was erased.
+    let expected = cfg!(debug_assertions).then_some((file!(), line));
+    assert_eq!(reports[0].site, expected);
 }
 
 #[test]
