@@ -137,7 +137,7 @@ mod example {
 
         println!("3. background cleanup: spawned and awaited later, or on drop");
         let bob = Session::open(addr, "bob").await?;
-        let cleanup = spawn_async_drop(bob);
+        let cleanup = spawn_async_drop(bob)?;
         println!("  (bob's cleanup runs in the background)");
         cleanup.await?;
         let carol = SpawnOnDrop::new(Session::open(addr, "carol").await?);

@@ -119,7 +119,7 @@ mod example {
 
             println!("4. a background cleanup: spawned, awaited later");
             let bob = Session::open(addr, "bob").await?;
-            let cleanup = spawn_async_drop(bob);
+            let cleanup = spawn_async_drop(bob)?;
             println!("  (bob's cleanup runs on smol's global executor)");
             cleanup.await?;
 

@@ -317,6 +317,12 @@ impl<T> AsyncDropGuard<T> {
     pub fn site(this: &Self) -> Option<&'static Location<'static>> {
         this.site.get()
     }
+
+    /// Where the guard was created, for reports.
+    #[cfg(feature = "rt")]
+    pub(crate) fn raw_site(this: &Self) -> Site {
+        this.site
+    }
 }
 
 impl<T> Drop for AsyncDropGuard<T> {

@@ -146,11 +146,8 @@ mod dyn_drop;
 #[cfg(feature = "alloc")]
 mod mutex;
 
-#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std"))]
-#[cfg_attr(
-    docsrs,
-    doc(cfg(any(feature = "tokio", feature = "smol", feature = "async-std")))
-)]
+#[cfg(feature = "rt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rt")))]
 pub mod rt;
 
 #[cfg(feature = "std")]

@@ -10,7 +10,7 @@ use core::panic::AssertUnwindSafe;
 use futures_util::FutureExt;
 
 use crate::policy::{self, Report, ReportKind, Site};
-use crate::{AsyncDrop, AsyncDropGuard};
+use crate::{AsyncDropGuard, LocalAsyncDrop};
 
 /// A caught panic.
 pub(crate) type Payload = Box<dyn Any + Send + 'static>;
@@ -68,9 +68,9 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
 /// The cleanup future is created here, not on first poll: dropping the returned
 /// future unpolled (a runtime that shuts down before the task ever ran) then reports
 /// [`ReportKind::Cancelled`] like any cleanup future dropped early.
-pub(crate) fn catch_cleanup<T: AsyncDrop>(
+pub(crate) fn catch_cleanup<T: LocalAsyncDrop>(
     guard: AsyncDropGuard<T>,
-) -> (Origin, impl Future<Output = Outcome<T::Error>> + Send) {
+) -> (Origin, impl Future<Output = Outcome<T::Error>>) {
     let cleanup = guard.async_drop();
     let origin = Origin {
         type_name: core::any::type_name::<T>(),
@@ -93,12 +93,12 @@ pub(crate) fn catch_cleanup<T: AsyncDrop>(
 /// The cleanup future is made now, so that dropping the result unpolled (a runtime
 /// shutting down) reports [`ReportKind::Cancelled`].
 #[cfg_attr(
-    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    not(feature = "rt"),
     allow(dead_code, reason = "used by the runtime adapters")
 )]
-pub(crate) fn clean_up_reporting<T>(guard: AsyncDropGuard<T>) -> impl Future<Output = ()> + Send
+pub(crate) fn clean_up_reporting<T>(guard: AsyncDropGuard<T>) -> impl Future<Output = ()>
 where
-    T: AsyncDrop + 'static,
+    T: LocalAsyncDrop + 'static,
     T::Error: fmt::Debug,
 {
     let (origin, cleanup) = catch_cleanup(guard);

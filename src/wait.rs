@@ -26,7 +26,7 @@ impl Wake for Unpark {
 /// has passed (`None`). Only for futures that are driven elsewhere (a handle to a
 /// task that runs on another thread): nothing here drives I/O or timers.
 #[cfg_attr(
-    not(any(feature = "tokio", feature = "smol", feature = "async-std")),
+    not(feature = "rt"),
     allow(dead_code, reason = "used by the runtime adapters")
 )]
 pub(crate) fn wait_for<F: Future + Unpin>(future: &mut F, limit: Duration) -> Option<F::Output> {

@@ -213,9 +213,9 @@ fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
     type R = Res<1>;
     let counts = Counters::new();
     run(async {
-        let ok = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2))));
-        let failed = spawn_async_drop(R::guard(&counts, How::Fail(7)));
-        let panicked = spawn_async_drop(R::guard(&counts, How::Panic));
+        let ok = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
+        let failed = spawn_async_drop(R::guard(&counts, How::Fail(7))).unwrap();
+        let panicked = spawn_async_drop(R::guard(&counts, How::Panic)).unwrap();
         assert!(ok.type_name().ends_with("Res<1>"));
 
         assert!(ok.await.is_ok());
@@ -243,11 +243,11 @@ fn spawn_needs_no_runtime_set_up() {
     type R = Res<4>;
     let counts = Counters::new();
     // A plain thread, no `block_on` around: the global executor runs the cleanup.
-    let handle = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2))));
+    let handle = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
     // And any executor can await the handle.
     futures_executor::block_on(handle).unwrap();
     let guard = R::guard(&counts, How::Yield(2));
-    let handle = std::thread::spawn(move || spawn_async_drop(guard))
+    let handle = std::thread::spawn(move || spawn_async_drop(guard).unwrap())
         .join()
         .unwrap();
     eventually("the second cleanup", || handle.is_finished());
@@ -263,12 +263,12 @@ fn detached_failures_and_panics_go_to_the_policy() {
     let counts = Counters::new();
     run(async {
         // Dropped while the cleanup runs: the task reports.
-        drop(spawn_async_drop(R::guard(&counts, How::Fail(9))));
-        drop(spawn_async_drop(R::guard(&counts, How::Panic)));
+        drop(spawn_async_drop(R::guard(&counts, How::Fail(9))).unwrap());
+        drop(spawn_async_drop(R::guard(&counts, How::Panic)).unwrap());
         eventually_async("two reports from the tasks", || reports::<R>().len() == 2).await;
 
         // Dropped after the cleanup finished, never awaited: the dropper reports.
-        let late = spawn_async_drop(R::guard(&counts, How::Fail(10)));
+        let late = spawn_async_drop(R::guard(&counts, How::Fail(10))).unwrap();
         eventually_async("the cleanup to finish", || late.is_finished()).await;
         drop(late);
     });
@@ -318,7 +318,7 @@ fn spawn_on_drop_spawns_in_the_background() {
 
         // Explicit paths: spawn with a handle, or take the guard back.
         let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
-        SpawnOnDrop::spawn(value).await.unwrap();
+        SpawnOnDrop::spawn(value).unwrap().await.unwrap();
         let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
         SpawnOnDrop::into_guard(value).async_drop().await.unwrap();
     });
@@ -351,6 +351,7 @@ fn a_panicking_policy_in_a_background_task_is_contained() {
         eventually_async("four reports", || kinds::<R>().len() == 4).await;
         // The panics ended their tasks, not the executor: it still runs cleanups.
         spawn_async_drop(R::guard(&counts, How::Yield(3)))
+            .unwrap()
             .await
             .unwrap();
     });
@@ -656,7 +657,7 @@ fn a_panicking_policy_does_not_stop_the_worker() {
         worker.await
     });
     // The worker finished every cleanup, then handed the policy's panic over.
-    let panic = joined.unwrap_err();
+    let panic = joined.unwrap_err().into_panic().unwrap();
     let message = panic.message().unwrap().to_owned();
     assert!(message.starts_with("policy panics on"), "{message}");
     assert!(panic.to_string().contains("a task panicked"));

@@ -24,7 +24,7 @@ use asyncdrop::collections::AsyncDropVec;
 use asyncdrop::rt::smol::{
     async_drop_timeout, block_on_async_drop, block_on_async_drop_timeout, spawn_async_drop,
     spawn_async_drop_on, BackgroundError, BlockingError, CleanupHandle, DeadlineError,
-    HandOverError, Reaper, ReaperDrop, ReaperStats, ReaperWorker, SpawnOnDrop, TaskPanic,
+    HandOverError, Reaper, ReaperDrop, ReaperStats, ReaperWorker, Smol, SpawnOnDrop, TaskPanic,
     WorkerError,
 };
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
@@ -116,9 +116,9 @@ fn gate() -> (Sender<()>, Receiver<()>) {
 type How = common::rt::How<Receiver<()>>;
 
 /// This runtime's waits, for the shared cleanup of `Res`.
-struct Smol;
+struct SmolWaits;
 
-impl Waits for Smol {
+impl Waits for SmolWaits {
     type Gate = Receiver<()>;
     async fn sleep(d: Duration) {
         Timer::after(d).await;
@@ -158,7 +158,7 @@ impl<const TAG: u32> AsyncDrop for Res<TAG> {
 
     async fn async_drop_impl(self) -> Result<(), ResError> {
         // Borrows `self`, so the resource is dropped after its cleanup, as usual.
-        common::rt::cleanup::<Smol>(&self.counts, self.how.clone(), TAG).await
+        common::rt::cleanup::<SmolWaits>(&self.counts, self.how.clone(), TAG).await
     }
 }
 
@@ -238,9 +238,9 @@ fn spawned_cleanup_result_goes_to_the_awaiting_handle() {
     type R = Res<1>;
     let counts = Counters::new();
     smol::block_on(bounded(async {
-        let ok = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(1))));
-        let failed = spawn_async_drop(R::guard(&counts, How::Fail(7)));
-        let panicked = spawn_async_drop(R::guard(&counts, How::Panic));
+        let ok = spawn_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(1)))).unwrap();
+        let failed = spawn_async_drop(R::guard(&counts, How::Fail(7))).unwrap();
+        let panicked = spawn_async_drop(R::guard(&counts, How::Panic)).unwrap();
         assert!(ok.type_name().ends_with("Res<1>"));
 
         assert!(ok.await.is_ok());
@@ -268,7 +268,7 @@ fn spawn_works_from_a_plain_thread_without_any_task() {
     type R = Res<4>;
     let counts = Counters::new();
     // No executor on this thread, no `block_on`: smol's global executor runs it.
-    let handle = spawn_async_drop(R::guard(&counts, How::Yield(2)));
+    let handle = spawn_async_drop(R::guard(&counts, How::Yield(2))).unwrap();
     eventually("the cleanup to finish", || handle.is_finished());
     assert_eq!((counts.finished(), counts.drops()), (1, 1));
     smol::block_on(handle).unwrap();
@@ -281,12 +281,12 @@ fn detached_failures_and_panics_go_to_the_policy() {
     type R = Res<3>;
     let counts = Counters::new();
     // Dropped while the cleanup runs (or before): the task reports.
-    drop(spawn_async_drop(R::guard(&counts, How::Fail(9))));
-    drop(spawn_async_drop(R::guard(&counts, How::Panic)));
+    drop(spawn_async_drop(R::guard(&counts, How::Fail(9))).unwrap());
+    drop(spawn_async_drop(R::guard(&counts, How::Panic)).unwrap());
     eventually("two reports from the tasks", || reports::<R>().len() == 2);
 
     // Dropped after the cleanup finished, never awaited: the dropper reports.
-    let late = spawn_async_drop(R::guard(&counts, How::Fail(10)));
+    let late = spawn_async_drop(R::guard(&counts, How::Fail(10))).unwrap();
     eventually("the cleanup to finish", || late.is_finished());
     assert_eq!(reports::<R>().len(), 2);
     drop(late);
@@ -394,7 +394,7 @@ fn spawn_on_drop_spawns_on_the_global_executor() {
 
         // Explicit paths: spawn with a handle, or take the guard back.
         let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
-        SpawnOnDrop::spawn(value).await.unwrap();
+        SpawnOnDrop::spawn(value).unwrap().await.unwrap();
         let value = SpawnOnDrop::new(R::guard(&counts, How::Succeed));
         SpawnOnDrop::into_guard(value).async_drop().await.unwrap();
     }));
@@ -455,7 +455,7 @@ fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure() {
     let counts = Counters::new();
     let (open, closed) = gate();
     let pool = Pool::new(2);
-    let (reaper, worker) = Reaper::<R>::spawn_on(&pool.executor, CAPACITY);
+    let (reaper, worker) = Reaper::<R>::spawn_on(&Smol::from(pool.executor.clone()), CAPACITY);
 
     let producers: Vec<_> = (0..THREADS)
         .map(|_| {
@@ -545,7 +545,7 @@ fn reaper_back_pressure_when_nothing_runs_the_worker() {
     type R = Res<12>;
     let counts = Counters::new();
     let executor = Arc::new(Executor::new());
-    let (reaper, mut worker) = Reaper::spawn_on(&executor, 1);
+    let (reaper, mut worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 1);
     assert_eq!(reaper.capacity(), 1);
     reaper
         .try_hand_over(R::guard(&counts, How::Succeed))
@@ -626,7 +626,7 @@ fn hand_over_blocking_on_a_plain_thread_waits_for_room() {
     let counts = Counters::new();
     let (open, closed) = gate();
     let pool = Pool::new(1);
-    let (reaper, worker) = Reaper::spawn_on(&pool.executor, 1);
+    let (reaper, worker) = Reaper::spawn_on(&Smol::from(pool.executor.clone()), 1);
     reaper
         .hand_over_blocking(R::guard(&counts, How::Gate(closed)))
         .unwrap();
@@ -683,7 +683,7 @@ fn a_stuck_worker_does_not_hang_a_dropping_thread() {
     let counts = Counters::new();
     let (open, closed) = gate();
     let pool = Pool::new(1);
-    let (reaper, worker) = Reaper::spawn_on(&pool.executor, 1);
+    let (reaper, worker) = Reaper::spawn_on(&Smol::from(pool.executor.clone()), 1);
     // One cleanup stuck behind the gate, one value queued: the queue is full.
     reaper
         .hand_over_blocking(R::guard(&counts, How::Gate(closed)))
@@ -715,7 +715,7 @@ fn a_cancelled_hand_over_reports_cancelled() {
     type R = Res<14>;
     let counts = Counters::new();
     let executor = Arc::new(Executor::new());
-    let (reaper, worker) = Reaper::spawn_on(&executor, 1);
+    let (reaper, worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 1);
     reaper
         .try_hand_over(R::guard(&counts, How::Succeed))
         .unwrap();
@@ -740,7 +740,7 @@ fn reaper_dies_with_its_executor_and_reports_what_it_held() {
     type R = Res<15>;
     let counts = Counters::new();
     let executor = Arc::new(Executor::new());
-    let (reaper, worker) = Reaper::spawn_on(&executor, 2);
+    let (reaper, worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 2);
     // Two taken by the worker (its limit), two more queued behind them.
     for _ in 0..2 {
         reaper

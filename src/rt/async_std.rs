@@ -28,24 +28,10 @@
 //! [`CleanupHandle`], a [`ReaperWorker`], or every background cleanup at once with
 //! [`wait_for_background_cleanups`].
 //!
-//! | | |
-//! |---|---|
-//! | background cleanup | [`spawn_async_drop`], [`SpawnOnDrop`], [`CleanupHandle`], [`background_cleanups`], [`wait_for_background_cleanups`] |
-//! | bounded cleanup worker | [`Reaper`], [`ReaperDrop`], [`ReaperWorker`], [`ReaperStats`], [`TaskPanic`] |
-//! | deadline | [`async_drop_timeout`], [`DeadlineError`] |
-//! | blocking from sync code | [`block_on_async_drop`], [`block_on_async_drop_timeout`], [`BlockingError`] |
-//! | async-std's resources | [`AsyncDrop`](crate::AsyncDrop) for `TcpStream`, `UnixStream`, `File`, `BufWriter<W>`, `JoinHandle<T>` (its error: [`TaskPanic`]) |
-//!
-//! # Which one to use
-//!
-//! - In async code, `guard.async_drop().await` stays the first choice: the cleanup
-//!   runs in your task, its error comes back to you.
-//! - [`async_drop_timeout`] when a peer may stall a cleanup.
-//! - [`spawn_async_drop`] / [`SpawnOnDrop`] when the cleanup may outlive its owner
-//!   (a cancelled request handler).
-//! - [`Reaper`] / [`ReaperDrop`] when synchronous code lets go of many values:
-//!   bounded memory, back-pressure, and a shutdown that waits for every cleanup.
-//! - [`block_on_async_drop`] when synchronous code must know the cleanup finished.
+//! The runtime is [`AsyncStd`]; the items here are [the crate's adapter
+//! items](crate::rt) on it, plus [`AsyncDrop`] for `TcpStream`,
+//! `UnixStream`, `File`, `BufWriter<W>`, `JoinHandle<T>` (its error:
+//! [`TaskPanic`]) and `process::Child`.
 //!
 //! # Examples
 //!
@@ -70,7 +56,7 @@
 //!     // One cleaned up with a deadline, in this task ...
 //!     async_drop_timeout(a, Duration::from_secs(5)).await?;
 //!     // ... the other in the background.
-//!     let cleanup = spawn_async_drop(b);
+//!     let cleanup = spawn_async_drop(b)?;
 //!
 //!     for _ in 0..2 {
 //!         let (mut peer, _) = listener.accept().await?;
@@ -84,20 +70,136 @@
 //! # }
 //! ```
 
-mod block;
-mod reaper;
 mod resources;
-mod spawn;
-mod time;
 
-pub use self::block::{block_on_async_drop, block_on_async_drop_timeout, DEFAULT_BLOCKING_LIMIT};
-pub use self::reaper::{Reaper, ReaperDrop, ReaperWorker};
-pub use self::spawn::{
-    background_cleanups, spawn_async_drop, wait_for_background_cleanups, SpawnOnDrop,
-};
-pub use self::time::{async_drop_timeout, AsyncDropTimeout};
-pub use crate::rt::TaskPanic;
-pub use crate::rt::{
-    BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOver,
-    HandOverError, ReaperStats,
-};
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use core::time::Duration;
+
+use ::async_std::stream::Interval;
+use futures_core::Stream;
+use pin_project_lite::pin_project;
+
+use super::{CleanupTracker, Runtime};
+use crate::{AsyncDrop, AsyncDropGuard};
+
+runtime_items!(AsyncStd);
+
+/// async-std's global runtime as a [`Runtime`]: tasks go to
+/// `async_std::task::spawn`, sleeps to its reactor thread, so deadlines work on any
+/// executor.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::rt::async_std::AsyncStd;
+/// use asyncdrop::rt::spawn_async_drop_on;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let cleanup = spawn_async_drop_on(&AsyncStd, AsyncDropGuard::new(Conn));
+/// async_std::task::block_on(cleanup)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsyncStd;
+
+impl Runtime for AsyncStd {
+    type Sleep = Tick;
+    const NAME: &'static str = "async-std";
+
+    /// Always: the runtime is global and starts on first use.
+    fn current() -> Option<Self> {
+        Some(AsyncStd)
+    }
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // Dropping async-std's `JoinHandle` detaches the task.
+        drop(::async_std::task::spawn(future));
+    }
+
+    fn sleep(&self, duration: Duration) -> Tick {
+        Tick {
+            interval: ::async_std::stream::interval(duration),
+        }
+    }
+
+    /// Inside an async-std task (a spawned task, or `async_std::task::block_on`).
+    fn blocking_could_deadlock(&self) -> bool {
+        ::async_std::task::try_current().is_some()
+    }
+
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        ::async_std::task::block_on(future)
+    }
+
+    fn tracker() -> &'static CleanupTracker {
+        static TRACKER: CleanupTracker = CleanupTracker::new();
+        &TRACKER
+    }
+}
+
+pin_project! {
+    /// The timer of [`AsyncStd`]: the first tick of an async-std interval (a named
+    /// future; async-std's `sleep` is an `async fn`).
+    pub struct Tick {
+        #[pin]
+        interval: Interval,
+    }
+}
+
+impl Future for Tick {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.project().interval.poll_next(cx).map(drop)
+    }
+}
+
+impl fmt::Debug for Tick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tick").finish_non_exhaustive()
+    }
+}
+
+/// Runs the cleanup of `guard` to completion from synchronous code, waiting at most
+/// `limit`, as [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on) on
+/// [`AsyncStd`]: in place outside async-std tasks, on a helper thread inside one.
+///
+/// # Errors
+///
+/// See [`BlockingError`].
+pub fn block_on_async_drop_timeout<T>(
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> Result<(), BlockingError<T::Error>>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    crate::rt::block_on_async_drop_on(&AsyncStd, guard, limit)
+}
+
+/// Runs the cleanup of `guard` as a task on async-std, as
+/// [`crate::rt::spawn_async_drop_on`].
+pub fn spawn_async_drop_on<T>(runtime: &AsyncStd, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    crate::rt::spawn_async_drop_on(runtime, guard)
+}

@@ -1,4 +1,4 @@
-//! A cleanup raced against a timer of whichever runtime.
+//! A cleanup raced against a runtime's timer.
 
 use core::fmt;
 use core::future::Future;
@@ -9,7 +9,9 @@ use core::time::Duration;
 use pin_project_lite::pin_project;
 
 use super::error::DeadlineError;
+use super::Runtime;
 use crate::future::AsyncDropFuture;
+use crate::{AsyncDropGuard, LocalAsyncDrop};
 
 pin_project! {
     #[project = StateProj]
@@ -24,36 +26,121 @@ pin_project! {
     }
 }
 
+/// Runs the cleanup of `guard` in the current task, giving up after `limit` on
+/// `runtime`'s timer. Each runtime module has it as `async_drop_timeout(guard,
+/// limit)`, on the current runtime.
+///
+/// If the cleanup finishes in time, its result comes back (an error as
+/// [`DeadlineError::Failed`]). If not, the cleanup future is dropped — whatever it
+/// still held is dropped synchronously, exactly once — and
+/// [`DeadlineError::Expired`] names the type and the limit. That error *is* the
+/// report of the cancellation: the [`Policy`](crate::Policy) is not told again.
+/// Works for `!Send` ([`LocalAsyncDrop`]) resources too.
+///
+/// # Errors
+///
+/// [`DeadlineError::Failed`] with the cleanup's error, or
+/// [`DeadlineError::Expired`] if the limit ran out first.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use std::time::Duration;
+/// use asyncdrop::rt::{async_drop_timeout_on, DeadlineError};
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Peer {
+///     answers: bool,
+/// }
+/// impl AsyncDrop for Peer {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         if !self.answers {
+///             std::future::pending::<()>().await; // a goodbye that never comes
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// let limit = Duration::from_millis(20);
+/// let on_time = async_drop_timeout_on(rt.handle(), AsyncDropGuard::new(Peer { answers: true }), limit);
+/// rt.block_on(on_time)?;
+/// let stalled = AsyncDropGuard::new(Peer { answers: false });
+/// let err = rt.block_on(async_drop_timeout_on(rt.handle(), stalled, limit)).unwrap_err();
+/// assert!(matches!(err, DeadlineError::Expired { after, .. } if after == limit));
+/// println!("{err}"); // the cleanup of `…::Peer` did not finish within 20ms; …
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[track_caller]
+pub fn async_drop_timeout_on<R: Runtime, T: LocalAsyncDrop>(
+    runtime: &R,
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> AsyncDropTimeout<T, impl Future<Output = Result<(), T::Error>>, R::Sleep> {
+    AsyncDropTimeout::new(guard.async_drop(), runtime.sleep(limit), limit)
+}
+
+/// As [`async_drop_timeout_on`], on the current runtime of kind `R`
+/// ([`Runtime::current`]); each runtime module has it as `async_drop_timeout`.
+///
+/// # Errors
+///
+/// As [`async_drop_timeout_on`].
+///
+/// # Panics
+///
+/// Panics, naming the type, if there is no current runtime.
+#[track_caller]
+pub fn async_drop_timeout_current<R: Runtime, T: LocalAsyncDrop>(
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> AsyncDropTimeout<T, impl Future<Output = Result<(), T::Error>>, R::Sleep> {
+    match R::current() {
+        Some(runtime) => async_drop_timeout_on(&runtime, guard, limit),
+        None => panic!(
+            "`async_drop_timeout` for `{}` was called outside a {} runtime; it needs the runtime's timer",
+            core::any::type_name::<T>(),
+            R::NAME
+        ),
+    }
+}
+
 pin_project! {
-    /// Runs `cleanup` until it finishes or `timer` fires, whichever comes first. On
-    /// expiry the cleanup is abandoned (no `Cancelled` report: the typed error is the
-    /// report) and dropped at once, so what it held is dropped before the error is
-    /// returned.
-    pub(crate) struct Deadline<T, F, S> {
+    /// The future returned by [`async_drop_timeout_on`] (and each runtime's
+    /// `async_drop_timeout`): the cleanup of a guarded `T`, whose cleanup future is
+    /// `F`, raced against the timer `S`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it before it completes drops what the cleanup still held and reports
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled); once the limit ran out,
+    /// the cleanup is already gone and its [`DeadlineError::Expired`] is the report.
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct AsyncDropTimeout<T, F, S> {
         #[pin]
         state: State<T, F, S>,
         after: Duration,
     }
 }
 
-impl<T, F, S> Deadline<T, F, S> {
-    pub(crate) fn new(cleanup: AsyncDropFuture<T, F>, timer: S, after: Duration) -> Self {
-        Deadline {
+impl<T, F, S> AsyncDropTimeout<T, F, S> {
+    fn new(cleanup: AsyncDropFuture<T, F>, timer: S, after: Duration) -> Self {
+        AsyncDropTimeout {
             state: State::Running { cleanup, timer },
             after,
         }
     }
 
-    pub(crate) fn is_terminated(&self) -> bool {
-        matches!(self.state, State::Done)
-    }
-
-    pub(crate) fn after(&self) -> Duration {
+    /// The time limit.
+    pub fn limit(&self) -> Duration {
         self.after
     }
 }
 
-impl<T, F, S, E> Future for Deadline<T, F, S>
+impl<T, F, S, E> Future for AsyncDropTimeout<T, F, S>
 where
     F: Future<Output = Result<(), E>>,
     S: Future,
@@ -84,12 +171,22 @@ where
     }
 }
 
-impl<T, F, S> fmt::Debug for Deadline<T, F, S> {
+impl<T, F, S, E> futures_core::FusedFuture for AsyncDropTimeout<T, F, S>
+where
+    F: Future<Output = Result<(), E>>,
+    S: Future,
+{
+    fn is_terminated(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+}
+
+impl<T, F, S> fmt::Debug for AsyncDropTimeout<T, F, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Deadline")
+        f.debug_struct("AsyncDropTimeout")
             .field("type", &core::any::type_name::<T>())
-            .field("after", &self.after)
-            .field("done", &self.is_terminated())
+            .field("limit", &self.after)
+            .field("done", &matches!(self.state, State::Done))
             .finish()
     }
 }

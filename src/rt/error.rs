@@ -709,19 +709,13 @@ impl Error for CleanupPanic {}
 
 /// A task panicked, and its panic was caught instead of being passed on.
 ///
-/// smol and async-std hand a task's panic to whoever awaits the task, by panicking
-/// there. Their adapters catch it and return it as this error instead:
-///
-/// - the cleanup of a guarded task handle (`smol::Task`,
-///   `async_std::task::JoinHandle`) whose task panicked;
-/// - a cleanup worker (`ReaperWorker`) whose [`Policy`](crate::Policy) panicked on
-///   a report (the worker finished every cleanup first).
+/// Returned as [`WorkerError::Panicked`] by a cleanup worker whose
+/// [`Policy`](crate::Policy) panicked on a report (the worker finished every
+/// cleanup first), and by the cleanup of a guarded smol or async-std task handle
+/// whose task panicked (those runtimes would pass the panic on by panicking).
 ///
 /// It keeps the panic's message, if it was a string (as `panic!` makes it), and the
 /// payload itself, to go on unwinding with [`resume_unwind`](Self::resume_unwind).
-///
-/// Requires the `smol` or the `async-std` feature. (tokio's `JoinError` plays this
-/// part for the tokio adapter.)
 ///
 /// # Examples
 ///
@@ -740,13 +734,10 @@ impl Error for CleanupPanic {}
 /// });
 /// # }
 /// ```
-#[cfg(any(feature = "smol", feature = "async-std"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "smol", feature = "async-std"))))]
 pub struct TaskPanic {
     caught: Caught,
 }
 
-#[cfg(any(feature = "smol", feature = "async-std"))]
 impl TaskPanic {
     pub(crate) fn new(payload: Payload) -> Self {
         TaskPanic {
@@ -828,7 +819,6 @@ impl TaskPanic {
     }
 }
 
-#[cfg(any(feature = "smol", feature = "async-std"))]
 impl fmt::Debug for TaskPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskPanic")
@@ -837,12 +827,107 @@ impl fmt::Debug for TaskPanic {
     }
 }
 
-#[cfg(any(feature = "smol", feature = "async-std"))]
 impl fmt::Display for TaskPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.caught.fmt_with(f, format_args!("a task panicked"))
     }
 }
 
-#[cfg(any(feature = "smol", feature = "async-std"))]
 impl Error for TaskPanic {}
+
+/// How a cleanup worker stopped without finishing its work; what its
+/// [`ReaperWorker`](super::ReaperWorker) resolves to instead of the
+/// [`ReaperStats`](super::ReaperStats).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "smol")] {
+/// use std::sync::Arc;
+/// use asyncdrop::rt::smol::{Reaper, Smol};
+/// use asyncdrop::rt::WorkerError;
+/// use asyncdrop::AsyncDrop;
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let executor = Arc::new(smol::Executor::new());
+/// let (reaper, worker) = Reaper::<Conn>::spawn_on(&Smol::from(executor.clone()), 4);
+/// drop(executor); // the worker's task goes with its executor ...
+/// drop(reaper);
+/// // ... so it never finished:
+/// let err = smol::block_on(worker).unwrap_err();
+/// assert!(matches!(err, WorkerError::Cancelled));
+/// assert!(err.is_cancelled());
+/// # }
+/// ```
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The worker's task was dropped before it finished: its runtime shut down or
+    /// its executor was dropped.
+    /// The cleanups it was running, and the values still queued, were each reported
+    /// as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    Cancelled,
+    /// The [`Policy`](crate::Policy) panicked on a report (a failed or panicking
+    /// cleanup). The worker still finished every cleanup, then stopped with the
+    /// first such panic, caught here.
+    Panicked(TaskPanic),
+}
+
+impl WorkerError {
+    /// Whether the worker was cancelled (its runtime dropped its task).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, WorkerError::Cancelled)
+    }
+
+    /// Whether the worker stopped with a panic of the policy.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, WorkerError::Panicked(_))
+    }
+
+    /// The caught panic, if the worker stopped with one.
+    pub fn into_panic(self) -> Option<TaskPanic> {
+        match self {
+            WorkerError::Panicked(panic) => Some(panic),
+            WorkerError::Cancelled => None,
+        }
+    }
+}
+
+impl fmt::Debug for WorkerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkerError::Cancelled => f.write_str("Cancelled"),
+            WorkerError::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
+        }
+    }
+}
+
+impl fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WorkerError::Cancelled => f.write_str(
+                "the cleanup worker was cancelled: its runtime shut down or its executor was dropped before it finished",
+            ),
+            WorkerError::Panicked(panic) => {
+                f.write_str("the cleanup worker stopped because the policy panicked")?;
+                match panic.message() {
+                    Some(message) => write!(f, ": {message}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl Error for WorkerError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            WorkerError::Panicked(panic) => Some(panic),
+            WorkerError::Cancelled => None,
+        }
+    }
+}

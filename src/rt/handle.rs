@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::error::{BackgroundError, CleanupPanic};
 use crate::outcome::{catch_cleanup, Origin, Outcome};
-use crate::{AsyncDrop, AsyncDropGuard};
+use crate::{AsyncDropGuard, LocalAsyncDrop};
 
 /// Waits for a cleanup that runs in the background, and gets its result.
 ///
@@ -66,13 +66,11 @@ use crate::{AsyncDrop, AsyncDropGuard};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use = "dropping the handle detaches the cleanup; `.await` it to know when it finished"]
-pub struct CleanupHandle<T>
-where
-    T: AsyncDrop,
-    T::Error: fmt::Debug,
-{
+pub struct CleanupHandle<T: LocalAsyncDrop> {
     shared: Arc<Shared<T::Error>>,
     origin: Origin,
+    /// Reports an outcome nobody received (made where `T::Error: Debug` is known).
+    report: fn(&Outcome<T::Error>, Origin),
     /// The result was handed out.
     done: bool,
 }
@@ -150,9 +148,9 @@ impl<E: fmt::Debug> Drop for Completer<E> {
 /// the cleanup as cancelled.
 pub(crate) fn detached<T>(
     guard: AsyncDropGuard<T>,
-) -> (impl Future<Output = ()> + Send + 'static, CleanupHandle<T>)
+) -> (impl Future<Output = ()> + 'static, CleanupHandle<T>)
 where
-    T: AsyncDrop + 'static,
+    T: LocalAsyncDrop + 'static,
     T::Error: fmt::Debug,
 {
     let (origin, cleanup) = catch_cleanup(guard);
@@ -172,16 +170,13 @@ where
     let handle = CleanupHandle {
         shared,
         origin,
+        report: Outcome::report,
         done: false,
     };
     (task, handle)
 }
 
-impl<T> CleanupHandle<T>
-where
-    T: AsyncDrop,
-    T::Error: fmt::Debug,
-{
+impl<T: LocalAsyncDrop> CleanupHandle<T> {
     /// Whether the cleanup has finished (or was cancelled): awaiting the handle then
     /// returns at once.
     ///
@@ -236,11 +231,7 @@ where
     }
 }
 
-impl<T> Future for CleanupHandle<T>
-where
-    T: AsyncDrop,
-    T::Error: fmt::Debug,
-{
+impl<T: LocalAsyncDrop> Future for CleanupHandle<T> {
     type Output = Result<(), BackgroundError<T::Error>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -271,21 +262,13 @@ where
     }
 }
 
-impl<T> futures_core::FusedFuture for CleanupHandle<T>
-where
-    T: AsyncDrop,
-    T::Error: fmt::Debug,
-{
+impl<T: LocalAsyncDrop> futures_core::FusedFuture for CleanupHandle<T> {
     fn is_terminated(&self) -> bool {
         self.done
     }
 }
 
-impl<T> Drop for CleanupHandle<T>
-where
-    T: AsyncDrop,
-    T::Error: fmt::Debug,
-{
+impl<T: LocalAsyncDrop> Drop for CleanupHandle<T> {
     fn drop(&mut self) {
         if self.done {
             return;
@@ -294,16 +277,12 @@ where
         let previous = core::mem::replace(&mut *slot, Slot::Detached);
         drop(slot);
         if let Slot::Finished(outcome) = previous {
-            outcome.report(self.origin);
+            (self.report)(&outcome, self.origin);
         }
     }
 }
 
-impl<T> fmt::Debug for CleanupHandle<T>
-where
-    T: AsyncDrop,
-    T::Error: fmt::Debug,
-{
+impl<T: LocalAsyncDrop> fmt::Debug for CleanupHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CleanupHandle")
             .field("type", &self.origin.type_name)

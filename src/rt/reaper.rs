@@ -6,6 +6,7 @@
 use alloc::boxed::Box;
 use core::fmt;
 use core::future::{poll_fn, Future};
+use core::ops::{Deref, DerefMut};
 use core::panic::AssertUnwindSafe;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll};
@@ -18,7 +19,9 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use pin_project_lite::pin_project;
 
-use super::HandOverError;
+use super::spawn::clean_up_detached;
+use super::{HandOverError, Runtime, TaskPanic, WorkerError, DEFAULT_WAIT_LIMIT};
+use crate::guard::Held;
 use crate::outcome::{catch_cleanup, clean_up_reporting, Outcome, Payload};
 use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
@@ -190,42 +193,8 @@ where
     stats
 }
 
-/// What the shared worker code needs from a runtime: where to run work in the
-/// background, and whether the current thread must not block.
-pub(crate) trait Background {
-    /// Whether this thread runs the runtime's tasks, so that blocking it could keep
-    /// the worker from making room (a deadlock on a single-threaded executor).
-    fn on_runtime_thread(&self) -> bool;
-
-    /// Runs `future` to completion in a detached task of the worker's runtime.
-    fn detach<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static;
-
-    /// Runs `future` in a detached task, from a runtime thread; by default on the
-    /// worker's runtime.
-    fn detach_from_runtime_thread<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        self.detach(future);
-    }
-
-    /// Cleans `guard` up in a detached task that reports its own failure.
-    fn clean_up_detached<T>(&self, guard: AsyncDropGuard<T>)
-    where
-        T: AsyncDrop + 'static,
-        T::Error: fmt::Debug,
-    {
-        self.detach(clean_up_reporting(guard));
-    }
-}
-
 /// Queues `guard` if the worker's queue has room; hands it back otherwise.
-pub(crate) fn try_hand_over<T>(
-    jobs: &Sender<Job<T>>,
-    guard: AsyncDropGuard<T>,
-) -> Result<(), HandOverError<T>>
+fn try_hand_over<T>(jobs: &Sender<Job<T>>, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>>
 where
     T: AsyncDrop + 'static,
 {
@@ -240,35 +209,40 @@ where
 ///
 /// - room in the queue: queued;
 /// - worker shut down: cleaned up by a detached task instead;
-/// - queue full on a runtime thread: an overflow task waits for room;
+/// - queue full where blocking could deadlock: an overflow task waits for room;
 /// - queue full elsewhere: this thread blocks for at most `wait_limit`, then an
 ///   overflow task waits instead.
-pub(crate) fn drop_into_worker<T, B>(
+fn drop_into_worker<T, R>(
     jobs: &Sender<Job<T>>,
     guard: AsyncDropGuard<T>,
     wait_limit: Duration,
-    runtime: &B,
+    runtime: &R,
 ) where
     T: AsyncDrop + 'static,
     T::Error: fmt::Debug,
-    B: Background,
+    R: Runtime,
 {
     match jobs.try_send(Job::new(guard)) {
         Ok(()) => {}
-        Err(TrySendError::Closed(job)) => runtime.clean_up_detached(job.into_guard()),
-        Err(TrySendError::Full(job)) if runtime.on_runtime_thread() => {
-            runtime.detach_from_runtime_thread(overflow(send(jobs.clone(), job)));
+        Err(TrySendError::Closed(job)) => clean_up_detached(runtime, job.into_guard()),
+        Err(TrySendError::Full(job)) if runtime.blocking_could_deadlock() => {
+            detach(runtime, overflow(send(jobs.clone(), job)));
         }
         Err(TrySendError::Full(job)) => {
             let mut sending = Box::pin(send(jobs.clone(), job));
             match wait_for(&mut sending, wait_limit) {
                 Some(Ok(())) => {}
-                Some(Err(job)) => runtime.clean_up_detached(job.into_guard()),
+                Some(Err(job)) => clean_up_detached(runtime, job.into_guard()),
                 // The worker is stuck: stop blocking, let a task wait instead.
-                None => runtime.detach(overflow(sending)),
+                None => detach(runtime, overflow(sending)),
             }
         }
     }
+}
+
+/// Runs `future` in a detached, counted task on `runtime`.
+fn detach<R: Runtime>(runtime: &R, future: impl Future<Output = ()> + Send + 'static) {
+    runtime.spawn(R::tracker().track(future));
 }
 
 /// Queues `job`, waiting for room; hands it back if the worker shut down.
@@ -373,5 +347,597 @@ where
         f.debug_struct("HandOver")
             .field("type", &core::any::type_name::<T>())
             .finish_non_exhaustive()
+    }
+}
+
+/// A handle to a cleanup worker: a task that cleans up whatever is handed to it.
+///
+/// The worker runs on a [`Runtime`] and is fed through a bounded queue. It runs up
+/// to `capacity` cleanups at once, concurrently, in its own task; so at most
+/// `capacity` values wait in the queue and `capacity` more are being cleaned up.
+/// Errors and panics of those cleanups go to the [`Policy`](crate::Policy) (as
+/// [`ReportKind::Failed`](crate::ReportKind::Failed) /
+/// [`ReportKind::Panicked`](crate::ReportKind::Panicked); a panic is caught and the
+/// worker goes on) and are counted in the worker's [`ReaperStats`].
+///
+/// It is made for synchronous code that has to let go of guarded values — a `Drop`
+/// impl, a callback — and is cheap to clone (all clones feed the same worker). Wrap
+/// a value in a [`ReaperDrop`] to have its `Drop` hand it over. Each runtime module
+/// has it as `Reaper<T>`.
+///
+/// # Back-pressure
+///
+/// When the queue is full, [`try_hand_over`](Self::try_hand_over) hands the guard
+/// back, [`hand_over`](Self::hand_over) waits for room, and
+/// [`hand_over_blocking`](Self::hand_over_blocking) blocks the thread for room.
+///
+/// # Shutdown
+///
+/// [`shutdown`](Self::shutdown) closes the queue: nothing more is taken, and the
+/// worker cleans up everything already queued, waits for every cleanup to finish,
+/// then stops; its [`ReaperWorker`] resolves to the [`ReaperStats`]. The queue also
+/// closes when every `Reaper` clone (and every [`ReaperDrop`]) is gone.
+///
+/// # Drop behaviour
+///
+/// Dropping a `Reaper` drops one handle to the queue; when the last one is gone,
+/// the queue closes as if [`shutdown`](Self::shutdown) had been called.
+///
+/// # Runtime shutdown
+///
+/// If the runtime drops the worker's task first, cleanups in progress report
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), and so do values still
+/// queued once the queue is dropped; the [`ReaperWorker`] resolves to
+/// [`WorkerError::Cancelled`]. A runtime that never shuts down (smol's and
+/// async-std's global executors) cuts the worker off at process exit: shut it down
+/// and await it before `main` returns.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::{Reaper, ReaperDrop};
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn {
+///     id: u32,
+/// }
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         tokio::task::yield_now().await; // say goodbye to peer `self.id`, shut down
+///         assert!(self.id < 100);
+///         Ok(())
+///     }
+/// }
+///
+/// /// A synchronous cache whose entries are cleaned up by the reaper on eviction.
+/// struct Cache {
+///     entries: Vec<ReaperDrop<Conn>>,
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 16);
+/// let mut cache = Cache { entries: Vec::new() };
+/// for i in 0..100 {
+///     cache.entries.push(ReaperDrop::new(AsyncDropGuard::new(Conn { id: i }), &reaper));
+/// }
+/// drop(cache); // every `Drop` hands its value to the worker (blocking for room)
+///
+/// reaper.shutdown(); // drain, then stop
+/// assert_eq!(rt.block_on(worker)?.cleaned, 100);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Reaper<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    jobs: Sender<Job<T>>,
+    runtime: R,
+}
+
+impl<T, R> Reaper<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    /// Spawns a cleanup worker on the current runtime, with a queue of `capacity`
+    /// values and up to `capacity` cleanups running at once.
+    ///
+    /// # Panics
+    ///
+    /// Panics, naming the type, if there is no current runtime (use
+    /// [`spawn_on`](Self::spawn_on) there) or if `capacity` is zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// tokio::runtime::Runtime::new()?.block_on(async {
+    ///     let (reaper, worker) = Reaper::spawn(4);
+    ///     reaper.hand_over(AsyncDropGuard::new(Conn)).await?;
+    ///     reaper.shutdown();
+    ///     assert_eq!(worker.await?.cleaned, 1);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn(capacity: usize) -> (Self, ReaperWorker) {
+        match R::current() {
+            Some(runtime) => Self::spawn_on(&runtime, capacity),
+            None => panic!(
+                "`Reaper::<{}>::spawn` was called outside a {} runtime; \
+                 call it on a runtime thread, or use `Reaper::spawn_on` with a runtime",
+                core::any::type_name::<T>(),
+                R::NAME
+            ),
+        }
+    }
+
+    /// Spawns a cleanup worker on `runtime`; callable from any thread.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `capacity` is zero.
+    #[track_caller]
+    pub fn spawn_on(runtime: &R, capacity: usize) -> (Self, ReaperWorker) {
+        assert!(
+            capacity > 0,
+            "the capacity of a `Reaper::<{}>` must not be zero",
+            core::any::type_name::<T>()
+        );
+        let (jobs, queue) = async_channel::bounded(capacity);
+        // The task is detached; its result travels through a channel whose sender
+        // is dropped with the task if the runtime drops it unfinished. A panic of the
+        // policy, resumed by `work` once every cleanup is done, is caught so that it
+        // reaches the `ReaperWorker` too.
+        let (done, result) = async_channel::bounded(1);
+        runtime.spawn(async move {
+            let outcome = AssertUnwindSafe(work(queue, capacity)).catch_unwind().await;
+            // Nobody listens if the `ReaperWorker` was dropped: nothing to tell.
+            let _ = done.try_send(outcome);
+        });
+        let reaper = Reaper {
+            jobs,
+            runtime: runtime.clone(),
+        };
+        let worker = ReaperWorker {
+            result: Box::pin(result),
+            done: false,
+        };
+        (reaper, worker)
+    }
+
+    /// Hands `guard` to the worker if its queue has room; never blocks.
+    ///
+    /// # Errors
+    ///
+    /// Hands the guard back in [`HandOverError::Full`] if the queue is full, or
+    /// [`HandOverError::Closed`] after [`shutdown`](Self::shutdown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// use asyncdrop::rt::HandOverError;
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 1);
+    /// reaper.try_hand_over(AsyncDropGuard::new(Conn))?;
+    /// // The worker has not run yet (the runtime is idle): the queue is full.
+    /// match reaper.try_hand_over(AsyncDropGuard::new(Conn)) {
+    ///     Err(HandOverError::Full(guard)) => rt.block_on(guard.async_drop())?,
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// reaper.shutdown();
+    /// assert_eq!(rt.block_on(worker)?.cleaned, 1);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_hand_over(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
+        try_hand_over(&self.jobs, guard)
+    }
+
+    /// Hands `guard` to the worker, waiting for room in its queue.
+    ///
+    /// # Errors
+    ///
+    /// Hands the guard back in [`HandOverError::Closed`] after
+    /// [`shutdown`](Self::shutdown).
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped before the guard was queued, the value is dropped
+    /// without cleanup and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is
+    /// reported. Once queued, it is the worker's.
+    pub fn hand_over(&self, guard: AsyncDropGuard<T>) -> HandOver<'_, T> {
+        HandOver::new(&self.jobs, guard)
+    }
+
+    /// Hands `guard` to the worker, blocking this thread while the queue is full.
+    ///
+    /// For plain threads. Where blocking could deadlock the runtime
+    /// ([`Runtime::blocking_could_deadlock`]: a current-thread runtime's thread, an
+    /// executor thread) it does not wait: a full queue gives
+    /// [`HandOverError::WouldBlock`] with the guard. Elsewhere it waits through
+    /// [`Runtime::block_on`] (on tokio's multi-thread workers inside
+    /// `block_in_place`).
+    ///
+    /// # Errors
+    ///
+    /// Hands the guard back in [`HandOverError::Closed`] after
+    /// [`shutdown`](Self::shutdown), or [`HandOverError::WouldBlock`] as above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::Reaper;
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let rt = tokio::runtime::Runtime::new()?;
+    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 2);
+    /// let feeder = std::thread::spawn(move || {
+    ///     for _ in 0..10 {
+    ///         reaper.hand_over_blocking(AsyncDropGuard::new(Conn)).unwrap();
+    ///     }
+    ///     // the last clone of `reaper` is dropped here: the queue closes
+    /// });
+    /// feeder.join().unwrap();
+    /// assert_eq!(rt.block_on(worker)?.cleaned, 10);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn hand_over_blocking(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
+        let job = match self.jobs.try_send(Job::new(guard)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(job)) => return Err(HandOverError::Closed(job.into_guard())),
+            Err(TrySendError::Full(job)) => job,
+        };
+        if self.runtime.blocking_could_deadlock() {
+            return Err(HandOverError::WouldBlock(job.into_guard()));
+        }
+        self.runtime
+            .block_on(send(self.jobs.clone(), job))
+            .map_err(|job| HandOverError::Closed(job.into_guard()))
+    }
+
+    /// Closes the queue: the worker takes nothing more, cleans up what is queued,
+    /// then stops. Returns `false` if it was closed already.
+    pub fn shutdown(&self) -> bool {
+        self.jobs.close()
+    }
+
+    /// Whether the queue was closed.
+    pub fn is_shut_down(&self) -> bool {
+        self.jobs.is_closed()
+    }
+
+    /// How many values wait in the queue (not counting those being cleaned up).
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
+    }
+
+    /// How many values the queue holds at most (also how many cleanups run at once).
+    pub fn capacity(&self) -> usize {
+        self.jobs.capacity().unwrap_or(usize::MAX)
+    }
+
+    /// The runtime the worker runs on.
+    pub fn runtime(&self) -> &R {
+        &self.runtime
+    }
+}
+
+impl<T, R> Clone for Reaper<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn clone(&self) -> Self {
+        Reaper {
+            jobs: self.jobs.clone(),
+            runtime: self.runtime.clone(),
+        }
+    }
+}
+
+impl<T, R> fmt::Debug for Reaper<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reaper")
+            .field("type", &core::any::type_name::<T>())
+            .field("queued", &self.queued())
+            .field("capacity", &self.capacity())
+            .field("shut_down", &self.is_shut_down())
+            .field("runtime", &self.runtime)
+            .finish()
+    }
+}
+
+/// The handle to a cleanup worker's task, returned with its [`Reaper`].
+///
+/// Await it after [`Reaper::shutdown`] (or after every `Reaper` clone is gone) to
+/// wait until the worker has cleaned up everything it took; it resolves to the
+/// worker's [`ReaperStats`].
+///
+/// # Errors
+///
+/// [`WorkerError::Cancelled`] if the runtime dropped the worker's task (see
+/// [`Reaper`]); [`WorkerError::Panicked`] if the [`Policy`](crate::Policy) panicked
+/// on a report — the worker then still finished every cleanup first.
+///
+/// # Drop behaviour
+///
+/// Dropping it detaches the worker, which goes on until its queue is closed and
+/// drained.
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping the `.await` does not affect the worker.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::Reaper;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// tokio::runtime::Runtime::new()?.block_on(async {
+///     let (reaper, worker) = Reaper::spawn(4);
+///     reaper.hand_over(AsyncDropGuard::new(Conn)).await?;
+///     assert!(!worker.is_finished());
+///     reaper.shutdown();
+///     let stats = worker.await?;
+///     println!("{stats}"); // 1 cleaned up, 0 failed, 0 panicked
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "await the worker after `shutdown` to know that every cleanup finished"]
+pub struct ReaperWorker {
+    /// Receives the worker's result; closed without one if the task was dropped.
+    /// (Boxed: a receiver is `!Unpin`.)
+    result: Pin<Box<async_channel::Receiver<Result<ReaperStats, Payload>>>>,
+    /// The result was handed out.
+    done: bool,
+}
+
+impl ReaperWorker {
+    /// Whether the worker has stopped.
+    pub fn is_finished(&self) -> bool {
+        self.done || !self.result.is_empty() || self.result.is_closed()
+    }
+}
+
+impl Future for ReaperWorker {
+    type Output = Result<ReaperStats, WorkerError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        assert!(!this.done, "`ReaperWorker` polled after completion");
+        let result = match this.result.as_mut().poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(Ok(stats))) => Ok(stats),
+            Poll::Ready(Some(Err(payload))) => Err(WorkerError::Panicked(TaskPanic::new(payload))),
+            Poll::Ready(None) => Err(WorkerError::Cancelled),
+        };
+        this.done = true;
+        Poll::Ready(result)
+    }
+}
+
+impl futures_core::FusedFuture for ReaperWorker {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+impl fmt::Debug for ReaperWorker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReaperWorker")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// A guarded value whose `Drop` hands it to a [`Reaper`] for cleanup.
+///
+/// It dereferences to the value; [`into_guard`](Self::into_guard) takes the guard
+/// back out for an explicit `.async_drop().await`. Each runtime module has it as
+/// `ReaperDrop<T>`.
+///
+/// # Drop behaviour
+///
+/// Dropping it never loses the value and never deadlocks a runtime:
+///
+/// 1. If the worker's queue has room, the value is queued.
+/// 2. If the queue is full:
+///    - where blocking could deadlock ([`Runtime::blocking_could_deadlock`]), an
+///      *overflow* task is spawned on the worker's runtime that waits for room and
+///      queues the value; the drop returns at once;
+///    - elsewhere the drop **blocks** until there is room (the back-pressure), for
+///      at most [`DEFAULT_WAIT_LIMIT`](super::DEFAULT_WAIT_LIMIT) or the limit given
+///      to [`with_wait_limit`](Self::with_wait_limit); then an overflow task waits
+///      instead, so a stuck worker does not hang the dropping thread.
+/// 3. If the worker was shut down, the value is cleaned up by a detached task on
+///    the worker's runtime instead (failures reported through the
+///    [`Policy`](crate::Policy)), not counted in the worker's [`ReaperStats`].
+///
+/// An overflow task that finds the worker shut down cleans the value up itself; one
+/// the runtime drops reports [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use std::time::Duration;
+/// use asyncdrop::rt::tokio::{Reaper, ReaperDrop};
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn(u32);
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
+/// let limit = Duration::from_millis(100);
+/// let conn = ReaperDrop::with_wait_limit(AsyncDropGuard::new(Conn(7)), &reaper, limit);
+/// assert_eq!((conn.0, ReaperDrop::wait_limit(&conn)), (7, limit));
+/// drop(conn); // handed to the worker
+/// drop(reaper);
+/// assert_eq!(rt.block_on(worker)?.cleaned, 1);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ReaperDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    guard: Held<T>,
+    reaper: Reaper<T, R>,
+    wait_limit: Duration,
+}
+
+impl<T, R> ReaperDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    /// Wraps `guard`; dropping the wrapper hands the value to `reaper`.
+    pub fn new(guard: AsyncDropGuard<T>, reaper: &Reaper<T, R>) -> Self {
+        Self::with_wait_limit(guard, reaper, DEFAULT_WAIT_LIMIT)
+    }
+
+    /// Wraps `guard`; dropping the wrapper where it may block waits at most `limit`
+    /// for room in the queue.
+    pub fn with_wait_limit(
+        guard: AsyncDropGuard<T>,
+        reaper: &Reaper<T, R>,
+        limit: Duration,
+    ) -> Self {
+        ReaperDrop {
+            guard: Held::new(guard),
+            reaper: reaper.clone(),
+            wait_limit: limit,
+        }
+    }
+
+    /// How long a drop blocks at most while the worker's queue is full.
+    pub fn wait_limit(this: &Self) -> Duration {
+        this.wait_limit
+    }
+
+    /// Takes the guard back out, **without** handing it to the worker.
+    pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
+        this.guard.take()
+    }
+
+    /// The worker the value goes to when dropped.
+    pub fn reaper(this: &Self) -> &Reaper<T, R> {
+        &this.reaper
+    }
+}
+
+impl<T, R> Deref for ReaperDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T, R> DerefMut for ReaperDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T, R> fmt::Debug for ReaperDrop<T, R>
+where
+    T: AsyncDrop + fmt::Debug + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReaperDrop")
+            .field("value", &**self.guard)
+            .field("reaper", &self.reaper)
+            .field("wait_limit", &self.wait_limit)
+            .finish()
+    }
+}
+
+impl<T, R> Drop for ReaperDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn drop(&mut self) {
+        if let Some(guard) = self.guard.take_for_drop() {
+            drop_into_worker(
+                &self.reaper.jobs,
+                guard,
+                self.wait_limit,
+                &self.reaper.runtime,
+            );
+        }
     }
 }

@@ -11,24 +11,15 @@
 //! it does without one. Both runtime flavors are supported, current-thread and
 //! multi-thread.
 //!
-//! | | |
-//! |---|---|
-//! | background cleanup | [`spawn_async_drop`], [`spawn_async_drop_on`], [`SpawnOnDrop`], [`CleanupHandle`] |
-//! | bounded cleanup worker | [`Reaper`], [`ReaperDrop`], [`ReaperWorker`], [`ReaperStats`] |
-//! | deadline | [`async_drop_timeout`], [`DeadlineError`] |
-//! | blocking from sync code | [`block_on_async_drop`], [`block_on_async_drop_timeout`], [`BlockingError`] |
-//! | tokio's resources | [`AsyncDrop`](crate::AsyncDrop) for `TcpStream`, `UnixStream`, `File`, `BufWriter<W>`, `JoinHandle<T>`, `JoinSet<T>`, `Child` |
+//! The runtime is tokio's [`Handle`], which implements [`Runtime`]; the items here
+//! are [the crate's adapter items](crate::rt) on the current runtime, plus
+//! [`AsyncDrop`] for `TcpStream`, `UnixStream`, `File`,
+//! `BufWriter<W>`, `JoinHandle<T>`, `JoinSet<T>` and `Child`.
 //!
-//! # Which one to use
-//!
-//! - In async code, `guard.async_drop().await` stays the first choice: the cleanup
-//!   runs in your task, its error comes back to you.
-//! - [`async_drop_timeout`] when a peer may stall a cleanup.
-//! - [`spawn_async_drop`] / [`SpawnOnDrop`] when the cleanup may outlive its owner
-//!   (a cancelled request handler).
-//! - [`Reaper`] / [`ReaperDrop`] when synchronous code lets go of many values:
-//!   bounded memory, back-pressure, and a shutdown that waits for every cleanup.
-//! - [`block_on_async_drop`] when synchronous code must know the cleanup finished.
+//! Blocking ([`block_on_async_drop`], [`BlockOnDrop`]) runs the cleanup in place on
+//! a multi-thread runtime's worker (inside `block_in_place`) or on a plain thread
+//! with a multi-thread runtime; on a current-thread runtime (or with its handle) on
+//! a helper thread; with no runtime at all on a temporary current-thread runtime.
 //!
 //! # Examples
 //!
@@ -67,17 +58,231 @@
 //! # }
 //! ```
 
-mod block;
-mod reaper;
 mod resources;
-mod spawn;
-mod time;
 
-pub use self::block::{block_on_async_drop, block_on_async_drop_timeout, DEFAULT_BLOCKING_LIMIT};
-pub use self::reaper::{Reaper, ReaperDrop, ReaperWorker};
-pub use self::spawn::{spawn_async_drop, spawn_async_drop_on, NoRuntime, SpawnOnDrop};
-pub use self::time::{async_drop_timeout, AsyncDropTimeout};
-pub use crate::rt::{
-    BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOver,
-    HandOverError, ReaperStats,
-};
+use alloc::boxed::Box;
+use core::future::Future;
+use core::panic::AssertUnwindSafe;
+use core::time::Duration;
+use std::panic::{catch_unwind, resume_unwind};
+
+use ::tokio::runtime::{Builder, Handle, RuntimeFlavor};
+
+use super::handle::detached;
+use super::{CleanupTracker, LocalRuntime, Runtime};
+use crate::wait::wait_for;
+use crate::{AsyncDrop, AsyncDropGuard};
+
+runtime_items!(Handle);
+
+/// Runs the cleanup of `guard` as a task on the runtime of `runtime`, from any
+/// thread, as [`crate::rt::spawn_async_drop_on`].
+pub fn spawn_async_drop_on<T>(runtime: &Handle, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
+where
+    T: AsyncDrop + 'static,
+    T::Error: core::fmt::Debug,
+{
+    crate::rt::spawn_async_drop_on(runtime, guard)
+}
+
+/// A tokio runtime: tasks go to [`Handle::spawn`], sleeps to tokio's timer.
+impl Runtime for Handle {
+    type Sleep = ::tokio::time::Sleep;
+    const NAME: &'static str = "tokio";
+
+    fn current() -> Option<Self> {
+        Handle::try_current().ok()
+    }
+
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        // The task reports for itself; its `JoinHandle` has nothing to add.
+        drop(Handle::spawn(self, future));
+    }
+
+    fn sleep(&self, duration: Duration) -> Self::Sleep {
+        let _context = self.enter();
+        ::tokio::time::sleep(duration)
+    }
+
+    /// `true` on a current-thread runtime's thread, and for a current-thread runtime
+    /// anywhere (only its own thread drives its timers and I/O).
+    fn blocking_could_deadlock(&self) -> bool {
+        let flavor = match Handle::try_current() {
+            Ok(current) => current.runtime_flavor(),
+            Err(_) => self.runtime_flavor(),
+        };
+        flavor != RuntimeFlavor::MultiThread
+    }
+
+    /// On a multi-thread runtime's worker inside `block_in_place` (a `LocalSet`,
+    /// where tokio refuses that, on a scoped helper thread), elsewhere
+    /// [`Handle::block_on`].
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        if Handle::try_current().is_err() {
+            return Handle::block_on(self, future);
+        }
+        let mut future = Some(future);
+        let blocked = catch_unwind(AssertUnwindSafe(|| {
+            ::tokio::task::block_in_place(|| match future.take() {
+                Some(future) => Handle::block_on(self, future),
+                None => unreachable!("the future is taken once"),
+            })
+        }));
+        match (blocked, future) {
+            (Ok(output), _) => output,
+            // `block_in_place` refused before running anything (inside a `LocalSet`).
+            (Err(_), Some(future)) => std::thread::scope(|scope| {
+                scope
+                    .spawn(|| Handle::block_on(self, future))
+                    .join()
+                    .unwrap_or_else(|payload| resume_unwind(payload))
+            }),
+            (Err(payload), None) => resume_unwind(payload),
+        }
+    }
+
+    fn tracker() -> &'static CleanupTracker {
+        static TRACKER: CleanupTracker = CleanupTracker::new();
+        &TRACKER
+    }
+}
+
+/// The current `LocalSet` as a [`LocalRuntime`]: `!Send` cleanups go to
+/// `tokio::task::spawn_local`.
+///
+/// # Panics
+///
+/// Spawning panics outside a `LocalSet` (tokio's `spawn_local` does).
+///
+/// # Examples
+///
+/// ```
+/// use std::rc::Rc;
+/// use asyncdrop::rt::spawn_local_async_drop_on;
+/// use asyncdrop::rt::tokio::Local;
+/// use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
+///
+/// struct Journal {
+///     _not_send: Rc<()>,
+/// }
+/// impl LocalAsyncDrop for Journal {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         tokio::task::yield_now().await;
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// let local = tokio::task::LocalSet::new();
+/// local.block_on(&rt, async {
+///     spawn_local_async_drop_on(&Local, AsyncDropGuard::new(Journal { _not_send: Rc::new(()) })).await
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Local;
+
+impl LocalRuntime for Local {
+    fn spawn_local<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + 'static,
+    {
+        drop(::tokio::task::spawn_local(future));
+    }
+}
+
+/// Runs the cleanup of `guard` to completion from synchronous code, waiting at most
+/// `limit`, as [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on) on the
+/// current runtime; outside any runtime on a temporary current-thread runtime with
+/// I/O and timers enabled (enter a runtime first, [`Handle::enter`], to use that
+/// one).
+///
+/// # Errors
+///
+/// See [`BlockingError`].
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use asyncdrop::rt::tokio::block_on_async_drop_timeout;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Flusher;
+/// impl AsyncDrop for Flusher {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         tokio::time::sleep(Duration::from_millis(100)).await; // needs the timer
+///         Ok(())
+///     }
+/// }
+///
+/// // Outside any runtime: a temporary one runs the cleanup.
+/// block_on_async_drop_timeout(AsyncDropGuard::new(Flusher), Duration::from_secs(5))?;
+///
+/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+/// rt.block_on(async {
+///     // This thread is the runtime's only thread, so its timer cannot fire while
+///     // the thread blocks: the wait gives up.
+///     let err = block_on_async_drop_timeout(AsyncDropGuard::new(Flusher), Duration::from_millis(10))
+///         .unwrap_err();
+///     assert!(err.is_timed_out());
+///     // Once the runtime runs again, the cleanup finishes in the background.
+///     tokio::time::sleep(Duration::from_millis(200)).await;
+/// });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn block_on_async_drop_timeout<T>(
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> Result<(), BlockingError<T::Error>>
+where
+    T: AsyncDrop + 'static,
+    T::Error: core::fmt::Debug,
+{
+    if let Ok(runtime) = Handle::try_current() {
+        return crate::rt::block_on_async_drop_on(&runtime, guard, limit);
+    }
+    let (task, mut handle) = detached(guard);
+    let mut task = Box::pin(<Handle as Runtime>::tracker().track(task));
+    // How long to wait below: nothing more once the temporary runtime had its turn.
+    let mut left = Duration::ZERO;
+    match Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => {
+            if runtime
+                .block_on(async { ::tokio::time::timeout(limit, task.as_mut()).await })
+                .is_ok()
+            {
+                // Never wait here for whatever the cleanup left running.
+                runtime.shutdown_background();
+            } else {
+                // The rest goes on on a helper thread (if none can be started, the
+                // task is dropped there: the cleanup reports its cancellation).
+                super::runtime::helper_thread(move || runtime.block_on(task));
+            }
+        }
+        // No runtime could be built (out of file descriptors?): drive the cleanup on
+        // a plain thread; tokio resources it creates will fail, not hang.
+        Err(_) => {
+            left = limit;
+            super::runtime::helper_thread(move || {
+                let _ = wait_for(&mut task, Duration::MAX);
+            });
+        }
+    }
+    match wait_for(&mut handle, left) {
+        Some(result) => result.map_err(BlockingError::from),
+        None => Err(BlockingError::TimedOut {
+            type_name: handle.type_name(),
+            after: limit,
+        }),
+    }
+}

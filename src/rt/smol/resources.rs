@@ -6,7 +6,6 @@ use std::net::{Shutdown, TcpStream};
 
 use ::smol::fs::File;
 use ::smol::io::{AsyncWrite, AsyncWriteExt, BufWriter};
-use ::smol::process::Child;
 use ::smol::{Async, Task};
 use futures_util::FutureExt;
 
@@ -298,48 +297,5 @@ where
 
     async fn async_drop_impl(mut self) -> io::Result<()> {
         self.close().await
-    }
-}
-
-/// Kills the child process (unless it already exited) and waits for it, so that no
-/// zombie is left behind.
-///
-/// Requires the `smol` feature; the cleanup runs on any executor.
-///
-/// # Errors
-///
-/// The `io::Error` of killing or waiting.
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(unix)] {
-/// use asyncdrop::AsyncDropGuard;
-/// use smol::process::Command;
-///
-/// smol::block_on(async {
-///     let mut child = AsyncDropGuard::new(Command::new("sleep").arg("30").spawn()?);
-///     assert!(child.try_status()?.is_none()); // running
-///     child.async_drop().await // killed and reaped
-/// })?;
-/// # }
-/// # Ok::<(), std::io::Error>(())
-/// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
-impl AsyncDrop for Child {
-    type Error = io::Error;
-
-    async fn async_drop_impl(mut self) -> io::Result<()> {
-        if let Ok(Some(_)) = self.try_status() {
-            return Ok(()); // exited, and reaped now
-        }
-        if let Err(error) = self.kill() {
-            // It may have exited in between; then there is nothing to kill.
-            if !matches!(self.try_status(), Ok(Some(_))) {
-                return Err(error);
-            }
-            return Ok(());
-        }
-        self.status().await.map(drop)
     }
 }

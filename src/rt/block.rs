@@ -1,0 +1,384 @@
+//! Blocking on a cleanup from synchronous code, on any kind of thread.
+
+use alloc::boxed::Box;
+use core::fmt;
+use core::future::{poll_fn, Future};
+use core::ops::{Deref, DerefMut};
+use core::task::Poll;
+use core::time::Duration;
+
+use super::handle::detached;
+use super::{BlockingError, Runtime};
+use crate::guard::Held;
+use crate::outcome::{catch_cleanup, Origin, Outcome};
+use crate::policy::{self, Report, ReportKind};
+use crate::wait::wait_for;
+use crate::{AsyncDrop, AsyncDropGuard};
+
+/// How long the adapters wait by default before they stop blocking: 10 seconds.
+///
+/// Used by each runtime's `block_on_async_drop`, by [`BlockOnDrop::new`] and by
+/// [`ReaperDrop::new`](super::ReaperDrop::new).
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(asyncdrop::rt::DEFAULT_WAIT_LIMIT.as_secs(), 10);
+/// ```
+pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs the cleanup of `guard` to completion from synchronous code, waiting at most
+/// `limit`. Never panics and never deadlocks, on any kind of thread. Each runtime
+/// module has it as `block_on_async_drop(guard)` and
+/// `block_on_async_drop_timeout(guard, limit)`, on the current runtime.
+///
+/// Where the cleanup runs:
+///
+/// - **Where blocking is safe** ([`Runtime::blocking_could_deadlock`] is `false`: a
+///   plain thread, a worker of tokio's multi-thread runtime): on this thread,
+///   through [`Runtime::block_on`] — for tokio inside `block_in_place`, the way one
+///   writes it by hand. If the limit runs out, the cleanup moves to a task on
+///   `runtime` and goes on there.
+/// - **Where it is not** (the thread of a current-thread runtime or an executor): on
+///   a new helper thread, through [`Runtime::block_on`], while this thread waits.
+///   A cleanup that needs I/O or timers that only this blocked thread drives cannot
+///   progress then, and the wait ends with [`BlockingError::TimedOut`]; the cleanup
+///   is not lost: it goes on on the helper thread.
+///
+/// # Costs
+///
+/// In place: one allocation (the boxed cleanup, so that it can move to a task), and
+/// the runtime's timer only if the cleanup had to wait. On a helper thread: a
+/// thread spawn, a shared slot and two wake-ups.
+///
+/// # Errors
+///
+/// - [`BlockingError::Failed`]: the cleanup returned an error;
+/// - [`BlockingError::Panicked`]: it panicked (caught; the payload is in the error);
+/// - [`BlockingError::TimedOut`]: it did not finish within `limit`. It was **not**
+///   cancelled: it goes on in the background, and if it later fails or panics that
+///   is reported through the [`Policy`](crate::Policy);
+/// - [`BlockingError::Cancelled`]: the runtime dropped it first (reported as
+///   [`ReportKind::Cancelled`] as well).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use std::time::Duration;
+/// use asyncdrop::rt::block_on_async_drop_on;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Flusher;
+/// impl AsyncDrop for Flusher {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         tokio::time::sleep(Duration::from_millis(1)).await; // needs the timer
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// // From a plain thread, on `rt`:
+/// block_on_async_drop_on(rt.handle(), AsyncDropGuard::new(Flusher), Duration::from_secs(1))?;
+/// // On one of its workers, in place:
+/// rt.block_on(async {
+///     tokio::spawn(async {
+///         let handle = tokio::runtime::Handle::current();
+///         block_on_async_drop_on(&handle, AsyncDropGuard::new(Flusher), Duration::from_secs(1))
+///     })
+///     .await
+/// })??;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn block_on_async_drop_on<R, T>(
+    runtime: &R,
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> Result<(), BlockingError<T::Error>>
+where
+    R: Runtime,
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    if runtime.blocking_could_deadlock() {
+        on_helper_thread(runtime, guard, limit)
+    } else {
+        in_place(runtime, guard, limit)
+    }
+}
+
+/// Runs the cleanup on this thread; hands it to a task of `runtime` if the limit
+/// runs out.
+fn in_place<R, T>(
+    runtime: &R,
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> Result<(), BlockingError<T::Error>>
+where
+    R: Runtime,
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    let (origin, cleanup) = catch_cleanup(guard);
+    let mut cleanup = Box::pin(cleanup);
+    let outcome = runtime.block_on(async {
+        // The timer is made only once the cleanup had to wait.
+        let mut timer = None;
+        poll_fn(|cx| {
+            if let Poll::Ready(outcome) = cleanup.as_mut().poll(cx) {
+                return Poll::Ready(Some(outcome));
+            }
+            let timer = timer.get_or_insert_with(|| Box::pin(runtime.sleep(limit)));
+            match timer.as_mut().poll(cx) {
+                Poll::Ready(_) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    });
+    match outcome {
+        Some(outcome) => into_result(outcome, origin),
+        None => {
+            runtime.spawn(R::tracker().track(async move { cleanup.await.report(origin) }));
+            Err(BlockingError::TimedOut {
+                type_name: origin.type_name,
+                after: limit,
+            })
+        }
+    }
+}
+
+/// Runs the cleanup on a helper thread through `runtime`, and waits here.
+fn on_helper_thread<R, T>(
+    runtime: &R,
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> Result<(), BlockingError<T::Error>>
+where
+    R: Runtime,
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    let (task, mut handle) = detached(guard);
+    let task = R::tracker().track(task);
+    let helper = runtime.clone();
+    // If the thread cannot be started, the task is dropped with the closure: the
+    // cleanup reports its cancellation, and the handle says so at once.
+    super::runtime::helper_thread(move || helper.block_on(task));
+    match wait_for(&mut handle, limit) {
+        Some(result) => result.map_err(BlockingError::from),
+        // Dropping `handle` detaches the cleanup: it reports for itself from now on.
+        None => Err(BlockingError::TimedOut {
+            type_name: handle.type_name(),
+            after: limit,
+        }),
+    }
+}
+
+fn into_result<E>(outcome: Outcome<E>, origin: Origin) -> Result<(), BlockingError<E>> {
+    match outcome {
+        Outcome::Cleaned => Ok(()),
+        Outcome::Failed(error) => Err(BlockingError::Failed(error)),
+        Outcome::Panicked(payload) => Err(BlockingError::Panicked(super::CleanupPanic::new(
+            origin.type_name,
+            payload,
+        ))),
+    }
+}
+
+/// Owns a guarded value and runs its cleanup to completion in its synchronous
+/// `Drop`, through a [`Runtime`], as [`block_on_async_drop_on`] does.
+///
+/// The runtime-aware counterpart of [`BlockingDrop`](crate::BlockingDrop): on a
+/// worker of tokio's multi-thread runtime (or any thread where blocking is safe) the
+/// cleanup runs in place, in the runtime's context, at the cost of the hand-written
+/// `block_in_place`. Each runtime module has it as `BlockOnDrop<T>`.
+///
+/// # Drop behaviour
+///
+/// Dropping it runs the cleanup where [`block_on_async_drop_on`] says, waiting at
+/// most the limit ([`DEFAULT_WAIT_LIMIT`] unless set with
+/// [`with_limit`](Self::with_limit)). What did not go well is reported through the
+/// [`Policy`](crate::Policy) on the dropping thread: an error as
+/// [`ReportKind::Failed`] with the error as detail, a panic as
+/// [`ReportKind::Panicked`], a cleanup still running after the limit as
+/// [`ReportKind::Failed`] saying it goes on in the background, a cancellation as
+/// [`ReportKind::Cancelled`] (made by the cleanup itself).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::BlockOnDrop;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn {
+///     peer: &'static str,
+/// }
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         tokio::task::yield_now().await; // say goodbye
+///         Ok(())
+///     }
+/// }
+///
+/// /// A synchronous type that owns a connection.
+/// struct Client {
+///     conn: BlockOnDrop<Conn>,
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// rt.block_on(async {
+///     tokio::spawn(async {
+///         let client = Client { conn: BlockOnDrop::new(AsyncDropGuard::new(Conn { peer: "db" })) };
+///         assert_eq!(client.conn.peer, "db");
+///         drop(client); // cleaned up in place before `drop` returns
+///     })
+///     .await
+/// })?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct BlockOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    guard: Held<T>,
+    runtime: Option<R>,
+    limit: Duration,
+}
+
+impl<T, R> BlockOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    /// Wraps `guard`, capturing the current runtime if there is one (else the one
+    /// current where it is dropped is used).
+    pub fn new(guard: AsyncDropGuard<T>) -> Self {
+        BlockOnDrop {
+            guard: Held::new(guard),
+            runtime: R::current(),
+            limit: DEFAULT_WAIT_LIMIT,
+        }
+    }
+
+    /// Wraps `guard`; its drop runs the cleanup through `runtime`.
+    pub fn with_runtime(guard: AsyncDropGuard<T>, runtime: R) -> Self {
+        BlockOnDrop {
+            guard: Held::new(guard),
+            runtime: Some(runtime),
+            limit: DEFAULT_WAIT_LIMIT,
+        }
+    }
+
+    /// Sets how long the drop waits for the cleanup at most.
+    #[must_use = "`with_limit` returns the wrapper with the new limit"]
+    pub fn with_limit(mut this: Self, limit: Duration) -> Self {
+        this.limit = limit;
+        this
+    }
+
+    /// How long the drop waits for the cleanup at most.
+    pub fn limit(this: &Self) -> Duration {
+        this.limit
+    }
+
+    /// Takes the guard back out, **without** any cleanup.
+    pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
+        this.guard.take()
+    }
+}
+
+impl<T, R> Deref for BlockOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T, R> DerefMut for BlockOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T, R> fmt::Debug for BlockOnDrop<T, R>
+where
+    T: AsyncDrop + fmt::Debug + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockOnDrop")
+            .field("value", &**self.guard)
+            .field("runtime", &self.runtime)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl<T, R> Drop for BlockOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take_for_drop() else {
+            return;
+        };
+        let site = AsyncDropGuard::raw_site(&guard);
+        let Some(runtime) = self.runtime.take().or_else(R::current) else {
+            // No runtime at all: as a `SpawnOnDrop` would, report and drop.
+            return super::spawn::drop_without_runtime::<R, T>(guard);
+        };
+        let type_name = core::any::type_name::<T>();
+        match block_on_async_drop_on(&runtime, guard, self.limit) {
+            Ok(()) | Err(BlockingError::Cancelled { .. }) => {}
+            Err(BlockingError::Failed(error)) => policy::report(
+                &Report::new(ReportKind::Failed, type_name, site).with_detail(&error),
+            ),
+            Err(BlockingError::Panicked(panic)) => {
+                let report = Report::new(ReportKind::Panicked, type_name, site);
+                match panic.message() {
+                    Some(message) => policy::report(&report.with_detail(&message)),
+                    None => policy::report(&report),
+                }
+            }
+            Err(BlockingError::TimedOut { after, .. }) => policy::report(
+                &Report::new(ReportKind::Failed, type_name, site).with_detail(&Unfinished(after)),
+            ),
+        }
+    }
+}
+
+/// The detail of a report of a cleanup that did not finish in time.
+struct Unfinished(Duration);
+
+impl fmt::Debug for Unfinished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cleanup did not finish within {:?}; it goes on in the background",
+            self.0
+        )
+    }
+}

@@ -1,0 +1,376 @@
+//! What a runtime provides to the adapters, and the count of its detached cleanups.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::task::{Context, Poll, Waker};
+use core::time::Duration;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::Instant;
+
+/// What an async runtime provides: detach a task, sleep, say whether blocking the
+/// current thread could deadlock it, block a thread on a future, and find the
+/// current runtime.
+///
+/// Every adapter feature is written once over this trait: background cleanup
+/// ([`spawn_async_drop_on`](super::spawn_async_drop_on), [`SpawnOnDrop`](super::SpawnOnDrop)),
+/// the cleanup worker ([`Reaper`](super::Reaper)), deadlines
+/// ([`async_drop_timeout_on`](super::async_drop_timeout_on)) and blocking
+/// ([`block_on_async_drop_on`](super::block_on_async_drop_on),
+/// [`BlockOnDrop`](super::BlockOnDrop)). tokio's [`Handle`](::tokio::runtime::Handle),
+/// [`Smol`](super::smol::Smol) and [`AsyncStd`](super::async_std::AsyncStd)
+/// implement it; implement it for any other executor to get all of them.
+///
+/// # Using another runtime
+///
+/// A thread pool from `futures-executor` with a timer made of a sleeping thread:
+///
+/// ```
+/// use std::future::Future;
+/// use std::time::Duration;
+/// use asyncdrop::rt::{block_on_async_drop_on, spawn_async_drop_on, Reaper, Runtime};
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use futures_executor::ThreadPool;
+///
+/// #[derive(Clone, Debug)]
+/// struct Pool(ThreadPool);
+///
+/// impl Runtime for Pool {
+///     type Sleep = futures_channel::oneshot::Receiver<()>;
+///
+///     fn current() -> Option<Self> {
+///         None // no ambient pool: pass one explicitly
+///     }
+///     fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
+///         self.0.spawn_ok(future);
+///     }
+///     fn sleep(&self, duration: Duration) -> Self::Sleep {
+///         let (wake, sleep) = futures_channel::oneshot::channel();
+///         std::thread::spawn(move || {
+///             std::thread::sleep(duration);
+///             let _ = wake.send(());
+///         });
+///         sleep
+///     }
+///     fn blocking_could_deadlock(&self) -> bool {
+///         false // the pool's threads never block on a cleanup of ours
+///     }
+/// }
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let pool = Pool(ThreadPool::new()?);
+/// // Background cleanup, with a handle to wait for it:
+/// let handle = spawn_async_drop_on(&pool, AsyncDropGuard::new(Conn));
+/// futures_executor::block_on(handle)?;
+/// // A cleanup worker:
+/// let (reaper, worker) = Reaper::spawn_on(&pool, 8);
+/// reaper.hand_over_blocking(AsyncDropGuard::new(Conn))?;
+/// drop(reaper);
+/// assert_eq!(futures_executor::block_on(worker)?.cleaned, 1);
+/// // Blocking from sync code:
+/// block_on_async_drop_on(&pool, AsyncDropGuard::new(Conn), Duration::from_secs(1))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait Runtime: Clone + fmt::Debug + Send + Sync + 'static {
+    /// The future [`sleep`](Self::sleep) returns.
+    type Sleep: Future + Send + 'static;
+
+    /// The runtime's name, for messages ("no tokio runtime on this thread ...").
+    const NAME: &'static str = "async";
+
+    /// The runtime the current thread runs in or has entered, if there is one.
+    fn current() -> Option<Self>;
+
+    /// Runs `future` to completion as a detached task.
+    ///
+    /// A runtime that shuts down may drop the task unfinished: the adapters'
+    /// futures then report [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// It must not panic out of a task's destructor.
+    fn spawn<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + Send + 'static;
+
+    /// A future that completes after `duration`; it may be polled on any thread.
+    fn sleep(&self, duration: Duration) -> Self::Sleep;
+
+    /// Whether blocking the current thread could keep this runtime from making
+    /// progress: the thread runs its tasks or drives its timers and I/O, and nothing
+    /// else would while it blocks. When in doubt, `true`.
+    fn blocking_could_deadlock(&self) -> bool;
+
+    /// Runs `future` to completion on the current thread, within this runtime's
+    /// context. Called only where
+    /// [`blocking_could_deadlock`](Self::blocking_could_deadlock) is `false`.
+    ///
+    /// The default parks the thread between polls, which suits a runtime whose
+    /// timers and I/O run on threads of their own.
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let mut future = core::pin::pin!(future);
+        match crate::wait::wait_for(&mut future, Duration::MAX) {
+            Some(output) => output,
+            None => unreachable!("an unlimited wait ends only with the future"),
+        }
+    }
+
+    /// The count of this runtime's detached cleanups (see [`CleanupTracker`]).
+    ///
+    /// By default one tracker shared by every runtime that does not have its own.
+    fn tracker() -> &'static CleanupTracker {
+        static SHARED: CleanupTracker = CleanupTracker::new();
+        &SHARED
+    }
+}
+
+/// An executor that runs `!Send` tasks on its own thread: tokio's `LocalSet`,
+/// futures' `LocalSpawner`, a single-threaded or embedded executor.
+///
+/// [`spawn_local_async_drop_on`](super::spawn_local_async_drop_on) hands it the
+/// cleanup of a [`LocalAsyncDrop`](crate::LocalAsyncDrop) value.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::Future;
+/// use std::rc::Rc;
+/// use asyncdrop::rt::{spawn_local_async_drop_on, LocalRuntime};
+/// use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
+/// use futures_executor::{LocalPool, LocalSpawner};
+/// use futures_util::task::LocalSpawnExt;
+///
+/// #[derive(Clone, Debug)]
+/// struct Local(LocalSpawner);
+///
+/// impl LocalRuntime for Local {
+///     fn spawn_local<F: Future<Output = ()> + 'static>(&self, future: F) {
+///         self.0.spawn_local(future).expect("the pool is running");
+///     }
+/// }
+///
+/// struct Journal {
+///     _not_send: Rc<()>,
+/// }
+/// impl LocalAsyncDrop for Journal {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let mut pool = LocalPool::new();
+/// let local = Local(pool.spawner());
+/// let handle = spawn_local_async_drop_on(&local, AsyncDropGuard::new(Journal { _not_send: Rc::new(()) }));
+/// pool.run_until(handle)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait LocalRuntime: Clone + fmt::Debug + 'static {
+    /// Runs `future` to completion as a detached task on this executor's thread.
+    /// An executor dropped with the task unfinished makes the cleanup report
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    fn spawn_local<F>(&self, future: F)
+    where
+        F: Future<Output = ()> + 'static;
+}
+
+/// Counts the detached cleanups of a runtime, so that a program can wait for all of
+/// them before it exits (graceful shutdown).
+///
+/// Counted are the cleanups that run in tasks of their own:
+/// [`spawn_async_drop_on`](super::spawn_async_drop_on) and
+/// [`SpawnOnDrop`](super::SpawnOnDrop), the overflow tasks of
+/// [`ReaperDrop`](super::ReaperDrop) and its fallback after the worker shut down, and
+/// cleanups a blocking call gave up waiting for. A [`Reaper`](super::Reaper)'s own
+/// cleanups are not counted: await its [`ReaperWorker`](super::ReaperWorker).
+/// A cleanup is counted from when it is handed to the runtime until it ends or the
+/// runtime drops it.
+///
+/// Each runtime module has it as `background_cleanups()` and
+/// `wait_for_background_cleanups(limit)`; [`Runtime::tracker`] gives it for any
+/// runtime.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use std::time::Duration;
+/// use asyncdrop::rt::tokio::{background_cleanups_finished, spawn_async_drop};
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn;
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         tokio::time::sleep(Duration::from_millis(5)).await;
+///         Ok(())
+///     }
+/// }
+///
+/// tokio::runtime::Runtime::new()?.block_on(async {
+///     drop(spawn_async_drop(AsyncDropGuard::new(Conn))?); // fire and forget
+///     background_cleanups_finished().await; // before the runtime goes away
+///     assert_eq!(asyncdrop::rt::tokio::background_cleanups(), 0);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct CleanupTracker {
+    running: AtomicUsize,
+    waiters: Mutex<Vec<Waker>>,
+    ended: Condvar,
+}
+
+impl CleanupTracker {
+    /// A tracker with nothing running, for a `static` of a [`Runtime`] impl.
+    pub const fn new() -> Self {
+        CleanupTracker {
+            running: AtomicUsize::new(0),
+            waiters: Mutex::new(Vec::new()),
+            ended: Condvar::new(),
+        }
+    }
+
+    /// How many counted cleanups have not ended.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Waker>> {
+        // Nothing panics while the lock is held; tolerate poisoning anyway.
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Blocks this thread until no counted cleanup runs, for at most `limit`;
+    /// returns how many still run (0: all ended).
+    #[must_use = "the number of cleanups still running; report it if it is not zero"]
+    pub fn wait_blocking(&self, limit: Duration) -> usize {
+        let deadline = Instant::now().checked_add(limit);
+        let mut waiters = self.lock();
+        loop {
+            let running = self.running();
+            if running == 0 {
+                return 0;
+            }
+            let left = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return running,
+                },
+                // A limit too large for the clock: no limit.
+                None => Duration::from_secs(3600),
+            };
+            waiters = self
+                .ended
+                .wait_timeout(waiters, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Waits until no counted cleanup runs.
+    pub fn wait(&self) -> WaitForCleanups<'_> {
+        WaitForCleanups { tracker: self }
+    }
+
+    /// `future`, counted until it ends or is dropped.
+    pub(crate) fn track<F: Future>(&'static self, future: F) -> impl Future<Output = F::Output> {
+        let token = Tracked::new(self);
+        async move {
+            let _token = token;
+            future.await
+        }
+    }
+}
+
+impl Default for CleanupTracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for CleanupTracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CleanupTracker")
+            .field("running", &self.running())
+            .finish()
+    }
+}
+
+/// Counts one cleanup while it exists.
+struct Tracked(&'static CleanupTracker);
+
+impl Tracked {
+    fn new(tracker: &'static CleanupTracker) -> Self {
+        tracker.running.fetch_add(1, Ordering::AcqRel);
+        Tracked(tracker)
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // The last one: wake every waiter (they check the count under the lock).
+            let waiters = core::mem::take(&mut *self.0.lock());
+            self.0.ended.notify_all();
+            waiters.into_iter().for_each(Waker::wake);
+        }
+    }
+}
+
+/// The future returned by [`CleanupTracker::wait`].
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::rt::CleanupTracker;
+///
+/// static TRACKER: CleanupTracker = CleanupTracker::new();
+/// futures_executor::block_on(TRACKER.wait()); // nothing runs: ready at once
+/// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct WaitForCleanups<'a> {
+    tracker: &'a CleanupTracker,
+}
+
+impl Future for WaitForCleanups<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut waiters = self.tracker.lock();
+        if self.tracker.running() == 0 {
+            return Poll::Ready(());
+        }
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl fmt::Debug for WaitForCleanups<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForCleanups")
+            .field("running", &self.tracker.running())
+            .finish()
+    }
+}
+
+/// Runs `f` on a new thread named `asyncdrop-cleanup-helper`; if no thread can be
+/// started, `f` is dropped (a cleanup inside reports its cancellation).
+pub(crate) fn helper_thread(f: impl FnOnce() + Send + 'static) {
+    drop(
+        thread::Builder::new()
+            .name(String::from("asyncdrop-cleanup-helper"))
+            .spawn(f),
+    );
+}

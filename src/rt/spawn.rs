@@ -1,0 +1,411 @@
+//! Background cleanup: hand a guard's cleanup to a runtime.
+
+use core::fmt;
+use core::ops::{Deref, DerefMut};
+
+use super::handle::detached;
+use super::{CleanupHandle, LocalRuntime, Runtime};
+use crate::guard::Held;
+use crate::outcome::clean_up_reporting;
+use crate::policy::{self, Report, ReportKind};
+use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
+
+/// Runs the cleanup of `guard` as a detached task on `runtime`, from any thread.
+///
+/// Returns at once with a [`CleanupHandle`]: await it to learn when the cleanup
+/// finished and how; drop it to let the cleanup go on alone. Either way a failure is
+/// never lost: it goes to whoever awaits the handle, or else to the
+/// [`Policy`](crate::Policy). The cleanup is counted by the runtime's
+/// [`CleanupTracker`](super::CleanupTracker) until it ends.
+///
+/// `T` must be [`AsyncDrop`] (its cleanup future is `Send`) and `'static`; a
+/// `!Send` resource is rejected at compile time.
+///
+/// # Runtime shutdown
+///
+/// A runtime that drops the task unfinished makes the cleanup report
+/// [`ReportKind::Cancelled`]; an awaiting handle returns
+/// [`BackgroundError::Cancelled`](super::BackgroundError::Cancelled).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::spawn_async_drop_on;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Session;
+/// impl AsyncDrop for Session {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// let handle = rt.handle().clone();
+/// // A plain thread, not a runtime thread:
+/// let cleanup = std::thread::spawn(move || spawn_async_drop_on(&handle, AsyncDropGuard::new(Session)))
+///     .join()
+///     .unwrap();
+/// rt.block_on(cleanup)?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn spawn_async_drop_on<R, T>(runtime: &R, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
+where
+    R: Runtime,
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    let (task, handle) = detached(guard);
+    runtime.spawn(R::tracker().track(task));
+    handle
+}
+
+/// Runs the cleanup of a `!Send` value as a detached task on a local executor.
+///
+/// As [`spawn_async_drop_on`], for [`LocalAsyncDrop`] values on a [`LocalRuntime`]
+/// (see there for an example); the returned handle is awaited on the same thread.
+pub fn spawn_local_async_drop_on<R, T>(runtime: &R, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
+where
+    R: LocalRuntime,
+    T: LocalAsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    let (task, handle) = detached(guard);
+    runtime.spawn_local(task);
+    handle
+}
+
+/// Runs the cleanup of `guard` as a detached task on the current runtime of kind
+/// `R` ([`Runtime::current`]); each runtime module has it as `spawn_async_drop`.
+///
+/// # Errors
+///
+/// With no current runtime the guard is handed back in a [`NoRuntime`].
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::spawn_async_drop;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Session;
+/// impl AsyncDrop for Session {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// rt.block_on(async {
+///     spawn_async_drop(AsyncDropGuard::new(Session))?.await?;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+///
+/// // Outside a runtime the guard comes back:
+/// let err = spawn_async_drop(AsyncDropGuard::new(Session)).unwrap_err();
+/// assert!(err.to_string().contains("Session"));
+/// rt.block_on(err.into_guard().async_drop())?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn spawn_async_drop_current<R, T>(
+    guard: AsyncDropGuard<T>,
+) -> Result<CleanupHandle<T>, NoRuntime<T>>
+where
+    R: Runtime,
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    match R::current() {
+        Some(runtime) => Ok(spawn_async_drop_on(&runtime, guard)),
+        None => Err(NoRuntime::new::<R>(guard)),
+    }
+}
+
+/// There was no runtime to run a cleanup on; the guard is handed back.
+///
+/// # Drop behaviour
+///
+/// Dropping the error drops the guard inside, which reports the value as
+/// [forgotten](crate::ReportKind::Forgotten).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::spawn_async_drop;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Session(u32);
+/// impl AsyncDrop for Session {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+/// }
+///
+/// let err = spawn_async_drop(AsyncDropGuard::new(Session(3))).unwrap_err();
+/// println!("{err}"); // no runtime on this thread to run the cleanup of `…::Session` on …
+/// let guard = err.into_guard();
+/// assert_eq!(guard.0, 3);
+/// tokio::runtime::Runtime::new()?.block_on(guard.async_drop())?;
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct NoRuntime<T> {
+    guard: AsyncDropGuard<T>,
+    runtime: &'static str,
+}
+
+impl<T> NoRuntime<T> {
+    fn new<R: Runtime>(guard: AsyncDropGuard<T>) -> Self {
+        NoRuntime {
+            guard,
+            runtime: R::NAME,
+        }
+    }
+
+    /// The guard that could not be handed to a runtime.
+    pub fn into_guard(self) -> AsyncDropGuard<T> {
+        self.guard
+    }
+}
+
+impl<T> fmt::Debug for NoRuntime<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NoRuntime")
+            .field("type", &core::any::type_name::<T>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for NoRuntime<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no {} runtime on this thread to run the cleanup of `{}` on \
+             (call this from a runtime thread, or pass a runtime)",
+            self.runtime,
+            core::any::type_name::<T>()
+        )
+    }
+}
+
+impl<T> core::error::Error for NoRuntime<T> {}
+
+/// A guarded value whose `Drop` spawns its cleanup on a runtime, instead of
+/// reporting it as forgotten.
+///
+/// For values whose cleanup may run after their owner is gone: connections in a
+/// cache, sessions of a request handler that may be cancelled. It dereferences to
+/// the value. [`into_guard`](Self::into_guard) goes back to the explicit path;
+/// [`spawn`](Self::spawn) gives a handle on the background cleanup. Each runtime
+/// module has it as `SpawnOnDrop<T>`.
+///
+/// # Drop behaviour
+///
+/// Dropping it spawns the cleanup (detached, as [`spawn_async_drop_on`]) on the
+/// runtime given or current when it was made, else the runtime current where it is
+/// dropped; the drop never blocks. The cleanup's error or panic goes to the
+/// [`Policy`](crate::Policy) as [`ReportKind::Failed`] / [`ReportKind::Panicked`];
+/// a runtime that drops it unfinished makes it report [`ReportKind::Cancelled`].
+/// With no runtime at all, the value is dropped without cleanup and that is
+/// reported as [`ReportKind::Failed`], the detail saying there was no runtime.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::SpawnOnDrop;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Conn {
+///     peer: &'static str,
+/// }
+/// impl AsyncDrop for Conn {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         tokio::task::yield_now().await; // say goodbye, shut down
+///         Ok(())
+///     }
+/// }
+///
+/// let rt = tokio::runtime::Runtime::new()?;
+/// let conn = rt.block_on(async { SpawnOnDrop::new(AsyncDropGuard::new(Conn { peer: "db" })) });
+/// assert_eq!(conn.peer, "db");
+/// assert!(SpawnOnDrop::runtime(&conn).is_some());
+/// drop(conn); // on a plain thread: spawned on the captured runtime
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct SpawnOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    guard: Held<T>,
+    runtime: Option<R>,
+}
+
+impl<T, R> SpawnOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    /// Wraps `guard`, capturing the current runtime if there is one.
+    pub fn new(guard: AsyncDropGuard<T>) -> Self {
+        SpawnOnDrop {
+            guard: Held::new(guard),
+            runtime: R::current(),
+        }
+    }
+
+    /// Wraps `guard`; dropping the wrapper spawns the cleanup on `runtime`.
+    pub fn with_runtime(guard: AsyncDropGuard<T>, runtime: R) -> Self {
+        SpawnOnDrop {
+            guard: Held::new(guard),
+            runtime: Some(runtime),
+        }
+    }
+
+    /// The runtime the cleanup will be spawned on, if one was captured.
+    pub fn runtime(this: &Self) -> Option<&R> {
+        this.runtime.as_ref()
+    }
+
+    /// Takes the guard back out, **without** any cleanup.
+    pub fn into_guard(mut this: Self) -> AsyncDropGuard<T> {
+        this.guard.take()
+    }
+
+    /// Spawns the cleanup now, on the captured runtime or else the current one.
+    ///
+    /// # Errors
+    ///
+    /// With no runtime captured and none current, hands the guard back in a
+    /// [`NoRuntime`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")] {
+    /// use asyncdrop::rt::tokio::SpawnOnDrop;
+    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    ///
+    /// struct Conn;
+    /// impl AsyncDrop for Conn {
+    ///     type Error = std::io::Error;
+    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// tokio::runtime::Runtime::new()?.block_on(async {
+    ///     let conn = SpawnOnDrop::new(AsyncDropGuard::new(Conn));
+    ///     SpawnOnDrop::spawn(conn)?.await?;
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn(mut this: Self) -> Result<CleanupHandle<T>, NoRuntime<T>> {
+        let runtime = this.runtime.take();
+        let guard = Self::into_guard(this);
+        match runtime.or_else(R::current) {
+            Some(runtime) => Ok(spawn_async_drop_on(&runtime, guard)),
+            None => Err(NoRuntime::new::<R>(guard)),
+        }
+    }
+}
+
+impl<T, R> Deref for SpawnOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T, R> DerefMut for SpawnOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T, R> fmt::Debug for SpawnOnDrop<T, R>
+where
+    T: AsyncDrop + fmt::Debug + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpawnOnDrop")
+            .field("value", &**self.guard)
+            .field("runtime", &self.runtime)
+            .finish()
+    }
+}
+
+impl<T, R> Drop for SpawnOnDrop<T, R>
+where
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+    R: Runtime,
+{
+    fn drop(&mut self) {
+        let Some(guard) = self.guard.take_for_drop() else {
+            return;
+        };
+        match self.runtime.take().or_else(R::current) {
+            Some(runtime) => clean_up_detached(&runtime, guard),
+            None => drop_without_runtime::<R, T>(guard),
+        }
+    }
+}
+
+/// Cleans `guard` up in a detached, counted task on `runtime` that reports its own
+/// failure.
+pub(crate) fn clean_up_detached<R, T>(runtime: &R, guard: AsyncDropGuard<T>)
+where
+    R: Runtime,
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    runtime.spawn(R::tracker().track(clean_up_reporting(guard)));
+}
+
+/// The last resort with no runtime anywhere: report, then drop synchronously.
+pub(crate) fn drop_without_runtime<R: Runtime, T: AsyncDrop>(guard: AsyncDropGuard<T>) {
+    struct NoRuntimeDetail(&'static str);
+    impl fmt::Debug for NoRuntimeDetail {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(
+                f,
+                "no {} runtime to run the cleanup on; the value was dropped without cleanup",
+                self.0
+            )
+        }
+    }
+    // An abandoned cleanup future reports nothing when dropped; it holds the value
+    // until the end of this function, after the report: if the policy panics, the
+    // value is still dropped (once) while unwinding.
+    let mut cleanup = core::pin::pin!(guard.async_drop());
+    cleanup.as_mut().abandon();
+    policy::report(
+        &Report::new(
+            ReportKind::Failed,
+            core::any::type_name::<T>(),
+            cleanup.site(),
+        )
+        .with_detail(&NoRuntimeDetail(R::NAME)),
+    );
+}
