@@ -634,6 +634,64 @@ impl async_dropper::AsyncDrop for YieldingDropper {
     }
 }
 
+/// Times `op(i)` for `iters` iterations inside a task on `rt`'s workers.
+fn on_a_worker(rt: &tokio::runtime::Runtime, iters: u64, op: fn(u64)) -> std::time::Duration {
+    rt.block_on(async {
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            for i in 0..iters {
+                op(black_box(i));
+            }
+            start.elapsed()
+        })
+        .await
+        .expect("bench task")
+    })
+}
+
+#[cfg(feature = "tokio")]
+fn op_block_on_drop(i: u64) {
+    drop(asyncdrop::rt::tokio::BlockOnDrop::new(AsyncDropGuard::new(
+        Trivial(i),
+    )));
+}
+
+#[cfg(feature = "tokio")]
+fn op_block_on_drop_waiting(i: u64) {
+    drop(asyncdrop::rt::tokio::BlockOnDrop::new(AsyncDropGuard::new(
+        Yielding(i),
+    )));
+}
+
+#[cfg(feature = "tokio")]
+fn op_block_on_async_drop_waiting(i: u64) {
+    asyncdrop::rt::tokio::block_on_async_drop(AsyncDropGuard::new(Yielding(i)))
+        .expect("cleaned up");
+}
+
+/// What a tokio user writes by hand to block a worker on a cleanup.
+fn op_block_in_place_by_hand_waiting(i: u64) {
+    let guard = AsyncDropGuard::new(Yielding(i));
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(guard.async_drop()))
+        .expect("cleaned up");
+}
+
+fn op_blocking_drop(i: u64) {
+    drop(BlockingDrop::new(AsyncDropGuard::new(Trivial(i))));
+}
+
+fn op_blocking_drop_waiting(i: u64) {
+    drop(BlockingDrop::new(AsyncDropGuard::new(Yielding(i))));
+}
+
+fn op_async_dropper(i: u64) {
+    drop(async_dropper::AsyncDropper::new(DropperResource(i)));
+}
+
+fn op_async_dropper_waiting(i: u64) {
+    drop(async_dropper::AsyncDropper::new(YieldingDropper(i)));
+}
+
 fn blocking_cases(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -641,83 +699,58 @@ fn blocking_cases(c: &mut Criterion) {
         .build()
         .expect("tokio runtime");
     let mut g = c.benchmark_group("f_blocking");
-    g.bench_function("blocking_drop", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                tokio::spawn(async move {
-                    let start = std::time::Instant::now();
-                    for i in 0..iters {
-                        drop(BlockingDrop::new(AsyncDropGuard::new(Trivial(black_box(
-                            i,
-                        )))));
-                    }
-                    start.elapsed()
-                })
-                .await
-                .expect("bench task")
-            })
-        })
-    });
-    g.bench_function("async_dropper_simple", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                tokio::spawn(async move {
-                    let start = std::time::Instant::now();
-                    for i in 0..iters {
-                        drop(async_dropper::AsyncDropper::new(DropperResource(
-                            black_box(i),
-                        )));
-                    }
-                    start.elapsed()
-                })
-                .await
-                .expect("bench task")
-            })
-        })
-    });
-    // The same with a cleanup that has to wait once: no inline fast path.
-    g.bench_function("blocking_drop_waiting", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                tokio::spawn(async move {
-                    let start = std::time::Instant::now();
-                    for i in 0..iters {
-                        drop(BlockingDrop::new(AsyncDropGuard::new(Yielding(black_box(
-                            i,
-                        )))));
-                    }
-                    start.elapsed()
-                })
-                .await
-                .expect("bench task")
-            })
-        })
-    });
-    g.bench_function("async_dropper_simple_waiting", |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                tokio::spawn(async move {
-                    let start = std::time::Instant::now();
-                    for i in 0..iters {
-                        drop(async_dropper::AsyncDropper::new(YieldingDropper(
-                            black_box(i),
-                        )));
-                    }
-                    start.elapsed()
-                })
-                .await
-                .expect("bench task")
-            })
-        })
-    });
+    let mut case = |name: &str, op: fn(u64)| {
+        g.bench_function(name, |b| b.iter_custom(|iters| on_a_worker(&rt, iters, op)));
+    };
+    #[cfg(feature = "tokio")]
+    case("block_on_drop", op_block_on_drop);
+    case("blocking_drop", op_blocking_drop);
+    case("async_dropper_simple", op_async_dropper);
+    // The same with a cleanup that has to wait once.
+    #[cfg(feature = "tokio")]
+    case("block_on_drop_waiting", op_block_on_drop_waiting);
+    case("blocking_drop_waiting", op_blocking_drop_waiting);
+    case("async_dropper_simple_waiting", op_async_dropper_waiting);
     g.finish();
+
+    // Blocking a multi-thread worker on a cleanup that waits once: the adapter
+    // against `block_in_place` + `Handle::block_on` written by hand.
+    let mut g = c.benchmark_group("i_block_in_place");
+    let mut case = |name: &str, op: fn(u64)| {
+        g.bench_function(name, |b| b.iter_custom(|iters| on_a_worker(&rt, iters, op)));
+    };
+    #[cfg(feature = "tokio")]
+    case("block_on_async_drop", op_block_on_async_drop_waiting);
+    #[cfg(feature = "tokio")]
+    case("block_on_drop", op_block_on_drop_waiting);
+    case("by_hand", op_block_in_place_by_hand_waiting);
+    g.finish();
+
     record(
         "f_blocking/blocking_drop",
-        allocations_per_op(100, || {
-            drop(BlockingDrop::new(AsyncDropGuard::new(Trivial(1))));
-        }),
+        allocations_per_op(100, || op_blocking_drop(1)),
         None,
     );
+    #[cfg(feature = "tokio")]
+    for (id, op) in [
+        ("f_blocking/block_on_drop", op_block_on_drop as fn(u64)),
+        (
+            "i_block_in_place/block_on_async_drop",
+            op_block_on_async_drop_waiting,
+        ),
+        ("i_block_in_place/block_on_drop", op_block_on_drop_waiting),
+        (
+            "i_block_in_place/by_hand",
+            op_block_in_place_by_hand_waiting,
+        ),
+    ] {
+        let allocs = rt.block_on(async move {
+            tokio::spawn(async move { allocations_per_op(100, || op(1)) })
+                .await
+                .expect("bench task")
+        });
+        record(id, allocs, None);
+    }
 }
 
 criterion_group!(benches, core_cases, many_cases, arc_cases, blocking_cases);

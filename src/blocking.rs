@@ -82,10 +82,15 @@ use crate::{AsyncDrop, AsyncDropGuard};
 /// deadlock into a report. Cleanups that use a runtime's I/O or timers work when
 /// that runtime runs on other threads (a multi-threaded runtime does).
 ///
-/// The cleanup runs outside any async runtime's context. A cleanup that needs one
-/// when it is polled (one that creates a tokio timer, for instance) panics there,
-/// which is reported as above; for such resources use the blocking helper of that
-/// runtime's adapter (features `tokio`, `smol`, `async-std`).
+/// Every poll of the cleanup happens on the cleanup thread, outside any async
+/// runtime's context: never on the dropping thread, even for a cleanup that would
+/// finish at once. A cleanup that needs a runtime's context when it is polled (one
+/// that creates a tokio timer, for instance) panics there, which is reported as
+/// above; for such resources use the runtime's
+/// [`BlockOnDrop`](crate::rt::BlockOnDrop) (features `tokio`, `smol`, `async-std`, or
+/// `rt` for a runtime of your own), which runs the cleanup in that runtime's
+/// context — on a tokio multi-thread worker in place, at the cost of a hand-written
+/// `block_in_place`.
 ///
 /// A `BlockingDrop` dropped *on the cleanup thread itself* (inside another cleanup)
 /// does not block: its cleanup is queued on the same thread and its outcome, if not
@@ -101,18 +106,13 @@ use crate::{AsyncDrop, AsyncDropGuard};
 ///
 /// # Cost
 ///
-/// The cleanup is first polled once on the dropping thread. A cleanup that
-/// finishes then (it did not have to wait for anything) costs one allocation (the
-/// boxed cleanup future) and no thread hop: tens of nanoseconds plus the cleanup
-/// itself.
-///
-/// A cleanup that has to wait goes on on the cleanup thread: two more allocations
-/// (the task around it and the shared completion slot), one channel send, a thread
-/// handoff there and back (two wake-ups), and a wait on a condition variable; one
-/// more allocation there (the executor's task node), plus the channel's own,
-/// amortised over many sends. The test `cost_per_drop` measured
-/// about 5 µs per drop of such a cleanup in release builds, 5–12 µs in debug builds
-/// (more on a loaded machine), on Linux x86-64: the thread wake-ups dominate.
+/// Each drop costs three allocations (the boxed cleanup, the task around it and the
+/// shared completion slot), one channel send, a thread handoff there and back (two
+/// wake-ups), and a wait on a condition variable; one more allocation on the
+/// cleanup thread (the executor's task node), plus the channel's own, amortised
+/// over many sends. The test `cost_per_drop` measured about 5 µs per drop in release
+/// builds, 5–12 µs in debug builds (more on a loaded machine), on Linux x86-64: the
+/// thread wake-ups dominate.
 ///
 /// One thread for the process, started on first use; it stops after a second
 /// without work, and the next drop starts it again (a thread spawn, some tens of
@@ -353,18 +353,9 @@ where
                 return;
             }
         };
-        // Fast path: a cleanup that finishes without waiting for anything needs no
-        // thread hop. It is boxed (so that it can move to the cleanup thread
-        // afterwards) and polled once here, on the dropping thread, inside its
-        // runtime context if any; its panics are caught inside. A cleanup that is
-        // not ready goes on on the cleanup thread, whose first poll registers its own
-        // waker (a future must only wake the waker of its latest poll).
-        let mut cleanup = Box::pin(cleanup);
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        if let Poll::Ready(outcome) = cleanup.as_mut().poll(&mut cx) {
-            outcome.report(info);
-            return;
-        }
+        // Every poll happens on the cleanup thread, so the cleanup sees one context
+        // from start to end (none of the dropping thread's runtime).
+        let cleanup = Box::pin(cleanup);
         let nested = ON_CLEANUP_THREAD.try_with(Cell::get).unwrap_or(false);
         // On the cleanup thread nobody may wait: the job reports its own outcome.
         let handoff = Arc::new(Handoff::new(nested));

@@ -610,26 +610,34 @@ mod timing {
         }
     }
 
-    /// A cleanup that is ready on its first poll runs inline, on the dropping
-    /// thread: no thread hop, no cleanup thread needed.
+    /// Every poll of a cleanup happens on the cleanup thread, also for one that is
+    /// ready at once: the dropping thread's context (a runtime it runs in) is never
+    /// seen by part of the cleanup only.
     #[test]
-    fn a_cleanup_ready_at_once_runs_on_the_dropping_thread() {
+    fn a_cleanup_ready_at_once_runs_on_the_cleanup_thread_too() {
         record_reports();
         let counters = Counters::new();
         let me = std::thread::current().id();
         let ran_on = Arc::new(Mutex::new(None));
-        struct Inline(Arc<Mutex<Option<ThreadId>>>);
+        struct Inline(Arc<Mutex<Option<(Option<String>, ThreadId)>>>);
         impl AsyncDrop for Inline {
             type Error = std::convert::Infallible;
             async fn async_drop_impl(self) -> Result<(), Self::Error> {
-                *self.0.lock().unwrap() = Some(std::thread::current().id());
+                let here = std::thread::current();
+                *self.0.lock().unwrap() = Some((here.name().map(String::from), here.id()));
                 Ok(())
             }
         }
         drop(BlockingDrop::new(AsyncDropGuard::new(Inline(
             ran_on.clone(),
         ))));
-        assert_eq!(*ran_on.lock().unwrap(), Some(me));
+        let (name, id) = ran_on
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("cleaned up before drop returned");
+        assert_ne!(id, me);
+        assert_eq!(name.as_deref(), Some("asyncdrop-cleanup"));
         // A failing one that is ready at once is still reported.
         drop(BlockingDrop::new(
             Probe::new(&counters).behaviour(Behaviour::Fail(7)).guard(),
@@ -686,15 +694,94 @@ fn cost_per_drop() {
     let handed_over = start.elapsed() / N as u32;
     let start = Instant::now();
     for _ in 0..N {
-        // Ready at once: finished inline.
+        // Ready at once: handed over all the same.
         drop(blocking(Probe::new(&counters)));
     }
-    let inline = start.elapsed() / N as u32;
+    let ready = start.elapsed() / N as u32;
     println!(
-        "BlockingDrop: {:.1} µs per drop handed over, {:.3} µs per drop finished inline",
+        "BlockingDrop: {:.1} µs per drop of a waiting cleanup, {:.1} µs of a ready one",
         handed_over.as_secs_f64() * 1e6,
-        inline.as_secs_f64() * 1e6
+        ready.as_secs_f64() * 1e6
     );
     assert_counts(&counters, 2 * N + 1, 2 * N + 1, 2 * N + 1);
     assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// One context for every poll
+// ---------------------------------------------------------------------------------
+
+/// A cleanup that needs tokio's timer, made at its first poll or after an await.
+#[cfg(feature = "tokio")]
+struct TokioTimer {
+    after_an_await: bool,
+    probe: Probe,
+}
+
+#[cfg(feature = "tokio")]
+impl AsyncDrop for TokioTimer {
+    type Error = std::convert::Infallible;
+    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        if self.after_an_await {
+            common::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let probe = self.probe;
+        probe
+            .counters
+            .cleanups_finished
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// `BlockingDrop` dropped on a tokio worker: every poll runs on the cleanup thread,
+/// so a cleanup that needs the runtime fails the same way wherever it makes its
+/// timer (a panic, reported; the value dropped once) — never works half the time.
+/// The runtime's `BlockOnDrop` runs both in the runtime's context.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_cleanup_sees_one_context_whatever_it_does_first() {
+    use asyncdrop::rt::tokio::BlockOnDrop;
+    let _shared = shared();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let counters = Counters::new();
+    let c = counters.clone();
+    let reports = rt.block_on(async move {
+        tokio::spawn(async move {
+            record_reports();
+            for after_an_await in [false, true] {
+                let probe = Probe::new(&c);
+                drop(BlockingDrop::new(AsyncDropGuard::new(TokioTimer {
+                    after_an_await,
+                    probe,
+                })));
+            }
+            let blocking_drop_reports = take_reports();
+            for after_an_await in [false, true] {
+                let probe = Probe::new(&c);
+                drop(BlockOnDrop::new(AsyncDropGuard::new(TokioTimer {
+                    after_an_await,
+                    probe,
+                })));
+            }
+            (blocking_drop_reports, take_reports())
+        })
+        .await
+        .unwrap()
+    });
+    let (blocking_drop, block_on_drop) = reports;
+    let kinds: Vec<_> = blocking_drop.iter().map(|r| r.kind).collect();
+    assert_eq!(
+        kinds,
+        [ReportKind::Panicked, ReportKind::Panicked],
+        "{blocking_drop:?}"
+    );
+    assert!(block_on_drop.is_empty(), "{block_on_drop:?}");
+    // Only the two `BlockOnDrop` cleanups finished; all four values were dropped once.
+    assert_eq!((counters.finished(), counters.drops()), (2, 4));
 }

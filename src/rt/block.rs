@@ -102,7 +102,23 @@ where
     T: AsyncDrop + 'static,
     T::Error: fmt::Debug,
 {
-    if runtime.blocking_could_deadlock() {
+    block_on_async_drop_where(runtime, runtime.blocking_could_deadlock(), guard, limit)
+}
+
+/// As [`block_on_async_drop_on`], for a caller that knows already whether blocking
+/// this thread could deadlock `runtime`.
+pub(crate) fn block_on_async_drop_where<R, T>(
+    runtime: &R,
+    could_deadlock: bool,
+    guard: AsyncDropGuard<T>,
+    limit: Duration,
+) -> Result<(), BlockingError<T::Error>>
+where
+    R: Runtime,
+    T: AsyncDrop + 'static,
+    T::Error: fmt::Debug,
+{
+    if could_deadlock {
         on_helper_thread(runtime, guard, limit)
     } else {
         in_place(runtime, guard, limit)
@@ -124,11 +140,18 @@ where
     let (origin, cleanup) = catch_cleanup(guard);
     let mut cleanup = Box::pin(cleanup);
     let outcome = runtime.block_on(async {
-        // The timer is made only once the cleanup had to wait.
+        // The timer is made only once the cleanup really waits: after its first
+        // `Pending` it is polled once more (a spurious poll, which every future
+        // allows); a cleanup that only yielded is done by then, at no timer's cost.
         let mut timer = None;
+        let mut pending = false;
         poll_fn(|cx| {
             if let Poll::Ready(outcome) = cleanup.as_mut().poll(cx) {
                 return Poll::Ready(Some(outcome));
+            }
+            if !core::mem::replace(&mut pending, true) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             let timer = timer.get_or_insert_with(|| Box::pin(runtime.sleep(limit)));
             match timer.as_mut().poll(cx) {

@@ -110,24 +110,21 @@ impl Runtime for Handle {
     /// `true` on a current-thread runtime's thread, and for a current-thread runtime
     /// anywhere (only its own thread drives its timers and I/O).
     fn blocking_could_deadlock(&self) -> bool {
-        let flavor = match Handle::try_current() {
-            Ok(current) => current.runtime_flavor(),
-            Err(_) => self.runtime_flavor(),
-        };
-        flavor != RuntimeFlavor::MultiThread
+        match Handle::try_current() {
+            Ok(current) => current.runtime_flavor() != RuntimeFlavor::MultiThread,
+            Err(_) => self.runtime_flavor() != RuntimeFlavor::MultiThread,
+        }
     }
 
-    /// On a multi-thread runtime's worker inside `block_in_place` (a `LocalSet`,
-    /// where tokio refuses that, on a scoped helper thread), elsewhere
-    /// [`Handle::block_on`].
+    /// [`Handle::block_on`] inside `block_in_place`, which on a multi-thread
+    /// runtime's worker hands the worker's other tasks to another thread meanwhile
+    /// and elsewhere just runs it (in a `LocalSet`, where tokio refuses, on a scoped
+    /// helper thread).
     fn block_on<F>(&self, future: F) -> F::Output
     where
         F: Future + Send,
         F::Output: Send,
     {
-        if Handle::try_current().is_err() {
-            return Handle::block_on(self, future);
-        }
         let mut future = Some(future);
         let blocked = catch_unwind(AssertUnwindSafe(|| {
             ::tokio::task::block_in_place(|| match future.take() {
@@ -249,7 +246,8 @@ where
     T::Error: core::fmt::Debug,
 {
     if let Ok(runtime) = Handle::try_current() {
-        return crate::rt::block_on_async_drop_on(&runtime, guard, limit);
+        let could_deadlock = runtime.runtime_flavor() != RuntimeFlavor::MultiThread;
+        return super::block::block_on_async_drop_where(&runtime, could_deadlock, guard, limit);
     }
     let (task, mut handle) = detached(guard);
     let mut task = Box::pin(<Handle as Runtime>::tracker().track(task));

@@ -1,10 +1,22 @@
 //! Async drop for tokio's own resources whose teardown is async.
 
+#[cfg(any(
+    feature = "tokio-net",
+    feature = "tokio-fs",
+    feature = "tokio-io-util",
+    feature = "tokio-process"
+))]
 use std::io;
 
+#[cfg(feature = "tokio-fs")]
 use ::tokio::fs::File;
-use ::tokio::io::{AsyncWrite, AsyncWriteExt, BufWriter};
+#[cfg(any(feature = "tokio-net", feature = "tokio-fs", feature = "tokio-io-util"))]
+use ::tokio::io::AsyncWriteExt;
+#[cfg(feature = "tokio-io-util")]
+use ::tokio::io::{AsyncWrite, BufWriter};
+#[cfg(feature = "tokio-net")]
 use ::tokio::net::TcpStream;
+#[cfg(feature = "tokio-process")]
 use ::tokio::process::Child;
 use ::tokio::task::{JoinError, JoinHandle, JoinSet};
 
@@ -38,7 +50,8 @@ use crate::AsyncDrop;
 /// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[cfg(feature = "tokio-net")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-net")))]
 impl AsyncDrop for TcpStream {
     type Error = io::Error;
 
@@ -70,8 +83,8 @@ impl AsyncDrop for TcpStream {
 /// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[cfg(unix)]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "tokio", unix))))]
+#[cfg(all(feature = "tokio-net", unix))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "tokio-net", unix))))]
 impl AsyncDrop for ::tokio::net::UnixStream {
     type Error = io::Error;
 
@@ -107,7 +120,8 @@ impl AsyncDrop for ::tokio::net::UnixStream {
 /// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[cfg(feature = "tokio-fs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-fs")))]
 impl AsyncDrop for File {
     type Error = io::Error;
 
@@ -143,7 +157,8 @@ impl AsyncDrop for File {
 /// })?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[cfg(feature = "tokio-io-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-io-util")))]
 impl<W> AsyncDrop for BufWriter<W>
 where
     W: AsyncWrite + Unpin + Send,
@@ -261,7 +276,8 @@ impl<T: Send + 'static> AsyncDrop for JoinSet<T> {
 /// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[cfg(feature = "tokio-process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio-process")))]
 impl AsyncDrop for Child {
     type Error = io::Error;
 
