@@ -618,25 +618,27 @@ mod timing {
         record_reports();
         let counters = Counters::new();
         let me = std::thread::current().id();
-        let ran_on = Arc::new(Mutex::new(None));
-        struct Inline(Arc<Mutex<Option<(Option<String>, ThreadId)>>>);
+        let ran_on: Threads = Arc::default();
+        struct Inline(Threads);
         impl AsyncDrop for Inline {
             type Error = std::convert::Infallible;
             async fn async_drop_impl(self) -> Result<(), Self::Error> {
                 let here = std::thread::current();
-                *self.0.lock().unwrap() = Some((here.name().map(String::from), here.id()));
+                self.0
+                    .lock()
+                    .unwrap()
+                    .push((here.name().map(String::from), here.id()));
                 Ok(())
             }
         }
         drop(BlockingDrop::new(AsyncDropGuard::new(Inline(
             ran_on.clone(),
         ))));
-        let (name, id) = ran_on
-            .lock()
-            .unwrap()
-            .clone()
-            .expect("cleaned up before drop returned");
-        assert_ne!(id, me);
+        let ran_on = ran_on.lock().unwrap().clone();
+        let [(name, id)] = &ran_on[..] else {
+            panic!("cleaned up once before drop returned: {ran_on:?}")
+        };
+        assert_ne!(*id, me);
         assert_eq!(name.as_deref(), Some("asyncdrop-cleanup"));
         // A failing one that is ready at once is still reported.
         drop(BlockingDrop::new(

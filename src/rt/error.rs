@@ -1,19 +1,15 @@
 //! The errors the runtime adapters share.
 
+use alloc::string::String;
 use core::error::Error;
 use core::fmt;
 use core::time::Duration;
 use std::sync::{Mutex, PoisonError};
 
-use alloc::string::String;
-
 use crate::outcome::{panic_message, Payload};
 use crate::AsyncDropGuard;
 
-/// How a cleanup with a time limit failed: it ran out of time, or it failed in time.
-///
-/// Returned by the adapters' `async_drop_timeout` (for tokio:
-/// [`async_drop_timeout`](crate::rt::tokio::async_drop_timeout)).
+/// How a cleanup with a time limit failed ([`async_drop_timeout_on`](super::async_drop_timeout_on)).
 ///
 /// # Examples
 ///
@@ -21,7 +17,7 @@ use crate::AsyncDropGuard;
 /// use std::time::Duration;
 /// use asyncdrop::rt::DeadlineError;
 ///
-/// let expired: DeadlineError<std::io::Error> = DeadlineError::Expired {
+/// let expired = DeadlineError::<std::io::Error>::Expired {
 ///     type_name: "app::Conn",
 ///     after: Duration::from_millis(250),
 /// };
@@ -31,9 +27,7 @@ use crate::AsyncDropGuard;
 ///     "the cleanup of `app::Conn` did not finish within 250ms; \
 ///      it was cancelled and the value dropped without finishing its cleanup",
 /// );
-///
-/// let failed = DeadlineError::Failed("connection reset");
-/// assert_eq!(failed.into_failed(), Some("connection reset"));
+/// assert_eq!(DeadlineError::Failed("reset").into_failed(), Some("reset"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -53,25 +47,11 @@ pub enum DeadlineError<E> {
 
 impl<E> DeadlineError<E> {
     /// Whether the cleanup ran out of time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::rt::DeadlineError;
-    /// assert!(!DeadlineError::Failed(7).is_expired());
-    /// ```
     pub fn is_expired(&self) -> bool {
         matches!(self, DeadlineError::Expired { .. })
     }
 
     /// The cleanup's own error, if it finished in time with one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::rt::DeadlineError;
-    /// assert_eq!(DeadlineError::Failed(7).into_failed(), Some(7));
-    /// ```
     pub fn into_failed(self) -> Option<E> {
         match self {
             DeadlineError::Failed(error) => Some(error),
@@ -103,27 +83,27 @@ impl<E: Error + 'static> Error for DeadlineError<E> {
 }
 
 /// How a cleanup that ran in the background failed, as its
-/// [`CleanupHandle`](crate::rt::CleanupHandle) tells the task awaiting it.
+/// [`CleanupHandle`](super::CleanupHandle) tells the task awaiting it.
 ///
 /// # Examples
 ///
 /// ```
 /// use asyncdrop::rt::BackgroundError;
 ///
-/// let e: BackgroundError<&str> = BackgroundError::Failed("reset");
+/// let e = BackgroundError::Failed("reset");
 /// assert_eq!(e.to_string(), "background cleanup failed: reset");
+/// assert!(e.panic().is_none());
 /// assert_eq!(e.into_failed(), Some("reset"));
 /// ```
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum BackgroundError<E> {
     /// The cleanup returned this error.
     Failed(E),
-    /// The cleanup panicked. The panic was caught in the background task; the
-    /// [`CleanupPanic`] has its message and payload.
+    /// The cleanup panicked; the panic was caught in the background task.
     Panicked(CleanupPanic),
-    /// The cleanup never finished: the runtime dropped its task (it shut down). The
-    /// cleanup future reported that as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled)
-    /// when it was dropped.
+    /// The runtime dropped the cleanup's task before it finished (it shut down); the
+    /// cleanup reported that as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
     Cancelled {
         /// The guarded type, as given by [`core::any::type_name`].
         type_name: &'static str,
@@ -132,14 +112,6 @@ pub enum BackgroundError<E> {
 
 impl<E> BackgroundError<E> {
     /// The cleanup's own error, if it returned one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::rt::BackgroundError;
-    /// let e = BackgroundError::<u8>::Cancelled { type_name: "app::Conn" };
-    /// assert_eq!(e.into_failed(), None);
-    /// ```
     pub fn into_failed(self) -> Option<E> {
         match self {
             BackgroundError::Failed(error) => Some(error),
@@ -148,31 +120,10 @@ impl<E> BackgroundError<E> {
     }
 
     /// The caught panic, if the cleanup panicked.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::rt::BackgroundError;
-    /// let e = BackgroundError::<u8>::Failed(3);
-    /// assert!(e.panic().is_none());
-    /// ```
     pub fn panic(&self) -> Option<&CleanupPanic> {
         match self {
             BackgroundError::Panicked(panic) => Some(panic),
             BackgroundError::Failed(_) | BackgroundError::Cancelled { .. } => None,
-        }
-    }
-}
-
-impl<E: fmt::Debug> fmt::Debug for BackgroundError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BackgroundError::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
-            BackgroundError::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
-            BackgroundError::Cancelled { type_name } => f
-                .debug_struct("Cancelled")
-                .field("type_name", type_name)
-                .finish(),
         }
     }
 }
@@ -211,9 +162,8 @@ impl<E> From<BackgroundError<E>> for BlockingError<E> {
     }
 }
 
-/// How a cleanup run from synchronous code failed; returned by the adapters'
-/// `block_on_async_drop` (for tokio:
-/// [`block_on_async_drop`](crate::rt::tokio::block_on_async_drop)).
+/// How a cleanup run from synchronous code failed
+/// ([`block_on_async_drop_on`](super::block_on_async_drop_on)).
 ///
 /// # Examples
 ///
@@ -221,35 +171,31 @@ impl<E> From<BackgroundError<E>> for BlockingError<E> {
 /// use std::time::Duration;
 /// use asyncdrop::rt::BlockingError;
 ///
-/// let e: BlockingError<std::io::Error> = BlockingError::TimedOut {
+/// let e = BlockingError::<std::io::Error>::TimedOut {
 ///     type_name: "app::Conn",
 ///     after: Duration::from_secs(10),
 /// };
 /// assert!(e.is_timed_out());
 /// assert!(e.to_string().contains("it goes on in the background"));
 /// ```
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum BlockingError<E> {
     /// The cleanup returned this error.
     Failed(E),
-    /// The cleanup panicked. The panic was caught; the [`CleanupPanic`] has its
-    /// message and payload.
+    /// The cleanup panicked; the panic was caught.
     Panicked(CleanupPanic),
     /// The cleanup did not finish within the time limit. It was **not** cancelled: it
     /// goes on in the background, and if it later fails or panics, that is reported
-    /// through the [`Policy`](crate::Policy) as [`ReportKind::Failed`] or
-    /// [`ReportKind::Panicked`](crate::ReportKind::Panicked).
-    ///
-    /// [`ReportKind::Failed`]: crate::ReportKind::Failed
+    /// through the [`Policy`](crate::Policy).
     TimedOut {
         /// The guarded type, as given by [`core::any::type_name`].
         type_name: &'static str,
         /// How long the caller waited.
         after: Duration,
     },
-    /// The cleanup never finished: the runtime it ran on dropped it (it shut down),
-    /// which the cleanup future reported as
-    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// The runtime dropped the cleanup before it finished (it shut down); the
+    /// cleanup reported that as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
     Cancelled {
         /// The guarded type, as given by [`core::any::type_name`].
         type_name: &'static str,
@@ -258,25 +204,11 @@ pub enum BlockingError<E> {
 
 impl<E> BlockingError<E> {
     /// Whether the wait ran out of time (the cleanup goes on in the background).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::rt::BlockingError;
-    /// assert!(!BlockingError::Failed(1).is_timed_out());
-    /// ```
     pub fn is_timed_out(&self) -> bool {
         matches!(self, BlockingError::TimedOut { .. })
     }
 
     /// The cleanup's own error, if it returned one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::rt::BlockingError;
-    /// assert_eq!(BlockingError::Failed(1).into_failed(), Some(1));
-    /// ```
     pub fn into_failed(self) -> Option<E> {
         match self {
             BlockingError::Failed(error) => Some(error),
@@ -285,35 +217,10 @@ impl<E> BlockingError<E> {
     }
 
     /// The caught panic, if the cleanup panicked.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::rt::BlockingError;
-    /// assert!(BlockingError::Failed(1).panic().is_none());
-    /// ```
     pub fn panic(&self) -> Option<&CleanupPanic> {
         match self {
             BlockingError::Panicked(panic) => Some(panic),
             _ => None,
-        }
-    }
-}
-
-impl<E: fmt::Debug> fmt::Debug for BlockingError<E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BlockingError::Failed(error) => f.debug_tuple("Failed").field(error).finish(),
-            BlockingError::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
-            BlockingError::TimedOut { type_name, after } => f
-                .debug_struct("TimedOut")
-                .field("type_name", type_name)
-                .field("after", after)
-                .finish(),
-            BlockingError::Cancelled { type_name } => f
-                .debug_struct("Cancelled")
-                .field("type_name", type_name)
-                .finish(),
         }
     }
 }
@@ -347,12 +254,7 @@ impl<E: Error + 'static> Error for BlockingError<E> {
     }
 }
 
-/// A guard a cleanup worker did not take; the guard is handed back inside.
-///
-/// Returned by the adapters' cleanup workers (for tokio:
-/// [`Reaper::try_hand_over`](crate::rt::tokio::Reaper::try_hand_over) and friends).
-/// Take the guard back with [`into_guard`](Self::into_guard) and clean it up some
-/// other way.
+/// A guard a cleanup worker ([`Reaper`](super::Reaper)) did not take, handed back.
 ///
 /// # Drop behaviour
 ///
@@ -367,21 +269,21 @@ impl<E: Error + 'static> Error for BlockingError<E> {
 /// use asyncdrop::rt::HandOverError;
 /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
 ///
-/// struct Conn;
+/// struct Conn(u32);
 /// impl AsyncDrop for Conn {
 ///     type Error = std::io::Error;
 ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
 /// }
 ///
-/// tokio::runtime::Runtime::new()?.block_on(async {
-///     let (reaper, worker) = Reaper::<Conn>::spawn(4);
-///     reaper.shutdown();
-///     let err = reaper.try_hand_over(AsyncDropGuard::new(Conn)).unwrap_err();
-///     assert!(matches!(err, HandOverError::Closed(_)));
-///     err.into_guard().async_drop().await?; // clean it up here instead
-///     worker.await?;
-///     Ok::<(), Box<dyn std::error::Error>>(())
-/// })?;
+/// let rt = tokio::runtime::Runtime::new()?;
+/// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
+/// reaper.shutdown();
+/// let err = reaper.try_hand_over(AsyncDropGuard::new(Conn(7))).unwrap_err();
+/// assert!(matches!(err, HandOverError::Closed(_)) && err.is_closed());
+/// let guard = err.into_guard(); // the value comes back untouched
+/// assert_eq!(guard.0, 7);
+/// rt.block_on(guard.async_drop())?; // clean it up here instead
+/// rt.block_on(worker)?;
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -391,38 +293,13 @@ pub enum HandOverError<T> {
     Full(AsyncDropGuard<T>),
     /// The worker was shut down; it takes nothing more.
     Closed(AsyncDropGuard<T>),
-    /// The queue is full and waiting for room here could deadlock: this thread
-    /// runs a single-threaded runtime, which cannot run the worker while it waits.
+    /// The queue is full and waiting for room here could deadlock the runtime
+    /// ([`Runtime::blocking_could_deadlock`](super::Runtime::blocking_could_deadlock)).
     WouldBlock(AsyncDropGuard<T>),
 }
 
 impl<T> HandOverError<T> {
     /// The guard that was not handed over.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::Reaper;
-    /// use asyncdrop::AsyncDropGuard;
-    /// # use asyncdrop::AsyncDrop;
-    /// # struct Conn(u32);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = std::io::Error;
-    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    ///
-    /// let rt = tokio::runtime::Runtime::new()?;
-    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
-    /// reaper.shutdown();
-    /// let err = reaper.try_hand_over(AsyncDropGuard::new(Conn(7))).unwrap_err();
-    /// let guard = err.into_guard(); // the value comes back untouched
-    /// assert_eq!(guard.0, 7);
-    /// rt.block_on(guard.async_drop())?; // clean it up here instead
-    /// rt.block_on(worker)?;
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn into_guard(self) -> AsyncDropGuard<T> {
         match self {
             HandOverError::Full(guard)
@@ -432,43 +309,8 @@ impl<T> HandOverError<T> {
     }
 
     /// Whether the worker was shut down (and will not take anything more).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::Reaper;
-    /// use asyncdrop::AsyncDropGuard;
-    /// # use asyncdrop::AsyncDrop;
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = std::io::Error;
-    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// # }
-    ///
-    /// let rt = tokio::runtime::Runtime::new()?;
-    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
-    /// reaper.shutdown();
-    /// let err = reaper.try_hand_over(AsyncDropGuard::new(Conn)).unwrap_err();
-    /// assert!(err.is_closed()); // retrying will not help
-    /// rt.block_on(err.into_guard().async_drop())?;
-    /// rt.block_on(worker)?;
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn is_closed(&self) -> bool {
         matches!(self, HandOverError::Closed(_))
-    }
-
-    fn reason(&self) -> &'static str {
-        match self {
-            HandOverError::Full(_) => "its queue is full",
-            HandOverError::Closed(_) => "it was shut down",
-            HandOverError::WouldBlock(_) => {
-                "its queue is full, and waiting for room on this thread (which runs a \
-                 single-threaded runtime) could deadlock"
-            }
-        }
     }
 }
 
@@ -479,67 +321,32 @@ impl<T> fmt::Debug for HandOverError<T> {
             HandOverError::Closed(_) => "Closed",
             HandOverError::WouldBlock(_) => "WouldBlock",
         };
-        f.debug_tuple(name)
-            .field(&format_args!(
-                "AsyncDropGuard<{}>",
-                core::any::type_name::<T>()
-            ))
-            .finish()
+        let guard = format_args!("AsyncDropGuard<{}>", core::any::type_name::<T>());
+        f.debug_tuple(name).field(&guard).finish()
     }
 }
 
 impl<T> fmt::Display for HandOverError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reason = match self {
+            HandOverError::Full(_) => "its queue is full",
+            HandOverError::Closed(_) => "it was shut down",
+            HandOverError::WouldBlock(_) => {
+                "its queue is full, and waiting for room on this thread (which runs a \
+                 single-threaded runtime) could deadlock"
+            }
+        };
         write!(
             f,
-            "the cleanup worker for `{}` did not take the value: {}; the guard is handed back",
+            "the cleanup worker for `{}` did not take the value: {reason}; the guard is handed back",
             core::any::type_name::<T>(),
-            self.reason()
         )
     }
 }
 
 impl<T> Error for HandOverError<T> {}
 
-/// A panic caught in a cleanup that ran away from its owner (a background task, a
-/// helper thread); part of [`BackgroundError`] and [`BlockingError`].
-///
-/// It keeps the panic's message, if it was a string (as `panic!` makes it), and the
-/// payload itself, to go on unwinding with
-/// [`resume_unwind`](CleanupPanic::resume_unwind).
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(feature = "tokio")] {
-/// use asyncdrop::rt::tokio::block_on_async_drop;
-/// use asyncdrop::rt::BlockingError;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-///
-/// struct Buggy;
-/// impl AsyncDrop for Buggy {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         panic!("oops")
-///     }
-/// }
-///
-/// match block_on_async_drop(AsyncDropGuard::new(Buggy)) {
-///     Err(BlockingError::Panicked(panic)) => {
-///         assert_eq!(panic.message(), Some("oops"));
-///         assert!(panic.type_name().ends_with("Buggy"));
-///     }
-///     other => panic!("{other:?}"),
-/// }
-/// # }
-/// ```
-pub struct CleanupPanic {
-    type_name: &'static str,
-    caught: Caught,
-}
-
-/// A caught panic: its message, if it was a string, and its payload. The part
-/// [`CleanupPanic`] and `TaskPanic` share.
+/// A caught panic: its message, if it was a string, and its payload.
 struct Caught {
     message: Option<String>,
     /// In a mutex only so that the error is `Sync`; it is never contended.
@@ -570,6 +377,38 @@ impl Caught {
     }
 }
 
+/// A panic caught in a cleanup that ran away from its owner (a background task, a
+/// helper thread); part of [`BackgroundError`] and [`BlockingError`].
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use asyncdrop::rt::tokio::block_on_async_drop;
+/// use asyncdrop::rt::BlockingError;
+/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+///
+/// struct Buggy;
+/// impl AsyncDrop for Buggy {
+///     type Error = std::io::Error;
+///     async fn async_drop_impl(self) -> std::io::Result<()> {
+///         panic!("flush failed after {} tries", 3)
+///     }
+/// }
+///
+/// let Err(BlockingError::Panicked(panic)) = block_on_async_drop(AsyncDropGuard::new(Buggy)) else {
+///     unreachable!()
+/// };
+/// assert_eq!(panic.message(), Some("flush failed after 3 tries"));
+/// assert_eq!(panic.type_name(), std::any::type_name::<Buggy>());
+/// assert!(std::panic::catch_unwind(|| panic.resume_unwind()).is_err());
+/// # }
+/// ```
+pub struct CleanupPanic {
+    type_name: &'static str,
+    caught: Caught,
+}
+
 impl CleanupPanic {
     pub(crate) fn new(type_name: &'static str, payload: Payload) -> Self {
         CleanupPanic {
@@ -578,110 +417,22 @@ impl CleanupPanic {
         }
     }
 
-    /// The guarded type whose cleanup panicked, as given by
-    /// [`core::any::type_name`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::block_on_async_drop;
-    /// use asyncdrop::rt::BlockingError;
-    /// use asyncdrop::AsyncDropGuard;
-    /// # use asyncdrop::AsyncDrop;
-    /// # struct Buggy;
-    /// # impl AsyncDrop for Buggy {
-    /// #     type Error = std::io::Error;
-    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { panic!("oops") }
-    /// # }
-    ///
-    /// match block_on_async_drop(AsyncDropGuard::new(Buggy)) {
-    ///     Err(BlockingError::Panicked(panic)) => {
-    ///         assert_eq!(panic.type_name(), std::any::type_name::<Buggy>());
-    ///     }
-    ///     other => panic!("{other:?}"),
-    /// }
-    /// # }
-    /// ```
+    /// The guarded type whose cleanup panicked.
     pub fn type_name(&self) -> &'static str {
         self.type_name
     }
 
     /// The panic message, if the cleanup panicked with a string.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::block_on_async_drop;
-    /// use asyncdrop::rt::BlockingError;
-    /// use asyncdrop::AsyncDropGuard;
-    /// # use asyncdrop::AsyncDrop;
-    /// # struct Buggy;
-    /// # impl AsyncDrop for Buggy {
-    /// #     type Error = std::io::Error;
-    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { panic!("flush failed after {} tries", 3) }
-    /// # }
-    ///
-    /// match block_on_async_drop(AsyncDropGuard::new(Buggy)) {
-    ///     Err(BlockingError::Panicked(panic)) => {
-    ///         assert_eq!(panic.message(), Some("flush failed after 3 tries"));
-    ///     }
-    ///     other => panic!("{other:?}"),
-    /// }
-    /// # }
-    /// ```
     pub fn message(&self) -> Option<&str> {
         self.caught.message.as_deref()
     }
 
     /// The payload the cleanup panicked with.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// # use asyncdrop::rt::tokio::block_on_async_drop;
-    /// # use asyncdrop::rt::BlockingError;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Buggy;
-    /// # impl AsyncDrop for Buggy {
-    /// #     type Error = std::io::Error;
-    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { std::panic::panic_any(42_u32) }
-    /// # }
-    /// if let Err(BlockingError::Panicked(panic)) = block_on_async_drop(AsyncDropGuard::new(Buggy)) {
-    ///     assert_eq!(panic.message(), None); // not a string
-    ///     assert_eq!(panic.into_payload().downcast_ref::<u32>(), Some(&42));
-    /// }
-    /// # }
-    /// ```
-    pub fn into_payload(self) -> alloc::boxed::Box<dyn core::any::Any + Send + 'static> {
+    pub fn into_payload(self) -> Payload {
         self.caught.into_payload()
     }
 
-    /// Goes on unwinding with the original payload, as
-    /// [`std::panic::resume_unwind`] does.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// # use asyncdrop::rt::tokio::block_on_async_drop;
-    /// # use asyncdrop::rt::BlockingError;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Buggy;
-    /// # impl AsyncDrop for Buggy {
-    /// #     type Error = std::io::Error;
-    /// #     async fn async_drop_impl(self) -> std::io::Result<()> { panic!("oops") }
-    /// # }
-    /// let unwound = std::panic::catch_unwind(|| {
-    ///     if let Err(BlockingError::Panicked(panic)) = block_on_async_drop(AsyncDropGuard::new(Buggy)) {
-    ///         panic.resume_unwind();
-    ///     }
-    /// });
-    /// assert!(unwound.is_err());
-    /// # }
-    /// ```
+    /// Goes on unwinding with the original payload ([`std::panic::resume_unwind`]).
     pub fn resume_unwind(self) -> ! {
         std::panic::resume_unwind(self.into_payload())
     }
@@ -698,24 +449,16 @@ impl fmt::Debug for CleanupPanic {
 
 impl fmt::Display for CleanupPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.caught.fmt_with(
-            f,
-            format_args!("the cleanup of `{}` panicked", self.type_name),
-        )
+        let what = format_args!("the cleanup of `{}` panicked", self.type_name);
+        self.caught.fmt_with(f, what)
     }
 }
 
 impl Error for CleanupPanic {}
 
-/// A task panicked, and its panic was caught instead of being passed on.
-///
-/// Returned as [`WorkerError::Panicked`] by a cleanup worker whose
-/// [`Policy`](crate::Policy) panicked on a report (the worker finished every
-/// cleanup first), and by the cleanup of a guarded smol or async-std task handle
-/// whose task panicked (those runtimes would pass the panic on by panicking).
-///
-/// It keeps the panic's message, if it was a string (as `panic!` makes it), and the
-/// payload itself, to go on unwinding with [`resume_unwind`](Self::resume_unwind).
+/// A task panicked, and its panic was caught instead of being passed on: a cleanup
+/// worker whose [`Policy`](crate::Policy) panicked ([`WorkerError::Panicked`]), or
+/// the cleanup of a guarded smol or async-std task handle whose task panicked.
 ///
 /// # Examples
 ///
@@ -731,6 +474,7 @@ impl Error for CleanupPanic {}
 ///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
 ///     assert_eq!(err.message(), Some("task broke"));
 ///     assert_eq!(err.to_string(), "a task panicked: task broke");
+///     assert!(err.into_payload().downcast_ref::<&str>().is_some());
 /// });
 /// # }
 /// ```
@@ -746,74 +490,16 @@ impl TaskPanic {
     }
 
     /// The panic message, if the task panicked with a string.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "smol")] {
-    /// use asyncdrop::AsyncDropGuard;
-    ///
-    /// smol::block_on(async {
-    ///     let task = smol::spawn(async { std::panic::panic_any(7_u8) });
-    ///     while !task.is_finished() {
-    ///         smol::future::yield_now().await;
-    ///     }
-    ///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
-    ///     assert_eq!(err.message(), None); // not a string
-    /// });
-    /// # }
-    /// ```
     pub fn message(&self) -> Option<&str> {
         self.caught.message.as_deref()
     }
 
     /// The payload the task panicked with.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "smol")] {
-    /// use asyncdrop::AsyncDropGuard;
-    ///
-    /// smol::block_on(async {
-    ///     let task = smol::spawn(async { std::panic::panic_any(7_u8) });
-    ///     while !task.is_finished() {
-    ///         smol::future::yield_now().await;
-    ///     }
-    ///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
-    ///     assert_eq!(err.into_payload().downcast_ref::<u8>(), Some(&7));
-    /// });
-    /// # }
-    /// ```
     pub fn into_payload(self) -> Payload {
         self.caught.into_payload()
     }
 
-    /// Goes on unwinding with the task's panic, as if it had not been caught.
-    ///
-    /// # Panics
-    ///
-    /// Always: that is what it is for.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "smol")] {
-    /// use asyncdrop::AsyncDropGuard;
-    ///
-    /// let caught = std::panic::catch_unwind(|| {
-    ///     smol::block_on(async {
-    ///         let task = smol::spawn(async { panic!("task broke") });
-    ///         while !task.is_finished() {
-    ///             smol::future::yield_now().await;
-    ///         }
-    ///         let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
-    ///         err.resume_unwind()
-    ///     })
-    /// });
-    /// assert!(caught.is_err());
-    /// # }
-    /// ```
+    /// Goes on unwinding with the task's panic ([`std::panic::resume_unwind`]).
     pub fn resume_unwind(self) -> ! {
         std::panic::resume_unwind(self.into_payload())
     }
@@ -835,7 +521,7 @@ impl fmt::Display for TaskPanic {
 
 impl Error for TaskPanic {}
 
-/// How a cleanup worker stopped without finishing its work; what its
+/// How a cleanup worker stopped without finishing its work: what its
 /// [`ReaperWorker`](super::ReaperWorker) resolves to instead of the
 /// [`ReaperStats`](super::ReaperStats).
 ///
@@ -845,7 +531,6 @@ impl Error for TaskPanic {}
 /// # #[cfg(feature = "smol")] {
 /// use std::sync::Arc;
 /// use asyncdrop::rt::smol::{Reaper, Smol};
-/// use asyncdrop::rt::WorkerError;
 /// use asyncdrop::AsyncDrop;
 ///
 /// struct Conn;
@@ -856,24 +541,20 @@ impl Error for TaskPanic {}
 ///
 /// let executor = Arc::new(smol::Executor::new());
 /// let (reaper, worker) = Reaper::<Conn>::spawn_on(&Smol::from(executor.clone()), 4);
-/// drop(executor); // the worker's task goes with its executor ...
-/// drop(reaper);
-/// // ... so it never finished:
+/// drop((executor, reaper)); // the worker's task goes with its executor
 /// let err = smol::block_on(worker).unwrap_err();
-/// assert!(matches!(err, WorkerError::Cancelled));
-/// assert!(err.is_cancelled());
+/// assert!(err.is_cancelled() && !err.is_panic());
 /// # }
 /// ```
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum WorkerError {
     /// The worker's task was dropped before it finished: its runtime shut down or
-    /// its executor was dropped.
-    /// The cleanups it was running, and the values still queued, were each reported
-    /// as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// its executor was dropped. The cleanups it was running, and the values still
+    /// queued, were each reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
     Cancelled,
-    /// The [`Policy`](crate::Policy) panicked on a report (a failed or panicking
-    /// cleanup). The worker still finished every cleanup, then stopped with the
-    /// first such panic, caught here.
+    /// The [`Policy`](crate::Policy) panicked on a report. The worker still finished
+    /// every cleanup, then stopped with the first such panic, caught here.
     Panicked(TaskPanic),
 }
 
@@ -897,20 +578,12 @@ impl WorkerError {
     }
 }
 
-impl fmt::Debug for WorkerError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WorkerError::Cancelled => f.write_str("Cancelled"),
-            WorkerError::Panicked(panic) => f.debug_tuple("Panicked").field(panic).finish(),
-        }
-    }
-}
-
 impl fmt::Display for WorkerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WorkerError::Cancelled => f.write_str(
-                "the cleanup worker was cancelled: its runtime shut down or its executor was dropped before it finished",
+                "the cleanup worker was cancelled: its runtime shut down \
+                 or its executor was dropped before it finished",
             ),
             WorkerError::Panicked(panic) => {
                 f.write_str("the cleanup worker stopped because the policy panicked")?;

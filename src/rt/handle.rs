@@ -179,53 +179,11 @@ where
 impl<T: LocalAsyncDrop> CleanupHandle<T> {
     /// Whether the cleanup has finished (or was cancelled): awaiting the handle then
     /// returns at once.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::spawn_async_drop_on;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// let handle = spawn_async_drop_on(rt.handle(), AsyncDropGuard::new(Conn));
-    /// assert!(!handle.is_finished()); // the runtime has not run yet
-    /// rt.block_on(tokio::task::yield_now());
-    /// assert!(handle.is_finished());
-    /// rt.block_on(handle)?;
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn is_finished(&self) -> bool {
         !matches!(*self.shared.lock(), Slot::Running(_))
     }
 
     /// The name of the guarded type whose cleanup this handle waits for.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// # use asyncdrop::rt::tokio::spawn_async_drop_on;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// let handle = spawn_async_drop_on(rt.handle(), AsyncDropGuard::new(Conn));
-    /// assert!(handle.type_name().ends_with("Conn"));
-    /// # rt.block_on(handle).unwrap();
-    /// # }
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
     pub fn type_name(&self) -> &'static str {
         self.origin.type_name
     }

@@ -19,33 +19,6 @@ use crate::AsyncDrop;
 /// # Errors
 ///
 /// The `io::Error` of killing or waiting.
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::AsyncDropGuard;
-/// # #[cfg(all(unix, feature = "smol"))] {
-/// use smol::process::Command;
-///
-/// smol::block_on(async {
-///     let mut child = AsyncDropGuard::new(Command::new("sleep").arg("30").spawn()?);
-///     assert!(child.try_status()?.is_none()); // running
-///     child.async_drop().await // killed and reaped
-/// })?;
-/// # }
-/// # #[cfg(all(unix, feature = "async-std"))] {
-/// use async_std::process::Command;
-///
-/// async_std::task::block_on(async {
-///     let child = AsyncDropGuard::new(Command::new("sleep").arg("30").spawn()?);
-///     let pid = child.id();
-///     child.async_drop().await?; // killed and reaped: no zombie is left
-///     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # }
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(any(feature = "smol", feature = "async-std"))))]
 impl AsyncDrop for Child {
     type Error = io::Error;

@@ -1,7 +1,4 @@
-//! The runtime-neutral part of a cleanup worker ("reaper"): the job that travels
-//! through the channel, the worker loop and its statistics, handing values over
-//! (the [`HandOver`] future, a synchronous drop that hands over), and what the
-//! adapters plug in ([`Background`]).
+//! A bounded cleanup worker ("reaper") for synchronous `Drop` paths.
 
 use alloc::boxed::Box;
 use core::fmt;
@@ -26,40 +23,8 @@ use crate::outcome::{catch_cleanup, clean_up_reporting, Outcome, Payload};
 use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 
-/// What a cleanup worker did, returned when it stops.
-///
-/// Every value the worker took is counted exactly once, in one of the fields.
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(feature = "tokio")] {
-/// use asyncdrop::rt::tokio::Reaper;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-///
-/// struct Conn(bool);
-/// impl AsyncDrop for Conn {
-///     type Error = &'static str;
-///     async fn async_drop_impl(self) -> Result<(), &'static str> {
-///         if self.0 { Ok(()) } else { Err("reset") }
-///     }
-/// }
-///
-/// asyncdrop::set_policy(asyncdrop::Policy::Ignore); // the failure is also reported
-/// tokio::runtime::Runtime::new()?.block_on(async {
-///     let (reaper, worker) = Reaper::spawn(8);
-///     reaper.hand_over(AsyncDropGuard::new(Conn(true))).await?;
-///     reaper.hand_over(AsyncDropGuard::new(Conn(false))).await?;
-///     reaper.shutdown();
-///     let stats = worker.await?;
-///     assert_eq!((stats.cleaned, stats.failed, stats.panicked), (1, 1, 0));
-///     assert_eq!(stats.total(), 2);
-///     Ok::<(), Box<dyn std::error::Error>>(())
-/// })?;
-/// # asyncdrop::set_policy(asyncdrop::Policy::Panic);
-/// # }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// What a cleanup worker did, returned when it stops (see [`Reaper`] for an
+/// example). Every value the worker took is counted exactly once, in one field.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct ReaperStats {
@@ -75,12 +40,6 @@ pub struct ReaperStats {
 
 impl ReaperStats {
     /// How many cleanups the worker ran to the end.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(asyncdrop::rt::ReaperStats::default().total(), 0);
-    /// ```
     pub fn total(&self) -> u64 {
         self.cleaned + self.failed + self.panicked
     }
@@ -194,10 +153,10 @@ where
 }
 
 /// Queues `guard` if the worker's queue has room; hands it back otherwise.
-fn try_hand_over<T>(jobs: &Sender<Job<T>>, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>>
-where
-    T: AsyncDrop + 'static,
-{
+fn try_hand_over<T: LocalAsyncDrop>(
+    jobs: &Sender<Job<T>>,
+    guard: AsyncDropGuard<T>,
+) -> Result<(), HandOverError<T>> {
     jobs.try_send(Job::new(guard)).map_err(|e| match e {
         TrySendError::Full(job) => HandOverError::Full(job.into_guard()),
         TrySendError::Closed(job) => HandOverError::Closed(job.into_guard()),
@@ -246,10 +205,7 @@ fn detach<R: Runtime>(runtime: &R, future: impl Future<Output = ()> + Send + 'st
 }
 
 /// Queues `job`, waiting for room; hands it back if the worker shut down.
-async fn send<T>(jobs: Sender<Job<T>>, job: Job<T>) -> Result<(), Job<T>>
-where
-    T: AsyncDrop + 'static,
-{
+async fn send<T: LocalAsyncDrop>(jobs: Sender<Job<T>>, job: Job<T>) -> Result<(), Job<T>> {
     jobs.send(job).await.map_err(|SendError(job)| job)
 }
 
@@ -266,8 +222,8 @@ where
 }
 
 pin_project! {
-    /// The future returned by the adapters' `Reaper::hand_over`: hands a guard to a
-    /// cleanup worker, waiting for room in its queue.
+    /// The future returned by [`Reaper::hand_over`]: hands a guard to a cleanup
+    /// worker, waiting for room in its queue.
     ///
     /// # Errors
     ///
@@ -275,49 +231,16 @@ pin_project! {
     ///
     /// # Cancel safety
     ///
-    /// If it is dropped before the guard was queued, the value is dropped without
-    /// cleanup and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is
-    /// reported.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::Reaper;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// tokio::runtime::Runtime::new()?.block_on(async {
-    ///     let (reaper, worker) = Reaper::spawn(1);
-    ///     let handing_over = reaper.hand_over(AsyncDropGuard::new(Conn));
-    ///     handing_over.await?;
-    ///     drop(reaper);
-    ///     assert_eq!(worker.await?.cleaned, 1);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// Dropped before the guard was queued, the value is dropped without cleanup
+    /// and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is reported.
     #[must_use = "futures do nothing unless you `.await` or poll them"]
-    pub struct HandOver<'a, T>
-    where
-        T: AsyncDrop,
-        T: 'static,
-    {
+    pub struct HandOver<'a, T: LocalAsyncDrop> {
         #[pin]
         send: async_channel::Send<'a, Job<T>>,
     }
 }
 
-impl<'a, T> HandOver<'a, T>
-where
-    T: AsyncDrop + 'static,
-{
+impl<'a, T: LocalAsyncDrop> HandOver<'a, T> {
     pub(crate) fn new(jobs: &'a Sender<Job<T>>, guard: AsyncDropGuard<T>) -> Self {
         HandOver {
             send: jobs.send(Job::new(guard)),
@@ -325,10 +248,7 @@ where
     }
 }
 
-impl<T> Future for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
+impl<T: LocalAsyncDrop> Future for HandOver<'_, T> {
     type Output = Result<(), HandOverError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -339,10 +259,7 @@ where
     }
 }
 
-impl<T> fmt::Debug for HandOver<'_, T>
-where
-    T: AsyncDrop + 'static,
-{
+impl<T: LocalAsyncDrop> fmt::Debug for HandOver<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HandOver")
             .field("type", &core::any::type_name::<T>())
@@ -406,7 +323,7 @@ where
 ///     type Error = std::io::Error;
 ///     async fn async_drop_impl(self) -> std::io::Result<()> {
 ///         tokio::task::yield_now().await; // say goodbye to peer `self.id`, shut down
-///         assert!(self.id < 100);
+///         assert!(self.id <= 101);
 ///         Ok(())
 ///     }
 /// }
@@ -424,17 +341,21 @@ where
 /// }
 /// drop(cache); // every `Drop` hands its value to the worker (blocking for room)
 ///
+/// // Or by hand: without waiting (the guard comes back if the queue is full) ...
+/// if let Err(full) = reaper.try_hand_over(AsyncDropGuard::new(Conn { id: 100 })) {
+///     rt.block_on(full.into_guard().async_drop())?;
+/// }
+/// // ... or waiting for room, in async code.
+/// rt.block_on(reaper.hand_over(AsyncDropGuard::new(Conn { id: 101 })))?;
+///
 /// reaper.shutdown(); // drain, then stop
-/// assert_eq!(rt.block_on(worker)?.cleaned, 100);
+/// let stats = rt.block_on(worker)?;
+/// assert!(stats.cleaned >= 101 && stats.total() == stats.cleaned);
+/// println!("{stats}"); // "102 cleaned up, 0 failed, 0 panicked" (101 if the queue was full)
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct Reaper<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+pub struct Reaper<T: LocalAsyncDrop, R> {
     jobs: Sender<Job<T>>,
     runtime: R,
 }
@@ -452,30 +373,6 @@ where
     ///
     /// Panics, naming the type, if there is no current runtime (use
     /// [`spawn_on`](Self::spawn_on) there) or if `capacity` is zero.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::Reaper;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// tokio::runtime::Runtime::new()?.block_on(async {
-    ///     let (reaper, worker) = Reaper::spawn(4);
-    ///     reaper.hand_over(AsyncDropGuard::new(Conn)).await?;
-    ///     reaper.shutdown();
-    ///     assert_eq!(worker.await?.cleaned, 1);
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     #[track_caller]
     pub fn spawn(capacity: usize) -> (Self, ReaperWorker) {
         match R::current() {
@@ -529,34 +426,6 @@ where
     ///
     /// Hands the guard back in [`HandOverError::Full`] if the queue is full, or
     /// [`HandOverError::Closed`] after [`shutdown`](Self::shutdown).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::Reaper;
-    /// use asyncdrop::rt::HandOverError;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 1);
-    /// reaper.try_hand_over(AsyncDropGuard::new(Conn))?;
-    /// // The worker has not run yet (the runtime is idle): the queue is full.
-    /// match reaper.try_hand_over(AsyncDropGuard::new(Conn)) {
-    ///     Err(HandOverError::Full(guard)) => rt.block_on(guard.async_drop())?,
-    ///     other => panic!("{other:?}"),
-    /// }
-    /// reaper.shutdown();
-    /// assert_eq!(rt.block_on(worker)?.cleaned, 1);
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn try_hand_over(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
         try_hand_over(&self.jobs, guard)
     }
@@ -590,33 +459,6 @@ where
     ///
     /// Hands the guard back in [`HandOverError::Closed`] after
     /// [`shutdown`](Self::shutdown), or [`HandOverError::WouldBlock`] as above.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::Reaper;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
-    /// let rt = tokio::runtime::Runtime::new()?;
-    /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 2);
-    /// let feeder = std::thread::spawn(move || {
-    ///     for _ in 0..10 {
-    ///         reaper.hand_over_blocking(AsyncDropGuard::new(Conn)).unwrap();
-    ///     }
-    ///     // the last clone of `reaper` is dropped here: the queue closes
-    /// });
-    /// feeder.join().unwrap();
-    /// assert_eq!(rt.block_on(worker)?.cleaned, 10);
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn hand_over_blocking(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
         let job = match self.jobs.try_send(Job::new(guard)) {
             Ok(()) => return Ok(()),
@@ -658,12 +500,7 @@ where
     }
 }
 
-impl<T, R> Clone for Reaper<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: LocalAsyncDrop, R: Clone> Clone for Reaper<T, R> {
     fn clone(&self) -> Self {
         Reaper {
             jobs: self.jobs.clone(),
@@ -672,18 +509,13 @@ where
     }
 }
 
-impl<T, R> fmt::Debug for Reaper<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: LocalAsyncDrop, R: fmt::Debug> fmt::Debug for Reaper<T, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reaper")
             .field("type", &core::any::type_name::<T>())
-            .field("queued", &self.queued())
-            .field("capacity", &self.capacity())
-            .field("shut_down", &self.is_shut_down())
+            .field("queued", &self.jobs.len())
+            .field("capacity", &self.jobs.capacity())
+            .field("shut_down", &self.jobs.is_closed())
             .field("runtime", &self.runtime)
             .finish()
     }

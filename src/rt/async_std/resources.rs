@@ -40,27 +40,6 @@ use crate::AsyncDrop;
 ///
 /// A cleanup dropped before it finished drops the stream (closing it as above) and
 /// is reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::AsyncDropGuard;
-/// use async_std::net::{TcpListener, TcpStream};
-/// use async_std::prelude::*;
-///
-/// async_std::task::block_on(async {
-///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-///     let mut client = AsyncDropGuard::new(TcpStream::connect(listener.local_addr()?).await?);
-///     let (mut server, _) = listener.accept().await?;
-///     client.write_all(b"bye").await?;
-///     client.async_drop().await?; // FIN
-///     let mut got = Vec::new();
-///     server.read_to_end(&mut got).await?; // ends: end-of-file
-///     assert_eq!(got, b"bye");
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl AsyncDrop for TcpStream {
     type Error = io::Error;
@@ -91,24 +70,6 @@ impl AsyncDrop for TcpStream {
 ///
 /// A cleanup dropped before it finished drops the stream and is reported as
 /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(unix)] {
-/// use asyncdrop::AsyncDropGuard;
-/// use async_std::os::unix::net::UnixStream;
-/// use async_std::prelude::*;
-///
-/// async_std::task::block_on(async {
-///     let (a, mut b) = UnixStream::pair()?;
-///     AsyncDropGuard::new(a).async_drop().await?;
-///     assert_eq!(b.read(&mut [0; 8]).await?, 0); // end-of-file
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # }
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "async-std", unix))))]
 impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
@@ -150,23 +111,6 @@ impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
 /// A cleanup dropped before it finished drops the file — falling back to that
 /// blocking, error-swallowing `Drop` — and is reported as
 /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::AsyncDropGuard;
-/// use async_std::prelude::*;
-///
-/// async_std::task::block_on(async {
-///     let path = std::env::temp_dir().join(format!("asyncdrop-astd-doc-file-{}", std::process::id()));
-///     let mut file = AsyncDropGuard::new(async_std::fs::File::create(&path).await?);
-///     file.write_all(b"durable").await?;
-///     file.async_drop().await?; // written out and synced
-///     assert_eq!(async_std::fs::read(&path).await?, b"durable");
-///     async_std::fs::remove_file(&path).await
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl AsyncDrop for File {
     type Error = io::Error;
@@ -199,25 +143,6 @@ impl AsyncDrop for File {
 ///
 /// A cleanup dropped before it finished loses what was still buffered, and is
 /// reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::AsyncDropGuard;
-/// use async_std::io::BufWriter;
-/// use async_std::prelude::*;
-///
-/// async_std::task::block_on(async {
-///     let path = std::env::temp_dir().join(format!("asyncdrop-astd-doc-buf-{}", std::process::id()));
-///     let file = async_std::fs::File::create(&path).await?;
-///     let mut out = AsyncDropGuard::new(BufWriter::new(file));
-///     out.write_all(b"buffered").await?; // still in memory
-///     out.async_drop().await?; // written out
-///     assert_eq!(async_std::fs::read(&path).await?, b"buffered");
-///     async_std::fs::remove_file(&path).await
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl<W> AsyncDrop for BufWriter<W>
 where
@@ -262,24 +187,6 @@ where
 /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled). If it was polled at
 /// least once, the task is already marked cancelled and async-std drops it soon,
 /// but nobody waits for that; if it was never polled, the task is only detached.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use asyncdrop::AsyncDropGuard;
-///
-/// async_std::task::block_on(async {
-///     let ticker = AsyncDropGuard::new(async_std::task::spawn(async {
-///         loop {
-///             async_std::task::sleep(Duration::from_millis(10)).await;
-///         }
-///     }));
-///     ticker.async_drop().await?; // cancelled, and gone
-///     Ok::<(), asyncdrop::rt::async_std::TaskPanic>(())
-/// })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
     type Error = TaskPanic;

@@ -27,23 +27,6 @@ use crate::AsyncDrop;
 /// A [`TaskPanic`] if the task panicked (smol would resume that panic in whoever
 /// awaits the task; the cleanup hands it back as an error instead). A task that was
 /// cancelled — the expected outcome — is a success.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use asyncdrop::AsyncDropGuard;
-///
-/// smol::block_on(async {
-///     let ticker = AsyncDropGuard::new(smol::spawn(async {
-///         loop {
-///             smol::Timer::after(Duration::from_millis(10)).await;
-///         }
-///     }));
-///     ticker.async_drop().await // cancelled, and gone
-/// })?;
-/// # Ok::<(), asyncdrop::rt::smol::TaskPanic>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl<T: Send + 'static> AsyncDrop for Task<T> {
     type Error = TaskPanic;
@@ -66,29 +49,6 @@ impl<T: Send + 'static> AsyncDrop for Task<T> {
 ///
 /// The first `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if
 /// the peer already reset the connection. The stream is closed either way.
-///
-/// # Examples
-///
-/// ```
-/// use std::net::{TcpListener, TcpStream};
-/// use asyncdrop::AsyncDropGuard;
-/// use smol::io::{AsyncReadExt, AsyncWriteExt};
-/// use smol::Async;
-///
-/// smol::block_on(async {
-///     let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
-///     let addr = listener.get_ref().local_addr()?;
-///     let mut client = AsyncDropGuard::new(Async::<TcpStream>::connect(addr).await?);
-///     let (mut server, _) = listener.accept().await?;
-///     client.write_all(b"bye").await?;
-///     client.async_drop().await?; // FIN
-///     let mut got = Vec::new();
-///     server.read_to_end(&mut got).await?; // ends: end-of-file
-///     assert_eq!(got, b"bye");
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl AsyncDrop for Async<TcpStream> {
     type Error = io::Error;
@@ -109,25 +69,6 @@ impl AsyncDrop for Async<TcpStream> {
 ///
 /// The first `io::Error` of the flush or of the shutdown. The stream is closed
 /// either way.
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(unix)] {
-/// use std::os::unix::net::UnixStream;
-/// use asyncdrop::AsyncDropGuard;
-/// use smol::io::AsyncReadExt;
-/// use smol::Async;
-///
-/// smol::block_on(async {
-///     let (a, mut b) = Async::<UnixStream>::pair()?;
-///     AsyncDropGuard::new(a).async_drop().await?;
-///     assert_eq!(b.read(&mut [0; 8]).await?, 0); // end-of-file
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # }
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "smol", unix))))]
 impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
@@ -151,27 +92,6 @@ impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
 ///
 /// The `io::Error` of the shutdown, e.g. `NotConnected` if the peer already reset
 /// the connection.
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::AsyncDropGuard;
-/// use smol::io::{AsyncReadExt, AsyncWriteExt};
-/// use smol::net::{TcpListener, TcpStream};
-///
-/// smol::block_on(async {
-///     let listener = TcpListener::bind("127.0.0.1:0").await?;
-///     let mut client = AsyncDropGuard::new(TcpStream::connect(listener.local_addr()?).await?);
-///     let (mut server, _) = listener.accept().await?;
-///     client.write_all(b"bye").await?;
-///     client.async_drop().await?;
-///     let mut got = Vec::new();
-///     server.read_to_end(&mut got).await?; // ends: end-of-file
-///     assert_eq!(got, b"bye");
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl AsyncDrop for ::smol::net::TcpStream {
     type Error = io::Error;
@@ -190,24 +110,6 @@ impl AsyncDrop for ::smol::net::TcpStream {
 /// # Errors
 ///
 /// The `io::Error` of the shutdown.
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(unix)] {
-/// use asyncdrop::AsyncDropGuard;
-/// use smol::io::AsyncReadExt;
-/// use smol::net::unix::UnixStream;
-///
-/// smol::block_on(async {
-///     let (a, mut b) = UnixStream::pair()?;
-///     AsyncDropGuard::new(a).async_drop().await?;
-///     assert_eq!(b.read(&mut [0; 8]).await?, 0); // end-of-file
-///     Ok::<(), std::io::Error>(())
-/// })?;
-/// # }
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "smol", unix))))]
 impl AsyncDrop for ::smol::net::unix::UnixStream {
@@ -232,23 +134,6 @@ impl AsyncDrop for ::smol::net::unix::UnixStream {
 ///
 /// The first `io::Error` of the flush or of `sync_all`. Syncing a file opened only
 /// for reading fails on some platforms (Windows); guard files you write to.
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::AsyncDropGuard;
-/// use smol::io::AsyncWriteExt;
-///
-/// smol::block_on(async {
-///     let path = std::env::temp_dir().join(format!("asyncdrop-smol-doc-file-{}", std::process::id()));
-///     let mut file = AsyncDropGuard::new(smol::fs::File::create(&path).await?);
-///     file.write_all(b"durable").await?;
-///     file.async_drop().await?; // flushed and synced
-///     assert_eq!(smol::fs::read(&path).await?, b"durable");
-///     smol::fs::remove_file(&path).await
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl AsyncDrop for File {
     type Error = io::Error;
@@ -270,24 +155,6 @@ impl AsyncDrop for File {
 /// # Errors
 ///
 /// The first `io::Error` of writing the buffer or of closing.
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::AsyncDropGuard;
-/// use smol::io::{AsyncWriteExt, BufWriter};
-///
-/// smol::block_on(async {
-///     let path = std::env::temp_dir().join(format!("asyncdrop-smol-doc-buf-{}", std::process::id()));
-///     let file = smol::fs::File::create(&path).await?;
-///     let mut out = AsyncDropGuard::new(BufWriter::new(file));
-///     out.write_all(b"buffered").await?; // still in memory
-///     out.async_drop().await?; // written out
-///     assert_eq!(smol::fs::read(&path).await?, b"buffered");
-///     smol::fs::remove_file(&path).await
-/// })?;
-/// # Ok::<(), std::io::Error>(())
-/// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl<W> AsyncDrop for BufWriter<W>
 where
