@@ -312,11 +312,7 @@ impl<T> AsyncDropGuard<T> {
     /// ```
     /// use asyncdrop::{AsyncDrop, AsyncDropGuard, DynAsyncDrop};
     ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
+    /// # use asyncdrop::doc_fixture::Conn;
     /// struct Tx(String);
     /// impl AsyncDrop for Tx {
     ///     type Error = String;

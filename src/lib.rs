@@ -180,6 +180,22 @@ pub use join::{all_or_cleanup, async_drop_all, AcquireAll};
 pub use policy::{set_policy, Policy, Report, ReportKind};
 pub use traits::{AsyncDrop, LocalAsyncDrop};
 
+/// The resource the examples share: a connection whose cleanup succeeds at once.
+#[cfg(feature = "std")]
+#[doc(hidden)]
+pub mod doc_fixture {
+    /// A connection whose cleanup succeeds at once.
+    #[derive(Debug)]
+    pub struct Conn;
+
+    impl crate::AsyncDrop for Conn {
+        type Error = std::io::Error;
+        async fn async_drop_impl(self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
 #[doc(hidden)]
 pub mod __private {
     /// Asserts at compile time that a cleanup cannot fail.

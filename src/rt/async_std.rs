@@ -1,73 +1,36 @@
-//! The async-std adapter (**legacy**: async-std is discontinued upstream): background
-//! cleanup, a bounded cleanup worker, deadlines, blocking from sync code, and async
-//! drop for async-std's own resources.
-//!
-//! Enable it with the `async-std` feature:
-//!
-//! ```toml
-//! asyncdrop = { version = "0.1", features = ["async-std"] }
-//! ```
-//!
-//! **Legacy.** async-std 1.13 is the last release: the project is discontinued and
-//! recommends smol, which runs on the same executor and reactor. This module is kept
-//! for programs that still run on async-std; new code should prefer the smol
-//! adapter.
-//!
-//! # Which runtime
-//!
-//! Everything here runs on async-std's **global runtime**: an executor thread pool
-//! that starts by itself on first use, plus the reactor thread that drives I/O and
-//! timers. There is no runtime to create, enter or pass around, so unlike the tokio
-//! adapter nothing here fails for lack of a runtime: it works from any thread —
-//! inside `async_std::task::block_on`, inside a spawned task, on a plain thread,
-//! even inside another executor.
-//!
-//! The flip side: the global runtime never shuts down. When `main` returns, tasks
-//! still running are neither finished nor dropped — a background cleanup cut off
-//! that way is lost *without* a report. Wait for what matters before returning: a
-//! [`CleanupHandle`], a [`ReaperWorker`], or every background cleanup at once with
-//! [`wait_for_background_cleanups`].
-//!
-//! The runtime is [`AsyncStd`]; the items here are [the crate's adapter
-//! items](crate::rt) on it, plus [`AsyncDrop`] for `TcpStream`,
-//! `UnixStream`, `File`, `BufWriter<W>`, `JoinHandle<T>` (its error:
+//! The async-std adapter (**legacy**: async-std 1.13 is the last release; the
+//! project recommends smol, which runs on the same executor and reactor):
+//! [the crate's adapter items](crate::rt) on [`AsyncStd`], and [`AsyncDrop`] for
+//! `TcpStream`, `UnixStream`, `File`, `BufWriter<W>`, `JoinHandle<T>` (its error:
 //! [`TaskPanic`]) and `process::Child`.
+//!
+//! Everything runs on async-std's global runtime, which starts by itself, so
+//! nothing here fails for lack of a runtime, from any thread. It never shuts down:
+//! cleanups still running when `main` returns are cut off without a report — wait
+//! for them first ([`wait_for_background_cleanups`], the [`ReaperWorker`]).
 //!
 //! # Examples
 //!
 //! ```
 //! use std::time::Duration;
-//! use asyncdrop::rt::async_std::{async_drop_timeout, spawn_async_drop};
-//! use asyncdrop::AsyncDropGuard;
-//! use async_std::net::{TcpListener, TcpStream};
-//! use async_std::prelude::*;
+//! use asyncdrop::rt::async_std::{spawn_async_drop, wait_for_background_cleanups};
+//! use asyncdrop::{AsyncDrop, AsyncDropGuard};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! async_std::task::block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
-//!     let addr = listener.local_addr()?;
-//!
-//!     // `TcpStream` is `AsyncDrop`: its cleanup shuts the connection down.
-//!     let mut a = AsyncDropGuard::new(TcpStream::connect(addr).await?);
-//!     let mut b = AsyncDropGuard::new(TcpStream::connect(addr).await?);
-//!     a.write_all(b"hello").await?;
-//!     b.write_all(b"hello").await?;
-//!
-//!     // One cleaned up with a deadline, in this task ...
-//!     async_drop_timeout(a, Duration::from_secs(5)).await?;
-//!     // ... the other in the background.
-//!     let cleanup = spawn_async_drop(b)?;
-//!
-//!     for _ in 0..2 {
-//!         let (mut peer, _) = listener.accept().await?;
-//!         let mut got = String::new();
-//!         peer.read_to_string(&mut got).await?; // ends when the client shut down
-//!         assert_eq!(got, "hello");
+//! struct Session;
+//! impl AsyncDrop for Session {
+//!     type Error = std::io::Error;
+//!     async fn async_drop_impl(self) -> std::io::Result<()> {
+//!         async_std::task::sleep(Duration::from_millis(1)).await; // log out
+//!         Ok(())
 //!     }
-//!     cleanup.await?;
-//!     Ok(())
-//! })
-//! # }
+//! }
+//!
+//! async_std::task::block_on(async {
+//!     drop(spawn_async_drop(AsyncDropGuard::new(Session))?); // fire and forget
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
+//! assert_eq!(wait_for_background_cleanups(Duration::from_secs(5)), 0); // before exit
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod resources;
@@ -94,18 +57,11 @@ runtime_items!(AsyncStd);
 /// # Examples
 ///
 /// ```
-/// use asyncdrop::rt::async_std::AsyncStd;
-/// use asyncdrop::rt::spawn_async_drop_on;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::rt::async_std::{spawn_async_drop_on, AsyncStd};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn;
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
-/// let cleanup = spawn_async_drop_on(&AsyncStd, AsyncDropGuard::new(Conn));
-/// async_std::task::block_on(cleanup)?;
+/// # use asyncdrop::doc_fixture::Conn;
+/// async_std::task::block_on(spawn_async_drop_on(&AsyncStd, AsyncDropGuard::new(Conn)))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]

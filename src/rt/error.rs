@@ -321,8 +321,12 @@ impl<T> fmt::Debug for HandOverError<T> {
             HandOverError::Closed(_) => "Closed",
             HandOverError::WouldBlock(_) => "WouldBlock",
         };
-        let guard = format_args!("AsyncDropGuard<{}>", core::any::type_name::<T>());
-        f.debug_tuple(name).field(&guard).finish()
+        f.debug_tuple(name)
+            .field(&format_args!(
+                "AsyncDropGuard<{}>",
+                core::any::type_name::<T>()
+            ))
+            .finish()
     }
 }
 
@@ -449,8 +453,10 @@ impl fmt::Debug for CleanupPanic {
 
 impl fmt::Display for CleanupPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = format_args!("the cleanup of `{}` panicked", self.type_name);
-        self.caught.fmt_with(f, what)
+        self.caught.fmt_with(
+            f,
+            format_args!("the cleanup of `{}` panicked", self.type_name),
+        )
     }
 }
 
@@ -531,14 +537,8 @@ impl Error for TaskPanic {}
 /// # #[cfg(feature = "smol")] {
 /// use std::sync::Arc;
 /// use asyncdrop::rt::smol::{Reaper, Smol};
-/// use asyncdrop::AsyncDrop;
 ///
-/// struct Conn;
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let executor = Arc::new(smol::Executor::new());
 /// let (reaper, worker) = Reaper::<Conn>::spawn_on(&Smol::from(executor.clone()), 4);
 /// drop((executor, reaper)); // the worker's task goes with its executor

@@ -49,14 +49,9 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::spawn_async_drop;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn;
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// tokio::runtime::Runtime::new()?.block_on(async {
 ///     let handle = spawn_async_drop(AsyncDropGuard::new(Conn))?;
 ///     assert!(handle.await.is_ok()); // the cleanup finished, without error

@@ -547,14 +547,9 @@ impl<T: LocalAsyncDrop, R: fmt::Debug> fmt::Debug for Reaper<T, R> {
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::Reaper;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn;
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// tokio::runtime::Runtime::new()?.block_on(async {
 ///     let (reaper, worker) = Reaper::spawn(4);
 ///     reaper.hand_over(AsyncDropGuard::new(Conn)).await?;

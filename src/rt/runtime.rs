@@ -33,7 +33,7 @@ use std::time::Instant;
 /// use std::future::Future;
 /// use std::time::Duration;
 /// use asyncdrop::rt::{block_on_async_drop_on, spawn_async_drop_on, Reaper, Runtime};
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 /// use futures_executor::ThreadPool;
 ///
 /// #[derive(Clone, Debug)]
@@ -61,12 +61,7 @@ use std::time::Instant;
 ///     }
 /// }
 ///
-/// struct Conn;
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let pool = Pool(ThreadPool::new()?);
 /// // Background cleanup, with a handle to wait for it:
 /// let handle = spawn_async_drop_on(&pool, AsyncDropGuard::new(Conn));

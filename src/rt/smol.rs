@@ -1,76 +1,35 @@
-//! The smol adapter: background cleanup, a bounded cleanup worker, deadlines,
-//! blocking from sync code, and async drop for smol's own resources.
+//! The smol adapter (smol 2): [the crate's adapter items](crate::rt) on [`Smol`] —
+//! smol's global executor or an [`Executor`] of yours — and [`AsyncDrop`] for
+//! `Task<T>`, `Async<TcpStream>`, `Async<UnixStream>`, `net::TcpStream`,
+//! `net::unix::UnixStream`, `fs::File`, `io::BufWriter<W>` and `process::Child`.
 //!
-//! Enable it with the `smol` feature:
-//!
-//! ```toml
-//! asyncdrop = { version = "0.1", features = ["smol"] }
-//! ```
-//!
-//! Works with smol 2 (and the crates it re-exports: `async-executor`, `async-io`,
-//! `async-net`, `async-fs`, `async-process`).
-//!
-//! The runtime is [`Smol`]: smol's global executor, or an [`Executor`] of yours.
-//! The items here are [the crate's adapter items](crate::rt) on it, plus
-//! [`AsyncDrop`] for `Task<T>`, `Async<TcpStream>`,
-//! `Async<UnixStream>`, `net::TcpStream`, `net::unix::UnixStream`, `fs::File`,
-//! `io::BufWriter<W>` and `process::Child`.
-//!
-//! # How smol differs from tokio here
-//!
-//! smol has no "current runtime" to look up. Background work goes to smol's
-//! *global executor* ([`smol::spawn`]), which smol starts on first
-//! use on background threads of its own (`SMOL_THREADS`, default 1); or, with the
-//! `_on` / `with_executor` variants, to an [`Executor`] of yours.
-//! So spawning never fails: there is no "outside a runtime" error. Timers and I/O
-//! are driven by smol's global reactor, so a deadline works in any task, on any
-//! executor, and a blocked thread does not stop other threads' I/O or timers.
-//!
-//! Two consequences to keep in mind:
-//!
-//! - **The global executor never shuts down.** Background cleanups still running
-//!   when `main` returns are not finished and not reported: the process just ends.
-//!   Await the [`CleanupHandle`]s, the [`ReaperWorker`] after
-//!   [`Reaper::shutdown`](crate::rt::Reaper::shutdown), or every background cleanup
-//!   with [`wait_for_background_cleanups`], before returning when it matters.
-//! - **An executor of yours that is dropped** drops its unfinished tasks: a cleanup
-//!   among them reports [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), as with
-//!   tokio's runtime shutdown.
+//! smol has no current runtime to look up: background work goes to the global
+//! executor (started on first use) unless an executor is given, so spawning never
+//! fails. Timers and I/O run on smol's global reactor: a deadline works on any
+//! executor. **The global executor never shuts down**: cleanups still running when
+//! `main` returns are cut off without a report — wait for them first
+//! ([`wait_for_background_cleanups`], the [`ReaperWorker`]). An executor of yours
+//! that is dropped drops its tasks: their cleanups report
+//! [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
 //!
 //! # Examples
 //!
 //! ```
-//! use std::net::{TcpListener, TcpStream};
+//! # #[cfg(unix)] {
 //! use std::time::Duration;
 //! use asyncdrop::rt::smol::{async_drop_timeout, spawn_async_drop};
 //! use asyncdrop::AsyncDropGuard;
-//! use smol::io::{AsyncReadExt, AsyncWriteExt};
-//! use smol::Async;
 //!
 //! smol::block_on(async {
-//!     let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
-//!     let addr = listener.get_ref().local_addr()?;
-//!
-//!     // `Async<TcpStream>` is `AsyncDrop`: its cleanup shuts the connection down.
-//!     let mut a = AsyncDropGuard::new(Async::<TcpStream>::connect(addr).await?);
-//!     let mut b = AsyncDropGuard::new(Async::<TcpStream>::connect(addr).await?);
-//!     a.write_all(b"hello").await?;
-//!     b.write_all(b"hello").await?;
-//!
-//!     // One cleaned up with a deadline, in this task ...
-//!     async_drop_timeout(a, Duration::from_secs(5)).await?;
-//!     // ... the other in the background, on smol's global executor.
-//!     let cleanup = spawn_async_drop(b)?;
-//!
-//!     for _ in 0..2 {
-//!         let (mut peer, _) = listener.accept().await?;
-//!         let mut got = String::new();
-//!         peer.read_to_string(&mut got).await?; // ends when the client shut down
-//!         assert_eq!(got, "hello");
-//!     }
-//!     cleanup.await?;
+//!     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+//!     // `Async<UnixStream>` is `AsyncDrop`: its cleanup shuts the stream down.
+//!     let a = AsyncDropGuard::new(smol::Async::new(a)?);
+//!     async_drop_timeout(a, Duration::from_secs(5)).await?; // in this task
+//!     let cleanup = spawn_async_drop(AsyncDropGuard::new(smol::Async::new(b)?))?;
+//!     cleanup.await?; // on the global executor
 //!     Ok::<(), Box<dyn std::error::Error>>(())
 //! })?;
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -97,22 +56,14 @@ runtime_items!(Smol);
 /// smol as a [`Runtime`]: its global executor ([`Smol::global`], what
 /// [`Runtime::current`] gives) or an [`Executor`] of yours.
 ///
-/// Timers and I/O run on smol's global reactor, so deadlines work in any task and
-/// blocking is safe on any thread that does not run an executor.
-///
 /// # Examples
 ///
 /// ```
 /// use std::sync::Arc;
 /// use asyncdrop::rt::smol::{Smol, SpawnOnDrop};
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn;
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let executor = Arc::new(smol::Executor::new());
 /// let runtime = Smol::from(executor.clone());
 /// assert!(runtime.executor().is_some());
@@ -229,24 +180,6 @@ impl<F: Future> Future for Marked<F> {
 
 /// Runs the cleanup of `guard` as a task on `executor` (any lifetime), as
 /// [`crate::rt::spawn_async_drop_on`]; it runs when something runs the executor.
-///
-/// # Examples
-///
-/// ```
-/// use asyncdrop::rt::smol::spawn_async_drop_on;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
-///
-/// struct Session;
-/// impl AsyncDrop for Session {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
-/// let executor = smol::Executor::new();
-/// let cleanup = spawn_async_drop_on(&executor, AsyncDropGuard::new(Session));
-/// assert!(!cleanup.is_finished()); // nothing ran the executor yet
-/// smol::block_on(executor.run(cleanup)).expect("cleaned up");
-/// ```
 pub fn spawn_async_drop_on<T>(executor: &Executor<'_>, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
 where
     T: AsyncDrop + 'static,

@@ -291,14 +291,9 @@ where
     /// ```
     /// # #[cfg(feature = "tokio")] {
     /// use asyncdrop::rt::tokio::SpawnOnDrop;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+    /// use asyncdrop::AsyncDropGuard;
     ///
-    /// struct Conn;
-    /// impl AsyncDrop for Conn {
-    ///     type Error = std::io::Error;
-    ///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-    /// }
-    ///
+    /// # use asyncdrop::doc_fixture::Conn;
     /// tokio::runtime::Runtime::new()?.block_on(async {
     ///     let conn = SpawnOnDrop::new(AsyncDropGuard::new(Conn));
     ///     SpawnOnDrop::spawn(conn)?.await?;

@@ -1,51 +1,34 @@
-//! The tokio adapter: background cleanup, a bounded cleanup worker, deadlines,
-//! blocking from sync code, and async drop for tokio's own resources.
-//!
-//! Enable it with the `tokio` feature:
-//!
-//! ```toml
-//! asyncdrop = { version = "0.1", features = ["tokio"] }
-//! ```
-//!
-//! Everything here needs a tokio runtime (tokio 1.38 or later); each item says what
-//! it does without one. Both runtime flavors are supported, current-thread and
-//! multi-thread.
-//!
-//! The runtime is tokio's [`Handle`], which implements [`Runtime`]; the items here
-//! are [the crate's adapter items](crate::rt) on the current runtime, plus
-//! [`AsyncDrop`] for `TcpStream`, `UnixStream`, `File`,
-//! `BufWriter<W>`, `JoinHandle<T>`, `JoinSet<T>` and `Child`.
+//! The tokio adapter (tokio 1.38 or later, both runtime flavors): [the crate's
+//! adapter items](crate::rt) on tokio's [`Handle`], and [`AsyncDrop`] for
+//! `JoinHandle<T>` and `JoinSet<T>`, plus with features of their own `TcpStream`,
+//! `UnixStream` (`tokio-net`), `File` (`tokio-fs`), `BufWriter<W>`
+//! (`tokio-io-util`) and `Child` (`tokio-process`).
 //!
 //! Blocking ([`block_on_async_drop`], [`BlockOnDrop`]) runs the cleanup in place on
-//! a multi-thread runtime's worker (inside `block_in_place`) or on a plain thread
-//! with a multi-thread runtime; on a current-thread runtime (or with its handle) on
-//! a helper thread; with no runtime at all on a temporary current-thread runtime.
+//! a multi-thread runtime's worker (inside `block_in_place`) or on a plain thread;
+//! for a current-thread runtime on a helper thread; with no runtime at all on a
+//! temporary current-thread runtime.
 //!
 //! # Examples
 //!
 //! ```
+//! # #[cfg(feature = "tokio-net")] {
 //! use std::time::Duration;
 //! use asyncdrop::rt::tokio::{async_drop_timeout, spawn_async_drop};
 //! use asyncdrop::AsyncDropGuard;
 //! use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //! use tokio::net::{TcpListener, TcpStream};
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! tokio::runtime::Runtime::new()?.block_on(async {
 //!     let listener = TcpListener::bind("127.0.0.1:0").await?;
 //!     let addr = listener.local_addr()?;
-//!
 //!     // `TcpStream` is `AsyncDrop`: its cleanup shuts the connection down.
 //!     let mut a = AsyncDropGuard::new(TcpStream::connect(addr).await?);
 //!     let mut b = AsyncDropGuard::new(TcpStream::connect(addr).await?);
 //!     a.write_all(b"hello").await?;
 //!     b.write_all(b"hello").await?;
-//!
-//!     // One cleaned up with a deadline, in this task ...
-//!     async_drop_timeout(a, Duration::from_secs(5)).await?;
-//!     // ... the other in the background.
-//!     let cleanup = spawn_async_drop(b)?;
-//!
+//!     async_drop_timeout(a, Duration::from_secs(5)).await?; // in this task
+//!     let cleanup = spawn_async_drop(b)?; // in the background
 //!     for _ in 0..2 {
 //!         let (mut peer, _) = listener.accept().await?;
 //!         let mut got = String::new();
@@ -53,9 +36,10 @@
 //!         assert_eq!(got, "hello");
 //!     }
 //!     cleanup.await?;
-//!     Ok(())
-//! })
+//!     Ok::<(), Box<dyn std::error::Error>>(())
+//! })?;
 //! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod resources;
@@ -152,11 +136,7 @@ impl Runtime for Handle {
 }
 
 /// The current `LocalSet` as a [`LocalRuntime`]: `!Send` cleanups go to
-/// `tokio::task::spawn_local`.
-///
-/// # Panics
-///
-/// Spawning panics outside a `LocalSet` (tokio's `spawn_local` does).
+/// `tokio::task::spawn_local`, which panics outside a `LocalSet`.
 ///
 /// # Examples
 ///
@@ -166,13 +146,12 @@ impl Runtime for Handle {
 /// use asyncdrop::rt::tokio::Local;
 /// use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
 ///
-/// struct Journal {
-///     _not_send: Rc<()>,
-/// }
+/// struct Journal(Rc<u8>); // `!Send`
 /// impl LocalAsyncDrop for Journal {
 ///     type Error = std::io::Error;
 ///     async fn async_drop_impl(self) -> std::io::Result<()> {
 ///         tokio::task::yield_now().await;
+///         assert_eq!(*self.0, 1);
 ///         Ok(())
 ///     }
 /// }
@@ -180,7 +159,7 @@ impl Runtime for Handle {
 /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
 /// let local = tokio::task::LocalSet::new();
 /// local.block_on(&rt, async {
-///     spawn_local_async_drop_on(&Local, AsyncDropGuard::new(Journal { _not_send: Rc::new(()) })).await
+///     spawn_local_async_drop_on(&Local, AsyncDropGuard::new(Journal(Rc::new(1)))).await
 /// })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -217,7 +196,7 @@ impl LocalRuntime for Local {
 /// impl AsyncDrop for Flusher {
 ///     type Error = std::io::Error;
 ///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::time::sleep(Duration::from_millis(100)).await; // needs the timer
+///         tokio::time::sleep(Duration::from_millis(1)).await; // needs the timer
 ///         Ok(())
 ///     }
 /// }
@@ -225,16 +204,6 @@ impl LocalRuntime for Local {
 /// // Outside any runtime: a temporary one runs the cleanup.
 /// block_on_async_drop_timeout(AsyncDropGuard::new(Flusher), Duration::from_secs(5))?;
 ///
-/// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-/// rt.block_on(async {
-///     // This thread is the runtime's only thread, so its timer cannot fire while
-///     // the thread blocks: the wait gives up.
-///     let err = block_on_async_drop_timeout(AsyncDropGuard::new(Flusher), Duration::from_millis(10))
-///         .unwrap_err();
-///     assert!(err.is_timed_out());
-///     // Once the runtime runs again, the cleanup finishes in the background.
-///     tokio::time::sleep(Duration::from_millis(200)).await;
-/// });
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn block_on_async_drop_timeout<T>(
@@ -251,24 +220,21 @@ where
     }
     let (task, mut handle) = detached(guard);
     let mut task = Box::pin(<Handle as Runtime>::tracker().track(task));
-    // How long to wait below: nothing more once the temporary runtime had its turn.
+    // How long to wait below: nothing more once a temporary runtime had its turn.
     let mut left = Duration::ZERO;
     match Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => {
-            if runtime
-                .block_on(async { ::tokio::time::timeout(limit, task.as_mut()).await })
-                .is_ok()
-            {
-                // Never wait here for whatever the cleanup left running.
-                runtime.shutdown_background();
+            let in_time = async { ::tokio::time::timeout(limit, task.as_mut()).await };
+            if runtime.block_on(in_time).is_ok() {
+                runtime.shutdown_background(); // never wait for what the cleanup left
             } else {
-                // The rest goes on on a helper thread (if none can be started, the
-                // task is dropped there: the cleanup reports its cancellation).
+                // The rest goes on on a helper thread (if none starts, the task is
+                // dropped there: the cleanup reports its cancellation).
                 super::runtime::helper_thread(move || runtime.block_on(task));
             }
         }
-        // No runtime could be built (out of file descriptors?): drive the cleanup on
-        // a plain thread; tokio resources it creates will fail, not hang.
+        // Out of file descriptors? Drive the cleanup on a plain helper thread; tokio
+        // resources it creates fail, not hang.
         Err(_) => {
             left = limit;
             super::runtime::helper_thread(move || {

@@ -18,10 +18,6 @@ use crate::AsyncDrop;
 /// Sends what was written so far (flush), then shuts the connection down in both
 /// directions (`shutdown(Shutdown::Both)`): the peer reads end-of-file.
 ///
-/// Requires the `async-std` feature (**legacy**: async-std is discontinued
-/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
-/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
-///
 /// # Errors
 ///
 /// The `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if the peer
@@ -35,11 +31,6 @@ use crate::AsyncDrop;
 /// to the owner. (Either way, data the peer sent that was never read makes the
 /// system reset the connection when the socket closes: read what you expect
 /// before cleaning up.)
-///
-/// # Cancel safety
-///
-/// A cleanup dropped before it finished drops the stream (closing it as above) and
-/// is reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl AsyncDrop for TcpStream {
     type Error = io::Error;
@@ -53,10 +44,6 @@ impl AsyncDrop for TcpStream {
 /// Sends what was written so far (flush), then shuts the stream down in both
 /// directions: the peer reads end-of-file. Unix only.
 ///
-/// Requires the `async-std` feature (**legacy**: async-std is discontinued
-/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
-/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
-///
 /// # Errors
 ///
 /// The `io::Error` of the flush or of the shutdown. The stream is closed either
@@ -65,11 +52,6 @@ impl AsyncDrop for TcpStream {
 /// # Drop behaviour
 ///
 /// As for `TcpStream`: a plain drop closes the stream, reporting nothing.
-///
-/// # Cancel safety
-///
-/// A cleanup dropped before it finished drops the stream and is reported as
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
 #[cfg(unix)]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "async-std", unix))))]
 impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
@@ -91,10 +73,6 @@ impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
 /// the buffered data without anybody noticing. Nor does `Drop` sync, so the data is
 /// not durable yet. This cleanup does both without blocking, and returns the error.
 ///
-/// Requires the `async-std` feature (**legacy**: async-std is discontinued
-/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
-/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
-///
 /// # Errors
 ///
 /// The first `io::Error` of writing the cache out or of `sync_all`. Syncing a file
@@ -105,12 +83,6 @@ impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
 ///
 /// See above: a plain drop blocks the dropping thread to write the cache out,
 /// loses the data silently if that fails, and does not sync.
-///
-/// # Cancel safety
-///
-/// A cleanup dropped before it finished drops the file — falling back to that
-/// blocking, error-swallowing `Drop` — and is reported as
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl AsyncDrop for File {
     type Error = io::Error;
@@ -127,10 +99,6 @@ impl AsyncDrop for File {
 /// async-std's `BufWriter` has no `Drop` of its own: dropped without this, whatever
 /// is still buffered is **lost**.
 ///
-/// Requires the `async-std` feature (**legacy**: async-std is discontinued
-/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
-/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
-///
 /// # Errors
 ///
 /// The first `io::Error` of writing the buffer or of closing.
@@ -138,11 +106,6 @@ impl AsyncDrop for File {
 /// # Drop behaviour
 ///
 /// See above: a plain drop loses the buffered bytes, silently.
-///
-/// # Cancel safety
-///
-/// A cleanup dropped before it finished loses what was still buffered, and is
-/// reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl<W> AsyncDrop for BufWriter<W>
 where
@@ -166,10 +129,6 @@ where
 /// A task of [`spawn_blocking`](::async_std::task::spawn_blocking) cannot be
 /// cancelled once it runs; the cleanup then waits until it returns.
 ///
-/// Requires the `async-std` feature (**legacy**: async-std is discontinued
-/// upstream): `asyncdrop = { version = "0.1", features = ["async-std"] }`. The
-/// cleanup runs on any executor: async-std's reactor and blocking pool are global.
-///
 /// # Errors
 ///
 /// A [`TaskPanic`] if the task had panicked (async-std would pass the panic on by
@@ -180,13 +139,6 @@ where
 ///
 /// A plain drop of the `JoinHandle` detaches the task: it is not cancelled, and
 /// nobody learns how it ends.
-///
-/// # Cancel safety
-///
-/// A cleanup dropped before it finished is reported as
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled). If it was polled at
-/// least once, the task is already marked cancelled and async-std drops it soon,
-/// but nobody waits for that; if it was never polled, the task is only detached.
 #[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
     type Error = TaskPanic;

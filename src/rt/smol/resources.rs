@@ -20,8 +20,6 @@ use crate::AsyncDrop;
 /// (Dropping a smol `Task` cancels it too, but does not wait: the task's future may
 /// still be running on another thread when the drop returns.)
 ///
-/// Requires the `smol` feature; the cleanup runs on any executor.
-///
 /// # Errors
 ///
 /// A [`TaskPanic`] if the task panicked (smol would resume that panic in whoever
@@ -43,8 +41,6 @@ impl<T: Send + 'static> AsyncDrop for Task<T> {
 /// directions ([`TcpStream::shutdown`] with [`Shutdown::Both`]): the peer reads
 /// end-of-file, and reads on this side end.
 ///
-/// Requires the `smol` feature; the cleanup runs on any executor.
-///
 /// # Errors
 ///
 /// The first `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if
@@ -62,8 +58,6 @@ impl AsyncDrop for Async<TcpStream> {
 
 /// Writes out what is still buffered, then shuts the connection down in both
 /// directions (the peer reads end-of-file). Unix only.
-///
-/// Requires the `smol` feature; the cleanup runs on any executor.
 ///
 /// # Errors
 ///
@@ -86,8 +80,6 @@ impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
 /// A `smol::net::TcpStream` is a shared handle: the shutdown affects every clone of
 /// it, which is what a cleanup of the connection means.
 ///
-/// Requires the `smol` feature; the cleanup runs on any executor.
-///
 /// # Errors
 ///
 /// The `io::Error` of the shutdown, e.g. `NotConnected` if the peer already reset
@@ -104,8 +96,6 @@ impl AsyncDrop for ::smol::net::TcpStream {
 
 /// Shuts the connection down in both directions (the peer reads end-of-file). Unix
 /// only. As for `smol::net::TcpStream`, this affects every clone.
-///
-/// Requires the `smol` feature; the cleanup runs on any executor.
 ///
 /// # Errors
 ///
@@ -128,8 +118,6 @@ impl AsyncDrop for ::smol::net::unix::UnixStream {
 /// after a write can lose that write's error — or, with nothing awaiting it, the
 /// write itself. This cleanup finishes the writes and reports their error.)
 ///
-/// Requires the `smol` feature; the cleanup runs on any executor.
-///
 /// # Errors
 ///
 /// The first `io::Error` of the flush or of `sync_all`. Syncing a file opened only
@@ -149,8 +137,6 @@ impl AsyncDrop for File {
 /// side shut down).
 ///
 /// A `BufWriter` dropped without this loses whatever is still buffered.
-///
-/// Requires the `smol` feature; the cleanup runs on any executor.
 ///
 /// # Errors
 ///
