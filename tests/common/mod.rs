@@ -2,7 +2,10 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 #![allow(unreachable_pub, reason = "test helpers are `pub` for the test files")]
 
+#[cfg(feature = "rt")]
 pub mod rt;
+#[cfg(feature = "rt")]
+pub mod suite;
 
 use std::cell::RefCell;
 use std::future::Future;

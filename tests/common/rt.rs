@@ -1,16 +1,20 @@
 //! Scaffolding shared by the runtime adapters' tests (`tests/rt_*.rs`): a
-//! process-wide recording policy hook, polling helpers, and the behaviour, cleanup
-//! and error of their test resource.
+//! process-wide recording policy hook, waiting helpers, a gate, and the test
+//! resource `Res<W, TAG>` whose cleanup uses the waits `W` of one runtime.
 //!
 //! Reports are made on runtime threads, so the hook records into one global list;
-//! each test uses a resource type of its own and looks only at reports naming it.
+//! each test uses a resource type of its own (`Res<W, TAG>`: a tag per test, `W` per
+//! runtime) and looks only at reports naming it.
 
 use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use asyncdrop::{set_policy, Policy, Report, ReportKind};
+use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+use futures_util::future::{select, Either};
 
 use super::Counters;
 
@@ -80,16 +84,67 @@ pub fn kinds<T>() -> Vec<ReportKind> {
     reports::<T>().iter().map(|s| s.kind).collect()
 }
 
+/// Asserts that nothing was reported about `T`.
+#[track_caller]
+pub fn assert_unreported<T>() {
+    let seen = reports::<T>();
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
 /// Generous: a hang becomes a failure, a slow machine does not.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// Polls `condition` (on a plain thread) until it holds; fails after [`PATIENCE`]
 /// rather than hanging.
+#[track_caller]
 pub fn eventually(what: &str, condition: impl Fn() -> bool) {
     let start = Instant::now();
     while !condition() {
         assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// As [`eventually`], in async code: sleeps on the runtime of `W`, which lets that
+/// runtime run (a current-thread runtime runs only while its thread awaits).
+pub async fn eventually_async<W: Waits>(what: &str, condition: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
+        W::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Bounds a future on the timer of `W`: a hang becomes a failure.
+pub async fn bounded<W: Waits, F: Future>(fut: F) -> F::Output {
+    match select(pin!(fut), pin!(W::sleep(PATIENCE + PATIENCE / 2))).await {
+        Either::Left((output, _)) => output,
+        Either::Right(_) => panic!("did not finish within {:?}", PATIENCE + PATIENCE / 2),
+    }
+}
+
+/// A gate cleanups wait at until it is opened; works on any executor.
+#[derive(Debug, Clone)]
+pub struct Gate(async_channel::Receiver<()>);
+
+/// Opens its [`Gate`] when [`open`](Opener::open)ed or dropped.
+#[derive(Debug)]
+pub struct Opener(async_channel::Sender<()>);
+
+impl Opener {
+    pub fn open(&self) {
+        self.0.close();
+    }
+}
+
+pub fn gate() -> (Gate, Opener) {
+    let (tx, rx) = async_channel::bounded(1);
+    (Gate(rx), Opener(tx))
+}
+
+impl Gate {
+    pub async fn pass(&self) {
+        while self.0.recv().await.is_ok() {}
     }
 }
 
@@ -105,9 +160,9 @@ impl std::fmt::Display for ResError {
 
 impl std::error::Error for ResError {}
 
-/// What a test resource does when cleaned up; `G` is the runtime's gate.
+/// What a test resource does when cleaned up.
 #[derive(Debug, Clone)]
-pub enum How<G> {
+pub enum How {
     Succeed,
     Fail(u32),
     Panic,
@@ -118,53 +173,94 @@ pub enum How<G> {
     /// The runtime's `yield_now` this many times.
     Yield(usize),
     /// Waits until the gate is opened.
-    Gate(G),
+    Gate(Gate),
+    /// Waits until the gate is opened, then fails.
+    GateThenFail(Gate, u32),
+    /// The runtime's `yield_now` this many times, then fails.
+    YieldThenFail(usize, u32),
 }
 
 /// The waits of one runtime that a test resource's cleanup uses.
-pub trait Waits {
-    /// What `How::Gate` waits behind.
-    type Gate: Send;
+pub trait Waits: 'static {
     fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
     fn yield_now() -> impl Future<Output = ()> + Send;
-    /// Finishes once `gate` is open.
-    fn pass(gate: Self::Gate) -> impl Future<Output = ()> + Send;
 }
 
-/// The cleanup of each runtime's test resource `Res<TAG>`: counts it (started, in
-/// flight, finished) and does what `how` says.
-pub async fn cleanup<W: Waits>(
-    counts: &Counters,
-    how: How<W::Gate>,
-    tag: u32,
-) -> Result<(), ResError> {
-    counts.cleanups_started.fetch_add(1, Ordering::SeqCst);
-    let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let result = match how {
-        How::Succeed => Ok(()),
-        How::Fail(code) => Err(ResError(code)),
-        How::Panic => {
-            counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-            panic!("res {tag} cleanup panicked")
-        }
-        How::Pending => std::future::pending().await,
-        How::Sleep(d) => {
-            W::sleep(d).await;
-            Ok(())
-        }
-        How::Yield(n) => {
-            for _ in 0..n {
-                W::yield_now().await;
+/// A resource whose type is unique per test (by `TAG`) and runtime (by `W`), so
+/// reports can be told apart. Its cleanup counts itself (started, in flight,
+/// finished) and does what `how` says; its `Drop` counts the drop.
+pub struct Res<W, const TAG: u32> {
+    pub counts: Arc<Counters>,
+    pub how: How,
+    _waits: PhantomData<fn() -> W>,
+}
+
+impl<W: Waits, const TAG: u32> Res<W, TAG> {
+    pub fn guard(counts: &Arc<Counters>, how: How) -> AsyncDropGuard<Self> {
+        AsyncDropGuard::new(Res {
+            counts: counts.clone(),
+            how,
+            _waits: PhantomData,
+        })
+    }
+}
+
+impl<W, const TAG: u32> std::fmt::Debug for Res<W, TAG> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Res").field("how", &self.how).finish()
+    }
+}
+
+impl<W, const TAG: u32> Drop for Res<W, TAG> {
+    fn drop(&mut self) {
+        self.counts.drops.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl<W: Waits, const TAG: u32> AsyncDrop for Res<W, TAG> {
+    type Error = ResError;
+
+    async fn async_drop_impl(self) -> Result<(), ResError> {
+        // Borrows `self`, so the resource is dropped after its cleanup, as usual.
+        let counts = &self.counts;
+        counts.cleanups_started.fetch_add(1, Ordering::SeqCst);
+        let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let result = match self.how.clone() {
+            How::Succeed => Ok(()),
+            How::Fail(code) => Err(ResError(code)),
+            How::Panic => {
+                counts.in_flight.fetch_sub(1, Ordering::SeqCst);
+                panic!("res {TAG} cleanup panicked")
             }
-            Ok(())
-        }
-        How::Gate(gate) => {
-            W::pass(gate).await;
-            Ok(())
-        }
-    };
-    counts.in_flight.fetch_sub(1, Ordering::SeqCst);
-    counts.cleanups_finished.fetch_add(1, Ordering::SeqCst);
-    result
+            How::Pending => std::future::pending().await,
+            How::Sleep(d) => {
+                W::sleep(d).await;
+                Ok(())
+            }
+            How::Yield(n) => {
+                for _ in 0..n {
+                    W::yield_now().await;
+                }
+                Ok(())
+            }
+            How::Gate(gate) => {
+                gate.pass().await;
+                Ok(())
+            }
+            How::GateThenFail(gate, code) => {
+                gate.pass().await;
+                Err(ResError(code))
+            }
+            How::YieldThenFail(n, code) => {
+                for _ in 0..n {
+                    W::yield_now().await;
+                }
+                Err(ResError(code))
+            }
+        };
+        counts.in_flight.fetch_sub(1, Ordering::SeqCst);
+        counts.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+        result
+    }
 }
