@@ -93,12 +93,14 @@
 //!   [`BlockingDrop`]; panic-aware reporting — the default policy never panics while
 //!   the thread is already panicking — and `Policy::Stderr`.
 //!
-//! - `tokio`: the [`rt::tokio`](crate::rt) adapter — background cleanup, a bounded
-//!   cleanup worker, deadlines on tokio's timer, blocking from sync code without
-//!   deadlocking (also on the current-thread runtime), and `AsyncDrop` for tokio's
-//!   streams, files, buffered writers, task handles, join sets and child processes.
-//! - `smol`, `async-std`: the same adapter for those runtimes (async-std is
-//!   discontinued upstream: its adapter is kept as legacy support).
+//! - `rt`: the runtime adapters written once over the [`rt::Runtime`] trait —
+//!   background cleanup, graceful shutdown, a bounded cleanup worker, deadlines,
+//!   blocking from sync code — for any executor that implements it.
+//! - `tokio` (implies `rt`): [`rt::tokio`], the adapter on tokio's `Handle`;
+//!   `tokio-net`, `tokio-fs`, `tokio-io-util`, `tokio-process` add `AsyncDrop` for
+//!   tokio's streams, files, buffered writers and child processes.
+//! - `smol`, `async-std` (legacy: async-std is discontinued upstream): the same
+//!   adapter for those runtimes, with `AsyncDrop` for their resources.
 //!
 //! The crate is `#![no_std]` in every configuration; without a runtime feature it
 //! assumes no async runtime and depends on none. Runtime features may be combined.
