@@ -233,6 +233,18 @@ impl fmt::Display for Report<'_> {
 /// dropped synchronously, exactly once; the policy only decides how loudly that is
 /// said.
 ///
+/// # Policies that panic
+///
+/// With any policy, every value is dropped exactly once and every skipped cleanup
+/// reported exactly once, whatever panics (with `std`):
+///
+/// - while the thread unwinds already, [`Policy::Panic`] prints instead;
+/// - a drop responsible for many values — a group cleanup (`async_drop_iter`, the
+///   collections, a `Vec` of guards), a cleanup worker and its queue — drops all of
+///   them first and raises the first report's panic once, after;
+/// - a task's destructor (a runtime dropping the adapters' tasks at shutdown) never
+///   panics: a panicking report there is caught, and [`Policy::Panic`] prints.
+///
 /// # Examples
 ///
 /// ```
@@ -336,10 +348,24 @@ pub(crate) fn report_skipped<T: ?Sized>(kind: ReportKind, site: Site) {
     report(&Report::new(kind, core::any::type_name::<T>(), site));
 }
 
-/// Hands `report` to the policy in force.
+/// Hands `report` to the policy in force. Inside a [`DropScope`] a panic of the
+/// policy is caught and kept for the scope's end.
 #[cold]
 #[inline(never)]
 pub(crate) fn report(report: &Report<'_>) {
+    #[cfg(feature = "std")]
+    if scope::is_open() {
+        let caught =
+            std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| call_policy(report)));
+        if let Err(payload) = caught {
+            scope::keep(payload);
+        }
+        return;
+    }
+    call_policy(report);
+}
+
+fn call_policy(report: &Report<'_>) {
     let ptr = POLICY.load(Ordering::Acquire);
     if ptr.is_null() {
         panic_policy(report);
@@ -354,7 +380,7 @@ pub(crate) fn report(report: &Report<'_>) {
 
 fn panic_policy(report: &Report<'_>) {
     #[cfg(feature = "std")]
-    if std::thread::panicking() {
+    if std::thread::panicking() || scope::is_quiet() {
         stderr_policy(report);
         return;
     }
@@ -376,3 +402,82 @@ fn stderr_policy(report: &Report<'_>) {
 }
 
 fn ignore_policy(_: &Report<'_>) {}
+
+#[cfg(feature = "std")]
+pub(crate) use scope::DropScope;
+
+/// Drops that are responsible for many values (a group of cleanups, a worker's
+/// queue, a runtime task) open a [`DropScope`] around them: a report that panics
+/// inside is caught, the other values are still dropped and reported, and the
+/// scope raises the first panic once at its end (or, quiet, none: a task destructor
+/// must not panic, and the default policy prints instead of panicking there).
+#[cfg(feature = "std")]
+mod scope {
+    use alloc::boxed::Box;
+    use core::any::Any;
+    use core::cell::{Cell, RefCell};
+
+    std::thread_local! {
+        /// Open scopes on this thread, and how many of them are quiet.
+        static OPEN: Cell<(u32, u32)> = const { Cell::new((0, 0)) };
+        /// The first panic of a report inside the outermost open scope.
+        static CAUGHT: RefCell<Option<Box<dyn Any + Send>>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn is_open() -> bool {
+        OPEN.try_with(|open| open.get().0 > 0).unwrap_or(false)
+    }
+
+    pub(super) fn is_quiet() -> bool {
+        OPEN.try_with(|open| open.get().1 > 0).unwrap_or(false)
+    }
+
+    pub(super) fn keep(payload: Box<dyn Any + Send>) {
+        let _ = CAUGHT.try_with(|caught| {
+            caught.borrow_mut().get_or_insert(payload);
+        });
+    }
+
+    /// See the module docs; [`end`](Self::end) it where the drops are done.
+    pub(crate) struct DropScope {
+        quiet: bool,
+    }
+
+    impl DropScope {
+        /// Opens a scope; a quiet one never panics at its end.
+        pub(crate) fn open(quiet: bool) -> Self {
+            let _ = OPEN.try_with(|open| {
+                let (depth, quiet_depth) = open.get();
+                open.set((depth + 1, quiet_depth + u32::from(quiet)));
+            });
+            DropScope { quiet }
+        }
+
+        /// Closes the scope: the outermost one resumes the first caught panic, unless
+        /// it is quiet or the thread is unwinding already.
+        pub(crate) fn end(self) {
+            drop(self);
+        }
+    }
+
+    impl Drop for DropScope {
+        fn drop(&mut self) {
+            let outermost = OPEN
+                .try_with(|open| {
+                    let (depth, quiet_depth) = open.get();
+                    open.set((depth - 1, quiet_depth - u32::from(self.quiet)));
+                    depth == 1
+                })
+                .unwrap_or(false);
+            if !outermost {
+                return;
+            }
+            let caught = CAUGHT.try_with(|c| c.borrow_mut().take()).ok().flatten();
+            if let Some(payload) = caught {
+                if !self.quiet && !std::thread::panicking() {
+                    std::panic::resume_unwind(payload);
+                }
+            }
+        }
+    }
+}

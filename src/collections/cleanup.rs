@@ -159,6 +159,18 @@ where
     }
 }
 
+/// Dropping the group drops every cleanup still in it, each exactly once, also when
+/// a report panics (the default policy does): the first such panic is raised once,
+/// after all of them are gone.
+#[cfg(feature = "std")]
+impl<T: LocalAsyncDrop, F> Drop for AsyncDropIter<T, F> {
+    fn drop(&mut self) {
+        let scope = crate::policy::DropScope::open(false);
+        drop(self.running.take());
+        scope.end();
+    }
+}
+
 /// Nothing in it is pinned: `FuturesUnordered` pins each cleanup on the heap, and the
 /// errors are plain values.
 impl<T: LocalAsyncDrop, F> Unpin for AsyncDropIter<T, F> {}

@@ -164,7 +164,7 @@ where
     match outcome {
         Some(outcome) => into_result(outcome, origin),
         None => {
-            runtime.spawn(R::tracker().track(async move { cleanup.await.report(origin) }));
+            super::runtime::detach(runtime, async move { cleanup.await.report(origin) });
             Err(BlockingError::TimedOut {
                 type_name: origin.type_name,
                 after: limit,

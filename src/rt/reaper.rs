@@ -16,6 +16,7 @@ use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use pin_project_lite::pin_project;
 
+use super::runtime::{detach, Quiet};
 use super::spawn::clean_up_detached;
 use super::{HandOverError, Runtime, TaskPanic, WorkerError, DEFAULT_WAIT_LIMIT};
 use crate::guard::Held;
@@ -108,8 +109,12 @@ where
     T: AsyncDrop + 'static,
     T::Error: fmt::Debug,
 {
+    let mut queues = Queues {
+        queued: jobs.clone(),
+        running: FuturesUnordered::new(),
+    };
+    let running = &mut queues.running;
     let mut jobs = pin!(jobs);
-    let mut running = FuturesUnordered::new();
     let mut open = true;
     let mut stats = ReaperStats::default();
     let mut policy_panic: Option<Payload> = None;
@@ -150,6 +155,27 @@ where
         resume_unwind(payload);
     }
     stats
+}
+
+/// What a worker holds: dropped unfinished (its runtime dropped it), it drops every
+/// cleanup in progress and every value still queued, each reporting
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), also when a report panics
+/// (the first such panic is raised once, after all of them are gone).
+struct Queues<T: LocalAsyncDrop, U> {
+    queued: async_channel::Receiver<Job<T>>,
+    running: FuturesUnordered<U>,
+}
+
+impl<T: LocalAsyncDrop, U> Drop for Queues<T, U> {
+    fn drop(&mut self) {
+        let scope = crate::policy::DropScope::open(false);
+        self.running.clear();
+        self.queued.close();
+        while let Ok(job) = self.queued.try_recv() {
+            drop(job);
+        }
+        scope.end();
+    }
 }
 
 /// Queues `guard` if the worker's queue has room; hands it back otherwise.
@@ -197,11 +223,6 @@ fn drop_into_worker<T, R>(
             }
         }
     }
-}
-
-/// Runs `future` in a detached, counted task on `runtime`.
-fn detach<R: Runtime>(runtime: &R, future: impl Future<Output = ()> + Send + 'static) {
-    runtime.spawn(R::tracker().track(future));
 }
 
 /// Queues `job`, waiting for room; hands it back if the worker shut down.
@@ -302,9 +323,10 @@ impl<T: LocalAsyncDrop> fmt::Debug for HandOver<'_, T> {
 ///
 /// # Runtime shutdown
 ///
-/// If the runtime drops the worker's task first, cleanups in progress report
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), and so do values still
-/// queued once the queue is dropped; the [`ReaperWorker`] resolves to
+/// If the runtime drops the worker's task first, the task drops the cleanups in
+/// progress and the values still queued, each reporting
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), and closes the queue
+/// (later hand-overs get [`HandOverError::Closed`]); the [`ReaperWorker`] resolves to
 /// [`WorkerError::Cancelled`]. A runtime that never shuts down (smol's and
 /// async-std's global executors) cuts the worker off at process exit: shut it down
 /// and await it before `main` returns.
@@ -404,11 +426,11 @@ where
         // policy, resumed by `work` once every cleanup is done, is caught so that it
         // reaches the `ReaperWorker` too.
         let (done, result) = async_channel::bounded(1);
-        runtime.spawn(async move {
+        runtime.spawn(Quiet::new(async move {
             let outcome = AssertUnwindSafe(work(queue, capacity)).catch_unwind().await;
             // Nobody listens if the `ReaperWorker` was dropped: nothing to tell.
             let _ = done.try_send(outcome);
-        });
+        }));
         let reaper = Reaper {
             jobs,
             runtime: runtime.clone(),

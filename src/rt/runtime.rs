@@ -1,5 +1,6 @@
 //! What a runtime provides to the adapters, and the count of its detached cleanups.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -357,6 +358,42 @@ impl fmt::Debug for WaitForCleanups<'_> {
         f.debug_struct("WaitForCleanups")
             .field("running", &self.tracker.running())
             .finish()
+    }
+}
+
+/// Runs `future` as a detached task of `runtime`, counted by its tracker. The
+/// task's destructor (a runtime dropping it at shutdown) reports what it cut off
+/// without panicking: a report's panic there is caught, and the default policy
+/// prints instead (a panicking task destructor aborts some runtimes).
+pub(crate) fn detach<R: Runtime>(runtime: &R, future: impl Future<Output = ()> + Send + 'static) {
+    runtime.spawn(Quiet::new(R::tracker().track(future)));
+}
+
+/// A task whose drop reports quietly (see [`detach`]).
+pub(crate) struct Quiet<F>(Option<Pin<Box<F>>>);
+
+impl<F> Quiet<F> {
+    pub(crate) fn new(future: F) -> Self {
+        Quiet(Some(Box::pin(future)))
+    }
+}
+
+impl<F: Future<Output = ()>> Future for Quiet<F> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.0.as_mut() {
+            Some(future) => future.as_mut().poll(cx),
+            None => Poll::Ready(()),
+        }
+    }
+}
+
+impl<F> Drop for Quiet<F> {
+    fn drop(&mut self) {
+        let scope = crate::policy::DropScope::open(true);
+        self.0 = None;
+        scope.end();
     }
 }
 

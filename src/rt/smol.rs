@@ -186,7 +186,7 @@ where
     T::Error: fmt::Debug,
 {
     let (task, handle) = detached(guard);
-    let task = <Smol as Runtime>::tracker().track(task);
+    let task = super::runtime::Quiet::new(<Smol as Runtime>::tracker().track(task));
     executor.spawn(Marked { inner: task }).detach();
     handle
 }

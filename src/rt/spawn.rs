@@ -57,7 +57,7 @@ where
     T::Error: fmt::Debug,
 {
     let (task, handle) = detached(guard);
-    runtime.spawn(R::tracker().track(task));
+    super::runtime::detach(runtime, task);
     handle
 }
 
@@ -72,7 +72,7 @@ where
     T::Error: fmt::Debug,
 {
     let (task, handle) = detached(guard);
-    runtime.spawn_local(task);
+    runtime.spawn_local(super::runtime::Quiet::new(task));
     handle
 }
 
@@ -375,7 +375,7 @@ where
     T: AsyncDrop + 'static,
     T::Error: fmt::Debug,
 {
-    runtime.spawn(R::tracker().track(clean_up_reporting(guard)));
+    super::runtime::detach(runtime, clean_up_reporting(guard));
 }
 
 /// The last resort with no runtime anywhere: report, then drop synchronously.

@@ -1,0 +1,159 @@
+//! A panicking report never leaks and never aborts: with a policy that panics (the
+//! default, or a hook that panics after recording), a drop that is responsible for
+//! many values drops every one of them exactly once, every skipped cleanup is
+//! reported once, and at most one panic comes out — none from a runtime's task
+//! destructor.
+//!
+//! The policy is process-wide, so this file is one test that runs its cases in turn,
+//! first under a recording hook that then panics, then under `Policy::Panic`.
+#![cfg(feature = "std")]
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use asyncdrop::collections::async_drop_iter;
+use asyncdrop::{set_policy, AsyncDropGuard, Policy, Report, ReportKind};
+use common::{Counters, Probe};
+
+static CANCELLED: AtomicUsize = AtomicUsize::new(0);
+static OTHER: AtomicUsize = AtomicUsize::new(0);
+
+/// Records, then panics as `Policy::Panic` would (not while the thread unwinds).
+fn record_then_panic(report: &Report<'_>) {
+    match report.kind() {
+        ReportKind::Cancelled => CANCELLED.fetch_add(1, Ordering::SeqCst),
+        _ => OTHER.fetch_add(1, Ordering::SeqCst),
+    };
+    if !std::thread::panicking() {
+        panic!("policy panics on: {report}");
+    }
+}
+
+fn reports() -> (usize, usize) {
+    (
+        CANCELLED.swap(0, Ordering::SeqCst),
+        OTHER.swap(0, Ordering::SeqCst),
+    )
+}
+
+fn guards(counters: &Arc<Counters>, n: usize) -> Vec<AsyncDropGuard<Probe>> {
+    (0..n)
+        .map(|_| Probe::new(counters).yields(3).guard())
+        .collect()
+}
+
+/// A group cleanup dropped before it finished (unpolled, or after a first poll).
+fn group_cleanups(counted: bool) {
+    for polls in [0, 1] {
+        let counters = Counters::new();
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            let mut cleanup = Box::pin(async_drop_iter(guards(&counters, 4)));
+            for _ in 0..polls {
+                assert!(common::poll_once(&mut cleanup).is_pending());
+            }
+            drop(cleanup);
+        }));
+        assert!(panicked.is_err(), "one panic comes out of the drop");
+        assert_eq!(counters.drops(), 4, "every value dropped, none leaked");
+        if counted {
+            assert_eq!(reports(), (4, 0), "every cancellation reported once");
+        }
+
+        // A `Vec` of guards cleaned up as one resource goes through the same group.
+        let counters = Counters::new();
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            let all = AsyncDropGuard::new(guards(&counters, 4));
+            let mut cleanup = Box::pin(all.async_drop());
+            for _ in 0..polls {
+                assert!(common::poll_once(&mut cleanup).is_pending());
+            }
+            drop(cleanup);
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(counters.drops(), 4);
+        if counted {
+            // The outer cleanup future reports its own cancellation too.
+            assert_eq!(reports(), (5, 0));
+        }
+    }
+}
+
+/// A tokio cleanup worker with two cleanups running and two values queued when its
+/// runtime shuts down.
+#[cfg(feature = "tokio")]
+fn tokio_worker_at_runtime_shutdown(counted: bool) {
+    use asyncdrop::rt::tokio::Reaper;
+    let counters = Counters::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (reaper, worker) = Reaper::spawn_on(rt.handle(), 2);
+    rt.block_on(async {
+        for probe in (0..2).map(|_| Probe::new(&counters).yields(usize::MAX).guard()) {
+            reaper.hand_over(probe).await.unwrap();
+        }
+        // Let the worker take both; they wait for ever (`Pending` cleanups).
+        tokio::task::yield_now().await;
+        for probe in (0..2).map(|_| Probe::new(&counters).yields(usize::MAX).guard()) {
+            reaper.try_hand_over(probe).unwrap();
+        }
+    });
+    assert_eq!(counters.started(), 2);
+    drop(rt); // no panic comes out of the runtime's shutdown
+    assert_eq!(counters.drops(), 4, "running and queued values all dropped");
+    if counted {
+        assert_eq!(reports(), (4, 0));
+    }
+    let err = futures_executor::block_on(worker).unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+    drop(reaper);
+}
+
+/// A smol executor dropped while a worker's and a detached cleanup run on it: the
+/// task destructors report without panicking, so async-task does not abort.
+#[cfg(feature = "smol")]
+fn smol_executor_drop(counted: bool) {
+    use asyncdrop::rt::smol::{spawn_async_drop_on, Reaper, Smol};
+    let counters = Counters::new();
+    let executor = Arc::new(smol::Executor::new());
+    let (reaper, worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 2);
+    let handle = spawn_async_drop_on(&executor, Probe::new(&counters).yields(usize::MAX).guard());
+    reaper
+        .try_hand_over(Probe::new(&counters).yields(usize::MAX).guard())
+        .unwrap();
+    for _ in 0..16 {
+        executor.try_tick();
+    }
+    assert_eq!(counters.started(), 2);
+    drop(reaper);
+    drop(executor); // the process goes on: no abort
+    assert_eq!(counters.drops(), 2);
+    if counted {
+        assert_eq!(reports(), (2, 0));
+    }
+    assert!(smol::block_on(worker).unwrap_err().is_cancelled());
+    assert!(matches!(
+        smol::block_on(handle),
+        Err(asyncdrop::rt::BackgroundError::Cancelled { .. })
+    ));
+}
+
+#[test]
+fn a_panicking_report_never_leaks_and_never_aborts() {
+    for counted in [true, false] {
+        if counted {
+            set_policy(Policy::Hook(record_then_panic));
+        } else {
+            set_policy(Policy::Panic);
+        }
+        group_cleanups(counted);
+        #[cfg(feature = "tokio")]
+        tokio_worker_at_runtime_shutdown(counted);
+        #[cfg(feature = "smol")]
+        smol_executor_drop(counted);
+    }
+}
