@@ -14,7 +14,6 @@ use alloc::sync::Arc;
 use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
-use core::ops::{Deref, DerefMut};
 use core::panic::AssertUnwindSafe;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
@@ -292,29 +291,7 @@ where
     }
 }
 
-impl<T> Deref for BlockingDrop<T>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    type Target = T;
-
-    #[inline]
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T> DerefMut for BlockingDrop<T>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    #[inline]
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
+deref_to_guarded!(BlockingDrop);
 
 impl<T> fmt::Debug for BlockingDrop<T>
 where

@@ -128,6 +128,37 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+/// `Deref` and `DerefMut` to the value, for a synchronous-drop wrapper that keeps
+/// its guard in a `Held` field named `guard`.
+#[cfg(feature = "std")]
+macro_rules! deref_to_guarded {
+    ($wrapper:ident $(, $r:ident: $bound:path)?) => {
+        impl<T $(, $r: $bound)?> core::ops::Deref for $wrapper<T $(, $r)?>
+        where
+            T: crate::AsyncDrop + 'static,
+            T::Error: core::fmt::Debug,
+        {
+            type Target = T;
+
+            #[inline]
+            fn deref(&self) -> &T {
+                &self.guard
+            }
+        }
+
+        impl<T $(, $r: $bound)?> core::ops::DerefMut for $wrapper<T $(, $r)?>
+        where
+            T: crate::AsyncDrop + 'static,
+            T::Error: core::fmt::Debug,
+        {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut T {
+                &mut self.guard
+            }
+        }
+    };
+}
+
 mod combine;
 mod error;
 pub mod future;

@@ -3,7 +3,6 @@
 use alloc::boxed::Box;
 use core::fmt;
 use core::future::{poll_fn, Future};
-use core::ops::{Deref, DerefMut};
 use core::task::Poll;
 use core::time::Duration;
 
@@ -319,29 +318,7 @@ where
     }
 }
 
-impl<T, R> Deref for BlockOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T, R> DerefMut for BlockOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
+deref_to_guarded!(BlockOnDrop, R: Runtime);
 
 impl<T, R> fmt::Debug for BlockOnDrop<T, R>
 where

@@ -3,7 +3,6 @@
 use alloc::boxed::Box;
 use core::fmt;
 use core::future::{poll_fn, Future};
-use core::ops::{Deref, DerefMut};
 use core::panic::AssertUnwindSafe;
 use core::pin::{pin, Pin};
 use core::task::{Context, Poll};
@@ -734,29 +733,7 @@ where
     }
 }
 
-impl<T, R> Deref for ReaperDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T, R> DerefMut for ReaperDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
+deref_to_guarded!(ReaperDrop, R: Runtime);
 
 impl<T, R> fmt::Debug for ReaperDrop<T, R>
 where

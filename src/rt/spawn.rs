@@ -1,7 +1,6 @@
 //! Background cleanup: hand a guard's cleanup to a runtime.
 
 use core::fmt;
-use core::ops::{Deref, DerefMut};
 
 use super::handle::detached;
 use super::{CleanupHandle, LocalRuntime, Runtime};
@@ -312,29 +311,7 @@ where
     }
 }
 
-impl<T, R> Deref for SpawnOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.guard
-    }
-}
-
-impl<T, R> DerefMut for SpawnOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.guard
-    }
-}
+deref_to_guarded!(SpawnOnDrop, R: Runtime);
 
 impl<T, R> fmt::Debug for SpawnOnDrop<T, R>
 where
