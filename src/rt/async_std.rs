@@ -48,7 +48,7 @@ use pin_project_lite::pin_project;
 use super::{CleanupTracker, Runtime};
 use crate::{AsyncDrop, AsyncDropGuard};
 
-runtime_items!(AsyncStd);
+runtime_items!(AsyncStd, global);
 
 /// async-std's global runtime as a [`Runtime`]: tasks go to
 /// `async_std::task::spawn`, sleeps to its reactor thread, so deadlines work on any
@@ -130,24 +130,6 @@ impl fmt::Debug for Tick {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tick").finish_non_exhaustive()
     }
-}
-
-/// Runs the cleanup of `guard` to completion from synchronous code, waiting at most
-/// `limit`, as [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on) on
-/// [`AsyncStd`]: in place outside async-std tasks, on a helper thread inside one.
-///
-/// # Errors
-///
-/// See [`BlockingError`].
-pub fn block_on_async_drop_timeout<T>(
-    guard: AsyncDropGuard<T>,
-    limit: Duration,
-) -> Result<(), BlockingError<T::Error>>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    crate::rt::block_on_async_drop_on(&AsyncStd, guard, limit)
 }
 
 /// Runs the cleanup of `guard` as a task on async-std, as

@@ -64,12 +64,38 @@ pub use spawn::{
 };
 
 /// The items every runtime module names for its runtime `$rt` (a [`Runtime`]).
-/// The module writes `block_on_async_drop_timeout` itself.
+/// With `global`, for a runtime that is always current, also
+/// `block_on_async_drop_timeout`; the others write it themselves.
 #[cfg_attr(
     not(any(feature = "tokio", feature = "smol", feature = "async-std")),
     allow(unused_macros, reason = "used by the runtime modules")
 )]
 macro_rules! runtime_items {
+    ($rt:ty, global) => {
+        runtime_items!($rt);
+
+        /// Runs the cleanup of `guard` to completion from synchronous code, waiting
+        /// at most `limit`, as
+        /// [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on): in place on
+        /// a thread that does not run the executor, on a helper thread on one that
+        /// does.
+        ///
+        /// # Errors
+        ///
+        /// See [`BlockingError`].
+        pub fn block_on_async_drop_timeout<T>(
+            guard: crate::AsyncDropGuard<T>,
+            limit: core::time::Duration,
+        ) -> Result<(), BlockingError<T::Error>>
+        where
+            T: crate::AsyncDrop + 'static,
+            T::Error: core::fmt::Debug,
+        {
+            let runtime =
+                <$rt as crate::rt::Runtime>::current().expect("a global runtime is current");
+            crate::rt::block_on_async_drop_on(&runtime, guard, limit)
+        }
+    };
     ($rt:ty) => {
         pub use crate::rt::{
             BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOver,

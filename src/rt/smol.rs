@@ -51,7 +51,7 @@ use super::handle::detached;
 use super::{CleanupTracker, Runtime};
 use crate::{AsyncDrop, AsyncDropGuard};
 
-runtime_items!(Smol);
+runtime_items!(Smol, global);
 
 /// smol as a [`Runtime`]: its global executor ([`Smol::global`], what
 /// [`Runtime::current`] gives) or an [`Executor`] of yours.
@@ -189,25 +189,6 @@ where
     let task = super::runtime::Quiet::new(<Smol as Runtime>::tracker().track(task));
     executor.spawn(Marked { inner: task }).detach();
     handle
-}
-
-/// Runs the cleanup of `guard` to completion from synchronous code, waiting at most
-/// `limit`, as [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on) on
-/// [`Smol::global`]: in place on a plain thread or inside `smol::block_on`, on a
-/// helper thread on an executor thread.
-///
-/// # Errors
-///
-/// See [`BlockingError`].
-pub fn block_on_async_drop_timeout<T>(
-    guard: AsyncDropGuard<T>,
-    limit: Duration,
-) -> Result<(), BlockingError<T::Error>>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    crate::rt::block_on_async_drop_on(&Smol::global(), guard, limit)
 }
 
 /// The smol-specific ways to name an executor of yours.

@@ -12,30 +12,16 @@
 //! # Examples
 //!
 //! ```
-//! # #[cfg(feature = "tokio-net")] {
+//! # #[cfg(all(unix, feature = "tokio-net"))] {
 //! use std::time::Duration;
 //! use asyncdrop::rt::tokio::{async_drop_timeout, spawn_async_drop};
 //! use asyncdrop::AsyncDropGuard;
-//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
-//! use tokio::net::{TcpListener, TcpStream};
 //!
 //! tokio::runtime::Runtime::new()?.block_on(async {
-//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
-//!     let addr = listener.local_addr()?;
-//!     // `TcpStream` is `AsyncDrop`: its cleanup shuts the connection down.
-//!     let mut a = AsyncDropGuard::new(TcpStream::connect(addr).await?);
-//!     let mut b = AsyncDropGuard::new(TcpStream::connect(addr).await?);
-//!     a.write_all(b"hello").await?;
-//!     b.write_all(b"hello").await?;
-//!     async_drop_timeout(a, Duration::from_secs(5)).await?; // in this task
-//!     let cleanup = spawn_async_drop(b)?; // in the background
-//!     for _ in 0..2 {
-//!         let (mut peer, _) = listener.accept().await?;
-//!         let mut got = String::new();
-//!         peer.read_to_string(&mut got).await?; // ends when the client shut down
-//!         assert_eq!(got, "hello");
-//!     }
-//!     cleanup.await?;
+//!     let (a, b) = tokio::net::UnixStream::pair()?;
+//!     // `UnixStream` is `AsyncDrop`: its cleanup shuts the stream down.
+//!     async_drop_timeout(AsyncDropGuard::new(a), Duration::from_secs(5)).await?;
+//!     spawn_async_drop(AsyncDropGuard::new(b))?.await?; // in the background
 //!     Ok::<(), Box<dyn std::error::Error>>(())
 //! })?;
 //! # }
