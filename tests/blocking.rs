@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
 use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, Seen};
-use futures_executor::{block_on, LocalPool, ThreadPool};
+use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
 
 /// Tests run concurrently, except the one that watches the cleanup thread stop when
@@ -118,7 +118,7 @@ fn inside_a_thread_pool_concurrently() {
     const TASKS: u32 = if cfg!(miri) { 4 } else { 32 };
     record_reports();
     let counters = Counters::new();
-    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     for i in 0..TASKS {
         let c = counters.clone();

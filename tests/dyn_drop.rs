@@ -25,7 +25,7 @@ use common::{
     assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
     ProbeError,
 };
-use futures_executor::{block_on, LocalPool, ThreadPool};
+use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
 
 // ---------------------------------------------------------------------------------
@@ -484,7 +484,7 @@ fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
     }
     record_reports();
     let counters = Counters::new();
-    let pool = ThreadPool::builder().pool_size(2).create().unwrap();
+    let pool = common::JoinedPool::new(2);
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..6u32 {
         let guard: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> = if i % 2 == 0 {

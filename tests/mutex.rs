@@ -19,7 +19,7 @@ use common::{
     assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
     ProbeError,
 };
-use futures_executor::{block_on, LocalPool, ThreadPool};
+use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
 
 #[test]
@@ -220,7 +220,7 @@ fn tasks_on_a_thread_pool_share_it_and_the_last_one_cleans_up() {
     let counters = Counters::new();
     let shared = AsyncDropArc::new(AsyncDropMutex::new(Probe::new(&counters).yields(2).guard()));
     let inside = Arc::new(AtomicBool::new(false));
-    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     let observer = AsyncDropArc::clone(&shared);
     for _ in 0..tasks {
@@ -260,7 +260,7 @@ fn the_last_task_on_a_thread_pool_cleans_up() {
     // The root clone goes first, before any task runs: one of the tasks is the last.
     block_on(shared.async_drop()).unwrap();
     assert_counts(&counters, 0, 0, 0);
-    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     for clone in clones {
         let tx = tx.clone();

@@ -18,7 +18,7 @@ use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
 use common::{
     assert_counts, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
-use futures_executor::{block_on, ThreadPool};
+use futures_executor::block_on;
 use futures_util::future::FusedFuture;
 use futures_util::task::SpawnExt;
 use proptest::prelude::*;
@@ -84,7 +84,7 @@ fn clones_on_a_thread_pool_await_the_same_output() {
     let counters = Counters::new();
     let runs = Runs::new();
     let root = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
-    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     for _ in 0..tasks {
         let clone = AsyncDropShared::clone(&root);
@@ -424,7 +424,7 @@ fn the_last_of_many_racing_owners_cleans_up_once() {
     let (rounds, tasks) = if cfg!(miri) { (2, 3) } else { (200, 8) };
     let counters = Counters::new();
     let runs = Runs::new();
-    let pool = ThreadPool::builder().pool_size(4).create().unwrap();
+    let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     for round in 0..rounds {
         let root = AsyncDropShared::new(open(&counters, &runs, round % 3, Behaviour::Succeed));

@@ -210,3 +210,48 @@ pub fn record_reports() {
 pub fn take_reports() -> Vec<Seen> {
     SEEN.with(|s| std::mem::take(&mut *s.borrow_mut()))
 }
+
+/// A `futures_executor::ThreadPool` whose threads have all stopped once it is
+/// dropped, so that no thread outlives the test (miri checks that).
+pub struct JoinedPool {
+    pool: Option<futures_executor::ThreadPool>,
+    stopped: Arc<AtomicUsize>,
+    size: usize,
+}
+
+impl JoinedPool {
+    pub fn new(size: usize) -> JoinedPool {
+        let stopped = Arc::new(AtomicUsize::new(0));
+        let counter = stopped.clone();
+        let pool = futures_executor::ThreadPool::builder()
+            .pool_size(size)
+            .before_stop(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })
+            .create()
+            .unwrap();
+        JoinedPool {
+            pool: Some(pool),
+            stopped,
+            size,
+        }
+    }
+}
+
+impl std::ops::Deref for JoinedPool {
+    type Target = futures_executor::ThreadPool;
+    fn deref(&self) -> &futures_executor::ThreadPool {
+        self.pool.as_ref().unwrap()
+    }
+}
+
+impl Drop for JoinedPool {
+    fn drop(&mut self) {
+        drop(self.pool.take());
+        while self.stopped.load(Ordering::SeqCst) < self.size {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // Past `before_stop`, each thread only returns.
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
