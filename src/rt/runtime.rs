@@ -89,8 +89,8 @@ pub trait Runtime: Clone + fmt::Debug + Send + Sync + 'static {
     /// Runs `future` to completion as a detached task.
     ///
     /// A runtime that shuts down may drop the task unfinished: the adapters'
-    /// futures then report [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
-    /// It must not panic out of a task's destructor.
+    /// futures then report [`ReportKind::Cancelled`](crate::ReportKind::Cancelled),
+    /// without panicking out of the task's destructor, whatever the policy.
     fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + Send + 'static;
