@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Instructions per operation of the nanosecond cases, counted with callgrind.
 
-Usage: ci/instructions.py BENCH_BINARY   (ci/bench.sh runs it when valgrind exists)
+Usage: ci/instructions.py BENCH_BINARY [CASE...]   (ci/bench.sh runs it when valgrind exists)
 
 Runs each case's benchmark under callgrind for a second (criterion's --profile-time)
 and divides the inclusive instruction count of its `op_` function by the number of
@@ -25,6 +25,10 @@ CASES = [
     ("e", "e_arc/async_drop_arc", "op_async_drop_arc", "e_arc/std_arc", "op_std_arc"),
     ("g", "g_scope_ok/macro", "op_scoped", "g_scope_ok/by_hand", "op_by_hand"),
     ("g'", "g_scope_err/macro", "op_scoped", "g_scope_err/by_hand", "op_by_hand"),
+    ("i1", "i_block_in_place/block_on_async_drop", "op_block_on_async_drop_waiting",
+     "i_block_in_place/by_hand", "op_block_in_place_by_hand_waiting"),
+    ("i2", "i_block_in_place/block_on_drop", "op_block_on_drop_waiting",
+     "i_block_in_place/by_hand", "op_block_in_place_by_hand_waiting"),
 ]
 
 binary = sys.argv[1]
@@ -81,7 +85,10 @@ print("Counted by `ci/instructions.py` on the same bench binary: inclusive instr
 print("the case's function per call. Unlike times, these repeat exactly between runs.\n")
 print("| case | instructions/op | baseline instructions/op | ratio |")
 print("|---|---|---|---|")
+only = sys.argv[2:]
 for case, bench_id, function, base_id, base_function in CASES:
+    if only and case not in only:
+        continue
     m, b = per_call(bench_id, function), per_call(base_id, base_function)
     ratio = f"{m[0] / b[0]:.2f}×" if m[0] and b[0] else "—"
     print(f"| {case} | {fmt(m, function)} | {fmt(b, base_function)} | {ratio} |")

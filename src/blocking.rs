@@ -577,7 +577,7 @@ fn submit(job: Job) -> Result<(), (Job, io::Error)> {
 /// It stops once it has had no job for [`IDLE`].
 fn run(queue: &mpsc::Receiver<Job>) {
     ON_CLEANUP_THREAD.with(|flag| flag.set(true));
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let waker = Waker::from(Unpark::current());
     let mut cx = Context::from_waker(&waker);
     let mut jobs = FuturesUnordered::new();
     let mut idle_since = None;

@@ -190,6 +190,8 @@ mod outcome;
 #[cfg(feature = "std")]
 mod shared;
 #[cfg(feature = "std")]
+mod spare;
+#[cfg(feature = "std")]
 mod wait;
 
 #[cfg(feature = "alloc")]

@@ -6,8 +6,9 @@ use core::any::Any;
 use core::fmt;
 use core::future::Future;
 use core::panic::AssertUnwindSafe;
-
-use futures_util::FutureExt;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::panic::catch_unwind;
 
 use crate::policy::{self, Report, ReportKind, Site};
 use crate::{AsyncDropGuard, LocalAsyncDrop};
@@ -70,20 +71,36 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Option<&str> {
 /// [`ReportKind::Cancelled`] like any cleanup future dropped early.
 pub(crate) fn catch_cleanup<T: LocalAsyncDrop>(
     guard: AsyncDropGuard<T>,
-) -> (Origin, impl Future<Output = Outcome<T::Error>>) {
+) -> (Origin, Caught<impl Future<Output = Result<(), T::Error>>>) {
     let cleanup = guard.async_drop();
     let origin = Origin {
         type_name: core::any::type_name::<T>(),
         site: cleanup.site(),
     };
-    let caught = AssertUnwindSafe(cleanup)
-        .catch_unwind()
-        .map(|result| match result {
-            Ok(Ok(())) => Outcome::Cleaned,
-            Ok(Err(error)) => Outcome::Failed(error),
-            Err(payload) => Outcome::Panicked(payload),
-        });
-    (origin, caught)
+    (origin, Caught { cleanup })
+}
+
+pin_project_lite::pin_project! {
+    /// A cleanup whose panic is caught: it resolves to its [`Outcome`].
+    pub(crate) struct Caught<F> {
+        #[pin]
+        cleanup: F,
+    }
+}
+
+impl<E, F: Future<Output = Result<(), E>>> Future for Caught<F> {
+    type Output = Outcome<E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome<E>> {
+        let cleanup = self.project().cleanup;
+        match catch_unwind(AssertUnwindSafe(|| cleanup.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(Ok(()))) => Poll::Ready(Outcome::Cleaned),
+            Ok(Poll::Ready(Err(error))) => Poll::Ready(Outcome::Failed(error)),
+            Err(payload) => Poll::Ready(Outcome::Panicked(payload)),
+        }
+    }
 }
 
 /// The cleanup of `guard`, for running where nobody awaits it (a detached task): it

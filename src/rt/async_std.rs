@@ -95,12 +95,12 @@ impl Runtime for AsyncStd {
         ::async_std::task::try_current().is_some()
     }
 
-    fn block_on<F>(&self, future: F) -> F::Output
+    fn block_on<F>(&self, future: F, limit: Duration) -> Option<F::Output>
     where
         F: Future + Send,
         F::Output: Send,
     {
-        ::async_std::task::block_on(future)
+        ::async_std::task::block_on(super::runtime::within(self, future, limit))
     }
 
     fn tracker() -> &'static CleanupTracker {

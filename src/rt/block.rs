@@ -1,9 +1,6 @@
 //! Blocking on a cleanup from synchronous code, on any kind of thread.
 
-use alloc::boxed::Box;
 use core::fmt;
-use core::future::{poll_fn, Future};
-use core::task::Poll;
 use core::time::Duration;
 
 use super::handle::detached;
@@ -46,8 +43,8 @@ pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(10);
 ///
 /// # Costs
 ///
-/// In place: one allocation (the boxed cleanup, so that it can move to a task), and
-/// the runtime's timer only if the cleanup had to wait. On a helper thread: a
+/// In place: a boxed cleanup (so that it can move to a task) in a heap block each
+/// thread reuses, and a clock read only if the cleanup had to wait. On a helper thread: a
 /// thread spawn, a shared slot and two wake-ups.
 ///
 /// # Errors
@@ -137,31 +134,13 @@ where
     T::Error: fmt::Debug,
 {
     let (origin, cleanup) = catch_cleanup(guard);
-    let mut cleanup = Box::pin(cleanup);
-    let outcome = runtime.block_on(async {
-        // The timer is made only once the cleanup really waits: after its first
-        // `Pending` it is polled once more (a spurious poll, which every future
-        // allows); a cleanup that only yielded is done by then, at no timer's cost.
-        let mut timer = None;
-        let mut pending = false;
-        poll_fn(|cx| {
-            if let Poll::Ready(outcome) = cleanup.as_mut().poll(cx) {
-                return Poll::Ready(Some(outcome));
-            }
-            if !core::mem::replace(&mut pending, true) {
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
-            }
-            let timer = timer.get_or_insert_with(|| Box::pin(runtime.sleep(limit)));
-            match timer.as_mut().poll(cx) {
-                Poll::Ready(_) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await
-    });
+    let mut cleanup = crate::spare::pin_box(cleanup);
+    let outcome = runtime.block_on(&mut cleanup, limit);
     match outcome {
-        Some(outcome) => into_result(outcome, origin),
+        Some(outcome) => {
+            crate::spare::recycle(cleanup);
+            into_result(outcome, origin)
+        }
         None => {
             super::runtime::detach(runtime, async move { cleanup.await.report(origin) });
             Err(BlockingError::TimedOut {
@@ -188,7 +167,10 @@ where
     let helper = runtime.clone();
     // If the thread cannot be started, the task is dropped with the closure: the
     // cleanup reports its cancellation, and the handle says so at once.
-    super::runtime::helper_thread(move || helper.block_on(task));
+    super::runtime::helper_thread(move || {
+        // Unfinished only if the runtime broke its promise: the task's drop reports.
+        let _ = helper.block_on(task, Duration::MAX);
+    });
     match wait_for(&mut handle, limit) {
         Some(result) => result.map_err(BlockingError::from),
         // Dropping `handle` detaches the cleanup: it reports for itself from now on.

@@ -489,9 +489,13 @@ where
         if self.runtime.blocking_could_deadlock() {
             return Err(HandOverError::WouldBlock(job.into_guard()));
         }
-        self.runtime
-            .block_on(send(self.jobs.clone(), job))
-            .map_err(|job| HandOverError::Closed(job.into_guard()))
+        let mut sending = core::pin::pin!(send(self.jobs.clone(), job));
+        loop {
+            // No limit: only a runtime that breaks its promise returns early.
+            if let Some(sent) = self.runtime.block_on(&mut sending, Duration::MAX) {
+                return sent.map_err(|job| HandOverError::Closed(job.into_guard()));
+            }
+        }
     }
 
     /// Closes the queue: the worker takes nothing more, cleans up what is queued,

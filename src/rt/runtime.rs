@@ -103,22 +103,19 @@ pub trait Runtime: Clone + fmt::Debug + Send + Sync + 'static {
     /// else would while it blocks. When in doubt, `true`.
     fn blocking_could_deadlock(&self) -> bool;
 
-    /// Runs `future` to completion on the current thread, within this runtime's
-    /// context. Called only where
+    /// Runs `future` on the current thread, within this runtime's context, until it
+    /// completes (`Some`) or `limit` has passed (`None`; the future is dropped, so
+    /// pass `&mut` to keep it). `Duration::MAX` means no limit. Called only where
     /// [`blocking_could_deadlock`](Self::blocking_could_deadlock) is `false`.
     ///
     /// The default parks the thread between polls, which suits a runtime whose
     /// timers and I/O run on threads of their own.
-    fn block_on<F>(&self, future: F) -> F::Output
+    fn block_on<F>(&self, future: F, limit: Duration) -> Option<F::Output>
     where
         F: Future + Send,
         F::Output: Send,
     {
-        let mut future = core::pin::pin!(future);
-        match crate::wait::wait_for(&mut future, Duration::MAX) {
-            Some(output) => output,
-            None => unreachable!("an unlimited wait ends only with the future"),
-        }
+        crate::wait::wait_for(&mut core::pin::pin!(future), limit)
     }
 
     /// The count of this runtime's detached cleanups (see [`CleanupTracker`]).
@@ -128,6 +125,29 @@ pub trait Runtime: Clone + fmt::Debug + Send + Sync + 'static {
         static SHARED: CleanupTracker = CleanupTracker::new();
         &SHARED
     }
+}
+
+/// `future`, or `None` once `limit` has passed on `runtime`'s timer (no timer for
+/// `Duration::MAX`).
+#[cfg_attr(
+    not(any(feature = "smol", feature = "async-std")),
+    allow(dead_code, reason = "used by the runtime modules")
+)]
+pub(crate) async fn within<R: Runtime, F: Future>(
+    runtime: &R,
+    future: F,
+    limit: Duration,
+) -> Option<F::Output> {
+    let mut future = core::pin::pin!(future);
+    if limit == Duration::MAX {
+        return Some(future.await);
+    }
+    let mut timer = core::pin::pin!(runtime.sleep(limit));
+    core::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending => timer.as_mut().poll(cx).map(|_| None),
+    })
+    .await
 }
 
 /// An executor that runs `!Send` tasks on its own thread: tokio's `LocalSet`,

@@ -140,12 +140,12 @@ impl Runtime for Smol {
         }
     }
 
-    fn block_on<F>(&self, future: F) -> F::Output
+    fn block_on<F>(&self, future: F, limit: Duration) -> Option<F::Output>
     where
         F: Future + Send,
         F::Output: Send,
     {
-        ::smol::block_on(future)
+        ::smol::block_on(super::runtime::within(self, future, limit))
     }
 
     fn tracker() -> &'static CleanupTracker {

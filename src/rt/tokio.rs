@@ -86,19 +86,23 @@ impl Runtime for Handle {
         }
     }
 
-    /// [`Handle::block_on`] inside `block_in_place`, which on a multi-thread
-    /// runtime's worker hands the worker's other tasks to another thread meanwhile
-    /// and elsewhere just runs it (in a `LocalSet`, where tokio refuses, on a scoped
-    /// helper thread).
-    fn block_on<F>(&self, future: F) -> F::Output
+    /// Parks this thread in the runtime's context ([`Handle::enter`]) inside
+    /// `block_in_place`, which on a multi-thread runtime's worker hands the worker's
+    /// other tasks to another thread meanwhile and elsewhere just runs it (in a
+    /// `LocalSet`, where tokio refuses, on a scoped helper thread).
+    fn block_on<F>(&self, future: F, limit: Duration) -> Option<F::Output>
     where
         F: Future + Send,
         F::Output: Send,
     {
+        let wait = |future: F| {
+            let _context = self.enter();
+            wait_for(&mut core::pin::pin!(future), limit)
+        };
         let mut future = Some(future);
         let blocked = catch_unwind(AssertUnwindSafe(|| {
             ::tokio::task::block_in_place(|| match future.take() {
-                Some(future) => Handle::block_on(self, future),
+                Some(future) => wait(future),
                 None => unreachable!("the future is taken once"),
             })
         }));
@@ -107,7 +111,7 @@ impl Runtime for Handle {
             // `block_in_place` refused before running anything (inside a `LocalSet`).
             (Err(_), Some(future)) => std::thread::scope(|scope| {
                 scope
-                    .spawn(|| Handle::block_on(self, future))
+                    .spawn(|| wait(future))
                     .join()
                     .unwrap_or_else(|payload| resume_unwind(payload))
             }),
