@@ -229,6 +229,17 @@ pub mod doc_fixture {
             Ok(())
         }
     }
+
+    /// A `!Send` resource whose cleanup succeeds at once.
+    #[derive(Debug, Default)]
+    pub struct Journal(pub alloc::rc::Rc<u8>);
+
+    impl crate::LocalAsyncDrop for Journal {
+        type Error = std::io::Error;
+        async fn async_drop_impl(self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
 }
 
 #[doc(hidden)]

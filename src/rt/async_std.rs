@@ -46,9 +46,8 @@ use futures_core::Stream;
 use pin_project_lite::pin_project;
 
 use super::{CleanupTracker, Runtime};
-use crate::{AsyncDrop, AsyncDropGuard};
 
-runtime_items!(AsyncStd, global);
+runtime_items!(AsyncStd, global, spawn_on);
 
 /// async-std's global runtime as a [`Runtime`]: tasks go to
 /// `async_std::task::spawn`, sleeps to its reactor thread, so deadlines work on any
@@ -130,14 +129,4 @@ impl fmt::Debug for Tick {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tick").finish_non_exhaustive()
     }
-}
-
-/// Runs the cleanup of `guard` as a task on async-std, as
-/// [`crate::rt::spawn_async_drop_on`].
-pub fn spawn_async_drop_on<T>(runtime: &AsyncStd, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
-    crate::rt::spawn_async_drop_on(runtime, guard)
 }

@@ -63,17 +63,15 @@ pub use spawn::{
     SpawnOnDrop,
 };
 
-/// The items every runtime module names for its runtime `$rt` (a [`Runtime`]).
-/// With `global`, for a runtime that is always current, also
-/// `block_on_async_drop_timeout`; the others write it themselves.
+/// The items every runtime module names for its runtime `$rt` (a [`Runtime`]),
+/// plus, as asked: `global`, for a runtime that is always current,
+/// `block_on_async_drop_timeout`; `spawn_on`, `spawn_async_drop_on(&$rt, guard)`.
 #[cfg_attr(
     not(any(feature = "tokio", feature = "smol", feature = "async-std")),
     allow(unused_macros, reason = "used by the runtime modules")
 )]
 macro_rules! runtime_items {
-    ($rt:ty, global) => {
-        runtime_items!($rt);
-
+    (@global $rt:ty) => {
         /// Runs the cleanup of `guard` to completion from synchronous code, waiting
         /// at most `limit`, as
         /// [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on): in place on
@@ -96,7 +94,22 @@ macro_rules! runtime_items {
             crate::rt::block_on_async_drop_on(&runtime, guard, limit)
         }
     };
-    ($rt:ty) => {
+    (@spawn_on $rt:ty) => {
+        /// Runs the cleanup of `guard` as a task on `runtime`, from any thread, as
+        /// [`spawn_async_drop_on`](crate::rt::spawn_async_drop_on).
+        pub fn spawn_async_drop_on<T>(
+            runtime: &$rt,
+            guard: crate::AsyncDropGuard<T>,
+        ) -> CleanupHandle<T>
+        where
+            T: crate::AsyncDrop + 'static,
+            T::Error: core::fmt::Debug,
+        {
+            crate::rt::spawn_async_drop_on(runtime, guard)
+        }
+    };
+    ($rt:ty $(, $extra:ident)*) => {
+        $(runtime_items!(@$extra $rt);)*
         pub use crate::rt::{
             BackgroundError, BlockingError, CleanupHandle, CleanupPanic, DeadlineError, HandOver,
             HandOverError, NoRuntime, ReaperStats, ReaperWorker, TaskPanic, WorkerError,

@@ -3,6 +3,7 @@
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -398,10 +399,27 @@ impl<F> Quiet<F> {
     }
 }
 
+std::thread_local! {
+    /// Set on a thread the first time it polls an adapter task: the thread runs an
+    /// executor, and blocking it could stall that executor.
+    static RUNS_TASKS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread has polled an adapter task (or its locals are gone).
+#[cfg_attr(
+    not(feature = "smol"),
+    allow(dead_code, reason = "used by the smol adapter")
+)]
+pub(crate) fn runs_tasks() -> bool {
+    RUNS_TASKS.try_with(Cell::get).unwrap_or(true)
+}
+
 impl<F: Future<Output = ()>> Future for Quiet<F> {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // During thread teardown there is nothing left to mark.
+        let _ = RUNS_TASKS.try_with(|runs| runs.set(true));
         match self.0.as_mut() {
             Some(future) => future.as_mut().poll(cx),
             None => Poll::Ready(()),

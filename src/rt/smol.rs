@@ -3,14 +3,12 @@
 //! `Task<T>`, `Async<TcpStream>`, `Async<UnixStream>`, `net::TcpStream`,
 //! `net::unix::UnixStream`, `fs::File`, `io::BufWriter<W>` and `process::Child`.
 //!
-//! smol has no current runtime to look up: background work goes to the global
-//! executor (started on first use) unless an executor is given, so spawning never
-//! fails. Timers and I/O run on smol's global reactor: a deadline works on any
-//! executor. **The global executor never shuts down**: cleanups still running when
-//! `main` returns are cut off without a report — wait for them first
-//! ([`wait_for_background_cleanups`], the [`ReaperWorker`]). An executor of yours
-//! that is dropped drops its tasks: their cleanups report
-//! [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+//! Background work goes to the global executor unless one of yours is given, so
+//! spawning never fails; timers and I/O run on smol's global reactor, so a deadline
+//! works on any executor. **The global executor never shuts down**: wait for
+//! cleanups before `main` returns ([`wait_for_background_cleanups`], the
+//! [`ReaperWorker`]). An executor of yours that is dropped drops its tasks, which
+//! report [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
 //!
 //! # Examples
 //!
@@ -36,16 +34,12 @@
 mod resources;
 
 use alloc::sync::Arc;
-use core::cell::Cell;
 use core::fmt;
 use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll};
 use core::time::Duration;
 use std::thread;
 
 use ::smol::{Executor, Timer};
-use pin_project_lite::pin_project;
 
 use super::handle::detached;
 use super::{CleanupTracker, Runtime};
@@ -117,7 +111,6 @@ impl Runtime for Smol {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let future = Marked { inner: future };
         match &self.executor {
             None => ::smol::spawn(future).detach(),
             Some(executor) => executor.spawn(future).detach(),
@@ -132,12 +125,10 @@ impl Runtime for Smol {
     /// One of smol's global executor threads (named `smol-N`), or a thread that
     /// has polled a task this adapter spawned.
     fn blocking_could_deadlock(&self) -> bool {
-        match RUNS_TASKS.try_with(Cell::get) {
-            Ok(true) | Err(_) => true,
-            Ok(false) => thread::current()
+        super::runtime::runs_tasks()
+            || thread::current()
                 .name()
-                .is_some_and(|name| name.starts_with("smol-")),
-        }
+                .is_some_and(|name| name.starts_with("smol-"))
     }
 
     fn block_on<F>(&self, future: F, limit: Duration) -> Option<F::Output>
@@ -154,30 +145,6 @@ impl Runtime for Smol {
     }
 }
 
-std::thread_local! {
-    /// Set on a thread the first time it polls a task this adapter spawned: the
-    /// thread runs an executor, and blocking it could stall that executor.
-    static RUNS_TASKS: Cell<bool> = const { Cell::new(false) };
-}
-
-pin_project! {
-    /// A task of this adapter: marks the thread that polls it as an executor thread.
-    struct Marked<F> {
-        #[pin]
-        inner: F,
-    }
-}
-
-impl<F: Future> Future for Marked<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // During thread teardown there is nothing left to mark.
-        let _ = RUNS_TASKS.try_with(|runs| runs.set(true));
-        self.project().inner.poll(cx)
-    }
-}
-
 /// Runs the cleanup of `guard` as a task on `executor` (any lifetime), as
 /// [`crate::rt::spawn_async_drop_on`]; it runs when something runs the executor.
 pub fn spawn_async_drop_on<T>(executor: &Executor<'_>, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
@@ -187,7 +154,7 @@ where
 {
     let (task, handle) = detached(guard);
     let task = super::runtime::Quiet::new(<Smol as Runtime>::tracker().track(task));
-    executor.spawn(Marked { inner: task }).detach();
+    executor.spawn(task).detach();
     handle
 }
 

@@ -4,11 +4,6 @@
 //! `UnixStream` (`tokio-net`), `File` (`tokio-fs`), `BufWriter<W>`
 //! (`tokio-io-util`) and `Child` (`tokio-process`).
 //!
-//! Blocking ([`block_on_async_drop`], [`BlockOnDrop`]) runs the cleanup in place on
-//! a multi-thread runtime's worker (inside `block_in_place`) or on a plain thread;
-//! for a current-thread runtime on a helper thread; with no runtime at all on a
-//! temporary current-thread runtime.
-//!
 //! # Examples
 //!
 //! ```
@@ -43,17 +38,7 @@ use super::{CleanupTracker, LocalRuntime, Runtime};
 use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
-runtime_items!(Handle);
-
-/// Runs the cleanup of `guard` as a task on the runtime of `runtime`, from any
-/// thread, as [`crate::rt::spawn_async_drop_on`].
-pub fn spawn_async_drop_on<T>(runtime: &Handle, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
-where
-    T: AsyncDrop + 'static,
-    T::Error: core::fmt::Debug,
-{
-    crate::rt::spawn_async_drop_on(runtime, guard)
-}
+runtime_items!(Handle, spawn_on);
 
 /// A tokio runtime: tasks go to [`Handle::spawn`], sleeps to tokio's timer.
 impl Runtime for Handle {
@@ -101,20 +86,15 @@ impl Runtime for Handle {
         };
         let mut future = Some(future);
         let blocked = catch_unwind(AssertUnwindSafe(|| {
-            ::tokio::task::block_in_place(|| match future.take() {
-                Some(future) => wait(future),
-                None => unreachable!("the future is taken once"),
-            })
+            ::tokio::task::block_in_place(|| future.take().and_then(&wait))
         }));
         match (blocked, future) {
             (Ok(output), _) => output,
             // `block_in_place` refused before running anything (inside a `LocalSet`).
-            (Err(_), Some(future)) => std::thread::scope(|scope| {
-                scope
-                    .spawn(|| wait(future))
-                    .join()
+            (Err(_), Some(future)) => {
+                std::thread::scope(|scope| scope.spawn(|| wait(future)).join())
                     .unwrap_or_else(|payload| resume_unwind(payload))
-            }),
+            }
             (Err(payload), None) => resume_unwind(payload),
         }
     }
@@ -131,26 +111,15 @@ impl Runtime for Handle {
 /// # Examples
 ///
 /// ```
-/// use std::rc::Rc;
 /// use asyncdrop::rt::spawn_local_async_drop_on;
 /// use asyncdrop::rt::tokio::Local;
-/// use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Journal(Rc<u8>); // `!Send`
-/// impl LocalAsyncDrop for Journal {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::task::yield_now().await;
-///         assert_eq!(*self.0, 1);
-///         Ok(())
-///     }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Journal; // `!Send`
 /// let rt = tokio::runtime::Builder::new_current_thread().build()?;
 /// let local = tokio::task::LocalSet::new();
-/// local.block_on(&rt, async {
-///     spawn_local_async_drop_on(&Local, AsyncDropGuard::new(Journal(Rc::new(1)))).await
-/// })?;
+/// let journal = AsyncDropGuard::new(Journal::default());
+/// local.block_on(&rt, async { spawn_local_async_drop_on(&Local, journal).await })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
@@ -180,20 +149,11 @@ impl LocalRuntime for Local {
 /// ```
 /// use std::time::Duration;
 /// use asyncdrop::rt::tokio::block_on_async_drop_timeout;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Flusher;
-/// impl AsyncDrop for Flusher {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::time::sleep(Duration::from_millis(1)).await; // needs the timer
-///         Ok(())
-///     }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// // Outside any runtime: a temporary one runs the cleanup.
-/// block_on_async_drop_timeout(AsyncDropGuard::new(Flusher), Duration::from_secs(5))?;
-///
+/// block_on_async_drop_timeout(AsyncDropGuard::new(Conn), Duration::from_secs(5))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn block_on_async_drop_timeout<T>(
@@ -210,21 +170,18 @@ where
     }
     let (task, mut handle) = detached(guard);
     let mut task = Box::pin(<Handle as Runtime>::tracker().track(task));
-    // How long to wait below: nothing more once a temporary runtime had its turn.
-    let mut left = Duration::ZERO;
+    let mut left = Duration::ZERO; // how long to wait below, after a temporary runtime
     match Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => {
             let in_time = async { ::tokio::time::timeout(limit, task.as_mut()).await };
             if runtime.block_on(in_time).is_ok() {
                 runtime.shutdown_background(); // never wait for what the cleanup left
             } else {
-                // The rest goes on on a helper thread (if none starts, the task is
-                // dropped there: the cleanup reports its cancellation).
+                // The rest goes on on a helper thread (or is dropped, reporting).
                 super::runtime::helper_thread(move || runtime.block_on(task));
             }
         }
-        // Out of file descriptors? Drive the cleanup on a plain helper thread; tokio
-        // resources it creates fail, not hang.
+        // Out of file descriptors? A plain helper thread: tokio resources fail, not hang.
         Err(_) => {
             left = limit;
             super::runtime::helper_thread(move || {
