@@ -45,7 +45,6 @@ impl AsyncDrop for Pair {
 /// The output of a scenario that never completes (a cleanup panics).
 const NEVER: &str = "";
 const TUPLE_ERR: &str = "Err(TupleError { errors: (None, Some(E1), None) })";
-const PAIR_ERR: &str = "Err(TupleError { errors: (None, Some(E0)) })";
 
 cases! {
     guard: |kit| {
@@ -120,8 +119,20 @@ mod with_alloc {
     use super::*;
     use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec};
     use asyncdrop::{AsyncDropArc, AsyncDropMutex, DynAsyncDrop, LocalDynAsyncDrop};
-    use common::harness::{guarded, Run};
+    use common::harness::{guarded, sweep_under, Run};
 
+    /// Without `std` a group's drop cannot catch a report's panic (`core` has no
+    /// `catch_unwind`): the panicking policy is checked with `std` (see `Policy`).
+    fn sweep(make: impl Fn(&mut Kit) -> Case) {
+        let policies: &[bool] = if cfg!(feature = "std") {
+            &[false, true]
+        } else {
+            &[false]
+        };
+        sweep_under(policies, make);
+    }
+
+    pub(super) const PAIR_ERR: &str = "Err(TupleError { errors: (None, Some(E0)) })";
     const CLEANUP_ERR: &str = "Err(CleanupErrors { errors: [(1, E1)], total: 3 })";
 
     fn members(kit: &mut Kit) -> Vec<AsyncDropGuard<Member>> {
@@ -294,7 +305,7 @@ mod with_std {
                 true => r.cut(name),
                 false => [r.cut_as(name, Forgotten), r.guards(Forgotten)].concat(),
             };
-            Case::new(used, PAIR_ERR, expect)
+            Case::new(used, with_alloc::PAIR_ERR, expect)
         };
     }
 }

@@ -283,8 +283,13 @@ fn quiet_expected_panics() {
 /// until it completes (or a cleanup panics), under the recording policy, then
 /// under the panicking one; checks every run (see the module docs).
 pub fn sweep(make: impl Fn(&mut Kit) -> Case) {
+    sweep_under(&[false, true], make);
+}
+
+/// As [`sweep`], under the policies that panic or not as `policies` say.
+pub fn sweep_under(policies: &[bool], make: impl Fn(&mut Kit) -> Case) {
     quiet_expected_panics();
-    for panics in [false, true] {
+    for &panics in policies {
         record_reports_then_panic(panics);
         for k in 0.. {
             assert!(k <= MAX_POLLS, "did not complete within {MAX_POLLS} polls");
