@@ -96,7 +96,10 @@ impl<T> AsyncDropGuard<T> {
     /// (once, naming the parent's type), but a part that the parent's cleanup does not
     /// clean up — say, because it returned early with `?` — is dropped without a
     /// report. To clean up every part whatever fails, use
-    /// [`async_drop_all`](crate::async_drop_all) on them, as below.
+    /// [`async_drop_all`](crate::async_drop_all) on them, as below. Likewise, when
+    /// the parent's cleanup is cancelled, the parts it has not cleaned up yet get no
+    /// report of their own: the parent's
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) covers them.
     ///
     /// # Panics
     ///

@@ -102,6 +102,10 @@ impl<T: LocalAsyncDrop, E> LocalAsyncDrop for Result<T, E> {
 /// [`async_drop_iter`](crate::collections::async_drop_iter); every error comes back,
 /// in index order, in a [`CleanupErrors`].
 ///
+/// Dropped unfinished, the cleanup behaves as
+/// [`async_drop_iter`](crate::collections::async_drop_iter)'s: each guard not
+/// cleaned up yet reports `Cancelled`, started or not.
+///
 /// A `Vec` of guards already has one report per forgotten guard; to hold many
 /// values under one guard (one report, removal that hands back guards, an ordered
 /// variant), use [`AsyncDropVec`](crate::collections::AsyncDropVec).

@@ -189,9 +189,9 @@ pin_project! {
     ///
     /// # Cancel safety
     ///
-    /// Dropping it while the cleanup runs behaves as dropping an
-    /// [`AsyncDropFuture`]; dropping it on the `Ok` path before it was polled drops
-    /// the guard, which reports it as forgotten.
+    /// On the `Err` path the cleanup runs from the start: dropping it behaves as
+    /// dropping an [`AsyncDropFuture`], polled or not. Dropping it on the `Ok` path
+    /// before it was polled drops the guard, which reports it as forgotten.
     ///
     /// # Examples
     ///

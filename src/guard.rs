@@ -251,7 +251,9 @@ impl<T> AsyncDropGuard<T> {
     ///
     /// # Cancel safety
     ///
-    /// As [`async_drop`](Self::async_drop) once cleanup has begun.
+    /// As [`async_drop`](Self::async_drop) once cleanup has begun, which for an `Err`
+    /// is at once: dropped unpolled, it reports [`ReportKind::Cancelled`]. With `Ok`,
+    /// dropping it unpolled drops the guard, reported [`ReportKind::Forgotten`].
     ///
     /// # Examples
     ///

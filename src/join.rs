@@ -25,7 +25,11 @@ use crate::LocalAsyncDrop;
 /// # Cancel safety
 ///
 /// Dropping the future drops every cleanup still in progress; each element that is
-/// an [`AsyncDropGuard`](crate::AsyncDropGuard) reports its own cancellation.
+/// an [`AsyncDropGuard`](crate::AsyncDropGuard) reports its own cancellation. One
+/// whose cleanup had not started yet reports [`ReportKind::Cancelled`] too: every
+/// element's cleanup future is made with this one.
+///
+/// [`ReportKind::Cancelled`]: crate::ReportKind::Cancelled
 ///
 /// # Examples
 ///
@@ -186,7 +190,8 @@ pub trait AcquireAll {
 ///
 /// # Cancel safety
 ///
-/// As [`async_drop_all`].
+/// As [`async_drop_all`]: each acquired guard not cleaned up yet reports
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), started or not.
 ///
 /// # Examples
 ///

@@ -82,6 +82,12 @@
 //! policy. A panic inside a cleanup propagates once, with nothing leaked and no
 //! second report.
 //!
+//! In a group, a member whose cleanup had not started yet reports `Cancelled` where
+//! the group makes every cleanup future at once ([`async_drop_all`],
+//! [`all_or_cleanup`], [`collections::async_drop_iter`]), `Forgotten` in
+//! [`with_async_drop!`], which starts them in turn, and nothing of its own where the
+//! members are stored bare (the [`collections`], [`AsyncDropGuard::combine`]).
+//!
 //! # Features
 //!
 //! - *(none)*: the traits, the guard, the policy, the scope macro and the join

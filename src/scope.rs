@@ -43,7 +43,8 @@
 ///
 /// If the enclosing future is dropped while the block runs, the guards are dropped
 /// and reported as forgotten; while a cleanup runs, that cleanup reports itself as
-/// cancelled (see [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop)).
+/// cancelled (see [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop))
+/// and the guards whose cleanup has not started yet (listed before it) as forgotten.
 ///
 /// # Examples
 ///

@@ -441,9 +441,10 @@ where
 /// # Cancel safety
 ///
 /// Dropping the last clone's cleanup while it drives the future drops the unfinished
-/// future; dropping it while the output's cleanup runs cancels that cleanup as
-/// described at [`AsyncDropGuard::async_drop`]. Either way it is reported as
-/// cancelled.
+/// future (a guard inside it reports
+/// [`ReportKind::Forgotten`](crate::ReportKind::Forgotten)); dropping it while the
+/// output's cleanup runs cancels that cleanup as described at
+/// [`AsyncDropGuard::async_drop`]. Either way it is reported as cancelled.
 impl<F> LocalAsyncDrop for AsyncDropShared<F>
 where
     F: Future,

@@ -273,19 +273,6 @@ fn async_drop_on_err_cancelled_reports_cancelled() {
 }
 
 #[test]
-fn async_drop_on_err_dropped_unpolled_on_ok_reports_forgotten() {
-    record_reports();
-    let counters = Counters::new();
-    let guard = Probe::new(&counters).guard();
-    let ok: Result<(), &str> = Ok(());
-    drop(AsyncDropGuard::async_drop_on_err(guard, ok));
-    assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-}
-
-#[test]
 fn nested_guard_cancelled_drops_once() {
     record_reports();
     let counters = Counters::new();
@@ -355,50 +342,6 @@ fn async_drop_all_cancelled_reports_only_the_unfinished_guard() {
 }
 
 #[test]
-fn async_drop_all_dropped_unpolled_drops_each_value_once() {
-    record_reports();
-    let counters = Counters::new();
-    let a = Probe::new(&counters).id(1).guard();
-    let b = Probe::new(&counters).id(2).guard();
-    drop(async_drop_all((a, b)));
-    // No cleanup ever ran; each value is dropped once and each guard reports once.
-    assert_counts(&counters, 0, 0, 2);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 2, "{reports:?}");
-    assert!(reports
-        .iter()
-        .all(|r| r.type_name == std::any::type_name::<Probe>()));
-    // As for a single guard's cleanup future: cancelled, not forgotten.
-    assert!(
-        reports.iter().all(|r| r.kind == ReportKind::Cancelled),
-        "{reports:?}"
-    );
-}
-
-#[test]
-fn async_drop_all_array_dropped_unpolled_reports_cancelled() {
-    record_reports();
-    let counters = Counters::new();
-    let guards = [1, 2].map(|id| Probe::new(&counters).id(id).guard());
-    drop(async_drop_all(guards));
-    assert_counts(&counters, 0, 0, 2);
-    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Cancelled]);
-}
-
-#[test]
-fn all_or_cleanup_dropped_unpolled_reports_the_acquired_guard_cancelled() {
-    record_reports();
-    let counters = Counters::new();
-    let acquired: Result<_, ProbeError> = Ok(Probe::new(&counters).id(1).guard());
-    let failed: Result<AsyncDropGuard<Probe>, ProbeError> = Err(ProbeError { id: 2, code: 5 });
-    drop(asyncdrop::all_or_cleanup((acquired, failed)));
-    assert_counts(&counters, 0, 0, 1);
-    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [ReportKind::Cancelled]);
-}
-
-#[test]
 fn is_terminated_after_the_cleanup_panicked() {
     record_reports();
     let counters = Counters::new();
@@ -426,25 +369,6 @@ fn async_drop_all_array_cancelled_after_one_poll() {
     let reports = take_reports();
     assert_eq!(reports.len(), 3, "{reports:?}");
     assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
-}
-
-#[test]
-fn async_drop_all_completed_reports_nothing() {
-    record_reports();
-    let counters = Counters::new();
-    let a = Probe::new(&counters).id(1).yields(1).guard();
-    let b = Probe::new(&counters)
-        .id(2)
-        .yields(2)
-        .behaviour(Behaviour::Fail(9))
-        .guard();
-    let err = block_on(async_drop_all((a, b))).unwrap_err();
-    assert_eq!(
-        err.into_inner(),
-        (None, Some(ProbeError { id: 2, code: 9 }))
-    );
-    assert_counts(&counters, 2, 2, 2);
-    assert_eq!(take_reports(), []);
 }
 
 #[test]

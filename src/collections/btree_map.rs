@@ -59,6 +59,7 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// Dropping the cleanup future midway drops every value whose cleanup had not
 /// finished (exactly once) and reports
 /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the map.
+/// The values, started or not, report nothing of their own.
 ///
 /// A panic inside a value's cleanup propagates to the caller; the other values are
 /// dropped (exactly once) when the cleanup future is, and nothing is reported (the
@@ -143,7 +144,8 @@ impl<K, T: LocalAsyncDrop> AsyncDropBTreeMap<K, T> {
     ///
     /// As for [`AsyncDropGuard::async_drop`]: dropping the future midway drops the
     /// values not yet cleaned up (exactly once) and reports
-    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the map.
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the map;
+    /// the values report nothing of their own.
     ///
     /// # Examples
     ///

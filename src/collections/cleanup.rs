@@ -44,9 +44,10 @@ use crate::LocalAsyncDrop;
 /// # Cancel safety
 ///
 /// Dropping the future drops the cleanups still in progress, each exactly once; the
-/// items that are [`AsyncDropGuard`](crate::AsyncDropGuard)s report their
-/// cancellation each. A panic inside one cleanup propagates; the other items are
-/// dropped once, when the future is dropped.
+/// items that are [`AsyncDropGuard`](crate::AsyncDropGuard)s report
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) each, also those whose
+/// cleanup had not started yet; bare values report nothing. A panic inside one
+/// cleanup propagates; the other items are dropped once, when the future is dropped.
 ///
 /// # Examples
 ///

@@ -54,6 +54,7 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// Dropping the cleanup future midway drops every value whose cleanup had not
 /// finished (exactly once) and reports
 /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the map.
+/// The values, started or not, report nothing of their own.
 ///
 /// A panic inside a value's cleanup propagates to the caller; the other values are
 /// dropped (exactly once) when the cleanup future is, and nothing is reported (the

@@ -54,6 +54,7 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// Dropping the cleanup future midway drops every element whose cleanup had not
 /// finished (exactly once) and reports
 /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the collection.
+/// The elements, started or not, report nothing of their own.
 ///
 /// A panic inside an element's cleanup propagates to the caller; the other
 /// elements are dropped (exactly once) when the cleanup future is, and nothing is
@@ -343,7 +344,8 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
     /// As for [`AsyncDropGuard::async_drop`]: dropping the future midway drops the
     /// elements not yet cleaned up (exactly once) and reports
     /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the
-    /// collection (with the collection guard's creation site).
+    /// collection (with the collection guard's creation site); the elements report
+    /// nothing of their own.
     ///
     /// # Examples
     ///

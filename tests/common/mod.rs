@@ -2,12 +2,13 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 #![allow(unreachable_pub, reason = "test helpers are `pub` for the test files")]
 
+pub mod harness;
 #[cfg(feature = "rt")]
 pub mod rt;
 #[cfg(feature = "rt")]
 pub mod suite;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,6 +64,8 @@ pub enum Behaviour {
     Succeed,
     Fail(u32),
     Panic,
+    /// Never finishes, and never wakes its waker.
+    Hang,
 }
 
 /// A resource that records its cleanup and drop in shared counters.
@@ -140,6 +143,7 @@ impl AsyncDrop for Probe {
                 return Err(ProbeError { id: self.id, code });
             }
             Behaviour::Panic => panic!("probe {} cleanup panicked", self.id),
+            Behaviour::Hang => std::future::pending().await,
         }
         self.counters
             .cleanups_finished
@@ -186,6 +190,8 @@ pub struct Seen {
 
 thread_local! {
     static SEEN: RefCell<Vec<Seen>> = const { RefCell::new(Vec::new()) };
+    /// The hook panics after recording, as `Policy::Panic` would.
+    static PANICKY: Cell<bool> = const { Cell::new(false) };
 }
 
 fn record(report: &Report<'_>) {
@@ -196,14 +202,30 @@ fn record(report: &Report<'_>) {
         message: report.to_string(),
     };
     SEEN.with(|s| s.borrow_mut().push(seen));
+    // As `Policy::Panic`: never while the thread unwinds already.
+    if PANICKY.get() && !std::thread::panicking() {
+        panic!("policy panics on: {report}");
+    }
 }
 
 /// Installs a policy hook that records reports per thread (tests run on their own
 /// threads, so they do not see each other's reports), and clears this thread's
 /// record. Use in test binaries that never change the policy otherwise.
 pub fn record_reports() {
+    record_reports_then_panic(false);
+}
+
+/// As [`record_reports`]; with `panics`, the hook then panics on this thread like
+/// `Policy::Panic` (not while the thread unwinds already).
+pub fn record_reports_then_panic(panics: bool) {
     set_policy(Policy::Hook(record));
     SEEN.with(|s| s.borrow_mut().clear());
+    PANICKY.set(panics);
+}
+
+/// Whether the hook panics on this thread ([`record_reports_then_panic`]).
+pub fn policy_panics() -> bool {
+    PANICKY.get()
 }
 
 /// Takes the reports recorded on this thread so far.
