@@ -11,10 +11,8 @@ use crate::policy::{self, Report, ReportKind};
 use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard};
 
-/// How long the adapters wait by default before they stop blocking: 10 seconds.
-///
-/// Used by each runtime's `block_on_async_drop`, by [`BlockOnDrop::new`] and by
-/// [`ReaperDrop::new`](super::ReaperDrop::new).
+/// How long the adapters block by default (`block_on_async_drop`, [`BlockOnDrop`],
+/// [`ReaperDrop`](super::ReaperDrop)): 10 seconds.
 ///
 /// # Examples
 ///
@@ -28,34 +26,22 @@ pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(10);
 /// module has it as `block_on_async_drop(guard)` and
 /// `block_on_async_drop_timeout(guard, limit)`, on the current runtime.
 ///
-/// Where the cleanup runs:
+/// Where the cleanup runs: where blocking is safe
+/// ([`Runtime::blocking_could_deadlock`] is `false`: a plain thread, a tokio
+/// multi-thread worker), on this thread through [`Runtime::block_on`] (for tokio
+/// inside `block_in_place`, as one writes it by hand), moving to a task of `runtime`
+/// if the limit runs out; elsewhere on a helper thread while this one waits (a
+/// cleanup that needs what only this thread drives then times out, and goes on
+/// there).
 ///
-/// - **Where blocking is safe** ([`Runtime::blocking_could_deadlock`] is `false`: a
-///   plain thread, a worker of tokio's multi-thread runtime): on this thread,
-///   through [`Runtime::block_on`] — for tokio inside `block_in_place`, the way one
-///   writes it by hand. If the limit runs out, the cleanup moves to a task on
-///   `runtime` and goes on there.
-/// - **Where it is not** (the thread of a current-thread runtime or an executor): on
-///   a new helper thread, through [`Runtime::block_on`], while this thread waits.
-///   A cleanup that needs I/O or timers that only this blocked thread drives cannot
-///   progress then, and the wait ends with [`BlockingError::TimedOut`]; the cleanup
-///   is not lost: it goes on on the helper thread.
-///
-/// # Costs
-///
-/// In place: a boxed cleanup (so that it can move to a task) in a heap block each
-/// thread reuses, and a clock read only if the cleanup had to wait. On a helper thread: a
-/// thread spawn, a shared slot and two wake-ups.
+/// In place it costs a boxed cleanup in a heap block each thread reuses, and a
+/// clock read only if the cleanup has to wait.
 ///
 /// # Errors
 ///
-/// - [`BlockingError::Failed`]: the cleanup returned an error;
-/// - [`BlockingError::Panicked`]: it panicked (caught; the payload is in the error);
-/// - [`BlockingError::TimedOut`]: it did not finish within `limit`. It was **not**
-///   cancelled: it goes on in the background, and if it later fails or panics that
-///   is reported through the [`Policy`](crate::Policy);
-/// - [`BlockingError::Cancelled`]: the runtime dropped it first (reported as
-///   [`ReportKind::Cancelled`] as well).
+/// The cleanup's error, its caught panic, [`BlockingError::TimedOut`] (the cleanup
+/// goes on in the background) or [`BlockingError::Cancelled`] (the runtime dropped
+/// it).
 ///
 /// # Examples
 ///
@@ -63,28 +49,18 @@ pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(10);
 /// # #[cfg(feature = "tokio")] {
 /// use std::time::Duration;
 /// use asyncdrop::rt::block_on_async_drop_on;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Flusher;
-/// impl AsyncDrop for Flusher {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::time::sleep(Duration::from_millis(1)).await; // needs the timer
-///         Ok(())
-///     }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let rt = tokio::runtime::Runtime::new()?;
+/// let limit = Duration::from_secs(1);
 /// // From a plain thread, on `rt`:
-/// block_on_async_drop_on(rt.handle(), AsyncDropGuard::new(Flusher), Duration::from_secs(1))?;
+/// block_on_async_drop_on(rt.handle(), AsyncDropGuard::new(Conn), limit)?;
 /// // On one of its workers, in place:
-/// rt.block_on(async {
-///     tokio::spawn(async {
-///         let handle = tokio::runtime::Handle::current();
-///         block_on_async_drop_on(&handle, AsyncDropGuard::new(Flusher), Duration::from_secs(1))
-///     })
-///     .await
-/// })??;
+/// let on_worker = async move {
+///     block_on_async_drop_on(&tokio::runtime::Handle::current(), AsyncDropGuard::new(Conn), limit)
+/// };
+/// rt.block_on(async { tokio::spawn(on_worker).await })??;
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -195,50 +171,33 @@ fn into_result<E>(outcome: Outcome<E>, origin: Origin) -> Result<(), BlockingErr
 /// Owns a guarded value and runs its cleanup to completion in its synchronous
 /// `Drop`, through a [`Runtime`], as [`block_on_async_drop_on`] does.
 ///
-/// The runtime-aware counterpart of [`BlockingDrop`](crate::BlockingDrop): on a
-/// worker of tokio's multi-thread runtime (or any thread where blocking is safe) the
-/// cleanup runs in place, in the runtime's context, at the cost of the hand-written
-/// `block_in_place`. Each runtime module has it as `BlockOnDrop<T>`.
+/// The runtime-aware counterpart of [`BlockingDrop`](crate::BlockingDrop), at the
+/// cost of the hand-written `block_in_place`. Each runtime module has it as
+/// `BlockOnDrop<T>`.
 ///
 /// # Drop behaviour
 ///
-/// Dropping it runs the cleanup where [`block_on_async_drop_on`] says, waiting at
-/// most the limit ([`DEFAULT_WAIT_LIMIT`] unless set with
-/// [`with_limit`](Self::with_limit)). What did not go well is reported through the
-/// [`Policy`](crate::Policy) on the dropping thread: an error as
-/// [`ReportKind::Failed`] with the error as detail, a panic as
-/// [`ReportKind::Panicked`], a cleanup still running after the limit as
-/// [`ReportKind::Failed`] saying it goes on in the background, a cancellation as
-/// [`ReportKind::Cancelled`] (made by the cleanup itself).
+/// Runs the cleanup as [`block_on_async_drop_on`] does, waiting at most the limit
+/// ([`DEFAULT_WAIT_LIMIT`] unless set). An error, a panic or a cleanup still running
+/// at the limit is reported through the [`Policy`](crate::Policy) as
+/// [`ReportKind::Failed`] or [`ReportKind::Panicked`].
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::BlockOnDrop;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn {
-///     peer: &'static str,
-/// }
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::task::yield_now().await; // say goodbye
-///         Ok(())
-///     }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// /// A synchronous type that owns a connection.
 /// struct Client {
-///     conn: BlockOnDrop<Conn>,
+///     _conn: BlockOnDrop<Conn>,
 /// }
 ///
-/// let rt = tokio::runtime::Runtime::new()?;
-/// rt.block_on(async {
+/// tokio::runtime::Runtime::new()?.block_on(async {
 ///     tokio::spawn(async {
-///         let client = Client { conn: BlockOnDrop::new(AsyncDropGuard::new(Conn { peer: "db" })) };
-///         assert_eq!(client.conn.peer, "db");
+///         let client = Client { _conn: BlockOnDrop::new(AsyncDropGuard::new(Conn)) };
 ///         drop(client); // cleaned up in place before `drop` returns
 ///     })
 ///     .await

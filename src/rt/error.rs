@@ -17,24 +17,17 @@ use crate::AsyncDropGuard;
 /// use std::time::Duration;
 /// use asyncdrop::rt::DeadlineError;
 ///
-/// let expired = DeadlineError::<std::io::Error>::Expired {
-///     type_name: "app::Conn",
-///     after: Duration::from_millis(250),
-/// };
+/// let after = Duration::from_millis(250);
+/// let expired = DeadlineError::<std::io::Error>::Expired { type_name: "app::Conn", after };
 /// assert!(expired.is_expired());
-/// assert_eq!(
-///     expired.to_string(),
-///     "the cleanup of `app::Conn` did not finish within 250ms; \
-///      it was cancelled and the value dropped without finishing its cleanup",
-/// );
+/// assert!(expired.to_string().starts_with("the cleanup of `app::Conn` did not finish within 250ms"));
 /// assert_eq!(DeadlineError::Failed("reset").into_failed(), Some("reset"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DeadlineError<E> {
-    /// The cleanup did not finish in time. Its future was dropped: whatever it still
-    /// held was dropped synchronously, exactly once. This error is the report of
-    /// that cancellation — the [`Policy`](crate::Policy) is not told again.
+    /// The cleanup did not finish in time; its future was dropped. This error is the
+    /// report: the [`Policy`](crate::Policy) is not told.
     Expired {
         /// The guarded type, as given by [`core::any::type_name`].
         type_name: &'static str,
@@ -102,8 +95,8 @@ pub enum BackgroundError<E> {
     Failed(E),
     /// The cleanup panicked; the panic was caught in the background task.
     Panicked(CleanupPanic),
-    /// The runtime dropped the cleanup's task before it finished (it shut down); the
-    /// cleanup reported that as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// The runtime dropped the cleanup's task before it finished; the cleanup
+    /// reported [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
     Cancelled {
         /// The guarded type, as given by [`core::any::type_name`].
         type_name: &'static str,
@@ -171,10 +164,7 @@ impl<E> From<BackgroundError<E>> for BlockingError<E> {
 /// use std::time::Duration;
 /// use asyncdrop::rt::BlockingError;
 ///
-/// let e = BlockingError::<std::io::Error>::TimedOut {
-///     type_name: "app::Conn",
-///     after: Duration::from_secs(10),
-/// };
+/// let e = BlockingError::<std::io::Error>::TimedOut { type_name: "app::Conn", after: Duration::from_secs(10) };
 /// assert!(e.is_timed_out());
 /// assert!(e.to_string().contains("it goes on in the background"));
 /// ```
@@ -185,17 +175,17 @@ pub enum BlockingError<E> {
     Failed(E),
     /// The cleanup panicked; the panic was caught.
     Panicked(CleanupPanic),
-    /// The cleanup did not finish within the time limit. It was **not** cancelled: it
-    /// goes on in the background, and if it later fails or panics, that is reported
-    /// through the [`Policy`](crate::Policy).
+    /// The cleanup did not finish within the limit. It was **not** cancelled: it goes
+    /// on in the background, reporting a later failure through the
+    /// [`Policy`](crate::Policy).
     TimedOut {
         /// The guarded type, as given by [`core::any::type_name`].
         type_name: &'static str,
         /// How long the caller waited.
         after: Duration,
     },
-    /// The runtime dropped the cleanup before it finished (it shut down); the
-    /// cleanup reported that as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// The runtime dropped the cleanup before it finished; the cleanup reported
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
     Cancelled {
         /// The guarded type, as given by [`core::any::type_name`].
         type_name: &'static str,
@@ -254,35 +244,23 @@ impl<E: Error + 'static> Error for BlockingError<E> {
     }
 }
 
-/// A guard a cleanup worker ([`Reaper`](super::Reaper)) did not take, handed back.
-///
-/// # Drop behaviour
-///
-/// Dropping the error drops the guard inside, which reports the value as
-/// [forgotten](crate::ReportKind::Forgotten).
+/// A guard a cleanup worker ([`Reaper`](super::Reaper)) did not take, handed back;
+/// dropping the error reports the value as [forgotten](crate::ReportKind::Forgotten).
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::Reaper;
-/// use asyncdrop::rt::HandOverError;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn(u32);
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let rt = tokio::runtime::Runtime::new()?;
 /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
 /// reaper.shutdown();
-/// let err = reaper.try_hand_over(AsyncDropGuard::new(Conn(7))).unwrap_err();
-/// assert!(matches!(err, HandOverError::Closed(_)) && err.is_closed());
-/// let guard = err.into_guard(); // the value comes back untouched
-/// assert_eq!(guard.0, 7);
-/// rt.block_on(guard.async_drop())?; // clean it up here instead
+/// let err = reaper.try_hand_over(AsyncDropGuard::new(Conn)).unwrap_err();
+/// assert!(err.is_closed());
+/// rt.block_on(err.into_guard().async_drop())?; // clean it up here instead
 /// rt.block_on(worker)?;
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -389,23 +367,17 @@ impl Caught {
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::block_on_async_drop;
-/// use asyncdrop::rt::BlockingError;
 /// use asyncdrop::{AsyncDrop, AsyncDropGuard};
 ///
 /// struct Buggy;
 /// impl AsyncDrop for Buggy {
 ///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         panic!("flush failed after {} tries", 3)
-///     }
+///     async fn async_drop_impl(self) -> std::io::Result<()> { panic!("flush failed") }
 /// }
 ///
-/// let Err(BlockingError::Panicked(panic)) = block_on_async_drop(AsyncDropGuard::new(Buggy)) else {
-///     unreachable!()
-/// };
-/// assert_eq!(panic.message(), Some("flush failed after 3 tries"));
-/// assert_eq!(panic.type_name(), std::any::type_name::<Buggy>());
-/// assert!(std::panic::catch_unwind(|| panic.resume_unwind()).is_err());
+/// let err = block_on_async_drop(AsyncDropGuard::new(Buggy)).unwrap_err();
+/// let panic = err.panic().unwrap();
+/// assert_eq!((panic.message(), panic.type_name()), (Some("flush failed"), std::any::type_name::<Buggy>()));
 /// # }
 /// ```
 pub struct CleanupPanic {
@@ -462,9 +434,8 @@ impl fmt::Display for CleanupPanic {
 
 impl Error for CleanupPanic {}
 
-/// A task panicked, and its panic was caught instead of being passed on: a cleanup
-/// worker whose [`Policy`](crate::Policy) panicked ([`WorkerError::Panicked`]), or
-/// the cleanup of a guarded smol or async-std task handle whose task panicked.
+/// A caught panic of a task: a cleanup worker whose [`Policy`](crate::Policy)
+/// panicked ([`WorkerError::Panicked`]), or a guarded smol or async-std task handle.
 ///
 /// # Examples
 ///
@@ -527,9 +498,8 @@ impl fmt::Display for TaskPanic {
 
 impl Error for TaskPanic {}
 
-/// How a cleanup worker stopped without finishing its work: what its
-/// [`ReaperWorker`](super::ReaperWorker) resolves to instead of the
-/// [`ReaperStats`](super::ReaperStats).
+/// How a cleanup worker ([`ReaperWorker`](super::ReaperWorker)) stopped without
+/// finishing its work.
 ///
 /// # Examples
 ///
@@ -549,12 +519,12 @@ impl Error for TaskPanic {}
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WorkerError {
-    /// The worker's task was dropped before it finished: its runtime shut down or
-    /// its executor was dropped. The cleanups it was running, and the values still
-    /// queued, were each reported as [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// The worker's task was dropped before it finished (its runtime shut down); each
+    /// running and queued value reported
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
     Cancelled,
-    /// The [`Policy`](crate::Policy) panicked on a report. The worker still finished
-    /// every cleanup, then stopped with the first such panic, caught here.
+    /// The [`Policy`](crate::Policy) panicked on a report; the worker finished every
+    /// cleanup, then stopped with the first such panic.
     Panicked(TaskPanic),
 }
 

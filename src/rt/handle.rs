@@ -13,36 +13,17 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 
 /// Waits for a cleanup that runs in the background, and gets its result.
 ///
-/// Returned by the adapters' `spawn_async_drop` (for tokio:
-/// [`spawn_async_drop`](crate::rt::tokio::spawn_async_drop)). Awaiting it gives the
-/// cleanup's result; dropping it lets the cleanup go on alone.
-///
-/// # Who hears about a failure
-///
-/// Exactly one party, never none:
-///
-/// - while the handle exists, the cleanup's error or panic is kept for it, and
-///   awaiting the handle returns it as a [`BackgroundError`] — the
-///   [`Policy`](crate::Policy) is not told;
-/// - once the handle is dropped (before or after the cleanup finished, awaited to
-///   the end or not), an error or panic nobody received goes to the policy as
-///   [`ReportKind::Failed`](crate::ReportKind::Failed) or
-///   [`ReportKind::Panicked`](crate::ReportKind::Panicked) — on the thread that drops the
-///   handle if the cleanup had already finished, in the background task otherwise.
-///
-/// A cleanup the runtime drops unfinished (it shut down) is reported as
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) by the cleanup future itself in any
-/// case; an awaiting handle then also returns [`BackgroundError::Cancelled`].
+/// Returned by [`spawn_async_drop_on`](super::spawn_async_drop_on) and each
+/// runtime's `spawn_async_drop`. Exactly one party hears about a failure: awaiting
+/// the handle returns it as a [`BackgroundError`]; once the handle is dropped
+/// (awaited or not), an error or panic nobody received goes to the
+/// [`Policy`](crate::Policy). A cleanup the runtime drops unfinished reports
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) in any case.
 ///
 /// # Drop behaviour
 ///
-/// Dropping the handle detaches the cleanup: it goes on in the background. See
-/// above for where its failure goes.
-///
-/// # Cancel safety
-///
-/// Cancel safe: dropping an `.await` on the handle (or the handle itself) never
-/// cancels the cleanup.
+/// Dropping the handle (or an `.await` on it) detaches the cleanup: it goes on in
+/// the background, never cancelled by that.
 ///
 /// # Examples
 ///

@@ -63,12 +63,9 @@ impl fmt::Display for ReaperStats {
     }
 }
 
-/// A guard on its way to the worker.
-///
-/// Dropped before the worker took it (a cancelled hand-over, a worker that died with
-/// the runtime while jobs were queued), it does what a cleanup future dropped early
-/// does: drops the value synchronously and reports
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+/// A guard on its way to the worker; dropped before the worker took it, it reports
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) like an early-dropped
+/// cleanup.
 pub(crate) struct Job<T: LocalAsyncDrop>(Option<AsyncDropGuard<T>>);
 
 impl<T: LocalAsyncDrop> Job<T> {
@@ -97,12 +94,9 @@ impl<T: LocalAsyncDrop> Drop for Job<T> {
 /// How many cleanups the worker finishes in one go before it lets other tasks run.
 const BUDGET: usize = 128;
 
-/// The worker: takes jobs from `jobs` and runs up to `limit` cleanups at once, until
-/// the channel is closed and empty and every cleanup has finished.
-///
-/// Failures and panics are reported through the policy as they happen. A policy that
-/// panics does not stop the worker: the first such panic is resumed once every
-/// cleanup is done.
+/// The worker: runs up to `limit` cleanups from `jobs` at once until the channel is
+/// closed and drained, reporting as it goes; a panic of the policy is resumed at the
+/// end.
 pub(crate) async fn work<T>(jobs: async_channel::Receiver<Job<T>>, limit: usize) -> ReaperStats
 where
     T: AsyncDrop + 'static,
@@ -156,10 +150,8 @@ where
     stats
 }
 
-/// What a worker holds: dropped unfinished (its runtime dropped it), it drops every
-/// cleanup in progress and every value still queued, each reporting
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), also when a report panics
-/// (the first such panic is raised once, after all of them are gone).
+/// What a worker holds; dropped unfinished, it drops (and so reports) every running
+/// and queued value, whatever the policy does.
 struct Queues<T: LocalAsyncDrop, U> {
     queued: async_channel::Receiver<Job<T>>,
     running: FuturesUnordered<U>,
@@ -188,14 +180,7 @@ fn try_hand_over<T: LocalAsyncDrop>(
     })
 }
 
-/// Hands `guard` to the worker from a synchronous `Drop` (`ReaperDrop`), never
-/// losing it and never deadlocking the runtime:
-///
-/// - room in the queue: queued;
-/// - worker shut down: cleaned up by a detached task instead;
-/// - queue full where blocking could deadlock: an overflow task waits for room;
-/// - queue full elsewhere: this thread blocks for at most `wait_limit`, then an
-///   overflow task waits instead.
+/// `ReaperDrop`'s drop: see its "Drop behaviour".
 fn drop_into_worker<T, R>(
     jobs: &Sender<Job<T>>,
     guard: AsyncDropGuard<T>,
@@ -242,17 +227,7 @@ where
 }
 
 pin_project! {
-    /// The future returned by [`Reaper::hand_over`]: hands a guard to a cleanup
-    /// worker, waiting for room in its queue.
-    ///
-    /// # Errors
-    ///
-    /// [`HandOverError::Closed`] with the guard if the worker was shut down.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropped before the guard was queued, the value is dropped without cleanup
-    /// and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is reported.
+    /// The future returned by [`Reaper::hand_over`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct HandOver<'a, T: LocalAsyncDrop> {
         #[pin]
@@ -297,82 +272,42 @@ impl<T: LocalAsyncDrop> fmt::Debug for HandOver<'_, T> {
 /// [`ReportKind::Panicked`](crate::ReportKind::Panicked); a panic is caught and the
 /// worker goes on) and are counted in the worker's [`ReaperStats`].
 ///
-/// It is made for synchronous code that has to let go of guarded values — a `Drop`
-/// impl, a callback — and is cheap to clone (all clones feed the same worker). Wrap
-/// a value in a [`ReaperDrop`] to have its `Drop` hand it over. Each runtime module
-/// has it as `Reaper<T>`.
-///
-/// # Back-pressure
-///
-/// When the queue is full, [`try_hand_over`](Self::try_hand_over) hands the guard
-/// back, [`hand_over`](Self::hand_over) waits for room, and
-/// [`hand_over_blocking`](Self::hand_over_blocking) blocks the thread for room.
+/// Made for synchronous code that lets go of guarded values (a `Drop` impl, a
+/// callback); cheap to clone, all clones feed one worker. [`ReaperDrop`] hands a
+/// value over from its `Drop`. Each runtime module has it as `Reaper<T>`.
 ///
 /// # Shutdown
 ///
-/// [`shutdown`](Self::shutdown) closes the queue: nothing more is taken, and the
-/// worker cleans up everything already queued, waits for every cleanup to finish,
-/// then stops; its [`ReaperWorker`] resolves to the [`ReaperStats`]. The queue also
-/// closes when every `Reaper` clone (and every [`ReaperDrop`]) is gone.
-///
-/// # Drop behaviour
-///
-/// Dropping a `Reaper` drops one handle to the queue; when the last one is gone,
-/// the queue closes as if [`shutdown`](Self::shutdown) had been called.
-///
-/// # Runtime shutdown
-///
-/// If the runtime drops the worker's task first, the task drops the cleanups in
-/// progress and the values still queued, each reporting
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), and closes the queue
-/// (later hand-overs get [`HandOverError::Closed`]); the [`ReaperWorker`] resolves to
-/// [`WorkerError::Cancelled`]. A runtime that never shuts down (smol's and
-/// async-std's global executors) cuts the worker off at process exit: shut it down
-/// and await it before `main` returns.
+/// [`shutdown`](Self::shutdown), or dropping every `Reaper` and [`ReaperDrop`],
+/// closes the queue; the worker cleans up what is queued, then its [`ReaperWorker`]
+/// resolves to the [`ReaperStats`]. If the runtime drops the worker first, every
+/// running and queued value reports
+/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) and the worker resolves to
+/// [`WorkerError::Cancelled`]. smol's and async-std's global executors never shut
+/// down: await the worker before `main` returns.
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::{Reaper, ReaperDrop};
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn {
-///     id: u32,
-/// }
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::task::yield_now().await; // say goodbye to peer `self.id`, shut down
-///         assert!(self.id <= 101);
-///         Ok(())
-///     }
-/// }
-///
-/// /// A synchronous cache whose entries are cleaned up by the reaper on eviction.
-/// struct Cache {
-///     entries: Vec<ReaperDrop<Conn>>,
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let rt = tokio::runtime::Runtime::new()?;
 /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 16);
-/// let mut cache = Cache { entries: Vec::new() };
-/// for i in 0..100 {
-///     cache.entries.push(ReaperDrop::new(AsyncDropGuard::new(Conn { id: i }), &reaper));
-/// }
-/// drop(cache); // every `Drop` hands its value to the worker (blocking for room)
-///
-/// // Or by hand: without waiting (the guard comes back if the queue is full) ...
-/// if let Err(full) = reaper.try_hand_over(AsyncDropGuard::new(Conn { id: 100 })) {
+/// // A synchronous cache whose entries go to the worker when evicted:
+/// let cache: Vec<_> = (0..100).map(|_| ReaperDrop::new(AsyncDropGuard::new(Conn), &reaper)).collect();
+/// drop(cache); // each `Drop` hands its value over (blocking while the queue is full)
+/// // Or by hand: without waiting (a full queue hands the guard back) ...
+/// if let Err(full) = reaper.try_hand_over(AsyncDropGuard::new(Conn)) {
 ///     rt.block_on(full.into_guard().async_drop())?;
 /// }
 /// // ... or waiting for room, in async code.
-/// rt.block_on(reaper.hand_over(AsyncDropGuard::new(Conn { id: 101 })))?;
-///
+/// rt.block_on(reaper.hand_over(AsyncDropGuard::new(Conn)))?;
 /// reaper.shutdown(); // drain, then stop
 /// let stats = rt.block_on(worker)?;
 /// assert!(stats.cleaned >= 101 && stats.total() == stats.cleaned);
-/// println!("{stats}"); // "102 cleaned up, 0 failed, 0 panicked" (101 if the queue was full)
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -451,35 +386,25 @@ where
         try_hand_over(&self.jobs, guard)
     }
 
-    /// Hands `guard` to the worker, waiting for room in its queue.
+    /// Hands `guard` to the worker, waiting for room in its queue; dropped before the
+    /// guard was queued, the value reports
+    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
     ///
     /// # Errors
     ///
-    /// Hands the guard back in [`HandOverError::Closed`] after
-    /// [`shutdown`](Self::shutdown).
-    ///
-    /// # Cancel safety
-    ///
-    /// If the future is dropped before the guard was queued, the value is dropped
-    /// without cleanup and [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) is
-    /// reported. Once queued, it is the worker's.
+    /// [`HandOverError::Closed`] with the guard after [`shutdown`](Self::shutdown).
     pub fn hand_over(&self, guard: AsyncDropGuard<T>) -> HandOver<'_, T> {
         HandOver::new(&self.jobs, guard)
     }
 
-    /// Hands `guard` to the worker, blocking this thread while the queue is full.
-    ///
-    /// For plain threads. Where blocking could deadlock the runtime
-    /// ([`Runtime::blocking_could_deadlock`]: a current-thread runtime's thread, an
-    /// executor thread) it does not wait: a full queue gives
-    /// [`HandOverError::WouldBlock`] with the guard. Elsewhere it waits through
-    /// [`Runtime::block_on`] (on tokio's multi-thread workers inside
-    /// `block_in_place`).
+    /// Hands `guard` to the worker, blocking this thread (through
+    /// [`Runtime::block_on`]) while the queue is full.
     ///
     /// # Errors
     ///
-    /// Hands the guard back in [`HandOverError::Closed`] after
-    /// [`shutdown`](Self::shutdown), or [`HandOverError::WouldBlock`] as above.
+    /// [`HandOverError::Closed`] with the guard after [`shutdown`](Self::shutdown);
+    /// [`HandOverError::WouldBlock`] if the queue is full where blocking could
+    /// deadlock ([`Runtime::blocking_could_deadlock`]).
     pub fn hand_over_blocking(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
         let job = match self.jobs.try_send(Job::new(guard)) {
             Ok(()) => return Ok(()),
@@ -548,24 +473,14 @@ impl<T: LocalAsyncDrop, R: fmt::Debug> fmt::Debug for Reaper<T, R> {
 
 /// The handle to a cleanup worker's task, returned with its [`Reaper`].
 ///
-/// Await it after [`Reaper::shutdown`] (or after every `Reaper` clone is gone) to
-/// wait until the worker has cleaned up everything it took; it resolves to the
-/// worker's [`ReaperStats`].
+/// Await it after [`Reaper::shutdown`] to wait until the worker has cleaned up
+/// everything it took. Dropping it (or the `.await`) does not affect the worker.
 ///
 /// # Errors
 ///
-/// [`WorkerError::Cancelled`] if the runtime dropped the worker's task (see
-/// [`Reaper`]); [`WorkerError::Panicked`] if the [`Policy`](crate::Policy) panicked
-/// on a report — the worker then still finished every cleanup first.
-///
-/// # Drop behaviour
-///
-/// Dropping it detaches the worker, which goes on until its queue is closed and
-/// drained.
-///
-/// # Cancel safety
-///
-/// Cancel safe: dropping the `.await` does not affect the worker.
+/// [`WorkerError::Cancelled`] if the runtime dropped the worker's task;
+/// [`WorkerError::Panicked`] if the [`Policy`](crate::Policy) panicked on a report
+/// (after every cleanup finished).
 ///
 /// # Examples
 ///
@@ -636,29 +551,17 @@ impl fmt::Debug for ReaperWorker {
 
 /// A guarded value whose `Drop` hands it to a [`Reaper`] for cleanup.
 ///
-/// It dereferences to the value; [`into_guard`](Self::into_guard) takes the guard
-/// back out for an explicit `.async_drop().await`. Each runtime module has it as
-/// `ReaperDrop<T>`.
+/// It dereferences to the value. Each runtime module has it as `ReaperDrop<T>`.
 ///
 /// # Drop behaviour
 ///
-/// Dropping it never loses the value and never deadlocks a runtime:
-///
-/// 1. If the worker's queue has room, the value is queued.
-/// 2. If the queue is full:
-///    - where blocking could deadlock ([`Runtime::blocking_could_deadlock`]), an
-///      *overflow* task is spawned on the worker's runtime that waits for room and
-///      queues the value; the drop returns at once;
-///    - elsewhere the drop **blocks** until there is room (the back-pressure), for
-///      at most [`DEFAULT_WAIT_LIMIT`](super::DEFAULT_WAIT_LIMIT) or the limit given
-///      to [`with_wait_limit`](Self::with_wait_limit); then an overflow task waits
-///      instead, so a stuck worker does not hang the dropping thread.
-/// 3. If the worker was shut down, the value is cleaned up by a detached task on
-///    the worker's runtime instead (failures reported through the
-///    [`Policy`](crate::Policy)), not counted in the worker's [`ReaperStats`].
-///
-/// An overflow task that finds the worker shut down cleans the value up itself; one
-/// the runtime drops reports [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+/// Never loses the value, never deadlocks a runtime. With room in the queue, the
+/// value is queued. With a full queue, the drop blocks for room (the back-pressure)
+/// for at most the wait limit ([`DEFAULT_WAIT_LIMIT`](super::DEFAULT_WAIT_LIMIT)
+/// unless set), then, or at once where blocking could deadlock
+/// ([`Runtime::blocking_could_deadlock`]), an overflow task waits instead. After
+/// shutdown, a detached task cleans the value up (not counted in the
+/// [`ReaperStats`]).
 ///
 /// # Examples
 ///
@@ -666,19 +569,14 @@ impl fmt::Debug for ReaperWorker {
 /// # #[cfg(feature = "tokio")] {
 /// use std::time::Duration;
 /// use asyncdrop::rt::tokio::{Reaper, ReaperDrop};
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn(u32);
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let rt = tokio::runtime::Runtime::new()?;
 /// let (reaper, worker) = Reaper::spawn_on(rt.handle(), 4);
 /// let limit = Duration::from_millis(100);
-/// let conn = ReaperDrop::with_wait_limit(AsyncDropGuard::new(Conn(7)), &reaper, limit);
-/// assert_eq!((conn.0, ReaperDrop::wait_limit(&conn)), (7, limit));
+/// let conn = ReaperDrop::with_wait_limit(AsyncDropGuard::new(Conn), &reaper, limit);
+/// assert_eq!(ReaperDrop::wait_limit(&conn), limit);
 /// drop(conn); // handed to the worker
 /// drop(reaper);
 /// assert_eq!(rt.block_on(worker)?.cleaned, 1);

@@ -10,9 +10,8 @@ use core::pin::Pin;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use core::task::{Context, Poll, Waker};
 use core::time::Duration;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::Instant;
 
 /// What an async runtime provides: detach a task, sleep, say whether blocking the
 /// current thread could deadlock it, block a thread on a future, and find the
@@ -161,9 +160,8 @@ pub(crate) async fn within<R: Runtime, F: Future>(
 ///
 /// ```
 /// use std::future::Future;
-/// use std::rc::Rc;
 /// use asyncdrop::rt::{spawn_local_async_drop_on, LocalRuntime};
-/// use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
+/// use asyncdrop::AsyncDropGuard;
 /// use futures_executor::{LocalPool, LocalSpawner};
 /// use futures_util::task::LocalSpawnExt;
 ///
@@ -176,17 +174,10 @@ pub(crate) async fn within<R: Runtime, F: Future>(
 ///     }
 /// }
 ///
-/// struct Journal {
-///     _not_send: Rc<()>,
-/// }
-/// impl LocalAsyncDrop for Journal {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Journal; // `!Send`
 /// let mut pool = LocalPool::new();
 /// let local = Local(pool.spawner());
-/// let handle = spawn_local_async_drop_on(&local, AsyncDropGuard::new(Journal { _not_send: Rc::new(()) }));
+/// let handle = spawn_local_async_drop_on(&local, AsyncDropGuard::new(Journal::default()));
 /// pool.run_until(handle)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -202,36 +193,20 @@ pub trait LocalRuntime: Clone + fmt::Debug + 'static {
 /// Counts the detached cleanups of a runtime, so that a program can wait for all of
 /// them before it exits (graceful shutdown).
 ///
-/// Counted are the cleanups that run in tasks of their own:
-/// [`spawn_async_drop_on`](super::spawn_async_drop_on) and
-/// [`SpawnOnDrop`](super::SpawnOnDrop), the overflow tasks of
-/// [`ReaperDrop`](super::ReaperDrop) and its fallback after the worker shut down, and
-/// cleanups a blocking call gave up waiting for. A [`Reaper`](super::Reaper)'s own
-/// cleanups are not counted: await its [`ReaperWorker`](super::ReaperWorker).
-/// A cleanup is counted from when it is handed to the runtime until it ends or the
-/// runtime drops it.
-///
-/// Each runtime module has it as `background_cleanups()` and
-/// `wait_for_background_cleanups(limit)`; [`Runtime::tracker`] gives it for any
-/// runtime.
+/// Counted is every cleanup that runs in a task of its own (background cleanups,
+/// a [`ReaperDrop`](super::ReaperDrop)'s overflow, a blocking call's leftovers) until
+/// it ends or the runtime drops it; a [`Reaper`](super::Reaper)'s own cleanups are
+/// not: await its [`ReaperWorker`](super::ReaperWorker). Each runtime module has it
+/// as `background_cleanups()` and `wait_for_background_cleanups(limit)`.
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {
-/// use std::time::Duration;
 /// use asyncdrop::rt::tokio::{background_cleanups_finished, spawn_async_drop};
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn;
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::time::sleep(Duration::from_millis(5)).await;
-///         Ok(())
-///     }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// tokio::runtime::Runtime::new()?.block_on(async {
 ///     drop(spawn_async_drop(AsyncDropGuard::new(Conn))?); // fire and forget
 ///     background_cleanups_finished().await; // before the runtime goes away
@@ -244,7 +219,6 @@ pub trait LocalRuntime: Clone + fmt::Debug + 'static {
 pub struct CleanupTracker {
     running: AtomicUsize,
     waiters: Mutex<Vec<Waker>>,
-    ended: Condvar,
 }
 
 impl CleanupTracker {
@@ -253,7 +227,6 @@ impl CleanupTracker {
         CleanupTracker {
             running: AtomicUsize::new(0),
             waiters: Mutex::new(Vec::new()),
-            ended: Condvar::new(),
         }
     }
 
@@ -271,26 +244,9 @@ impl CleanupTracker {
     /// returns how many still run (0: all ended).
     #[must_use = "the number of cleanups still running; report it if it is not zero"]
     pub fn wait_blocking(&self, limit: Duration) -> usize {
-        let deadline = Instant::now().checked_add(limit);
-        let mut waiters = self.lock();
-        loop {
-            let running = self.running();
-            if running == 0 {
-                return 0;
-            }
-            let left = match deadline {
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => left,
-                    _ => return running,
-                },
-                // A limit too large for the clock: no limit.
-                None => Duration::from_secs(3600),
-            };
-            waiters = self
-                .ended
-                .wait_timeout(waiters, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+        match crate::wait::wait_for(&mut self.wait(), limit) {
+            Some(()) => 0,
+            None => self.running(),
         }
     }
 
@@ -338,7 +294,6 @@ impl Drop for Tracked {
         if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The last one: wake every waiter (they check the count under the lock).
             let waiters = core::mem::take(&mut *self.0.lock());
-            self.0.ended.notify_all();
             waiters.into_iter().for_each(Waker::wake);
         }
     }

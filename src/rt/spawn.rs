@@ -11,41 +11,25 @@ use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 
 /// Runs the cleanup of `guard` as a detached task on `runtime`, from any thread.
 ///
-/// Returns at once with a [`CleanupHandle`]: await it to learn when the cleanup
-/// finished and how; drop it to let the cleanup go on alone. Either way a failure is
-/// never lost: it goes to whoever awaits the handle, or else to the
-/// [`Policy`](crate::Policy). The cleanup is counted by the runtime's
-/// [`CleanupTracker`](super::CleanupTracker) until it ends.
-///
-/// `T` must be [`AsyncDrop`] (its cleanup future is `Send`) and `'static`; a
-/// `!Send` resource is rejected at compile time.
-///
-/// # Runtime shutdown
-///
-/// A runtime that drops the task unfinished makes the cleanup report
-/// [`ReportKind::Cancelled`]; an awaiting handle returns
-/// [`BackgroundError::Cancelled`](super::BackgroundError::Cancelled).
+/// Returns at once with a [`CleanupHandle`]: await it to learn how the cleanup
+/// ended, or drop it to let the cleanup go on alone; a failure goes to whoever
+/// awaits the handle, or else to the [`Policy`](crate::Policy). The runtime's
+/// [`CleanupTracker`](super::CleanupTracker) counts the cleanup until it ends. A
+/// runtime that drops the task unfinished makes it report [`ReportKind::Cancelled`].
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::spawn_async_drop_on;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Session;
-/// impl AsyncDrop for Session {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let rt = tokio::runtime::Runtime::new()?;
 /// let handle = rt.handle().clone();
-/// // A plain thread, not a runtime thread:
-/// let cleanup = std::thread::spawn(move || spawn_async_drop_on(&handle, AsyncDropGuard::new(Session)))
-///     .join()
-///     .unwrap();
-/// rt.block_on(cleanup)?;
+/// // From a plain thread, not a runtime thread:
+/// let cleanup = std::thread::spawn(move || spawn_async_drop_on(&handle, AsyncDropGuard::new(Conn)));
+/// rt.block_on(cleanup.join().unwrap())?;
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -87,23 +71,16 @@ where
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::spawn_async_drop;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Session;
-/// impl AsyncDrop for Session {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let rt = tokio::runtime::Runtime::new()?;
 /// rt.block_on(async {
-///     spawn_async_drop(AsyncDropGuard::new(Session))?.await?;
+///     spawn_async_drop(AsyncDropGuard::new(Conn))?.await?;
 ///     Ok::<(), Box<dyn std::error::Error>>(())
 /// })?;
-///
 /// // Outside a runtime the guard comes back:
-/// let err = spawn_async_drop(AsyncDropGuard::new(Session)).unwrap_err();
-/// assert!(err.to_string().contains("Session"));
+/// let err = spawn_async_drop(AsyncDropGuard::new(Conn)).unwrap_err();
 /// rt.block_on(err.into_guard().async_drop())?;
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -122,31 +99,20 @@ where
     }
 }
 
-/// There was no runtime to run a cleanup on; the guard is handed back.
-///
-/// # Drop behaviour
-///
-/// Dropping the error drops the guard inside, which reports the value as
-/// [forgotten](crate::ReportKind::Forgotten).
+/// There was no runtime to run a cleanup on; the guard is handed back. Dropping the
+/// error reports the value as [forgotten](crate::ReportKind::Forgotten).
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::spawn_async_drop;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Session(u32);
-/// impl AsyncDrop for Session {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> { Ok(()) }
-/// }
-///
-/// let err = spawn_async_drop(AsyncDropGuard::new(Session(3))).unwrap_err();
-/// println!("{err}"); // no runtime on this thread to run the cleanup of `…::Session` on …
-/// let guard = err.into_guard();
-/// assert_eq!(guard.0, 3);
-/// tokio::runtime::Runtime::new()?.block_on(guard.async_drop())?;
+/// # use asyncdrop::doc_fixture::Conn;
+/// let err = spawn_async_drop(AsyncDropGuard::new(Conn)).unwrap_err();
+/// println!("{err}"); // no tokio runtime on this thread to run the cleanup of `…::Conn` on …
+/// tokio::runtime::Runtime::new()?.block_on(err.into_guard().async_drop())?;
 /// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -194,43 +160,27 @@ impl<T> core::error::Error for NoRuntime<T> {}
 /// A guarded value whose `Drop` spawns its cleanup on a runtime, instead of
 /// reporting it as forgotten.
 ///
-/// For values whose cleanup may run after their owner is gone: connections in a
-/// cache, sessions of a request handler that may be cancelled. It dereferences to
-/// the value. [`into_guard`](Self::into_guard) goes back to the explicit path;
-/// [`spawn`](Self::spawn) gives a handle on the background cleanup. Each runtime
-/// module has it as `SpawnOnDrop<T>`.
+/// For values whose cleanup may run after their owner is gone (connections in a
+/// cache, sessions of a cancelled request handler). It dereferences to the value.
+/// Each runtime module has it as `SpawnOnDrop<T>`.
 ///
 /// # Drop behaviour
 ///
-/// Dropping it spawns the cleanup (detached, as [`spawn_async_drop_on`]) on the
-/// runtime given or current when it was made, else the runtime current where it is
-/// dropped; the drop never blocks. The cleanup's error or panic goes to the
-/// [`Policy`](crate::Policy) as [`ReportKind::Failed`] / [`ReportKind::Panicked`];
-/// a runtime that drops it unfinished makes it report [`ReportKind::Cancelled`].
-/// With no runtime at all, the value is dropped without cleanup and that is
-/// reported as [`ReportKind::Failed`], the detail saying there was no runtime.
+/// Spawns the cleanup, detached, on the runtime given or current when it was made,
+/// else the one current where it is dropped; never blocks. Failures go to the
+/// [`Policy`](crate::Policy). With no runtime at all, the value is dropped without
+/// cleanup, reported as [`ReportKind::Failed`] (the detail says why).
 ///
 /// # Examples
 ///
 /// ```
 /// # #[cfg(feature = "tokio")] {
 /// use asyncdrop::rt::tokio::SpawnOnDrop;
-/// use asyncdrop::{AsyncDrop, AsyncDropGuard};
+/// use asyncdrop::AsyncDropGuard;
 ///
-/// struct Conn {
-///     peer: &'static str,
-/// }
-/// impl AsyncDrop for Conn {
-///     type Error = std::io::Error;
-///     async fn async_drop_impl(self) -> std::io::Result<()> {
-///         tokio::task::yield_now().await; // say goodbye, shut down
-///         Ok(())
-///     }
-/// }
-///
+/// # use asyncdrop::doc_fixture::Conn;
 /// let rt = tokio::runtime::Runtime::new()?;
-/// let conn = rt.block_on(async { SpawnOnDrop::new(AsyncDropGuard::new(Conn { peer: "db" })) });
-/// assert_eq!(conn.peer, "db");
+/// let conn = rt.block_on(async { SpawnOnDrop::new(AsyncDropGuard::new(Conn)) });
 /// assert!(SpawnOnDrop::runtime(&conn).is_some());
 /// drop(conn); // on a plain thread: spawned on the captured runtime
 /// # }
@@ -282,25 +232,7 @@ where
     ///
     /// # Errors
     ///
-    /// With no runtime captured and none current, hands the guard back in a
-    /// [`NoRuntime`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # #[cfg(feature = "tokio")] {
-    /// use asyncdrop::rt::tokio::SpawnOnDrop;
-    /// use asyncdrop::AsyncDropGuard;
-    ///
-    /// # use asyncdrop::doc_fixture::Conn;
-    /// tokio::runtime::Runtime::new()?.block_on(async {
-    ///     let conn = SpawnOnDrop::new(AsyncDropGuard::new(Conn));
-    ///     SpawnOnDrop::spawn(conn)?.await?;
-    ///     Ok::<(), Box<dyn std::error::Error>>(())
-    /// })?;
-    /// # }
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
+    /// With no runtime captured and none current, [`NoRuntime`] with the guard.
     pub fn spawn(mut this: Self) -> Result<CleanupHandle<T>, NoRuntime<T>> {
         let runtime = this.runtime.take();
         let guard = Self::into_guard(this);
