@@ -211,6 +211,7 @@ pub use {
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use {
     blocking::BlockingDrop,
+    policy::{set_thread_policy, with_policy, PolicyScope, ThreadPolicyGuard},
     shared::{AsyncDropShared, GuardedOutput},
 };
 

@@ -315,7 +315,9 @@ static POLICY: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 ///
 /// Takes effect for every report made after it returns, on every thread. It needs no
 /// allocation and no lock (the policy is a function pointer in an atomic), so it
-/// works in `no_std` code and may be called at any time.
+/// works in `no_std` code and may be called at any time. With `std`, a thread or a
+/// future can have a policy of its own over it ([`set_thread_policy`](crate::set_thread_policy),
+/// [`with_policy`](crate::with_policy), [`PolicyScope`](crate::PolicyScope)).
 ///
 /// # Examples
 ///
@@ -329,15 +331,21 @@ static POLICY: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 /// # set_policy(Policy::Panic);
 /// ```
 pub fn set_policy(policy: Policy) {
-    let f: fn(&Report<'_>) = match policy {
-        Policy::Panic => panic_policy,
-        Policy::PanicInDebug => panic_in_debug_policy,
-        #[cfg(feature = "std")]
-        Policy::Stderr => stderr_policy,
-        Policy::Ignore => ignore_policy,
-        Policy::Hook(hook) => hook,
-    };
-    POLICY.store(f as *mut (), Ordering::Release);
+    POLICY.store(policy.function() as *mut (), Ordering::Release);
+}
+
+impl Policy {
+    /// The function that carries the policy out.
+    fn function(self) -> fn(&Report<'_>) {
+        match self {
+            Policy::Panic => panic_policy,
+            Policy::PanicInDebug => panic_in_debug_policy,
+            #[cfg(feature = "std")]
+            Policy::Stderr => stderr_policy,
+            Policy::Ignore => ignore_policy,
+            Policy::Hook(hook) => hook,
+        }
+    }
 }
 
 /// Reports a skipped cleanup (no detail) of a `T` created at `site`. Out of line and
@@ -366,6 +374,10 @@ pub(crate) fn report(report: &Report<'_>) {
 }
 
 fn call_policy(report: &Report<'_>) {
+    #[cfg(feature = "std")]
+    if let Some(f) = local::get() {
+        return f(report);
+    }
     let ptr = POLICY.load(Ordering::Acquire);
     if ptr.is_null() {
         panic_policy(report);
@@ -404,7 +416,160 @@ fn stderr_policy(report: &Report<'_>) {
 fn ignore_policy(_: &Report<'_>) {}
 
 #[cfg(feature = "std")]
+pub use local::{set_thread_policy, with_policy, PolicyScope, ThreadPolicyGuard};
+#[cfg(feature = "std")]
 pub(crate) use scope::DropScope;
+
+/// A policy for one thread or one future, over the process-wide one.
+#[cfg(feature = "std")]
+mod local {
+    use core::cell::Cell;
+    use core::future::Future;
+    use core::marker::PhantomData;
+    use core::pin::Pin;
+    use core::task::{Context, Poll};
+
+    use super::{Policy, Report};
+
+    std::thread_local! {
+        static LOCAL: Cell<Option<fn(&Report<'_>)>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn get() -> Option<fn(&Report<'_>)> {
+        LOCAL.try_with(Cell::get).ok().flatten()
+    }
+
+    /// Routes the reports made on this thread to `policy` until the returned guard
+    /// is dropped; then the policy before it applies again. Scopes nest.
+    ///
+    /// Made for tests that run in parallel and assert on their own reports, without
+    /// the process-wide [`set_policy`](super::set_policy). Setting and restoring
+    /// take no lock and no allocation. A report made on another thread (a runtime's
+    /// worker) is not routed: wrap the future that makes it in a [`PolicyScope`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncdrop::{set_thread_policy, AsyncDropGuard, Policy, Report, ReportKind};
+    /// use std::cell::Cell;
+    ///
+    /// # use asyncdrop::doc_fixture::Conn;
+    /// thread_local!(static FORGOTTEN: Cell<usize> = const { Cell::new(0) });
+    /// fn count(report: &Report<'_>) {
+    ///     assert_eq!(report.kind(), ReportKind::Forgotten);
+    ///     FORGOTTEN.with(|n| n.set(n.get() + 1));
+    /// }
+    ///
+    /// let scope = set_thread_policy(Policy::Hook(count));
+    /// drop(AsyncDropGuard::new(Conn)); // reported to `count`, not panicking
+    /// drop(scope);
+    /// assert_eq!(FORGOTTEN.with(Cell::get), 1);
+    /// ```
+    #[must_use = "the policy applies until the guard is dropped"]
+    pub fn set_thread_policy(policy: Policy) -> ThreadPolicyGuard {
+        let previous = LOCAL
+            .try_with(|local| local.replace(Some(policy.function())))
+            .ok()
+            .flatten();
+        ThreadPolicyGuard {
+            previous,
+            _this_thread: PhantomData,
+        }
+    }
+
+    /// Runs `f` with reports made on this thread routed to `policy`
+    /// ([`set_thread_policy`] for the length of a call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncdrop::{with_policy, AsyncDropGuard, Policy};
+    ///
+    /// # use asyncdrop::doc_fixture::Conn;
+    /// with_policy(Policy::Ignore, || drop(AsyncDropGuard::new(Conn))); // no panic
+    /// ```
+    pub fn with_policy<R>(policy: Policy, f: impl FnOnce() -> R) -> R {
+        let _scope = set_thread_policy(policy);
+        f()
+    }
+
+    /// Restores the thread's previous policy when dropped ([`set_thread_policy`]).
+    #[derive(Debug)]
+    pub struct ThreadPolicyGuard {
+        previous: Option<fn(&Report<'_>)>,
+        /// The policy belongs to the thread that set it.
+        _this_thread: PhantomData<*const ()>,
+    }
+
+    impl Drop for ThreadPolicyGuard {
+        fn drop(&mut self) {
+            let _ = LOCAL.try_with(|local| local.set(self.previous));
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// A future whose reports go to a policy of its own: while it is polled,
+        /// on whichever thread, reports made there are routed to the policy
+        /// ([`set_thread_policy`] around each poll); so are those of its drop.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use asyncdrop::{AsyncDropGuard, Policy, PolicyScope};
+        ///
+        /// # use asyncdrop::doc_fixture::Conn;
+        /// let task = PolicyScope::new(Policy::Ignore, async {
+        ///     drop(AsyncDropGuard::new(Conn)); // ignored, in this future only
+        /// });
+        /// futures_executor::block_on(task);
+        /// ```
+        #[must_use = "futures do nothing unless you `.await` or poll them"]
+        pub struct PolicyScope<F> {
+            #[pin]
+            future: Option<F>,
+            policy: Policy,
+        }
+
+        impl<F> PinnedDrop for PolicyScope<F> {
+            fn drop(this: Pin<&mut Self>) {
+                let mut this = this.project();
+                let _scope = set_thread_policy(*this.policy);
+                this.future.set(None);
+            }
+        }
+    }
+
+    impl<F> PolicyScope<F> {
+        /// Wraps `future`; its polls and its drop report to `policy`.
+        pub fn new(policy: Policy, future: F) -> Self {
+            PolicyScope {
+                future: Some(future),
+                policy,
+            }
+        }
+    }
+
+    impl<F: Future> Future for PolicyScope<F> {
+        type Output = F::Output;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            let this = self.project();
+            let _scope = set_thread_policy(*this.policy);
+            match this.future.as_pin_mut() {
+                Some(future) => future.poll(cx),
+                None => unreachable!("the future is only taken by the drop"),
+            }
+        }
+    }
+
+    impl<F> core::fmt::Debug for PolicyScope<F> {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.debug_struct("PolicyScope")
+                .field("policy", &self.policy)
+                .finish_non_exhaustive()
+        }
+    }
+}
 
 /// Drops that are responsible for many values (a group of cleanups, a worker's
 /// queue, a runtime task) open a [`DropScope`] around them: a report that panics

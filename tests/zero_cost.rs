@@ -211,3 +211,15 @@ fn cleanup_future_is_bounded_by_the_resource_future() {
         "inner {inner} B, outer {outer} B"
     );
 }
+
+#[test]
+fn a_thread_policy_is_set_and_restored_without_allocating() {
+    use asyncdrop::{set_thread_policy, Policy};
+    let _warm = set_thread_policy(Policy::Ignore); // the thread-local slot exists now
+    let n = allocations(|| {
+        let scope = set_thread_policy(Policy::Ignore);
+        drop(AsyncDropGuard::new(Conn { fd: 1 })); // reported (ignored) without allocating
+        drop(scope);
+    });
+    assert_eq!(n, 0);
+}

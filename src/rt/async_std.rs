@@ -1,6 +1,6 @@
 //! The async-std adapter (**legacy**: async-std 1.13 is the last release; the
 //! project recommends smol, which runs on the same executor and reactor):
-//! [the crate's adapter items](crate::rt) on [`AsyncStd`], and [`AsyncDrop`] for
+//! [the crate's adapter items](crate::rt) on [`AsyncStd`], and [`AsyncDrop`](crate::AsyncDrop) for
 //! `TcpStream`, `UnixStream`, `File`, `BufWriter<W>`, `JoinHandle<T>` (its error:
 //! [`TaskPanic`]) and `process::Child`.
 //!
