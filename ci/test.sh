@@ -80,11 +80,19 @@ step "docs (docsrs)"
 RUSTDOCFLAGS="-D warnings --cfg docsrs" cargo +"$NIGHTLY" doc --all-features --no-deps
 
 step "feature powerset"
-cargo hack build --feature-powerset --no-dev-deps
+# tokio's resource features and the reporting integrations each build as a group:
+# the powerset of everything else stays complete.
+cargo hack build --feature-powerset --no-dev-deps \
+  --group-features tokio-net,tokio-fs,tokio-io-util,tokio-process \
+  --group-features log,tracing
+for feature in tokio-net tokio-fs tokio-io-util tokio-process log tracing; do
+  cargo build --no-default-features --features "$feature"
+done
 
 step "bare metal ($BARE_METAL)"
 cargo build --target "$BARE_METAL" --no-default-features
 cargo build --target "$BARE_METAL" --no-default-features --features alloc
+cargo build --target "$BARE_METAL" --no-default-features --features log,tracing
 cargo build --target "$BARE_METAL" -p asyncdrop-no-std-check
 
 step "MSRV $MSRV"

@@ -107,6 +107,8 @@
 //!   tokio's streams, files, buffered writers and child processes.
 //! - `smol`, `async-std` (legacy: async-std is discontinued upstream): the same
 //!   adapter for those runtimes, with `AsyncDrop` for their resources.
+//! - `log`, `tracing`: `Policy::Log` and `Policy::Tracing`, reports with structured
+//!   fields through those crates (no `std` needed).
 //!
 //! The crate is `#![no_std]` in every configuration; without a runtime feature it
 //! assumes no async runtime and depends on none. Runtime features may be combined.

@@ -275,6 +275,28 @@ pub enum Policy {
     Ignore,
     /// Call this function with the report. It may log, count, or panic.
     Hook(fn(&Report<'_>)),
+    /// Log the report with the `log` crate, target `asyncdrop`: `Warn` for a
+    /// cancelled cleanup, `Error` otherwise, with the key-values `type_name`,
+    /// `kind`, `site` and `detail` (empty when there is none).
+    ///
+    /// ```
+    /// asyncdrop::set_policy(asyncdrop::Policy::Log);
+    /// # asyncdrop::set_policy(asyncdrop::Policy::Panic);
+    /// ```
+    #[cfg(feature = "log")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
+    Log,
+    /// Emit the report as a `tracing` event, target `asyncdrop`: `WARN` for a
+    /// cancelled cleanup, `ERROR` otherwise, with the fields `type_name`, `kind`,
+    /// `site` and `detail` (the last two when known).
+    ///
+    /// ```
+    /// asyncdrop::set_policy(asyncdrop::Policy::Tracing);
+    /// # asyncdrop::set_policy(asyncdrop::Policy::Panic);
+    /// ```
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    Tracing,
 }
 
 /// Where a guard was created: the location in builds with debug assertions, nothing
@@ -344,6 +366,10 @@ impl Policy {
             Policy::Stderr => stderr_policy,
             Policy::Ignore => ignore_policy,
             Policy::Hook(hook) => hook,
+            #[cfg(feature = "log")]
+            Policy::Log => log_policy,
+            #[cfg(feature = "tracing")]
+            Policy::Tracing => tracing_policy,
         }
     }
 }
@@ -414,6 +440,72 @@ fn stderr_policy(report: &Report<'_>) {
 }
 
 fn ignore_policy(_: &Report<'_>) {}
+
+/// A report's site for a log line: `file:line:column`, or nothing.
+#[cfg(feature = "log")]
+struct SiteField(Option<&'static Location<'static>>);
+
+#[cfg(feature = "log")]
+impl fmt::Display for SiteField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(site) => fmt::Display::fmt(site, f),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A report's detail for a log line: its `Debug` form, or nothing.
+#[cfg(feature = "log")]
+struct DetailField<'a>(Option<&'a dyn fmt::Debug>);
+
+#[cfg(feature = "log")]
+impl fmt::Debug for DetailField<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(detail) => detail.fmt(f),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(feature = "log")]
+fn log_policy(report: &Report<'_>) {
+    let level = match report.kind {
+        ReportKind::Cancelled => log::Level::Warn,
+        _ => log::Level::Error,
+    };
+    log::log!(
+        target: "asyncdrop",
+        level,
+        type_name = report.type_name,
+        kind:? = report.kind,
+        site:% = SiteField(report.site),
+        detail:? = DetailField(report.detail);
+        "{report}"
+    );
+}
+
+#[cfg(feature = "tracing")]
+fn tracing_policy(report: &Report<'_>) {
+    macro_rules! event {
+        ($level:expr) => {
+            tracing::event!(
+                target: "asyncdrop",
+                $level,
+                type_name = report.type_name,
+                kind = ?report.kind,
+                site = report.site.map(tracing::field::display),
+                detail = report.detail.map(tracing::field::debug),
+                "{report}"
+            )
+        };
+    }
+    match report.kind {
+        ReportKind::Cancelled => event!(tracing::Level::WARN),
+        _ => event!(tracing::Level::ERROR),
+    }
+}
 
 #[cfg(feature = "std")]
 pub use local::{set_thread_policy, with_policy, PolicyScope, ThreadPolicyGuard};
