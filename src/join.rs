@@ -14,7 +14,7 @@ use crate::LocalAsyncDrop;
 /// Cleans up every value of a tuple or an array concurrently, in the current task.
 ///
 /// Accepts anything that implements [`LocalAsyncDrop`]; the point is tuples
-/// `(A, B, ..)` (up to 8 elements) and arrays `[T; N]` of guards. Every element is
+/// `(A, B, ..)` (1 to 8 elements) and arrays `[T; N]` of guards. Every element is
 /// cleaned up even when others fail, and every error comes back: a
 /// [`TupleError`] or an [`ArrayError`]. Nothing is spawned and nothing allocated.
 ///
@@ -125,7 +125,7 @@ impl<T: LocalAsyncDrop, const N: usize> LocalAsyncDrop for [T; N] {
 
 /// A group of fallible acquisitions, combined by [`all_or_cleanup`].
 ///
-/// Implemented for tuples (up to 8 elements) and arrays of
+/// Implemented for tuples (1 to 8 elements) and arrays of
 /// `Result<T, E>` where `T:` [`LocalAsyncDrop`] (typically an
 /// [`AsyncDropGuard`](crate::AsyncDropGuard)). Call it through [`all_or_cleanup`].
 ///
@@ -450,6 +450,7 @@ macro_rules! tuples {
     (@same $T:ident $E:ident) => { $E };
 }
 
+tuples!((A a EA CA 0));
 tuples!((A a EA CA 0), (B b EB CB 1));
 tuples!((A a EA CA 0), (B b EB CB 1), (C c EC CC 2));
 tuples!((A a EA CA 0), (B b EB CB 1), (C c EC CC 2), (D d ED CD 3));

@@ -116,6 +116,31 @@ fn run_counting<F: Future>(fut: F) -> (F::Output, usize) {
 // ---------------------------------------------------------------------------------
 
 #[test]
+fn tuple_of_one_cleans_up_and_keeps_its_error() {
+    record_reports();
+    let c = Counters::new();
+    block_on(async_drop_all((AsyncDropGuard::new(Probe::new(&c).id(1)),))).unwrap();
+    let failing = AsyncDropGuard::new(Coded(Probe::new(&c).id(2).behaviour(Behaviour::Fail(7))));
+    let err: TupleError<(Option<CodeError>,)> = block_on(async_drop_all((failing,))).unwrap_err();
+    assert_eq!((err.count(), *err.first()), (1, CodeError(7)));
+    assert_eq!(err.to_string(), "1 of 1 cleanups failed; [0]: code 7");
+    assert_cleaned(&c, 2);
+    // Acquisition of one: the `Ok` comes back, an `Err` is the error.
+    let (one,) = block_on(all_or_cleanup((Ok::<_, Refused>(AsyncDropGuard::new(
+        Probe::new(&c).id(3),
+    )),)))
+    .unwrap();
+    block_on(one.async_drop()).unwrap();
+    let refused: Result<AsyncDropGuard<Probe>, _> = Err(Refused("full"));
+    let Err(err) = block_on(all_or_cleanup((refused,))) else {
+        unreachable!()
+    };
+    assert_eq!(*err.first_error(), Refused("full"));
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
 fn tuple_of_two_types_all_succeed() {
     record_reports();
     let c = Counters::new();
