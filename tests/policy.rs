@@ -384,102 +384,106 @@ fn policy_is_debug_and_copy() {
 
 // ---------------------------------------------------------------------------
 // Scoped policies: one thread or one future.
+#[cfg(feature = "std")]
+mod scoped {
+    use super::*;
 
-thread_local! {
-    static MINE: std::cell::RefCell<Vec<(ReportKind, String)>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-fn mine(report: &Report<'_>) {
-    MINE.with(|m| {
-        m.borrow_mut()
-            .push((report.kind(), report.type_name().to_owned()))
-    });
-}
-
-fn take_mine() -> Vec<(ReportKind, String)> {
-    MINE.with(|m| std::mem::take(&mut *m.borrow_mut()))
-}
-
-struct Tagged<const N: usize>;
-impl<const N: usize> asyncdrop::AsyncDrop for Tagged<N> {
-    type Error = std::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), std::convert::Infallible> {
-        Ok(())
+    thread_local! {
+        static MINE: std::cell::RefCell<Vec<(ReportKind, String)>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-}
 
-#[test]
-fn thread_policies_of_parallel_threads_see_only_their_own_reports() {
-    // No process-wide lock: each thread routes its reports to its own record.
-    let threads: Vec<_> = (0..4)
-        .map(|i| {
-            std::thread::spawn(move || {
-                let _scope = asyncdrop::set_thread_policy(Policy::Hook(mine));
-                for _ in 0..=i {
-                    drop(AsyncDropGuard::new(Tagged::<7>));
-                }
-                let cancelled = AsyncDropGuard::new(Tagged::<8>).async_drop();
-                drop(cancelled);
-                take_mine()
+    fn mine(report: &Report<'_>) {
+        MINE.with(|m| {
+            m.borrow_mut()
+                .push((report.kind(), report.type_name().to_owned()))
+        });
+    }
+
+    fn take_mine() -> Vec<(ReportKind, String)> {
+        MINE.with(|m| std::mem::take(&mut *m.borrow_mut()))
+    }
+
+    struct Tagged<const N: usize>;
+    impl<const N: usize> asyncdrop::AsyncDrop for Tagged<N> {
+        type Error = std::convert::Infallible;
+        async fn async_drop_impl(self) -> Result<(), std::convert::Infallible> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn thread_policies_of_parallel_threads_see_only_their_own_reports() {
+        // No process-wide lock: each thread routes its reports to its own record.
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let _scope = asyncdrop::set_thread_policy(Policy::Hook(mine));
+                    for _ in 0..=i {
+                        drop(AsyncDropGuard::new(Tagged::<7>));
+                    }
+                    let cancelled = AsyncDropGuard::new(Tagged::<8>).async_drop();
+                    drop(cancelled);
+                    take_mine()
+                })
             })
-        })
-        .collect();
-    for (i, thread) in threads.into_iter().enumerate() {
-        let seen = thread.join().unwrap();
-        assert_eq!(seen.len(), i + 2, "{seen:?}");
-        assert!(seen[..=i]
-            .iter()
-            .all(|(kind, name)| *kind == ReportKind::Forgotten && name.ends_with("Tagged<7>")));
-        assert_eq!(seen[i + 1].0, ReportKind::Cancelled);
-        assert!(seen[i + 1].1.ends_with("Tagged<8>"));
+            .collect();
+        for (i, thread) in threads.into_iter().enumerate() {
+            let seen = thread.join().unwrap();
+            assert_eq!(seen.len(), i + 2, "{seen:?}");
+            assert!(seen[..=i]
+                .iter()
+                .all(|(kind, name)| *kind == ReportKind::Forgotten && name.ends_with("Tagged<7>")));
+            assert_eq!(seen[i + 1].0, ReportKind::Cancelled);
+            assert!(seen[i + 1].1.ends_with("Tagged<8>"));
+        }
     }
-}
 
-#[test]
-fn thread_policies_nest_and_restore_the_one_before() {
-    let outer = asyncdrop::set_thread_policy(Policy::Hook(mine));
-    asyncdrop::with_policy(Policy::Ignore, || drop(AsyncDropGuard::new(Tagged::<1>)));
-    assert!(take_mine().is_empty(), "the inner policy took the report");
-    drop(AsyncDropGuard::new(Tagged::<2>));
-    assert_eq!(take_mine().len(), 1, "the outer policy is back");
-    drop(outer);
-    // Without a thread policy the process-wide one applies again (the default panics).
-    let _lock = lock();
-    set_policy(Policy::Panic);
-    let panicked = catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<3>)));
-    assert!(panicked.is_err());
-    assert!(take_mine().is_empty());
-}
+    #[test]
+    fn thread_policies_nest_and_restore_the_one_before() {
+        let outer = asyncdrop::set_thread_policy(Policy::Hook(mine));
+        asyncdrop::with_policy(Policy::Ignore, || drop(AsyncDropGuard::new(Tagged::<1>)));
+        assert!(take_mine().is_empty(), "the inner policy took the report");
+        drop(AsyncDropGuard::new(Tagged::<2>));
+        assert_eq!(take_mine().len(), 1, "the outer policy is back");
+        drop(outer);
+        // Without a thread policy the process-wide one applies again (the default panics).
+        let _lock = lock();
+        set_policy(Policy::Panic);
+        let panicked = catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<3>)));
+        assert!(panicked.is_err());
+        assert!(take_mine().is_empty());
+    }
 
-#[test]
-fn a_policy_scope_routes_the_reports_of_its_polls_and_its_drop_on_any_thread() {
-    let pool = common::JoinedPool::new(2);
-    // Polled on a pool thread: the forgotten guard inside reports to `mine` there.
-    let (done, seen) = std::sync::mpsc::channel();
-    pool.spawn_ok(asyncdrop::PolicyScope::new(
-        Policy::Hook(mine),
-        async move {
-            drop(AsyncDropGuard::new(Tagged::<4>));
-            done.send(take_mine()).unwrap();
-        },
-    ));
-    let seen = seen.recv().unwrap();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].0, ReportKind::Forgotten);
-    drop(pool);
-    // Dropped unfinished here: the cleanup it held reports to its policy, and this
-    // thread's own policy is untouched afterwards.
-    let scoped = Box::pin(asyncdrop::PolicyScope::new(
-        Policy::Hook(mine),
-        AsyncDropGuard::new(Tagged::<5>).async_drop(),
-    ));
-    assert!(format!("{scoped:?}").starts_with("PolicyScope"));
-    drop(scoped);
-    let seen = take_mine();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].0, ReportKind::Cancelled);
-    assert!(seen[0].1.ends_with("Tagged<5>"));
-    let _lock = lock();
-    set_policy(Policy::Panic);
-    assert!(catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<6>))).is_err());
+    #[test]
+    fn a_policy_scope_routes_the_reports_of_its_polls_and_its_drop_on_any_thread() {
+        let pool = common::JoinedPool::new(2);
+        // Polled on a pool thread: the forgotten guard inside reports to `mine` there.
+        let (done, seen) = std::sync::mpsc::channel();
+        pool.spawn_ok(asyncdrop::PolicyScope::new(
+            Policy::Hook(mine),
+            async move {
+                drop(AsyncDropGuard::new(Tagged::<4>));
+                done.send(take_mine()).unwrap();
+            },
+        ));
+        let seen = seen.recv().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0, ReportKind::Forgotten);
+        drop(pool);
+        // Dropped unfinished here: the cleanup it held reports to its policy, and this
+        // thread's own policy is untouched afterwards.
+        let scoped = Box::pin(asyncdrop::PolicyScope::new(
+            Policy::Hook(mine),
+            AsyncDropGuard::new(Tagged::<5>).async_drop(),
+        ));
+        assert!(format!("{scoped:?}").starts_with("PolicyScope"));
+        drop(scoped);
+        let seen = take_mine();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0, ReportKind::Cancelled);
+        assert!(seen[0].1.ends_with("Tagged<5>"));
+        let _lock = lock();
+        set_policy(Policy::Panic);
+        assert!(catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<6>))).is_err());
+    }
 }

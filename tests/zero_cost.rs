@@ -212,6 +212,7 @@ fn cleanup_future_is_bounded_by_the_resource_future() {
     );
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn a_thread_policy_is_set_and_restored_without_allocating() {
     use asyncdrop::{set_thread_policy, Policy};
