@@ -256,6 +256,76 @@ where
     }
 }
 
+impl<T, F, R, E> AsyncDropOnErr<T, F, R, E> {
+    /// Resolves to the caller's own error alone, so that `?` works directly; a
+    /// failure of the cleanup goes to the [`Policy`](crate::Policy) as
+    /// [`ReportKind::Failed`], its error as the detail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asyncdrop::AsyncDropGuard;
+    ///
+    /// # use asyncdrop::doc_fixture::Conn;
+    /// async fn open() -> Result<(AsyncDropGuard<Conn>, u32), &'static str> {
+    ///     let conn = AsyncDropGuard::new(Conn);
+    ///     let greeting: Result<u32, &'static str> = Err("bad greeting");
+    ///     // On `Err`, `conn` is cleaned up before the error goes on:
+    ///     let (conn, version) = AsyncDropGuard::async_drop_on_err(conn, greeting).report_cleanup().await?;
+    ///     Ok((conn, version))
+    /// }
+    /// assert_eq!(futures_executor::block_on(open()).err(), Some("bad greeting"));
+    /// ```
+    pub fn report_cleanup(self) -> ReportCleanup<T, F, R, E> {
+        let site = match &self.state {
+            OnErrState::Err { cleanup, .. } => cleanup.site(),
+            // Nothing to report on the `Ok` path.
+            OnErrState::Ok { .. } => Site::caller(),
+        };
+        ReportCleanup { inner: self, site }
+    }
+}
+
+pin_project! {
+    /// The future returned by [`AsyncDropOnErr::report_cleanup`]; cancel safe as
+    /// [`AsyncDropOnErr`].
+    #[must_use = "futures do nothing unless you `.await` or poll them"]
+    pub struct ReportCleanup<T, F, R, E> {
+        #[pin]
+        inner: AsyncDropOnErr<T, F, R, E>,
+        site: Site,
+    }
+}
+
+impl<T, F, R, E, C> Future for ReportCleanup<T, F, R, E>
+where
+    F: Future<Output = Result<(), C>>,
+    C: core::fmt::Debug,
+{
+    type Output = Result<(AsyncDropGuard<T>, R), E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        Poll::Ready(match core::task::ready!(this.inner.poll(cx)) {
+            Ok(ok) => Ok(ok),
+            Err(ErrorAndCleanup { error, cleanup }) => {
+                if let Err(failure) = cleanup {
+                    let name = core::any::type_name::<T>();
+                    let report = policy::Report::new(ReportKind::Failed, name, *this.site);
+                    policy::report(&report.with_detail(&failure));
+                }
+                Err(error)
+            }
+        })
+    }
+}
+
+impl<T, F, R, E> core::fmt::Debug for ReportCleanup<T, F, R, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_tuple("ReportCleanup").field(&self.inner).finish()
+    }
+}
+
 impl<T, F, R, E> core::fmt::Debug for AsyncDropOnErr<T, F, R, E> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let failed = matches!(self.state, OnErrState::Err { .. });

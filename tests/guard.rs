@@ -294,6 +294,48 @@ fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
 }
 
 #[test]
+fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
+    record_reports();
+    let counters = Counters::new();
+    // `?` straight into the caller's own error type.
+    async fn step(guard: AsyncDropGuard<Probe>, r: Result<u8, String>) -> Result<u8, String> {
+        let (guard, value) = AsyncDropGuard::async_drop_on_err(guard, r)
+            .report_cleanup()
+            .await?;
+        guard.async_drop().await.map_err(|e| e.to_string())?;
+        Ok(value)
+    }
+    let ok = Probe::new(&counters).id(1).guard();
+    assert_eq!(block_on(step(ok, Ok(5))), Ok(5));
+    assert!(take_reports().is_empty());
+    // The error goes on; a cleanup that failed as well is reported, not lost.
+    let failing = Probe::new(&counters)
+        .id(2)
+        .yields(1)
+        .behaviour(Behaviour::Fail(3))
+        .guard();
+    let site = AsyncDropGuard::site(&failing).map(|l| (l.file(), l.line()));
+    assert_eq!(
+        block_on(step(failing, Err("refused".into()))),
+        Err("refused".into())
+    );
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Failed);
+    assert!(reports[0].type_name.ends_with("Probe"));
+    assert!(
+        reports[0].message.contains("ProbeError { id: 2, code: 3 }"),
+        "{reports:?}"
+    );
+    assert_eq!(reports[0].site, site, "the guard's own site");
+    // A cleanup that succeeds reports nothing.
+    let fine = Probe::new(&counters).id(3).guard();
+    assert_eq!(block_on(step(fine, Err("late".into()))), Err("late".into()));
+    assert!(take_reports().is_empty());
+    assert_counts(&counters, 3, 3, 3);
+}
+
+#[test]
 fn forgotten_guard_is_dropped_once_and_reported_once() {
     record_reports();
     let counters = Counters::new();
