@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the full benchmark set and writes BENCHMARKS.md: per case the median time per
 # operation, its baseline's (measured in the same run), their ratio, the target, and
-# allocations per operation. Usage: ci/bench.sh [criterion args]   (about 12 minutes)
+# allocations per operation, then the TCP workload of benches/tcp.rs.
+# Usage: ci/bench.sh [criterion args]   (about 15 minutes)
 #
 # The benches are built with every function and every loop start aligned to 64
 # bytes. The nanosecond cases time functions of a handful of instructions, whose
@@ -21,6 +22,8 @@ rm -rf "$target_dir/criterion"
 features=${BENCH_FEATURES:-tokio}
 cargo bench ${features:+--features "$features"} --bench cleanup -- --noplot "$@"
 python3 ci/bench_report.py "$target_dir" > BENCHMARKS.md
+# The realistic side-by-side workload: its own binary, its own section.
+{ echo; cargo bench --features tokio-net --bench tcp 2>/dev/null; } >> BENCHMARKS.md
 if command -v valgrind > /dev/null; then
     binary=$(cargo bench ${features:+--features "$features"} --bench cleanup --no-run 2>&1 |
         sed -n 's/.*Executable .*(\(.*\))$/\1/p')

@@ -117,6 +117,7 @@ MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-fe
 
 step "smoke: benchmarks compile and run once (no timing)"
 cargo bench --all-features --bench cleanup -- --test
+cargo bench --all-features --bench tcp -- --test >/dev/null
 
 step "smoke: the quickstart example"
 cargo run --example quickstart >/dev/null
