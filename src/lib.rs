@@ -84,9 +84,10 @@
 //!
 //! In a group, a member whose cleanup had not started yet reports `Cancelled` where
 //! the group makes every cleanup future at once ([`async_drop_all`],
-//! [`all_or_cleanup`], [`collections::async_drop_iter`]), `Forgotten` in
-//! [`with_async_drop!`], which starts them in turn, and nothing of its own where the
-//! members are stored bare (the [`collections`], [`AsyncDropGuard::combine`]).
+//! [`all_or_cleanup`], [`collections::async_drop_iter`], [`with_async_drop!`]),
+//! `Forgotten` in `with_async_drop!(sequential ..)`, which starts them in turn, and
+//! nothing of its own where the members are stored bare (the [`collections`],
+//! [`AsyncDropGuard::combine`]).
 //!
 //! # Features
 //!
@@ -253,6 +254,19 @@ pub mod doc_fixture {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use futures_util::future::maybe_done;
+
+    /// The output of a finished `MaybeDone`.
+    #[inline]
+    pub fn take_output<F: core::future::Future>(
+        done: core::pin::Pin<&mut futures_util::future::MaybeDone<F>>,
+    ) -> F::Output {
+        match done.take_output() {
+            Some(output) => output,
+            None => unreachable!("taken once, after it finished"),
+        }
+    }
+
     /// Asserts at compile time that a cleanup cannot fail.
     #[inline]
     pub fn infallible(result: Result<(), core::convert::Infallible>) {

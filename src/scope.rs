@@ -5,15 +5,17 @@
 ///
 /// ```text
 /// with_async_drop!(a, b => { ... })            // block: Result<T, E>; cleanup errors map into E
+/// with_async_drop!(a, b => { ... }, map_err = f) // the same, cleanup errors mapped by `f`
 /// with_async_drop!(infallible a, b => { ... }) // block: any R; cleanup errors are Infallible
 /// with_async_drop!(all a, b => { ... })        // (R, (Result<(), Ea>, Result<(), Eb>))
+/// with_async_drop!(sequential ...)             // any form, cleanups one by one
 /// ```
 ///
 /// Use it inside an `async` context. The guards are local variables (`let` bindings,
-/// `mut` if the block mutates them) that the block may use freely; afterwards each
-/// is cleaned up with [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop),
-/// one after the other, **last listed first** (like the drop order of locals),
-/// whatever way the block was left:
+/// `mut` if the block mutates them) that the block may use freely; afterwards they
+/// are cleaned up with [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop),
+/// all at once in the current task (with `sequential`: one after the other, **last
+/// listed first**, like the drop order of locals), whatever way the block was left:
 ///
 /// - the block's value at its end;
 /// - `?` inside the block: the error becomes the block's value;
@@ -34,6 +36,8 @@
 ///   every guard's cleanup error converts into `E` with `From`. The result is the
 ///   block's error if it failed, else the first cleanup error (in listing order),
 ///   else the block's value. Further errors are dropped — use `all` to keep them.
+///   With `, map_err = f` after the block, `f` (a closure, or a generic function
+///   for guards of several error types) maps each cleanup error instead of `From`.
 /// - **`with_async_drop!(infallible g1, g2 => { .. })`** — for guards whose cleanup
 ///   error is [`Infallible`](core::convert::Infallible); the block may yield any type.
 /// - **`with_async_drop!(all g1, g2 => { .. })`** — yields a pair: the block's value
@@ -42,9 +46,10 @@
 /// # Cancel safety
 ///
 /// If the enclosing future is dropped while the block runs, the guards are dropped
-/// and reported as forgotten; while a cleanup runs, that cleanup reports itself as
-/// cancelled (see [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop))
-/// and the guards whose cleanup has not started yet (listed before it) as forgotten.
+/// and reported as forgotten; during the cleanups, each unfinished one reports itself
+/// as cancelled (see [`AsyncDropGuard::async_drop`](crate::AsyncDropGuard::async_drop)).
+/// With `sequential`, the guards whose cleanup has not started yet (listed before
+/// the running one) report as forgotten.
 ///
 /// # Examples
 ///
@@ -101,20 +106,44 @@
 /// ```
 #[macro_export]
 macro_rules! with_async_drop {
-    (infallible $($guard:ident),+ $(,)? => $body:block) => {{
+    (sequential $($form:tt)+) => {
+        $crate::__with_async_drop!(sequential; $($form)+)
+    };
+    ($($form:tt)+) => {
+        $crate::__with_async_drop!(joined; $($form)+)
+    };
+}
+
+/// The forms of [`with_async_drop!`], with the guards cleaned up `$how`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_async_drop {
+    ($how:ident; infallible $($guard:ident),+ $(,)? => $body:block) => {{
         let __asyncdrop_value = async $body.await;
-        $crate::__async_drop_rev!([$($guard)+] []);
+        $crate::__async_drop!($how; $($guard)+);
         $( $crate::__private::infallible($guard); )+
         __asyncdrop_value
     }};
-    (all $($guard:ident),+ $(,)? => $body:block) => {{
+    ($how:ident; all $($guard:ident),+ $(,)? => $body:block) => {{
         let __asyncdrop_value = async $body.await;
-        $crate::__async_drop_rev!([$($guard)+] []);
+        $crate::__async_drop!($how; $($guard)+);
         (__asyncdrop_value, ($($guard,)+))
     }};
-    ($($guard:ident),+ $(,)? => $body:block) => {{
+    ($how:ident; $($guard:ident),+ $(,)? => $body:block, map_err = $map:expr $(,)?) => {{
         let mut __asyncdrop_value = async $body.await;
-        $crate::__async_drop_rev!([$($guard)+] []);
+        $crate::__async_drop!($how; $($guard)+);
+        $(
+            if let ::core::result::Result::Err(e) = $guard {
+                if ::core::result::Result::is_ok(&__asyncdrop_value) {
+                    __asyncdrop_value = ::core::result::Result::Err(($map)(e));
+                }
+            }
+        )+
+        __asyncdrop_value
+    }};
+    ($how:ident; $($guard:ident),+ $(,)? => $body:block) => {{
+        let mut __asyncdrop_value = async $body.await;
+        $crate::__async_drop!($how; $($guard)+);
         $(
             if let ::core::result::Result::Err(e) = $guard {
                 if ::core::result::Result::is_ok(&__asyncdrop_value) {
@@ -125,6 +154,39 @@ macro_rules! with_async_drop {
         )+
         __asyncdrop_value
     }};
+}
+
+/// Cleans up the listed guards, shadowing each with its result: `joined`, all at
+/// once in this task; `sequential`, one after the other, last listed first.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __async_drop {
+    (joined; $guard:ident) => {
+        let $guard = $crate::AsyncDropGuard::async_drop($guard).await;
+    };
+    (joined; $($guard:ident)+) => {
+        // Every cleanup is started before any is awaited: dropped early, each one
+        // unfinished reports itself as cancelled.
+        $(
+            let mut $guard = ::core::pin::pin!($crate::__private::maybe_done(
+                $crate::AsyncDropGuard::async_drop($guard)
+            ));
+        )+
+        ::core::future::poll_fn(|cx| {
+            let mut ready = true;
+            $( ready &= ::core::future::Future::poll($guard.as_mut(), cx).is_ready(); )+
+            if ready {
+                ::core::task::Poll::Ready(())
+            } else {
+                ::core::task::Poll::Pending
+            }
+        })
+        .await;
+        $( let $guard = $crate::__private::take_output($guard.as_mut()); )+
+    };
+    (sequential; $($guard:ident)+) => {
+        $crate::__async_drop_rev!([$($guard)+] []);
+    };
 }
 
 /// Cleans up the listed guards last first, shadowing each with its result.

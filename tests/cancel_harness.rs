@@ -73,6 +73,16 @@ cases! {
         };
         Case::new(scope, "Err(E0)", |r| r.guards(Forgotten))
     };
+    scope_sequential: |kit| {
+        let (a, b) = (kit.guard(1, Fail(1)), kit.guard(2, Succeed));
+        let scope = async move {
+            with_async_drop!(sequential a, b => {
+                yield_now().await;
+                Ok::<_, Tok>(())
+            })
+        };
+        Case::new(scope, "Err(E0)", |r| r.guards(Forgotten))
+    };
     scope_all_with_a_panicking_cleanup: |kit| {
         let (a, b, c) = (kit.guard(1, Succeed), kit.guard(1, Panic), kit.guard(2, Succeed));
         let scope = async move { with_async_drop!(all a, b, c => { yield_now().await }) };

@@ -232,7 +232,7 @@ fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
 }
 
 #[test]
-fn guards_are_cleaned_up_last_listed_first_one_after_the_other() {
+fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
     record_reports();
     let c = Counters::new();
     let log = new_log();
@@ -240,7 +240,7 @@ fn guards_are_cleaned_up_last_listed_first_one_after_the_other() {
         let a = Logged::guard(Probe::new(&c).id(1).yields(2), &log);
         let b = Logged::guard(Probe::new(&c).id(2).yields(2), &log);
         let d = Logged::guard(Probe::new(&c).id(3).yields(2), &log);
-        with_async_drop!(a, b, d => {
+        with_async_drop!(sequential a, b, d => {
             assert!(events(&log).is_empty());
             Ok(())
         })
@@ -263,14 +263,14 @@ fn guards_are_cleaned_up_last_listed_first_one_after_the_other() {
 }
 
 #[test]
-fn all_form_cleans_up_last_listed_first() {
+fn sequential_all_form_cleans_up_last_listed_first() {
     record_reports();
     let c = Counters::new();
     let log = new_log();
     block_on(async {
         let a = Logged::guard(Probe::new(&c).id(1), &log);
         let b = Logged::guard(Probe::new(&c).id(2), &log);
-        let (v, (ra, rb)) = with_async_drop!(all a, b => { 5 });
+        let (v, (ra, rb)) = with_async_drop!(sequential all a, b => { 5 });
         assert_eq!((v, ra, rb), (5, Ok(()), Ok(())));
     });
     assert_eq!(
@@ -287,13 +287,13 @@ fn all_form_cleans_up_last_listed_first() {
 }
 
 #[test]
-fn infallible_form_cleans_up_last_listed_first() {
+fn sequential_infallible_form_cleans_up_last_listed_first() {
     record_reports();
     // One counter set per guard, so each poll shows which cleanup is running.
     let (ca, cb) = (Counters::new(), Counters::new());
     let a = AsyncDropGuard::new(Quiet(Probe::new(&ca).yields(1)));
     let b = AsyncDropGuard::new(Quiet(Probe::new(&cb).yields(1)));
-    let mut fut = Box::pin(async move { with_async_drop!(infallible a, b => { 9u8 }) });
+    let mut fut = Box::pin(async move { with_async_drop!(sequential infallible a, b => { 9u8 }) });
 
     // Poll 1: the block ends, `b` (last listed) starts and suspends.
     assert_eq!(poll_once(&mut fut), Poll::Pending);
@@ -345,14 +345,14 @@ fn block_error_has_priority_over_every_cleanup_error() {
 }
 
 #[test]
-fn first_cleanup_error_in_listing_order_wins() {
+fn sequential_first_cleanup_error_in_listing_order_wins() {
     record_reports();
     let c = Counters::new();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
         let a = Logged::guard(Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)), &log);
         let b = Logged::guard(Probe::new(&c).id(2).behaviour(Behaviour::Fail(20)), &log);
-        with_async_drop!(a, b => { Ok(0) })
+        with_async_drop!(sequential a, b => { Ok(0) })
     });
     // `b` was cleaned up (and failed) first, but `a` is listed first.
     assert_eq!(events(&log)[0], Event::Start(2));
@@ -362,7 +362,7 @@ fn first_cleanup_error_in_listing_order_wins() {
 }
 
 #[test]
-fn every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
+fn sequential_every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
     record_reports();
     let c = Counters::new();
     let log = new_log();
@@ -370,7 +370,7 @@ fn every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
         let a = Logged::guard(Probe::new(&c).id(1), &log);
         let b = Logged::guard(Probe::new(&c).id(2), &log);
         let d = Logged::guard(Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)), &log);
-        with_async_drop!(a, b, d => { Ok(0) })
+        with_async_drop!(sequential a, b, d => { Ok(0) })
     });
     // `d` failed first; `b` and `a` were still cleaned up afterwards.
     assert_eq!(result, Err(AppError::Probe(ProbeError { id: 3, code: 3 })));
@@ -557,12 +557,13 @@ fn dropping_the_future_while_the_block_runs_reports_every_guard_forgotten() {
 }
 
 #[test]
-fn dropping_the_future_during_cleanup_reports_cancelled_and_forgotten() {
+fn sequential_dropping_the_future_during_cleanup_reports_cancelled_and_forgotten() {
     record_reports();
     let (ca, cb) = (Counters::new(), Counters::new());
     let a = Probe::new(&ca).guard();
     let b = Probe::new(&cb).yields(5).guard();
-    let mut fut = Box::pin(async move { with_async_drop!(a, b => { Ok::<_, AppError>(()) }) });
+    let mut fut =
+        Box::pin(async move { with_async_drop!(sequential a, b => { Ok::<_, AppError>(()) }) });
     // `b`'s cleanup is running (suspended); `a` still waits in its guard.
     assert_eq!(poll_once(&mut fut), Poll::Pending);
     assert_eq!((cb.started(), cb.finished()), (1, 0));
@@ -572,4 +573,130 @@ fn dropping_the_future_during_cleanup_reports_cancelled_and_forgotten() {
     let mut kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
     kinds.sort_by_key(|k| *k == ReportKind::Forgotten);
     assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Forgotten]);
+}
+
+// ---------------------------------------------------------------------------------
+// The default form cleans up concurrently; `sequential` one by one (above).
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn guards_are_cleaned_up_concurrently_each_started_before_any_finishes() {
+    record_reports();
+    let c = Counters::new();
+    let log = new_log();
+    let result: Result<(), AppError> = block_on(async {
+        let a = Logged::guard(Probe::new(&c).id(1).yields(2), &log);
+        let b = Logged::guard(Probe::new(&c).id(2).yields(2), &log);
+        let d = Logged::guard(Probe::new(&c).id(3).yields(2), &log);
+        with_async_drop!(a, b, d => { Ok(()) })
+    });
+    assert_eq!(result, Ok(()));
+    let events = events(&log);
+    assert_eq!(
+        &events[..3],
+        [Event::Start(1), Event::Start(2), Event::Start(3)]
+    );
+    assert_eq!(events.len(), 6);
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn concurrent_cleanups_keep_the_first_error_in_listing_order_and_clean_up_every_guard() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<u32, AppError> = block_on(async {
+        let a = Probe::new(&c)
+            .id(1)
+            .yields(3)
+            .behaviour(Behaviour::Fail(10))
+            .guard();
+        let b = Probe::new(&c).id(2).behaviour(Behaviour::Fail(20)).guard();
+        let d = Probe::new(&c).id(3).guard();
+        with_async_drop!(a, b, d => { Ok(0) })
+    });
+    // `b` failed first, but `a` is listed first.
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
+    assert_cleaned(&c, 3);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn dropping_the_future_during_concurrent_cleanups_reports_each_unfinished_one_cancelled() {
+    record_reports();
+    let (ca, cb, cd) = (Counters::new(), Counters::new(), Counters::new());
+    let a = Probe::new(&ca).yields(5).guard();
+    let b = Probe::new(&cb).guard();
+    let d = Probe::new(&cd).yields(5).guard();
+    let mut fut = Box::pin(async move { with_async_drop!(a, b, d => { Ok::<_, AppError>(()) }) });
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    // All started in the first poll; `b` is done, `a` and `d` suspended.
+    assert_eq!((ca.started(), cb.finished(), cd.started()), (1, 1, 1));
+    drop(fut);
+    assert_eq!(
+        (ca.finished(), ca.drops(), cb.drops(), cd.drops()),
+        (0, 1, 1, 1)
+    );
+    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Cancelled]);
+}
+
+#[test]
+fn infallible_and_all_forms_clean_up_concurrently() {
+    record_reports();
+    let (ca, cb) = (Counters::new(), Counters::new());
+    let a = AsyncDropGuard::new(Quiet(Probe::new(&ca).yields(1)));
+    let b = AsyncDropGuard::new(Quiet(Probe::new(&cb).yields(1)));
+    let mut fut = Box::pin(async move { with_async_drop!(infallible a, b => { 9u8 }) });
+    // Poll 1: both start and suspend; poll 2: both finish.
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!(
+        (ca.started(), cb.started(), ca.finished(), cb.finished()),
+        (1, 1, 0, 0)
+    );
+    assert_eq!(poll_once(&mut fut), Poll::Ready(9));
+    let c = Counters::new();
+    let (v, (ra, rb)) = block_on(async {
+        let a = Probe::new(&c)
+            .id(1)
+            .yields(1)
+            .behaviour(Behaviour::Fail(1))
+            .guard();
+        let b = Probe::new(&c).id(2).yields(1).guard();
+        with_async_drop!(all a, b => { 5 })
+    });
+    assert_eq!((v, ra, rb), (5, Err(ProbeError { id: 1, code: 1 }), Ok(())));
+    assert_cleaned(&c, 2);
+    assert!(take_reports().is_empty());
+}
+
+/// A cleanup error for any probe-like error: generic, so it serves guards of
+/// several error types in one `map_err`.
+fn tagged<E: std::fmt::Debug>(e: E) -> String {
+    format!("cleanup: {e:?}")
+}
+
+#[test]
+fn map_err_maps_cleanup_errors_with_a_closure_or_a_generic_function() {
+    record_reports();
+    let c = Counters::new();
+    let result: Result<u8, String> = block_on(async {
+        let a = Probe::new(&c).id(1).behaviour(Behaviour::Fail(4)).guard();
+        with_async_drop!(a => { Ok(1) }, map_err = |e: ProbeError| format!("code {}", e.code))
+    });
+    assert_eq!(result, Err("code 4".to_owned()));
+    let result: Result<u8, String> = block_on(async {
+        let a = Probe::new(&c).id(2).guard();
+        let b = AsyncDropGuard::new(Coded(Probe::new(&c).id(3).behaviour(Behaviour::Fail(5))));
+        with_async_drop!(sequential a, b => { Ok(2) }, map_err = tagged)
+    });
+    assert_eq!(result, Err("cleanup: CodeError(5)".to_owned()));
+    // The block's own error still wins.
+    let result: Result<u8, String> = block_on(async {
+        let a = Probe::new(&c).id(4).behaviour(Behaviour::Fail(6)).guard();
+        with_async_drop!(a => { Err("block".to_owned()) }, map_err = tagged)
+    });
+    assert_eq!(result, Err("block".to_owned()));
+    assert_cleaned(&c, 4);
+    assert!(take_reports().is_empty());
 }
