@@ -119,6 +119,10 @@ step "smoke: benchmarks compile and run once (no timing)"
 cargo bench --all-features --bench cleanup -- --test
 cargo bench --all-features --bench tcp -- --test >/dev/null
 
+step "package: what would be published"
+cargo publish --dry-run --allow-dirty --quiet
+echo "package: $(cargo package --list --allow-dirty 2>/dev/null | wc -l) files"
+
 step "smoke: the quickstart example"
 cargo run --example quickstart >/dev/null
 
