@@ -78,6 +78,11 @@ fi
 
 step "docs (docsrs)"
 RUSTDOCFLAGS="-D warnings --cfg docsrs" cargo +"$NIGHTLY" doc --all-features --no-deps
+# Links to items of features that are off must not break either.
+for features in "--no-default-features" "--no-default-features --features alloc" "" "--features rt"; do
+  # shellcheck disable=SC2086
+  cargo doc --no-deps $features
+done
 
 step "feature powerset"
 # tokio's resource features and the reporting integrations each build as a group:

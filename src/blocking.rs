@@ -85,11 +85,16 @@ use crate::{AsyncDrop, AsyncDropGuard};
 /// runtime's context: never on the dropping thread, even for a cleanup that would
 /// finish at once. A cleanup that needs a runtime's context when it is polled (one
 /// that creates a tokio timer, for instance) panics there, which is reported as
-/// above; for such resources use the runtime's
-/// [`BlockOnDrop`](crate::rt::BlockOnDrop) (features `tokio`, `smol`, `async-std`, or
-/// `rt` for a runtime of your own), which runs the cleanup in that runtime's
-/// context — on a tokio multi-thread worker in place, at the cost of a hand-written
-/// `block_in_place`.
+/// above; for such resources use the runtime's [`BlockOnDrop`] (features `tokio`,
+/// `smol`, `async-std`, or `rt` for a runtime of your own), which runs the cleanup
+/// in that runtime's context — on a tokio multi-thread worker in place, at the cost
+/// of a hand-written `block_in_place`.
+///
+#[cfg_attr(feature = "rt", doc = "[`BlockOnDrop`]: crate::rt::BlockOnDrop")]
+#[cfg_attr(
+    not(feature = "rt"),
+    doc = "[`BlockOnDrop`]: https://docs.rs/asyncdrop/latest/asyncdrop/rt/struct.BlockOnDrop.html"
+)]
 ///
 /// A `BlockingDrop` dropped *on the cleanup thread itself* (inside another cleanup)
 /// does not block: its cleanup is queued on the same thread and its outcome, if not

@@ -114,15 +114,50 @@
 //! The crate is `#![no_std]` in every configuration; without a runtime feature it
 //! assumes no async runtime and depends on none. Runtime features may be combined.
 
-#![no_std]
-#![cfg_attr(docsrs, feature(doc_cfg))]
+//!
+// The crate docs link items of every feature; where one is off, to docs.rs.
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`AsyncDropArc`]: https://docs.rs/asyncdrop/latest/asyncdrop/struct.AsyncDropArc.html"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`AsyncDropMutex`]: https://docs.rs/asyncdrop/latest/asyncdrop/struct.AsyncDropMutex.html"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`DynAsyncDrop`]: https://docs.rs/asyncdrop/latest/asyncdrop/trait.DynAsyncDrop.html"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`LocalDynAsyncDrop`]: https://docs.rs/asyncdrop/latest/asyncdrop/trait.LocalDynAsyncDrop.html"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`collections`]: https://docs.rs/asyncdrop/latest/asyncdrop/collections/index.html"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
+    doc = "[`collections::async_drop_iter`]: https://docs.rs/asyncdrop/latest/asyncdrop/collections/fn.async_drop_iter.html"
+)]
 #![cfg_attr(
     not(feature = "std"),
-    allow(
-        rustdoc::broken_intra_doc_links,
-        reason = "the crate docs link the alloc/std helpers, absent in smaller builds"
-    )
+    doc = "[`AsyncDropShared`]: https://docs.rs/asyncdrop/latest/asyncdrop/struct.AsyncDropShared.html"
 )]
+#![cfg_attr(
+    not(feature = "std"),
+    doc = "[`BlockingDrop`]: https://docs.rs/asyncdrop/latest/asyncdrop/struct.BlockingDrop.html"
+)]
+#![cfg_attr(
+    not(feature = "rt"),
+    doc = "[`rt::Runtime`]: https://docs.rs/asyncdrop/latest/asyncdrop/rt/trait.Runtime.html"
+)]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`rt::tokio`]: https://docs.rs/asyncdrop/latest/asyncdrop/rt/tokio/index.html"
+)]
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 // Library-only lints (tests and examples use `std` freely): keep every path in the
 // crate itself as portable as its features allow.

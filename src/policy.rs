@@ -337,9 +337,13 @@ static POLICY: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
 ///
 /// Takes effect for every report made after it returns, on every thread. It needs no
 /// allocation and no lock (the policy is a function pointer in an atomic), so it
-/// works in `no_std` code and may be called at any time. With `std`, a thread or a
-/// future can have a policy of its own over it ([`set_thread_policy`](crate::set_thread_policy),
-/// [`with_policy`](crate::with_policy), [`PolicyScope`](crate::PolicyScope)).
+/// works in `no_std` code and may be called at any time.
+#[cfg_attr(
+    feature = "std",
+    doc = "With `std`, a thread or a future can have a policy of its own over it \
+           ([`set_thread_policy`](crate::set_thread_policy), \
+           [`with_policy`](crate::with_policy), [`PolicyScope`](crate::PolicyScope))."
+)]
 ///
 /// # Examples
 ///

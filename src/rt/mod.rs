@@ -13,10 +13,10 @@
 //! | blocking from sync code | [`block_on_async_drop_on`], [`BlockOnDrop<T, R>`](BlockOnDrop) | `block_on_async_drop`, `block_on_async_drop_timeout`, `BlockOnDrop<T>` |
 //! | the runtime's own resources | | `impl AsyncDrop for TcpStream`, `File`, task handles, ... |
 //!
-//! The runtimes are tokio's [`Handle`](::tokio::runtime::Handle) (feature `tokio`),
-//! [`smol::Smol`] (feature `smol`) and [`async_std::AsyncStd`] (feature
-//! `async-std`). For any other executor, implement [`Runtime`] (feature `rt`): see
-//! its "Using another runtime" section.
+//! The runtimes are tokio's [`Handle`] (feature `tokio`), [`smol::Smol`] (feature
+//! `smol`) and [`async_std::AsyncStd`] (feature `async-std`). For any other
+//! executor, implement [`Runtime`] (feature `rt`): see its "Using another runtime"
+//! section.
 //!
 //! # Which one to use
 //!
@@ -38,6 +38,22 @@
 //! [`Policy`](crate::Policy). A cleanup the runtime drops before it finished (at
 //! shutdown) reports [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), like any
 //! cleanup future dropped early.
+
+//!
+// Links to the runtime modules of features that are off go to docs.rs.
+#![cfg_attr(feature = "tokio", doc = "[`Handle`]: ::tokio::runtime::Handle")]
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "[`Handle`]: https://docs.rs/tokio/latest/tokio/runtime/struct.Handle.html"
+)]
+#![cfg_attr(
+    not(feature = "smol"),
+    doc = "[`smol::Smol`]: https://docs.rs/asyncdrop/latest/asyncdrop/rt/smol/struct.Smol.html"
+)]
+#![cfg_attr(
+    not(feature = "async-std"),
+    doc = "[`async_std::AsyncStd`]: https://docs.rs/asyncdrop/latest/asyncdrop/rt/async_std/struct.AsyncStd.html"
+)]
 
 mod block;
 mod deadline;

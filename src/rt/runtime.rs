@@ -22,9 +22,9 @@ use std::thread;
 /// the cleanup worker ([`Reaper`](super::Reaper)), deadlines
 /// ([`async_drop_timeout_on`](super::async_drop_timeout_on)) and blocking
 /// ([`block_on_async_drop_on`](super::block_on_async_drop_on),
-/// [`BlockOnDrop`](super::BlockOnDrop)). tokio's [`Handle`](::tokio::runtime::Handle),
-/// [`Smol`](super::smol::Smol) and [`AsyncStd`](super::async_std::AsyncStd)
-/// implement it; implement it for any other executor to get all of them.
+/// [`BlockOnDrop`](super::BlockOnDrop)). tokio's `Handle`, `rt::smol::Smol` and
+/// `rt::async_std::AsyncStd` implement it (see [the adapters](super)); implement it
+/// for any other executor to get all of them.
 ///
 /// # Using another runtime
 ///
