@@ -89,6 +89,13 @@
 //! nothing of its own where the members are stored bare (the [`collections`],
 //! [`AsyncDropGuard::combine`]).
 //!
+//! # Guides
+//!
+//! [Patterns](https://docs.rs/crate/asyncdrop/latest/source/docs/patterns.md) (how code
+//! that uses the crate is shaped), [gotchas](https://docs.rs/crate/asyncdrop/latest/source/docs/gotchas.md)
+//! and [migrating](https://docs.rs/crate/asyncdrop/latest/source/docs/migrating.md) from
+//! cryfs's `async_drop` module and from async-dropper, in `docs/`.
+//!
 //! # Features
 //!
 //! - *(none)*: the traits, the guard, the policy, the scope macro and the join
@@ -285,6 +292,17 @@ pub mod doc_fixture {
             Ok(())
         }
     }
+}
+
+/// The guides in `docs/`, run as doctests.
+#[cfg(all(doctest, feature = "std"))]
+mod guides {
+    #[doc = include_str!("../docs/patterns.md")]
+    mod patterns {}
+    #[doc = include_str!("../docs/gotchas.md")]
+    mod gotchas {}
+    #[doc = include_str!("../docs/migrating.md")]
+    mod migrating {}
 }
 
 #[doc(hidden)]
