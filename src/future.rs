@@ -266,7 +266,11 @@ impl<T, F, R, E> AsyncDropOnErr<T, F, R, E> {
     /// ```
     /// use asyncdrop::AsyncDropGuard;
     ///
-    /// # use asyncdrop::doc_fixture::Conn;
+    /// # struct Conn;
+    /// # impl asyncdrop::AsyncDrop for Conn {
+    /// #     type Error = core::convert::Infallible;
+    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+    /// # }
     /// async fn open() -> Result<(AsyncDropGuard<Conn>, u32), &'static str> {
     ///     let conn = AsyncDropGuard::new(Conn);
     ///     let greeting: Result<u32, &'static str> = Err("bad greeting");
