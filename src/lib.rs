@@ -213,6 +213,10 @@ pub use join::{all_or_cleanup, async_drop_all, AcquireAll};
 pub use policy::{set_policy, Policy, Report, ReportKind};
 pub use traits::{AsyncDrop, LocalAsyncDrop};
 
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use asyncdrop_derive::{AsyncDrop, LocalAsyncDrop};
+
 /// The resource the examples share: a connection whose cleanup succeeds at once.
 #[cfg(feature = "std")]
 #[doc(hidden)]
@@ -230,13 +234,5 @@ pub mod doc_fixture {
 }
 
 #[doc(hidden)]
-pub mod __private {
-    /// Asserts at compile time that a cleanup cannot fail.
-    #[inline]
-    pub fn infallible(result: Result<(), core::convert::Infallible>) {
-        match result {
-            Ok(()) => {}
-            Err(never) => match never {},
-        }
-    }
-}
+#[path = "private.rs"]
+pub mod __private;
