@@ -137,24 +137,38 @@ mod derive {
         /// The field's cleanup.
         #[inline(always)]
         pub fn cleanup<T: Resource>(self, value: T) -> impl Future<Output = Result<(), T::Error>> {
-            value.async_drop_impl()
+            value.cleanup()
         }
     }
 
-    /// A field that is cleaned up: every `LocalAsyncDrop` type.
+    /// A field that is cleaned up: every `LocalAsyncDrop` type. The derived impl
+    /// names the fields' errors through it, so an error about a field says what
+    /// this trait's note says.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` has no async cleanup, so it cannot be a field that the derive cleans up",
         label = "not a resource",
         note = "mark the field `#[async_drop(skip)]` to drop it normally after the cleanup, or implement `AsyncDrop` (or `LocalAsyncDrop`) for `{Self}`"
     )]
-    pub trait Resource: LocalAsyncDrop {}
+    pub trait Resource {
+        /// `<Self as LocalAsyncDrop>::Error`.
+        type Error;
+        /// `<Self as LocalAsyncDrop>::async_drop_impl`.
+        fn cleanup(self) -> impl Future<Output = Result<(), Self::Error>>;
+    }
 
     #[allow(
         unknown_or_malformed_diagnostic_attributes,
         reason = "`do_not_recommend` is stable from Rust 1.85; older compilers ignore it"
     )]
     #[diagnostic::do_not_recommend]
-    impl<T: LocalAsyncDrop> Resource for T {}
+    impl<T: LocalAsyncDrop> Resource for T {
+        type Error = T::Error;
+
+        #[inline(always)]
+        fn cleanup(self) -> impl Future<Output = Result<(), T::Error>> {
+            self.async_drop_impl()
+        }
+    }
 
     /// A field cleanup that `#[derive(AsyncDrop)]` can run: a `Send` one.
     #[diagnostic::on_unimplemented(

@@ -50,7 +50,8 @@ impl Variant {
                         Some(ident) => Member::Named(ident.clone()),
                         None => Member::Unnamed(i.into()),
                     },
-                    bind: format_ident!("__ad_f{}", i),
+                    // Spanned at the field, so errors about it point there.
+                    bind: Ident::new(&format!("__ad_f{i}"), f.ty.span()),
                     ty: f.ty.clone(),
                     skip: attr::is_skipped(&f.attrs)?,
                 })
@@ -151,7 +152,7 @@ fn expand(input: &DeriveInput, mode: Mode) -> Result<TokenStream> {
         .flat_map(Variant::resources)
         .map(|f| {
             let ty = &f.ty;
-            quote_spanned!(ty.span()=> <#ty as ::asyncdrop::LocalAsyncDrop>::Error)
+            quote_spanned!(ty.span()=> <#ty as ::asyncdrop::__private::Resource>::Error)
         })
         .collect();
     let (error_ty, error_item) = match &options.error {
@@ -261,11 +262,11 @@ fn cleanup_body(
     });
     let before = options.before.as_ref().map(|(_, path)| {
         let call = quote_spanned! {path.span()=>
-            ::asyncdrop::__private::before(#path, &mut *__ad_parent)
+            let __ad_before = ::asyncdrop::__private::before(#path, &mut *__ad_parent).await;
         };
         quote! {
             let mut __ad_parent = __ad_parent;
-            let __ad_before = #call.await;
+            #call
         }
     });
     let keep_before = before
@@ -325,9 +326,6 @@ fn variant_cleanup(
     error_name: &Ident,
 ) -> TokenStream {
     let resources: Vec<&Field> = variant.resources().collect();
-    let results: Vec<Ident> = (0..resources.len())
-        .map(|i| format_ident!("__ad_r{}", i))
-        .collect();
     let cleanups = resources.iter().map(|f| {
         let bind = &f.bind;
         let span = f.ty.span();
@@ -356,21 +354,48 @@ fn variant_cleanup(
         Mode::Local => Vec::new(),
     };
 
+    // Every line about one field is spanned at it: errors about the field point
+    // there, once.
+    let spans: Vec<Span> = resources.iter().map(|f| f.ty.span()).collect();
+    let results: Vec<Ident> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, span)| Ident::new(&format!("__ad_r{i}"), *span))
+        .collect();
     let run = if options.sequential || resources.len() < 2 {
-        quote! { #( let #results = #cleanups.await; )* }
+        let lines = cleanups
+            .zip(&results)
+            .zip(&spans)
+            .map(|((cleanup, result), span)| quote_spanned!(*span=> let #result = #cleanup.await;));
+        quote! { #(#lines)* }
     } else {
-        let slots: Vec<Ident> = (0..resources.len())
-            .map(|i| format_ident!("__ad_c{}", i))
+        let slots: Vec<Ident> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| Ident::new(&format!("__ad_c{i}"), *span))
             .collect();
+        let start = cleanups
+            .zip(&slots)
+            .zip(&spans)
+            .map(|((cleanup, slot), span)| {
+                quote_spanned! {*span=>
+                    let #slot = ::asyncdrop::__private::maybe_done(#cleanup);
+                    let mut #slot = ::asyncdrop::__private::pin!(#slot);
+                }
+            });
+        let poll = slots.iter().zip(&spans).map(|(slot, span)| {
+            quote_spanned! {*span=>
+                __ad_ready &= ::asyncdrop::__private::Future::poll(#slot.as_mut(), __ad_cx).is_ready();
+            }
+        });
+        let take = slots.iter().zip(&results).zip(&spans).map(|((slot, result), span)| {
+            quote_spanned!(*span=> let #result = ::asyncdrop::__private::take(#slot.as_mut());)
+        });
         quote! {
-            #( let #slots = ::asyncdrop::__private::maybe_done(#cleanups); )*
-            #( let mut #slots = ::asyncdrop::__private::pin!(#slots); )*
+            #(#start)*
             ::asyncdrop::__private::poll_fn(|__ad_cx| {
                 let mut __ad_ready = true;
-                #(
-                    __ad_ready &= ::asyncdrop::__private::Future::poll(#slots.as_mut(), __ad_cx)
-                        .is_ready();
-                )*
+                #(#poll)*
                 if __ad_ready {
                     ::asyncdrop::__private::Poll::Ready(())
                 } else {
@@ -378,7 +403,7 @@ fn variant_cleanup(
                 }
             })
             .await;
-            #( let #results = ::asyncdrop::__private::take(#slots.as_mut()); )*
+            #(#take)*
         }
     };
 
