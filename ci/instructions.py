@@ -24,6 +24,10 @@ CASES = [
      "c_composite/direct", "op_composite_direct"),
     ("e", "e_arc/async_drop_arc", "op_async_drop_arc", "e_arc/std_arc", "op_std_arc"),
     ("g", "g_scope_ok/macro", "op_scoped", "g_scope_ok/by_hand", "op_by_hand"),
+    ("j", "j_derive/sequential", "op_derived_sequential",
+     "j_derive/by_hand_sequential", "op_by_hand_sequential"),
+    ("j2", "j_derive/joined", "op_derived_joined", "j_derive/by_hand_joined",
+     "op_by_hand_joined"),
     ("g'", "g_scope_err/macro", "op_scoped", "g_scope_err/by_hand", "op_by_hand"),
 ]
 

@@ -75,6 +75,36 @@
 //! [`AsyncDropShared`] (a shared future with a guarded output) and [`BlockingDrop`]
 //! (synchronous `Drop` that completes the cleanup).
 //!
+//! # Composite types
+//!
+//! With the feature `derive`, a type made of resources derives its cleanup: every
+//! field is cleaned up — concurrently, or in order with `sequential` — whatever
+//! fails, every error kept, for what a hand-written close costs (see the
+//! `AsyncDrop` derive macro for the options).
+//!
+//! ```
+//! # #[cfg(all(feature = "derive", feature = "std"))] {
+//! use asyncdrop::{AsyncDrop, AsyncDropGuard};
+//! # use asyncdrop::doc_fixture::Conn;
+//!
+//! #[derive(AsyncDrop)]
+//! #[async_drop(error = std::io::Error)]
+//! struct Session {
+//!     socket: AsyncDropGuard<Conn>,
+//!     cache: Option<AsyncDropGuard<Conn>>,
+//!     #[async_drop(skip)]
+//!     user: String,
+//! }
+//!
+//! let session = AsyncDropGuard::new(Session {
+//!     socket: AsyncDropGuard::new(Conn),
+//!     cache: Some(AsyncDropGuard::new(Conn)),
+//!     user: "ada".into(),
+//! });
+//! futures_executor::block_on(session.async_drop()).unwrap();
+//! # }
+//! ```
+//!
 //! # Cancellation
 //!
 //! A cleanup future dropped before it finished did not clean up: the value is
@@ -92,6 +122,10 @@
 //! - `std` (default, implies `alloc`): the hash map, [`AsyncDropShared`],
 //!   [`BlockingDrop`]; panic-aware reporting — the default policy never panics while
 //!   the thread is already panicking — and `Policy::Stderr`.
+//!
+//! - `derive`: `#[derive(AsyncDrop)]` and `#[derive(LocalAsyncDrop)]` (a
+//!   proc-macro, off by default; the generated code needs neither `alloc` nor
+//!   `std`).
 //!
 //! - `rt`: the runtime adapters written once over the [`rt::Runtime`] trait —
 //!   background cleanup, graceful shutdown, a bounded cleanup worker, deadlines,

@@ -34,20 +34,136 @@ mod derive {
     pub use core::option::Option::{self, None, Some};
     pub use core::pin::{pin, Pin};
     pub use core::result::Result::{self, Err, Ok};
-    pub use core::task::Poll;
+    pub use core::task::{Context, Poll};
     pub use core::write;
-    pub use futures_util::future::{maybe_done, MaybeDone};
 
     pub use core::error::Error;
 
     use crate::policy::{self, Report, ReportKind};
     use crate::{AsyncDropGuard, LocalAsyncDrop};
 
-    /// The output of a finished field cleanup in a concurrent join.
-    #[inline]
-    pub fn take<F: Future>(done: Pin<&mut MaybeDone<F>>) -> F::Output {
-        done.take_output()
-            .expect("a joined field cleanup has finished and its output is taken once")
+    pin_project_lite::pin_project! {
+        /// One field cleanup of a concurrent join, then its output.
+        #[project = SlotProj]
+        enum Slot<F: Future> {
+            Running { #[pin] cleanup: F },
+            Done { output: Option<F::Output> },
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// The field cleanups of a concurrent join, as a list: one, then the rest.
+        pub struct Cons<F: Future, R> {
+            #[pin]
+            head: Slot<F>,
+            #[pin]
+            tail: R,
+        }
+    }
+
+    /// The end of a [`Cons`] list.
+    pub struct Nil;
+
+    impl<F: Future, R> Cons<F, R> {
+        /// `cleanup`, then the cleanups in `tail`.
+        #[inline(always)]
+        pub fn new(cleanup: F, tail: R) -> Self {
+            Cons {
+                head: Slot::Running { cleanup },
+                tail,
+            }
+        }
+    }
+
+    /// A list of field cleanups that are polled together.
+    pub trait Fields {
+        /// The outputs, as nested pairs: `(A, (B, ()))`.
+        type Output;
+        /// Polls every unfinished cleanup; `true` when all have finished.
+        fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool;
+        /// The outputs, once all have finished.
+        fn outputs(self: Pin<&mut Self>) -> Self::Output;
+    }
+
+    impl Fields for Nil {
+        type Output = ();
+
+        #[inline(always)]
+        fn poll_all(self: Pin<&mut Self>, _: &mut Context<'_>) -> bool {
+            true
+        }
+
+        #[inline(always)]
+        fn outputs(self: Pin<&mut Self>) {}
+    }
+
+    impl<F: Future, R: Fields> Fields for Cons<F, R> {
+        type Output = (F::Output, R::Output);
+
+        #[inline(always)]
+        fn poll_all(self: Pin<&mut Self>, cx: &mut Context<'_>) -> bool {
+            let mut this = self.project();
+            let output = match this.head.as_mut().project() {
+                SlotProj::Running { cleanup } => match cleanup.poll(cx) {
+                    Poll::Ready(output) => Some(output),
+                    Poll::Pending => None,
+                },
+                SlotProj::Done { .. } => None,
+            };
+            let head_done = match output {
+                Some(output) => {
+                    this.head.set(Slot::Done {
+                        output: Some(output),
+                    });
+                    true
+                }
+                None => matches!(*this.head, Slot::Done { .. }),
+            };
+            this.tail.poll_all(cx) & head_done
+        }
+
+        #[inline(always)]
+        fn outputs(self: Pin<&mut Self>) -> Self::Output {
+            let this = self.project();
+            let head = match this.head.project() {
+                SlotProj::Done { output } => output.take(),
+                SlotProj::Running { .. } => None,
+            };
+            match head {
+                Some(head) => (head, this.tail.outputs()),
+                None => unreachable!("a joined field cleanup has finished, and is taken once"),
+            }
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// The concurrent join of a struct's or variant's field cleanups.
+        pub struct Join<L> {
+            #[pin]
+            fields: L,
+        }
+    }
+
+    impl<L: Fields> Join<L> {
+        /// Joins the cleanups in `fields`.
+        #[inline(always)]
+        pub fn new(fields: L) -> Self {
+            Join { fields }
+        }
+    }
+
+    impl<L: Fields> Future for Join<L> {
+        type Output = L::Output;
+
+        #[inline(always)]
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<L::Output> {
+            let mut fields = self.project().fields;
+            if fields.as_mut().poll_all(cx) {
+                Poll::Ready(fields.outputs())
+            } else {
+                Poll::Pending
+            }
+        }
     }
 
     /// A field's type, to pick how its cleanup is started (see [`GuardField`]).

@@ -369,41 +369,17 @@ fn variant_cleanup(
             .map(|((cleanup, result), span)| quote_spanned!(*span=> let #result = #cleanup.await;));
         quote! { #(#lines)* }
     } else {
-        let slots: Vec<Ident> = spans
+        // `Cons::new(a, Cons::new(b, Nil))`, awaited into `(ra, (rb, ()))`.
+        let list = cleanups.zip(&spans).collect::<Vec<_>>().into_iter().rev().fold(
+            quote!(::asyncdrop::__private::Nil),
+            |tail, (cleanup, span)| quote_spanned!(*span=> ::asyncdrop::__private::Cons::new(#cleanup, #tail)),
+        );
+        let pattern = results
             .iter()
-            .enumerate()
-            .map(|(i, span)| Ident::new(&format!("__ad_c{i}"), *span))
-            .collect();
-        let start = cleanups
-            .zip(&slots)
-            .zip(&spans)
-            .map(|((cleanup, slot), span)| {
-                quote_spanned! {*span=>
-                    let #slot = ::asyncdrop::__private::maybe_done(#cleanup);
-                    let mut #slot = ::asyncdrop::__private::pin!(#slot);
-                }
-            });
-        let poll = slots.iter().zip(&spans).map(|(slot, span)| {
-            quote_spanned! {*span=>
-                __ad_ready &= ::asyncdrop::__private::Future::poll(#slot.as_mut(), __ad_cx).is_ready();
-            }
-        });
-        let take = slots.iter().zip(&results).zip(&spans).map(|((slot, result), span)| {
-            quote_spanned!(*span=> let #result = ::asyncdrop::__private::take(#slot.as_mut());)
-        });
+            .rev()
+            .fold(quote!(()), |tail, result| quote!((#result, #tail)));
         quote! {
-            #(#start)*
-            ::asyncdrop::__private::poll_fn(|__ad_cx| {
-                let mut __ad_ready = true;
-                #(#poll)*
-                if __ad_ready {
-                    ::asyncdrop::__private::Poll::Ready(())
-                } else {
-                    ::asyncdrop::__private::Poll::Pending
-                }
-            })
-            .await;
-            #(#take)*
+            let #pattern = ::asyncdrop::__private::Join::new(#list).await;
         }
     };
 

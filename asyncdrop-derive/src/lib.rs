@@ -54,11 +54,15 @@ impl Mode {
 /// - `#[async_drop(before = Self::method)]`: an `async fn(&mut self) -> Result<(),
 ///   X>` run first (`E: From<X>`); needs `error = E`.
 ///
-/// Every field is cleaned up even when others or `before` fail. A field that is an
-/// `AsyncDropGuard` is cleaned up through the value it guards: the parent's own guard
-/// is the one that reports a forgotten or cancelled cleanup. For a generic type the
-/// impl is bounded on the field types (`T: AsyncDrop` for `AsyncDropGuard<T>`,
-/// `Option<T>`, `Vec<T>`, ...), so it is `AsyncDrop` exactly when its fields are.
+/// Every field is cleaned up even when others or `before` fail, or one panics (the
+/// rest are then dropped, once). A field that is an `AsyncDropGuard` (or an `Option`
+/// of one) is cleaned up through the value it guards: the parent's own guard is the
+/// one that reports a forgotten or cancelled cleanup. All cleanups start on the
+/// first poll. For a generic type the impl is bounded on the field types
+/// (`T: AsyncDrop` for `AsyncDropGuard<T>`, `Option<T>`, `Vec<T>`, arrays and
+/// tuples of them, ...), so it is `AsyncDrop` exactly when its fields are, with a
+/// `Send` cleanup; with `error = E`, also `E: From` each generic field's error
+/// (even one that turns out to be `Infallible`).
 ///
 /// # Examples
 ///
