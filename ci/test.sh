@@ -47,6 +47,14 @@ step "tests: no default features"
 cargo test --no-default-features
 step "tests: all features"
 cargo test --all-features
+step "derive: tests without std, compile-fail expectations, the macro crate's doctests, example"
+# `--all-features` ran tests/derive.rs. The compile-fail expectations are pinned to
+# the default toolchain, stable (see tests/compile_fail_derive.rs), and to the
+# default features.
+cargo test --no-default-features --features derive --test derive
+cargo test --features derive --test compile_fail_derive
+cargo test -p asyncdrop-derive
+cargo run --features derive --example derive >/dev/null
 step "runtime adapters, each with its feature alone"
 # tokio's resources come with features of their own; `rt` is the core alone, for a
 # runtime the tests implement themselves (`tests/rt_custom.rs`).
@@ -80,18 +88,23 @@ step "docs (docsrs)"
 RUSTDOCFLAGS="-D warnings --cfg docsrs" cargo +"$NIGHTLY" doc --all-features --no-deps
 
 step "feature powerset"
-cargo hack build --feature-powerset --no-dev-deps
+# `derive` only adds the macros and their hidden helpers, which use `core` alone:
+# it is built with each other feature instead of doubling the powerset.
+cargo hack build --feature-powerset --no-dev-deps --exclude-features derive
+cargo hack build --each-feature --no-dev-deps --features derive
 
 step "bare metal ($BARE_METAL)"
 cargo build --target "$BARE_METAL" --no-default-features
 cargo build --target "$BARE_METAL" --no-default-features --features alloc
+cargo build --target "$BARE_METAL" --no-default-features --features derive
+# Uses the derive too: the generated code needs neither `alloc` nor `std`.
 cargo build --target "$BARE_METAL" -p asyncdrop-no-std-check
 
 step "MSRV $MSRV"
 # Resolve dependencies as a user on the MSRV would get them (the newest versions
 # that support it), in a copy, so the committed lockfile stays current.
 msrv_dir=$(mktemp -d)
-cp -r Cargo.toml Cargo.lock README.md src tests benches examples "$msrv_dir"/
+cp -r Cargo.toml Cargo.lock README.md src tests benches examples asyncdrop-derive "$msrv_dir"/
 (
   cd "$msrv_dir"
   export CARGO_TARGET_DIR="$PWD/target"
@@ -100,6 +113,8 @@ cp -r Cargo.toml Cargo.lock README.md src tests benches examples "$msrv_dir"/
   cargo +"$MSRV" build --all-features
   cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features
   cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features --features alloc
+  # The derive's generated code, on the MSRV.
+  cargo +"$MSRV" build --target "$BARE_METAL" -p asyncdrop-no-std-check
 )
 rm -rf "$msrv_dir"
 
