@@ -30,7 +30,6 @@ mod derive {
     pub use core::fmt::{Debug, Display, Formatter, Result as FmtResult};
     pub use core::future::{poll_fn, Future};
     pub use core::marker::Send;
-    pub use core::mem::drop;
     pub use core::option::Option::{self, None, Some};
     pub use core::pin::{pin, Pin};
     pub use core::result::Result::{self, Err, Ok};
@@ -165,6 +164,10 @@ mod derive {
             }
         }
     }
+
+    /// Drops a field (moved into the cleanup to be dropped at this point).
+    #[inline(always)]
+    pub fn drop_field<T>(_field: T) {}
 
     /// A field's type, to pick how its cleanup is started (see [`GuardField`]).
     pub struct Field<T>(PhantomData<fn() -> T>);
@@ -427,7 +430,7 @@ mod derive {
     /// infallible cleanup, by `match never {}` (so `E` needs no `From<Infallible>`).
     pub struct Convert<E, X>(PhantomData<fn(X) -> E>);
 
-    /// Starts converting `error`: `(&&convert::<E, _>(&x)).into_error(x)`.
+    /// Starts converting `error`: `(&&convert::<E, _>(&x)).convert_error(x)`.
     #[inline(always)]
     pub fn convert<E, X>(_error: &X) -> Convert<E, X> {
         Convert(PhantomData)
@@ -436,12 +439,12 @@ mod derive {
     /// Picked for an infallible cleanup's error.
     pub trait ConvertNever<E> {
         /// Never called.
-        fn into_error(&self, never: Infallible) -> E;
+        fn convert_error(&self, never: Infallible) -> E;
     }
 
     impl<E> ConvertNever<E> for &Convert<E, Infallible> {
         #[inline(always)]
-        fn into_error(&self, never: Infallible) -> E {
+        fn convert_error(&self, never: Infallible) -> E {
             match never {}
         }
     }
@@ -449,14 +452,14 @@ mod derive {
     /// Picked for every other error: `From`.
     pub trait ConvertFrom<E, X> {
         /// `E::from(error)`.
-        fn into_error(&self, error: X) -> E
+        fn convert_error(&self, error: X) -> E
         where
             E: From<X>;
     }
 
     impl<E, X> ConvertFrom<E, X> for Convert<E, X> {
         #[inline(always)]
-        fn into_error(&self, error: X) -> E
+        fn convert_error(&self, error: X) -> E
         where
             E: From<X>,
         {

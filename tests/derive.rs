@@ -9,6 +9,7 @@ mod common;
 
 use std::convert::Infallible;
 use std::error::Error;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -387,12 +388,12 @@ fn a_generic_cleanup_is_send_for_async_drop_fields() {
 }
 
 /// A resource that is not `Send`.
-struct Local(Rc<Arc<Counters>>);
+struct Local(PhantomData<Rc<()>>, Arc<Counters>);
 
 impl LocalAsyncDrop for Local {
     type Error = Infallible;
     async fn async_drop_impl(self) -> Result<(), Infallible> {
-        self.0.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+        self.1.cleanups_finished.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -410,7 +411,7 @@ fn local_async_drop_takes_not_send_fields() {
     let counters = Counters::new();
     let mixed = AsyncDropGuard::new(Mixed {
         sent: Probe::new(&counters).behaviour(Behaviour::Fail(4)).guard(),
-        local: AsyncDropGuard::new(Local(Rc::new(counters.clone()))),
+        local: AsyncDropGuard::new(Local(PhantomData, counters.clone())),
         rc: Rc::new(1),
     });
     let err = block_on(mixed.async_drop()).unwrap_err();

@@ -256,7 +256,7 @@ fn cleanup_body(
         quote! {
             #pattern => {
                 #(#unguard)*
-                #( ::asyncdrop::__private::drop(#binds); )*
+                #( ::asyncdrop::__private::drop_field(#binds); )*
             }
         }
     });
@@ -305,7 +305,7 @@ fn keep(result: TokenStream, span: Span) -> TokenStream {
     quote_spanned! {span=>
         if let ::asyncdrop::__private::Err(__ad_e) = #result {
             let __ad_e: Self::Error =
-                (&&::asyncdrop::__private::convert::<Self::Error, _>(&__ad_e)).into_error(__ad_e);
+                (&&::asyncdrop::__private::convert::<Self::Error, _>(&__ad_e)).convert_error(__ad_e);
             if __ad_first.is_none() {
                 __ad_first = ::asyncdrop::__private::Some(__ad_e);
             } else {
@@ -408,7 +408,7 @@ fn variant_cleanup(
     quote! {{
         #(#send_checks)*
         #run
-        #( ::asyncdrop::__private::drop(#skipped); )*
+        #( ::asyncdrop::__private::drop_field(#skipped); )*
         #outcome
     }}
 }
@@ -479,10 +479,10 @@ fn error_type(
                 Member::Unnamed(_) => quote!(#[doc = #doc] #vis ::asyncdrop::__private::Option<#p>),
             }
         });
-        match (variant.style, fields.is_empty()) {
-            (Style::Named, _) | (Style::Unit, false) => quote!({ #(#decls),* }),
-            (Style::Tuple, _) => quote!(( #(#decls),* )),
-            (Style::Unit, true) => TokenStream::new(),
+        match variant.style {
+            Style::Named => quote!({ #(#decls),* }),
+            Style::Tuple => quote!(( #(#decls),* )),
+            Style::Unit => TokenStream::new(),
         }
     };
     let path_of = |variant: &Variant| match &variant.name {
@@ -519,8 +519,7 @@ fn error_type(
     } else {
         let (v, fields) = &shapes[0];
         let body = field_decls(v, fields, quote!(#vis));
-        let semi = (v.style != Style::Named && !(v.style == Style::Unit && !fields.is_empty()))
-            .then(|| quote!(;));
+        let semi = (v.style != Style::Named).then(|| quote!(;));
         quote!(#[doc = #doc] #vis struct #name #generics #body #semi)
     };
 
