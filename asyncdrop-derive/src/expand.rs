@@ -369,10 +369,11 @@ fn variant_cleanup(
             .map(|((cleanup, result), span)| quote_spanned!(*span=> let #result = #cleanup.await;));
         quote! { #(#lines)* }
     } else {
-        // `Cons::new(a, Cons::new(b, Nil))`, awaited into `(ra, (rb, ()))`.
-        let list = cleanups.zip(&spans).collect::<Vec<_>>().into_iter().rev().fold(
+        // `Cons::new(a, Cons::new(b, Nil))`, awaited into `(ra, (rb, ()))`. Not
+        // spanned at a field: each list's type holds the fields after it.
+        let list = cleanups.collect::<Vec<_>>().into_iter().rev().fold(
             quote!(::asyncdrop::__private::Nil),
-            |tail, (cleanup, span)| quote_spanned!(*span=> ::asyncdrop::__private::Cons::new(#cleanup, #tail)),
+            |tail, cleanup| quote!(::asyncdrop::__private::Cons::new(#cleanup, #tail)),
         );
         let pattern = results
             .iter()
