@@ -19,6 +19,10 @@ pub use derive::*;
     missing_debug_implementations,
     reason = "markers and wrappers that live only inside generated code"
 )]
+#[allow(
+    unknown_or_malformed_diagnostic_attributes,
+    reason = "`diagnostic::do_not_recommend` is stable from Rust 1.85; older compilers ignore it"
+)]
 mod derive {
     use core::convert::Infallible;
     use core::fmt;
@@ -275,10 +279,6 @@ mod derive {
         fn cleanup(self) -> impl Future<Output = Result<(), Self::Error>>;
     }
 
-    #[allow(
-        unknown_or_malformed_diagnostic_attributes,
-        reason = "`do_not_recommend` is stable from Rust 1.85; older compilers ignore it"
-    )]
     #[diagnostic::do_not_recommend]
     impl<T: LocalAsyncDrop> Resource for T {
         type Error = T::Error;
@@ -297,10 +297,6 @@ mod derive {
     )]
     pub trait SendCleanup {}
 
-    #[allow(
-        unknown_or_malformed_diagnostic_attributes,
-        reason = "`do_not_recommend` is stable from Rust 1.85; older compilers ignore it"
-    )]
     #[diagnostic::do_not_recommend]
     impl<F: Send> SendCleanup for F {}
 
@@ -312,10 +308,6 @@ mod derive {
     )]
     pub trait SendField {}
 
-    #[allow(
-        unknown_or_malformed_diagnostic_attributes,
-        reason = "`do_not_recommend` is stable from Rust 1.85; older compilers ignore it"
-    )]
     #[diagnostic::do_not_recommend]
     impl<T: Send + ?Sized> SendField for T {}
 
@@ -344,10 +336,6 @@ mod derive {
         fn call(self, parent: &'a mut S) -> Self::Future;
     }
 
-    #[allow(
-        unknown_or_malformed_diagnostic_attributes,
-        reason = "`do_not_recommend` is stable from Rust 1.85; older compilers ignore it"
-    )]
     #[diagnostic::do_not_recommend]
     impl<'a, S: ?Sized + 'a, F, Fut, X> Before<'a, S> for F
     where

@@ -360,7 +360,7 @@ fn nested_derived_types_clean_up_through_each_other() {
 struct Pool<'a, T> {
     primary: AsyncDropGuard<T>,
     spare: Option<T>,
-    idle: Vec<AsyncDropGuard<T>>,
+    idle: [AsyncDropGuard<T>; 2],
     #[async_drop(skip)]
     label: &'a str,
 }
@@ -380,11 +380,64 @@ fn a_generic_cleanup_is_send_for_async_drop_fields() {
     let pool = AsyncDropGuard::new(Pool {
         primary: Probe::new(&counters).yields(1).guard(),
         spare: Some(Probe::new(&counters)),
-        idle: vec![Probe::new(&counters).guard(), Probe::new(&counters).guard()],
+        idle: [Probe::new(&counters).guard(), Probe::new(&counters).guard()],
         label: "pool",
     });
     assert!(clean_up_on_a_thread(pool).join().unwrap());
     assert_counts(&counters, 4, 4, 4);
+}
+
+#[cfg(feature = "alloc")]
+#[test]
+fn a_generic_vec_of_guards_is_cleaned_up_with_a_send_cleanup() {
+    #[derive(AsyncDrop)]
+    struct Conns<T> {
+        conns: Vec<AsyncDropGuard<T>>,
+    }
+
+    fn clean_up<T: AsyncDrop + 'static>(conns: AsyncDropGuard<Conns<T>>) -> bool {
+        let cleanup = conns.async_drop();
+        std::thread::spawn(move || block_on(cleanup).is_ok())
+            .join()
+            .unwrap()
+    }
+
+    let counters = Counters::new();
+    let conns = (0..3).map(|_| Probe::new(&counters).guard()).collect();
+    assert!(clean_up(AsyncDropGuard::new(Conns { conns })));
+    assert_counts(&counters, 3, 3, 3);
+}
+
+#[derive(LocalAsyncDrop)]
+#[async_drop(sequential, error = SessionError, before = Self::flush)]
+enum Journal {
+    Open(AsyncDropGuard<Probe>, Probe),
+    Closed,
+}
+
+impl Journal {
+    async fn flush(&mut self) -> Result<(), ProbeError> {
+        match self {
+            Journal::Open(first, _) => Err(ProbeError {
+                id: first.id,
+                code: 9,
+            }),
+            Journal::Closed => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn enums_take_before_and_sequential() {
+    record_reports();
+    let counters = Counters::new();
+    let failing = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(2));
+    let open = Journal::Open(Probe::new(&counters).id(1).guard(), failing);
+    let err = block_on(AsyncDropGuard::new(open).async_drop()).unwrap_err();
+    assert_eq!(err, SessionError("probe 1 failed with 9".into()));
+    assert_counts(&counters, 2, 2, 2);
+    assert_eq!(take_reports().len(), 1); // the second field's error
+    block_on(AsyncDropGuard::new(Journal::Closed).async_drop()).unwrap();
 }
 
 /// A resource that is not `Send`.
