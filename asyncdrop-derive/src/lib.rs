@@ -47,7 +47,8 @@ impl Mode {
 ///   `From` (an infallible field's needs no `From`). The first in declaration order
 ///   is returned; the others are reported through the policy as
 ///   `ReportKind::Failed` under the type's name, with their `Debug` form where they
-///   have one. Without it, the error is the generated `{Type}AsyncDropError<E0, ..>`:
+///   have one (under the default policy such a report panics, once every field was
+///   cleaned up: set a policy that logs in production). Without it, the error is the generated `{Type}AsyncDropError<E0, ..>`:
 ///   the type's shape (struct, tuple struct, or an enum with a variant per variant
 ///   that has resource fields) with one `Option<Ei>` per resource field, in order;
 ///   `Debug`, `Display` and `core::error::Error` when the fields' errors are.
