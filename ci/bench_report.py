@@ -39,7 +39,7 @@ CASES = [
     ("i2", "i_block_in_place/block_on_drop", "i_block_in_place/by_hand",
      "the same through a dropped `rt::tokio::BlockOnDrop`", "max", 1.5),
     ("j", "j_derive/sequential", "j_derive/by_hand_sequential",
-     "`#[derive(AsyncDrop)]` with `sequential`: three guard fields cleaned up through the parent's guard vs the hand-written plain-field close awaiting each member", "max", 1.05),
+     "`#[derive(AsyncDrop)]` with `sequential`: three guard fields cleaned up through the parent's guard vs the hand-written plain-field close awaiting each member (both return whether it succeeded)", "max", 1.05),
     ("j2", "j_derive/joined", "j_derive/by_hand_joined",
      "the same, concurrent (the default) vs the hand-written close joining the members (`join3`)", "max", 1.05),
     ("g", "g_scope_ok/macro", "g_scope_ok/by_hand",

@@ -119,7 +119,7 @@ cp -r Cargo.toml Cargo.lock README.md src tests benches examples asyncdrop-deriv
 rm -rf "$msrv_dir"
 
 step "miri (strict provenance) over every runtime-free test"
-MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --lib --tests
+MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --features derive --lib --tests
 MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
 
 step "smoke: benchmarks compile and run once (no timing)"
