@@ -306,6 +306,95 @@ fn op_composite_direct(id: u64) -> Result<(), Infallible> {
     .close())
 }
 
+/// The same composite closed by hand with its members' closes joined, and (a copy of
+/// `close`, so that every future keeps one poll site) one after another.
+#[cfg(feature = "derive")]
+impl PlainComposite {
+    async fn close_each(self) -> Result<(), Infallible> {
+        self.a.close().await?;
+        self.b.close().await?;
+        self.c.close().await
+    }
+
+    async fn close_joined(self) -> Result<(), Infallible> {
+        let (a, b, c) =
+            futures_util::future::join3(self.a.close(), self.b.close(), self.c.close()).await;
+        a?;
+        b?;
+        c
+    }
+}
+
+// The composite keeping its members' guards as fields, with a derived cleanup: one
+// after another, or concurrently.
+
+#[cfg(feature = "derive")]
+#[derive(AsyncDrop)]
+#[async_drop(sequential)]
+struct DerivedSequential {
+    a: AsyncDropGuard<Trivial>,
+    b: AsyncDropGuard<Trivial>,
+    c: AsyncDropGuard<Trivial>,
+}
+
+#[cfg(feature = "derive")]
+#[derive(AsyncDrop)]
+struct DerivedJoined {
+    a: AsyncDropGuard<Trivial>,
+    b: AsyncDropGuard<Trivial>,
+    c: AsyncDropGuard<Trivial>,
+}
+
+// The j cases return whether the cleanup succeeded. A derived type's error (here
+// three `Option<Infallible>`) is inhabited where `Infallible` is not, which costs
+// one store of the result at this non-inlined boundary and nothing in the cleanup.
+
+#[cfg(feature = "derive")]
+#[inline(never)]
+fn op_derived_sequential(id: u64) -> bool {
+    let parent = AsyncDropGuard::new(DerivedSequential {
+        a: AsyncDropGuard::new(Trivial(id)),
+        b: AsyncDropGuard::new(Trivial(id + 1)),
+        c: AsyncDropGuard::new(Trivial(id + 2)),
+    });
+    run(parent.async_drop()).is_ok()
+}
+
+#[cfg(feature = "derive")]
+#[inline(never)]
+fn op_by_hand_sequential(id: u64) -> bool {
+    run(PlainComposite {
+        a: Trivial(id),
+        b: Trivial(id + 1),
+        c: Trivial(id + 2),
+    }
+    .close_each())
+    .is_ok()
+}
+
+#[cfg(feature = "derive")]
+#[inline(never)]
+fn op_derived_joined(id: u64) -> bool {
+    let parent = AsyncDropGuard::new(DerivedJoined {
+        a: AsyncDropGuard::new(Trivial(id)),
+        b: AsyncDropGuard::new(Trivial(id + 1)),
+        c: AsyncDropGuard::new(Trivial(id + 2)),
+    });
+    run(parent.async_drop()).is_ok()
+}
+
+#[cfg(feature = "derive")]
+#[inline(never)]
+fn op_by_hand_joined(id: u64) -> bool {
+    run(PlainComposite {
+        a: Trivial(id),
+        b: Trivial(id + 1),
+        c: Trivial(id + 2),
+    }
+    .close_joined())
+    .is_ok()
+}
+
 #[inline(never)]
 fn op_scoped(id: u64, fail: bool) -> Result<u64, Infallible2> {
     run(scoped(id, fail))
@@ -440,6 +529,64 @@ fn core_cases(c: &mut Criterion) {
         }),
         None,
     );
+
+    // j. a derived cleanup of three guard fields vs the hand-written plain-field
+    // close: one after another, and joined.
+    #[cfg(feature = "derive")]
+    {
+        let mut g = batch_group(c, "j_derive");
+        bench_batch(&mut g, "sequential", &NEVER, |id, _| {
+            op_derived_sequential(id)
+        });
+        bench_batch(&mut g, "by_hand_sequential", &NEVER, |id, _| {
+            op_by_hand_sequential(id)
+        });
+        bench_batch(&mut g, "joined", &NEVER, |id, _| op_derived_joined(id));
+        bench_batch(&mut g, "by_hand_joined", &NEVER, |id, _| {
+            op_by_hand_joined(id)
+        });
+        g.finish();
+        let guards = |id| {
+            (
+                AsyncDropGuard::new(Trivial(id)),
+                AsyncDropGuard::new(Trivial(id + 1)),
+                AsyncDropGuard::new(Trivial(id + 2)),
+            )
+        };
+        let (a, b, cc) = guards(1);
+        let sequential = AsyncDropGuard::new(DerivedSequential { a, b, c: cc }).async_drop();
+        let (a, b, cc) = guards(1);
+        let joined = AsyncDropGuard::new(DerivedJoined { a, b, c: cc }).async_drop();
+        let plain = || PlainComposite {
+            a: Trivial(1),
+            b: Trivial(2),
+            c: Trivial(3),
+        };
+        for (id, allocs, size) in [
+            (
+                "j_derive/sequential",
+                batch_allocations(&NEVER, |id, _| op_derived_sequential(id)),
+                future_size(sequential),
+            ),
+            (
+                "j_derive/by_hand_sequential",
+                batch_allocations(&NEVER, |id, _| op_by_hand_sequential(id)),
+                future_size(plain().close_each()),
+            ),
+            (
+                "j_derive/joined",
+                batch_allocations(&NEVER, |id, _| op_derived_joined(id)),
+                future_size(joined),
+            ),
+            (
+                "j_derive/by_hand_joined",
+                batch_allocations(&NEVER, |id, _| op_by_hand_joined(id)),
+                future_size(plain().close_joined()),
+            ),
+        ] {
+            record(id, allocs, Some(size));
+        }
+    }
 
     // g. the scope macro vs hand-written cleanup on every path: the success path, the
     // error path, and the two alternating.

@@ -19,7 +19,7 @@ export CARGO_TARGET_DIR=$target_dir
 export RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-align-all-functions=6 -C llvm-args=-align-all-nofallthru-blocks=6"
 rm -f "$target_dir/tmp/bench-facts.tsv"
 rm -rf "$target_dir/criterion"
-features=${BENCH_FEATURES:-tokio}
+features=${BENCH_FEATURES:-tokio,derive}
 cargo bench ${features:+--features "$features"} --bench cleanup -- --noplot "$@"
 python3 ci/bench_report.py "$target_dir" > BENCHMARKS.md
 # The realistic side-by-side workload: its own binary, its own section.

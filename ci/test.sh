@@ -47,6 +47,14 @@ step "tests: no default features"
 cargo test --no-default-features
 step "tests: all features"
 cargo test --all-features
+step "derive: tests without std, compile-fail expectations, the macro crate's doctests, example"
+# `--all-features` ran tests/derive.rs. The compile-fail expectations are pinned to
+# the default toolchain, stable (see tests/compile_fail_derive.rs), and to the
+# default features.
+cargo test --no-default-features --features derive --test derive
+cargo test --features derive --test compile_fail_derive
+cargo test -p asyncdrop-derive
+cargo run --features derive --example derive >/dev/null
 step "runtime adapters, each with its feature alone"
 # tokio's resources come with features of their own; `rt` is the core alone, for a
 # runtime the tests implement themselves (`tests/rt_custom.rs`).
@@ -85,11 +93,13 @@ for features in "--no-default-features" "--no-default-features --features alloc"
 done
 
 step "feature powerset"
-# tokio's resource features and the reporting integrations each build as a group:
-# the powerset of everything else stays complete.
-cargo hack build --feature-powerset --no-dev-deps \
+# tokio's resource features and the reporting integrations each build as a group,
+# and `derive` (the macros and their hidden helpers, `core` alone) with each other
+# feature: the powerset of everything else stays complete.
+cargo hack build --feature-powerset --no-dev-deps --exclude-features derive \
   --group-features tokio-net,tokio-fs,tokio-io-util,tokio-process \
   --group-features log,tracing
+cargo hack build --each-feature --no-dev-deps --features derive
 for feature in tokio-net tokio-fs tokio-io-util tokio-process log tracing; do
   cargo build --no-default-features --features "$feature"
 done
@@ -98,13 +108,15 @@ step "bare metal ($BARE_METAL)"
 cargo build --target "$BARE_METAL" --no-default-features
 cargo build --target "$BARE_METAL" --no-default-features --features alloc
 cargo build --target "$BARE_METAL" --no-default-features --features log,tracing
+cargo build --target "$BARE_METAL" --no-default-features --features derive
+# Uses the derive too: the generated code needs neither `alloc` nor `std`.
 cargo build --target "$BARE_METAL" -p asyncdrop-no-std-check
 
 step "MSRV $MSRV"
 # Resolve dependencies as a user on the MSRV would get them (the newest versions
 # that support it), in a copy, so the committed lockfile stays current.
 msrv_dir=$(mktemp -d)
-cp -r Cargo.toml Cargo.lock README.md src tests benches examples "$msrv_dir"/
+cp -r Cargo.toml Cargo.lock README.md src tests benches examples asyncdrop-derive "$msrv_dir"/
 (
   cd "$msrv_dir"
   export CARGO_TARGET_DIR="$PWD/target"
@@ -113,11 +125,13 @@ cp -r Cargo.toml Cargo.lock README.md src tests benches examples "$msrv_dir"/
   cargo +"$MSRV" build --all-features
   cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features
   cargo +"$MSRV" build --target "$BARE_METAL" --no-default-features --features alloc
+  # The derive's generated code, on the MSRV.
+  cargo +"$MSRV" build --target "$BARE_METAL" -p asyncdrop-no-std-check
 )
 rm -rf "$msrv_dir"
 
 step "miri (strict provenance) over every runtime-free test"
-MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --lib --tests
+MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --features derive --lib --tests
 MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
 
 step "smoke: benchmarks compile and run once (no timing)"
@@ -125,8 +139,8 @@ cargo bench --all-features --bench cleanup -- --test
 cargo bench --all-features --bench tcp -- --test >/dev/null
 
 step "package: what would be published"
-cargo publish --dry-run --allow-dirty --quiet
-echo "package: $(cargo package --list --allow-dirty 2>/dev/null | wc -l) files"
+cargo publish --dry-run --allow-dirty --workspace --quiet
+ls -l target/package/*.crate
 
 step "smoke: the quickstart example"
 cargo run --example quickstart >/dev/null

@@ -31,7 +31,8 @@ use crate::LocalAsyncDrop;
 /// cleaning up allocates. A resource built out of other resources is cheapest with
 /// the parts as plain fields under the parent's one guard
 /// ([`combine`](Self::combine)); every `AsyncDropGuard` field adds its own
-/// forgotten-cleanup check to the parent's drop code.
+/// forgotten-cleanup check to the parent's drop code, unless the parent derives its
+/// cleanup (feature `derive`), which takes the guard fields out of their guards.
 ///
 /// # Examples
 ///

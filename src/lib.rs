@@ -75,6 +75,36 @@
 //! [`AsyncDropShared`] (a shared future with a guarded output) and [`BlockingDrop`]
 //! (synchronous `Drop` that completes the cleanup).
 //!
+//! # Composite types
+//!
+//! With the feature `derive`, a type made of resources derives its cleanup: every
+//! field is cleaned up — concurrently, or in order with `sequential` — whatever
+//! fails, every error kept, for what a hand-written close costs (see the
+//! `AsyncDrop` derive macro for the options).
+//!
+//! ```
+//! # #[cfg(all(feature = "derive", feature = "std"))] {
+//! use asyncdrop::{AsyncDrop, AsyncDropGuard};
+//! # use asyncdrop::doc_fixture::Conn;
+//!
+//! #[derive(AsyncDrop)]
+//! #[async_drop(error = std::io::Error)]
+//! struct Session {
+//!     socket: AsyncDropGuard<Conn>,
+//!     cache: Option<AsyncDropGuard<Conn>>,
+//!     #[async_drop(skip)]
+//!     user: String,
+//! }
+//!
+//! let session = AsyncDropGuard::new(Session {
+//!     socket: AsyncDropGuard::new(Conn),
+//!     cache: Some(AsyncDropGuard::new(Conn)),
+//!     user: "ada".into(),
+//! });
+//! futures_executor::block_on(session.async_drop()).unwrap();
+//! # }
+//! ```
+//!
 //! # Cancellation
 //!
 //! A cleanup future dropped before it finished did not clean up: the value is
@@ -106,6 +136,10 @@
 //! - `std` (default, implies `alloc`): the hash map, [`AsyncDropShared`],
 //!   [`BlockingDrop`]; panic-aware reporting — the default policy never panics while
 //!   the thread is already panicking — and `Policy::Stderr`.
+//!
+//! - `derive`: `#[derive(AsyncDrop)]` and `#[derive(LocalAsyncDrop)]` (a
+//!   proc-macro, off by default; the generated code needs neither `alloc` nor
+//!   `std`).
 //!
 //! - `rt`: the runtime adapters written once over the [`rt::Runtime`] trait —
 //!   background cleanup, graceful shutdown, a bounded cleanup worker, deadlines,
@@ -267,6 +301,10 @@ pub use join::{all_or_cleanup, async_drop_all, AcquireAll};
 pub use policy::{set_policy, Policy, Report, ReportKind};
 pub use traits::{AsyncDrop, LocalAsyncDrop};
 
+#[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
+pub use asyncdrop_derive::{AsyncDrop, LocalAsyncDrop};
+
 /// The resource the examples share: a connection whose cleanup succeeds at once.
 #[cfg(feature = "std")]
 #[doc(hidden)]
@@ -306,26 +344,5 @@ mod guides {
 }
 
 #[doc(hidden)]
-pub mod __private {
-    pub use futures_util::future::maybe_done;
-
-    /// The output of a finished `MaybeDone`.
-    #[inline]
-    pub fn take_output<F: core::future::Future>(
-        done: core::pin::Pin<&mut futures_util::future::MaybeDone<F>>,
-    ) -> F::Output {
-        match done.take_output() {
-            Some(output) => output,
-            None => unreachable!("taken once, after it finished"),
-        }
-    }
-
-    /// Asserts at compile time that a cleanup cannot fail.
-    #[inline]
-    pub fn infallible(result: Result<(), core::convert::Infallible>) {
-        match result {
-            Ok(()) => {}
-            Err(never) => match never {},
-        }
-    }
-}
+#[path = "private.rs"]
+pub mod __private;

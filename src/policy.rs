@@ -96,9 +96,23 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// A report about a value that had no guard of its own (a derived type's field).
+    #[cfg(feature = "derive")]
+    pub(crate) fn unsited(kind: ReportKind, type_name: &'static str) -> Self {
+        Report {
+            kind,
+            type_name,
+            site: None,
+            detail: None,
+        }
+    }
+
     /// Adds the error or panic message a report of [`ReportKind::Failed`] or
     /// [`ReportKind::Panicked`] carries.
-    #[allow(dead_code, reason = "used by the `alloc`/`std` helpers")]
+    #[allow(
+        dead_code,
+        reason = "used by the `std` helpers and the derive's support"
+    )]
     pub(crate) fn with_detail(mut self, detail: &'a dyn fmt::Debug) -> Self {
         self.detail = Some(detail);
         self

@@ -1,5 +1,6 @@
 //! Zero-cost guarantees: no heap allocation for guard creation and cleanup, the scope
-//! macro and tuple/array cleanup; the guard is as large as the value in release.
+//! macro, tuple/array cleanup and derived cleanup; the guard is as large as the value
+//! in release.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -145,6 +146,36 @@ fn tuple_and_array_cleanup_allocate_nothing() {
             let four = [1, 2, 3, u64::MAX].map(|fd| AsyncDropGuard::new(Conn { fd }));
             let err = async_drop_all(four).await.unwrap_err();
             assert_eq!(err.count(), 1);
+        })
+    });
+    assert_eq!(n, 0);
+}
+
+#[cfg(feature = "derive")]
+#[test]
+fn derived_cleanup_allocates_nothing() {
+    #[derive(AsyncDrop)]
+    struct Joined {
+        a: AsyncDropGuard<Conn>,
+        b: Conn,
+        c: Option<AsyncDropGuard<Conn>>,
+    }
+
+    #[derive(AsyncDrop)]
+    #[async_drop(sequential, error = String)]
+    struct Sequential(AsyncDropGuard<Conn>, Conn);
+
+    let n = allocations(|| {
+        run(async {
+            let joined = AsyncDropGuard::new(Joined {
+                a: AsyncDropGuard::new(Conn { fd: 1 }),
+                b: Conn { fd: u64::MAX },
+                c: Some(AsyncDropGuard::new(Conn { fd: 3 })),
+            });
+            let err = joined.async_drop().await.unwrap_err();
+            assert_eq!(err.b, Some(CloseError(u64::MAX)));
+            let sequential = Sequential(AsyncDropGuard::new(Conn { fd: 1 }), Conn { fd: 2 });
+            AsyncDropGuard::new(sequential).async_drop().await.unwrap();
         })
     });
     assert_eq!(n, 0);

@@ -1,5 +1,5 @@
-//! Uses asyncdrop's public API from a `#![no_std]` crate with no features, built for
-//! a bare-metal target in CI.
+//! Uses asyncdrop's public API from a `#![no_std]` crate with only the `derive`
+//! feature (no `alloc`, no `std`), built for a bare-metal target in CI.
 
 #![no_std]
 
@@ -74,4 +74,29 @@ pub async fn shutdown() -> Result<(), u8> {
     .await
     .map_err(|e| *e.first_error())?;
     async_drop_all(pair).await.map_err(|e| *e.first())
+}
+
+/// A board whose peripherals are cleaned up together: a derived cleanup.
+#[derive(AsyncDrop)]
+pub struct Board {
+    /// The console.
+    pub console: AsyncDropGuard<Uart>,
+    /// A second port, if fitted.
+    pub aux: Option<Uart>,
+}
+
+/// Local pins, cleaned up one after another.
+#[derive(LocalAsyncDrop)]
+#[async_drop(error = u8, sequential)]
+pub struct Pins(pub AsyncDropGuard<Pin>, pub Pin);
+
+/// Cleans up a board (both ports concurrently) and then the pins.
+pub async fn power_down(
+    board: AsyncDropGuard<Board>,
+    pins: AsyncDropGuard<Pins>,
+) -> Result<(), u8> {
+    if let Err(e) = board.async_drop().await {
+        return Err(e.console.or(e.aux).unwrap_or(0));
+    }
+    pins.async_drop().await
 }

@@ -1,0 +1,578 @@
+//! `#[derive(AsyncDrop)]` / `#[derive(LocalAsyncDrop)]`: every field cleaned up,
+//! concurrently or in declaration order, also when others fail or panic; errors
+//! kept (the generated error type) or converted, first returned and the others
+//! reported; `before`; enums, tuple and unit structs; generic types whose cleanup
+//! stays `Send`; cancellation.
+#![cfg(feature = "derive")]
+
+mod common;
+
+use std::convert::Infallible;
+use std::error::Error;
+use std::marker::PhantomData;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
+
+use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::{
+    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
+    ProbeError,
+};
+use futures_executor::block_on;
+
+fn assert_send<T: Send>(_: &T) {}
+
+/// Records how many cleanups had finished when it was dropped.
+struct Witness {
+    counters: Arc<Counters>,
+    finished_at_drop: Arc<AtomicUsize>,
+}
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let finished = self.counters.finished();
+        self.finished_at_drop.store(finished, Ordering::SeqCst);
+    }
+}
+
+#[derive(AsyncDrop)]
+struct Session {
+    socket: AsyncDropGuard<Probe>,
+    pool: Probe,
+    cache: Option<AsyncDropGuard<Probe>>,
+    #[async_drop(skip)]
+    witness: Witness,
+}
+
+/// A session whose probes yield `yields[i]` times and behave as `behaviours[i]`.
+fn session(counters: &Arc<Counters>, yields: [usize; 3], behaviours: [Behaviour; 3]) -> Session {
+    let probe = |i: usize| {
+        Probe::new(counters)
+            .id(i as u32 + 1)
+            .yields(yields[i])
+            .behaviour(behaviours[i])
+    };
+    Session {
+        socket: probe(0).guard(),
+        pool: probe(1),
+        cache: Some(probe(2).guard()),
+        witness: Witness {
+            counters: counters.clone(),
+            finished_at_drop: Arc::new(AtomicUsize::new(usize::MAX)),
+        },
+    }
+}
+
+const OK: [Behaviour; 3] = [Behaviour::Succeed; 3];
+
+#[test]
+fn fields_are_cleaned_up_concurrently_then_skipped_fields_dropped() {
+    let counters = Counters::new();
+    let s = session(&counters, [1, 2, 1], OK);
+    let witness = s.witness.finished_at_drop.clone();
+    let mut cleanup = Box::pin(AsyncDropGuard::new(s).async_drop());
+    assert!(poll_once(&mut cleanup).is_pending());
+    assert_counts(&counters, 3, 0, 0); // all three started before any finished
+    assert!(poll_once(&mut cleanup).is_pending());
+    assert_counts(&counters, 3, 2, 2);
+    assert!(matches!(poll_once(&mut cleanup), Poll::Ready(Ok(()))));
+    assert_counts(&counters, 3, 3, 3);
+    assert_eq!(
+        witness.load(Ordering::SeqCst),
+        3,
+        "skipped field dropped after"
+    );
+}
+
+#[derive(AsyncDrop)]
+#[async_drop(sequential)]
+struct Ordered(AsyncDropGuard<Probe>, Probe, AsyncDropGuard<Probe>);
+
+#[test]
+fn sequential_cleans_up_in_declaration_order() {
+    let counters = Counters::new();
+    let p = |yields| Probe::new(&counters).yields(yields);
+    let ordered = AsyncDropGuard::new(Ordered(p(1).guard(), p(0), p(0).guard()));
+    let mut cleanup = Box::pin(ordered.async_drop());
+    assert!(poll_once(&mut cleanup).is_pending());
+    assert_counts(&counters, 1, 0, 0); // the first field, alone
+    assert!(matches!(poll_once(&mut cleanup), Poll::Ready(Ok(()))));
+    assert_counts(&counters, 3, 3, 3);
+}
+
+#[test]
+fn the_generated_error_keeps_every_fields_error() {
+    let counters = Counters::new();
+    let behaviours = [Behaviour::Fail(10), Behaviour::Succeed, Behaviour::Fail(30)];
+    let s = AsyncDropGuard::new(session(&counters, [0, 1, 0], behaviours));
+    let err: SessionAsyncDropError<ProbeError, ProbeError, ProbeError> =
+        block_on(s.async_drop()).unwrap_err();
+    assert_counts(&counters, 3, 3, 3);
+    assert_eq!(err.socket, Some(ProbeError { id: 1, code: 10 }));
+    assert_eq!(err.pool, None);
+    assert_eq!(err.cache, Some(ProbeError { id: 3, code: 30 }));
+    assert_eq!(
+        err.to_string(),
+        "2 of 3 field cleanups of `Session` failed; socket: probe 1 failed with 10; cache: probe 3 failed with 30"
+    );
+    assert_eq!(
+        format!("{err:?}"),
+        "SessionAsyncDropError { socket: Some(ProbeError { id: 1, code: 10 }), pool: None, cache: Some(ProbeError { id: 3, code: 30 }) }"
+    );
+    let boxed: Box<dyn Error + Send + Sync + 'static> = Box::new(err);
+    let source = boxed.source().and_then(|s| s.downcast_ref::<ProbeError>());
+    assert_eq!(source, Some(&ProbeError { id: 1, code: 10 }));
+}
+
+/// The error of the sessions with `error = E`.
+#[derive(Debug, PartialEq)]
+struct SessionError(String);
+
+impl From<ProbeError> for SessionError {
+    fn from(e: ProbeError) -> Self {
+        SessionError(e.to_string())
+    }
+}
+
+/// A resource whose cleanup cannot fail.
+struct Quiet(Arc<Counters>);
+
+impl AsyncDrop for Quiet {
+    type Error = Infallible;
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        self.0.drops.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[derive(AsyncDrop)]
+#[async_drop(error = SessionError)]
+struct Converted {
+    first: AsyncDropGuard<Probe>,
+    second: Probe,
+    third: AsyncDropGuard<Probe>,
+    // `SessionError` has no `From<Infallible>`: an infallible field needs none.
+    quiet: Quiet,
+}
+
+#[test]
+fn with_error_the_first_by_declaration_is_returned_and_the_others_reported() {
+    record_reports();
+    let counters = Counters::new();
+    let p = |id, yields, code| {
+        Probe::new(&counters)
+            .id(id)
+            .yields(yields)
+            .behaviour(Behaviour::Fail(code))
+    };
+    // The first field fails last.
+    let c = AsyncDropGuard::new(Converted {
+        first: p(1, 2, 10).guard(),
+        second: p(2, 0, 20),
+        third: p(3, 1, 30).guard(),
+        quiet: Quiet(counters.clone()),
+    });
+    let err = block_on(c.async_drop()).unwrap_err();
+    assert_eq!(err, SessionError("probe 1 failed with 10".into()));
+    assert_counts(&counters, 3, 3, 4);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for (report, id) in reports.iter().zip([2, 3]) {
+        assert_eq!(report.kind, ReportKind::Failed);
+        assert!(report.type_name.ends_with("::Converted"), "{report:?}");
+        assert_eq!(report.site, None);
+        let detail = format!("SessionError(\"probe {id} failed with {id}0\")");
+        assert!(report.message.ends_with(&detail), "{report:?}");
+    }
+}
+
+/// An error type without a `Debug` form.
+struct Opaque;
+
+impl From<ProbeError> for Opaque {
+    fn from(_: ProbeError) -> Self {
+        Opaque
+    }
+}
+
+#[derive(AsyncDrop)]
+#[async_drop(error = Opaque)]
+struct Undebuggable(Probe, Probe);
+
+#[test]
+fn an_error_without_debug_is_reported_without_detail() {
+    record_reports();
+    let counters = Counters::new();
+    let p = || Probe::new(&counters).behaviour(Behaviour::Fail(1));
+    assert!(block_on(AsyncDropGuard::new(Undebuggable(p(), p())).async_drop()).is_err());
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert!(
+        reports[0].message.ends_with("failed to clean up"),
+        "{reports:?}"
+    );
+}
+
+#[derive(AsyncDrop)]
+#[async_drop(error = SessionError, before = Self::goodbye)]
+struct Polite {
+    conn: AsyncDropGuard<Probe>,
+    log: Probe,
+    #[async_drop(skip)]
+    goodbye: Behaviour,
+    #[async_drop(skip)]
+    started_before_goodbye: Arc<AtomicUsize>,
+}
+
+impl Polite {
+    fn new(counters: &Arc<Counters>, goodbye: Behaviour, fields: Behaviour) -> Polite {
+        Polite {
+            conn: Probe::new(counters).id(1).behaviour(fields).guard(),
+            log: Probe::new(counters).id(2),
+            goodbye,
+            started_before_goodbye: Arc::new(AtomicUsize::new(usize::MAX)),
+        }
+    }
+
+    /// Says goodbye on the connection: its error converts into `SessionError`.
+    async fn goodbye(&mut self) -> Result<(), ProbeError> {
+        let started = self.conn.counters.started();
+        self.started_before_goodbye.store(started, Ordering::SeqCst);
+        yield_now().await;
+        match self.goodbye {
+            Behaviour::Succeed => Ok(()),
+            Behaviour::Fail(code) => Err(ProbeError { id: 0, code }),
+            Behaviour::Panic => panic!("goodbye panicked"),
+            Behaviour::Hang => std::future::pending().await,
+        }
+    }
+}
+
+#[test]
+fn before_runs_first() {
+    let counters = Counters::new();
+    let polite = Polite::new(&counters, Behaviour::Succeed, Behaviour::Succeed);
+    let started = polite.started_before_goodbye.clone();
+    block_on(AsyncDropGuard::new(polite).async_drop()).unwrap();
+    assert_eq!(started.load(Ordering::SeqCst), 0);
+    assert_counts(&counters, 2, 2, 2);
+}
+
+#[test]
+fn a_failed_before_is_returned_first_and_every_field_still_cleaned_up() {
+    record_reports();
+    let counters = Counters::new();
+    let polite = Polite::new(&counters, Behaviour::Fail(5), Behaviour::Fail(7));
+    let err = block_on(AsyncDropGuard::new(polite).async_drop()).unwrap_err();
+    assert_eq!(err, SessionError("probe 0 failed with 5".into()));
+    assert_counts(&counters, 2, 2, 2);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert!(reports[0]
+        .message
+        .ends_with("SessionError(\"probe 1 failed with 7\")"));
+}
+
+#[derive(AsyncDrop)]
+enum Link {
+    Tcp {
+        socket: AsyncDropGuard<Probe>,
+        #[async_drop(skip)]
+        peer: String,
+    },
+    Pair(Probe, #[async_drop(skip)] u8, Probe),
+    Closed,
+}
+
+#[test]
+fn enums_clean_up_the_fields_of_their_variant() {
+    let counters = Counters::new();
+    let tcp = Link::Tcp {
+        socket: Probe::new(&counters).guard(),
+        peer: "db".into(),
+    };
+    block_on(AsyncDropGuard::new(tcp).async_drop()).unwrap();
+    block_on(AsyncDropGuard::new(Link::Closed).async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+
+    let failing = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(2));
+    let pair = Link::Pair(failing, 0, Probe::new(&counters).id(3).yields(1));
+    let err = block_on(AsyncDropGuard::new(pair).async_drop()).unwrap_err();
+    assert_counts(&counters, 3, 3, 3);
+    assert!(matches!(
+        err,
+        LinkAsyncDropError::Pair(Some(ProbeError { id: 2, code: 2 }), None)
+    ));
+    assert_eq!(
+        err.to_string(),
+        "1 of 2 field cleanups of `Link::Pair` failed; 0: probe 2 failed with 2"
+    );
+    assert_eq!(
+        format!("{err:?}"),
+        "Pair(Some(ProbeError { id: 2, code: 2 }), None)"
+    );
+}
+
+#[derive(AsyncDrop)]
+struct Nothing;
+
+#[derive(LocalAsyncDrop)]
+struct Empty {}
+
+#[derive(AsyncDrop)]
+enum Never {}
+
+#[test]
+fn types_without_resources_clean_up_at_once() {
+    block_on(AsyncDropGuard::new(Nothing).async_drop()).unwrap();
+    block_on(AsyncDropGuard::new(Empty {}).async_drop()).unwrap();
+    let _: fn(Never) = |never| drop(AsyncDropGuard::new(never).async_drop());
+    let _ = NothingAsyncDropError;
+}
+
+#[test]
+fn nested_derived_types_clean_up_through_each_other() {
+    #[derive(AsyncDrop)]
+    struct Outer {
+        session: AsyncDropGuard<Session>,
+        link: Link,
+    }
+
+    let counters = Counters::new();
+    let outer = AsyncDropGuard::new(Outer {
+        session: AsyncDropGuard::new(session(&counters, [1, 0, 1], OK)),
+        link: Link::Pair(Probe::new(&counters), 1, Probe::new(&counters)),
+    });
+    assert_send(&outer);
+    let cleanup = outer.async_drop();
+    assert_send(&cleanup);
+    block_on(cleanup).unwrap();
+    assert_counts(&counters, 5, 5, 5);
+}
+
+// ---------------------------------------------------------------------------------
+// Generic types
+// ---------------------------------------------------------------------------------
+
+#[derive(AsyncDrop)]
+struct Pool<'a, T> {
+    primary: AsyncDropGuard<T>,
+    spare: Option<T>,
+    idle: [AsyncDropGuard<T>; 2],
+    #[async_drop(skip)]
+    label: &'a str,
+}
+
+/// Sends a generic derived cleanup (the future, not the value) to another thread:
+/// `T: AsyncDrop` is all it takes.
+fn clean_up_on_a_thread<T: AsyncDrop + 'static>(
+    pool: AsyncDropGuard<Pool<'static, T>>,
+) -> std::thread::JoinHandle<bool> {
+    let cleanup = pool.async_drop();
+    std::thread::spawn(move || block_on(cleanup).is_ok())
+}
+
+#[test]
+fn a_generic_cleanup_is_send_for_async_drop_fields() {
+    let counters = Counters::new();
+    let pool = AsyncDropGuard::new(Pool {
+        primary: Probe::new(&counters).yields(1).guard(),
+        spare: Some(Probe::new(&counters)),
+        idle: [Probe::new(&counters).guard(), Probe::new(&counters).guard()],
+        label: "pool",
+    });
+    assert!(clean_up_on_a_thread(pool).join().unwrap());
+    assert_counts(&counters, 4, 4, 4);
+}
+
+#[cfg(feature = "alloc")]
+#[test]
+fn a_generic_vec_of_guards_is_cleaned_up_with_a_send_cleanup() {
+    #[derive(AsyncDrop)]
+    struct Conns<T> {
+        conns: Vec<AsyncDropGuard<T>>,
+    }
+
+    fn clean_up<T: AsyncDrop + 'static>(conns: AsyncDropGuard<Conns<T>>) -> bool {
+        let cleanup = conns.async_drop();
+        std::thread::spawn(move || block_on(cleanup).is_ok())
+            .join()
+            .unwrap()
+    }
+
+    let counters = Counters::new();
+    let conns = (0..3).map(|_| Probe::new(&counters).guard()).collect();
+    assert!(clean_up(AsyncDropGuard::new(Conns { conns })));
+    assert_counts(&counters, 3, 3, 3);
+}
+
+#[derive(LocalAsyncDrop)]
+#[async_drop(sequential, error = SessionError, before = Self::flush)]
+enum Journal {
+    Open(AsyncDropGuard<Probe>, Probe),
+    Closed,
+}
+
+impl Journal {
+    async fn flush(&mut self) -> Result<(), ProbeError> {
+        match self {
+            Journal::Open(first, _) => Err(ProbeError {
+                id: first.id,
+                code: 9,
+            }),
+            Journal::Closed => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn enums_take_before_and_sequential() {
+    record_reports();
+    let counters = Counters::new();
+    let failing = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(2));
+    let open = Journal::Open(Probe::new(&counters).id(1).guard(), failing);
+    let err = block_on(AsyncDropGuard::new(open).async_drop()).unwrap_err();
+    assert_eq!(err, SessionError("probe 1 failed with 9".into()));
+    assert_counts(&counters, 2, 2, 2);
+    assert_eq!(take_reports().len(), 1); // the second field's error
+    block_on(AsyncDropGuard::new(Journal::Closed).async_drop()).unwrap();
+}
+
+/// A resource that is not `Send`.
+struct Local(PhantomData<Rc<()>>, Arc<Counters>);
+
+impl LocalAsyncDrop for Local {
+    type Error = Infallible;
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        self.1.cleanups_finished.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[derive(LocalAsyncDrop)]
+struct Mixed<T, L> {
+    sent: AsyncDropGuard<T>,
+    local: AsyncDropGuard<L>,
+    #[async_drop(skip)]
+    rc: Rc<u8>,
+}
+
+#[test]
+fn local_async_drop_takes_not_send_fields() {
+    let counters = Counters::new();
+    let mixed = AsyncDropGuard::new(Mixed {
+        sent: Probe::new(&counters).behaviour(Behaviour::Fail(4)).guard(),
+        local: AsyncDropGuard::new(Local(PhantomData, counters.clone())),
+        rc: Rc::new(1),
+    });
+    let err = block_on(mixed.async_drop()).unwrap_err();
+    assert_eq!(err.sent, Some(ProbeError { id: 0, code: 4 }));
+    assert!(err.local.is_none());
+    assert_counts(&counters, 1, 2, 1);
+}
+
+// ---------------------------------------------------------------------------------
+// Panics and cancellation
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn a_panicking_field_cleanup_drops_every_other_field_once() {
+    record_reports();
+    let counters = Counters::new();
+    let behaviours = [Behaviour::Succeed, Behaviour::Succeed, Behaviour::Panic];
+    let s = AsyncDropGuard::new(session(&counters, [1, 0, 0], behaviours));
+    let panicked = catch_unwind(AssertUnwindSafe(|| block_on(s.async_drop())));
+    assert!(panicked.is_err());
+    assert_counts(&counters, 3, 1, 3); // the first was still waiting: dropped
+    assert_eq!(take_reports(), []); // the panic is the report
+
+    let p = |b| Probe::new(&counters).behaviour(b);
+    let ordered = Ordered(
+        p(Behaviour::Panic).guard(),
+        p(Behaviour::Succeed),
+        p(Behaviour::Succeed).guard(),
+    );
+    let ordered = AsyncDropGuard::new(ordered);
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(ordered.async_drop()))).is_err());
+    assert_counts(&counters, 4, 1, 6); // the two after it never started: dropped
+    assert_eq!(take_reports(), []);
+}
+
+#[test]
+fn a_panicking_before_drops_every_field_once() {
+    record_reports();
+    let counters = Counters::new();
+    let polite = AsyncDropGuard::new(Polite::new(&counters, Behaviour::Panic, Behaviour::Succeed));
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(polite.async_drop()))).is_err());
+    assert_counts(&counters, 0, 0, 2);
+    assert_eq!(take_reports(), []);
+}
+
+/// Drops `guard`'s cleanup after `polls` polls: the parent's guard reports the
+/// cancellation, once, and every field is dropped once without a report of its own.
+fn cancel_after<T: LocalAsyncDrop>(guard: AsyncDropGuard<T>, polls: usize) {
+    record_reports();
+    let mut cleanup = Box::pin(guard.async_drop());
+    for _ in 0..polls {
+        assert!(poll_once(&mut cleanup).is_pending());
+    }
+    drop(cleanup);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    assert_eq!(reports[0].type_name, std::any::type_name::<T>());
+}
+
+#[test]
+fn a_cancelled_cleanup_is_reported_once_for_the_parent() {
+    for polls in [0, 1] {
+        let counters = Counters::new();
+        cancel_after(
+            AsyncDropGuard::new(session(&counters, [1, 1, 1], OK)),
+            polls,
+        );
+        assert_counts(&counters, 3 * polls, 0, 3);
+
+        let counters = Counters::new();
+        let p = || Probe::new(&counters).yields(1);
+        cancel_after(
+            AsyncDropGuard::new(Ordered(p().guard(), p(), p().guard())),
+            polls,
+        );
+        assert_counts(&counters, polls, 0, 3);
+
+        let counters = Counters::new();
+        let tcp = Link::Tcp {
+            socket: Probe::new(&counters).yields(1).guard(),
+            peer: String::new(),
+        };
+        cancel_after(AsyncDropGuard::new(tcp), polls);
+        assert_counts(&counters, polls, 0, 1);
+
+        // During `before`.
+        let counters = Counters::new();
+        let polite = Polite::new(&counters, Behaviour::Succeed, Behaviour::Succeed);
+        cancel_after(AsyncDropGuard::new(polite), polls);
+        assert_counts(&counters, 0, 0, 2);
+    }
+}
+
+#[test]
+fn derived_cleanups_are_send() {
+    let counters = Counters::new();
+    let s = AsyncDropGuard::new(session(&counters, [0; 3], OK));
+    let cleanup = s.async_drop();
+    assert_send(&cleanup);
+    block_on(cleanup).unwrap();
+    let polite = AsyncDropGuard::new(Polite::new(
+        &counters,
+        Behaviour::Succeed,
+        Behaviour::Succeed,
+    ));
+    let cleanup = polite.async_drop();
+    assert_send(&cleanup);
+    block_on(cleanup).unwrap();
+}
