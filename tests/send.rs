@@ -687,23 +687,23 @@ impl From<LocalError> for LocalAppError {
 }
 
 #[test]
-fn local_guards_in_every_scope_form_on_local_pool() {
+fn local_guards_in_every_sequential_scope_form_on_local_pool() {
     record_reports();
     let lc = LocalCounters::new();
     let c = lc.clone();
     let (plain, block_err, infallible, all) = run_local(async move {
-        // Default form: cleanup error mapped with `From`, first listed wins.
+        // Cleanup error mapped with `From`, first listed wins.
         let mut a = LocalRes::failing(&c, 1, 10);
         let b = LocalRes::failing(&c, 2, 20);
-        let plain: Result<u32, LocalAppError> = with_async_drop!(a, b => {
+        let plain: Result<u32, LocalAppError> = with_async_drop!(sequential a, b => {
             a.id += 10;
             yield_now().await;
             Ok(a.id + b.id)
         });
 
-        // Default form: the block's error has priority.
+        // The block's error has priority.
         let a = LocalRes::failing(&c, 3, 30);
-        let block_err: Result<u32, LocalAppError> = with_async_drop!(a => {
+        let block_err: Result<u32, LocalAppError> = with_async_drop!(sequential a => {
             Err(LocalAppError::Block)?;
             Ok(a.id)
         });
@@ -711,7 +711,7 @@ fn local_guards_in_every_scope_form_on_local_pool() {
         // Infallible form.
         let q1 = quiet(&c, 4);
         let q2 = quiet(&c, 5);
-        let infallible = with_async_drop!(infallible q1, q2 => {
+        let infallible = with_async_drop!(sequential infallible q1, q2 => {
             yield_now().await;
             format!("{}{}", q1.0.id, q2.0.id)
         });
@@ -719,7 +719,7 @@ fn local_guards_in_every_scope_form_on_local_pool() {
         // `all` form, mixing error types.
         let r = LocalRes::failing(&c, 6, 60);
         let q = quiet(&c, 7);
-        let all = with_async_drop!(all r, q => { Rc::strong_count(&r.counters) });
+        let all = with_async_drop!(sequential all r, q => { Rc::strong_count(&r.counters) });
         (plain, block_err, infallible, all)
     });
     assert_eq!(
@@ -735,7 +735,7 @@ fn local_guards_in_every_scope_form_on_local_pool() {
     assert_eq!(count, 4);
     assert_eq!(rr, Err(LocalError(60)));
     assert!(rq.is_ok());
-    // Last listed first in every form.
+    // `sequential`: last listed first in every form.
     assert_eq!(*lc.order.borrow(), [2, 11, 3, 5, 4, 7, 6]);
     assert_local_cleaned(&lc, 7);
     assert!(take_reports().is_empty());
