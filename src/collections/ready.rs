@@ -269,3 +269,117 @@ unsafe fn drop_waker(data: *const ()) {
     // SAFETY: the caller's: this waker's reference, given up once.
     unsafe { release(header_of(data.cast())) };
 }
+
+#[cfg(all(test, not(asyncdrop_loom)))]
+mod tests {
+    extern crate std;
+
+    use alloc::sync::Arc;
+    use alloc::vec::Vec;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::task::Waker;
+    use std::thread;
+
+    use super::ReadyQueue;
+
+    /// Counts the wake-ups of the task.
+    struct Task(AtomicUsize);
+
+    impl alloc::task::Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn task() -> (Arc<Task>, Waker) {
+        let task = Arc::new(Task(AtomicUsize::new(0)));
+        (task.clone(), Waker::from(task))
+    }
+
+    /// Every index on the list `link` starts, in order.
+    fn drain(queue: &mut ReadyQueue, mut link: usize) -> Vec<usize> {
+        let mut indices = Vec::new();
+        while link != 0 {
+            let (index, rest) = queue.pop(link);
+            indices.push(index);
+            link = rest;
+        }
+        indices
+    }
+
+    #[test]
+    fn every_node_starts_queued_in_order_then_only_the_woken_ones() {
+        let mut queue = ReadyQueue::new(4);
+        let (task, waker) = task();
+        queue.register(&waker);
+        let first = queue.take();
+        assert_eq!(drain(&mut queue, first), [0, 1, 2, 3]);
+        assert_eq!(queue.take(), 0, "nothing woken yet");
+
+        queue.waker(2).wake_by_ref();
+        queue.waker(2).wake_by_ref(); // already queued: not twice
+        queue.waker(0).wake_by_ref();
+        assert_eq!(
+            task.0.load(Ordering::SeqCst),
+            1,
+            "the first push wakes the task"
+        );
+        let link = queue.take();
+        assert_eq!(drain(&mut queue, link), [0, 2]);
+
+        // A clone outlives the queue; waking it then does nothing, and dropping it
+        // frees the block.
+        let kept = Waker::clone(&queue.waker(3));
+        drop(queue);
+        kept.wake_by_ref();
+        kept.wake();
+        assert_eq!(
+            task.0.load(Ordering::SeqCst),
+            1,
+            "the queue forgot the task"
+        );
+    }
+
+    #[test]
+    fn wakers_from_other_threads_queue_each_node_once_per_wake_up() {
+        const LEN: usize = if cfg!(miri) { 8 } else { 256 };
+        const ROUNDS: usize = if cfg!(miri) { 3 } else { 50 };
+        let mut queue = ReadyQueue::new(LEN);
+        let (_task, waker) = task();
+        queue.register(&waker);
+        let link = queue.take();
+        assert_eq!(drain(&mut queue, link).len(), LEN);
+        for _ in 0..ROUNDS {
+            // Two threads wake every node once (through clones, consumed or not);
+            // the owner takes what is queued meanwhile.
+            let wakers: Vec<Waker> = (0..LEN).map(|i| Waker::clone(&queue.waker(i))).collect();
+            let (even, odd): (Vec<_>, Vec<_>) = wakers
+                .into_iter()
+                .enumerate()
+                .partition(|(i, _)| i % 2 == 0);
+            let threads = [even, odd].map(|half| {
+                thread::spawn(move || {
+                    for (i, waker) in half {
+                        if i % 4 < 2 {
+                            waker.wake();
+                        } else {
+                            waker.wake_by_ref();
+                        }
+                    }
+                })
+            });
+            let mut seen = Vec::new();
+            while seen.len() < LEN {
+                let link = queue.take();
+                seen.extend(drain(&mut queue, link));
+                thread::yield_now();
+            }
+            for t in threads {
+                t.join().unwrap();
+            }
+            seen.sort_unstable();
+            assert!(seen.iter().copied().eq(0..LEN), "each woken node once");
+            assert_eq!(queue.take(), 0);
+        }
+    }
+}
