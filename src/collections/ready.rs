@@ -49,6 +49,13 @@ const QUEUED: usize = 1;
 /// Where the nodes start: the header's size rounded up to the nodes' alignment.
 const NODES: usize = size_of::<Header>().next_multiple_of(align_of::<Node>());
 
+/// The allocation's alignment: the stricter of the header's and the nodes'.
+const ALIGN: usize = if align_of::<Header>() > align_of::<Node>() {
+    align_of::<Header>()
+} else {
+    align_of::<Node>()
+};
+
 /// Most references: past this a clone panics instead of counting (as `Arc` aborts).
 const MAX_REFS: usize = isize::MAX as usize;
 
@@ -56,7 +63,7 @@ fn layout(len: usize) -> Layout {
     size_of::<Node>()
         .checked_mul(len)
         .and_then(|nodes| nodes.checked_add(NODES))
-        .and_then(|size| Layout::from_size_align(size, align_of::<Header>()).ok())
+        .and_then(|size| Layout::from_size_align(size, ALIGN).ok())
         .expect("capacity overflow")
 }
 
@@ -84,8 +91,8 @@ impl ReadyQueue {
             alloc::alloc::handle_alloc_error(layout)
         };
         // SAFETY: the allocation is large enough and aligned for the header; the
-        // nodes start at `NODES`, aligned (`NODES` is a multiple of their alignment
-        // and the allocation is aligned as the header, which is at least as strict).
+        // nodes start at `NODES`, aligned (`NODES` is a multiple of their alignment,
+        // and the allocation is aligned for both).
         unsafe {
             header.as_ptr().write(Header {
                 refs: AtomicUsize::new(1),
