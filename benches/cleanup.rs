@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use asyncdrop::collections::AsyncDropVec;
@@ -25,20 +25,44 @@ use criterion::{
 struct CountingAlloc;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+/// Bytes allocated now, and the most since the last `peak_heap` started, counted
+/// only while `peak_heap` measures (so that timed runs pay for no more than the
+/// count of allocations).
+static TRACKING: AtomicBool = AtomicBool::new(false);
+/// (Signed: memory allocated before and freed meanwhile counts negative.)
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grew(by: usize) {
+    if TRACKING.load(Ordering::Relaxed) {
+        let live = LIVE.fetch_add(by as isize, Ordering::Relaxed) + by as isize;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+    }
+}
+
+fn shrank(by: usize) {
+    if TRACKING.load(Ordering::Relaxed) {
+        LIVE.fetch_sub(by as isize, Ordering::Relaxed);
+    }
+}
 
 // SAFETY: forwards every call to the system allocator; only counts.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        grew(layout.size());
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        shrank(layout.size());
         // SAFETY: the caller upholds `GlobalAlloc::dealloc`'s contract.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        grew(new_size);
+        shrank(layout.size());
         // SAFETY: the caller upholds `GlobalAlloc::realloc`'s contract.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -56,8 +80,27 @@ fn allocations_per_op(n: usize, mut op: impl FnMut()) -> f64 {
     (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / n as f64
 }
 
+/// The allocations `op` makes, and the most heap it holds at once beyond what was
+/// allocated when it started (its input, made before, is not counted). Only for a
+/// single-threaded `op`: other threads' allocations would count too.
+fn peak_heap(op: impl FnOnce()) -> (usize, usize) {
+    LIVE.store(0, Ordering::Relaxed);
+    PEAK.store(0, Ordering::Relaxed);
+    TRACKING.store(true, Ordering::Relaxed);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    op();
+    TRACKING.store(false, Ordering::Relaxed);
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    (allocations, PEAK.load(Ordering::Relaxed).max(0) as usize)
+}
+
 /// Records a case's allocation count and future size for `ci/bench.sh`.
 fn record(id: &str, allocs: f64, future_size: Option<usize>) {
+    record_line(id, allocs, future_size, None);
+}
+
+/// As [`record`], with the most heap the case held at once (bytes).
+fn record_line(id: &str, allocs: f64, future_size: Option<usize>, peak: Option<usize>) {
     use std::io::Write;
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let mut f = std::fs::OpenOptions::new()
@@ -66,7 +109,8 @@ fn record(id: &str, allocs: f64, future_size: Option<usize>) {
         .open(dir.join("bench-facts.tsv"))
         .expect("bench facts file");
     let size = future_size.map_or(String::from("-"), |s| s.to_string());
-    writeln!(f, "{id}\t{allocs}\t{size}").expect("write bench facts");
+    let peak = peak.map_or(String::new(), |p| format!("\t{p}"));
+    writeln!(f, "{id}\t{allocs}\t{size}{peak}").expect("write bench facts");
 }
 
 /// The size of a future, which is then forgotten unpolled.
@@ -615,7 +659,9 @@ fn core_cases(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------
-// d. Many guards whose cleanup yields once.
+// d. Many guards whose cleanup yields once, cleaned up in one task: the crate's
+// collection against `join_all`, `FuturesUnordered` and futures-concurrency's `Vec`
+// join of the raw cleanups, and against one tokio task each.
 
 /// A resource whose close waits once (returns `Pending` once, waking itself).
 struct Yielding(u64);
@@ -658,64 +704,95 @@ fn current_thread() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// The resources of case d, as the crate's collection.
+fn many_guarded() -> AsyncDropGuard<AsyncDropVec<Yielding>> {
+    let mut v = AsyncDropVec::with_capacity(MANY as usize);
+    v.extend((0..MANY).map(|i| AsyncDropGuard::new(Yielding(i))));
+    v
+}
+
+/// The same resources, bare, for the baselines.
+fn many_bare() -> Vec<Yielding> {
+    (0..MANY).map(Yielding).collect()
+}
+
+// Each way of case d to clean up every resource, concurrently in one task.
+
+async fn d_collection(v: AsyncDropGuard<AsyncDropVec<Yielding>>) {
+    v.async_drop().await.unwrap();
+}
+
+async fn d_join_all(v: Vec<Yielding>) {
+    futures_util::future::join_all(v.into_iter().map(Yielding::close)).await;
+}
+
+async fn d_futures_unordered(v: Vec<Yielding>) {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+    let mut running: FuturesUnordered<_> = v.into_iter().map(Yielding::close).collect();
+    while let Some(r) = running.next().await {
+        r.unwrap();
+    }
+}
+
+async fn d_futures_concurrency(v: Vec<Yielding>) {
+    use futures_concurrency::future::Join;
+    let closes: Vec<_> = v.into_iter().map(Yielding::close).collect();
+    closes.join().await;
+}
+
+async fn d_tokio_spawn_each(v: Vec<Yielding>) {
+    let handles: Vec<_> = v.into_iter().map(|r| tokio::spawn(r.close())).collect();
+    for h in handles {
+        let _ = h.await;
+    }
+}
+
+/// Times case d's `op` on fresh resources made by `make`, and records its
+/// allocations per element and its peak heap (`tokio` spawning allocates on the
+/// runtime's side too, so it records none).
+fn bench_many<I, F: Future>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    make: fn() -> I,
+    op: fn(I) -> F,
+) {
+    g.bench_function(name, |b| {
+        b.iter_batched(make, |v| rt.block_on(op(v)), BatchSize::PerIteration)
+    });
+    if name != "tokio_spawn_each" {
+        let v = make();
+        let (allocs, peak) = peak_heap(|| {
+            rt.block_on(op(v));
+        });
+        let id = format!("d_many/{name}");
+        record_line(&id, allocs as f64 / MANY as f64, None, Some(peak));
+    }
+}
+
 fn many_cases(c: &mut Criterion) {
     let rt = current_thread();
     let mut g = c.benchmark_group("d_many");
     g.sample_size(10);
-    g.bench_function("collection", |b| {
-        b.iter_batched(
-            || {
-                let mut v = AsyncDropVec::with_capacity(MANY as usize);
-                for i in 0..MANY {
-                    v.push(AsyncDropGuard::new(Yielding(i)));
-                }
-                v
-            },
-            |v| rt.block_on(v.async_drop()),
-            BatchSize::PerIteration,
-        )
-    });
-    g.bench_function("join_all", |b| {
-        b.iter_batched(
-            || (0..MANY).map(Yielding).collect::<Vec<_>>(),
-            |v| {
-                rt.block_on(futures_util::future::join_all(
-                    v.into_iter().map(Yielding::close),
-                ))
-            },
-            BatchSize::PerIteration,
-        )
-    });
-    g.bench_function("tokio_spawn_each", |b| {
-        b.iter_batched(
-            || (0..MANY).map(Yielding).collect::<Vec<_>>(),
-            |v| {
-                rt.block_on(async {
-                    let handles: Vec<_> = v.into_iter().map(|r| tokio::spawn(r.close())).collect();
-                    for h in handles {
-                        let _ = h.await;
-                    }
-                })
-            },
-            BatchSize::PerIteration,
-        )
-    });
+    bench_many(&mut g, &rt, "collection", many_guarded, d_collection);
+    bench_many(&mut g, &rt, "join_all", many_bare, d_join_all);
+    bench_many(
+        &mut g,
+        &rt,
+        "futures_unordered",
+        many_bare,
+        d_futures_unordered,
+    );
+    let name = "futures_concurrency_join";
+    bench_many(&mut g, &rt, name, many_bare, d_futures_concurrency);
+    bench_many(
+        &mut g,
+        &rt,
+        "tokio_spawn_each",
+        many_bare,
+        d_tokio_spawn_each,
+    );
     g.finish();
-    let mut v = AsyncDropVec::with_capacity(MANY as usize);
-    for i in 0..MANY {
-        v.push(AsyncDropGuard::new(Yielding(i)));
-    }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let _ = rt.block_on(v.async_drop());
-    let per_element = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / MANY as f64;
-    record("d_many/collection", per_element, None);
-    let raw: Vec<_> = (0..MANY).map(Yielding).collect();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    let _ = rt.block_on(futures_util::future::join_all(
-        raw.into_iter().map(Yielding::close),
-    ));
-    let per_element = (ALLOCATIONS.load(Ordering::Relaxed) - before) as f64 / MANY as f64;
-    record("d_many/join_all", per_element, None);
 }
 
 // ---------------------------------------------------------------------------

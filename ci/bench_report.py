@@ -21,9 +21,13 @@ CASES = [
     ("c2", "c_composite/guard_fields", "c_composite/direct",
      "the same composite keeping the members' guards as fields", "info", None),
     ("d1", "d_many/collection", "d_many/join_all",
-     "10^5 guards whose cleanup yields once: crate collection vs `join_all` of the raw cleanups", "max", 1.3),
+     "10^5 guards whose cleanup yields once: crate collection vs `join_all` of the raw cleanups", "max", 0.7),
     ("d2", "d_many/collection", "d_many/tokio_spawn_each",
      "the same vs spawning one tokio task per element", "faster", 3.0),
+    ("d3", "d_many/collection", "d_many/futures_unordered",
+     "the same vs a `FuturesUnordered` of the raw cleanups", "max", 0.7),
+    ("d4", "d_many/collection", "d_many/futures_concurrency_join",
+     "the same vs `futures-concurrency`'s `Vec` join of the raw cleanups", "max", 0.7),
     ("e", "e_arc/async_drop_arc", "e_arc/std_arc",
      "`AsyncDropArc` clone + cleanup vs `Arc` clone + drop", "max", 1.5),
     ("f", "f_blocking/block_on_drop", "f_blocking/async_dropper_simple",
@@ -69,8 +73,9 @@ facts = {}
 try:
     with open(os.path.join(target, "tmp", "bench-facts.tsv")) as f:
         for line in f:
-            bench_id, allocs, size = line.rstrip("\n").split("\t")
-            facts[bench_id] = (float(allocs), None if size == "-" else int(size))
+            bench_id, allocs, size, *peak = line.rstrip("\n").split("\t")
+            facts[bench_id] = (float(allocs), None if size == "-" else int(size),
+                               int(peak[0]) if peak else None)
 except FileNotFoundError:
     pass
 
@@ -127,6 +132,16 @@ print("| case | what | median | baseline median | ratio | target | allocs/op | b
 print("|---|---|---|---|---|---|---|---|")
 for row in rows:
     print(row)
+
+peaks = [(k, v[2]) for k, v in facts.items() if v[2] is not None]
+if peaks:
+    print("\n## Peak heap\n")
+    print("The most heap a case's one run held at once beyond its input, in the same run")
+    print("(allocations/op above are per element for case d).\n")
+    print("| case | peak heap |")
+    print("|---|---|")
+    for k, v in peaks:
+        print(f"| `{k}` | {v / 1e6:.2f} MB |")
 
 sizes = [(k, v[1]) for k, v in facts.items() if v[1] is not None]
 if sizes:

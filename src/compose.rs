@@ -112,9 +112,8 @@ impl<T: LocalAsyncDrop, E> LocalAsyncDrop for Result<T, E> {
 ///
 /// # Cost
 ///
-/// As [`async_drop_iter`](crate::collections::async_drop_iter): `N + 2` allocations
-/// for `N ≥ 1` elements, none for an empty `Vec` (plus the error list when some
-/// fail).
+/// As [`async_drop_iter`](crate::collections::async_drop_iter)'s: 2 allocations for
+/// any non-empty `Vec`, 3 if some fail.
 ///
 /// # Examples
 ///

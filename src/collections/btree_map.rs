@@ -33,13 +33,10 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 ///
 /// # Cost
 ///
-/// Cleaning up `N ≥ 1` values concurrently allocates `N + 2` times (one task node
-/// per value plus two shared nodes of a
-/// [`FuturesUnordered`](futures_util::stream::FuturesUnordered)); an empty map
-/// allocates nothing. The ordered variant allocates nothing. When `k ≥ 1` values
-/// fail, the list of errors adds the allocations of a `Vec` grown to `k` items (1,
-/// then amortised doubling). The concurrent cleanup frees the map's nodes as it
-/// starts, the ordered one as it goes.
+/// As [`async_drop_iter`](super::async_drop_iter)'s: at most 2 allocations for
+/// any number of values, 3 if some fail; the ordered variant allocates only its
+/// error list. The concurrent cleanup frees the map's nodes as it starts, the
+/// ordered one as it goes.
 ///
 /// # Send
 ///

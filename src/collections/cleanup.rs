@@ -7,9 +7,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
-use pin_project_lite::pin_project;
-
+use super::ready::ReadyQueue;
 use super::CleanupErrors;
 use crate::LocalAsyncDrop;
 
@@ -22,10 +20,8 @@ use crate::LocalAsyncDrop;
 /// future is first polled and all run concurrently — nothing is spawned, no runtime
 /// is needed. A failing cleanup does not stop the others.
 ///
-/// The whole cleanup is one pass: a cleanup is polled again only when it has woken
-/// its waker (the cleanups run in a
-/// [`FuturesUnordered`]), so `N` cleanups that each wait
-/// `k` times cost `O(N·k)` polls, not `O(N²)`.
+/// A cleanup is polled again only after it has woken its waker, so `N` cleanups
+/// that each wait `k` times cost `O(N·k)` polls, not `O(N²)`.
 ///
 /// # Errors
 ///
@@ -34,12 +30,9 @@ use crate::LocalAsyncDrop;
 ///
 /// # Cost
 ///
-/// An empty iterator allocates nothing. Otherwise the cleanup allocates `N + 2`
-/// times for `N` items: one task node per item plus two shared nodes of the
-/// [`FuturesUnordered`] that runs them (no allocation per poll or per wake-up beyond
-/// what the executor's waker does when cloned). When `k ≥ 1` cleanups fail, the
-/// list of errors adds the allocations of a `Vec` grown to `k` items (1 for the
-/// first error, then amortised doubling: `O(log k)`).
+/// Two allocations for any `N ≥ 1` items of an iterator that knows its length (the
+/// cleanups, and their wake-up state), a third for the errors if some fail; none
+/// for no items, none per poll or wake-up.
 ///
 /// # Cancel safety
 ///
@@ -79,23 +72,12 @@ where
     AsyncDropIter::new(iter.into_iter().map(LocalAsyncDrop::async_drop_impl))
 }
 
-pin_project! {
-    /// A cleanup future tagged with its element's position.
-    struct Indexed<F> {
-        #[pin]
-        future: F,
-        index: usize,
-    }
-}
-
-impl<F: Future> Future for Indexed<F> {
-    type Output = (usize, F::Output);
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        this.future.poll(cx).map(|out| (*this.index, out))
-    }
+/// One cleanup's place: the cleanup while it runs (pinned here), then its error if
+/// it failed.
+enum Slot<F, E> {
+    Running(F),
+    Failed(E),
+    Done,
 }
 
 /// The future returned by [`async_drop_iter`]: cleans up many values of type `T`
@@ -126,11 +108,17 @@ impl<F: Future> Future for Indexed<F> {
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct AsyncDropIter<T: LocalAsyncDrop, F> {
-    /// The cleanups still running; `None` when there were none or all are done.
-    running: Option<FuturesUnordered<Indexed<F>>>,
-    /// `(position, error)` in the order the cleanups finished.
-    errors: Vec<(usize, T::Error)>,
+    /// One per item, in iteration order. Never resized, so that the cleanups stay
+    /// where they are pinned; emptied when the cleanup completes.
+    slots: Vec<Slot<F, T::Error>>,
+    /// The cleanups' wakers and the list of those woken; `None` when there were no
+    /// items or all are done.
+    ready: Option<ReadyQueue>,
+    /// What is left of the ready list taken last (a link: 0 when nothing is).
+    batch: usize,
     total: usize,
+    running: usize,
+    failed: usize,
     done: bool,
 }
 
@@ -142,19 +130,15 @@ where
     /// Takes the cleanup futures at once (so that dropping this future unpolled
     /// drops them, and guards among them report cancellation, not forgetting).
     pub(crate) fn new(cleanups: impl Iterator<Item = F>) -> Self {
-        let mut cleanups = cleanups.enumerate();
-        let running = cleanups.next().map(|(index, future)| {
-            let running = FuturesUnordered::new();
-            running.push(Indexed { future, index });
-            for (index, future) in cleanups {
-                running.push(Indexed { future, index });
-            }
-            running
-        });
+        let slots: Vec<_> = cleanups.map(Slot::Running).collect();
+        let total = slots.len();
         AsyncDropIter {
-            total: running.as_ref().map_or(0, FuturesUnordered::len),
-            running,
-            errors: Vec::new(),
+            ready: (total > 0).then(|| ReadyQueue::new(total)),
+            slots,
+            batch: 0,
+            total,
+            running: total,
+            failed: 0,
             done: false,
         }
     }
@@ -167,13 +151,12 @@ where
 impl<T: LocalAsyncDrop, F> Drop for AsyncDropIter<T, F> {
     fn drop(&mut self) {
         let scope = crate::policy::DropScope::open(false);
-        drop(self.running.take());
+        drop(core::mem::take(&mut self.slots));
         scope.end();
     }
 }
 
-/// Nothing in it is pinned: `FuturesUnordered` pins each cleanup on the heap, and the
-/// errors are plain values.
+/// The cleanups are pinned in `slots`' heap buffer, which never moves.
 impl<T: LocalAsyncDrop, F> Unpin for AsyncDropIter<T, F> {}
 
 impl<T, F> Future for AsyncDropIter<T, F>
@@ -186,20 +169,68 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         assert!(!this.done, "`AsyncDropIter` polled after completion");
-        if let Some(running) = &mut this.running {
-            // `FuturesUnordered` polls only the cleanups that were woken, and returns
-            // `Pending` (having woken us) when it yields to the executor.
-            while let Some((index, result)) = core::task::ready!(running.poll_next_unpin(cx)) {
-                if let Err(e) = result {
-                    this.errors.push((index, e));
+        if let Some(ready) = &mut this.ready {
+            ready.register(cx.waker());
+            // About one poll per running cleanup, then yield to the executor: a
+            // cleanup that keeps waking itself cannot hold the task forever.
+            let mut budget = this.running;
+            let mut taken = false;
+            loop {
+                if this.batch == 0 {
+                    if budget == 0 {
+                        if !taken {
+                            // What was queued before this poll was not taken.
+                            cx.waker().wake_by_ref();
+                        }
+                        // Otherwise whatever was queued since the last take woke
+                        // the task already.
+                        return Poll::Pending;
+                    }
+                    this.batch = ready.take();
+                    taken = true;
+                    if this.batch == 0 {
+                        return Poll::Pending;
+                    }
+                }
+                let (index, rest) = ready.pop(this.batch);
+                this.batch = rest;
+                let slot = &mut this.slots[index];
+                let Slot::Running(cleanup) = slot else {
+                    continue; // woken after it finished
+                };
+                budget = budget.saturating_sub(1);
+                let waker = ready.waker(index);
+                // SAFETY: `slots` is never resized or moved out of before it is
+                // dropped, so the cleanup stays where it is until it is dropped in
+                // place (by the assignment below, or with `slots`).
+                let cleanup = unsafe { Pin::new_unchecked(cleanup) };
+                if let Poll::Ready(result) = cleanup.poll(&mut Context::from_waker(&waker)) {
+                    *slot = match result {
+                        Ok(()) => Slot::Done,
+                        Err(e) => {
+                            this.failed += 1;
+                            Slot::Failed(e)
+                        }
+                    };
+                    this.running -= 1;
+                    if this.running == 0 {
+                        break;
+                    }
                 }
             }
-            this.running = None;
+            this.ready = None;
         }
         this.done = true;
-        let mut errors = core::mem::take(&mut this.errors);
-        // Positions are unique: an unstable sort is exact, and does not allocate.
-        errors.sort_unstable_by_key(|(index, _)| *index);
+        let slots = core::mem::take(&mut this.slots);
+        let mut errors = Vec::new();
+        if this.failed > 0 {
+            errors.reserve_exact(this.failed);
+            let failed = slots.into_iter().enumerate();
+            errors.extend(failed.filter_map(|(index, slot)| match slot {
+                Slot::Failed(e) => Some((index, e)),
+                _ => None,
+            }));
+        }
         Poll::Ready(match CleanupErrors::new(errors, this.total) {
             None => Ok(()),
             Some(e) => Err(e),
@@ -222,11 +253,8 @@ impl<T: LocalAsyncDrop, F> fmt::Debug for AsyncDropIter<T, F> {
         f.debug_struct("AsyncDropIter")
             .field("type", &core::any::type_name::<T>())
             .field("total", &self.total)
-            .field(
-                "running",
-                &self.running.as_ref().map_or(0, FuturesUnordered::len),
-            )
-            .field("failed", &self.errors.len())
+            .field("running", &self.running)
+            .field("failed", &self.failed)
             .field("done", &self.done)
             .finish()
     }

@@ -36,12 +36,9 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 ///
 /// # Cost
 ///
-/// Cleaning up `N ≥ 1` values allocates `N + 2` times (one task node per value plus
-/// two shared nodes of a
-/// [`FuturesUnordered`](futures_util::stream::FuturesUnordered)); an empty map
-/// allocates nothing. When `k ≥ 1` values fail, the list of errors adds the
-/// allocations of a `Vec` grown to `k` items (1, then amortised doubling). The
-/// map's table is freed as the cleanup starts.
+/// As [`async_drop_iter`](super::async_drop_iter)'s: at most 2 allocations for
+/// any number of values, 3 if some fail. The map's table is freed as the cleanup
+/// starts.
 ///
 /// # Drop behaviour
 ///

@@ -15,11 +15,10 @@
 //! Cleaning a collection up runs the cleanup of every element concurrently inside
 //! the cleanup future itself: nothing is spawned and no runtime is needed. Every
 //! element is cleaned up even when others fail, and every error is returned in a
-//! [`CleanupErrors`]. The cleanups run in a
-//! [`FuturesUnordered`](futures_util::stream::FuturesUnordered), which polls a
-//! cleanup again only when it has woken its waker, so cleaning up `N` elements is
-//! one pass, not `N²` polls. For elements that depend on each other, the ordered
-//! variants (`async_drop_in_order`) clean up one element at a time, last first.
+//! [`CleanupErrors`]. A cleanup is polled again only after it has woken its waker,
+//! and the whole cleanup allocates twice whatever the number of elements. For
+//! elements that depend on each other, the ordered variants (`async_drop_in_order`)
+//! clean up one element at a time, last first.
 //!
 //! # Examples
 //!
@@ -55,6 +54,7 @@ mod cleanup;
 mod errors;
 #[cfg(feature = "std")]
 mod hash_map;
+mod ready;
 mod vec;
 
 pub use btree_map::AsyncDropBTreeMap;

@@ -36,12 +36,9 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 ///
 /// # Cost
 ///
-/// Cleaning up `N ≥ 1` elements concurrently allocates `N + 2` times (one task node
-/// per element plus two shared nodes of a
-/// [`FuturesUnordered`](futures_util::stream::FuturesUnordered)); an empty
-/// collection allocates nothing. The ordered variant allocates nothing. When `k ≥ 1`
-/// elements fail, the list of errors adds the allocations of a `Vec` grown to `k`
-/// items (1, then amortised doubling).
+/// As [`async_drop_iter`](super::async_drop_iter)'s: at most 2 allocations for
+/// any number of elements, 3 if some fail; the ordered variant allocates only its
+/// error list.
 ///
 /// # Drop behaviour
 ///
