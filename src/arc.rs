@@ -19,7 +19,12 @@
 
 use core::borrow::Borrow;
 use core::fmt;
+use core::future::Future;
 use core::ops::Deref;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 
 #[cfg(not(asyncdrop_loom))]
 use alloc::sync::{Arc, Weak};
@@ -58,9 +63,9 @@ mod loom_model;
 /// # Cost
 ///
 /// `new` allocates once; `clone` and cleaning up a clone do not allocate. A clone is
-/// one pointer (plus the guard's creation site in debug builds); cloning and
-/// releasing are one atomic operation each, those of `Arc::clone` and
-/// `Arc::into_inner`.
+/// one pointer (plus the guard's creation site in debug builds). In release builds,
+/// cloning and cleaning up a clone that is not the last compile to the code of
+/// `Arc::clone` and `Arc::into_inner`: one atomic operation each.
 ///
 /// # Examples
 ///
@@ -355,19 +360,46 @@ impl<T> AsyncDropArc<T> {
 ///
 /// # Cancel safety
 ///
-/// The share is given up when the cleanup future is first polled. If the future is
-/// dropped before that, the clone is dropped synchronously (its share given up, the
-/// value dropped without cleanup if it was the last); if it is dropped while `T`'s
-/// cleanup runs, that cleanup is cancelled as described at
-/// [`AsyncDropGuard::async_drop`]. Either way the guard's future reports the
-/// cancellation.
+/// The share is given up as soon as the cleanup future is made
+/// ([`async_drop`](AsyncDropGuard::async_drop)), not at its first poll: from then on
+/// `into_inner` and `upgrade` elsewhere see it gone. A clone that was not the last
+/// has nothing left to do (its future is ready at the first poll); for the last, the
+/// future holds `T`'s cleanup, and dropping it before that finished cancels it as
+/// described at [`AsyncDropGuard::async_drop`] — the value is dropped synchronously.
+/// Either way, a future dropped unfinished reports the cancellation.
 impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropArc<T> {
     type Error = T::Error;
 
-    async fn async_drop_impl(self) -> Result<(), T::Error> {
-        match Arc::into_inner(self.inner) {
-            Some(value) => value.async_drop_impl().await,
-            None => Ok(()),
+    #[inline]
+    fn async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
+        Release {
+            last: Arc::into_inner(self.inner).map(T::async_drop_impl),
+        }
+    }
+}
+
+pin_project! {
+    /// The cleanup of a clone, whose share `async_drop_impl` already gave up: `T`'s
+    /// cleanup if it was the last, otherwise nothing (ready at once). Giving the
+    /// share up before the first poll lets the common case compile to
+    /// `Arc::into_inner` alone.
+    struct Release<F> {
+        #[pin]
+        last: Option<F>,
+    }
+}
+
+impl<F, E> Future for Release<F>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    type Output = Result<(), E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        match self.project().last.as_pin_mut() {
+            Some(last) => last.poll(cx),
+            None => Poll::Ready(Ok(())),
         }
     }
 }

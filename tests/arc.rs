@@ -774,6 +774,9 @@ fn upgrade_fails_once_the_last_clone_started_its_cleanup() {
     let a = AsyncDropArc::new(Probe::new(&counters).yields(1).guard());
     let weak = AsyncDropArc::downgrade(&a);
     let mut cleanup = Box::pin(a.async_drop());
+    // The share is given up when the cleanup is made, before its first poll.
+    assert!(weak.upgrade().is_none());
+    assert_eq!(weak.strong_count(), 0);
     assert!(common::poll_once(&mut cleanup).is_pending());
     // Under way: the cleanup owns the value, and no clone can come back.
     assert_counts(&counters, 1, 0, 0);
