@@ -1,8 +1,8 @@
 //! The async-std adapter (**legacy**: async-std 1.13 is the last release; the
 //! project recommends smol, which runs on the same executor and reactor):
-//! [the crate's adapter items](crate::rt) on [`AsyncStd`], and [`AsyncDrop`] for
-//! `TcpStream`, `UnixStream`, `File`, `BufWriter<W>`, `JoinHandle<T>` (its error:
-//! [`TaskPanic`]) and `process::Child`.
+//! [the crate's adapter items](crate::rt) on [`AsyncStd`], and
+//! [`AsyncDrop`](crate::AsyncDrop) for `TcpStream`, `UnixStream`, `File`,
+//! `BufWriter<W>`, `JoinHandle<T>` (its error: [`TaskPanic`]) and `process::Child`.
 //!
 //! Everything runs on async-std's global runtime, which starts by itself, so
 //! nothing here fails for lack of a runtime, from any thread. It never shuts down:
