@@ -29,7 +29,7 @@ CASES = [
     ("d4", "d_many/collection", "d_many/futures_concurrency_join",
      "the same vs `futures-concurrency`'s `Vec` join of the raw cleanups", "max", 0.7),
     ("e", "e_arc/async_drop_arc", "e_arc/std_arc",
-     "`AsyncDropArc` clone + cleanup vs `Arc` clone + drop", "max", 1.5),
+     "`AsyncDropArc` clone + cleanup vs `Arc` clone + `Arc::into_inner` (closing the value if it was the last)", "max", 1.05),
     ("f", "f_blocking/block_on_drop", "f_blocking/async_dropper_simple",
      "blocking drop, per drop, on a tokio multi-thread worker: `rt::tokio::BlockOnDrop` vs `async-dropper` 0.3 simple wrapper", "faster", 100.0),
     ("f2", "f_blocking/block_on_drop_waiting", "f_blocking/async_dropper_simple_waiting",

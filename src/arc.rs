@@ -1,90 +1,40 @@
-//! `AsyncDropArc`: shared ownership of a guarded value.
+//! `AsyncDropArc`: shared ownership of a guarded value; `AsyncDropWeak`: a handle to
+//! it that does not own it.
 //!
 //! # How exactly-once cleanup is decided
 //!
-//! The value lives in one allocation next to a counter of *shares*: every
-//! `AsyncDropArc` handle owns one. Giving a share up (cleanup or synchronous drop of a
-//! handle) decrements the counter with `Release`; the one call that brings it to zero
-//! issues an `Acquire` fence and moves the value out — the same protocol as
-//! `Arc::drop`, so every use of the value through other handles happens before the
-//! value is cleaned up, and only one caller can ever see the zero.
+//! An `AsyncDropArc<T>` is an `Arc<T>` and nothing else. Cleaning a clone up gives
+//! its strong reference up through [`Arc::into_inner`], which hands the value to
+//! exactly one caller — the one that gives up the last strong reference, after every
+//! use of the value through the others — also when clones are cleaned up on several
+//! threads at once. That caller runs the value's cleanup. A clone dropped without
+//! cleanup is the `Arc`'s own drop. An `AsyncDropWeak<T>` is a `Weak<T>`:
+//! [`Weak::upgrade`] never brings a strong count back from zero, so it fails from
+//! the moment the last clone has given its reference up to be cleaned up.
 //!
-//! The allocation is an `Arc`. All shares together own *one* strong reference of it
-//! (the handles hold a raw pointer), so cloning and cleaning up a handle touch only
-//! the share counter — one atomic operation each, as for `Arc` itself. Whoever gives
-//! the last share up moves the value out and then drops that strong reference.
-//! Crate-internal `ArcRef`s hold strong references of their own, which keep the
-//! allocation (not the value) alive.
-//!
-//! The counter is separate from the `Arc`'s own strong count because the loom model
-//! checker's `Arc` has no `into_inner`; with `--cfg asyncdrop_loom` the `Arc` and the
-//! atomics are loom's, so `tests/loom_arc.rs` checks this very code.
+//! With `--cfg asyncdrop_loom` the `Arc` and `Weak` are those of `loom_model`: loom's
+//! own `Arc` has neither `into_inner` nor `Weak`, so the model implements std's
+//! counting protocol on loom's atomics and `tests/loom_arc.rs` checks this module's
+//! code against it.
 
+use core::borrow::Borrow;
 use core::fmt;
-use core::marker::PhantomData;
-use core::mem::ManuallyDrop;
+use core::future::Future;
 use core::ops::Deref;
-use core::ptr::{self, NonNull};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
 
 #[cfg(not(asyncdrop_loom))]
-use alloc::sync::Arc;
-#[cfg(not(asyncdrop_loom))]
-use core::sync::atomic::{fence, AtomicUsize, Ordering};
+use alloc::sync::{Arc, Weak};
 #[cfg(asyncdrop_loom)]
-use loom::sync::atomic::{fence, AtomicUsize, Ordering};
-#[cfg(asyncdrop_loom)]
-use loom::sync::Arc;
+use loom_model::{Arc, Weak};
 
 use crate::{AsyncDropGuard, LocalAsyncDrop};
 
-/// The shared allocation: the share counter and the value.
-struct Inner<T> {
-    /// Shares of the value that are still held. The value is alive (and may be
-    /// borrowed through a handle) while this is non-zero; whoever brings it to zero
-    /// moves the value out.
-    shares: AtomicUsize,
-    /// Never dropped in place: moved out exactly once, by whoever releases the last
-    /// share. After that the bytes here are dead and never read again.
-    value: ManuallyDrop<T>,
-}
-
-impl<T> Inner<T> {
-    fn new(value: T) -> Arc<Inner<T>> {
-        Arc::new(Inner {
-            shares: AtomicUsize::new(1),
-            value: ManuallyDrop::new(value),
-        })
-    }
-
-    /// Gives one share up; the caller that gives up the last share gets the value.
-    ///
-    /// The caller must hold a share, and must not use the value through that share
-    /// afterwards (handles call this only from `Drop` or when consuming themselves).
-    fn release(&self) -> Option<T> {
-        // `Release`: every use of the value through this share happens before the
-        // decrement; the final `Acquire` fence below synchronises with all of them.
-        if self.shares.fetch_sub(1, Ordering::Release) != 1 {
-            return None;
-        }
-        fence(Ordering::Acquire);
-        // SAFETY: the counter went from 1 to 0 in this call, and a zero counter never
-        // goes up again (`clone` needs a live share, `ArcRef::upgrade` refuses zero),
-        // so this is the only place that ever moves the value out, and nobody
-        // borrows it any more. The `Acquire` fence orders every earlier use of the
-        // value before this read. `value` is `ManuallyDrop`, so the bytes left behind
-        // are never dropped.
-        Some(unsafe { ptr::read(&*self.value) })
-    }
-
-    /// Takes one more share. The caller must hold a share (so the counter cannot be
-    /// zero).
-    fn acquire(&self) {
-        // `Relaxed` as in `Arc::clone`: a new share is made from an existing one, which
-        // already orders the value's uses. The counter cannot overflow: every share is
-        // also a strong reference of the `Arc`, which aborts on overflow first.
-        self.shares.fetch_add(1, Ordering::Relaxed);
-    }
-}
+#[cfg(asyncdrop_loom)]
+mod loom_model;
 
 /// Shared ownership of a guarded value whose cleanup runs once, when the last clone
 /// is cleaned up.
@@ -99,8 +49,10 @@ impl<T> Inner<T> {
 /// of the value through the others.
 ///
 /// It dereferences to `T` (shared access only; put a
-/// [`AsyncDropMutex`](crate::AsyncDropMutex) inside for mutation). Like
-/// [`Arc`](alloc::sync::Arc) it is `Send` and `Sync` when `T` is `Send + Sync`.
+/// [`AsyncDropMutex`](crate::AsyncDropMutex) inside for mutation). It is an
+/// [`Arc`](alloc::sync::Arc) inside, and is `Send` and `Sync` when `T` is
+/// `Send + Sync`, as `Arc` is. [`AsyncDropArc::downgrade`] makes an
+/// [`AsyncDropWeak`], which does not keep the value alive.
 ///
 /// # Drop behaviour
 ///
@@ -111,8 +63,9 @@ impl<T> Inner<T> {
 /// # Cost
 ///
 /// `new` allocates once; `clone` and cleaning up a clone do not allocate. A clone is
-/// one pointer (plus the guard's creation site in debug builds); cloning and
-/// releasing each cost two atomic operations (the share counter and the `Arc`'s).
+/// one pointer (plus the guard's creation site in debug builds). In release builds,
+/// cloning and cleaning up a clone that is not the last compile to the code of
+/// `Arc::clone` and `Arc::into_inner`: one atomic operation each.
 ///
 /// # Examples
 ///
@@ -144,51 +97,7 @@ impl<T> Inner<T> {
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct AsyncDropArc<T> {
-    /// The allocation, from `Arc::into_raw`: the strong reference all shares own
-    /// together. Valid while this handle holds its share.
-    ptr: NonNull<Inner<T>>,
-    /// Owns a share of an `Inner<T>` (for variance and drop check, as `Arc` does).
-    _owns: PhantomData<Inner<T>>,
-}
-
-// SAFETY: as for `Arc<T>`: handles on several threads share `&T` (hence `T: Sync`)
-// and the last one, on any thread, moves the value out (hence `T: Send`). The
-// counter is atomic.
-unsafe impl<T: Send + Sync> Send for AsyncDropArc<T> {}
-// SAFETY: as for `Arc<T>`; `&AsyncDropArc<T>` only gives `&T` and new shares.
-unsafe impl<T: Send + Sync> Sync for AsyncDropArc<T> {}
-
-impl<T> AsyncDropArc<T> {
-    /// A handle for one share of the allocation at `ptr`.
-    ///
-    /// The caller must own one share (taken or pending) for the new handle, and the
-    /// shares must together own one strong reference of the `Arc` at `ptr`.
-    fn from_share(ptr: *const Inner<T>) -> Self {
-        AsyncDropArc {
-            ptr: NonNull::new(ptr.cast_mut()).expect("`Arc` pointers are never null"),
-            _owns: PhantomData,
-        }
-    }
-
-    fn inner(&self) -> &Inner<T> {
-        // SAFETY: this handle holds a share, so the shares' strong reference keeps
-        // the allocation alive.
-        unsafe { self.ptr.as_ref() }
-    }
-
-    /// Gives the share of the handle at `ptr` up; returns the value if it was the
-    /// last share (and then drops the shares' strong reference).
-    ///
-    /// The caller must own that share and not use the handle afterwards.
-    fn release_share(ptr: NonNull<Inner<T>>) -> Option<T> {
-        // SAFETY: the caller's share keeps the allocation alive until `release`
-        // gives it up; `release` touches the value only if this was the last share.
-        let value = unsafe { ptr.as_ref() }.release()?;
-        // SAFETY: that was the last share, so nobody else uses the shares' strong
-        // reference, which came from `Arc::into_raw` of this allocation.
-        drop(unsafe { Arc::from_raw(ptr.as_ptr().cast_const()) });
-        Some(value)
-    }
+    inner: Arc<T>,
 }
 
 impl<T: LocalAsyncDrop> AsyncDropArc<T> {
@@ -214,7 +123,9 @@ impl<T: LocalAsyncDrop> AsyncDropArc<T> {
     #[track_caller]
     pub fn new(value: AsyncDropGuard<T>) -> AsyncDropGuard<AsyncDropArc<T>> {
         let value = AsyncDropGuard::into_inner_without_cleanup(value);
-        AsyncDropGuard::new(AsyncDropArc::from_share(Arc::into_raw(Inner::new(value))))
+        AsyncDropGuard::new(AsyncDropArc {
+            inner: Arc::new(value),
+        })
     }
 
     /// Makes another clone, as a guard of its own; it records the location of this
@@ -241,6 +152,7 @@ impl<T: LocalAsyncDrop> AsyncDropArc<T> {
     /// b.async_drop().await.unwrap();
     /// # });
     /// ```
+    #[inline]
     #[track_caller]
     #[allow(
         clippy::should_implement_trait,
@@ -254,12 +166,14 @@ impl<T: LocalAsyncDrop> AsyncDropArc<T> {
     /// guard unchanged.
     ///
     /// On success the value is guarded again, by a guard that records the location
-    /// of this call; it has not been cleaned up.
+    /// of this call; it has not been cleaned up. Weak handles do not count, and
+    /// cannot upgrade any more once it succeeded.
     ///
     /// # Errors
     ///
     /// Returns the same guard back if other clones exist. Another thread may clean up
-    /// or drop its clone right after, so a failure is a snapshot, not a promise.
+    /// or drop its clone right after, so when several clones may be given up at once,
+    /// use [`into_inner`](Self::into_inner), which never lets all of them fail.
     ///
     /// # Examples
     ///
@@ -287,32 +201,53 @@ impl<T: LocalAsyncDrop> AsyncDropArc<T> {
     pub fn try_unwrap(
         this: AsyncDropGuard<Self>,
     ) -> Result<AsyncDropGuard<T>, AsyncDropGuard<Self>> {
-        // `Acquire` on success, as in `release`: the other clones' uses of the value
-        // happen before we take it.
-        if this
-            .inner()
-            .shares
-            .compare_exchange(1, 0, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            return Err(this);
+        let (arc, site) = AsyncDropGuard::into_parts(this);
+        match Arc::try_unwrap(arc.inner) {
+            Ok(value) => Ok(AsyncDropGuard::new(value)),
+            Err(inner) => Err(AsyncDropGuard::from_parts(AsyncDropArc { inner }, site)),
         }
-        let handle = ManuallyDrop::new(AsyncDropGuard::into_inner_without_cleanup(this));
-        // SAFETY: this call brought the share counter from 1 to 0 (the one share was
-        // ours), so, as in `Inner::release`, it is the only place that moves the value
-        // out, and nobody borrows it any more.
-        let value = unsafe { ptr::read(&*handle.inner().value) };
-        // SAFETY: the last share is gone: nobody else uses the shares' strong
-        // reference, which came from `Arc::into_raw` of this allocation.
-        drop(unsafe { Arc::from_raw(handle.ptr.as_ptr().cast_const()) });
-        Ok(AsyncDropGuard::new(value))
+    }
+
+    /// Gives this clone up and returns the value if it was the last clone, as
+    /// [`Arc::into_inner`](alloc::sync::Arc::into_inner) does.
+    ///
+    /// Of several clones given up at the same time through `into_inner` or cleanup,
+    /// on any threads, exactly one gets the value (here, guarded again by a guard
+    /// that records the location of this call, not yet cleaned up; in a cleanup, to
+    /// run its cleanup). [`try_unwrap`](Self::try_unwrap) instead fails for every
+    /// clone that is not alone at the moment it looks.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropArc, AsyncDropGuard};
+    /// # futures_executor::block_on(async {
+    /// let a = AsyncDropArc::new(AsyncDropGuard::new(Conn));
+    /// let b = AsyncDropArc::clone(&a);
+    ///
+    /// assert!(AsyncDropArc::into_inner(a).is_none()); // `a` is given up
+    /// let conn = AsyncDropArc::into_inner(b).unwrap(); // `b` was the last
+    /// conn.async_drop().await?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[track_caller]
+    #[allow(
+        clippy::manual_map,
+        reason = "`Option::map` would record its own location in the new guard"
+    )]
+    pub fn into_inner(this: AsyncDropGuard<Self>) -> Option<AsyncDropGuard<T>> {
+        match Arc::into_inner(AsyncDropGuard::into_inner_without_cleanup(this).inner) {
+            Some(value) => Some(AsyncDropGuard::new(value)),
+            None => None,
+        }
     }
 }
 
 impl<T> AsyncDropArc<T> {
-    /// The number of clones (shares of the value) that exist right now. (For a
-    /// handle from `AsyncDropShared::output`, this includes the one share that all
-    /// clones of the shared future hold together.)
+    /// The number of clones (strong references) that exist right now. (For a handle
+    /// from `AsyncDropShared::output`, this includes the one that all clones of the
+    /// shared future hold together.)
     ///
     /// Other threads may make or clean up clones at any time, so the number may be
     /// stale as soon as it is returned.
@@ -336,7 +271,35 @@ impl<T> AsyncDropArc<T> {
     /// # });
     /// ```
     pub fn strong_count(this: &Self) -> usize {
-        this.inner().shares.load(Ordering::Relaxed)
+        Arc::strong_count(&this.inner)
+    }
+
+    /// The number of [`AsyncDropWeak`] handles to the value that exist right now.
+    pub fn weak_count(this: &Self) -> usize {
+        Arc::weak_count(&this.inner)
+    }
+
+    /// Makes a weak handle to the value, which does not keep it alive or delay its
+    /// cleanup.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropArc, AsyncDropGuard};
+    /// # futures_executor::block_on(async {
+    /// let conn = AsyncDropArc::new(AsyncDropGuard::new(Conn));
+    /// let weak = AsyncDropArc::downgrade(&conn);
+    /// assert_eq!(AsyncDropArc::weak_count(&conn), 1);
+    ///
+    /// conn.async_drop().await?; // the last clone: `Conn` is cleaned up
+    /// assert!(weak.upgrade().is_none());
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn downgrade(this: &Self) -> AsyncDropWeak<T> {
+        AsyncDropWeak {
+            inner: Arc::downgrade(&this.inner),
+        }
     }
 
     /// Whether two clones share the same value (compares the allocation, not the
@@ -363,19 +326,28 @@ impl<T> AsyncDropArc<T> {
     /// # });
     /// ```
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
-        a.ptr == b.ptr
+        Arc::ptr_eq(&a.inner, &b.inner)
     }
 
-    /// A new handle with its own share, not yet guarded.
-    fn share(this: &Self) -> Self {
-        this.inner().acquire();
-        AsyncDropArc::from_share(this.ptr.as_ptr())
+    /// A pointer to the value, the same for every clone.
+    pub fn as_ptr(this: &Self) -> *const T {
+        Arc::as_ptr(&this.inner)
     }
 
-    /// Gives this handle's share up; returns the value if it was the last share.
-    fn release(this: Self) -> Option<T> {
-        let this = ManuallyDrop::new(this);
-        Self::release_share(this.ptr)
+    /// Moves `value` into a new allocation, as a clone that is not guarded.
+    #[cfg(feature = "std")]
+    pub(crate) fn unguarded(value: T) -> Self {
+        AsyncDropArc {
+            inner: Arc::new(value),
+        }
+    }
+
+    /// A new clone, not yet guarded.
+    #[inline]
+    pub(crate) fn share(this: &Self) -> Self {
+        AsyncDropArc {
+            inner: Arc::clone(&this.inner),
+        }
     }
 }
 
@@ -388,28 +360,47 @@ impl<T> AsyncDropArc<T> {
 ///
 /// # Cancel safety
 ///
-/// The share is given up when the cleanup future is first polled. If the future is
-/// dropped before that, the clone is dropped synchronously (its share given up, the
-/// value dropped without cleanup if it was the last); if it is dropped while `T`'s
-/// cleanup runs, that cleanup is cancelled as described at
-/// [`AsyncDropGuard::async_drop`]. Either way the guard's future reports the
-/// cancellation.
+/// The share is given up as soon as the cleanup future is made
+/// ([`async_drop`](AsyncDropGuard::async_drop)), not at its first poll: from then on
+/// `into_inner` and `upgrade` elsewhere see it gone. A clone that was not the last
+/// has nothing left to do (its future is ready at the first poll); for the last, the
+/// future holds `T`'s cleanup, and dropping it before that finished cancels it as
+/// described at [`AsyncDropGuard::async_drop`] — the value is dropped synchronously.
+/// Either way, a future dropped unfinished reports the cancellation.
 impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropArc<T> {
     type Error = T::Error;
 
-    async fn async_drop_impl(self) -> Result<(), T::Error> {
-        match AsyncDropArc::release(self) {
-            Some(value) => value.async_drop_impl().await,
-            None => Ok(()),
+    #[inline]
+    fn async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
+        Release {
+            last: Arc::into_inner(self.inner).map(T::async_drop_impl),
         }
     }
 }
 
-/// A handle dropped without cleanup (its guard reported that) still gives its share
-/// up; if it was the last, the value is dropped synchronously.
-impl<T> Drop for AsyncDropArc<T> {
-    fn drop(&mut self) {
-        drop(Self::release_share(self.ptr));
+pin_project! {
+    /// The cleanup of a clone, whose share `async_drop_impl` already gave up: `T`'s
+    /// cleanup if it was the last, otherwise nothing (ready at once). Giving the
+    /// share up before the first poll lets the common case compile to
+    /// `Arc::into_inner` alone.
+    struct Release<F> {
+        #[pin]
+        last: Option<F>,
+    }
+}
+
+impl<F, E> Future for Release<F>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    type Output = Result<(), E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        match self.project().last.as_pin_mut() {
+            Some(last) => last.poll(cx),
+            None => Poll::Ready(Ok(())),
+        }
     }
 }
 
@@ -418,9 +409,19 @@ impl<T> Deref for AsyncDropArc<T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        // The value is alive: this handle holds a share, and the value is only moved
-        // out once every share is given up.
-        &self.inner().value
+        &self.inner
+    }
+}
+
+impl<T> AsRef<T> for AsyncDropArc<T> {
+    fn as_ref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> Borrow<T> for AsyncDropArc<T> {
+    fn borrow(&self) -> &T {
+        &self.inner
     }
 }
 
@@ -430,77 +431,100 @@ impl<T: fmt::Debug> fmt::Debug for AsyncDropArc<T> {
     }
 }
 
-/// A reference to the value of an [`AsyncDropArc`] that holds no share: it keeps the
-/// allocation alive, not the value. Crate-internal, for `AsyncDropShared`, which
-/// keeps its output behind one of these so that a synchronous drop of its internal
-/// copy can never be the one that ends the value.
+/// A weak handle to the value of an [`AsyncDropArc`]: it does not keep the value
+/// alive, and never delays or prevents its cleanup.
 ///
-/// The value is created with one *pending* share that no handle holds yet; exactly
-/// one [`ArcRef::claim`] turns it into a handle.
-#[cfg(feature = "std")]
-pub(crate) struct ArcRef<T> {
-    inner: Arc<Inner<T>>,
+/// Made by [`AsyncDropArc::downgrade`]. [`upgrade`](Self::upgrade) makes a new clone
+/// (a guard of its own) while some clone still holds the value, and fails from the
+/// moment the last clone has given its share up — for cleanup, for
+/// [`into_inner`](AsyncDropArc::into_inner), or by being dropped — also when that
+/// happens on another thread at the same time. The handle itself needs no cleanup:
+/// it is an ordinary value (`Clone`, dropped silently), like
+/// [`Weak`](alloc::sync::Weak), which it is inside.
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{doc_fixture::Conn, AsyncDropArc, AsyncDropGuard, AsyncDropWeak};
+///
+/// /// Keeps track of a connection without keeping it open.
+/// struct Monitor(AsyncDropWeak<Conn>);
+///
+/// # futures_executor::block_on(async {
+/// let conn = AsyncDropArc::new(AsyncDropGuard::new(Conn));
+/// let monitor = Monitor(AsyncDropArc::downgrade(&conn));
+/// assert_eq!(monitor.0.strong_count(), 1);
+///
+/// conn.async_drop().await?; // closes the connection despite the monitor
+/// assert!(monitor.0.upgrade().is_none());
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
+pub struct AsyncDropWeak<T> {
+    inner: Weak<T>,
 }
 
-#[cfg(feature = "std")]
-impl<T> ArcRef<T> {
-    /// Moves `value` into a new allocation with one pending share. If the share is
-    /// never claimed the value and the allocation are leaked (never dropped), which
-    /// is safe.
-    pub(crate) fn new(value: T) -> Self {
-        let inner = Inner::new(value);
-        // The strong reference that the shares (here: the pending one) own together.
-        let _ = Arc::into_raw(Arc::clone(&inner));
-        ArcRef { inner }
-    }
-
-    /// Turns the pending share into a handle.
+impl<T: LocalAsyncDrop> AsyncDropWeak<T> {
+    /// A new clone of the value, as a guard that records the location of this call;
+    /// `None` once the last clone has given its share up.
     ///
-    /// # Safety
+    /// # Examples
     ///
-    /// Called at most once per value, over all clones of this `ArcRef`. (Claiming the
-    /// pending share twice would give up one share too many, moving the value out
-    /// while another handle still uses it.)
-    pub(crate) unsafe fn claim(&self) -> AsyncDropArc<T> {
-        AsyncDropArc::from_share(Arc::as_ptr(&self.inner))
-    }
-
-    /// Takes a new share if the value is still alive (some share is held).
-    pub(crate) fn upgrade(&self) -> Option<AsyncDropArc<T>> {
-        let mut shares = self.inner.shares.load(Ordering::Relaxed);
-        loop {
-            if shares == 0 {
-                return None;
-            }
-            // `Relaxed` as in `Weak::upgrade`: a share is made from a live one.
-            match self.inner.shares.compare_exchange_weak(
-                shares,
-                shares + 1,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Some(AsyncDropArc::from_share(Arc::as_ptr(&self.inner))),
-                Err(now) => shares = now,
-            }
+    /// ```
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropArc, AsyncDropGuard};
+    /// # futures_executor::block_on(async {
+    /// let conn = AsyncDropArc::new(AsyncDropGuard::new(Conn));
+    /// let weak = AsyncDropArc::downgrade(&conn);
+    /// let clone = weak.upgrade().expect("`conn` holds the value");
+    /// assert!(AsyncDropArc::ptr_eq(&clone, &conn));
+    /// clone.async_drop().await?;
+    /// # conn.async_drop().await?;
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[track_caller]
+    #[allow(
+        clippy::manual_map,
+        reason = "`Option::map` would record its own location in the new guard"
+    )]
+    pub fn upgrade(&self) -> Option<AsyncDropGuard<AsyncDropArc<T>>> {
+        match self.inner.upgrade() {
+            Some(inner) => Some(AsyncDropGuard::new(AsyncDropArc { inner })),
+            None => None,
         }
     }
+}
 
-    /// The value.
-    ///
-    /// # Safety
-    ///
-    /// Some share (for example the pending one) must be held, and not given up, for
-    /// as long as the returned reference lives.
-    pub(crate) unsafe fn get(&self) -> &T {
-        &self.inner.value
+impl<T> AsyncDropWeak<T> {
+    /// The number of clones that hold the value right now; 0 once the last one gave
+    /// it up.
+    pub fn strong_count(&self) -> usize {
+        self.inner.strong_count()
+    }
+
+    /// The number of weak handles to the value, this one included; 0 once no clone
+    /// holds it.
+    pub fn weak_count(&self) -> usize {
+        self.inner.weak_count()
+    }
+
+    /// Whether two weak handles point to the same value.
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        self.inner.ptr_eq(&other.inner)
     }
 }
 
-#[cfg(feature = "std")]
-impl<T> Clone for ArcRef<T> {
+impl<T> Clone for AsyncDropWeak<T> {
     fn clone(&self) -> Self {
-        ArcRef {
-            inner: Arc::clone(&self.inner),
+        AsyncDropWeak {
+            inner: self.inner.clone(),
         }
+    }
+}
+
+impl<T> fmt::Debug for AsyncDropWeak<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(AsyncDropWeak)")
     }
 }

@@ -1,4 +1,5 @@
 use core::fmt;
+use core::hash::{Hash, Hasher};
 use core::mem::ManuallyDrop;
 use core::ops::{Deref, DerefMut};
 use core::panic::Location;
@@ -238,6 +239,25 @@ impl<T> AsyncDropGuard<T> {
         }
     }
 
+    /// Takes the guard apart without cleanup or report, for code that may guard the
+    /// value again with [`from_parts`](Self::from_parts) at the same site.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub(crate) fn into_parts(this: Self) -> (T, Site) {
+        let site = this.site;
+        (Self::into_inner_without_cleanup(this), site)
+    }
+
+    /// Guards `value` again with the site [`into_parts`](Self::into_parts) gave.
+    #[cfg(feature = "alloc")]
+    #[inline]
+    pub(crate) fn from_parts(value: T, site: Site) -> Self {
+        AsyncDropGuard {
+            value: ManuallyDrop::new(value),
+            site,
+        }
+    }
+
     /// Cleans the value up if `result` is an error; otherwise hands the guard back
     /// together with the `Ok` value.
     ///
@@ -358,6 +378,22 @@ impl<T> DerefMut for AsyncDropGuard<T> {
 impl<T: fmt::Debug> fmt::Debug for AsyncDropGuard<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("AsyncDropGuard").field(&*self.value).finish()
+    }
+}
+
+/// Compares the guarded values, so guards can key a map (as `Box` does).
+impl<T: PartialEq> PartialEq for AsyncDropGuard<T> {
+    fn eq(&self, other: &Self) -> bool {
+        *self.value == *other.value
+    }
+}
+
+impl<T: Eq> Eq for AsyncDropGuard<T> {}
+
+/// Hashes the guarded value, consistent with `PartialEq`.
+impl<T: Hash> Hash for AsyncDropGuard<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (*self.value).hash(state);
     }
 }
 

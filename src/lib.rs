@@ -70,7 +70,7 @@
 //!
 //! With `alloc` / `std` there is more for programs with many owners or many
 //! resources: [`AsyncDropArc`] (shared ownership, cleaned up once by the last
-//! clone), [`AsyncDropMutex`], the [`collections`] (concurrent cleanup of every
+//! clone; [`AsyncDropWeak`] handles that do not keep it alive), [`AsyncDropMutex`], the [`collections`] (concurrent cleanup of every
 //! element, every error kept), type-erased cleanup ([`DynAsyncDrop`]),
 //! [`AsyncDropShared`] (a shared future with a guarded output) and [`BlockingDrop`]
 //! (synchronous `Drop` that completes the cleanup).
@@ -282,7 +282,7 @@ mod wait;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use {
-    arc::AsyncDropArc,
+    arc::{AsyncDropArc, AsyncDropWeak},
     dyn_drop::{BoxCleanup, DynAsyncDrop, LocalBoxCleanup, LocalDynAsyncDrop},
     mutex::{AsyncDropMutex, AsyncDropMutexGuard},
 };

@@ -3,24 +3,23 @@
 //! # Design
 //!
 //! `futures_util::future::Shared` drives the future once and wakes every waiter; its
-//! own output is `()`. The real output lives next to a counter of clones (in
-//! `Control`), behind an [`ArcRef`]: a reference to an `AsyncDropArc` allocation that
-//! holds *no* share of the value. The value starts with one *pending* share, owned
-//! collectively by the clones of the shared future; each handed-out handle takes a
-//! share of its own. The clone that brings the clone counter to zero (the same
-//! `Release` / `Acquire` protocol as `AsyncDropArc`) claims the pending share and
-//! gives it up — with cleanup when it is cleaned up, synchronously when it is
-//! forgotten. So whichever of {the last clone, the handles} gives up the last share
-//! runs the value's cleanup, and the copies of the output kept by `Shared` or
-//! `Control`, which may be dropped late and on any thread, own no share and can never
-//! be the last one.
+//! own output is `()`. The future's real output goes, when it finishes, into a slot
+//! as one [`AsyncDropArc`] share that all clones of the shared future own together;
+//! each handle handed out is a clone of that share. The clones hold the slot through
+//! `Control`, an `Arc` whose strong count is the number of clones: the clone that
+//! gives the last reference up (`Arc::into_inner`, which picks exactly one) drives an
+//! unfinished future to completion, takes the share out of the slot and cleans it up
+//! — or drops it, when it is forgotten. So whichever of {the last clone, the handles}
+//! gives up the last share runs the value's cleanup. Everything else that refers to
+//! the slot or the future may be dropped late and on any thread without ending the
+//! value: `Shared` holds only `()` and, until the future finished, the `Driver`,
+//! whose reference to the slot it drops as soon as the output is stored.
 
 use core::fmt;
-use core::future::Future;
-use core::mem::ManuallyDrop;
+use core::future::{Future, Ready};
+use core::hash::{Hash, Hasher};
 use core::pin::Pin;
 use core::ptr;
-use core::sync::atomic::{fence, AtomicUsize, Ordering};
 use core::task::{Context, Poll};
 
 use alloc::sync::Arc;
@@ -28,7 +27,6 @@ use futures_util::future::{FusedFuture, FutureExt, Shared};
 use pin_project_lite::pin_project;
 use std::sync::OnceLock;
 
-use crate::arc::ArcRef;
 use crate::{AsyncDropArc, AsyncDropGuard, LocalAsyncDrop};
 
 mod sealed {
@@ -43,8 +41,8 @@ mod sealed {
 /// [`AsyncDropGuard<T>`], whose `T` it names.
 ///
 /// Implemented for `AsyncDropGuard<T>` only (sealed). It exists so that
-/// `AsyncDropShared<F>` needs a single type parameter; you never implement or call
-/// it.
+/// `AsyncDropShared<F>` can find `T` from the future's type alone; you never
+/// implement or call it.
 ///
 /// # Examples
 ///
@@ -79,8 +77,8 @@ impl<T: LocalAsyncDrop> GuardedOutput for AsyncDropGuard<T> {
 
     #[inline]
     fn __into_value(self) -> T {
-        // Not a bypass: the value goes straight into an `AsyncDropArc`-style
-        // allocation whose last share runs the cleanup.
+        // Not a bypass: the value goes straight into an `AsyncDropArc`, whose last
+        // clone runs the cleanup.
         AsyncDropGuard::into_inner_without_cleanup(self)
     }
 }
@@ -88,22 +86,23 @@ impl<T: LocalAsyncDrop> GuardedOutput for AsyncDropGuard<T> {
 /// The guarded value of the output of `F`.
 type ValueOf<F> = <<F as Future>::Output as GuardedOutput>::Value;
 
-/// State shared by every clone of one shared future.
+/// Where the output goes when the future finishes: the one share of it that all
+/// clones own together until the last clone takes it out.
+type Slot<T> = Arc<OnceLock<AsyncDropArc<T>>>;
+
+/// What the clones of one shared future hold. The strong count of the `Arc` around
+/// it is the number of clones.
 struct Control<T> {
-    /// Clones of the `AsyncDropShared` that exist. The clone that brings this to zero
-    /// claims the output's pending share.
-    clones: AtomicUsize,
-    /// The output, once the future finished. It holds the pending share until the
-    /// last clone claims it.
-    output: OnceLock<ArcRef<T>>,
+    output: Slot<T>,
 }
 
 pin_project! {
-    /// The future `Shared` drives: runs `F` and stores its output in `Control`.
+    /// The future `Shared` drives: runs `F` and stores its output in the slot.
+    /// `Shared` drops it (and its reference to the slot) once it finished.
     struct Driver<F, T> {
         #[pin]
         future: F,
-        control: Arc<Control<T>>,
+        output: Slot<T>,
     }
 }
 
@@ -116,11 +115,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.project();
+        if this.output.get().is_some() {
+            // Finished before `Shared` first polled it (`new_ready`).
+            return Poll::Ready(());
+        }
         let output = core::task::ready!(this.future.poll(cx));
         let stored = this
-            .control
             .output
-            .set(ArcRef::new(GuardedOutput::__into_value(output)));
+            .set(AsyncDropArc::unguarded(GuardedOutput::__into_value(output)));
         // `Shared` polls the future to completion once.
         debug_assert!(stored.is_ok(), "the shared future finished twice");
         Poll::Ready(())
@@ -149,6 +151,11 @@ where
 /// a connection half opened, a session begun on a server — and dropping it unpolled
 /// would lose that cleanup. So the last cleanup may wait as long as the future does;
 /// to give up on it, drop the cleanup future (which is then reported as cancelled).
+///
+/// Clones compare equal, and hash alike, when they share the same future (see
+/// [`ptr_eq`](Self::ptr_eq)), so they can key a map. The second type parameter is
+/// always the guarded output type (its default): it is there so that the type, and
+/// with it a report of a forgotten clone, names what the future guards.
 ///
 /// # Drop behaviour
 ///
@@ -199,13 +206,13 @@ where
 /// # }).unwrap();
 /// ```
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
-pub struct AsyncDropShared<F>
+pub struct AsyncDropShared<F, T = <<F as Future>::Output as GuardedOutput>::Value>
 where
     F: Future,
-    F::Output: GuardedOutput,
+    F::Output: GuardedOutput<Value = T>,
 {
-    shared: Shared<Driver<F, ValueOf<F>>>,
-    control: Arc<Control<ValueOf<F>>>,
+    shared: Shared<Driver<F, T>>,
+    control: Arc<Control<T>>,
 }
 
 impl<F> AsyncDropShared<F>
@@ -219,12 +226,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard, AsyncDropShared};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropGuard, AsyncDropShared};
     /// let shared = AsyncDropShared::new(async { AsyncDropGuard::new(Conn) });
     /// assert!(AsyncDropShared::peek(&shared).is_none());
     /// // Cleaning up the last clone runs the future, then cleans up `Conn`.
@@ -232,16 +234,16 @@ where
     /// ```
     #[track_caller]
     pub fn new(future: F) -> AsyncDropGuard<Self> {
-        let control = Arc::new(Control {
-            clones: AtomicUsize::new(1),
-            output: OnceLock::new(),
-        });
+        let output = Arc::new(OnceLock::new());
         let shared = Driver {
             future,
-            control: Arc::clone(&control),
+            output: Arc::clone(&output),
         }
         .shared();
-        AsyncDropGuard::new(AsyncDropShared { shared, control })
+        AsyncDropGuard::new(AsyncDropShared {
+            shared,
+            control: Arc::new(Control { output }),
+        })
     }
 
     /// Makes another clone, as a guard of its own; it records the location of this
@@ -250,12 +252,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard, AsyncDropShared};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropGuard, AsyncDropShared};
     /// let a = AsyncDropShared::new(async { AsyncDropGuard::new(Conn) });
     /// let b = AsyncDropShared::clone(&a);
     /// assert!(AsyncDropShared::ptr_eq(&a, &b));
@@ -271,9 +268,6 @@ where
         reason = "a clone must be a guard, which `Clone::clone` cannot return"
     )]
     pub fn clone(this: &Self) -> AsyncDropGuard<Self> {
-        // `Relaxed` as in `Arc::clone`: made from a live clone. No overflow: every
-        // clone also holds a strong reference of `control`, which aborts first.
-        this.control.clones.fetch_add(1, Ordering::Relaxed);
         AsyncDropGuard::new(AsyncDropShared {
             shared: this.shared.clone(),
             control: Arc::clone(&this.control),
@@ -342,15 +336,8 @@ where
     /// shared.async_drop().await.unwrap();
     /// # });
     /// ```
-    pub fn peek(this: &Self) -> Option<&<F::Output as GuardedOutput>::Value> {
-        // SAFETY: `this` is a live clone, so the clone counter is not zero and the
-        // pending share has not been claimed: the last clone claims it only when it
-        // is consumed (cleanup) or dropped, which cannot happen while `this` is
-        // borrowed. The returned reference borrows `this`.
-        this.control
-            .output
-            .get()
-            .map(|output| unsafe { output.get() })
+    pub fn peek(this: &Self) -> Option<&ValueOf<F>> {
+        this.control.output.get().map(|share| &**share)
     }
 
     /// The number of clones of the shared future that exist right now (handles to
@@ -359,12 +346,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard, AsyncDropShared};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropGuard, AsyncDropShared};
     /// # futures_executor::block_on(async {
     /// let a = AsyncDropShared::new(async { AsyncDropGuard::new(Conn) });
     /// let b = AsyncDropShared::clone(&a);
@@ -375,7 +357,7 @@ where
     /// # });
     /// ```
     pub fn strong_count(this: &Self) -> usize {
-        this.control.clones.load(Ordering::Relaxed)
+        Arc::strong_count(&this.control)
     }
 
     /// Whether two clones share the same future.
@@ -383,12 +365,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard, AsyncDropShared};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropGuard, AsyncDropShared};
     /// # futures_executor::block_on(async {
     /// let a = AsyncDropShared::new(async { AsyncDropGuard::new(Conn) });
     /// let b = AsyncDropShared::clone(&a);
@@ -400,37 +377,47 @@ where
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.control, &b.control)
     }
+}
 
-    /// Gives this clone up: returns `None` if other clones remain, or the parts to
-    /// finish with if it was the last.
-    fn release(this: Self) -> Option<Last<F>> {
-        let this = ManuallyDrop::new(this);
-        // SAFETY: `this` is `ManuallyDrop` and never used again, so each field is moved
-        // out exactly once and `AsyncDropShared::drop` does not run.
-        let (shared, control) = unsafe { (ptr::read(&this.shared), ptr::read(&this.control)) };
-        // `Release` / `Acquire` as in `Arc::drop`: everything the other clones did
-        // (their polls of the future, their `peek`s) happens before the last one
-        // claims the output.
-        if control.clones.fetch_sub(1, Ordering::Release) != 1 {
-            return None;
-        }
-        fence(Ordering::Acquire);
-        Some(Last { shared, control })
+impl<T: LocalAsyncDrop> AsyncDropShared<Ready<AsyncDropGuard<T>>> {
+    /// Shares a value that is ready now, as a shared future that has finished: the
+    /// returned guard is the first clone, and [`peek`](Self::peek) gives the value at
+    /// once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropGuard, AsyncDropShared};
+    /// # futures_executor::block_on(async {
+    /// let shared = AsyncDropShared::new_ready(AsyncDropGuard::new(Conn));
+    /// assert!(AsyncDropShared::peek(&shared).is_some());
+    /// let conn = AsyncDropShared::output(&shared).await; // at once
+    /// conn.async_drop().await?;
+    /// shared.async_drop().await?; // the last one: cleans up `Conn`
+    /// # Ok::<(), std::io::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[track_caller]
+    pub fn new_ready(value: AsyncDropGuard<T>) -> AsyncDropGuard<Self> {
+        let output = Arc::new(OnceLock::new());
+        let mut driver = Driver {
+            future: core::future::ready(value),
+            output: Arc::clone(&output),
+        };
+        // `Ready` finishes in its first poll: the value goes into the slot now, and
+        // `Shared`'s first poll of the driver only sees that.
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        let finished = Pin::new(&mut driver).poll(&mut cx).is_ready();
+        debug_assert!(finished, "`Ready` finishes in one poll");
+        AsyncDropGuard::new(AsyncDropShared {
+            shared: driver.shared(),
+            control: Arc::new(Control { output }),
+        })
     }
 }
 
-/// What the last clone finishes with.
-struct Last<F>
-where
-    F: Future,
-    F::Output: GuardedOutput,
-{
-    shared: Shared<Driver<F, ValueOf<F>>>,
-    control: Arc<Control<ValueOf<F>>>,
-}
-
 /// Cleaning up a clone gives it up; the last clone drives the future to completion
-/// (if it has not finished) and gives up the output's pending share, which runs the
+/// (if it has not finished) and gives up the share of the output that the clones hold, which runs the
 /// output's cleanup unless handles to it remain.
 ///
 /// # Errors
@@ -450,14 +437,18 @@ where
     F: Future,
     F::Output: GuardedOutput,
 {
-    type Error = <<F::Output as GuardedOutput>::Value as LocalAsyncDrop>::Error;
+    type Error = <ValueOf<F> as LocalAsyncDrop>::Error;
 
     async fn async_drop_impl(self) -> Result<(), Self::Error> {
-        let Some(Last {
+        let AsyncDropShared {
             mut shared,
             control,
-        }) = AsyncDropShared::release(self)
-        else {
+        } = self;
+        // `Release` / `Acquire` inside, as in `Arc::drop`: everything the other clones
+        // did (their polls of the future, their `peek`s) happens before the last one
+        // goes on. Those that are not the last drop their `Shared` late, which ends
+        // nothing: it holds no share.
+        let Some(Control { output }) = Arc::into_inner(control) else {
             return Ok(());
         };
         // Every other clone is gone, and so is every `output` future (they borrow a
@@ -465,36 +456,41 @@ where
         // cleanup.
         (&mut shared).await;
         drop(shared);
-        let output = control
-            .output
-            .get()
-            .expect("the shared future stores its output when it finishes");
-        // SAFETY: only the last clone gets here (the counter reached zero in
-        // `release`), once; the synchronous `drop` of this clone does not run.
-        let share = unsafe { output.claim() };
+        // Finished, the driver is gone (`Shared` drops it before it reports the
+        // completion), so this is the slot's last reference.
+        let share = Arc::into_inner(output)
+            .and_then(OnceLock::into_inner)
+            .expect("a finished future stored its output, and only the last clone holds it");
         share.async_drop_impl().await
     }
 }
 
-/// A clone dropped without cleanup (its guard reported that) is given up; if it was
-/// the last, the output's pending share is given up synchronously.
-impl<F> Drop for AsyncDropShared<F>
+/// Two clones are equal when they share the same future ([`AsyncDropShared::ptr_eq`]).
+impl<F> PartialEq for AsyncDropShared<F>
 where
     F: Future,
     F::Output: GuardedOutput,
 {
-    fn drop(&mut self) {
-        if self.control.clones.fetch_sub(1, Ordering::Release) != 1 {
-            return;
-        }
-        fence(Ordering::Acquire);
-        if let Some(output) = self.control.output.get() {
-            // SAFETY: this was the last clone (the counter reached zero here), and it
-            // is being dropped, so its cleanup never runs: the pending share is
-            // claimed once.
-            drop(unsafe { output.claim() });
-        }
-        // An unfinished future is dropped with the last `Shared`.
+    fn eq(&self, other: &Self) -> bool {
+        AsyncDropShared::ptr_eq(self, other)
+    }
+}
+
+impl<F> Eq for AsyncDropShared<F>
+where
+    F: Future,
+    F::Output: GuardedOutput,
+{
+}
+
+/// Hashes the identity of the shared future, consistent with `PartialEq`.
+impl<F> Hash for AsyncDropShared<F>
+where
+    F: Future,
+    F::Output: GuardedOutput,
+{
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        ptr::hash(Arc::as_ptr(&self.control), state);
     }
 }
 
@@ -510,7 +506,6 @@ where
             .finish_non_exhaustive()
     }
 }
-
 /// The future returned by [`AsyncDropShared::output`]: resolves to a new shared
 /// handle to the output, driving the shared future if nobody else is.
 ///
@@ -568,11 +563,9 @@ where
             .control
             .output
             .get()
-            .expect("the shared future stores its output when it finishes")
-            .upgrade()
-            // The clone this future borrows keeps the pending share.
-            .expect("the output of a live shared future is alive");
-        Poll::Ready(AsyncDropGuard::new(share))
+            // The clone this future borrows keeps the shared share in the slot.
+            .expect("the shared future stores its output when it finishes");
+        Poll::Ready(AsyncDropGuard::new(AsyncDropArc::share(share)))
     }
 }
 

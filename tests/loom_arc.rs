@@ -1,9 +1,15 @@
-//! Model checking of `AsyncDropArc` with loom: clones cleaned up (or forgotten, or
-//! unwrapped) on different threads, in every interleaving loom explores. The value's
-//! cleanup or synchronous drop happens exactly once, and after every use of the
-//! value through the other clones (a loom `UnsafeCell` read by the clones and
-//! written by the cleanup and the drop: loom reports a data race if the share
-//! counter's orderings did not order them).
+//! Model checking of `AsyncDropArc` and `AsyncDropWeak` with loom: clones cleaned up
+//! (or forgotten, unwrapped, given up by `into_inner`, upgraded from a weak handle)
+//! on different threads, in every interleaving loom explores. The value's cleanup or
+//! synchronous drop happens exactly once, and after every use of the value through
+//! the other clones (a loom `UnsafeCell` read by the clones and written by the
+//! cleanup and the drop: loom reports a data race if the reference counting did not
+//! order them).
+//!
+//! `AsyncDropArc` is std's `Arc`, which loom cannot look into, and loom's own `Arc`
+//! has no `into_inner` or `Weak`; under `--cfg asyncdrop_loom` the crate builds on a
+//! model of std's counting protocol instead (`src/arc/loom_model.rs`). These models
+//! check the crate's code on that protocol, not std's implementation of it.
 //!
 //! Run with:
 //!
@@ -171,6 +177,99 @@ fn try_unwrap_races_a_cleanup() {
         }
         t.join().unwrap();
         assert_eq!(counters.cleanups.load(Ordering::SeqCst), 1);
+        assert_eq!(counters.drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn into_inner_on_two_threads_gives_the_value_to_one() {
+    model(|| {
+        let counters = Arc::new(Counters::default());
+        let a = AsyncDropArc::new(Res::new(&counters));
+        let b = AsyncDropArc::clone(&a);
+        let give_up = |clone: AsyncDropGuard<AsyncDropArc<Res>>| {
+            assert_eq!(clone.read(), 7);
+            match AsyncDropArc::into_inner(clone) {
+                Some(value) => {
+                    value.write();
+                    now(value.async_drop()).unwrap();
+                    true
+                }
+                None => false,
+            }
+        };
+        let t = thread::spawn(move || give_up(b));
+        let here = give_up(a);
+        let there = t.join().unwrap();
+        assert!(here ^ there, "exactly one gets the value");
+        assert_eq!(counters.cleanups.load(Ordering::SeqCst), 1);
+        assert_eq!(counters.drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn into_inner_races_a_cleanup() {
+    model(|| {
+        let counters = Arc::new(Counters::default());
+        let a = AsyncDropArc::new(Res::new(&counters));
+        let b = AsyncDropArc::clone(&a);
+        let t = thread::spawn(move || use_and_clean_up(b));
+        if let Some(value) = AsyncDropArc::into_inner(a) {
+            // `b`'s cleanup gave its share up first, and did not run the cleanup.
+            value.write();
+            now(value.async_drop()).unwrap();
+        }
+        t.join().unwrap();
+        assert_eq!(counters.cleanups.load(Ordering::SeqCst), 1);
+        assert_eq!(counters.drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn upgrade_races_the_last_cleanup() {
+    model(|| {
+        let counters = Arc::new(Counters::default());
+        let a = AsyncDropArc::new(Res::new(&counters));
+        let weak = AsyncDropArc::downgrade(&a);
+        let c = counters.clone();
+        let t = thread::spawn(move || match weak.upgrade() {
+            Some(clone) => {
+                // While a clone exists the cleanup cannot have begun; `read`
+                // races with the cleanup's write if it had.
+                assert_eq!(c.cleanups.load(Ordering::SeqCst), 0);
+                use_and_clean_up(clone);
+                true
+            }
+            None => {
+                // Only once the last clone gave its share up.
+                assert_eq!(weak.strong_count(), 0);
+                false
+            }
+        });
+        use_and_clean_up(a);
+        let _upgraded = t.join().unwrap();
+        // Whoever was last ran the cleanup, once; the weak handle delayed nothing.
+        assert_eq!(counters.cleanups.load(Ordering::SeqCst), 1);
+        assert_eq!(counters.drops.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn upgrade_races_a_forgotten_last_clone() {
+    model(|| {
+        let counters = Arc::new(Counters::default());
+        let a = AsyncDropArc::new(Res::new(&counters));
+        let weak = AsyncDropArc::downgrade(&a);
+        let other = weak.clone();
+        let t = thread::spawn(move || {
+            if let Some(clone) = other.upgrade() {
+                use_and_clean_up(clone);
+            }
+        });
+        drop(a); // forgotten: the value goes unless the upgrade holds it
+        t.join().unwrap();
+        assert!(weak.upgrade().is_none());
+        assert!(counters.cleanups.load(Ordering::SeqCst) <= 1);
         assert_eq!(counters.drops.load(Ordering::SeqCst), 1);
     });
 }

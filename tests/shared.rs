@@ -308,6 +308,32 @@ fn a_forgotten_last_clone_drops_a_finished_output_synchronously() {
     assert_counts(&counters, 0, 0, 1);
 }
 
+/// Cleans a clone up when it goes out of scope (for clones used in one expression).
+struct Defused<T: asyncdrop::LocalAsyncDrop>(Option<AsyncDropGuard<T>>);
+
+impl<T: asyncdrop::LocalAsyncDrop> std::ops::Deref for Defused<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().unwrap()
+    }
+}
+
+impl<T: asyncdrop::LocalAsyncDrop> Drop for Defused<T> {
+    fn drop(&mut self) {
+        let _ = block_on(self.0.take().unwrap().async_drop());
+    }
+}
+
+trait Defuse<T: asyncdrop::LocalAsyncDrop> {
+    fn defused(self) -> Defused<T>;
+}
+
+impl<T: asyncdrop::LocalAsyncDrop> Defuse<T> for AsyncDropGuard<T> {
+    fn defused(self) -> Defused<T> {
+        Defused(Some(self))
+    }
+}
+
 /// Cleans up a handle right away (a helper to keep tests short).
 trait AsyncDropNow {
     fn async_drop_now(self);
@@ -458,6 +484,106 @@ fn the_last_of_many_racing_owners_cleans_up_once() {
     assert_eq!((runs.started(), runs.finished()), (rounds, rounds));
     assert_counts(&counters, rounds, rounds, rounds);
     assert!(take_reports().is_empty());
+}
+
+// ---------------------------------------------------------------------------------
+// A ready value, identity, report names
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn new_ready_is_finished_at_once() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropShared::new_ready(Probe::new(&counters).id(6).guard());
+    assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(6));
+    let b = AsyncDropShared::clone(&a);
+    let handle = poll_pinned(pin!(AsyncDropShared::output(&b)));
+    let Poll::Ready(handle) = handle else {
+        panic!("the output of a ready value is there at the first poll");
+    };
+    assert_eq!(handle.id, 6);
+    assert_eq!(AsyncDropArc::strong_count(&handle), 2);
+    block_on(a.async_drop()).unwrap();
+    block_on(b.async_drop()).unwrap();
+    assert_counts(&counters, 0, 0, 0);
+    handle.async_drop_now(); // the last share
+    assert_counts(&counters, 1, 1, 1);
+
+    // Without any handle, the last clone cleans the value up.
+    let only = AsyncDropShared::new_ready(Probe::new(&counters).guard());
+    assert_eq!(block_on(only.async_drop()), Ok(()));
+    assert_counts(&counters, 2, 2, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn new_ready_forgotten_drops_the_value_synchronously() {
+    record_reports();
+    let counters = Counters::new();
+    let a = AsyncDropShared::new_ready(Probe::new(&counters).guard());
+    drop(a);
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+}
+
+#[test]
+#[allow(
+    clippy::mutable_key_type,
+    reason = "clones hash by identity, which the future's progress does not change"
+)]
+fn clones_key_a_map() {
+    use std::collections::HashMap;
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let b = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    assert!(*a == *AsyncDropShared::clone(&a).defused());
+    assert!(a != b);
+
+    let mut waiters: HashMap<_, Vec<&str>> = HashMap::new();
+    for (shared, name) in [(&a, "a"), (&b, "b"), (&a, "a again")] {
+        match waiters.get_mut(shared) {
+            Some(names) => names.push(name),
+            None => {
+                waiters.insert(AsyncDropShared::clone(shared), vec![name]);
+            }
+        }
+    }
+    assert_eq!(waiters.len(), 2);
+    assert_eq!(waiters[&a], ["a", "a again"]);
+    assert_eq!(waiters[&b], ["b"]);
+    // The keys are clones, cleaned up like any other.
+    for (clone, _) in waiters.drain() {
+        block_on(clone.async_drop()).unwrap();
+    }
+    block_on(a.async_drop()).unwrap();
+    block_on(b.async_drop()).unwrap();
+    assert_counts(&counters, 2, 2, 2);
+    assert!(take_reports().is_empty());
+}
+
+#[test]
+fn a_forgotten_clone_is_reported_under_the_output_type() {
+    record_reports();
+    let counters = Counters::new();
+    let runs = Runs::new();
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    drop(AsyncDropShared::clone(&a));
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    let name = reports[0].type_name;
+    assert!(name.contains("AsyncDropShared"), "{name}");
+    assert!(name.contains("Probe"), "{name}");
+    assert!(
+        reports[0].message.contains("Probe"),
+        "{}",
+        reports[0].message
+    );
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
 }
 
 // ---------------------------------------------------------------------------------
