@@ -163,6 +163,10 @@
 )]
 #![cfg_attr(
     not(feature = "alloc"),
+    doc = "[`AsyncDropWeak`]: https://docs.rs/asyncdrop/latest/asyncdrop/struct.AsyncDropWeak.html"
+)]
+#![cfg_attr(
+    not(feature = "alloc"),
     doc = "[`AsyncDropMutex`]: https://docs.rs/asyncdrop/latest/asyncdrop/struct.AsyncDropMutex.html"
 )]
 #![cfg_attr(
