@@ -620,7 +620,8 @@ mod local {
     pin_project_lite::pin_project! {
         /// A future whose reports go to a policy of its own: while it is polled,
         /// on whichever thread, reports made there are routed to the policy
-        /// ([`set_thread_policy`] around each poll); so are those of its drop.
+        /// ([`set_thread_policy`] around each poll); so are those of its drop. Polled
+        /// after it completed, it polls the inner future again.
         ///
         /// # Examples
         ///

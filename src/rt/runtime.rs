@@ -105,7 +105,8 @@ pub trait Runtime: Clone + fmt::Debug + Send + Sync + 'static {
 
     /// Runs `future` on the current thread, within this runtime's context, until it
     /// completes (`Some`) or `limit` has passed (`None`; the future is dropped, so
-    /// pass `&mut` to keep it). `Duration::MAX` means no limit. Called only where
+    /// pass `&mut` to keep it). `Duration::MAX` means no limit: the output is then
+    /// always `Some`. Called only where
     /// [`blocking_could_deadlock`](Self::blocking_could_deadlock) is `false`.
     ///
     /// The default parks the thread between polls, which suits a runtime whose
