@@ -140,7 +140,10 @@ cargo bench --all-features --bench tcp -- --test >/dev/null
 
 step "package: what would be published"
 cargo publish --dry-run --allow-dirty --workspace --quiet
-ls -l target/package/*.crate
+# the dry run leaves the packed crates somewhere under target/package
+crates=$(find target/package -name '*.crate')
+test -n "$crates" || { echo "no .crate file was packed"; exit 1; }
+ls -l $crates
 
 step "smoke: the quickstart example"
 cargo run --example quickstart >/dev/null
