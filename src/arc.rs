@@ -95,7 +95,6 @@ mod loom_model;
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct AsyncDropArc<T> {
     inner: Arc<T>,
 }
@@ -460,7 +459,6 @@ impl<T: fmt::Debug> fmt::Debug for AsyncDropArc<T> {
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct AsyncDropWeak<T> {
     inner: Weak<T>,
 }

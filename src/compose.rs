@@ -135,7 +135,6 @@ impl<T: LocalAsyncDrop, E> LocalAsyncDrop for Result<T, E> {
 /// # });
 /// ```
 #[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<T: LocalAsyncDrop> LocalAsyncDrop for Vec<T> {
     type Error = CleanupErrors<T::Error>;
 
@@ -180,7 +179,6 @@ impl<T: LocalAsyncDrop> LocalAsyncDrop for Vec<T> {
 /// # });
 /// ```
 #[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<T: AsyncDrop> AsyncDrop for Box<T> {
     type Error = T::Error;
 
@@ -212,7 +210,6 @@ impl<T: AsyncDrop> AsyncDrop for Box<T> {
 /// futures_executor::block_on(boxed.async_drop_impl()).unwrap();
 /// ```
 #[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 impl<T: LocalAsyncDrop> LocalAsyncDrop for Box<AsyncDropGuard<T>> {
     type Error = T::Error;
 

@@ -1,13 +1,10 @@
 //! The futures returned by this crate's functions.
 
 #[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use crate::collections::AsyncDropIter;
 #[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use crate::mutex::AsyncDropMutexLock;
 #[cfg(feature = "std")]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use crate::shared::AsyncDropSharedOutput;
 
 use core::future::Future;

@@ -260,7 +260,6 @@ mod traits;
 #[cfg(feature = "alloc")]
 mod arc;
 #[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub mod collections;
 mod compose;
 #[cfg(feature = "alloc")]
@@ -269,7 +268,6 @@ mod dyn_drop;
 mod mutex;
 
 #[cfg(feature = "rt")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rt")))]
 pub mod rt;
 
 #[cfg(feature = "std")]
@@ -284,14 +282,12 @@ mod spare;
 mod wait;
 
 #[cfg(feature = "alloc")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use {
     arc::{AsyncDropArc, AsyncDropWeak},
     dyn_drop::{BoxCleanup, DynAsyncDrop, LocalBoxCleanup, LocalDynAsyncDrop},
     mutex::{AsyncDropMutex, AsyncDropMutexGuard},
 };
 #[cfg(feature = "std")]
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub use {
     blocking::BlockingDrop,
     policy::{set_thread_policy, with_policy, PolicyScope, ThreadPolicyGuard},
@@ -306,7 +302,6 @@ pub use policy::{set_policy, Policy, Report, ReportKind};
 pub use traits::{AsyncDrop, LocalAsyncDrop};
 
 #[cfg(feature = "derive")]
-#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use asyncdrop_derive::{AsyncDrop, LocalAsyncDrop};
 
 /// The resource the examples share: a connection whose cleanup succeeds at once.

@@ -55,7 +55,6 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub struct AsyncDropMutex<T> {
     inner: async_lock::Mutex<T>,
 }
@@ -240,7 +239,6 @@ impl<T: fmt::Debug> fmt::Debug for AsyncDropMutex<T> {
 /// m.async_drop().await.unwrap();
 /// # });
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 #[must_use = "the mutex is unlocked as soon as this guard is dropped"]
 pub struct AsyncDropMutexGuard<'a, T> {
     inner: async_lock::MutexGuard<'a, T>,
@@ -292,7 +290,6 @@ pin_project! {
     /// m.async_drop().await.unwrap();
     /// # });
     /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct AsyncDropMutexLock<'a, T> {
         #[pin]

@@ -283,7 +283,6 @@ pub enum Policy {
     PanicInDebug,
     /// Print the report to standard error and go on.
     #[cfg(feature = "std")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
     Stderr,
     /// Say nothing.
     Ignore,
@@ -298,7 +297,6 @@ pub enum Policy {
     /// # asyncdrop::set_policy(asyncdrop::Policy::Panic);
     /// ```
     #[cfg(feature = "log")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "log")))]
     Log,
     /// Emit the report as a `tracing` event, target `asyncdrop`: `WARN` for a
     /// cancelled cleanup, `ERROR` otherwise, with the fields `type_name`, `kind`,
@@ -309,7 +307,6 @@ pub enum Policy {
     /// # asyncdrop::set_policy(asyncdrop::Policy::Panic);
     /// ```
     #[cfg(feature = "tracing")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
     Tracing,
 }
 

@@ -61,7 +61,6 @@ mod sealed {
 /// assert!(value_of(&conn).ends_with("Conn"));
 /// # futures_executor::block_on(conn.async_drop()).unwrap();
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub trait GuardedOutput: sealed::Sealed {
     /// The guarded type.
     type Value: LocalAsyncDrop;
@@ -205,7 +204,6 @@ where
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct AsyncDropShared<F, T = <<F as Future>::Output as GuardedOutput>::Value>
 where
     F: Future,
@@ -534,7 +532,6 @@ where
 /// shared.async_drop().await.unwrap();
 /// # });
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct AsyncDropSharedOutput<'a, F>
 where

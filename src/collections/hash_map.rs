@@ -83,7 +83,6 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// assert_eq!(err.first(), "bob: timeout");
 /// # });
 /// ```
-#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub struct AsyncDropHashMap<K, T, S = RandomState> {
     map: HashMap<K, T, S>,
 }

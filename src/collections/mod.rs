@@ -47,8 +47,6 @@
 //! # }).unwrap();
 //! ```
 
-#![cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
-
 mod btree_map;
 mod cleanup;
 mod errors;

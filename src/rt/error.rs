@@ -328,25 +328,56 @@ impl<T> fmt::Display for HandOverError<T> {
 
 impl<T> Error for HandOverError<T> {}
 
-/// A caught panic: its message, if it was a string, and its payload.
-struct Caught {
+/// A caught panic of a task: a cleanup worker whose [`Policy`](crate::Policy)
+/// panicked ([`WorkerError::Panicked`]), or a guarded smol or async-std task handle.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "smol")] {
+/// use asyncdrop::AsyncDropGuard;
+///
+/// smol::block_on(async {
+///     let task = smol::spawn(async { panic!("task broke") });
+///     while !task.is_finished() {
+///         smol::future::yield_now().await;
+///     }
+///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
+///     assert_eq!(err.message(), Some("task broke"));
+///     assert_eq!(err.to_string(), "a task panicked: task broke");
+///     assert!(err.into_payload().downcast_ref::<&str>().is_some());
+/// });
+/// # }
+/// ```
+pub struct TaskPanic {
     message: Option<String>,
     /// In a mutex only so that the error is `Sync`; it is never contended.
     payload: Mutex<Payload>,
 }
 
-impl Caught {
-    fn new(payload: Payload) -> Self {
-        Caught {
+impl TaskPanic {
+    pub(crate) fn new(payload: Payload) -> Self {
+        TaskPanic {
             message: panic_message(&*payload).map(String::from),
             payload: Mutex::new(payload),
         }
     }
 
-    fn into_payload(self) -> Payload {
+    /// The panic message, if the task panicked with a string.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// The payload the task panicked with.
+    pub fn into_payload(self) -> Payload {
         self.payload
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Goes on unwinding with the task's panic ([`std::panic::resume_unwind`]).
+    pub fn resume_unwind(self) -> ! {
+        std::panic::resume_unwind(self.into_payload())
     }
 
     /// Writes `what`, then `: message` if there is one.
@@ -358,6 +389,22 @@ impl Caught {
         }
     }
 }
+
+impl fmt::Debug for TaskPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskPanic")
+            .field("message", &self.message)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for TaskPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.fmt_with(f, format_args!("a task panicked"))
+    }
+}
+
+impl Error for TaskPanic {}
 
 /// A panic caught in a cleanup that ran away from its owner (a background task, a
 /// helper thread); part of [`BackgroundError`] and [`BlockingError`].
@@ -382,14 +429,14 @@ impl Caught {
 /// ```
 pub struct CleanupPanic {
     type_name: &'static str,
-    caught: Caught,
+    caught: TaskPanic,
 }
 
 impl CleanupPanic {
     pub(crate) fn new(type_name: &'static str, payload: Payload) -> Self {
         CleanupPanic {
             type_name,
-            caught: Caught::new(payload),
+            caught: TaskPanic::new(payload),
         }
     }
 
@@ -400,7 +447,7 @@ impl CleanupPanic {
 
     /// The panic message, if the cleanup panicked with a string.
     pub fn message(&self) -> Option<&str> {
-        self.caught.message.as_deref()
+        self.caught.message()
     }
 
     /// The payload the cleanup panicked with.
@@ -410,7 +457,7 @@ impl CleanupPanic {
 
     /// Goes on unwinding with the original payload ([`std::panic::resume_unwind`]).
     pub fn resume_unwind(self) -> ! {
-        std::panic::resume_unwind(self.into_payload())
+        self.caught.resume_unwind()
     }
 }
 
@@ -425,78 +472,12 @@ impl fmt::Debug for CleanupPanic {
 
 impl fmt::Display for CleanupPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.caught.fmt_with(
-            f,
-            format_args!("the cleanup of `{}` panicked", self.type_name),
-        )
+        let what = format_args!("the cleanup of `{}` panicked", self.type_name);
+        self.caught.fmt_with(f, what)
     }
 }
 
 impl Error for CleanupPanic {}
-
-/// A caught panic of a task: a cleanup worker whose [`Policy`](crate::Policy)
-/// panicked ([`WorkerError::Panicked`]), or a guarded smol or async-std task handle.
-///
-/// # Examples
-///
-/// ```
-/// # #[cfg(feature = "smol")] {
-/// use asyncdrop::AsyncDropGuard;
-///
-/// smol::block_on(async {
-///     let task = smol::spawn(async { panic!("task broke") });
-///     while !task.is_finished() {
-///         smol::future::yield_now().await;
-///     }
-///     let err = AsyncDropGuard::new(task).async_drop().await.unwrap_err();
-///     assert_eq!(err.message(), Some("task broke"));
-///     assert_eq!(err.to_string(), "a task panicked: task broke");
-///     assert!(err.into_payload().downcast_ref::<&str>().is_some());
-/// });
-/// # }
-/// ```
-pub struct TaskPanic {
-    caught: Caught,
-}
-
-impl TaskPanic {
-    pub(crate) fn new(payload: Payload) -> Self {
-        TaskPanic {
-            caught: Caught::new(payload),
-        }
-    }
-
-    /// The panic message, if the task panicked with a string.
-    pub fn message(&self) -> Option<&str> {
-        self.caught.message.as_deref()
-    }
-
-    /// The payload the task panicked with.
-    pub fn into_payload(self) -> Payload {
-        self.caught.into_payload()
-    }
-
-    /// Goes on unwinding with the task's panic ([`std::panic::resume_unwind`]).
-    pub fn resume_unwind(self) -> ! {
-        std::panic::resume_unwind(self.into_payload())
-    }
-}
-
-impl fmt::Debug for TaskPanic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskPanic")
-            .field("message", &self.caught.message)
-            .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Display for TaskPanic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.caught.fmt_with(f, format_args!("a task panicked"))
-    }
-}
-
-impl Error for TaskPanic {}
 
 /// How a cleanup worker ([`ReaperWorker`](super::ReaperWorker)) stopped without
 /// finishing its work.
@@ -555,13 +536,10 @@ impl fmt::Display for WorkerError {
                 "the cleanup worker was cancelled: its runtime shut down \
                  or its executor was dropped before it finished",
             ),
-            WorkerError::Panicked(panic) => {
-                f.write_str("the cleanup worker stopped because the policy panicked")?;
-                match panic.message() {
-                    Some(message) => write!(f, ": {message}"),
-                    None => Ok(()),
-                }
-            }
+            WorkerError::Panicked(panic) => panic.fmt_with(
+                f,
+                format_args!("the cleanup worker stopped because the policy panicked"),
+            ),
         }
     }
 }

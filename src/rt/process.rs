@@ -19,7 +19,6 @@ use crate::AsyncDrop;
 /// # Errors
 ///
 /// The `io::Error` of killing or waiting.
-#[cfg_attr(docsrs, doc(cfg(any(feature = "smol", feature = "async-std"))))]
 impl AsyncDrop for Child {
     type Error = io::Error;
 

@@ -31,7 +31,6 @@ use crate::AsyncDrop;
 /// to the owner. (Either way, data the peer sent that was never read makes the
 /// system reset the connection when the socket closes: read what you expect
 /// before cleaning up.)
-#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl AsyncDrop for TcpStream {
     type Error = io::Error;
 
@@ -53,7 +52,6 @@ impl AsyncDrop for TcpStream {
 ///
 /// As for `TcpStream`: a plain drop closes the stream, reporting nothing.
 #[cfg(unix)]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "async-std", unix))))]
 impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
     type Error = io::Error;
 
@@ -83,7 +81,6 @@ impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
 ///
 /// See above: a plain drop blocks the dropping thread to write the cache out,
 /// loses the data silently if that fails, and does not sync.
-#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl AsyncDrop for File {
     type Error = io::Error;
 
@@ -106,7 +103,6 @@ impl AsyncDrop for File {
 /// # Drop behaviour
 ///
 /// See above: a plain drop loses the buffered bytes, silently.
-#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl<W> AsyncDrop for BufWriter<W>
 where
     W: Write + Unpin + Send,
@@ -139,7 +135,6 @@ where
 ///
 /// A plain drop of the `JoinHandle` detaches the task: it is not cancelled, and
 /// nobody learns how it ends.
-#[cfg_attr(docsrs, doc(cfg(feature = "async-std")))]
 impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
     type Error = TaskPanic;
 

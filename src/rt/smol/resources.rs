@@ -25,7 +25,6 @@ use crate::AsyncDrop;
 /// A [`TaskPanic`] if the task panicked (smol would resume that panic in whoever
 /// awaits the task; the cleanup hands it back as an error instead). A task that was
 /// cancelled — the expected outcome — is a success.
-#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl<T: Send + 'static> AsyncDrop for Task<T> {
     type Error = TaskPanic;
 
@@ -45,7 +44,6 @@ impl<T: Send + 'static> AsyncDrop for Task<T> {
 ///
 /// The first `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if
 /// the peer already reset the connection. The stream is closed either way.
-#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl AsyncDrop for Async<TcpStream> {
     type Error = io::Error;
 
@@ -64,7 +62,6 @@ impl AsyncDrop for Async<TcpStream> {
 /// The first `io::Error` of the flush or of the shutdown. The stream is closed
 /// either way.
 #[cfg(unix)]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "smol", unix))))]
 impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
     type Error = io::Error;
 
@@ -84,7 +81,6 @@ impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
 ///
 /// The `io::Error` of the shutdown, e.g. `NotConnected` if the peer already reset
 /// the connection.
-#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl AsyncDrop for ::smol::net::TcpStream {
     type Error = io::Error;
 
@@ -101,7 +97,6 @@ impl AsyncDrop for ::smol::net::TcpStream {
 ///
 /// The `io::Error` of the shutdown.
 #[cfg(unix)]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "smol", unix))))]
 impl AsyncDrop for ::smol::net::unix::UnixStream {
     type Error = io::Error;
 
@@ -122,7 +117,6 @@ impl AsyncDrop for ::smol::net::unix::UnixStream {
 ///
 /// The first `io::Error` of the flush or of `sync_all`. Syncing a file opened only
 /// for reading fails on some platforms (Windows); guard files you write to.
-#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl AsyncDrop for File {
     type Error = io::Error;
 
@@ -141,7 +135,6 @@ impl AsyncDrop for File {
 /// # Errors
 ///
 /// The first `io::Error` of writing the buffer or of closing.
-#[cfg_attr(docsrs, doc(cfg(feature = "smol")))]
 impl<W> AsyncDrop for BufWriter<W>
 where
     W: AsyncWrite + Unpin + Send,

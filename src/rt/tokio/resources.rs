@@ -30,7 +30,6 @@ use crate::AsyncDrop;
 /// The `io::Error` of the shutdown, e.g. `NotConnected` if the peer already reset
 /// the connection. The stream is closed either way.
 #[cfg(feature = "tokio-net")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio-net")))]
 impl AsyncDrop for TcpStream {
     type Error = io::Error;
 
@@ -45,7 +44,6 @@ impl AsyncDrop for TcpStream {
 ///
 /// The `io::Error` of the shutdown. The stream is closed either way.
 #[cfg(all(feature = "tokio-net", unix))]
-#[cfg_attr(docsrs, doc(cfg(all(feature = "tokio-net", unix))))]
 impl AsyncDrop for ::tokio::net::UnixStream {
     type Error = io::Error;
 
@@ -65,7 +63,6 @@ impl AsyncDrop for ::tokio::net::UnixStream {
 /// The first `io::Error` of the flush or of `sync_all`. Syncing a file opened only
 /// for reading fails on some platforms (Windows); guard files you write to.
 #[cfg(feature = "tokio-fs")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio-fs")))]
 impl AsyncDrop for File {
     type Error = io::Error;
 
@@ -84,7 +81,6 @@ impl AsyncDrop for File {
 ///
 /// The first `io::Error` of writing the buffer or of the shutdown.
 #[cfg(feature = "tokio-io-util")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio-io-util")))]
 impl<W> AsyncDrop for BufWriter<W>
 where
     W: AsyncWrite + Unpin + Send,
@@ -108,7 +104,6 @@ where
 ///
 /// A [`JoinError`] if the task panicked (`is_panic`). A task that was cancelled —
 /// the expected outcome — is a success.
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
     type Error = JoinError;
 
@@ -128,7 +123,6 @@ impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
 ///
 /// The first [`JoinError`] of a task that panicked; the other tasks are still
 /// waited for. Cancelled tasks are a success.
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 impl<T: Send + 'static> AsyncDrop for JoinSet<T> {
     type Error = JoinError;
 
@@ -153,7 +147,6 @@ impl<T: Send + 'static> AsyncDrop for JoinSet<T> {
 ///
 /// The `io::Error` of killing or waiting.
 #[cfg(feature = "tokio-process")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tokio-process")))]
 impl AsyncDrop for Child {
     type Error = io::Error;
 
