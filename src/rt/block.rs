@@ -305,21 +305,10 @@ where
                 }
             }
             Err(BlockingError::TimedOut { after, .. }) => policy::report(
-                &Report::new(ReportKind::Failed, type_name, site).with_detail(&Unfinished(after)),
+                &Report::new(ReportKind::Failed, type_name, site).with_detail(&format_args!(
+                    "cleanup did not finish within {after:?}; it goes on in the background"
+                )),
             ),
         }
-    }
-}
-
-/// The detail of a report of a cleanup that did not finish in time.
-struct Unfinished(Duration);
-
-impl fmt::Debug for Unfinished {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "cleanup did not finish within {:?}; it goes on in the background",
-            self.0
-        )
     }
 }

@@ -38,6 +38,27 @@
 //! [`Policy`](crate::Policy). A cleanup the runtime drops before it finished (at
 //! shutdown) reports [`ReportKind::Cancelled`](crate::ReportKind::Cancelled), like any
 //! cleanup future dropped early.
+//!
+//! # Resources
+//!
+//! Each runtime module makes the runtime's own resources whose teardown is async
+//! [`AsyncDrop`](crate::AsyncDrop). After the cleanup the resource is closed,
+//! whatever happened:
+//!
+//! | resource | the cleanup | a plain drop instead |
+//! |---|---|---|
+//! | `TcpStream`, `UnixStream` (smol: also `Async<…>`) | sends what was written, then shuts down (tokio: the write side; smol and async-std: both ways, for every clone of a shared `net` stream); the peer reads end-of-file | closes silently: a failure is seen by nobody |
+//! | `File` | finishes the writes in flight, then `sync_all` | may lose a write's error (smol: the write itself); async-std blocks the dropping thread to write its cache out; never syncs |
+//! | `BufWriter<W>` | writes out the buffer, then shuts down / closes the inner writer | loses what is buffered |
+//! | task handles: `JoinHandle`, smol's `Task` | cancels the task and waits until its future, and all it owned, is dropped; a finished task is reaped; a blocking task runs to its end | tokio and async-std detach the task; smol cancels without waiting |
+//! | tokio's `JoinSet` | cancels every task and waits for all | cancels them without waiting |
+//! | `Child` | kills the process unless it exited, and waits for it: no zombie | leaves the process running |
+//!
+//! The error is the `io::Error` of the first step that failed (e.g. `NotConnected`
+//! after the peer reset; syncing a file opened only for reading fails on Windows),
+//! or a task's panic (tokio's `JoinError`, else [`TaskPanic`]); a cancelled task is
+//! a success. Read what a peer sends before the cleanup: unread data makes the
+//! system reset the connection when the socket closes.
 
 //!
 // Links to the runtime modules of features that are off go to docs.rs.
@@ -88,15 +109,7 @@ pub use spawn::{
 )]
 macro_rules! runtime_items {
     (@global $rt:ty) => {
-        /// Runs the cleanup of `guard` to completion from synchronous code, waiting
-        /// at most `limit`, as
-        /// [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on): in place on
-        /// a thread that does not run the executor, on a helper thread on one that
-        /// does.
-        ///
-        /// # Errors
-        ///
-        /// See [`BlockingError`].
+        /// [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on) on this runtime.
         pub fn block_on_async_drop_timeout<T>(
             guard: crate::AsyncDropGuard<T>,
             limit: core::time::Duration,
@@ -111,8 +124,7 @@ macro_rules! runtime_items {
         }
     };
     (@spawn_on $rt:ty) => {
-        /// Runs the cleanup of `guard` as a task on `runtime`, from any thread, as
-        /// [`spawn_async_drop_on`](crate::rt::spawn_async_drop_on).
+        /// [`spawn_async_drop_on`](crate::rt::spawn_async_drop_on) on this runtime.
         pub fn spawn_async_drop_on<T>(
             runtime: &$rt,
             guard: crate::AsyncDropGuard<T>,
@@ -148,12 +160,8 @@ macro_rules! runtime_items {
         #[doc(hidden)]
         pub const DEFAULT_BLOCKING_LIMIT: core::time::Duration = crate::rt::DEFAULT_WAIT_LIMIT;
 
-        /// Runs the cleanup of `guard` as a detached task on the current runtime, as
-        /// [`spawn_async_drop_on`](crate::rt::spawn_async_drop_on).
-        ///
-        /// # Errors
-        ///
-        /// With no current runtime the guard comes back in a [`NoRuntime`].
+        /// [`spawn_async_drop_current`](crate::rt::spawn_async_drop_current) on this
+        /// runtime.
         pub fn spawn_async_drop<T>(
             guard: crate::AsyncDropGuard<T>,
         ) -> Result<CleanupHandle<T>, NoRuntime<T>>
@@ -164,18 +172,8 @@ macro_rules! runtime_items {
             crate::rt::spawn_async_drop_current::<$rt, T>(guard)
         }
 
-        /// Runs the cleanup of `guard` in the current task, giving up after `limit`
-        /// on the current runtime's timer, as
-        /// [`async_drop_timeout_on`](crate::rt::async_drop_timeout_on).
-        ///
-        /// # Errors
-        ///
-        /// [`DeadlineError::Failed`] with the cleanup's error, or
-        /// [`DeadlineError::Expired`] if the limit ran out first.
-        ///
-        /// # Panics
-        ///
-        /// Panics, naming the type, if there is no current runtime.
+        /// [`async_drop_timeout_current`](crate::rt::async_drop_timeout_current) on
+        /// this runtime.
         #[track_caller]
         pub fn async_drop_timeout<T: crate::LocalAsyncDrop>(
             guard: crate::AsyncDropGuard<T>,
@@ -184,12 +182,7 @@ macro_rules! runtime_items {
             crate::rt::async_drop_timeout_current::<$rt, T>(guard, limit)
         }
 
-        /// Runs the cleanup of `guard` to completion from synchronous code, waiting
-        /// at most [`DEFAULT_WAIT_LIMIT`]; see [`block_on_async_drop_timeout`].
-        ///
-        /// # Errors
-        ///
-        /// As [`block_on_async_drop_timeout`].
+        /// [`block_on_async_drop_timeout`] with [`DEFAULT_WAIT_LIMIT`].
         pub fn block_on_async_drop<T>(
             guard: crate::AsyncDropGuard<T>,
         ) -> Result<(), BlockingError<T::Error>>
@@ -200,20 +193,19 @@ macro_rules! runtime_items {
             block_on_async_drop_timeout(guard, DEFAULT_WAIT_LIMIT)
         }
 
-        /// How many detached cleanups of this runtime have not ended (see
-        /// [`CleanupTracker`](crate::rt::CleanupTracker)).
+        /// [`CleanupTracker::running`](crate::rt::CleanupTracker::running) of this runtime.
         pub fn background_cleanups() -> usize {
             <$rt as crate::rt::Runtime>::tracker().running()
         }
 
-        /// Blocks until every detached cleanup of this runtime has ended, for at
-        /// most `limit`; returns how many still run.
+        /// [`CleanupTracker::wait_blocking`](crate::rt::CleanupTracker::wait_blocking) of
+        /// this runtime.
         #[must_use = "the number of cleanups still running; report it if it is not zero"]
         pub fn wait_for_background_cleanups(limit: core::time::Duration) -> usize {
             <$rt as crate::rt::Runtime>::tracker().wait_blocking(limit)
         }
 
-        /// Waits until every detached cleanup of this runtime has ended.
+        /// [`CleanupTracker::wait`](crate::rt::CleanupTracker::wait) of this runtime.
         pub fn background_cleanups_finished() -> crate::rt::WaitForCleanups<'static> {
             <$rt as crate::rt::Runtime>::tracker().wait()
         }

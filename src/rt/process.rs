@@ -10,15 +10,8 @@ use ::smol::process::Child;
 
 use crate::AsyncDrop;
 
-/// Kills the child process (unless it already exited) and waits for it, so that no
-/// zombie is left behind.
-///
-/// smol's and async-std's `Child` are the same type (`async-process`'s); the cleanup
-/// runs on any executor.
-///
-/// # Errors
-///
-/// The `io::Error` of killing or waiting.
+/// Kills the process unless it exited, and waits for it (smol's and async-std's
+/// `Child` are one type, `async-process`'s); see [resources](crate::rt#resources).
 impl AsyncDrop for Child {
     type Error = io::Error;
 

@@ -24,17 +24,16 @@ use crate::wait::wait_for;
 use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 
 /// What a cleanup worker did, returned when it stops (see [`Reaper`] for an
-/// example). Every value the worker took is counted exactly once, in one field.
+/// example). Every value the worker took is counted once, in one field; failures
+/// and panics were reported to the [`Policy`](crate::Policy).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct ReaperStats {
     /// Cleanups that returned `Ok(())`.
     pub cleaned: u64,
-    /// Cleanups that returned an error (each reported as
-    /// [`ReportKind::Failed`](crate::ReportKind::Failed)).
+    /// Cleanups that returned an error.
     pub failed: u64,
-    /// Cleanups that panicked (each caught and reported as
-    /// [`ReportKind::Panicked`](crate::ReportKind::Panicked)).
+    /// Cleanups that panicked (the panic was caught).
     pub panicked: u64,
 }
 
@@ -169,17 +168,6 @@ impl<T: LocalAsyncDrop, U> Drop for Queues<T, U> {
     }
 }
 
-/// Queues `guard` if the worker's queue has room; hands it back otherwise.
-fn try_hand_over<T: LocalAsyncDrop>(
-    jobs: &Sender<Job<T>>,
-    guard: AsyncDropGuard<T>,
-) -> Result<(), HandOverError<T>> {
-    jobs.try_send(Job::new(guard)).map_err(|e| match e {
-        TrySendError::Full(job) => HandOverError::Full(job.into_guard()),
-        TrySendError::Closed(job) => HandOverError::Closed(job.into_guard()),
-    })
-}
-
 /// `ReaperDrop`'s drop: see its "Drop behaviour".
 fn drop_into_worker<T, R>(
     jobs: &Sender<Job<T>>,
@@ -235,14 +223,6 @@ pin_project! {
     }
 }
 
-impl<'a, T: LocalAsyncDrop> HandOver<'a, T> {
-    pub(crate) fn new(jobs: &'a Sender<Job<T>>, guard: AsyncDropGuard<T>) -> Self {
-        HandOver {
-            send: jobs.send(Job::new(guard)),
-        }
-    }
-}
-
 impl<T: LocalAsyncDrop> Future for HandOver<'_, T> {
     type Output = Result<(), HandOverError<T>>;
 
@@ -262,19 +242,15 @@ impl<T: LocalAsyncDrop> fmt::Debug for HandOver<'_, T> {
     }
 }
 
-/// A handle to a cleanup worker: a task that cleans up whatever is handed to it.
+/// A handle to a cleanup worker: a task on a [`Runtime`] that cleans up whatever
+/// is handed to it, for synchronous code that lets go of guarded values (a `Drop`
+/// impl, a callback). Each runtime module has it as `Reaper<T>`.
 ///
-/// The worker runs on a [`Runtime`] and is fed through a bounded queue. It runs up
-/// to `capacity` cleanups at once, concurrently, in its own task; so at most
-/// `capacity` values wait in the queue and `capacity` more are being cleaned up.
-/// Errors and panics of those cleanups go to the [`Policy`](crate::Policy) (as
-/// [`ReportKind::Failed`](crate::ReportKind::Failed) /
-/// [`ReportKind::Panicked`](crate::ReportKind::Panicked); a panic is caught and the
-/// worker goes on) and are counted in the worker's [`ReaperStats`].
-///
-/// Made for synchronous code that lets go of guarded values (a `Drop` impl, a
-/// callback); cheap to clone, all clones feed one worker. [`ReaperDrop`] hands a
-/// value over from its `Drop`. Each runtime module has it as `Reaper<T>`.
+/// The worker is fed through a bounded queue and runs up to `capacity` cleanups at
+/// once: at most `capacity` values wait and `capacity` more are being cleaned up.
+/// Failures and (caught) panics go to the [`Policy`](crate::Policy) and are counted
+/// in the [`ReaperStats`]. Clones feed the same worker; [`ReaperDrop`] hands a
+/// value over from its `Drop`.
 ///
 /// # Shutdown
 ///
@@ -322,8 +298,7 @@ where
     T::Error: fmt::Debug,
     R: Runtime,
 {
-    /// Spawns a cleanup worker on the current runtime, with a queue of `capacity`
-    /// values and up to `capacity` cleanups running at once.
+    /// Spawns a cleanup worker on the current runtime; see [`spawn_on`](Self::spawn_on).
     ///
     /// # Panics
     ///
@@ -342,7 +317,8 @@ where
         }
     }
 
-    /// Spawns a cleanup worker on `runtime`; callable from any thread.
+    /// Spawns a cleanup worker on `runtime`, from any thread, with a queue of
+    /// `capacity` values and up to `capacity` cleanups running at once.
     ///
     /// # Panics
     ///
@@ -383,7 +359,10 @@ where
     /// Hands the guard back in [`HandOverError::Full`] if the queue is full, or
     /// [`HandOverError::Closed`] after [`shutdown`](Self::shutdown).
     pub fn try_hand_over(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
-        try_hand_over(&self.jobs, guard)
+        self.jobs.try_send(Job::new(guard)).map_err(|e| match e {
+            TrySendError::Full(job) => HandOverError::Full(job.into_guard()),
+            TrySendError::Closed(job) => HandOverError::Closed(job.into_guard()),
+        })
     }
 
     /// Hands `guard` to the worker, waiting for room in its queue; dropped before the
@@ -394,7 +373,9 @@ where
     ///
     /// [`HandOverError::Closed`] with the guard after [`shutdown`](Self::shutdown).
     pub fn hand_over(&self, guard: AsyncDropGuard<T>) -> HandOver<'_, T> {
-        HandOver::new(&self.jobs, guard)
+        HandOver {
+            send: self.jobs.send(Job::new(guard)),
+        }
     }
 
     /// Hands `guard` to the worker, blocking this thread (through
@@ -414,12 +395,10 @@ where
         if self.runtime.blocking_could_deadlock() {
             return Err(HandOverError::WouldBlock(job.into_guard()));
         }
-        let mut sending = core::pin::pin!(send(self.jobs.clone(), job));
-        loop {
-            // No limit: only a runtime that breaks its promise returns early.
-            if let Some(sent) = self.runtime.block_on(&mut sending, Duration::MAX) {
-                return sent.map_err(|job| HandOverError::Closed(job.into_guard()));
-            }
+        let sending = send(self.jobs.clone(), job);
+        match self.runtime.block_on(sending, Duration::MAX) {
+            Some(sent) => sent.map_err(|job| HandOverError::Closed(job.into_guard())),
+            None => unreachable!("`Runtime::block_on` gives up only at its limit"),
         }
     }
 
@@ -471,10 +450,9 @@ impl<T: LocalAsyncDrop, R: fmt::Debug> fmt::Debug for Reaper<T, R> {
     }
 }
 
-/// The handle to a cleanup worker's task, returned with its [`Reaper`].
-///
-/// Await it after [`Reaper::shutdown`] to wait until the worker has cleaned up
-/// everything it took. Dropping it (or the `.await`) does not affect the worker.
+/// The handle to a cleanup worker's task, returned with its [`Reaper`]: await it
+/// after [`Reaper::shutdown`] until everything taken is cleaned up. Dropping it
+/// does not affect the worker.
 ///
 /// # Errors
 ///
@@ -549,9 +527,8 @@ impl fmt::Debug for ReaperWorker {
     }
 }
 
-/// A guarded value whose `Drop` hands it to a [`Reaper`] for cleanup.
-///
-/// It dereferences to the value. Each runtime module has it as `ReaperDrop<T>`.
+/// A guarded value whose `Drop` hands it to a [`Reaper`] for cleanup; it
+/// dereferences to the value. Each runtime module has it as `ReaperDrop<T>`.
 ///
 /// # Drop behaviour
 ///

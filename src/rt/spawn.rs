@@ -289,16 +289,6 @@ where
 
 /// The last resort with no runtime anywhere: report, then drop synchronously.
 pub(crate) fn drop_without_runtime<R: Runtime, T: AsyncDrop>(guard: AsyncDropGuard<T>) {
-    struct NoRuntimeDetail(&'static str);
-    impl fmt::Debug for NoRuntimeDetail {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(
-                f,
-                "no {} runtime to run the cleanup on; the value was dropped without cleanup",
-                self.0
-            )
-        }
-    }
     // An abandoned cleanup future reports nothing when dropped; it holds the value
     // until the end of this function, after the report: if the policy panics, the
     // value is still dropped (once) while unwinding.
@@ -310,6 +300,9 @@ pub(crate) fn drop_without_runtime<R: Runtime, T: AsyncDrop>(guard: AsyncDropGua
             core::any::type_name::<T>(),
             cleanup.site(),
         )
-        .with_detail(&NoRuntimeDetail(R::NAME)),
+        .with_detail(&format_args!(
+            "no {} runtime to run the cleanup on; the value was dropped without cleanup",
+            R::NAME
+        )),
     );
 }

@@ -15,22 +15,7 @@ use futures_util::FutureExt;
 use crate::rt::TaskPanic;
 use crate::AsyncDrop;
 
-/// Sends what was written so far (flush), then shuts the connection down in both
-/// directions (`shutdown(Shutdown::Both)`): the peer reads end-of-file.
-///
-/// # Errors
-///
-/// The `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if the peer
-/// already reset the connection. The stream is closed either way.
-///
-/// # Drop behaviour
-///
-/// A `TcpStream` dropped without this cleanup closes the socket without a word: a
-/// failure on the way is seen by nobody. The cleanup flushes and shuts down first,
-/// so the peer reads everything written, then end-of-file, and an error comes back
-/// to the owner. (Either way, data the peer sent that was never read makes the
-/// system reset the connection when the socket closes: read what you expect
-/// before cleaning up.)
+/// Writes out what is buffered, then shuts down both directions; see [resources](crate::rt#resources).
 impl AsyncDrop for TcpStream {
     type Error = io::Error;
 
@@ -40,17 +25,7 @@ impl AsyncDrop for TcpStream {
     }
 }
 
-/// Sends what was written so far (flush), then shuts the stream down in both
-/// directions: the peer reads end-of-file. Unix only.
-///
-/// # Errors
-///
-/// The `io::Error` of the flush or of the shutdown. The stream is closed either
-/// way.
-///
-/// # Drop behaviour
-///
-/// As for `TcpStream`: a plain drop closes the stream, reporting nothing.
+/// Writes out what is buffered, then shuts down both directions; see [resources](crate::rt#resources).
 #[cfg(unix)]
 impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
     type Error = io::Error;
@@ -61,26 +36,8 @@ impl AsyncDrop for ::async_std::os::unix::net::UnixStream {
     }
 }
 
-/// Writes out async-std's write cache, then flushes the file to the storage device
-/// ([`File::sync_all`]).
-///
-/// Why guard it: async-std's `File` keeps recent writes in a cache and runs the
-/// actual write on a blocking thread. Its `Drop` writes that cache out by
-/// **blocking the dropping thread** — an executor thread, usually — and **throws
-/// any error away**: a write that fails then (disk full, quota, an I/O error) loses
-/// the buffered data without anybody noticing. Nor does `Drop` sync, so the data is
-/// not durable yet. This cleanup does both without blocking, and returns the error.
-///
-/// # Errors
-///
-/// The first `io::Error` of writing the cache out or of `sync_all`. Syncing a file
-/// opened only for reading fails on some platforms (Windows); guard files you write
-/// to.
-///
-/// # Drop behaviour
-///
-/// See above: a plain drop blocks the dropping thread to write the cache out,
-/// loses the data silently if that fails, and does not sync.
+/// Writes out async-std's write cache, then [`File::sync_all`], without blocking;
+/// see [resources](crate::rt#resources).
 impl AsyncDrop for File {
     type Error = io::Error;
 
@@ -90,19 +47,8 @@ impl AsyncDrop for File {
     }
 }
 
-/// Writes out the buffer, then closes the inner writer
-/// ([`Write::poll_close`]: a socket's write side is shut down, a file written out).
-///
-/// async-std's `BufWriter` has no `Drop` of its own: dropped without this, whatever
-/// is still buffered is **lost**.
-///
-/// # Errors
-///
-/// The first `io::Error` of writing the buffer or of closing.
-///
-/// # Drop behaviour
-///
-/// See above: a plain drop loses the buffered bytes, silently.
+/// Writes out the buffer, then [`Write::poll_close`]s the inner writer; see
+/// [resources](crate::rt#resources).
 impl<W> AsyncDrop for BufWriter<W>
 where
     W: Write + Unpin + Send,
@@ -115,26 +61,8 @@ where
     }
 }
 
-/// Cancels the task ([`JoinHandle::cancel`]) and waits until it has really
-/// finished: when the cleanup returns, the task's future — and everything it owned
-/// — has been dropped. A task that already finished is just reaped (its output
-/// dropped).
-///
-/// (Dropping async-std's `JoinHandle` only *detaches* the task: it goes on running.)
-///
-/// A task of [`spawn_blocking`](::async_std::task::spawn_blocking) cannot be
-/// cancelled once it runs; the cleanup then waits until it returns.
-///
-/// # Errors
-///
-/// A [`TaskPanic`] if the task had panicked (async-std would pass the panic on by
-/// panicking in the cleanup; it is caught and returned instead). A task that was
-/// cancelled — the expected outcome — is a success.
-///
-/// # Drop behaviour
-///
-/// A plain drop of the `JoinHandle` detaches the task: it is not cancelled, and
-/// nobody learns how it ends.
+/// [`JoinHandle::cancel`]s the task and waits until it has stopped; see
+/// [resources](crate::rt#resources).
 impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
     type Error = TaskPanic;
 

@@ -12,19 +12,7 @@ use futures_util::FutureExt;
 use crate::rt::TaskPanic;
 use crate::AsyncDrop;
 
-/// Cancels the task and waits until it has really stopped
-/// ([`Task::cancel`]): when the cleanup returns, the task's future — and everything
-/// it owned — has been dropped. A task that already finished is just reaped (its
-/// output dropped).
-///
-/// (Dropping a smol `Task` cancels it too, but does not wait: the task's future may
-/// still be running on another thread when the drop returns.)
-///
-/// # Errors
-///
-/// A [`TaskPanic`] if the task panicked (smol would resume that panic in whoever
-/// awaits the task; the cleanup hands it back as an error instead). A task that was
-/// cancelled — the expected outcome — is a success.
+/// [`Task::cancel`]s the task and waits until it has stopped; see [resources](crate::rt#resources).
 impl<T: Send + 'static> AsyncDrop for Task<T> {
     type Error = TaskPanic;
 
@@ -36,14 +24,7 @@ impl<T: Send + 'static> AsyncDrop for Task<T> {
     }
 }
 
-/// Writes out what is still buffered, then shuts the connection down in both
-/// directions ([`TcpStream::shutdown`] with [`Shutdown::Both`]): the peer reads
-/// end-of-file, and reads on this side end.
-///
-/// # Errors
-///
-/// The first `io::Error` of the flush or of the shutdown, e.g. `NotConnected` if
-/// the peer already reset the connection. The stream is closed either way.
+/// Writes out what is buffered, then shuts down both directions; see [resources](crate::rt#resources).
 impl AsyncDrop for Async<TcpStream> {
     type Error = io::Error;
 
@@ -54,13 +35,7 @@ impl AsyncDrop for Async<TcpStream> {
     }
 }
 
-/// Writes out what is still buffered, then shuts the connection down in both
-/// directions (the peer reads end-of-file). Unix only.
-///
-/// # Errors
-///
-/// The first `io::Error` of the flush or of the shutdown. The stream is closed
-/// either way.
+/// Writes out what is buffered, then shuts down both directions; see [resources](crate::rt#resources).
 #[cfg(unix)]
 impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
     type Error = io::Error;
@@ -71,16 +46,8 @@ impl AsyncDrop for Async<std::os::unix::net::UnixStream> {
     }
 }
 
-/// Shuts the connection down in both directions ([`Shutdown::Both`]): the peer
-/// reads end-of-file, and reads on this side end.
-///
-/// A `smol::net::TcpStream` is a shared handle: the shutdown affects every clone of
-/// it, which is what a cleanup of the connection means.
-///
-/// # Errors
-///
-/// The `io::Error` of the shutdown, e.g. `NotConnected` if the peer already reset
-/// the connection.
+/// Writes out what is buffered, then shuts down both directions, for every clone of
+/// this shared handle; see [resources](crate::rt#resources).
 impl AsyncDrop for ::smol::net::TcpStream {
     type Error = io::Error;
 
@@ -90,12 +57,8 @@ impl AsyncDrop for ::smol::net::TcpStream {
     }
 }
 
-/// Shuts the connection down in both directions (the peer reads end-of-file). Unix
-/// only. As for `smol::net::TcpStream`, this affects every clone.
-///
-/// # Errors
-///
-/// The `io::Error` of the shutdown.
+/// Writes out what is buffered, then shuts down both directions, for every clone of
+/// this shared handle; see [resources](crate::rt#resources).
 #[cfg(unix)]
 impl AsyncDrop for ::smol::net::unix::UnixStream {
     type Error = io::Error;
@@ -106,17 +69,7 @@ impl AsyncDrop for ::smol::net::unix::UnixStream {
     }
 }
 
-/// Writes out what is still buffered, then flushes the file to the storage device
-/// ([`File::sync_all`]).
-///
-/// (A smol `File` writes on a thread pool in the background; dropping it right
-/// after a write can lose that write's error — or, with nothing awaiting it, the
-/// write itself. This cleanup finishes the writes and reports their error.)
-///
-/// # Errors
-///
-/// The first `io::Error` of the flush or of `sync_all`. Syncing a file opened only
-/// for reading fails on some platforms (Windows); guard files you write to.
+/// Finishes the writes in flight, then [`File::sync_all`]; see [resources](crate::rt#resources).
 impl AsyncDrop for File {
     type Error = io::Error;
 
@@ -126,15 +79,8 @@ impl AsyncDrop for File {
     }
 }
 
-/// Writes out the buffer, then closes the inner writer
-/// ([`AsyncWriteExt::close`]: a file is flushed, a `smol::net::TcpStream`'s write
-/// side shut down).
-///
-/// A `BufWriter` dropped without this loses whatever is still buffered.
-///
-/// # Errors
-///
-/// The first `io::Error` of writing the buffer or of closing.
+/// Writes out the buffer, then [`AsyncWriteExt::close`]s the inner writer; see
+/// [resources](crate::rt#resources).
 impl<W> AsyncDrop for BufWriter<W>
 where
     W: AsyncWrite + Unpin + Send,

@@ -22,13 +22,7 @@ use ::tokio::task::{JoinError, JoinHandle, JoinSet};
 
 use crate::AsyncDrop;
 
-/// Shuts the write side down (the peer reads end-of-file), after everything
-/// written so far was sent.
-///
-/// # Errors
-///
-/// The `io::Error` of the shutdown, e.g. `NotConnected` if the peer already reset
-/// the connection. The stream is closed either way.
+/// Shuts the write side down, once what was written is sent; see [resources](crate::rt#resources).
 #[cfg(feature = "tokio-net")]
 impl AsyncDrop for TcpStream {
     type Error = io::Error;
@@ -38,11 +32,7 @@ impl AsyncDrop for TcpStream {
     }
 }
 
-/// Shuts the write side down (the peer reads end-of-file). Unix only.
-///
-/// # Errors
-///
-/// The `io::Error` of the shutdown. The stream is closed either way.
+/// Shuts the write side down; see [resources](crate::rt#resources).
 #[cfg(all(feature = "tokio-net", unix))]
 impl AsyncDrop for ::tokio::net::UnixStream {
     type Error = io::Error;
@@ -52,16 +42,7 @@ impl AsyncDrop for ::tokio::net::UnixStream {
     }
 }
 
-/// Waits for writes still in flight, then flushes the file to the storage device
-/// ([`File::sync_all`]).
-///
-/// (Tokio's `File` finishes a `write` in the background; dropping it right after a
-/// write can lose the error of that write. This cleanup reports it.)
-///
-/// # Errors
-///
-/// The first `io::Error` of the flush or of `sync_all`. Syncing a file opened only
-/// for reading fails on some platforms (Windows); guard files you write to.
+/// Waits for writes in flight, then [`File::sync_all`]; see [resources](crate::rt#resources).
 #[cfg(feature = "tokio-fs")]
 impl AsyncDrop for File {
     type Error = io::Error;
@@ -72,14 +53,8 @@ impl AsyncDrop for File {
     }
 }
 
-/// Writes out the buffer, then shuts the inner writer down
-/// ([`AsyncWriteExt::shutdown`]: a socket's write side is closed, a file flushed).
-///
-/// A `BufWriter` dropped without this loses whatever is still buffered.
-///
-/// # Errors
-///
-/// The first `io::Error` of writing the buffer or of the shutdown.
+/// Writes out the buffer, then [`AsyncWriteExt::shutdown`]s the inner writer; see
+/// [resources](crate::rt#resources).
 #[cfg(feature = "tokio-io-util")]
 impl<W> AsyncDrop for BufWriter<W>
 where
@@ -93,17 +68,7 @@ where
     }
 }
 
-/// Cancels the task ([`JoinHandle::abort`]) and waits until it has really finished:
-/// when the cleanup returns, the task's future — and everything it owned — has been
-/// dropped. A task that already finished is just reaped (its output dropped).
-///
-/// A task of [`spawn_blocking`](::tokio::task::spawn_blocking) cannot be cancelled
-/// once it runs; the cleanup then waits until it returns.
-///
-/// # Errors
-///
-/// A [`JoinError`] if the task panicked (`is_panic`). A task that was cancelled —
-/// the expected outcome — is a success.
+/// [`JoinHandle::abort`]s the task and waits until it has stopped; see [resources](crate::rt#resources).
 impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
     type Error = JoinError;
 
@@ -117,12 +82,8 @@ impl<T: Send + 'static> AsyncDrop for JoinHandle<T> {
     }
 }
 
-/// Cancels every task of the set and waits until all have really finished.
-///
-/// # Errors
-///
-/// The first [`JoinError`] of a task that panicked; the other tasks are still
-/// waited for. Cancelled tasks are a success.
+/// Aborts every task of the set and waits for all; the first panic is the error. See
+/// [resources](crate::rt#resources).
 impl<T: Send + 'static> AsyncDrop for JoinSet<T> {
     type Error = JoinError;
 
@@ -140,12 +101,7 @@ impl<T: Send + 'static> AsyncDrop for JoinSet<T> {
     }
 }
 
-/// Kills the child process (unless it already exited) and waits for it, so that no
-/// zombie is left behind.
-///
-/// # Errors
-///
-/// The `io::Error` of killing or waiting.
+/// Kills the process unless it exited, and waits for it; see [resources](crate::rt#resources).
 #[cfg(feature = "tokio-process")]
 impl AsyncDrop for Child {
     type Error = io::Error;
