@@ -75,10 +75,7 @@ impl Runtime for AsyncStd {
         Some(AsyncStd)
     }
 
-    fn spawn<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         // Dropping async-std's `JoinHandle` detaches the task.
         drop(::async_std::task::spawn(future));
     }

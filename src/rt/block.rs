@@ -22,9 +22,7 @@ use crate::{AsyncDrop, AsyncDropGuard};
 pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(10);
 
 /// Runs the cleanup of `guard` to completion from synchronous code, waiting at most
-/// `limit`. Never panics and never deadlocks, on any kind of thread. Each runtime
-/// module has it as `block_on_async_drop(guard)` and
-/// `block_on_async_drop_timeout(guard, limit)`, on the current runtime.
+/// `limit`. Never panics and never deadlocks, on any kind of thread.
 ///
 /// Where the cleanup runs: where blocking is safe
 /// ([`Runtime::blocking_could_deadlock`] is `false`: a plain thread, a tokio
@@ -64,32 +62,22 @@ pub const DEFAULT_WAIT_LIMIT: Duration = Duration::from_secs(10);
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn block_on_async_drop_on<R, T>(
+pub fn block_on_async_drop_on<R: Runtime, T: AsyncDrop<Error: fmt::Debug> + 'static>(
     runtime: &R,
     guard: AsyncDropGuard<T>,
     limit: Duration,
-) -> Result<(), BlockingError<T::Error>>
-where
-    R: Runtime,
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+) -> Result<(), BlockingError<T::Error>> {
     block_on_async_drop_where(runtime, runtime.blocking_could_deadlock(), guard, limit)
 }
 
 /// As [`block_on_async_drop_on`], for a caller that knows already whether blocking
 /// this thread could deadlock `runtime`.
-pub(crate) fn block_on_async_drop_where<R, T>(
+pub(crate) fn block_on_async_drop_where<R: Runtime, T: AsyncDrop<Error: fmt::Debug> + 'static>(
     runtime: &R,
     could_deadlock: bool,
     guard: AsyncDropGuard<T>,
     limit: Duration,
-) -> Result<(), BlockingError<T::Error>>
-where
-    R: Runtime,
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+) -> Result<(), BlockingError<T::Error>> {
     if could_deadlock {
         on_helper_thread(runtime, guard, limit)
     } else {
@@ -99,16 +87,11 @@ where
 
 /// Runs the cleanup on this thread; hands it to a task of `runtime` if the limit
 /// runs out.
-fn in_place<R, T>(
+fn in_place<R: Runtime, T: AsyncDrop<Error: fmt::Debug> + 'static>(
     runtime: &R,
     guard: AsyncDropGuard<T>,
     limit: Duration,
-) -> Result<(), BlockingError<T::Error>>
-where
-    R: Runtime,
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+) -> Result<(), BlockingError<T::Error>> {
     let (origin, cleanup) = catch_cleanup(guard);
     let mut cleanup = crate::spare::pin_box(cleanup);
     let outcome = runtime.block_on(&mut cleanup, limit);
@@ -128,16 +111,11 @@ where
 }
 
 /// Runs the cleanup on a helper thread through `runtime`, and waits here.
-fn on_helper_thread<R, T>(
+fn on_helper_thread<R: Runtime, T: AsyncDrop<Error: fmt::Debug> + 'static>(
     runtime: &R,
     guard: AsyncDropGuard<T>,
     limit: Duration,
-) -> Result<(), BlockingError<T::Error>>
-where
-    R: Runtime,
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+) -> Result<(), BlockingError<T::Error>> {
     let (task, mut handle) = detached(guard);
     let task = R::tracker().track(task);
     let helper = runtime.clone();
@@ -172,8 +150,7 @@ fn into_result<E>(outcome: Outcome<E>, origin: Origin) -> Result<(), BlockingErr
 /// `Drop`, through a [`Runtime`], as [`block_on_async_drop_on`] does.
 ///
 /// The runtime-aware counterpart of [`BlockingDrop`](crate::BlockingDrop), at the
-/// cost of the hand-written `block_in_place`. Each runtime module has it as
-/// `BlockOnDrop<T>`.
+/// cost of the hand-written `block_in_place`.
 ///
 /// # Drop behaviour
 ///
@@ -205,23 +182,13 @@ fn into_result<E>(outcome: Outcome<E>, origin: Origin) -> Result<(), BlockingErr
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct BlockOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+pub struct BlockOnDrop<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> {
     guard: Held<T>,
     runtime: Option<R>,
     limit: Duration,
 }
 
-impl<T, R> BlockOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> BlockOnDrop<T, R> {
     /// Wraps `guard`, capturing the current runtime if there is one (else the one
     /// current where it is dropped is used).
     pub fn new(guard: AsyncDropGuard<T>) -> Self {
@@ -261,11 +228,8 @@ where
 
 deref_to_guarded!(BlockOnDrop, R: Runtime);
 
-impl<T, R> fmt::Debug for BlockOnDrop<T, R>
-where
-    T: AsyncDrop + fmt::Debug + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
+impl<T: AsyncDrop<Error: fmt::Debug> + fmt::Debug + 'static, R: Runtime> fmt::Debug
+    for BlockOnDrop<T, R>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BlockOnDrop")
@@ -276,12 +240,7 @@ where
     }
 }
 
-impl<T, R> Drop for BlockOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> Drop for BlockOnDrop<T, R> {
     fn drop(&mut self) {
         let Some(guard) = self.guard.take_for_drop() else {
             return;

@@ -27,16 +27,14 @@ pin_project! {
 }
 
 /// Runs the cleanup of `guard` in the current task, giving up after `limit` on
-/// `runtime`'s timer. Each runtime module has it as `async_drop_timeout(guard,
-/// limit)`, on the current runtime.
+/// `runtime`'s timer.
 ///
 /// Works for `!Send` ([`LocalAsyncDrop`]) resources too.
 ///
 /// # Errors
 ///
 /// [`DeadlineError::Failed`] with the cleanup's error, or
-/// [`DeadlineError::Expired`] if the limit ran out first: the cleanup future was
-/// dropped, and this error is its report (the [`Policy`](crate::Policy) is not told).
+/// [`DeadlineError::Expired`] if the limit ran out first.
 ///
 /// # Examples
 ///
@@ -69,7 +67,7 @@ pub fn async_drop_timeout_on<R: Runtime, T: LocalAsyncDrop>(
 }
 
 /// As [`async_drop_timeout_on`], on the current runtime of kind `R`
-/// ([`Runtime::current`]); each runtime module has it as `async_drop_timeout`.
+/// ([`Runtime::current`]).
 ///
 /// # Panics
 ///

@@ -108,7 +108,7 @@ impl<E> BackgroundError<E> {
     pub fn into_failed(self) -> Option<E> {
         match self {
             BackgroundError::Failed(error) => Some(error),
-            BackgroundError::Panicked(_) | BackgroundError::Cancelled { .. } => None,
+            _ => None,
         }
     }
 
@@ -116,7 +116,7 @@ impl<E> BackgroundError<E> {
     pub fn panic(&self) -> Option<&CleanupPanic> {
         match self {
             BackgroundError::Panicked(panic) => Some(panic),
-            BackgroundError::Failed(_) | BackgroundError::Cancelled { .. } => None,
+            _ => None,
         }
     }
 }
@@ -299,12 +299,7 @@ impl<T> fmt::Debug for HandOverError<T> {
             HandOverError::Closed(_) => "Closed",
             HandOverError::WouldBlock(_) => "WouldBlock",
         };
-        f.debug_tuple(name)
-            .field(&format_args!(
-                "AsyncDropGuard<{}>",
-                core::any::type_name::<T>()
-            ))
-            .finish()
+        write!(f, "{name}(AsyncDropGuard<{}>)", core::any::type_name::<T>())
     }
 }
 
@@ -500,9 +495,8 @@ impl Error for CleanupPanic {}
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum WorkerError {
-    /// The worker's task was dropped before it finished (its runtime shut down); each
-    /// running and queued value reported
-    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// The worker's task was dropped before it finished (its runtime shut down);
+    /// each running and queued value reported its cancellation.
     Cancelled,
     /// The [`Policy`](crate::Policy) panicked on a report; the worker finished every
     /// cleanup, then stopped with the first such panic.

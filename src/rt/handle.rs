@@ -17,8 +17,7 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// runtime's `spawn_async_drop`. Exactly one party hears about a failure: awaiting
 /// the handle returns it as a [`BackgroundError`]; once the handle is dropped
 /// (awaited or not), an error or panic nobody received goes to the
-/// [`Policy`](crate::Policy). A cleanup the runtime drops unfinished reports
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) in any case.
+/// [`Policy`](crate::Policy).
 ///
 /// # Drop behaviour
 ///
@@ -122,13 +121,9 @@ impl<E: fmt::Debug> Drop for Completer<E> {
 ///
 /// The cleanup future is created now: dropping the returned future unpolled reports
 /// the cleanup as cancelled.
-pub(crate) fn detached<T>(
+pub(crate) fn detached<T: LocalAsyncDrop<Error: fmt::Debug> + 'static>(
     guard: AsyncDropGuard<T>,
-) -> (impl Future<Output = ()> + 'static, CleanupHandle<T>)
-where
-    T: LocalAsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+) -> (impl Future<Output = ()> + 'static, CleanupHandle<T>) {
     let (origin, cleanup) = catch_cleanup(guard);
     let shared = Arc::new(Shared {
         slot: Mutex::new(Slot::Running(None)),

@@ -11,7 +11,7 @@
 //! | bounded cleanup worker | [`Reaper<T, R>`](Reaper), [`ReaperDrop<T, R>`](ReaperDrop), [`ReaperWorker`] | `Reaper<T>`, `ReaperDrop<T>` |
 //! | deadline | [`async_drop_timeout_on`], [`AsyncDropTimeout`] | `async_drop_timeout`, `AsyncDropTimeout<T, F>` |
 //! | blocking from sync code | [`block_on_async_drop_on`], [`BlockOnDrop<T, R>`](BlockOnDrop) | `block_on_async_drop`, `block_on_async_drop_timeout`, `BlockOnDrop<T>` |
-//! | the runtime's own resources | | `impl AsyncDrop for TcpStream`, `File`, task handles, ... |
+//! | the runtime's own resources | | see [Resources](#resources) |
 //!
 //! The runtimes are tokio's [`Handle`] (feature `tokio`), [`smol::Smol`] (feature
 //! `smol`) and [`async_std::AsyncStd`] (feature `async-std`). For any other
@@ -110,13 +110,10 @@ pub use spawn::{
 macro_rules! runtime_items {
     (@global $rt:ty) => {
         /// [`block_on_async_drop_on`](crate::rt::block_on_async_drop_on) on this runtime.
-        pub fn block_on_async_drop_timeout<T>(
+        pub fn block_on_async_drop_timeout<T: crate::AsyncDrop<Error: core::fmt::Debug> + 'static>(
             guard: crate::AsyncDropGuard<T>,
             limit: core::time::Duration,
         ) -> Result<(), BlockingError<T::Error>>
-        where
-            T: crate::AsyncDrop + 'static,
-            T::Error: core::fmt::Debug,
         {
             let runtime =
                 <$rt as crate::rt::Runtime>::current().expect("a global runtime is current");
@@ -125,13 +122,10 @@ macro_rules! runtime_items {
     };
     (@spawn_on $rt:ty) => {
         /// [`spawn_async_drop_on`](crate::rt::spawn_async_drop_on) on this runtime.
-        pub fn spawn_async_drop_on<T>(
+        pub fn spawn_async_drop_on<T: crate::AsyncDrop<Error: core::fmt::Debug> + 'static>(
             runtime: &$rt,
             guard: crate::AsyncDropGuard<T>,
         ) -> CleanupHandle<T>
-        where
-            T: crate::AsyncDrop + 'static,
-            T::Error: core::fmt::Debug,
         {
             crate::rt::spawn_async_drop_on(runtime, guard)
         }
@@ -162,12 +156,9 @@ macro_rules! runtime_items {
 
         /// [`spawn_async_drop_current`](crate::rt::spawn_async_drop_current) on this
         /// runtime.
-        pub fn spawn_async_drop<T>(
+        pub fn spawn_async_drop<T: crate::AsyncDrop<Error: core::fmt::Debug> + 'static>(
             guard: crate::AsyncDropGuard<T>,
         ) -> Result<CleanupHandle<T>, NoRuntime<T>>
-        where
-            T: crate::AsyncDrop + 'static,
-            T::Error: core::fmt::Debug,
         {
             crate::rt::spawn_async_drop_current::<$rt, T>(guard)
         }
@@ -183,12 +174,9 @@ macro_rules! runtime_items {
         }
 
         /// [`block_on_async_drop_timeout`] with [`DEFAULT_WAIT_LIMIT`].
-        pub fn block_on_async_drop<T>(
+        pub fn block_on_async_drop<T: crate::AsyncDrop<Error: core::fmt::Debug> + 'static>(
             guard: crate::AsyncDropGuard<T>,
         ) -> Result<(), BlockingError<T::Error>>
-        where
-            T: crate::AsyncDrop + 'static,
-            T::Error: core::fmt::Debug,
         {
             block_on_async_drop_timeout(guard, DEFAULT_WAIT_LIMIT)
         }

@@ -73,10 +73,9 @@ impl<T: LocalAsyncDrop> Job<T> {
     }
 
     pub(crate) fn into_guard(mut self) -> AsyncDropGuard<T> {
-        match self.0.take() {
-            Some(guard) => guard,
-            None => unreachable!("a job holds its guard until it is taken"),
-        }
+        self.0
+            .take()
+            .expect("a job holds its guard until it is taken")
     }
 }
 
@@ -96,11 +95,10 @@ const BUDGET: usize = 128;
 /// The worker: runs up to `limit` cleanups from `jobs` at once until the channel is
 /// closed and drained, reporting as it goes; a panic of the policy is resumed at the
 /// end.
-pub(crate) async fn work<T>(jobs: async_channel::Receiver<Job<T>>, limit: usize) -> ReaperStats
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+pub(crate) async fn work<T: AsyncDrop<Error: fmt::Debug> + 'static>(
+    jobs: async_channel::Receiver<Job<T>>,
+    limit: usize,
+) -> ReaperStats {
     let mut queues = Queues {
         queued: jobs.clone(),
         running: FuturesUnordered::new(),
@@ -204,11 +202,9 @@ async fn send<T: LocalAsyncDrop>(jobs: Sender<Job<T>>, job: Job<T>) -> Result<()
 
 /// Waits for `sending` to queue the value; cleans it up in place if the worker shut
 /// down meanwhile.
-async fn overflow<T>(sending: impl Future<Output = Result<(), Job<T>>>)
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+async fn overflow<T: AsyncDrop<Error: fmt::Debug> + 'static>(
+    sending: impl Future<Output = Result<(), Job<T>>>,
+) {
     if let Err(job) = sending.await {
         clean_up_reporting(job.into_guard()).await;
     }
@@ -244,7 +240,7 @@ impl<T: LocalAsyncDrop> fmt::Debug for HandOver<'_, T> {
 
 /// A handle to a cleanup worker: a task on a [`Runtime`] that cleans up whatever
 /// is handed to it, for synchronous code that lets go of guarded values (a `Drop`
-/// impl, a callback). Each runtime module has it as `Reaper<T>`.
+/// impl, a callback).
 ///
 /// The worker is fed through a bounded queue and runs up to `capacity` cleanups at
 /// once: at most `capacity` values wait and `capacity` more are being cleaned up.
@@ -259,8 +255,7 @@ impl<T: LocalAsyncDrop> fmt::Debug for HandOver<'_, T> {
 /// resolves to the [`ReaperStats`]. If the runtime drops the worker first, every
 /// running and queued value reports
 /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) and the worker resolves to
-/// [`WorkerError::Cancelled`]. smol's and async-std's global executors never shut
-/// down: await the worker before `main` returns.
+/// [`WorkerError::Cancelled`].
 ///
 /// # Examples
 ///
@@ -292,12 +287,7 @@ pub struct Reaper<T: LocalAsyncDrop, R> {
     runtime: R,
 }
 
-impl<T, R> Reaper<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> Reaper<T, R> {
     /// Spawns a cleanup worker on the current runtime; see [`spawn_on`](Self::spawn_on).
     ///
     /// # Panics
@@ -387,15 +377,14 @@ where
     /// [`HandOverError::WouldBlock`] if the queue is full where blocking could
     /// deadlock ([`Runtime::blocking_could_deadlock`]).
     pub fn hand_over_blocking(&self, guard: AsyncDropGuard<T>) -> Result<(), HandOverError<T>> {
-        let job = match self.jobs.try_send(Job::new(guard)) {
-            Ok(()) => return Ok(()),
-            Err(TrySendError::Closed(job)) => return Err(HandOverError::Closed(job.into_guard())),
-            Err(TrySendError::Full(job)) => job,
+        let guard = match self.try_hand_over(guard) {
+            Err(HandOverError::Full(guard)) if self.runtime.blocking_could_deadlock() => {
+                return Err(HandOverError::WouldBlock(guard))
+            }
+            Err(HandOverError::Full(guard)) => guard,
+            done => return done,
         };
-        if self.runtime.blocking_could_deadlock() {
-            return Err(HandOverError::WouldBlock(job.into_guard()));
-        }
-        let sending = send(self.jobs.clone(), job);
+        let sending = send(self.jobs.clone(), Job::new(guard));
         match self.runtime.block_on(sending, Duration::MAX) {
             Some(sent) => sent.map_err(|job| HandOverError::Closed(job.into_guard())),
             None => unreachable!("`Runtime::block_on` gives up only at its limit"),
@@ -528,7 +517,7 @@ impl fmt::Debug for ReaperWorker {
 }
 
 /// A guarded value whose `Drop` hands it to a [`Reaper`] for cleanup; it
-/// dereferences to the value. Each runtime module has it as `ReaperDrop<T>`.
+/// dereferences to the value.
 ///
 /// # Drop behaviour
 ///
@@ -560,23 +549,13 @@ impl fmt::Debug for ReaperWorker {
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct ReaperDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+pub struct ReaperDrop<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> {
     guard: Held<T>,
     reaper: Reaper<T, R>,
     wait_limit: Duration,
 }
 
-impl<T, R> ReaperDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> ReaperDrop<T, R> {
     /// Wraps `guard`; dropping the wrapper hands the value to `reaper`.
     pub fn new(guard: AsyncDropGuard<T>, reaper: &Reaper<T, R>) -> Self {
         Self::with_wait_limit(guard, reaper, DEFAULT_WAIT_LIMIT)
@@ -614,11 +593,8 @@ where
 
 deref_to_guarded!(ReaperDrop, R: Runtime);
 
-impl<T, R> fmt::Debug for ReaperDrop<T, R>
-where
-    T: AsyncDrop + fmt::Debug + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
+impl<T: AsyncDrop<Error: fmt::Debug> + fmt::Debug + 'static, R: Runtime> fmt::Debug
+    for ReaperDrop<T, R>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReaperDrop")
@@ -629,12 +605,7 @@ where
     }
 }
 
-impl<T, R> Drop for ReaperDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> Drop for ReaperDrop<T, R> {
     fn drop(&mut self) {
         if let Some(guard) = self.guard.take_for_drop() {
             drop_into_worker(

@@ -17,14 +17,9 @@ use std::thread;
 /// current thread could deadlock it, block a thread on a future, and find the
 /// current runtime.
 ///
-/// Every adapter feature is written once over this trait: background cleanup
-/// ([`spawn_async_drop_on`](super::spawn_async_drop_on), [`SpawnOnDrop`](super::SpawnOnDrop)),
-/// the cleanup worker ([`Reaper`](super::Reaper)), deadlines
-/// ([`async_drop_timeout_on`](super::async_drop_timeout_on)) and blocking
-/// ([`block_on_async_drop_on`](super::block_on_async_drop_on),
-/// [`BlockOnDrop`](super::BlockOnDrop)). tokio's `Handle`, `rt::smol::Smol` and
-/// `rt::async_std::AsyncStd` implement it (see [the adapters](super)); implement it
-/// for any other executor to get all of them.
+/// Every item of [the adapters](super) is written once over this trait; tokio's
+/// `Handle`, `rt::smol::Smol` and `rt::async_std::AsyncStd` implement it. Implement
+/// it for any other executor to get all of them.
 ///
 /// # Using another runtime
 ///
@@ -130,10 +125,7 @@ pub trait Runtime: Clone + fmt::Debug + Send + Sync + 'static {
 
 /// `future`, or `None` once `limit` has passed on `runtime`'s timer (no timer for
 /// `Duration::MAX`).
-#[cfg_attr(
-    not(any(feature = "smol", feature = "async-std")),
-    allow(dead_code, reason = "used by the runtime modules")
-)]
+#[cfg(any(feature = "smol", feature = "async-std"))]
 pub(crate) async fn within<R: Runtime, F: Future>(
     runtime: &R,
     future: F,
@@ -183,9 +175,8 @@ pub(crate) async fn within<R: Runtime, F: Future>(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait LocalRuntime: Clone + fmt::Debug + 'static {
-    /// Runs `future` to completion as a detached task on this executor's thread.
-    /// An executor dropped with the task unfinished makes the cleanup report
-    /// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled).
+    /// Runs `future` to completion as a detached task on this executor's thread
+    /// (dropped unfinished, as [`Runtime::spawn`] says).
     fn spawn_local<F>(&self, future: F)
     where
         F: Future<Output = ()> + 'static;
@@ -197,8 +188,7 @@ pub trait LocalRuntime: Clone + fmt::Debug + 'static {
 /// Counted is every cleanup that runs in a task of its own (background cleanups,
 /// a [`ReaperDrop`](super::ReaperDrop)'s overflow, a blocking call's leftovers) until
 /// it ends or the runtime drops it; a [`Reaper`](super::Reaper)'s own cleanups are
-/// not: await its [`ReaperWorker`](super::ReaperWorker). Each runtime module has it
-/// as `background_cleanups()` and `wait_for_background_cleanups(limit)`.
+/// not: await its [`ReaperWorker`](super::ReaperWorker).
 ///
 /// # Examples
 ///
@@ -258,7 +248,8 @@ impl CleanupTracker {
 
     /// `future`, counted until it ends or is dropped.
     pub(crate) fn track<F: Future>(&'static self, future: F) -> impl Future<Output = F::Output> {
-        let token = Tracked::new(self);
+        self.running.fetch_add(1, Ordering::AcqRel);
+        let token = Tracked(self);
         async move {
             let _token = token;
             future.await
@@ -282,13 +273,6 @@ impl fmt::Debug for CleanupTracker {
 
 /// Counts one cleanup while it exists.
 struct Tracked(&'static CleanupTracker);
-
-impl Tracked {
-    fn new(tracker: &'static CleanupTracker) -> Self {
-        tracker.running.fetch_add(1, Ordering::AcqRel);
-        Tracked(tracker)
-    }
-}
 
 impl Drop for Tracked {
     fn drop(&mut self) {
@@ -362,10 +346,7 @@ std::thread_local! {
 }
 
 /// Whether this thread has polled an adapter task (or its locals are gone).
-#[cfg_attr(
-    not(feature = "smol"),
-    allow(dead_code, reason = "used by the smol adapter")
-)]
+#[cfg(feature = "smol")]
 pub(crate) fn runs_tasks() -> bool {
     RUNS_TASKS.try_with(Cell::get).unwrap_or(true)
 }

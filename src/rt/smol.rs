@@ -107,10 +107,7 @@ impl Runtime for Smol {
         Some(Smol::global())
     }
 
-    fn spawn<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         match &self.executor {
             None => ::smol::spawn(future).detach(),
             Some(executor) => executor.spawn(future).detach(),
@@ -147,11 +144,10 @@ impl Runtime for Smol {
 
 /// Runs the cleanup of `guard` as a task on `executor` (any lifetime), as
 /// [`crate::rt::spawn_async_drop_on`]; it runs when something runs the executor.
-pub fn spawn_async_drop_on<T>(executor: &Executor<'_>, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+pub fn spawn_async_drop_on<T: AsyncDrop<Error: fmt::Debug> + 'static>(
+    executor: &Executor<'_>,
+    guard: AsyncDropGuard<T>,
+) -> CleanupHandle<T> {
     let (task, handle) = detached(guard);
     let task = super::runtime::Quiet::new(<Smol as Runtime>::tracker().track(task));
     executor.spawn(task).detach();
@@ -159,10 +155,7 @@ where
 }
 
 /// The smol-specific ways to name an executor of yours.
-impl<T: AsyncDrop + 'static> SpawnOnDrop<T>
-where
-    T::Error: fmt::Debug,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static> SpawnOnDrop<T> {
     /// Wraps `guard`; dropping the wrapper spawns the cleanup on `executor`.
     pub fn with_executor(guard: AsyncDropGuard<T>, executor: Arc<Executor<'static>>) -> Self {
         Self::with_runtime(guard, Smol::from(executor))
@@ -174,10 +167,7 @@ where
     }
 }
 
-impl<T: AsyncDrop + 'static> Reaper<T>
-where
-    T::Error: fmt::Debug,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static> Reaper<T> {
     /// The executor of yours the worker runs on, if not the global one.
     pub fn executor(&self) -> Option<&Arc<Executor<'static>>> {
         self.runtime().executor()

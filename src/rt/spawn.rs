@@ -14,8 +14,7 @@ use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 /// Returns at once with a [`CleanupHandle`]: await it to learn how the cleanup
 /// ended, or drop it to let the cleanup go on alone; a failure goes to whoever
 /// awaits the handle, or else to the [`Policy`](crate::Policy). The runtime's
-/// [`CleanupTracker`](super::CleanupTracker) counts the cleanup until it ends. A
-/// runtime that drops the task unfinished makes it report [`ReportKind::Cancelled`].
+/// [`CleanupTracker`](super::CleanupTracker) counts the cleanup until it ends.
 ///
 /// # Examples
 ///
@@ -33,12 +32,10 @@ use crate::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn spawn_async_drop_on<R, T>(runtime: &R, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
-where
-    R: Runtime,
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+pub fn spawn_async_drop_on<R: Runtime, T: AsyncDrop<Error: fmt::Debug> + 'static>(
+    runtime: &R,
+    guard: AsyncDropGuard<T>,
+) -> CleanupHandle<T> {
     let (task, handle) = detached(guard);
     super::runtime::detach(runtime, task);
     handle
@@ -51,8 +48,7 @@ where
 pub fn spawn_local_async_drop_on<R, T>(runtime: &R, guard: AsyncDropGuard<T>) -> CleanupHandle<T>
 where
     R: LocalRuntime,
-    T: LocalAsyncDrop + 'static,
-    T::Error: fmt::Debug,
+    T: LocalAsyncDrop<Error: fmt::Debug> + 'static,
 {
     let (task, handle) = detached(guard);
     runtime.spawn_local(super::runtime::Quiet::new(task));
@@ -60,7 +56,7 @@ where
 }
 
 /// Runs the cleanup of `guard` as a detached task on the current runtime of kind
-/// `R` ([`Runtime::current`]); each runtime module has it as `spawn_async_drop`.
+/// `R` ([`Runtime::current`]).
 ///
 /// # Errors
 ///
@@ -85,14 +81,9 @@ where
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn spawn_async_drop_current<R, T>(
+pub fn spawn_async_drop_current<R: Runtime, T: AsyncDrop<Error: fmt::Debug> + 'static>(
     guard: AsyncDropGuard<T>,
-) -> Result<CleanupHandle<T>, NoRuntime<T>>
-where
-    R: Runtime,
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+) -> Result<CleanupHandle<T>, NoRuntime<T>> {
     match R::current() {
         Some(runtime) => Ok(spawn_async_drop_on(&runtime, guard)),
         None => Err(NoRuntime::new::<R>(guard)),
@@ -158,11 +149,7 @@ impl<T> fmt::Display for NoRuntime<T> {
 impl<T> core::error::Error for NoRuntime<T> {}
 
 /// A guarded value whose `Drop` spawns its cleanup on a runtime, instead of
-/// reporting it as forgotten.
-///
-/// For values whose cleanup may run after their owner is gone (connections in a
-/// cache, sessions of a cancelled request handler). It dereferences to the value.
-/// Each runtime module has it as `SpawnOnDrop<T>`.
+/// reporting it as forgotten; it dereferences to the value.
 ///
 /// # Drop behaviour
 ///
@@ -186,22 +173,12 @@ impl<T> core::error::Error for NoRuntime<T> {}
 /// # }
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub struct SpawnOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+pub struct SpawnOnDrop<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> {
     guard: Held<T>,
     runtime: Option<R>,
 }
 
-impl<T, R> SpawnOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> SpawnOnDrop<T, R> {
     /// Wraps `guard`, capturing the current runtime if there is one.
     pub fn new(guard: AsyncDropGuard<T>) -> Self {
         SpawnOnDrop {
@@ -234,22 +211,17 @@ where
     ///
     /// With no runtime captured and none current, [`NoRuntime`] with the guard.
     pub fn spawn(mut this: Self) -> Result<CleanupHandle<T>, NoRuntime<T>> {
-        let runtime = this.runtime.take();
-        let guard = Self::into_guard(this);
-        match runtime.or_else(R::current) {
-            Some(runtime) => Ok(spawn_async_drop_on(&runtime, guard)),
-            None => Err(NoRuntime::new::<R>(guard)),
+        match this.runtime.take() {
+            Some(runtime) => Ok(spawn_async_drop_on(&runtime, Self::into_guard(this))),
+            None => spawn_async_drop_current::<R, T>(Self::into_guard(this)),
         }
     }
 }
 
 deref_to_guarded!(SpawnOnDrop, R: Runtime);
 
-impl<T, R> fmt::Debug for SpawnOnDrop<T, R>
-where
-    T: AsyncDrop + fmt::Debug + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
+impl<T: AsyncDrop<Error: fmt::Debug> + fmt::Debug + 'static, R: Runtime> fmt::Debug
+    for SpawnOnDrop<T, R>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SpawnOnDrop")
@@ -259,12 +231,7 @@ where
     }
 }
 
-impl<T, R> Drop for SpawnOnDrop<T, R>
-where
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-    R: Runtime,
-{
+impl<T: AsyncDrop<Error: fmt::Debug> + 'static, R: Runtime> Drop for SpawnOnDrop<T, R> {
     fn drop(&mut self) {
         let Some(guard) = self.guard.take_for_drop() else {
             return;
@@ -278,12 +245,10 @@ where
 
 /// Cleans `guard` up in a detached, counted task on `runtime` that reports its own
 /// failure.
-pub(crate) fn clean_up_detached<R, T>(runtime: &R, guard: AsyncDropGuard<T>)
-where
-    R: Runtime,
-    T: AsyncDrop + 'static,
-    T::Error: fmt::Debug,
-{
+pub(crate) fn clean_up_detached<R: Runtime, T: AsyncDrop<Error: fmt::Debug> + 'static>(
+    runtime: &R,
+    guard: AsyncDropGuard<T>,
+) {
     super::runtime::detach(runtime, clean_up_reporting(guard));
 }
 

@@ -49,10 +49,7 @@ impl Runtime for Handle {
         Handle::try_current().ok()
     }
 
-    fn spawn<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
+    fn spawn<F: Future<Output = ()> + Send + 'static>(&self, future: F) {
         // The task reports for itself; its `JoinHandle` has nothing to add.
         drop(Handle::spawn(self, future));
     }
@@ -126,10 +123,7 @@ impl Runtime for Handle {
 pub struct Local;
 
 impl LocalRuntime for Local {
-    fn spawn_local<F>(&self, future: F)
-    where
-        F: Future<Output = ()> + 'static,
-    {
+    fn spawn_local<F: Future<Output = ()> + 'static>(&self, future: F) {
         drop(::tokio::task::spawn_local(future));
     }
 }
@@ -156,14 +150,10 @@ impl LocalRuntime for Local {
 /// block_on_async_drop_timeout(AsyncDropGuard::new(Conn), Duration::from_secs(5))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn block_on_async_drop_timeout<T>(
+pub fn block_on_async_drop_timeout<T: AsyncDrop<Error: core::fmt::Debug> + 'static>(
     guard: AsyncDropGuard<T>,
     limit: Duration,
-) -> Result<(), BlockingError<T::Error>>
-where
-    T: AsyncDrop + 'static,
-    T::Error: core::fmt::Debug,
-{
+) -> Result<(), BlockingError<T::Error>> {
     if let Ok(runtime) = Handle::try_current() {
         let could_deadlock = runtime.runtime_flavor() != RuntimeFlavor::MultiThread;
         return super::block::block_on_async_drop_where(&runtime, could_deadlock, guard, limit);

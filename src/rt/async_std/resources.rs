@@ -49,10 +49,7 @@ impl AsyncDrop for File {
 
 /// Writes out the buffer, then [`Write::poll_close`]s the inner writer; see
 /// [resources](crate::rt#resources).
-impl<W> AsyncDrop for BufWriter<W>
-where
-    W: Write + Unpin + Send,
-{
+impl<W: Write + Unpin + Send> AsyncDrop for BufWriter<W> {
     type Error = io::Error;
 
     async fn async_drop_impl(mut self) -> io::Result<()> {

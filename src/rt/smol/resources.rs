@@ -81,10 +81,7 @@ impl AsyncDrop for File {
 
 /// Writes out the buffer, then [`AsyncWriteExt::close`]s the inner writer; see
 /// [resources](crate::rt#resources).
-impl<W> AsyncDrop for BufWriter<W>
-where
-    W: AsyncWrite + Unpin + Send,
-{
+impl<W: AsyncWrite + Unpin + Send> AsyncDrop for BufWriter<W> {
     type Error = io::Error;
 
     async fn async_drop_impl(mut self) -> io::Result<()> {

@@ -56,10 +56,7 @@ impl AsyncDrop for File {
 /// Writes out the buffer, then [`AsyncWriteExt::shutdown`]s the inner writer; see
 /// [resources](crate::rt#resources).
 #[cfg(feature = "tokio-io-util")]
-impl<W> AsyncDrop for BufWriter<W>
-where
-    W: AsyncWrite + Unpin + Send,
-{
+impl<W: AsyncWrite + Unpin + Send> AsyncDrop for BufWriter<W> {
     type Error = io::Error;
 
     async fn async_drop_impl(mut self) -> io::Result<()> {
