@@ -899,8 +899,8 @@ fn scale_cleanup_of_many_elements_is_one_pass() {
     // cleanup that did not wake is never polled again. A join that re-polled every
     // pending cleanup would make ~N²/2 polls here.
     assert_eq!(polls.get(), 2 * SCALE);
-    // `FuturesUnordered` hands control back to the executor now and then; still
-    // O(N) in all.
+    // The cleanup yields to the executor after about one poll per running cleanup;
+    // still O(N) outer polls in all.
     assert!(
         outer <= SCALE + 1,
         "{outer} outer polls for {SCALE} elements"
