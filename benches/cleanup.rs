@@ -393,50 +393,50 @@ struct DerivedJoined {
 // three `Option<Infallible>`) is inhabited where `Infallible` is not, which costs
 // one store of the result at this non-inlined boundary and nothing in the cleanup.
 
+/// Cleans up a parent of three guarded fields, built by `parent`.
+#[cfg(feature = "derive")]
+#[inline(always)]
+fn derived<P, F>(id: u64, parent: F) -> bool
+where
+    P: AsyncDrop,
+    F: FnOnce([AsyncDropGuard<Trivial>; 3]) -> P,
+{
+    let fields = [id, id + 1, id + 2].map(|id| AsyncDropGuard::new(Trivial(id)));
+    run(AsyncDropGuard::new(parent(fields)).async_drop()).is_ok()
+}
+
+#[cfg(feature = "derive")]
+#[inline(always)]
+fn plain(id: u64) -> PlainComposite {
+    PlainComposite {
+        a: Trivial(id),
+        b: Trivial(id + 1),
+        c: Trivial(id + 2),
+    }
+}
+
 #[cfg(feature = "derive")]
 #[inline(never)]
 fn op_derived_sequential(id: u64) -> bool {
-    let parent = AsyncDropGuard::new(DerivedSequential {
-        a: AsyncDropGuard::new(Trivial(id)),
-        b: AsyncDropGuard::new(Trivial(id + 1)),
-        c: AsyncDropGuard::new(Trivial(id + 2)),
-    });
-    run(parent.async_drop()).is_ok()
+    derived(id, |[a, b, c]| DerivedSequential { a, b, c })
 }
 
 #[cfg(feature = "derive")]
 #[inline(never)]
 fn op_by_hand_sequential(id: u64) -> bool {
-    run(PlainComposite {
-        a: Trivial(id),
-        b: Trivial(id + 1),
-        c: Trivial(id + 2),
-    }
-    .close_each())
-    .is_ok()
+    run(plain(id).close_each()).is_ok()
 }
 
 #[cfg(feature = "derive")]
 #[inline(never)]
 fn op_derived_joined(id: u64) -> bool {
-    let parent = AsyncDropGuard::new(DerivedJoined {
-        a: AsyncDropGuard::new(Trivial(id)),
-        b: AsyncDropGuard::new(Trivial(id + 1)),
-        c: AsyncDropGuard::new(Trivial(id + 2)),
-    });
-    run(parent.async_drop()).is_ok()
+    derived(id, |[a, b, c]| DerivedJoined { a, b, c })
 }
 
 #[cfg(feature = "derive")]
 #[inline(never)]
 fn op_by_hand_joined(id: u64) -> bool {
-    run(PlainComposite {
-        a: Trivial(id),
-        b: Trivial(id + 1),
-        c: Trivial(id + 2),
-    }
-    .close_joined())
-    .is_ok()
+    run(plain(id).close_joined()).is_ok()
 }
 
 #[inline(never)]

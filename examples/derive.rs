@@ -1,21 +1,10 @@
 //! Composite types derive their cleanup: run with
 //! `cargo run --features derive --example derive`.
 
-use std::fmt;
+use std::{fmt, io};
 
 use asyncdrop::collections::AsyncDropVec;
 use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy};
-
-#[derive(Debug)]
-struct NetError(String);
-
-impl fmt::Display for NetError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for NetError {}
 
 /// A pretend socket: its teardown says goodbye, then closes.
 struct Socket {
@@ -27,18 +16,21 @@ impl Socket {
         AsyncDropGuard::new(Socket { peer })
     }
 
-    async fn send(&mut self, msg: &str) -> Result<(), NetError> {
+    async fn send(&mut self, msg: &str) -> Result<(), io::Error> {
         println!("  {} <- {msg:?}", self.peer);
         Ok(())
     }
 }
 
 impl AsyncDrop for Socket {
-    type Error = NetError;
-    async fn async_drop_impl(self) -> Result<(), NetError> {
+    type Error = io::Error;
+    async fn async_drop_impl(self) -> Result<(), io::Error> {
         println!("  close socket to {}", self.peer);
         if self.peer == "flaky" {
-            return Err(NetError(format!("{}: reset during close", self.peer)));
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                format!("{}: reset during close", self.peer),
+            ));
         }
         Ok(())
     }
@@ -74,7 +66,7 @@ struct Session {
 }
 
 impl Session {
-    async fn say_goodbye(&mut self) -> Result<(), NetError> {
+    async fn say_goodbye(&mut self) -> Result<(), io::Error> {
         let bye = format!("bye, {}", self.user);
         self.socket.send(&bye).await
     }
@@ -83,7 +75,7 @@ impl Session {
 /// Every member's error converts into it with `From`.
 #[derive(Debug)]
 enum SessionError {
-    Net(NetError),
+    Net(io::Error),
     Pool(usize),
     Cache(CacheError),
 }
@@ -98,14 +90,14 @@ impl fmt::Display for SessionError {
     }
 }
 
-impl From<NetError> for SessionError {
-    fn from(e: NetError) -> Self {
+impl From<io::Error> for SessionError {
+    fn from(e: io::Error) -> Self {
         SessionError::Net(e)
     }
 }
 
-impl From<asyncdrop::collections::CleanupErrors<NetError>> for SessionError {
-    fn from(e: asyncdrop::collections::CleanupErrors<NetError>) -> Self {
+impl From<asyncdrop::collections::CleanupErrors<io::Error>> for SessionError {
+    fn from(e: asyncdrop::collections::CleanupErrors<io::Error>) -> Self {
         SessionError::Pool(e.len())
     }
 }
