@@ -48,6 +48,23 @@ impl Logged {
     }
 }
 
+/// Logged guards with ids 1, 2, 3, each probe set up by `setup(id, probe)`.
+fn logged(
+    c: &Arc<Counters>,
+    log: &Log,
+    setup: impl Fn(u32, Probe) -> Probe,
+) -> [AsyncDropGuard<Logged>; 3] {
+    [1, 2, 3].map(|id| Logged::guard(setup(id, Probe::new(c).id(id)), log))
+}
+
+/// The log of cleanups of `ids` run one by one, last listed first.
+fn one_by_one_last_first(ids: &[u32]) -> Vec<Event> {
+    ids.iter()
+        .rev()
+        .flat_map(|&id| [Event::Start(id), Event::End(id)])
+        .collect()
+}
+
 impl AsyncDrop for Logged {
     type Error = ProbeError;
 
@@ -237,9 +254,7 @@ fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
     let c = Counters::new();
     let log = new_log();
     let result: Result<(), AppError> = block_on(async {
-        let a = Logged::guard(Probe::new(&c).id(1).yields(2), &log);
-        let b = Logged::guard(Probe::new(&c).id(2).yields(2), &log);
-        let d = Logged::guard(Probe::new(&c).id(3).yields(2), &log);
+        let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
         with_async_drop!(sequential a, b, d => {
             assert!(events(&log).is_empty());
             Ok(())
@@ -247,17 +262,7 @@ fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
     });
     assert_eq!(result, Ok(()));
     // Sequential, not interleaved, even though every cleanup suspends twice.
-    assert_eq!(
-        events(&log),
-        [
-            Event::Start(3),
-            Event::End(3),
-            Event::Start(2),
-            Event::End(2),
-            Event::Start(1),
-            Event::End(1),
-        ]
-    );
+    assert_eq!(events(&log), one_by_one_last_first(&[1, 2, 3]));
     assert_cleaned(&c, 3);
     assert!(take_reports().is_empty());
 }
@@ -273,15 +278,7 @@ fn sequential_all_form_cleans_up_last_listed_first() {
         let (v, (ra, rb)) = with_async_drop!(sequential all a, b => { 5 });
         assert_eq!((v, ra, rb), (5, Ok(()), Ok(())));
     });
-    assert_eq!(
-        events(&log),
-        [
-            Event::Start(2),
-            Event::End(2),
-            Event::Start(1),
-            Event::End(1)
-        ]
-    );
+    assert_eq!(events(&log), one_by_one_last_first(&[1, 2]));
     assert_cleaned(&c, 2);
     assert!(take_reports().is_empty());
 }
@@ -367,24 +364,15 @@ fn sequential_every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
     let c = Counters::new();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
-        let a = Logged::guard(Probe::new(&c).id(1), &log);
-        let b = Logged::guard(Probe::new(&c).id(2), &log);
-        let d = Logged::guard(Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)), &log);
+        let [a, b, d] = logged(&c, &log, |id, probe| match id {
+            3 => probe.behaviour(Behaviour::Fail(3)),
+            _ => probe,
+        });
         with_async_drop!(sequential a, b, d => { Ok(0) })
     });
     // `d` failed first; `b` and `a` were still cleaned up afterwards.
     assert_eq!(result, Err(AppError::Probe(ProbeError { id: 3, code: 3 })));
-    assert_eq!(
-        events(&log),
-        [
-            Event::Start(3),
-            Event::End(3),
-            Event::Start(2),
-            Event::End(2),
-            Event::Start(1),
-            Event::End(1),
-        ]
-    );
+    assert_eq!(events(&log), one_by_one_last_first(&[1, 2, 3]));
     assert_cleaned(&c, 3);
     assert!(take_reports().is_empty());
 }
@@ -585,9 +573,7 @@ fn guards_are_cleaned_up_concurrently_each_started_before_any_finishes() {
     let c = Counters::new();
     let log = new_log();
     let result: Result<(), AppError> = block_on(async {
-        let a = Logged::guard(Probe::new(&c).id(1).yields(2), &log);
-        let b = Logged::guard(Probe::new(&c).id(2).yields(2), &log);
-        let d = Logged::guard(Probe::new(&c).id(3).yields(2), &log);
+        let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
         with_async_drop!(a, b, d => { Ok(()) })
     });
     assert_eq!(result, Ok(()));
