@@ -246,12 +246,18 @@ fn main() {
         .build()
         .expect("tokio runtime");
     let finished = Arc::new(AtomicUsize::new(0));
-    let addr = rt.block_on(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("address");
-        tokio::spawn(serve(listener, Arc::clone(&finished)));
-        addr
-    });
+    // The peer runs on a runtime of its own, on its own thread, as a remote peer
+    // would: the clients' runtime only closes.
+    let peer = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("peer runtime");
+    let listener = peer
+        .block_on(TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let serving = Arc::clone(&finished);
+    std::thread::spawn(move || peer.block_on(serve(listener, serving)));
     // A warm-up round of every variant, then the measured ones, the order turning.
     for variant in VARIANTS {
         measure(&rt, addr, &finished, variant, n.min(500));

@@ -319,6 +319,17 @@ pub mod doc_fixture {
         }
     }
 
+    /// A connection to a port, whose cleanup succeeds at once.
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Port(pub u16);
+
+    impl crate::AsyncDrop for Port {
+        type Error = std::io::Error;
+        async fn async_drop_impl(self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     /// A `!Send` resource whose cleanup succeeds at once.
     #[derive(Debug, Default)]
     pub struct Journal(pub alloc::rc::Rc<u8>);

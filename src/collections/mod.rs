@@ -12,13 +12,30 @@
 //! must be cleaned up like any other. Inside the collection the values are stored
 //! bare, so a forgotten collection is reported once, not once per element.
 //!
+//! # Cleanup
+//!
 //! Cleaning a collection up runs the cleanup of every element concurrently inside
-//! the cleanup future itself: nothing is spawned and no runtime is needed. Every
-//! element is cleaned up even when others fail, and every error is returned in a
-//! [`CleanupErrors`]. A cleanup is polled again only after it has woken its waker,
-//! and the whole cleanup allocates twice whatever the number of elements. For
-//! elements that depend on each other, the ordered variants (`async_drop_in_order`)
-//! clean up one element at a time, last first.
+//! the cleanup future itself, as [`async_drop_iter`] does: nothing is spawned and no
+//! runtime is needed. Every element is cleaned up even when others fail, and every
+//! error is returned in a [`CleanupErrors`], in element order (each collection says
+//! which). A cleanup is polled again only after it has woken its waker, so the
+//! whole cleanup is one pass; it allocates at most twice whatever the number of
+//! elements, three times if some fail. For elements that depend on each other, the
+//! ordered variants (`async_drop_in_order`) clean up one element at a time, last
+//! first, allocating only their error list.
+//!
+//! # Drop behaviour and cancel safety
+//!
+//! A collection whose guard is dropped without cleanup drops every element (and
+//! key) synchronously and reports
+//! [`ReportKind::Forgotten`](crate::ReportKind::Forgotten) once, for the collection.
+//! A cleanup future dropped midway drops every element whose cleanup had not
+//! finished, exactly once, and reports
+//! [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the
+//! collection; the elements, started or not, report nothing of their own. A panic
+//! inside an element's cleanup propagates to the caller; the other elements are
+//! dropped (exactly once) with the cleanup future, and nothing is reported (the
+//! panic is the report).
 //!
 //! # Examples
 //!

@@ -13,49 +13,11 @@ use super::CleanupErrors;
 use crate::future::AsyncDropFuture;
 use crate::{AsyncDropGuard, LocalAsyncDrop};
 
-/// A `Vec` of guarded values that is itself one guarded value.
-///
-/// Values go in as [`AsyncDropGuard`]s and come out as guards (so a removed value
-/// still has to be cleaned up). Inside, they are stored bare: if the collection's
-/// guard is forgotten, that is *one* report for the collection, not one per element.
-/// Cleaning the collection up ([`async_drop`](AsyncDropGuard::async_drop)) cleans
-/// up every element concurrently; [`async_drop_in_order`](Self::async_drop_in_order)
-/// cleans them up one by one, last first.
-///
-/// Create it with [`new`](Self::new), which hands out the collection's guard; the
-/// methods are reached through that guard.
-///
-/// # Cleanup
-///
-/// [`LocalAsyncDrop::async_drop_impl`] (what
-/// [`AsyncDropGuard::async_drop`] runs) cleans up every element concurrently in the
-/// current task, without spawning, as [`async_drop_iter`](super::async_drop_iter)
-/// does: every element is cleaned up even if others fail, and the future resolves
-/// to `Err(`[`CleanupErrors`]`)` holding every error in index order. A cleanup is
-/// polled again only when it has woken its waker, so the whole cleanup is one pass.
-///
-/// # Cost
-///
-/// As [`async_drop_iter`](super::async_drop_iter)'s: at most 2 allocations for
-/// any number of elements, 3 if some fail; the ordered variant allocates only its
-/// error list.
-///
-/// # Drop behaviour
-///
-/// Dropping the collection's guard without cleanup drops every element
-/// synchronously and reports [`ReportKind::Forgotten`](crate::ReportKind::Forgotten)
-/// once, for the collection.
-///
-/// # Cancel safety
-///
-/// Dropping the cleanup future midway drops every element whose cleanup had not
-/// finished (exactly once) and reports
-/// [`ReportKind::Cancelled`](crate::ReportKind::Cancelled) once, for the collection.
-/// The elements, started or not, report nothing of their own.
-///
-/// A panic inside an element's cleanup propagates to the caller; the other
-/// elements are dropped (exactly once) when the cleanup future is, and nothing is
-/// reported (the panic is the report).
+/// A `Vec` of guarded values that is itself one guarded value: values go in and come
+/// out as [`AsyncDropGuard`]s, and are cleaned up together (see [the
+/// collections](super) for how, and for the drop and cancel behaviour). Errors come
+/// in index order; [`async_drop_in_order`](Self::async_drop_in_order) cleans up one
+/// by one, last first.
 ///
 /// # Examples
 ///
@@ -92,24 +54,20 @@ pub struct AsyncDropVec<T> {
 }
 
 impl<T: LocalAsyncDrop> AsyncDropVec<T> {
-    /// Creates an empty collection and guards it.
-    ///
-    /// The guard records the caller's location, as
-    /// [`AsyncDropGuard::new`] does.
+    /// Creates an empty collection and guards it; the guard records the caller's
+    /// location, as [`AsyncDropGuard::new`] does.
     ///
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::AsyncDrop;
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let conns = AsyncDropVec::<Conn>::new();
+    /// # use asyncdrop::doc_fixture::Port;
+    /// use asyncdrop::collections::AsyncDropVec;
+    /// use asyncdrop::AsyncDropGuard;
+    ///
+    /// let mut conns = AsyncDropVec::new();
     /// assert!(conns.is_empty());
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// conns.push(AsyncDropGuard::new(Port(80)));
+    /// futures_executor::block_on(conns.async_drop()).unwrap();
     /// ```
     #[inline]
     #[track_caller]
@@ -120,26 +78,11 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
         })
     }
 
-    /// Creates an empty collection with room for `capacity` elements, and guards it.
+    /// As [`new`](Self::new), with room for `capacity` elements.
     ///
     /// # Panics
     ///
     /// If the capacity exceeds `isize::MAX` bytes (as [`Vec::with_capacity`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::AsyncDrop;
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let conns = AsyncDropVec::<Conn>::with_capacity(16);
-    /// assert!(conns.capacity() >= 16);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     #[track_caller]
     pub fn with_capacity(capacity: usize) -> AsyncDropGuard<Self> {
@@ -154,18 +97,15 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
+    /// # use asyncdrop::doc_fixture::Port;
+    /// use asyncdrop::collections::AsyncDropVec;
+    /// use asyncdrop::AsyncDropGuard;
+    ///
     /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(1)));
-    /// conns.push(AsyncDropGuard::new(Conn(2)));
-    /// assert_eq!((conns.len(), conns[1].0), (2, 2));
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
+    /// conns.push(AsyncDropGuard::new(Port(80)));
+    /// conns.push(AsyncDropGuard::new(Port(443)));
+    /// assert_eq!((conns.len(), &conns[1]), (2, &Port(443)));
+    /// futures_executor::block_on(conns.async_drop()).unwrap();
     /// ```
     #[inline]
     pub fn push(&mut self, value: AsyncDropGuard<T>) {
@@ -177,25 +117,8 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
     ///
     /// # Panics
     ///
-    /// If `index > len`. The value is then dropped during unwinding without a
-    /// report (the panic is the report).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(2)));
-    /// conns.insert(0, AsyncDropGuard::new(Conn(1)));
-    /// assert_eq!(conns.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 2]);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
+    /// If `index > len`. The value is then dropped during unwinding without a report
+    /// (the panic is the report).
     #[inline]
     #[track_caller]
     pub fn insert(&mut self, index: usize, value: AsyncDropGuard<T>) {
@@ -208,30 +131,8 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
         self.items.insert(index, value);
     }
 
-    /// Removes the last element and hands it back guarded; `None` if empty.
-    ///
-    /// The returned guard records the location of this call.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(1)));
-    /// let last = conns.pop().unwrap();
-    /// assert_eq!(last.0, 1);
-    /// last.async_drop().await.unwrap();
-    /// assert!(conns.pop().is_none());
-    /// conns.async_drop().await.unwrap();
-    /// # });
-    /// ```
+    /// Removes the last element and hands it back guarded (the guard records this
+    /// call's location); `None` if empty.
     #[inline]
     #[track_caller]
     pub fn pop(&mut self) -> Option<AsyncDropGuard<T>> {
@@ -239,10 +140,8 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
         Some(AsyncDropGuard::new(value))
     }
 
-    /// Removes the element at `index`, shifting the later ones left, and hands it
-    /// back guarded.
-    ///
-    /// The returned guard records the location of this call.
+    /// Removes the element at `index`, shifting the later ones left, and hands it back
+    /// guarded; the guard records this call's location.
     ///
     /// # Panics
     ///
@@ -251,22 +150,19 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
     /// # Examples
     ///
     /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
+    /// # use asyncdrop::doc_fixture::Port;
+    /// use asyncdrop::collections::AsyncDropVec;
+    /// use asyncdrop::AsyncDropGuard;
+    ///
     /// # futures_executor::block_on(async {
     /// let mut conns = AsyncDropVec::new();
-    /// for n in 1..=3 {
-    ///     conns.push(AsyncDropGuard::new(Conn(n)));
-    /// }
-    /// let second = conns.remove(1);
-    /// assert_eq!(second.0, 2);
-    /// assert_eq!(conns.iter().map(|c| c.0).collect::<Vec<_>>(), [1, 3]);
-    /// second.async_drop().await.unwrap();
+    /// conns.extend([80, 443, 8080].map(|port| AsyncDropGuard::new(Port(port))));
+    /// let https = conns.remove(1); // comes back guarded: clean it up too
+    /// assert_eq!(*https, Port(443));
+    /// https.async_drop().await.unwrap();
+    /// let last = conns.pop().unwrap(); // so does this one
+    /// assert_eq!(*last, Port(8080));
+    /// last.async_drop().await.unwrap();
     /// conns.async_drop().await.unwrap();
     /// # });
     /// ```
@@ -281,37 +177,12 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
         AsyncDropGuard::new(self.items.remove(index))
     }
 
-    /// Removes the element at `index`, moving the last element into its place, and
-    /// hands it back guarded. O(1), but does not keep the order.
-    ///
-    /// The returned guard records the location of this call.
+    /// Removes the element at `index`, moving the last element into its place (O(1),
+    /// not keeping the order), and hands it back guarded.
     ///
     /// # Panics
     ///
     /// If `index >= len`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let mut conns = AsyncDropVec::new();
-    /// for n in 1..=3 {
-    ///     conns.push(AsyncDropGuard::new(Conn(n)));
-    /// }
-    /// let first = conns.swap_remove(0);
-    /// assert_eq!(first.0, 1);
-    /// assert_eq!(conns.iter().map(|c| c.0).collect::<Vec<_>>(), [3, 2]);
-    /// first.async_drop().await.unwrap();
-    /// conns.async_drop().await.unwrap();
-    /// # });
-    /// ```
     #[inline]
     #[track_caller]
     pub fn swap_remove(&mut self, index: usize) -> AsyncDropGuard<T> {
@@ -382,113 +253,30 @@ impl<T: LocalAsyncDrop> AsyncDropVec<T> {
 
 impl<T> AsyncDropVec<T> {
     /// A reference to the element at `index`; `None` if out of bounds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(1)));
-    /// assert_eq!(conns.get(0).map(|c| c.0), Some(1));
-    /// assert!(conns.get(1).is_none());
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn get(&self, index: usize) -> Option<&T> {
         self.items.get(index)
     }
 
     /// A mutable reference to the element at `index`; `None` if out of bounds.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(1)));
-    /// conns.get_mut(0).unwrap().0 = 5;
-    /// assert_eq!(conns[0].0, 5);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         self.items.get_mut(index)
     }
 
     /// The number of elements.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn));
-    /// assert_eq!(conns.len(), 1);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
     /// Whether there are no elements.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// assert!(conns.is_empty());
-    /// conns.push(AsyncDropGuard::new(Conn));
-    /// assert!(!conns.is_empty());
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
 
     /// How many elements the collection can hold without reallocating.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::with_capacity(4);
-    /// conns.push(AsyncDropGuard::new(Conn));
-    /// assert!(conns.capacity() >= 4); // room for 3 more without reallocating
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn capacity(&self) -> usize {
         self.items.capacity()
@@ -499,117 +287,30 @@ impl<T> AsyncDropVec<T> {
     /// # Panics
     ///
     /// If the new capacity exceeds `isize::MAX` bytes (as [`Vec::reserve`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::AsyncDrop;
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::<Conn>::new();
-    /// conns.reserve(8);
-    /// assert!(conns.capacity() >= 8);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn reserve(&mut self, additional: usize) {
         self.items.reserve(additional);
     }
 
     /// An iterator over the elements, in index order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(2)));
-    /// conns.push(AsyncDropGuard::new(Conn(1)));
-    /// assert_eq!(conns.iter().map(|c| c.0).collect::<Vec<_>>(), [2, 1]);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn iter(&self) -> slice::Iter<'_, T> {
         self.items.iter()
     }
 
     /// An iterator over mutable references to the elements, in index order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(1)));
-    /// conns.push(AsyncDropGuard::new(Conn(2)));
-    /// for c in conns.iter_mut() {
-    ///     c.0 *= 10;
-    /// }
-    /// assert_eq!(conns.iter().map(|c| c.0).collect::<Vec<_>>(), [10, 20]);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn iter_mut(&mut self) -> slice::IterMut<'_, T> {
         self.items.iter_mut()
     }
 
     /// The elements as a slice.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(4)));
-    /// assert_eq!(conns.as_slice()[0].0, 4);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn as_slice(&self) -> &[T] {
         &self.items
     }
 
     /// The elements as a mutable slice (to sort or swap them, say).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::AsyncDropVec;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let mut conns = AsyncDropVec::new();
-    /// conns.push(AsyncDropGuard::new(Conn(2)));
-    /// conns.push(AsyncDropGuard::new(Conn(1)));
-    /// conns.as_mut_slice().sort_by_key(|c| c.0);
-    /// assert_eq!(conns[0].0, 1);
-    /// # futures_executor::block_on(conns.async_drop()).unwrap();
-    /// ```
     #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         &mut self.items
