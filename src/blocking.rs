@@ -248,22 +248,6 @@ where
     }
 
     /// How long dropping this wrapper waits for the cleanup at most.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop};
-    ///
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let conn = BlockingDrop::with_timeout(AsyncDropGuard::new(Conn), Duration::from_millis(250));
-    /// assert_eq!(BlockingDrop::timeout(&conn), Duration::from_millis(250));
-    /// drop(conn); // cleans up, waiting at most 250 ms
-    /// ```
     #[inline]
     pub fn timeout(this: &Self) -> Duration {
         this.timeout

@@ -27,14 +27,6 @@ pub struct ErrorAndCleanup<E, C> {
 
 impl<E, C> ErrorAndCleanup<E, C> {
     /// The operation's error, dropping the cleanup result.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::ErrorAndCleanup;
-    /// let e = ErrorAndCleanup::<u8, ()> { error: 4, cleanup: Ok(()) };
-    /// assert_eq!(e.into_error(), 4);
-    /// ```
     pub fn into_error(self) -> E {
         self.error
     }
@@ -103,22 +95,6 @@ impl<E, const N: usize> ArrayError<E, N> {
     }
 
     /// The error of the first element (by position) that failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-    /// # struct C(Result<(), u8>);
-    /// # impl AsyncDrop for C {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [Ok(()), Err(2), Err(3)].map(|r| AsyncDropGuard::new(C(r)));
-    /// let err = async_drop_all(conns).await.unwrap_err();
-    /// assert_eq!(*err.first(), 2);
-    /// # });
-    /// ```
     pub fn first(&self) -> &E {
         self.iter()
             .next()
@@ -127,43 +103,11 @@ impl<E, const N: usize> ArrayError<E, N> {
     }
 
     /// How many elements failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-    /// # struct C(Result<(), u8>);
-    /// # impl AsyncDrop for C {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [Err(1), Ok(()), Err(3)].map(|r| AsyncDropGuard::new(C(r)));
-    /// let err = async_drop_all(conns).await.unwrap_err();
-    /// assert_eq!(err.count(), 2);
-    /// # });
-    /// ```
     pub fn count(&self) -> usize {
         self.errors.iter().filter(|e| e.is_some()).count()
     }
 
     /// The errors with the positions of the elements that failed, in order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-    /// # struct C(Result<(), u8>);
-    /// # impl AsyncDrop for C {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [Err(1), Ok(()), Err(3)].map(|r| AsyncDropGuard::new(C(r)));
-    /// let err = async_drop_all(conns).await.unwrap_err();
-    /// assert_eq!(err.iter().collect::<Vec<_>>(), [(0, &1), (2, &3)]);
-    /// # });
-    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (usize, &E)> + '_ {
         self.errors
             .iter()
@@ -172,22 +116,6 @@ impl<E, const N: usize> ArrayError<E, N> {
     }
 
     /// The error of each element, by position.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(bool);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { if self.0 { Ok(()) } else { Err(9) } }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let pair = [AsyncDropGuard::new(Conn(false)), AsyncDropGuard::new(Conn(true))];
-    /// let err = async_drop_all(pair).await.unwrap_err();
-    /// assert_eq!(err.into_array(), [Some(9), None]);
-    /// # });
-    /// ```
     pub fn into_array(self) -> [Option<E>; N] {
         self.errors
     }
@@ -249,44 +177,11 @@ pub struct TupleError<T> {
 
 impl<T> TupleError<T> {
     /// The tuple of per-element errors.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-    /// # struct C(Result<(), u8>);
-    /// # impl AsyncDrop for C {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let pair = (AsyncDropGuard::new(C(Err(1))), AsyncDropGuard::new(C(Ok(()))));
-    /// let err = async_drop_all(pair).await.unwrap_err();
-    /// assert_eq!(err.into_inner(), (Some(1), None));
-    /// # });
-    /// ```
     pub fn into_inner(self) -> T {
         self.errors
     }
 
     /// A reference to the tuple of per-element errors.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-    /// # struct C(Result<(), u8>);
-    /// # impl AsyncDrop for C {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let err = async_drop_all((AsyncDropGuard::new(C(Ok(()))), AsyncDropGuard::new(C(Err(1)))))
-    ///     .await
-    ///     .unwrap_err();
-    /// assert_eq!(err.as_inner().1, Some(1));
-    /// # });
-    /// ```
     pub fn as_inner(&self) -> &T {
         &self.errors
     }
@@ -315,16 +210,6 @@ pub enum AcquireOutcome<E, C> {
 
 impl<E, C> AcquireOutcome<E, C> {
     /// The acquisition error, if this one failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::AcquireOutcome;
-    /// let failed: AcquireOutcome<&str, ()> = AcquireOutcome::Failed("refused");
-    /// assert_eq!(failed.error(), Some(&"refused"));
-    /// let acquired: AcquireOutcome<&str, ()> = AcquireOutcome::CleanupFailed(());
-    /// assert_eq!(acquired.error(), None);
-    /// ```
     pub fn error(&self) -> Option<&E> {
         match self {
             AcquireOutcome::Failed(e) => Some(e),
@@ -333,14 +218,6 @@ impl<E, C> AcquireOutcome<E, C> {
     }
 
     /// The cleanup error, if this one was acquired and its cleanup failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::AcquireOutcome;
-    /// let o: AcquireOutcome<(), &str> = AcquireOutcome::CleanupFailed("close");
-    /// assert_eq!(o.cleanup_error(), Some(&"close"));
-    /// ```
     pub fn cleanup_error(&self) -> Option<&C> {
         match self {
             AcquireOutcome::CleanupFailed(c) => Some(c),
@@ -389,43 +266,11 @@ pub struct AcquireError<T> {
 
 impl<T> AcquireError<T> {
     /// Each acquisition's outcome, shaped like the input.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{all_or_cleanup, AcquireOutcome, AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let all = [Ok(AsyncDropGuard::new(Conn)), Err(2u8)];
-    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
-    /// assert_eq!(err.into_inner(), [AcquireOutcome::CleanedUp, AcquireOutcome::Failed(2)]);
-    /// # });
-    /// ```
     pub fn into_inner(self) -> T {
         self.outcomes
     }
 
     /// A reference to each acquisition's outcome.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{all_or_cleanup, AcquireOutcome, AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let all = [Err::<AsyncDropGuard<Conn>, u8>(1), Err(2)];
-    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
-    /// assert_eq!(err.as_inner()[1], AcquireOutcome::Failed(2));
-    /// # });
-    /// ```
     pub fn as_inner(&self) -> &T {
         &self.outcomes
     }
@@ -433,22 +278,6 @@ impl<T> AcquireError<T> {
 
 impl<E, C, const N: usize> AcquireError<[AcquireOutcome<E, C>; N]> {
     /// The first acquisition error (by position).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{all_or_cleanup, AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let all = [Ok(AsyncDropGuard::new(Conn)), Err(2u8), Err(3)];
-    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
-    /// assert_eq!(*err.first_error(), 2);
-    /// # });
-    /// ```
     pub fn first_error(&self) -> &E {
         self.outcomes
             .iter()
@@ -457,48 +286,11 @@ impl<E, C, const N: usize> AcquireError<[AcquireOutcome<E, C>; N]> {
     }
 
     /// Every acquisition error, in order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{all_or_cleanup, AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let all = [Err::<AsyncDropGuard<Conn>, u8>(1), Ok(AsyncDropGuard::new(Conn)), Err(3)];
-    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
-    /// assert_eq!(err.errors().collect::<Vec<_>>(), [&1, &3]);
-    /// assert_eq!(err.cleanup_errors().count(), 0);
-    /// # });
-    /// ```
     pub fn errors(&self) -> impl Iterator<Item = &E> + '_ {
         self.outcomes.iter().filter_map(AcquireOutcome::error)
     }
 
     /// Every cleanup error of the guards that had been acquired, in order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{all_or_cleanup, AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(Result<(), &'static str>);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = &'static str;
-    /// #     async fn async_drop_impl(self) -> Result<(), &'static str> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let all = [
-    ///     Ok(AsyncDropGuard::new(Conn(Err("close failed")))),
-    ///     Ok(AsyncDropGuard::new(Conn(Ok(())))),
-    ///     Err(7u8),
-    /// ];
-    /// let Err(err) = all_or_cleanup(all).await else { unreachable!() };
-    /// assert_eq!(err.cleanup_errors().collect::<Vec<_>>(), [&"close failed"]);
-    /// # });
-    /// ```
     pub fn cleanup_errors(&self) -> impl Iterator<Item = &C> + '_ {
         self.outcomes
             .iter()

@@ -320,22 +320,6 @@ impl<T> AsyncDropGuard<T> {
     }
 
     /// Where the guard was created, in builds with debug assertions; `None` otherwise.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn;
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// let conn = AsyncDropGuard::new(Conn);
-    /// if let Some(site) = AsyncDropGuard::site(&conn) {
-    ///     assert_eq!(site.file(), file!());
-    /// }
-    /// # futures_executor::block_on(async { conn.async_drop().await.unwrap() });
-    /// ```
     #[inline]
     pub fn site(this: &Self) -> Option<&'static Location<'static>> {
         this.site.get()

@@ -286,22 +286,6 @@ macro_rules! tuples {
 
         impl<$($T),+> TupleError<($(Option<$T>,)+)> {
             /// How many elements failed.
-            ///
-            /// # Examples
-            ///
-            /// ```
-            /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-            /// # struct C(Result<(), u8>);
-            /// # impl AsyncDrop for C {
-            /// #     type Error = u8;
-            /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-            /// # }
-            /// # futures_executor::block_on(async {
-            /// let pair = (AsyncDropGuard::new(C(Err(1))), AsyncDropGuard::new(C(Err(2))));
-            /// let err = async_drop_all(pair).await.unwrap_err();
-            /// assert_eq!(err.count(), 2);
-            /// # });
-            /// ```
             pub fn count(&self) -> usize {
                 0 $( + usize::from(self.errors.$i.is_some()) )+
             }
@@ -310,46 +294,12 @@ macro_rules! tuples {
         impl<E> TupleError<($(Option<tuples!(@same $T E)>,)+)> {
             /// The error of the first element (by position) that failed; available
             /// when all elements share one error type.
-            ///
-            /// # Examples
-            ///
-            /// ```
-            /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-            /// # struct C(Result<(), u8>);
-            /// # impl AsyncDrop for C {
-            /// #     type Error = u8;
-            /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-            /// # }
-            /// # futures_executor::block_on(async {
-            /// let err = async_drop_all((AsyncDropGuard::new(C(Ok(()))), AsyncDropGuard::new(C(Err(7)))))
-            ///     .await
-            ///     .unwrap_err();
-            /// assert_eq!(*err.first(), 7);
-            /// assert_eq!(err.iter().collect::<Vec<_>>(), [&7]);
-            /// # });
-            /// ```
             pub fn first(&self) -> &E {
                 self.iter().next().expect("a TupleError holds at least one error")
             }
 
             /// The errors of the elements that failed, by position; available when
             /// all elements share one error type.
-            ///
-            /// # Examples
-            ///
-            /// ```
-            /// # use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard};
-            /// # struct C(Result<(), u8>);
-            /// # impl AsyncDrop for C {
-            /// #     type Error = u8;
-            /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-            /// # }
-            /// # futures_executor::block_on(async {
-            /// let pair = (AsyncDropGuard::new(C(Err(1))), AsyncDropGuard::new(C(Err(2))));
-            /// let err = async_drop_all(pair).await.unwrap_err();
-            /// assert_eq!(err.iter().collect::<Vec<_>>(), [&1, &2]);
-            /// # });
-            /// ```
             pub fn iter(&self) -> impl Iterator<Item = &E> + '_ {
                 [$( self.errors.$i.as_ref(), )+].into_iter().flatten()
             }
@@ -401,23 +351,6 @@ macro_rules! tuples {
         impl<E, $($C),+> AcquireError<($(AcquireOutcome<E, $C>,)+)> {
             /// The first acquisition error (by position); available when all
             /// acquisitions share one error type.
-            ///
-            /// # Examples
-            ///
-            /// ```
-            /// # use asyncdrop::{all_or_cleanup, AsyncDrop, AsyncDropGuard};
-            /// # struct Conn;
-            /// # impl AsyncDrop for Conn {
-            /// #     type Error = core::convert::Infallible;
-            /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-            /// # }
-            /// # futures_executor::block_on(async {
-            /// let a: Result<AsyncDropGuard<Conn>, &str> = Ok(AsyncDropGuard::new(Conn));
-            /// let b: Result<AsyncDropGuard<Conn>, &str> = Err("refused");
-            /// let Err(err) = all_or_cleanup((a, b)).await else { unreachable!() };
-            /// assert_eq!(*err.first_error(), "refused"); // `a` was cleaned up
-            /// # });
-            /// ```
             pub fn first_error(&self) -> &E {
                 None$( .or(self.outcomes.$i.error()) )+
                     .expect("an AcquireError holds at least one failed acquisition")

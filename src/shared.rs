@@ -315,63 +315,17 @@ where
     }
 
     /// The output, if the future has finished.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard, AsyncDropShared};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = core::convert::Infallible;
-    /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let shared = AsyncDropShared::new(async { AsyncDropGuard::new(Conn(3)) });
-    /// assert!(AsyncDropShared::peek(&shared).is_none());
-    /// let conn = AsyncDropShared::output(&shared).await;
-    /// assert_eq!(AsyncDropShared::peek(&shared).map(|c| c.0), Some(3));
-    /// conn.async_drop().await.unwrap();
-    /// shared.async_drop().await.unwrap();
-    /// # });
-    /// ```
     pub fn peek(this: &Self) -> Option<&ValueOf<F>> {
         this.control.output.get().map(|share| &**share)
     }
 
     /// The number of clones of the shared future that exist right now (handles to
     /// the output are not counted).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropGuard, AsyncDropShared};
-    /// # futures_executor::block_on(async {
-    /// let a = AsyncDropShared::new(async { AsyncDropGuard::new(Conn) });
-    /// let b = AsyncDropShared::clone(&a);
-    /// assert_eq!(AsyncDropShared::strong_count(&a), 2);
-    /// b.async_drop().await.unwrap();
-    /// assert_eq!(AsyncDropShared::strong_count(&a), 1);
-    /// a.async_drop().await.unwrap();
-    /// # });
-    /// ```
     pub fn strong_count(this: &Self) -> usize {
         Arc::strong_count(&this.control)
     }
 
     /// Whether two clones share the same future.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::{doc_fixture::Conn, AsyncDropGuard, AsyncDropShared};
-    /// # futures_executor::block_on(async {
-    /// let a = AsyncDropShared::new(async { AsyncDropGuard::new(Conn) });
-    /// let b = AsyncDropShared::clone(&a);
-    /// assert!(AsyncDropShared::ptr_eq(&a, &b));
-    /// # a.async_drop().await.unwrap();
-    /// # b.async_drop().await.unwrap();
-    /// # });
-    /// ```
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.control, &b.control)
     }

@@ -58,23 +58,6 @@ impl<E> CleanupErrors<E> {
     }
 
     /// The error of the first element (in element order) that failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::async_drop_iter;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(Result<(), u8>);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [Ok(()), Err(2), Err(3)].map(|r| AsyncDropGuard::new(Conn(r)));
-    /// let err = async_drop_iter(conns).await.unwrap_err();
-    /// assert_eq!(*err.first(), 2);
-    /// # });
-    /// ```
     pub fn first(&self) -> &E {
         &self.errors[0].1
     }
@@ -106,67 +89,17 @@ impl<E> CleanupErrors<E> {
     }
 
     /// How many elements were cleaned up in all, successfully or not.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::async_drop_iter;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(bool);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = ();
-    /// #     async fn async_drop_impl(self) -> Result<(), ()> { if self.0 { Ok(()) } else { Err(()) } }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [true, false, true].map(|ok| AsyncDropGuard::new(Conn(ok)));
-    /// let err = async_drop_iter(conns).await.unwrap_err();
-    /// assert_eq!((err.len(), err.total()), (1, 3));
-    /// # });
-    /// ```
     pub fn total(&self) -> usize {
         self.total
     }
 
     /// The errors, in element order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::async_drop_iter;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(u8);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { Err(self.0) }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let err = async_drop_iter([7, 8].map(|n| AsyncDropGuard::new(Conn(n)))).await.unwrap_err();
-    /// assert_eq!(err.iter().copied().collect::<Vec<_>>(), [7, 8]);
-    /// # });
-    /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &E> + DoubleEndedIterator + '_ {
         self.errors.iter().map(|(_, e)| e)
     }
 
     /// The errors with the positions (in element order, counting from 0) of the
     /// elements that failed.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::async_drop_iter;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(Result<(), u8>);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [Ok(()), Err(2), Ok(()), Err(4)].map(|r| AsyncDropGuard::new(Conn(r)));
-    /// let err = async_drop_iter(conns).await.unwrap_err();
-    /// assert_eq!(err.iter_indexed().collect::<Vec<_>>(), [(1, &2), (3, &4)]);
-    /// # });
-    /// ```
     pub fn iter_indexed(
         &self,
     ) -> impl ExactSizeIterator<Item = (usize, &E)> + DoubleEndedIterator + '_ {
@@ -174,45 +107,11 @@ impl<E> CleanupErrors<E> {
     }
 
     /// The errors, in element order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::async_drop_iter;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(Result<(), u8>);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = u8;
-    /// #     async fn async_drop_impl(self) -> Result<(), u8> { self.0 }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [Err(5), Ok(()), Err(6)].map(|r| AsyncDropGuard::new(Conn(r)));
-    /// let err = async_drop_iter(conns).await.unwrap_err();
-    /// assert_eq!(err.into_vec(), [5, 6]);
-    /// # });
-    /// ```
     pub fn into_vec(self) -> Vec<E> {
         self.errors.into_iter().map(|(_, e)| e).collect()
     }
 
     /// The errors with the positions of the elements that failed, in element order.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use asyncdrop::collections::async_drop_iter;
-    /// # use asyncdrop::{AsyncDrop, AsyncDropGuard};
-    /// # struct Conn(bool);
-    /// # impl AsyncDrop for Conn {
-    /// #     type Error = &'static str;
-    /// #     async fn async_drop_impl(self) -> Result<(), &'static str> { if self.0 { Ok(()) } else { Err("reset") } }
-    /// # }
-    /// # futures_executor::block_on(async {
-    /// let conns = [true, false].map(|ok| AsyncDropGuard::new(Conn(ok)));
-    /// let err = async_drop_iter(conns).await.unwrap_err();
-    /// assert_eq!(err.into_indexed(), [(1, "reset")]);
-    /// # });
-    /// ```
     pub fn into_indexed(self) -> Vec<(usize, E)> {
         self.errors
     }
