@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use asyncdrop::collections::AsyncDropVec;
-use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropArc, AsyncDropGuard, BlockingDrop};
+use asyncdrop::{
+    async_drop_all, with_async_drop, AsyncDrop, AsyncDropArc, AsyncDropGuard, BlockingDrop,
+};
 use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
@@ -439,6 +441,25 @@ fn op_by_hand_joined(id: u64) -> bool {
     run(plain(id).close_joined()).is_ok()
 }
 
+/// l. An array of three guards cleaned up concurrently (the crate's array join).
+#[cfg(feature = "derive")]
+#[inline(never)]
+fn op_array(id: u64) -> bool {
+    let guards = [id, id + 1, id + 2].map(|id| AsyncDropGuard::new(Trivial(id)));
+    run(async_drop_all(guards)).is_ok()
+}
+
+/// l. The same through `join_all`, the way to join an array without `unsafe`.
+#[cfg(feature = "derive")]
+#[inline(never)]
+fn op_array_join_all(id: u64) -> bool {
+    let guards = [id, id + 1, id + 2].map(|id| AsyncDropGuard::new(Trivial(id)));
+    let cleanups = guards.map(AsyncDropGuard::async_drop);
+    run(futures_util::future::join_all(cleanups))
+        .iter()
+        .all(Result::is_ok)
+}
+
 #[inline(never)]
 fn op_scoped(id: u64, fail: bool) -> Result<u64, Infallible2> {
     run(scoped(id, fail))
@@ -630,6 +651,23 @@ fn core_cases(c: &mut Criterion) {
         ] {
             record(id, allocs, Some(size));
         }
+
+        // l. an array of three guards through the array join vs the same `join3`.
+        let mut g = batch_group(c, "l_array");
+        bench_batch(&mut g, "array", &NEVER, |id, _| op_array(id));
+        bench_batch(&mut g, "join_all", &NEVER, |id, _| op_array_join_all(id));
+        g.finish();
+        record(
+            "l_array/join_all",
+            batch_allocations(&NEVER, |id, _| op_array_join_all(id)),
+            None,
+        );
+        let array = async_drop_all([1, 2, 3].map(|id| AsyncDropGuard::new(Trivial(id))));
+        record(
+            "l_array/array",
+            batch_allocations(&NEVER, |id, _| op_array(id)),
+            Some(future_size(array)),
+        );
     }
 
     // g. the scope macro vs hand-written cleanup on every path: the success path, the

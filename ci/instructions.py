@@ -28,6 +28,8 @@ CASES = [
      "j_derive/by_hand_sequential", "op_by_hand_sequential"),
     ("j2", "j_derive/joined", "op_derived_joined", "j_derive/by_hand_joined",
      "op_by_hand_joined"),
+    ("l", "l_array/array", "op_array", "l_array/join_all", "op_array_join_all"),
+    ("l2", "l_array/array", "op_array", "j_derive/by_hand_joined", "op_by_hand_joined"),
     ("g'", "g_scope_err/macro", "op_scoped", "g_scope_err/by_hand", "op_by_hand"),
     ("i1", "i_block_in_place/block_on_async_drop", "op_block_on_async_drop_waiting",
      "i_block_in_place/by_hand", "op_block_in_place_by_hand_waiting"),

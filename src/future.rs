@@ -128,27 +128,17 @@ impl<T, F: Future> Future for AsyncDropFuture<T, F> {
         // poll unwinds: no store on the normal path.
         let unwind = MarkOnUnwind(this.state);
         let out = this.inner.poll(cx);
-        let state = unwind.disarm();
+        core::mem::forget(unwind);
         if out.is_ready() {
-            *state = State::Done;
+            *this.state = State::Done;
         }
         out
     }
 }
 
 /// Sets the state to `Polling` when dropped, which happens only while unwinding out
-/// of the cleanup's `poll`.
+/// of the cleanup's `poll` (on the normal path it is forgotten).
 struct MarkOnUnwind<'a>(&'a mut State);
-
-impl<'a> MarkOnUnwind<'a> {
-    #[inline(always)]
-    fn disarm(self) -> &'a mut State {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the reference is moved
-        // out exactly once.
-        unsafe { core::ptr::read(&this.0) }
-    }
-}
 
 impl Drop for MarkOnUnwind<'_> {
     #[cold]

@@ -178,6 +178,8 @@ impl<T> AsyncDropGuard<T> {
         let mut this = ManuallyDrop::new(this);
         // SAFETY: `this` is wrapped in `ManuallyDrop` and never used again, so the
         // guard's `Drop` does not run and the value is moved out exactly once.
+        // (`ManuallyDrop` rather than an `Option`: no flag to check on any path, so a
+        // guard costs what a direct close does, bench case a.)
         unsafe { ManuallyDrop::take(&mut this.value) }
     }
 
@@ -334,7 +336,8 @@ impl<T> AsyncDropGuard<T> {
 
 impl<T> Drop for AsyncDropGuard<T> {
     fn drop(&mut self) {
-        // SAFETY: `drop` runs at most once and `self.value` is not used afterwards.
+        // SAFETY: `drop` runs at most once and `self.value` is not used afterwards
+        // (see `into_inner_without_cleanup` for why `ManuallyDrop`).
         let value = unsafe { ManuallyDrop::take(&mut self.value) };
         // Report first; if the policy panics, `value` is still dropped (once) while
         // unwinding.

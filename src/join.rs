@@ -59,6 +59,8 @@ pub fn async_drop_all<S: LocalAsyncDrop>(set: S) -> impl Future<Output = Result<
 fn pin_elem<T, const N: usize>(array: Pin<&mut [T; N]>, i: usize) -> Pin<&mut T> {
     // SAFETY: the elements of a pinned array are structurally pinned: this module
     // never moves an element out of, or swaps elements within, a pinned array.
+    // Pinning in place is what makes the array join allocation-free: bench case l
+    // (against `join_all`, which boxes the futures).
     unsafe { array.map_unchecked_mut(|a| &mut a[i]) }
 }
 

@@ -2,7 +2,8 @@
 //! can move elsewhere in the rare case (blocking in place with a time limit: a
 //! cleanup still running at the limit moves to a task). Reusing the block saves an
 //! allocation and a deallocation per call, which were a quarter of the cost of
-//! blocking on a cleanup.
+//! blocking on a cleanup (bench cases i1 and i2, allocations per operation). Miri
+//! runs over it.
 
 use alloc::alloc::dealloc;
 use alloc::boxed::Box;

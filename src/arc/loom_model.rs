@@ -13,6 +13,10 @@
 //! differently: the allocation is a `std::sync::Arc` that every handle holds, freed
 //! when the last handle goes (std frees it with the last weak reference), which
 //! changes nothing about who owns the value.
+//!
+//! Its `unsafe` is std's (a value shared through an `UnsafeCell` and taken out
+//! once) and is compiled only into the loom build; a lock in its place would add
+//! synchronisation that hides the races the model is there to find.
 
 use core::cell::UnsafeCell;
 use core::mem::ManuallyDrop;

@@ -202,7 +202,8 @@ where
                 let waker = ready.waker(index);
                 // SAFETY: `slots` is never resized or moved out of before it is
                 // dropped, so the cleanup stays where it is until it is dropped in
-                // place (by the assignment below, or with `slots`).
+                // place (by the assignment below, or with `slots`). Pinning in the
+                // one slice instead of boxing each cleanup: bench cases d1, d3, d4.
                 let cleanup = unsafe { Pin::new_unchecked(cleanup) };
                 if let Poll::Ready(result) = cleanup.poll(&mut Context::from_waker(&waker)) {
                     *slot = match result {
