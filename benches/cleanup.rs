@@ -1021,5 +1021,12 @@ fn blocking_cases(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, core_cases, many_cases, arc_cases, blocking_cases);
+criterion_group! {
+    name = benches;
+    // A few seconds per case: the ratios, measured side by side, are what counts.
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(3));
+    targets = core_cases, many_cases, arc_cases, blocking_cases
+}
 criterion_main!(benches);

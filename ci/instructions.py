@@ -40,7 +40,17 @@ CASES = [
 binary = sys.argv[1]
 
 
+_counted = {}
+
+
 def per_call(bench_id, function):
+    """Memoised: a baseline shared by several cases is counted once."""
+    if (bench_id, function) not in _counted:
+        _counted[bench_id, function] = _per_call(bench_id, function)
+    return _counted[bench_id, function]
+
+
+def _per_call(bench_id, function):
     """Inclusive instructions per call of `cleanup::function` while `bench_id` runs,
     and the name it was found under: when the linker folded the function into an
     identical one, the calls from the benchmark loop land on that one instead."""
