@@ -112,6 +112,9 @@ cargo build --target "$BARE_METAL" --no-default-features --features derive
 # Uses the derive too: the generated code needs neither `alloc` nor `std`.
 cargo build --target "$BARE_METAL" -p asyncdrop-no-std-check
 
+step "embedded: firmware under QEMU (Cortex-M0, M3, M4F)"
+ci/embedded.sh
+
 step "MSRV $MSRV"
 # Resolve dependencies as a user on the MSRV would get them (the newest versions
 # that support it), in a copy, so the committed lockfile stays current.
