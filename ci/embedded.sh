@@ -17,9 +17,15 @@ step() { printf '\n--- embedded: %s (%ss)\n' "$*" "$SECONDS"; }
 
 step "install tools"
 rustup target add thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf
+rustup component add llvm-tools rustfmt
+llvm_size="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-size"
 if ! command -v qemu-system-arm >/dev/null; then
   apt-get update && apt-get install -y qemu-system-arm
 fi
+
+step "fmt"
+# The firmware crates are no members of the root workspace: `cargo fmt --all` misses them.
+find "$embedded" -name '*.rs' -not -path '*/target/*' -print0 | xargs -0 rustfmt --edition 2021 --check
 
 # The machine each target runs on.
 declare -A machine=(
@@ -29,11 +35,11 @@ declare -A machine=(
 )
 
 failures=0
-# run TARGET WORKSPACE BIN STATUS: runs the firmware BIN of tests/embedded/WORKSPACE,
-# built for TARGET, and checks its output and exit status.
+# run TARGET WORKSPACE BIN STATUS [PROFILE]: runs the firmware BIN of
+# tests/embedded/WORKSPACE, built for TARGET, and checks its output and exit status.
 run() {
-  local target=$1 workspace=$2 bin=$3 want=$4
-  local elf="$CARGO_TARGET_DIR/$target/release/$bin" out status=0
+  local target=$1 workspace=$2 bin=$3 want=$4 profile=${5:-release}
+  local elf="$CARGO_TARGET_DIR/$target/$profile/$bin" out status=0
   out=$(timeout 60 qemu-system-arm -machine "${machine[$target]}" -nographic \
     -semihosting-config enable=on,target=native -kernel "$elf" 2>/dev/null) || status=$?
   if ! diff -u "$embedded/$workspace/expected/$bin.txt" - <<<"$out"; then
@@ -47,9 +53,16 @@ run() {
   fi
 }
 
+# build WORKSPACE TARGET [PROFILE]
 build() {
-  local workspace=$1 target=$2
-  cargo build --quiet --release --manifest-path "$embedded/$workspace/Cargo.toml" --target "$target"
+  local workspace=$1 target=$2 profile=${3:-release}
+  cargo build --quiet --profile "$profile" --manifest-path "$embedded/$workspace/Cargo.toml" \
+    --target "$target"
+}
+
+# text_size ELF: the size of its code and read-only data, as `llvm-size` counts it.
+text_size() {
+  "$llvm_size" "$1" | awk 'NR == 2 { print $1 }'
 }
 
 step "core: guard, scope macro, !Send, tuple/array errors, policy hook, default panic"
@@ -57,6 +70,24 @@ for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf; do
   build core "$target"
   run "$target" core core 0
   run "$target" core panic 1
+done
+
+step "code size: the guard against direct close() calls (thumbv7m-none-eabi)"
+# `size/src/bin/{guard,direct}.rs`: the same program; budgets in bytes of text.
+target=thumbv7m-none-eabi
+for profile_budget in release:512 no-lto:1024; do
+  profile=${profile_budget%:*} budget=${profile_budget#*:}
+  build size "$target" "$profile"
+  run "$target" size direct 0 "$profile"
+  run "$target" size guard 0 "$profile"
+  direct=$(text_size "$CARGO_TARGET_DIR/$target/$profile/direct")
+  guard=$(text_size "$CARGO_TARGET_DIR/$target/$profile/guard")
+  cost=$((guard - direct))
+  echo "size ($profile): direct $direct B, guard $guard B: the guard costs $cost B (budget $budget B)"
+  if [ "$cost" -gt "$budget" ]; then
+    echo "FAIL: the guard costs $cost B of text in profile $profile, over its budget of $budget B"
+    failures=$((failures + 1))
+  fi
 done
 
 step "done"

@@ -12,17 +12,26 @@ pub use cortex_m_semihosting::hprintln as println;
 /// Ends the program under QEMU: exit status 0 if `ok`, 1 otherwise.
 pub fn exit(ok: bool) -> ! {
     use cortex_m_semihosting::debug;
-    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     #[allow(clippy::empty_loop)]
     loop {}
 }
 
-/// Writes `s` and a newline to the host's standard output without `core::fmt`.
-pub fn write_line(s: &str) {
+/// Writes `s` to the host's standard output without `core::fmt`.
+pub fn write(s: &str) {
     if let Ok(mut out) = cortex_m_semihosting::hio::hstdout() {
         let _ = out.write_all(s.as_bytes());
-        let _ = out.write_all(b"\n");
     }
+}
+
+/// Writes `s` and a newline to the host's standard output without `core::fmt`.
+pub fn write_line(s: &str) {
+    write(s);
+    write("\n");
 }
 
 /// Fails the firmware (exit status 1) with a message when `$cond` is false.
@@ -56,7 +65,8 @@ macro_rules! check_eq {
     }};
 }
 
-static VTABLE: RawWakerVTable = RawWakerVTable::new(|p| RawWaker::new(p, &VTABLE), |_| {}, |_| {}, |_| {});
+static VTABLE: RawWakerVTable =
+    RawWakerVTable::new(|p| RawWaker::new(p, &VTABLE), |_| {}, |_| {}, |_| {});
 
 /// Polls `future` to completion on the spot (it busy-polls: the firmware's futures
 /// wake themselves), returning its output and how many polls it took.

@@ -10,10 +10,12 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::Poll;
 
 use asyncdrop::{
-    async_drop_all, set_policy, with_async_drop, AsyncDrop, AsyncDropGuard, LocalAsyncDrop,
-    Policy, Report, ReportKind,
+    async_drop_all, set_policy, with_async_drop, AsyncDrop, AsyncDropGuard, LocalAsyncDrop, Policy,
+    Report, ReportKind,
 };
-use asyncdrop_fw_support::{block_on, check, check_eq, exit, poll_once, println, Suspend};
+use asyncdrop_fw_support::{
+    block_on, check, check_eq, exit, poll_once, println, write, write_line, Suspend,
+};
 use cortex_m_rt::entry;
 
 /// Cleanups that completed, counted by every resource below.
@@ -88,8 +90,13 @@ impl LocalAsyncDrop for Journal<'_> {
 static FORGOTTEN: AtomicU32 = AtomicU32::new(0);
 static CANCELLED: AtomicU32 = AtomicU32::new(0);
 
+/// Counts the reports and writes each without `core::fmt`.
 fn hook(report: &Report<'_>) {
     check!(report.type_name().ends_with("Conn"));
+    write("hook: ");
+    write(report.kind().as_str());
+    write(" ");
+    write_line(report.type_name());
     match report.kind() {
         ReportKind::Forgotten => bump(&FORGOTTEN),
         ReportKind::Cancelled => bump(&CANCELLED),
@@ -132,7 +139,10 @@ fn main() -> ! {
 
     // A `!Send` resource.
     let entries = Cell::new(1);
-    let journal = AsyncDropGuard::new(Journal { entries: &entries, _not_send: PhantomData });
+    let journal = AsyncDropGuard::new(Journal {
+        entries: &entries,
+        _not_send: PhantomData,
+    });
     check_eq!(block_on(journal.async_drop()).0, Ok(()));
     check_eq!(entries.get(), 101);
     println!("!Send resource: cleaned up");
@@ -141,11 +151,18 @@ fn main() -> ! {
     let pair = (Conn::open(1, 1, true), Conn::open(2, 2, false));
     let err = block_on(async_drop_all(pair)).0.unwrap_err();
     check_eq!(err.into_inner(), (Some(Error::Close(1)), None));
-    let array = [Conn::open(3, 0, true), Conn::open(4, 3, false), Conn::open(5, 1, true)];
+    let array = [
+        Conn::open(3, 0, true),
+        Conn::open(4, 3, false),
+        Conn::open(5, 1, true),
+    ];
     let err = block_on(async_drop_all(array)).0.unwrap_err();
     check_eq!(err.count(), 2);
     check_eq!(err.first(), &Error::Close(3));
-    check_eq!(err.into_array(), [Some(Error::Close(3)), None, Some(Error::Close(5))]);
+    check_eq!(
+        err.into_array(),
+        [Some(Error::Close(3)), None, Some(Error::Close(5))]
+    );
     check_eq!(closed(), 12);
     println!("tuple/array: 5 cleaned up, 3 errors kept");
 
