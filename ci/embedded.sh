@@ -72,6 +72,25 @@ for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf; do
   run "$target" core panic 1
 done
 
+step "alloc: a collection, AsyncDropArc, the mutex, type-erased cleanup (embedded-alloc heap)"
+# On the Cortex-M0, which has no compare-and-swap, `alloc` runs on portable-atomic.
+for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf; do
+  build alloc "$target"
+  run "$target" alloc alloc 0
+done
+# The library's own lints there (the lock of `alloc`'s mutex is built only there).
+RUSTFLAGS="$RUSTFLAGS --cfg portable_atomic_unsafe_assume_single_core" \
+  CARGO_TARGET_DIR="$CARGO_TARGET_DIR/lib" \
+  cargo clippy --quiet --target thumbv6m-none-eabi --no-default-features --features alloc,derive \
+  -- -D warnings
+# ... and only there: where the target has the atomics, none of it is built.
+tree=$(cargo tree -e normal --prefix none --target thumbv7em-none-eabihf \
+  --no-default-features --features alloc)
+if grep -Eq '^(portable-atomic|spin|atomic-waker) ' <<<"$tree"; then
+  echo "FAIL: alloc pulls portable-atomic, spin or atomic-waker on a target with atomics"
+  failures=$((failures + 1))
+fi
+
 step "code size: the guard against direct close() calls (thumbv7m-none-eabi)"
 # `size/src/bin/{guard,direct}.rs`: the same program; budgets in bytes of text.
 target=thumbv7m-none-eabi

@@ -5,6 +5,7 @@
 
 use core::future::Future;
 use core::pin::pin;
+use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
 pub use cortex_m_semihosting::hprintln as println;
@@ -65,30 +66,47 @@ macro_rules! check_eq {
     }};
 }
 
-static VTABLE: RawWakerVTable =
-    RawWakerVTable::new(|p| RawWaker::new(p, &VTABLE), |_| {}, |_| {}, |_| {});
+/// Set by the waker of [`block_on`]; load and store only (thumbv6m has no swap).
+static WOKEN: AtomicBool = AtomicBool::new(false);
 
-/// Polls `future` to completion on the spot (it busy-polls: the firmware's futures
-/// wake themselves), returning its output and how many polls it took.
+static VTABLE: RawWakerVTable = RawWakerVTable::new(
+    |p| RawWaker::new(p, &VTABLE),
+    |_| WOKEN.store(true, Ordering::Release),
+    |_| WOKEN.store(true, Ordering::Release),
+    |_| {},
+);
+
+fn waker() -> Waker {
+    // SAFETY: the vtable's functions ignore the data pointer and keep no state
+    // behind it; cloning and dropping do nothing.
+    unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) }
+}
+
+/// Polls `future` to completion on the spot, returning its output and how many
+/// polls it took. It polls again only after a wake-up: a future that returns
+/// `Pending` without one having been asked for would never be polled again by a
+/// real executor, so that fails the firmware.
 pub fn block_on<F: Future>(future: F) -> (F::Output, u32) {
-    // SAFETY: the vtable's functions do nothing and ignore the data pointer.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) };
+    let waker = waker();
     let mut cx = Context::from_waker(&waker);
     let mut future = pin!(future);
     let mut polls = 0;
     loop {
         polls += 1;
+        WOKEN.store(false, Ordering::Release);
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return (output, polls);
+        }
+        if !WOKEN.load(Ordering::Acquire) {
+            println!("FAILED: pending without a wake-up, after {} polls", polls);
+            exit(false);
         }
     }
 }
 
 /// Polls `future` once.
 pub fn poll_once<F: Future>(future: core::pin::Pin<&mut F>) -> Poll<F::Output> {
-    // SAFETY: as in `block_on`.
-    let waker = unsafe { Waker::from_raw(RawWaker::new(core::ptr::null(), &VTABLE)) };
-    future.poll(&mut Context::from_waker(&waker))
+    future.poll(&mut Context::from_waker(&waker()))
 }
 
 /// A future that is pending `n` times (waking itself) before it is ready: a
@@ -103,6 +121,22 @@ impl Future for Suspend {
         } else {
             self.0 -= 1;
             cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// A future that is pending once without asking for a wake-up: under [`block_on`],
+/// something else must wake the task meanwhile.
+pub struct PendingOnce(pub bool);
+
+impl Future for PendingOnce {
+    type Output = ();
+    fn poll(mut self: core::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
             Poll::Pending
         }
     }
