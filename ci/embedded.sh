@@ -91,6 +91,12 @@ if grep -Eq '^(portable-atomic|spin|atomic-waker) ' <<<"$tree"; then
   failures=$((failures + 1))
 fi
 
+step "embassy: executor, SysTick time driver, cleanup deadlines (embassy-time)"
+for target in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+  build embassy "$target"
+  run "$target" embassy embassy 0
+done
+
 step "code size: the guard against direct close() calls (thumbv7m-none-eabi)"
 # `size/src/bin/{guard,direct}.rs`: the same program; budgets in bytes of text.
 target=thumbv7m-none-eabi
