@@ -18,7 +18,7 @@ step() { printf '\n--- embedded: %s (%ss)\n' "$*" "$SECONDS"; }
 step "install tools"
 rustup target add thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf
 rustup component add llvm-tools rustfmt
-llvm_size="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin/llvm-size"
+llvm_bin="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin"
 if ! command -v qemu-system-arm >/dev/null; then
   apt-get update && apt-get install -y qemu-system-arm
 fi
@@ -54,6 +54,26 @@ run() {
 }
 
 # build WORKSPACE TARGET [PROFILE]
+# run_defmt TARGET: runs the defmt firmware and checks its decoded log and status.
+run_defmt() {
+  local target=$1 elf="$CARGO_TARGET_DIR/$1/release/defmt" status=0 log
+  timeout 60 qemu-system-arm -machine "${machine[$target]}" -nographic \
+    -semihosting-config enable=on,target=native -kernel "$elf" \
+    >"$CARGO_TARGET_DIR/defmt.bin" 2>/dev/null || status=$?
+  if ! log=$(python3 ci/defmt_decode.py "$llvm_bin/llvm-nm" "$elf" <"$CARGO_TARGET_DIR/defmt.bin"); then
+    echo "FAIL: defmt/defmt on ${machine[$target]}: the log does not decode"
+    failures=$((failures + 1))
+  elif ! diff -u "$embedded/defmt/expected/defmt.txt" - <<<"$log"; then
+    echo "FAIL: defmt/defmt on ${machine[$target]}: decoded log differs (above)"
+    failures=$((failures + 1))
+  elif [ "$status" != 0 ]; then
+    echo "FAIL: defmt/defmt on ${machine[$target]}: exit status $status, want 0"
+    failures=$((failures + 1))
+  else
+    echo "ok: defmt/defmt on ${machine[$target]} ($target), exit status 0"
+  fi
+}
+
 build() {
   local workspace=$1 target=$2 profile=${3:-release}
   cargo build --quiet --profile "$profile" --manifest-path "$embedded/$workspace/Cargo.toml" \
@@ -62,7 +82,7 @@ build() {
 
 # text_size ELF: the size of its code and read-only data, as `llvm-size` counts it.
 text_size() {
-  "$llvm_size" "$1" | awk 'NR == 2 { print $1 }'
+  "$llvm_bin/llvm-size" "$1" | awk 'NR == 2 { print $1 }'
 }
 
 step "core: guard, scope macro, !Send, tuple/array errors, policy hook, default panic"
@@ -95,6 +115,12 @@ step "embassy: executor, SysTick time driver, cleanup deadlines (embassy-time)"
 for target in thumbv7m-none-eabi thumbv7em-none-eabihf; do
   build embassy "$target"
   run "$target" embassy embassy 0
+done
+
+step "defmt: defmt_hook and the Format impls, logged over semihosting and decoded"
+for target in thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf; do
+  DEFMT_LOG=info build defmt "$target"
+  run_defmt "$target"
 done
 
 step "code size: the guard against direct close() calls (thumbv7m-none-eabi)"

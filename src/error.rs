@@ -18,6 +18,7 @@ use core::fmt;
 /// assert_eq!(e.into_error(), "handshake");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ErrorAndCleanup<E, C> {
     /// The error of the operation that failed.
     pub error: E,
@@ -88,6 +89,7 @@ where
 /// # });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ArrayError<E, const N: usize> {
     errors: [Option<E>; N],
 }
@@ -243,6 +245,7 @@ impl<E: Error + 'static, const N: usize> Error for ArrayError<E, N> {
 /// # });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TupleError<T> {
     pub(crate) errors: T,
 }
@@ -304,6 +307,7 @@ impl<T> TupleError<T> {
 /// assert_eq!(o.error(), Some(&"refused"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AcquireOutcome<E, C> {
     /// This acquisition failed with `E`.
     Failed(E),
@@ -383,6 +387,7 @@ impl<E: fmt::Display, C: fmt::Display> fmt::Display for AcquireOutcome<E, C> {
 /// # });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AcquireError<T> {
     pub(crate) outcomes: T,
 }

@@ -151,6 +151,8 @@
 //!   adapter for those runtimes, with `AsyncDrop` for their resources.
 //! - `log`, `tracing`: `Policy::Log` and `Policy::Tracing`, reports with structured
 //!   fields through those crates (no `std` needed).
+//! - `defmt`: `defmt_hook`, a ready hook that logs reports with `defmt`; [`Report`],
+//!   [`ReportKind`] and the error types implement `defmt::Format`.
 //!
 //! The crate is `#![no_std]` in every configuration; without a runtime feature it
 //! assumes no async runtime and depends on none. Runtime features may be combined.
@@ -283,6 +285,9 @@ mod spare;
 #[cfg(feature = "std")]
 mod wait;
 
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+pub use policy::defmt_hook;
 #[cfg(feature = "alloc")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alloc")))]
 pub use {

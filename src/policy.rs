@@ -28,6 +28,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 /// set_policy(Policy::Panic);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ReportKind {
     /// An [`AsyncDropGuard`](crate::AsyncDropGuard) was dropped without
@@ -259,6 +260,33 @@ impl fmt::Display for Report<'_> {
             fmt::Display::fmt(site, f)?;
         }
         Ok(())
+    }
+}
+
+/// The report in one `defmt` frame: the message of its `Display` form, the site as
+/// `file:line:column` where one is recorded. The detail (a `dyn Debug`) is left out,
+/// so no `core::fmt` is linked for it; a hook can log it with `defmt::Debug2Format`.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Report<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let (kind, type_name) = (self.kind.describe(), self.type_name);
+        match self.site {
+            Some(site) => defmt::write!(
+                f,
+                "asyncdrop: AsyncDropGuard<{=str}> {=str}; guard created at {=str}:{=u32}:{=u32}",
+                type_name,
+                kind,
+                site.file(),
+                site.line(),
+                site.column()
+            ),
+            None => defmt::write!(
+                f,
+                "asyncdrop: AsyncDropGuard<{=str}> {=str}",
+                type_name,
+                kind
+            ),
+        }
     }
 }
 
@@ -572,6 +600,32 @@ fn tracing_policy(report: &Report<'_>) {
     match report.kind {
         ReportKind::Cancelled => event!(tracing::Level::WARN),
         _ => event!(tracing::Level::ERROR),
+    }
+}
+
+/// The ready hook for `defmt`: logs the report (its `defmt::Format` form) at
+/// `warn` for a cancelled cleanup, `error` otherwise. Needs no `core::fmt`.
+///
+/// It is a function for [`Policy::Hook`] rather than a `Policy` variant so that
+/// only a program that uses it needs a `defmt` logger (a test build with every
+/// feature on has none).
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{defmt_hook, set_policy, Policy};
+///
+/// fn init() {
+///     set_policy(Policy::Hook(defmt_hook));
+/// }
+/// # let _ = init; // a host has no `defmt` logger to link: not called here
+/// ```
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+pub fn defmt_hook(report: &Report<'_>) {
+    match report.kind {
+        ReportKind::Cancelled => defmt::warn!("{}", report),
+        _ => defmt::error!("{}", report),
     }
 }
 
