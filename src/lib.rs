@@ -129,10 +129,12 @@
 //! # Features
 //!
 //! - *(none)*: the traits, the guard, the policy, the scope macro and the join
-//!   helpers. Needs neither `alloc` nor `std`; builds for bare-metal targets such as
-//!   `thumbv7em-none-eabihf`.
+//!   helpers. Needs neither `alloc` nor `std`; runs on bare metal (tested on
+//!   Cortex-M0, M3 and M4F).
 //! - `alloc`: [`AsyncDropArc`], [`AsyncDropMutex`], [`collections`] (but the hash
-//!   map), `Vec`/`Box` composition, [`DynAsyncDrop`] / [`LocalDynAsyncDrop`].
+//!   map), `Vec`/`Box` composition, [`DynAsyncDrop`] / [`LocalDynAsyncDrop`]. On
+//!   targets without compare-and-swap (thumbv6m) on `portable-atomic`, whose
+//!   `critical-section` feature the application enables.
 //! - `std` (default, implies `alloc`): the hash map, [`AsyncDropShared`],
 //!   [`BlockingDrop`]; panic-aware reporting — the default policy never panics while
 //!   the thread is already panicking — and `Policy::Stderr`.
