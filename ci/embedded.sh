@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the firmware in tests/embedded and runs it under QEMU with semihosting on a
 # Cortex-M0 (microbit), M3 (lm3s6965evb) and M4F (mps2-an386): each run's output
-# must equal its `expected/*.txt` file and its exit status the expected one.
-# Installs what it needs. Usage: ci/embedded.sh
+# (the defmt firmware's: decoded) must equal its `expected/*.txt` file and its exit
+# status the expected one; then checks the guard's code-size budget. Installs what
+# it needs. Usage: ci/embedded.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,7 +54,6 @@ run() {
   fi
 }
 
-# build WORKSPACE TARGET [PROFILE]
 # run_defmt TARGET: runs the defmt firmware and checks its decoded log and status.
 run_defmt() {
   local target=$1 elf="$CARGO_TARGET_DIR/$1/release/defmt" status=0 log
@@ -74,6 +74,7 @@ run_defmt() {
   fi
 }
 
+# build WORKSPACE TARGET [PROFILE]
 build() {
   local workspace=$1 target=$2 profile=${3:-release}
   cargo build --quiet --profile "$profile" --manifest-path "$embedded/$workspace/Cargo.toml" \
