@@ -16,7 +16,8 @@ use async_lock::{futures::Lock, Mutex, MutexGuard};
 #[cfg(not(target_has_atomic = "ptr"))]
 use nocas::{Lock, Mutex, MutexGuard};
 
-#[cfg(not(target_has_atomic = "ptr"))]
+// Also in the host's unit tests.
+#[cfg(any(not(target_has_atomic = "ptr"), test))]
 mod nocas;
 
 /// An async mutex around a guarded value; cleaning the mutex up cleans the value up.

@@ -109,3 +109,91 @@ impl<T> fmt::Debug for Lock<'_, T> {
         f.debug_struct("Lock").finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use alloc::boxed::Box;
+    use alloc::sync::Arc;
+    use alloc::task::Wake;
+    use core::future::Future;
+    use core::pin::pin;
+    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::task::{Context, Poll, Waker};
+
+    use super::Mutex;
+
+    /// Counts its wake-ups.
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (Arc::clone(&count), Waker::from(count))
+    }
+
+    #[test]
+    fn try_lock_is_exclusive() {
+        let mut mutex = Mutex::new(1);
+        let mut guard = mutex.try_lock().unwrap();
+        *guard += 1;
+        assert!(mutex.try_lock().is_none());
+        drop(guard);
+        assert_eq!(*mutex.try_lock().unwrap(), 2);
+        *mutex.get_mut() += 1;
+        assert_eq!(mutex.into_inner(), 3);
+    }
+
+    #[test]
+    fn a_waiting_lock_is_woken_by_the_release() {
+        let mutex = Mutex::new(0);
+        let guard = mutex.try_lock().unwrap();
+        let (count, waker) = waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut lock = pin!(mutex.lock());
+        assert!(lock.as_mut().poll(&mut cx).is_pending());
+        assert!(lock.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        drop(guard);
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        match lock.as_mut().poll(&mut cx) {
+            Poll::Ready(mut guard) => *guard = 5,
+            Poll::Pending => panic!("the lock is free"),
+        }
+        assert_eq!(mutex.into_inner(), 5);
+    }
+
+    #[test]
+    fn a_dropped_waiter_passes_the_wake_up_on() {
+        let mutex = Mutex::new(());
+        let guard = mutex.try_lock().unwrap();
+        let (first_count, first_waker) = waker();
+        let (second_count, second_waker) = waker();
+        let mut first = Box::pin(mutex.lock());
+        let mut second = Box::pin(mutex.lock());
+        assert!(first
+            .as_mut()
+            .poll(&mut Context::from_waker(&first_waker))
+            .is_pending());
+        assert!(second
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker))
+            .is_pending());
+        drop(guard);
+        assert_eq!(first_count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(second_count.0.load(Ordering::SeqCst), 0);
+        // The first gives up without taking the lock: the second is woken instead.
+        drop(first);
+        assert_eq!(second_count.0.load(Ordering::SeqCst), 1);
+        let ready = second
+            .as_mut()
+            .poll(&mut Context::from_waker(&second_waker));
+        assert!(ready.is_ready());
+    }
+}
