@@ -98,19 +98,22 @@ step "feature powerset"
 # feature: the powerset of everything else stays complete.
 cargo hack build --feature-powerset --no-dev-deps --exclude-features derive \
   --group-features tokio-net,tokio-fs,tokio-io-util,tokio-process \
-  --group-features log,tracing
+  --group-features log,tracing,defmt
 cargo hack build --each-feature --no-dev-deps --features derive
-for feature in tokio-net tokio-fs tokio-io-util tokio-process log tracing; do
+for feature in tokio-net tokio-fs tokio-io-util tokio-process log tracing defmt; do
   cargo build --no-default-features --features "$feature"
 done
 
 step "bare metal ($BARE_METAL)"
 cargo build --target "$BARE_METAL" --no-default-features
 cargo build --target "$BARE_METAL" --no-default-features --features alloc
-cargo build --target "$BARE_METAL" --no-default-features --features log,tracing
+cargo build --target "$BARE_METAL" --no-default-features --features log,tracing,defmt
 cargo build --target "$BARE_METAL" --no-default-features --features derive
 # Uses the derive too: the generated code needs neither `alloc` nor `std`.
 cargo build --target "$BARE_METAL" -p asyncdrop-no-std-check
+
+step "embedded: firmware under QEMU (Cortex-M0, M3, M4F)"
+ci/embedded.sh
 
 step "MSRV $MSRV"
 # Resolve dependencies as a user on the MSRV would get them (the newest versions

@@ -26,10 +26,13 @@ use core::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-#[cfg(not(asyncdrop_loom))]
+#[cfg(all(not(asyncdrop_loom), target_has_atomic = "ptr"))]
 use alloc::sync::{Arc, Weak};
 #[cfg(asyncdrop_loom)]
 use loom_model::{Arc, Weak};
+// Targets without compare-and-swap (thumbv6m): the same `Arc`, on emulated atomics.
+#[cfg(all(not(asyncdrop_loom), not(target_has_atomic = "ptr")))]
+use portable_atomic_util::{Arc, Weak};
 
 use crate::{AsyncDropGuard, LocalAsyncDrop};
 

@@ -18,6 +18,7 @@ use core::fmt;
 /// assert_eq!(e.into_error(), "handshake");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ErrorAndCleanup<E, C> {
     /// The error of the operation that failed.
     pub error: E,
@@ -80,6 +81,7 @@ where
 /// # });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ArrayError<E, const N: usize> {
     errors: [Option<E>; N],
 }
@@ -171,6 +173,7 @@ impl<E: Error + 'static, const N: usize> Error for ArrayError<E, N> {
 /// # });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TupleError<T> {
     pub(crate) errors: T,
 }
@@ -199,6 +202,7 @@ impl<T> TupleError<T> {
 /// assert_eq!(o.error(), Some(&"refused"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum AcquireOutcome<E, C> {
     /// This acquisition failed with `E`.
     Failed(E),
@@ -260,6 +264,7 @@ impl<E: fmt::Display, C: fmt::Display> fmt::Display for AcquireOutcome<E, C> {
 /// # });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AcquireError<T> {
     pub(crate) outcomes: T,
 }

@@ -73,16 +73,12 @@ pin_project! {
     }
 }
 
+/// One message for every misuse, to keep the flash cost of the check small.
 #[cold]
 #[inline(never)]
 #[track_caller]
-fn polled_when_not_pending(state: State) -> ! {
-    match state {
-        State::Done => panic!("`AsyncDropFuture` polled after completion"),
-        State::Polling => panic!("`AsyncDropFuture` polled after its cleanup panicked"),
-        State::Abandoned => panic!("`AsyncDropFuture` polled after it was abandoned"),
-        State::Pending => unreachable!("only called when not pending"),
-    }
+fn polled_when_not_pending() -> ! {
+    panic!("`AsyncDropFuture` polled after completion (or after its cleanup panicked or was abandoned)")
 }
 
 impl<T, F> AsyncDropFuture<T, F> {
@@ -122,7 +118,7 @@ impl<T, F: Future> Future for AsyncDropFuture<T, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         if *this.state != State::Pending {
-            polled_when_not_pending(*this.state);
+            polled_when_not_pending();
         }
         // Marks the state as `Polling` (= "the cleanup panicked") only if the inner
         // poll unwinds: no store on the normal path.

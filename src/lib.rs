@@ -129,10 +129,12 @@
 //! # Features
 //!
 //! - *(none)*: the traits, the guard, the policy, the scope macro and the join
-//!   helpers. Needs neither `alloc` nor `std`; builds for bare-metal targets such as
-//!   `thumbv7em-none-eabihf`.
+//!   helpers. Needs neither `alloc` nor `std`; runs on bare metal (tested on
+//!   Cortex-M0, M3 and M4F).
 //! - `alloc`: [`AsyncDropArc`], [`AsyncDropMutex`], [`collections`] (but the hash
-//!   map), `Vec`/`Box` composition, [`DynAsyncDrop`] / [`LocalDynAsyncDrop`].
+//!   map), `Vec`/`Box` composition, [`DynAsyncDrop`] / [`LocalDynAsyncDrop`]. On
+//!   targets without compare-and-swap (thumbv6m) on `portable-atomic`, whose
+//!   `critical-section` feature the application enables.
 //! - `std` (default, implies `alloc`): the hash map, [`AsyncDropShared`],
 //!   [`BlockingDrop`]; panic-aware reporting — the default policy never panics while
 //!   the thread is already panicking — and `Policy::Stderr`.
@@ -151,6 +153,8 @@
 //!   adapter for those runtimes, with `AsyncDrop` for their resources.
 //! - `log`, `tracing`: `Policy::Log` and `Policy::Tracing`, reports with structured
 //!   fields through those crates (no `std` needed).
+//! - `defmt`: `defmt_hook`, a ready hook that logs reports with `defmt`; [`Report`],
+//!   [`ReportKind`] and the error types implement `defmt::Format`.
 //!
 //! The crate is `#![no_std]` in every configuration; without a runtime feature it
 //! assumes no async runtime and depends on none. Runtime features may be combined.
@@ -281,6 +285,9 @@ mod spare;
 #[cfg(feature = "std")]
 mod wait;
 
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+pub use policy::defmt_hook;
 #[cfg(feature = "alloc")]
 pub use {
     arc::{AsyncDropArc, AsyncDropWeak},

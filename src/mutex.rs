@@ -10,11 +10,23 @@ use pin_project_lite::pin_project;
 
 use crate::{AsyncDropGuard, LocalAsyncDrop};
 
+#[cfg(target_has_atomic = "ptr")]
+use async_lock::{futures::Lock, Mutex, MutexGuard};
+// Targets without compare-and-swap (thumbv6m), where async-lock does not build.
+#[cfg(not(target_has_atomic = "ptr"))]
+use nocas::{Lock, Mutex, MutexGuard};
+
+// Also in the host's unit tests.
+#[cfg(any(not(target_has_atomic = "ptr"), test))]
+mod nocas;
+
 /// An async mutex around a guarded value; cleaning the mutex up cleans the value up.
 ///
 /// Locking waits without blocking the thread and works on every executor (tokio,
 /// smol, async-std, `futures` executors, embedded ones): it is built on
-/// [`async-lock`](https://docs.rs/async-lock), which needs no runtime. Share it
+/// [`async-lock`](https://docs.rs/async-lock), which needs no runtime, or, on
+/// targets without compare-and-swap (thumbv6m), on a lock of the crate's own over
+/// `portable-atomic`. Share it
 /// between tasks with [`AsyncDropArc`](crate::AsyncDropArc): the last clone's cleanup
 /// cleans up the mutex, and so the value.
 ///
@@ -56,7 +68,7 @@ use crate::{AsyncDropGuard, LocalAsyncDrop};
 /// # }).unwrap();
 /// ```
 pub struct AsyncDropMutex<T> {
-    inner: async_lock::Mutex<T>,
+    inner: Mutex<T>,
 }
 
 impl<T: LocalAsyncDrop> AsyncDropMutex<T> {
@@ -79,7 +91,7 @@ impl<T: LocalAsyncDrop> AsyncDropMutex<T> {
     pub fn new(value: AsyncDropGuard<T>) -> AsyncDropGuard<AsyncDropMutex<T>> {
         let value = AsyncDropGuard::into_inner_without_cleanup(value);
         AsyncDropGuard::new(AsyncDropMutex {
-            inner: async_lock::Mutex::new(value),
+            inner: Mutex::new(value),
         })
     }
 
@@ -241,7 +253,7 @@ impl<T: fmt::Debug> fmt::Debug for AsyncDropMutex<T> {
 /// ```
 #[must_use = "the mutex is unlocked as soon as this guard is dropped"]
 pub struct AsyncDropMutexGuard<'a, T> {
-    inner: async_lock::MutexGuard<'a, T>,
+    inner: MutexGuard<'a, T>,
 }
 
 impl<T> Deref for AsyncDropMutexGuard<'_, T> {
@@ -293,7 +305,7 @@ pin_project! {
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct AsyncDropMutexLock<'a, T> {
         #[pin]
-        inner: async_lock::futures::Lock<'a, T>,
+        inner: Lock<'a, T>,
     }
 }
 

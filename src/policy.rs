@@ -28,6 +28,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 /// set_policy(Policy::Panic);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ReportKind {
     /// An [`AsyncDropGuard`](crate::AsyncDropGuard) was dropped without
@@ -47,6 +48,24 @@ pub enum ReportKind {
 }
 
 impl ReportKind {
+    /// The kind's name in lower case: `"forgotten"`, `"cancelled"`, `"failed"` or
+    /// `"panicked"`. With [`Report::type_name`], what a hook needs to say what
+    /// happened without `core::fmt` (see [`Policy`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(asyncdrop::ReportKind::Cancelled.as_str(), "cancelled");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Forgotten => "forgotten",
+            ReportKind::Cancelled => "cancelled",
+            ReportKind::Failed => "failed",
+            ReportKind::Panicked => "panicked",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             ReportKind::Forgotten => {
@@ -221,20 +240,52 @@ impl fmt::Debug for Report<'_> {
     }
 }
 
+// Written with `write_str` and no format string: the default policy's
+// `panic!("{report}")` then links none of `core::fmt`'s machinery unless the panic
+// handler formats its message (a firmware with a handler that prints nothing pays
+// for this function only). The site is formatted only where one is recorded.
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "asyncdrop: AsyncDropGuard<{}> {}",
-            self.type_name,
-            self.kind.describe()
-        )?;
+        f.write_str("asyncdrop: AsyncDropGuard<")?;
+        f.write_str(self.type_name)?;
+        f.write_str("> ")?;
+        f.write_str(self.kind.describe())?;
         if let Some(detail) = self.detail {
-            write!(f, ": {detail:?}")?;
+            f.write_str(": ")?;
+            detail.fmt(f)?;
         }
+        #[cfg(debug_assertions)]
+        if let Some(site) = self.site {
+            f.write_str("; guard created at ")?;
+            fmt::Display::fmt(site, f)?;
+        }
+        Ok(())
+    }
+}
+
+/// The report in one `defmt` frame: the message of its `Display` form, the site as
+/// `file:line:column` where one is recorded. The detail (a `dyn Debug`) is left out,
+/// so no `core::fmt` is linked for it; a hook can log it with `defmt::Debug2Format`.
+#[cfg(feature = "defmt")]
+impl defmt::Format for Report<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        let (kind, type_name) = (self.kind.describe(), self.type_name);
         match self.site {
-            Some(site) => write!(f, "; guard created at {site}"),
-            None => Ok(()),
+            Some(site) => defmt::write!(
+                f,
+                "asyncdrop: AsyncDropGuard<{=str}> {=str}; guard created at {=str}:{=u32}:{=u32}",
+                type_name,
+                kind,
+                site.file(),
+                site.line(),
+                site.column()
+            ),
+            None => defmt::write!(
+                f,
+                "asyncdrop: AsyncDropGuard<{=str}> {=str}",
+                type_name,
+                kind
+            ),
         }
     }
 }
@@ -258,6 +309,33 @@ impl fmt::Display for Report<'_> {
 ///   them first and raises the first report's panic once, after;
 /// - a task's destructor (a runtime dropping the adapters' tasks at shutdown) never
 ///   panics: a panicking report there is caught, and [`Policy::Panic`] prints.
+///
+/// # Without `core::fmt`
+///
+/// [`Policy::Panic`], the default, needs none of `core::fmt`'s machinery: the
+/// report's `Display` writes plain strings, so a firmware whose panic handler prints
+/// nothing (`panic-halt`) links no formatting code for it, and one whose handler
+/// prints gets the full message. To report with no `core::fmt` anywhere, the panic
+/// handler included, use a hook that writes the report's parts, all `&'static str`:
+///
+/// ```
+/// use asyncdrop::{set_policy, Policy, Report};
+///
+/// fn write(bytes: &[u8]) {
+///     // e.g. a UART, an RTT channel or semihosting
+/// #   let _ = bytes;
+/// }
+///
+/// fn report(report: &Report<'_>) {
+///     write(b"asyncdrop: ");
+///     write(report.kind().as_str().as_bytes()); // "forgotten", "cancelled", ..
+///     write(b" ");
+///     write(report.type_name().as_bytes());
+///     write(b"\n");
+/// }
+/// set_policy(Policy::Hook(report));
+/// # set_policy(Policy::Panic);
+/// ```
 ///
 /// # Examples
 ///
@@ -519,6 +597,32 @@ fn tracing_policy(report: &Report<'_>) {
     match report.kind {
         ReportKind::Cancelled => event!(tracing::Level::WARN),
         _ => event!(tracing::Level::ERROR),
+    }
+}
+
+/// The ready hook for `defmt`: logs the report (its `defmt::Format` form) at
+/// `warn` for a cancelled cleanup, `error` otherwise. Needs no `core::fmt`.
+///
+/// It is a function for [`Policy::Hook`] rather than a `Policy` variant so that
+/// only a program that uses it needs a `defmt` logger (a test build with every
+/// feature on has none).
+///
+/// # Examples
+///
+/// ```
+/// use asyncdrop::{defmt_hook, set_policy, Policy};
+///
+/// fn init() {
+///     set_policy(Policy::Hook(defmt_hook));
+/// }
+/// # let _ = init; // a host has no `defmt` logger to link: not called here
+/// ```
+#[cfg(feature = "defmt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
+pub fn defmt_hook(report: &Report<'_>) {
+    match report.kind {
+        ReportKind::Cancelled => defmt::warn!("{}", report),
+        _ => defmt::error!("{}", report),
     }
 }
 

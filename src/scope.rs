@@ -88,6 +88,39 @@
 /// # });
 /// ```
 ///
+/// With `?` *after* the macro, in a function of another error type, nothing fixes
+/// the block's error type (error E0282, as for a `try` block): name it in the
+/// block's last expression, `Ok::<_, Error>(..)`:
+///
+/// ```
+/// # use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard};
+/// # #[derive(Debug)]
+/// # struct Error;
+/// # struct Conn;
+/// # impl AsyncDrop for Conn {
+/// #     type Error = Error;
+/// #     async fn async_drop_impl(self) -> Result<(), Error> { Ok(()) }
+/// # }
+/// # impl Conn {
+/// #     async fn query(&mut self, _: &str) -> Result<u32, Error> { Ok(6) }
+/// # }
+/// #[derive(Debug)]
+/// struct AppError;
+/// impl From<Error> for AppError {
+///     fn from(_: Error) -> Self { AppError }
+/// }
+///
+/// async fn total() -> Result<u32, AppError> {
+///     let mut conn = AsyncDropGuard::new(Conn);
+///     let n = with_async_drop!(conn => {
+///         let n = conn.query("select").await?;
+///         Ok::<_, Error>(n) // without `::<_, Error>`: E0282
+///     })?;
+///     Ok(n + 1)
+/// }
+/// # assert_eq!(futures_executor::block_on(total()).unwrap(), 7);
+/// ```
+///
 /// Keeping every cleanup result:
 ///
 /// ```

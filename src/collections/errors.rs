@@ -137,6 +137,19 @@ impl<E: fmt::Display> fmt::Display for CleanupErrors<E> {
     }
 }
 
+#[cfg(feature = "defmt")]
+impl<E: defmt::Format> defmt::Format for CleanupErrors<E> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(
+            f,
+            "{=usize} of {=usize} cleanups failed: {}",
+            self.len(),
+            self.total,
+            self.errors.as_slice()
+        );
+    }
+}
+
 impl<E: Error + 'static> Error for CleanupErrors<E> {
     /// The first error, in element order.
     fn source(&self) -> Option<&(dyn Error + 'static)> {

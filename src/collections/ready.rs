@@ -22,12 +22,18 @@ use core::mem::ManuallyDrop;
 use core::ptr::{self, NonNull};
 use core::task::{RawWaker, RawWakerVTable, Waker};
 
+#[cfg(not(target_has_atomic = "ptr"))]
+use atomic_waker::AtomicWaker;
+#[cfg(target_has_atomic = "ptr")]
 use futures_util::task::AtomicWaker;
 
-#[cfg(not(asyncdrop_loom))]
+#[cfg(all(not(asyncdrop_loom), target_has_atomic = "ptr"))]
 use core::sync::atomic::{fence, AtomicUsize, Ordering};
 #[cfg(asyncdrop_loom)]
 use loom::sync::atomic::{fence, AtomicUsize, Ordering};
+// Targets without compare-and-swap (thumbv6m): the same operations, emulated.
+#[cfg(all(not(asyncdrop_loom), not(target_has_atomic = "ptr")))]
+use portable_atomic::{fence, AtomicUsize, Ordering};
 
 /// The start of the allocation.
 struct Header {
