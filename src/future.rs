@@ -274,8 +274,8 @@ impl<T, F, R, E> AsyncDropOnErr<T, F, R, E> {
 }
 
 pin_project! {
-    /// The future returned by [`AsyncDropOnErr::report_cleanup`]; cancel safe as
-    /// [`AsyncDropOnErr`].
+    /// The future returned by [`AsyncDropOnErr::report_cleanup`] (an example is
+    /// there); cancel safe as [`AsyncDropOnErr`].
     #[must_use = "futures do nothing unless you `.await` or poll them"]
     pub struct ReportCleanup<T, F, R, E> {
         #[pin]

@@ -30,7 +30,7 @@ mod nocas;
 /// between tasks with [`AsyncDropArc`](crate::AsyncDropArc): the last clone's cleanup
 /// cleans up the mutex, and so the value.
 ///
-/// Helpers are associated functions (`AsyncDropMutex::lock(&m)`), so they never
+/// Helpers are associated functions (`m.lock()`), so they never
 /// shadow methods of `T`.
 ///
 /// # Drop behaviour
@@ -59,10 +59,10 @@ mod nocas;
 /// # futures_executor::block_on(async {
 /// let log = AsyncDropArc::new(AsyncDropMutex::new(AsyncDropGuard::new(Log { lines: vec![] })));
 /// let writer = AsyncDropArc::clone(&log);
-/// AsyncDropMutex::lock(&writer).await.lines.push("hello".into());
+/// writer.lock().await.lines.push("hello".into());
 /// writer.async_drop().await?;
 ///
-/// assert_eq!(AsyncDropMutex::lock(&log).await.lines, ["hello"]);
+/// assert_eq!(log.lock().await.lines, ["hello"]);
 /// log.async_drop().await?; // the last clone: flushes the log
 /// # Ok::<(), std::io::Error>(())
 /// # }).unwrap();
@@ -137,15 +137,15 @@ impl<T> AsyncDropMutex<T> {
     /// # }
     /// # futures_executor::block_on(async {
     /// let m = AsyncDropMutex::new(AsyncDropGuard::new(Counter(0)));
-    /// AsyncDropMutex::lock(&m).await.0 += 1;
-    /// assert_eq!(AsyncDropMutex::lock(&m).await.0, 1);
+    /// m.lock().await.0 += 1;
+    /// assert_eq!(m.lock().await.0, 1);
     /// m.async_drop().await.unwrap();
     /// # });
     /// ```
     #[inline]
-    pub fn lock(this: &Self) -> AsyncDropMutexLock<'_, T> {
+    pub fn lock(&self) -> AsyncDropMutexLock<'_, T> {
         AsyncDropMutexLock {
-            inner: this.inner.lock(),
+            inner: self.inner.lock(),
         }
     }
 
@@ -161,15 +161,15 @@ impl<T> AsyncDropMutex<T> {
     /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
     /// # }
     /// let m = AsyncDropMutex::new(AsyncDropGuard::new(Conn));
-    /// let locked = AsyncDropMutex::try_lock(&m).unwrap();
-    /// assert!(AsyncDropMutex::try_lock(&m).is_none());
+    /// let locked = m.try_lock().unwrap();
+    /// assert!(m.try_lock().is_none());
     /// drop(locked);
-    /// assert!(AsyncDropMutex::try_lock(&m).is_some());
+    /// assert!(m.try_lock().is_some());
     /// # futures_executor::block_on(m.async_drop()).unwrap();
     /// ```
     #[inline]
-    pub fn try_lock(this: &Self) -> Option<AsyncDropMutexGuard<'_, T>> {
-        this.inner
+    pub fn try_lock(&self) -> Option<AsyncDropMutexGuard<'_, T>> {
+        self.inner
             .try_lock()
             .map(|inner| AsyncDropMutexGuard { inner })
     }
@@ -186,13 +186,13 @@ impl<T> AsyncDropMutex<T> {
     /// #     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
     /// # }
     /// let mut m = AsyncDropMutex::new(AsyncDropGuard::new(Counter(0)));
-    /// AsyncDropMutex::get_mut(&mut m).0 = 5;
-    /// assert_eq!(AsyncDropMutex::try_lock(&m).unwrap().0, 5);
+    /// m.get_mut().0 = 5;
+    /// assert_eq!(m.try_lock().unwrap().0, 5);
     /// # futures_executor::block_on(m.async_drop()).unwrap();
     /// ```
     #[inline]
-    pub fn get_mut(this: &mut Self) -> &mut T {
-        this.inner.get_mut()
+    pub fn get_mut(&mut self) -> &mut T {
+        self.inner.get_mut()
     }
 }
 
@@ -245,7 +245,7 @@ impl<T: fmt::Debug> fmt::Debug for AsyncDropMutex<T> {
 /// # }
 /// # futures_executor::block_on(async {
 /// let m = AsyncDropMutex::new(AsyncDropGuard::new(Counter(0)));
-/// let mut locked: AsyncDropMutexGuard<'_, Counter> = AsyncDropMutex::lock(&m).await;
+/// let mut locked: AsyncDropMutexGuard<'_, Counter> = m.lock().await;
 /// locked.0 += 1;
 /// drop(locked);
 /// m.async_drop().await.unwrap();
@@ -297,7 +297,7 @@ pin_project! {
     /// # }
     /// # futures_executor::block_on(async {
     /// let m = AsyncDropMutex::new(AsyncDropGuard::new(Conn));
-    /// let lock: AsyncDropMutexLock<'_, Conn> = AsyncDropMutex::lock(&m);
+    /// let lock: AsyncDropMutexLock<'_, Conn> = m.lock();
     /// drop(lock.await);
     /// m.async_drop().await.unwrap();
     /// # });

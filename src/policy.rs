@@ -503,7 +503,8 @@ fn call_policy(report: &Report<'_>) {
     } else {
         // SAFETY: the only non-null values ever stored in `POLICY` are `fn(&Report<'_>)`
         // pointers cast to `*mut ()` in `set_policy`; casting back gives the same
-        // function pointer.
+        // function pointer. (Rust has no atomic function pointer; without `std` the
+        // only other way to share the hook is a lock, which needs `unsafe` too.)
         let f = unsafe { core::mem::transmute::<*mut (), fn(&Report<'_>)>(ptr) };
         f(report);
     }
@@ -704,7 +705,8 @@ mod local {
         f()
     }
 
-    /// Restores the thread's previous policy when dropped ([`set_thread_policy`]).
+    /// Restores the thread's previous policy when dropped; returned by
+    /// [`set_thread_policy`], whose example shows it.
     #[derive(Debug)]
     pub struct ThreadPolicyGuard {
         previous: Option<fn(&Report<'_>)>,
