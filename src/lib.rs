@@ -286,7 +286,6 @@ mod spare;
 mod wait;
 
 #[cfg(feature = "defmt")]
-#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 pub use policy::defmt_hook;
 #[cfg(feature = "alloc")]
 pub use {

@@ -619,7 +619,6 @@ fn tracing_policy(report: &Report<'_>) {
 /// # let _ = init; // a host has no `defmt` logger to link: not called here
 /// ```
 #[cfg(feature = "defmt")]
-#[cfg_attr(docsrs, doc(cfg(feature = "defmt")))]
 pub fn defmt_hook(report: &Report<'_>) {
     match report.kind {
         ReportKind::Cancelled => defmt::warn!("{}", report),

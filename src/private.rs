@@ -509,3 +509,43 @@ mod derive {
         }
     }
 }
+
+/// `defmt::Format` for the derive's generated error types, written here so that the
+/// generated code needs no `defmt` of its own: the impl goes through
+/// [`defmt_error!`](crate::__defmt_error), which drops it without the feature.
+#[cfg(all(feature = "derive", feature = "defmt"))]
+pub mod defmt {
+    pub use defmt::{Format, Formatter};
+
+    /// Writes "`failed` of `total` field cleanups of `type_name` failed".
+    pub fn header(f: Formatter<'_>, failed: usize, total: usize, type_name: &'static str) {
+        defmt::write!(
+            f,
+            "{=usize} of {=usize} field cleanups of `{=str}` failed",
+            failed,
+            total,
+            type_name
+        );
+    }
+
+    /// Writes "; `field`: `error`".
+    pub fn field<E: Format>(f: Formatter<'_>, field: &'static str, error: &E) {
+        defmt::write!(f, "; {=str}: {}", field, error);
+    }
+}
+
+/// Expands to its input with the `defmt` feature, to nothing without it.
+#[cfg(feature = "defmt")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __defmt_error {
+    ($($item:tt)*) => { $($item)* };
+}
+
+/// Expands to its input with the `defmt` feature, to nothing without it.
+#[cfg(not(feature = "defmt"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __defmt_error {
+    ($($item:tt)*) => {};
+}

@@ -581,6 +581,26 @@ fn error_type(
     } else {
         quote!(self)
     };
+    let defmt_arms = shapes.iter().map(|(v, fields)| {
+        let pattern = pattern(v, fields);
+        let binds = binds(fields);
+        let total = fields.len();
+        let shown = shown_of(v);
+        let names = fields.iter().map(|(_, _, shown)| shown);
+        quote! {
+            #pattern => {
+                let mut __ad_failed = 0;
+                #( if #binds.is_some() { __ad_failed += 1; } )*
+                ::asyncdrop::__private::defmt::header(__ad_f, __ad_failed, #total, #shown);
+                #(
+                    if let ::asyncdrop::__private::Some(__ad_e) = #binds {
+                        ::asyncdrop::__private::defmt::field(__ad_f, #names, __ad_e);
+                    }
+                )*
+            }
+        }
+    });
+    let defmt_bounds = bounded(quote!(::asyncdrop::__private::defmt::Format));
     let debug_bounds = bounded(quote!(::asyncdrop::__private::Debug));
     let display_bounds = bounded(quote!(::asyncdrop::__private::Display));
     let error_bounds = bounded(quote!(::asyncdrop::__private::Error + 'static));
@@ -599,6 +619,15 @@ fn error_type(
         impl #display_bounds ::asyncdrop::__private::Display for #name #generics {
             fn fmt(&self, __ad_f: &mut ::asyncdrop::__private::Formatter<'_>) -> ::asyncdrop::__private::FmtResult {
                 match #scrutinee { #(#display_arms)* }
+            }
+        }
+
+        ::asyncdrop::__defmt_error! {
+            #[automatically_derived]
+            impl #defmt_bounds ::asyncdrop::__private::defmt::Format for #name #generics {
+                fn format(&self, __ad_f: ::asyncdrop::__private::defmt::Formatter<'_>) {
+                    match #scrutinee { #(#defmt_arms)* }
+                }
             }
         }
 

@@ -51,7 +51,8 @@ impl Mode {
 ///   cleaned up: set a policy that logs in production). Without it, the error is the generated `{Type}AsyncDropError<E0, ..>`:
 ///   the type's shape (struct, tuple struct, or an enum with a variant per variant
 ///   that has resource fields) with one `Option<Ei>` per resource field, in order;
-///   `Debug`, `Display` and `core::error::Error` when the fields' errors are.
+///   `Debug`, `Display` and `core::error::Error` when the fields' errors are (and
+///   `defmt::Format`, with asyncdrop's `defmt` feature).
 /// - `#[async_drop(before = Self::method)]`: an `async fn(&mut self) -> Result<(),
 ///   X>` run first (`E: From<X>`); needs `error = E`.
 ///

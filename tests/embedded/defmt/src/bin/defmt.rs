@@ -1,5 +1,5 @@
-//! Reports through `defmt_hook` and the crate's `defmt::Format` impls, logged over
-//! semihosting. `ci/embedded.sh` decodes the output and compares it with
+//! Reports through `defmt_hook`, the crate's `defmt::Format` impls and a derived
+//! error type's, logged over semihosting. `ci/embedded.sh` decodes the output and compares it with
 //! `expected/defmt.txt`; the exit status must be 0.
 #![no_std]
 #![no_main]
@@ -28,6 +28,13 @@ impl AsyncDrop for Sensor {
     }
 }
 
+/// A derived cleanup: its generated error type is `defmt::Format` as well.
+#[derive(AsyncDrop)]
+struct Pair {
+    left: AsyncDropGuard<Sensor>,
+    right: AsyncDropGuard<Sensor>,
+}
+
 #[entry]
 fn main() -> ! {
     set_policy(Policy::Hook(defmt_hook));
@@ -49,5 +56,13 @@ fn main() -> ! {
     .unwrap_err();
     check!(matches!(err.as_inner(), (None, Some(7))));
     defmt::info!("tuple error: {}", err);
+
+    let pair = AsyncDropGuard::new(Pair {
+        left: AsyncDropGuard::new(Sensor(0)),
+        right: AsyncDropGuard::new(Sensor(9)),
+    });
+    let err = block_on(pair.async_drop()).0.unwrap_err();
+    check!(err.left.is_none() && err.right == Some(9));
+    defmt::info!("derived error: {}", err);
     exit(true)
 }
