@@ -467,8 +467,10 @@ impl fmt::Debug for CleanupPanic {
 
 impl fmt::Display for CleanupPanic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = format_args!("the cleanup of `{}` panicked", self.type_name);
-        self.caught.fmt_with(f, what)
+        self.caught.fmt_with(
+            f,
+            format_args!("the cleanup of `{}` panicked", self.type_name),
+        )
     }
 }
 
