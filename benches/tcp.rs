@@ -275,7 +275,10 @@ fn main() {
     let medians: Vec<f64> = times.iter_mut().map(|t| median(t)).collect();
     println!("## k. Closing {n} loopback TCP connections on tokio's multi-thread runtime\n");
     println!("Run by `benches/tcp.rs`: each client's cleanup writes a goodbye and shuts down;");
-    println!("only the closing is timed; {rounds} rounds, the variants taking turns; medians.\n");
+    println!("only the closing is timed; the peer reads on a runtime of its own, on its own");
+    println!(
+        "thread (as a remote peer would); {rounds} rounds, the variants taking turns; medians.\n"
+    );
     println!("| variant | per connection | ratio to (b) | allocations per connection |");
     println!("|---|---|---|---|");
     for (i, variant) in VARIANTS.into_iter().enumerate() {
