@@ -8,19 +8,18 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
-use std::task::{Context, Poll};
 
 use asyncdrop::{AsyncDrop, AsyncDropArc, AsyncDropGuard, LocalAsyncDrop, ReportKind};
-use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::counting::{allocations, CountingAlloc};
+use common::{
+    assert_counts, assert_send, assert_sync, implements, now, record_reports, take_reports,
+    Behaviour, Counters, Probe, ProbeError,
+};
 use futures_executor::block_on;
 use proptest::prelude::*;
 
@@ -28,51 +27,8 @@ use proptest::prelude::*;
 // Helpers
 // ---------------------------------------------------------------------------------
 
-/// Counts allocations made on the current thread.
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts calls on the current thread.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result and how many allocations it made on this thread.
-fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    (r, ALLOCS.with(Cell::get) - before)
-}
-
-/// Polls `fut` once with a no-op waker and returns its output; panics if it is not
-/// ready (every cleanup here that has no yields finishes in one poll).
-#[track_caller]
-fn now<F: Future>(fut: F) -> F::Output {
-    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-    match pin!(fut).poll(&mut cx) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("future not ready after one poll"),
-    }
-}
 
 fn shared_probe(counters: &Arc<Counters>) -> AsyncDropGuard<AsyncDropArc<Probe>> {
     AsyncDropArc::new(Probe::new(counters).guard())
@@ -328,31 +284,6 @@ fn clones_cleaned_up_by_tasks_on_a_thread_pool() {
 // Auto traits
 // ---------------------------------------------------------------------------------
 
-/// Whether the type of `$val` implements the given traits, decided at compile time
-/// (an inherent method whose `where` clause holds wins over the trait method).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
-
 /// `Send` but not `Sync`.
 struct NotSync(Cell<u8>);
 impl AsyncDrop for NotSync {
@@ -370,9 +301,6 @@ impl LocalAsyncDrop for Local {
         Ok(())
     }
 }
-
-fn assert_send<T: Send>(_: &T) {}
-fn assert_sync<T: Sync>(_: &T) {}
 
 /// In generic code over `T: AsyncDrop + Sync`, a clone's cleanup is `Send` with no
 /// further bound.

@@ -5,97 +5,28 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::error::Error;
-use std::future::Future;
 use std::io;
-use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 
 use asyncdrop::collections::{async_drop_iter, AsyncDropVec};
 use asyncdrop::{
     async_drop_all, AsyncDrop, AsyncDropGuard, DynAsyncDrop, LocalAsyncDrop, LocalDynAsyncDrop,
     ReportKind,
 };
+use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
 use common::{
-    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
-    ProbeError,
+    assert_counts, assert_send, poll_once, record_reports, run_to_end, take_reports,
+    type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
 
-// ---------------------------------------------------------------------------------
-// Counting allocator (per thread, so parallel tests do not disturb each other)
-// ---------------------------------------------------------------------------------
-
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    /// Blocks allocated minus blocks freed on this thread, and its high-water mark.
-    static LIVE: Cell<(isize, isize)> = const { Cell::new((0, 0)) };
-}
-
-// SAFETY: forwards to the system allocator; only counts calls on the current thread.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        let _ = LIVE.try_with(|l| {
-            let (live, peak) = l.get();
-            l.set((live + 1, peak.max(live + 1)));
-        });
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let _ = LIVE.try_with(|l| {
-            let (live, peak) = l.get();
-            l.set((live - 1, peak));
-        });
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result and how many allocations it made on this thread.
-fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    (r, ALLOCS.with(Cell::get) - before)
-}
-
-/// Runs `f` and returns its result and how many more heap blocks were live at the
-/// most than before it ran (on this thread).
-fn peak_extra_blocks<R>(f: impl FnOnce() -> R) -> (R, isize) {
-    let (before, _) = LIVE.with(Cell::get);
-    LIVE.with(|l| l.set((before, before)));
-    let r = f();
-    let (_, peak) = LIVE.with(Cell::get);
-    (r, peak - before)
-}
-
-/// Polls `fut` to completion with a no-op waker (no executor, so no allocation of
-/// its own). Every future here wakes itself before returning `Pending`.
-fn run_to_end<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(out) = poll_once(&mut fut) {
-            return out;
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------
 // Three resource types with three error types
@@ -221,31 +152,6 @@ impl From<Status> for CloseError {
 }
 
 type AnyError = Box<dyn Error + Send + Sync>;
-
-fn assert_send<T: Send>(_: &T) {}
-
-/// Whether the type `$ty` implements the given traits, decided at compile time (an
-/// inherent method whose `where` clause holds is preferred over the trait method of
-/// the same name, so this tells negative facts too).
-macro_rules! type_implements {
-    ($ty:ty => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(std::marker::PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        Check::<$ty>(std::marker::PhantomData).implements()
-    }};
-}
 
 // ---------------------------------------------------------------------------------
 // Heterogeneous sets

@@ -6,7 +6,6 @@
 mod common;
 
 use std::cell::Cell;
-use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -16,8 +15,8 @@ use asyncdrop::{
     ReportKind,
 };
 use common::{
-    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
-    ProbeError,
+    assert_counts, implements, poll_once, record_reports, take_reports, yield_now, Behaviour,
+    Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
@@ -281,31 +280,6 @@ fn the_last_task_on_a_thread_pool_cleans_up() {
 // ---------------------------------------------------------------------------------
 // Auto traits
 // ---------------------------------------------------------------------------------
-
-/// Whether the type of `$val` implements the given traits, decided at compile time
-/// (an inherent method whose `where` clause holds wins over the trait method).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
 
 /// `Send` but not `Sync`: the mutex makes it shareable.
 struct NotSync(Cell<u8>);

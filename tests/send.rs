@@ -26,7 +26,7 @@ use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 use std::error::Error;
 use std::future::Future;
-use std::marker::{PhantomData, PhantomPinned};
+use std::marker::PhantomPinned;
 use std::rc::Rc;
 
 use asyncdrop::future::AsyncDropFuture;
@@ -36,7 +36,8 @@ use asyncdrop::{
     TupleError,
 };
 use common::{
-    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_send, assert_sync, assert_unpin, implements, poll_once, record_reports, take_reports,
+    type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
@@ -44,47 +45,6 @@ use futures_util::task::LocalSpawnExt;
 // ---------------------------------------------------------------------------------
 // Compile-time assertions
 // ---------------------------------------------------------------------------------
-
-fn assert_send<T: Send>(_: &T) {}
-fn assert_sync<T: Sync>(_: &T) {}
-fn assert_unpin<T: Unpin>(_: &T) {}
-
-/// Whether the type of `$val` implements the given traits, decided at compile time.
-///
-/// An inherent method whose `where` clause holds is preferred over the trait method
-/// of the same name, so this tells negative facts too. The value's type must be
-/// fully known while the caller is type-checked: a named type or a future returned
-/// by another function (not an `async` block written in the same function).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        // Only one of the two `implements` is chosen in each expansion.
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
-
-/// Whether the type `$ty` implements the given traits; see [`implements!`].
-macro_rules! type_implements {
-    ($ty:ty => $($bound:tt)+) => {
-        implements!(PhantomData::<$ty> => $($bound)+)
-    };
-}
 
 /// Static assertions on named types: a compile error if any is not `Send`/`Sync`.
 const _: fn() = || {

@@ -7,7 +7,6 @@
 mod common;
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +15,8 @@ use std::task::{Context, Poll};
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
 use common::{
-    assert_counts, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_counts, implements, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
+    ProbeError,
 };
 use futures_executor::block_on;
 use futures_util::future::FusedFuture;
@@ -589,31 +589,6 @@ fn a_forgotten_clone_is_reported_under_the_output_type() {
 // ---------------------------------------------------------------------------------
 // Auto traits
 // ---------------------------------------------------------------------------------
-
-/// Whether the type of `$val` implements the given traits, decided at compile time
-/// (an inherent method whose `where` clause holds wins over the trait method).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
 
 /// A `!Send` future (it holds an `Rc` across an `.await`).
 fn open_locally(counters: &Arc<Counters>) -> impl Future<Output = AsyncDropGuard<Probe>> {
