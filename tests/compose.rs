@@ -11,15 +11,10 @@ use std::rc::Rc;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::{
-    assert_send, implements, poll_once, record_reports, take_reports, Behaviour, Counters, Probe,
-    ProbeError,
+    assert_send, implements, poll_once, record_reports, setup, take_reports, Behaviour, Counters,
+    Probe, ProbeError,
 };
 use futures_executor::block_on;
-
-fn setup() -> std::sync::Arc<Counters> {
-    record_reports();
-    Counters::new()
-}
 
 fn probe(c: &std::sync::Arc<Counters>, id: u32, fail: bool) -> AsyncDropGuard<Probe> {
     let behaviour = if fail {

@@ -19,7 +19,7 @@ use asyncdrop::{
 };
 use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
 use common::{
-    assert_counts, assert_send, poll_once, record_reports, run_to_end, take_reports,
+    assert_counts, assert_send, poll_once, record_reports, run_to_end, setup, take_reports,
     type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
@@ -159,8 +159,7 @@ type AnyError = Box<dyn Error + Send + Sync>;
 
 #[test]
 fn three_types_in_one_array_with_boxed_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>; 3] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
         AsyncDropGuard::into_dyn(File::guard(&counters, true)),
@@ -179,8 +178,7 @@ fn three_types_in_one_array_with_boxed_error() {
 
 #[test]
 fn three_types_all_failing_convert_into_one_enum() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
         AsyncDropGuard::into_dyn(
             Probe::new(&counters)
@@ -208,8 +206,7 @@ fn three_types_all_failing_convert_into_one_enum() {
 
 #[test]
 fn all_succeeding() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
         AsyncDropGuard::into_dyn(File::guard(&counters, false)),
@@ -222,8 +219,7 @@ fn all_succeeding() {
 
 #[test]
 fn vec_of_mixed_guards_one_by_one() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>> = Vec::new();
     for i in 0..4 {
         set.push(AsyncDropGuard::into_dyn(
@@ -268,8 +264,7 @@ fn vec_of_mixed_guards_one_by_one() {
 /// resource types is cleaned up concurrently, every error kept.
 #[test]
 fn mixed_types_in_an_async_drop_vec() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut set = AsyncDropVec::<Box<dyn DynAsyncDrop<AnyError>>>::new();
     for i in 0..3 {
         set.push(AsyncDropGuard::into_dyn(
@@ -308,8 +303,7 @@ fn mixed_types_in_an_async_drop_vec() {
 /// `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
 #[test]
 fn mixed_types_through_async_drop_iter() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>> = Vec::new();
     for i in 0..5 {
         set.push(AsyncDropGuard::into_dyn(
@@ -339,8 +333,7 @@ fn mixed_types_through_async_drop_iter() {
 /// The local flavour in the crate's sequence, on a local executor.
 #[test]
 fn local_flavour_in_an_async_drop_vec() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut set = AsyncDropVec::<Box<dyn LocalDynAsyncDrop<AnyError>>>::new();
     set.push(AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(
@@ -363,8 +356,7 @@ fn local_flavour_in_an_async_drop_vec() {
 /// guards and inside guarded arrays.
 #[test]
 fn erased_guards_compose_with_tuples_and_nested_guards() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
         AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
     let plain = Probe::new(&counters).guard();
@@ -388,8 +380,7 @@ fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
     fn needs_async_drop<T: AsyncDrop>(guard: AsyncDropGuard<T>) -> AsyncDropGuard<T> {
         guard
     }
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let pool = common::JoinedPool::new(2);
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..6u32 {
@@ -451,8 +442,7 @@ impl Drop for Journal {
 
 #[test]
 fn local_flavour_with_rc_resource_on_local_pool() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let set: [AsyncDropGuard<Box<dyn LocalDynAsyncDrop<AnyError>>>; 3] = [
         AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
@@ -555,8 +545,7 @@ fn non_static_resources() {
 
 #[test]
 fn forgotten_erased_guard_is_reported_and_dropped_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(guard);
@@ -578,8 +567,7 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
 
 #[test]
 fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).yields(5));
     let erased: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<ProbeError>>> =
@@ -597,8 +585,7 @@ fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
 
 #[test]
 fn panicking_erased_cleanup_propagates_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<ProbeError>>>; 2] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
         AsyncDropGuard::into_dyn(
@@ -680,8 +667,7 @@ fn auto_traits() {
 /// One allocation for the value at conversion, one for the future at cleanup.
 #[test]
 fn one_allocation_to_erase_one_to_clean_up() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
 
     // Send flavour.
     let guard = File::guard(&counters, false);

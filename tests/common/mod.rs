@@ -291,6 +291,12 @@ pub fn record_reports_then_panic(panics: bool) {
     PANICKY.set(panics);
 }
 
+/// Installs the recording hook ([`record_reports`]) and returns fresh counters.
+pub fn setup() -> Arc<Counters> {
+    record_reports();
+    Counters::new()
+}
+
 /// Whether the hook panics on this thread ([`record_reports_then_panic`]).
 pub fn policy_panics() -> bool {
     PANICKY.get()
