@@ -8,19 +8,18 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
-use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
-use std::task::{Context, Poll};
 
 use asyncdrop::{AsyncDrop, AsyncDropArc, AsyncDropGuard, LocalAsyncDrop, ReportKind};
-use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::counting::{allocations, CountingAlloc};
+use common::{
+    assert_counts, assert_send, assert_sync, implements, now, record_reports, setup, take_reports,
+    Behaviour, Counters, Probe, ProbeError,
+};
 use futures_executor::block_on;
 use proptest::prelude::*;
 
@@ -28,51 +27,8 @@ use proptest::prelude::*;
 // Helpers
 // ---------------------------------------------------------------------------------
 
-/// Counts allocations made on the current thread.
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts calls on the current thread.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result and how many allocations it made on this thread.
-fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    (r, ALLOCS.with(Cell::get) - before)
-}
-
-/// Polls `fut` once with a no-op waker and returns its output; panics if it is not
-/// ready (every cleanup here that has no yields finishes in one poll).
-#[track_caller]
-fn now<F: Future>(fut: F) -> F::Output {
-    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-    match pin!(fut).poll(&mut cx) {
-        Poll::Ready(out) => out,
-        Poll::Pending => panic!("future not ready after one poll"),
-    }
-}
 
 fn shared_probe(counters: &Arc<Counters>) -> AsyncDropGuard<AsyncDropArc<Probe>> {
     AsyncDropArc::new(Probe::new(counters).guard())
@@ -84,8 +40,7 @@ fn shared_probe(counters: &Arc<Counters>) -> AsyncDropGuard<AsyncDropArc<Probe>>
 
 #[test]
 fn only_the_last_clone_runs_the_cleanup() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     let c = AsyncDropArc::clone(&b);
@@ -104,8 +59,7 @@ fn only_the_last_clone_runs_the_cleanup() {
 
 #[test]
 fn clones_deref_to_the_same_value() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(42).guard());
     let b = AsyncDropArc::clone(&a);
     assert_eq!(a.id, 42);
@@ -120,8 +74,7 @@ fn clones_deref_to_the_same_value() {
 
 #[test]
 fn strong_count_and_ptr_eq() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     let other = shared_probe(&counters);
@@ -146,8 +99,7 @@ fn strong_count_and_ptr_eq() {
 
 #[test]
 fn try_unwrap_gives_the_value_back_only_when_unique() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(5).guard());
     let site = AsyncDropGuard::site(&a);
     let b = AsyncDropArc::clone(&a);
@@ -178,8 +130,7 @@ fn try_unwrap_gives_the_value_back_only_when_unique() {
 
 #[test]
 fn a_forgotten_clone_gives_its_share_up() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     let line = line!() + 1;
@@ -207,8 +158,7 @@ fn a_forgotten_clone_gives_its_share_up() {
 
 #[test]
 fn a_forgotten_last_clone_drops_the_value_synchronously() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     block_on(a.async_drop()).unwrap();
@@ -222,8 +172,7 @@ fn a_forgotten_last_clone_drops_the_value_synchronously() {
 
 #[test]
 fn only_the_last_clone_returns_the_cleanup_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(
         Probe::new(&counters)
             .id(3)
@@ -240,8 +189,7 @@ fn only_the_last_clone_returns_the_cleanup_error() {
 
 #[test]
 fn a_panicking_cleanup_of_the_last_clone_leaks_nothing() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).behaviour(Behaviour::Panic).guard());
     let b = AsyncDropArc::clone(&a);
     block_on(a.async_drop()).unwrap();
@@ -253,8 +201,7 @@ fn a_panicking_cleanup_of_the_last_clone_leaks_nothing() {
 
 #[test]
 fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).yields(3).guard());
     let b = AsyncDropArc::clone(&a);
     block_on(a.async_drop()).unwrap();
@@ -271,8 +218,7 @@ fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once() {
 
 #[test]
 fn an_unpolled_cleanup_future_still_gives_the_share_up() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     drop(b.async_drop()); // cancelled before it ran: reported, share given up
@@ -286,8 +232,7 @@ fn an_unpolled_cleanup_future_still_gives_the_share_up() {
 
 #[test]
 fn not_last_clones_finish_in_one_poll() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).yields(2).guard());
     let b = AsyncDropArc::clone(&a);
     assert_eq!(now(a.async_drop()), Ok(()));
@@ -298,8 +243,7 @@ fn not_last_clones_finish_in_one_poll() {
 #[test]
 fn clones_cleaned_up_by_tasks_on_a_thread_pool() {
     use futures_util::task::SpawnExt;
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let pool = futures_executor::ThreadPool::builder()
         .pool_size(4)
         .create()
@@ -328,31 +272,6 @@ fn clones_cleaned_up_by_tasks_on_a_thread_pool() {
 // Auto traits
 // ---------------------------------------------------------------------------------
 
-/// Whether the type of `$val` implements the given traits, decided at compile time
-/// (an inherent method whose `where` clause holds wins over the trait method).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
-
 /// `Send` but not `Sync`.
 struct NotSync(Cell<u8>);
 impl AsyncDrop for NotSync {
@@ -371,9 +290,6 @@ impl LocalAsyncDrop for Local {
     }
 }
 
-fn assert_send<T: Send>(_: &T) {}
-fn assert_sync<T: Sync>(_: &T) {}
-
 /// In generic code over `T: AsyncDrop + Sync`, a clone's cleanup is `Send` with no
 /// further bound.
 fn generic_cleanup_is_send<T: AsyncDrop + Sync>(arc: AsyncDropGuard<AsyncDropArc<T>>) {
@@ -384,8 +300,7 @@ fn generic_cleanup_is_send<T: AsyncDrop + Sync>(arc: AsyncDropGuard<AsyncDropArc
 
 #[test]
 fn auto_traits() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = shared_probe(&counters);
     assert_send(&probe);
     assert_sync(&probe);
@@ -425,8 +340,7 @@ fn auto_traits() {
 /// clones race to be the last. Every value is cleaned up exactly once and dropped
 /// exactly once.
 fn stress(threads: usize, cycles: usize, rounds: usize) {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
 
     // One value, hammered by clone + cleanup cycles on every thread.
     let root = AsyncDropArc::new(Probe::new(&counters).guard());
@@ -492,8 +406,7 @@ fn stress_small() {
 
 #[test]
 fn clone_and_cleanup_do_not_allocate() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = Probe::new(&counters).guard();
     let (root, new_allocs) = allocations(|| AsyncDropArc::new(probe));
     // `new` allocates the shared value once.
@@ -555,8 +468,7 @@ proptest! {
         fail in any::<bool>(),
         yields in 0usize..3,
     ) {
-        record_reports();
-        let counters = Counters::new();
+        let counters = setup();
         let behaviour = if fail { Behaviour::Fail(7) } else { Behaviour::Succeed };
         let mut clones = vec![AsyncDropArc::new(
             Probe::new(&counters).id(1).yields(yields).behaviour(behaviour).guard(),
@@ -675,8 +587,7 @@ fn local_values_share_on_a_local_executor() {
 
 #[test]
 fn into_inner_gives_the_value_to_the_last_clone_only() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(3).guard());
     let b = AsyncDropArc::clone(&a);
     assert!(AsyncDropArc::into_inner(a).is_none());
@@ -698,8 +609,7 @@ fn into_inner_gives_the_value_to_the_last_clone_only() {
 
 #[test]
 fn into_inner_and_cleanup_share_one_winner() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     block_on(a.async_drop()).unwrap();
@@ -717,8 +627,7 @@ fn into_inner_and_cleanup_share_one_winner() {
 
 #[test]
 fn a_weak_handle_upgrades_while_a_clone_holds_the_value() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(8).guard());
     let weak = AsyncDropArc::downgrade(&a);
     assert_eq!(weak.strong_count(), 1);
@@ -746,8 +655,7 @@ fn a_weak_handle_upgrades_while_a_clone_holds_the_value() {
 
 #[test]
 fn weak_handles_never_delay_the_cleanup() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let weak = AsyncDropArc::downgrade(&a);
     let weaks: Vec<_> = (0..3).map(|_| weak.clone()).collect();
@@ -769,8 +677,7 @@ fn weak_handles_never_delay_the_cleanup() {
 
 #[test]
 fn upgrade_fails_once_the_last_clone_started_its_cleanup() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).yields(1).guard());
     let weak = AsyncDropArc::downgrade(&a);
     let mut cleanup = Box::pin(a.async_drop());
@@ -787,8 +694,7 @@ fn upgrade_fails_once_the_last_clone_started_its_cleanup() {
 
 #[test]
 fn upgrade_fails_after_into_inner_and_after_a_forgotten_last_clone() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = shared_probe(&counters);
     let weak = AsyncDropArc::downgrade(&a);
     let probe = AsyncDropArc::into_inner(a).unwrap();
@@ -808,8 +714,7 @@ fn upgrade_fails_after_into_inner_and_after_a_forgotten_last_clone() {
 #[test]
 fn as_ptr_borrow_and_as_ref_reach_the_value() {
     use std::borrow::Borrow;
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(2).guard());
     let b = AsyncDropArc::clone(&a);
     assert_eq!(AsyncDropArc::as_ptr(&a), AsyncDropArc::as_ptr(&b));
@@ -825,8 +730,7 @@ fn as_ptr_borrow_and_as_ref_reach_the_value() {
 
 #[test]
 fn weak_auto_traits() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = shared_probe(&counters);
     let weak = AsyncDropArc::downgrade(&probe);
     assert!(implements!(weak => Send + Sync + Unpin + Clone));
@@ -853,8 +757,7 @@ fn weak_auto_traits() {
 /// that runs it), whatever the upgrade did, and an upgraded clone never sees the
 /// value's cleanup under way.
 fn racing_stress(threads: usize, rounds: usize) {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let winners = AtomicUsize::new(0);
     let upgraded = AtomicUsize::new(0);
     let barrier = Barrier::new(threads + 2);

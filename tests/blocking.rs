@@ -10,7 +10,9 @@ use std::sync::{mpsc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
-use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, Seen};
+use common::{
+    assert_counts, record_reports, setup, take_reports, Behaviour, Counters, Probe, Seen,
+};
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
 
@@ -33,8 +35,7 @@ fn blocking(probe: Probe) -> BlockingDrop<Probe> {
 #[test]
 fn on_a_plain_thread() {
     let _shared = shared();
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     drop(blocking(Probe::new(&counters).yields(3)));
     // The cleanup has finished when `drop` returns.
     assert_counts(&counters, 1, 1, 1);
@@ -59,8 +60,7 @@ fn as_a_field_of_a_sync_type() {
         conn: BlockingDrop<Probe>,
         name: &'static str,
     }
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut client = Client {
         conn: blocking(Probe::new(&counters).id(4).yields(1)),
         name: "c",
@@ -78,8 +78,7 @@ fn as_a_field_of_a_sync_type() {
 #[test]
 fn inside_block_on() {
     let _shared = shared();
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     block_on(async {
         let conn = blocking(Probe::new(&counters).yields(5));
         common::yield_now().await;
@@ -92,8 +91,7 @@ fn inside_block_on() {
 #[test]
 fn inside_a_local_pool() {
     let _shared = shared();
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut pool = LocalPool::new();
     for i in 0..4 {
         let c = counters.clone();
@@ -116,8 +114,7 @@ fn inside_a_local_pool() {
 fn inside_a_thread_pool_concurrently() {
     let _shared = shared();
     const TASKS: u32 = if cfg!(miri) { 4 } else { 32 };
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     for i in 0..TASKS {
@@ -165,8 +162,7 @@ fn inside_a_thread_pool_concurrently() {
 #[test]
 fn cleanup_error_is_reported_as_failed_with_the_error() {
     let _shared = shared();
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(7));
     let line = line!() + 1;
     let conn = BlockingDrop::new(AsyncDropGuard::new(probe));
@@ -193,8 +189,7 @@ fn cleanup_error_is_reported_as_failed_with_the_error() {
 #[test]
 fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
     let _shared = shared();
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     drop(blocking(
         Probe::new(&counters)
             .id(1)
@@ -271,8 +266,7 @@ fn cleanup_that_panics_before_returning_its_future() {
 #[test]
 fn dropped_during_unwinding() {
     let _shared = shared();
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let conn = blocking(
         Probe::new(&counters)
             .id(9)
@@ -293,8 +287,7 @@ fn dropped_during_unwinding() {
 #[test]
 fn into_guard_goes_back_to_the_async_path_without_cleanup() {
     let _shared = shared();
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut conn = BlockingDrop::with_timeout(
         Probe::new(&counters).id(1).yields(1).guard(),
         Duration::from_secs(3),
@@ -344,8 +337,7 @@ fn auto_traits() {
 fn erased_guard() {
     let _shared = shared();
     type AnyError = Box<dyn std::error::Error + Send + Sync>;
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(
         Probe::new(&counters)
             .id(3)
@@ -415,8 +407,7 @@ mod timing {
     #[test]
     fn blocking_drop_dropped_on_the_cleanup_thread_does_not_block_it() {
         let _shared = shared();
-        record_reports();
-        let parent_counters = Counters::new();
+        let parent_counters = setup();
         let child_counters = Counters::new();
         let child = blocking(Probe::new(&child_counters).yields(3));
         let parent = BlockingDrop::with_timeout(
@@ -525,8 +516,7 @@ mod timing {
     fn cleanup_waiting_on_the_blocked_executor_times_out_then_finishes() {
         let _shared = shared();
         const TIMEOUT: Duration = Duration::from_millis(50);
-        record_reports();
-        let counters = Counters::new();
+        let counters = setup();
         let (tx, rx) = oneshot();
         let mut pool = LocalPool::new();
         let blocked_for = Rc::new(Cell::new(None));
@@ -615,8 +605,7 @@ mod timing {
     /// seen by part of the cleanup only.
     #[test]
     fn a_cleanup_ready_at_once_runs_on_the_cleanup_thread_too() {
-        record_reports();
-        let counters = Counters::new();
+        let counters = setup();
         let me = std::thread::current().id();
         let ran_on: Threads = Arc::default();
         struct Inline(Threads);
@@ -685,8 +674,7 @@ mod timing {
 fn cost_per_drop() {
     let _shared = shared();
     const N: usize = if cfg!(miri) { 5 } else { 2_000 };
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     drop(blocking(Probe::new(&counters).yields(1))); // start the cleanup thread
     let start = Instant::now();
     for _ in 0..N {

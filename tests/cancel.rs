@@ -11,7 +11,7 @@ use std::task::Poll;
 
 use asyncdrop::{async_drop_all, AsyncDropGuard, ReportKind};
 use common::{
-    assert_counts, poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError,
+    assert_counts, poll_once, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_core::future::FusedFuture;
 use futures_executor::block_on;
@@ -29,8 +29,7 @@ fn message(payload: &(dyn Any + Send)) -> String {
 
 #[test]
 fn dropped_before_the_first_poll_is_cancelled() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).id(1));
     let fut = guard.async_drop();
@@ -56,8 +55,7 @@ fn dropped_before_the_first_poll_is_cancelled() {
 
 #[test]
 fn dropped_after_a_pending_poll_is_cancelled() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(3).guard();
     {
         let mut fut = pin!(guard.async_drop());
@@ -76,8 +74,7 @@ fn dropped_after_a_pending_poll_is_cancelled() {
 
 #[test]
 fn dropped_after_several_polls_is_cancelled_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(3).guard();
     {
         let mut fut = pin!(guard.async_drop());
@@ -93,8 +90,7 @@ fn dropped_after_several_polls_is_cancelled_once() {
 
 #[test]
 fn completed_cleanup_reports_nothing() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     {
         let mut fut = pin!(guard.async_drop());
@@ -110,8 +106,7 @@ fn completed_cleanup_reports_nothing() {
 
 #[test]
 fn completed_with_an_error_reports_nothing() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters)
         .id(2)
         .yields(1)
@@ -132,8 +127,7 @@ fn completed_with_an_error_reports_nothing() {
 
 #[test]
 fn block_on_completes_without_report() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(3).guard();
     assert_eq!(block_on(guard.async_drop()), Ok(()));
     assert_counts(&counters, 1, 1, 1);
@@ -142,8 +136,7 @@ fn block_on_completes_without_report() {
 
 #[test]
 fn debug_shows_the_type_and_state() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(1).guard();
     let mut fut = pin!(guard.async_drop());
     let text = format!("{fut:?}");
@@ -160,8 +153,7 @@ fn debug_shows_the_type_and_state() {
 
 #[test]
 fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters)
         .id(5)
         .behaviour(Behaviour::Panic)
@@ -181,8 +173,7 @@ fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
 
 #[test]
 fn panicking_cleanup_after_a_pending_poll() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters)
         .id(6)
         .yields(1)
@@ -203,8 +194,7 @@ fn panicking_cleanup_after_a_pending_poll() {
 
 #[test]
 fn panicking_cleanup_under_block_on() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters)
         .id(8)
         .yields(2)
@@ -219,8 +209,7 @@ fn panicking_cleanup_under_block_on() {
 
 #[test]
 fn polling_again_after_the_cleanup_panicked_panics() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).behaviour(Behaviour::Panic).guard();
     {
         let mut fut = pin!(guard.async_drop());
@@ -239,8 +228,7 @@ fn polling_again_after_the_cleanup_panicked_panics() {
 
 #[test]
 fn polling_after_completion_panics() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).guard();
     {
         let mut fut = pin!(guard.async_drop());
@@ -258,8 +246,7 @@ fn polling_after_completion_panics() {
 
 #[test]
 fn async_drop_on_err_cancelled_reports_cancelled() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     {
         let failed: Result<(), &str> = Err("handshake");
@@ -274,8 +261,7 @@ fn async_drop_on_err_cancelled_reports_cancelled() {
 
 #[test]
 fn nested_guard_cancelled_drops_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let outer = AsyncDropGuard::new(Probe::new(&counters).yields(2).guard());
     {
         let mut fut = pin!(outer.async_drop());
@@ -296,8 +282,7 @@ fn nested_guard_cancelled_drops_once() {
 
 #[test]
 fn async_drop_all_cancelled_after_one_poll_reports_each_guard() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line_a = line!() + 1;
     let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
     let line_b = line!() + 1;
@@ -324,8 +309,7 @@ fn async_drop_all_cancelled_after_one_poll_reports_each_guard() {
 
 #[test]
 fn async_drop_all_cancelled_reports_only_the_unfinished_guard() {
-    record_reports();
-    let counters_a = Counters::new();
+    let counters_a = setup();
     let counters_b = Counters::new();
     let a = Probe::new(&counters_a).id(1).guard();
     let b = Probe::new(&counters_b).id(2).yields(2).guard();
@@ -343,8 +327,7 @@ fn async_drop_all_cancelled_reports_only_the_unfinished_guard() {
 
 #[test]
 fn is_terminated_after_the_cleanup_panicked() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut fut = pin!(Probe::new(&counters)
         .behaviour(Behaviour::Panic)
         .guard()
@@ -358,8 +341,7 @@ fn is_terminated_after_the_cleanup_panicked() {
 
 #[test]
 fn async_drop_all_array_cancelled_after_one_poll() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guards = [1, 2, 3].map(|id| Probe::new(&counters).id(id).yields(1).guard());
     {
         let mut fut = pin!(async_drop_all(guards));
@@ -373,8 +355,7 @@ fn async_drop_all_array_cancelled_after_one_poll() {
 
 #[test]
 fn async_drop_all_with_a_panicking_cleanup_drops_every_value_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line_a = line!() + 1;
     let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
     let b = Probe::new(&counters)

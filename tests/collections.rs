@@ -23,8 +23,8 @@ use asyncdrop::collections::AsyncDropHashMap;
 use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
 use asyncdrop::{AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::{
-    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
-    Seen,
+    poll_once, record_reports, setup, take_reports, yield_now, Behaviour, Counters, Probe,
+    ProbeError, Seen,
 };
 use futures_core::FusedFuture;
 use futures_executor::block_on;
@@ -34,11 +34,6 @@ use futures_executor::block_on;
 // ---------------------------------------------------------------------------------
 
 /// Records reports on this thread and returns fresh counters.
-fn setup() -> Arc<Counters> {
-    record_reports();
-    Counters::new()
-}
-
 /// The failure code of probe `id` (so an error names its probe twice).
 fn code(id: u32) -> u32 {
     1000 + id

@@ -4,62 +4,17 @@
 //! none for an empty collection; the ordered variants allocate only the error list.
 #![cfg(feature = "alloc")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::future::Future;
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+mod common;
 
 #[cfg(feature = "std")]
 use asyncdrop::collections::AsyncDropHashMap;
 use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec};
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
-
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts calls on the current thread.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use common::counting::{allocations, CountingAlloc};
+use common::{run_to_end as run, yield_now};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns how many allocations (and reallocations) it made on this
-/// thread.
-fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    (ALLOCS.with(Cell::get) - before, r)
-}
-
-/// Polls a future to completion with a no-op waker (whose clones allocate nothing).
-fn run<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-    loop {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 /// The documented cost of a concurrent cleanup of `n` values with no failure.
 fn concurrent(n: usize) -> usize {
@@ -77,25 +32,10 @@ struct Conn(u64);
 #[derive(Debug, PartialEq)]
 struct CloseError(u64);
 
-struct Yield(bool);
-
-impl Future for Yield {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
 impl AsyncDrop for Conn {
     type Error = CloseError;
     async fn async_drop_impl(self) -> Result<(), CloseError> {
-        Yield(false).await;
+        yield_now().await;
         if self.0 % 2 == 1 {
             Err(CloseError(self.0))
         } else {
@@ -133,7 +73,7 @@ const SIZES: [usize; 6] = [0, 1, 2, 10, 100, MANY];
 fn vec_cleanup_allocates_twice() {
     for n in SIZES {
         let vec = vec_of(n, 0);
-        let (allocs, r) = allocations(|| run(vec.async_drop()));
+        let (r, allocs) = allocations(|| run(vec.async_drop()));
         r.unwrap();
         assert_eq!(allocs, concurrent(n), "N = {n}");
     }
@@ -143,7 +83,7 @@ fn vec_cleanup_allocates_twice() {
 fn maps_cleanup_allocates_twice() {
     for n in SIZES {
         let map = btree_of(n, 0);
-        let (allocs, r) = allocations(|| run(map.async_drop()));
+        let (r, allocs) = allocations(|| run(map.async_drop()));
         r.unwrap();
         assert_eq!(allocs, concurrent(n), "BTreeMap, N = {n}");
     }
@@ -153,7 +93,7 @@ fn maps_cleanup_allocates_twice() {
         for i in 0..n as u64 {
             map.insert(i, AsyncDropGuard::new(Conn(2 * i)));
         }
-        let (allocs, r) = allocations(|| run(map.async_drop()));
+        let (r, allocs) = allocations(|| run(map.async_drop()));
         r.unwrap();
         assert_eq!(allocs, concurrent(n), "HashMap, N = {n}");
     }
@@ -165,12 +105,12 @@ fn async_drop_iter_and_vec_allocate_twice() {
         let guards: Vec<_> = numbers(n, 0)
             .map(|i| AsyncDropGuard::new(Conn(i)))
             .collect();
-        let (allocs, r) = allocations(|| run(async_drop_iter(guards)));
+        let (r, allocs) = allocations(|| run(async_drop_iter(guards)));
         r.unwrap();
         assert_eq!(allocs, concurrent(n), "async_drop_iter, N = {n}");
 
         // A bare iterator of values: nothing collected first.
-        let (allocs, r) = allocations(|| run(async_drop_iter(numbers(n, 0).map(Conn))));
+        let (r, allocs) = allocations(|| run(async_drop_iter(numbers(n, 0).map(Conn))));
         r.unwrap();
         assert_eq!(
             allocs,
@@ -182,7 +122,7 @@ fn async_drop_iter_and_vec_allocate_twice() {
         let guards: Vec<_> = numbers(n, 0)
             .map(|i| AsyncDropGuard::new(Conn(i)))
             .collect();
-        let (allocs, r) = allocations(|| run(guards.async_drop_impl()));
+        let (r, allocs) = allocations(|| run(guards.async_drop_impl()));
         r.unwrap();
         assert_eq!(allocs, concurrent(n), "Vec<T>, N = {n}");
     }
@@ -192,12 +132,12 @@ fn async_drop_iter_and_vec_allocate_twice() {
 fn ordered_cleanup_allocates_nothing() {
     for n in SIZES {
         let vec = vec_of(n, 0);
-        let (allocs, r) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
+        let (r, allocs) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
         r.unwrap();
         assert_eq!(allocs, 0, "AsyncDropVec, N = {n}");
 
         let map = btree_of(n, 0);
-        let (allocs, r) = allocations(|| run(AsyncDropBTreeMap::async_drop_in_order(map)));
+        let (r, allocs) = allocations(|| run(AsyncDropBTreeMap::async_drop_in_order(map)));
         r.unwrap();
         assert_eq!(allocs, 0, "AsyncDropBTreeMap, N = {n}");
     }
@@ -218,7 +158,7 @@ fn failures_add_the_error_list() {
     ];
     for (n, k) in failing.into_iter().chain([(MANY, MANY / 2)]) {
         let vec = vec_of(n, k);
-        let (allocs, r) = allocations(|| run(vec.async_drop()));
+        let (r, allocs) = allocations(|| run(vec.async_drop()));
         assert_eq!(r.unwrap_err().len(), k);
         assert_eq!(allocs, 3, "concurrent, N = {n}, {k} failures");
     }
@@ -227,7 +167,7 @@ fn failures_add_the_error_list() {
     for (n, k) in failing {
         let bound = 1 + k.ilog2() as usize;
         let vec = vec_of(n, k);
-        let (allocs, r) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
+        let (r, allocs) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
         assert_eq!(r.unwrap_err().len(), k);
         assert!(
             (1..=bound).contains(&allocs),
@@ -239,28 +179,22 @@ fn failures_add_the_error_list() {
 #[test]
 fn composition_allocates_nothing_itself() {
     let some = Some(AsyncDropGuard::new(Conn(0)));
-    let (allocs, r) = allocations(|| run(some.async_drop_impl()));
+    let (r, allocs) = allocations(|| run(some.async_drop_impl()));
     r.unwrap();
     assert_eq!(allocs, 0, "Option");
 
     let ok: Result<_, String> = Ok(AsyncDropGuard::new(Conn(0)));
-    let (allocs, r) = allocations(|| run(ok.async_drop_impl()));
+    let (r, allocs) = allocations(|| run(ok.async_drop_impl()));
     r.unwrap();
     assert_eq!(allocs, 0, "Result");
 
     let boxed = AsyncDropGuard::new(Box::new(Conn(0)));
-    let (allocs, r) = allocations(|| run(boxed.async_drop()));
+    let (r, allocs) = allocations(|| run(boxed.async_drop()));
     r.unwrap();
     assert_eq!(allocs, 0, "Box<T>: the box is freed, nothing allocated");
 
     let boxed_guard = Box::new(AsyncDropGuard::new(Conn(0)));
-    let (allocs, r) = allocations(|| run(boxed_guard.async_drop_impl()));
+    let (r, allocs) = allocations(|| run(boxed_guard.async_drop_impl()));
     r.unwrap();
     assert_eq!(allocs, 0, "Box<AsyncDropGuard<T>>");
-}
-
-#[test]
-fn counting_allocator_counts() {
-    let (n, ()) = allocations(|| drop(std::hint::black_box(Box::new(5u8))));
-    assert_eq!(n, 1);
 }

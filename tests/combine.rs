@@ -7,7 +7,7 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard, ReportKind};
-use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{assert_counts, setup, take_reports, Behaviour, Counters, Probe, ProbeError};
 use futures_executor::block_on;
 
 /// Three probes owned as plain fields, cleaned up in order; stops at the first
@@ -53,8 +53,7 @@ fn trio(counters: &std::sync::Arc<Counters>) -> (AsyncDropGuard<Trio>, u32) {
 
 #[test]
 fn a_tuple_of_guards_becomes_one_parent_that_cleans_up_every_part() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let (parent, _) = trio(&counters);
     // Combining moves the values: nothing cleaned up, dropped or reported.
     assert_counts(&counters, 0, 0, 0);
@@ -68,8 +67,7 @@ fn a_tuple_of_guards_becomes_one_parent_that_cleans_up_every_part() {
 
 #[test]
 fn an_array_parent_cleans_up_every_part_and_passes_on_the_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guards = [1, 2, 3, 4].map(|id| {
         let behaviour = if id == 3 {
             Behaviour::Fail(9)
@@ -91,8 +89,7 @@ fn an_array_parent_cleans_up_every_part_and_passes_on_the_error() {
 
 #[test]
 fn the_parents_cleanup_decides_what_an_error_means() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let parts = (
         Probe::new(&counters).id(1).guard(),
         Probe::new(&counters)
@@ -114,8 +111,7 @@ fn the_parents_cleanup_decides_what_an_error_means() {
 
 #[test]
 fn a_forgotten_parent_is_reported_once_and_its_parts_dropped_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let (parent, combine_line) = trio(&counters);
     drop(parent);
     assert_counts(&counters, 0, 0, 3);
@@ -134,8 +130,7 @@ fn a_forgotten_parent_is_reported_once_and_its_parts_dropped_once() {
 
 #[test]
 fn a_panic_while_building_the_parent_drops_the_parts_once_without_reports() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let parts = (
         Probe::new(&counters).id(1).guard(),
         Probe::new(&counters).id(2).guard(),
@@ -152,8 +147,7 @@ fn a_panic_while_building_the_parent_drops_the_parts_once_without_reports() {
 
 #[test]
 fn one_to_eight_parts() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let g = |id| Probe::new(&counters).id(id).guard();
     let one = AsyncDropGuard::combine((g(1),), |(a,)| a);
     let eight =

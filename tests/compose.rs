@@ -7,45 +7,14 @@ mod common;
 use std::cell::Cell;
 use std::convert::Infallible;
 use std::future::Future;
-use std::marker::PhantomData;
 use std::rc::Rc;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
-use common::{poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{
+    assert_send, implements, poll_once, record_reports, setup, take_reports, Behaviour, Counters,
+    Probe, ProbeError,
+};
 use futures_executor::block_on;
-
-fn assert_send<T: Send>(_: &T) {}
-
-/// Whether the type of `$val` implements the given traits, decided at compile time
-/// (an inherent method whose `where` clause holds is preferred over the trait
-/// method of the same name, so this tells negative facts too).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
-
-fn setup() -> std::sync::Arc<Counters> {
-    record_reports();
-    Counters::new()
-}
 
 fn probe(c: &std::sync::Arc<Counters>, id: u32, fail: bool) -> AsyncDropGuard<Probe> {
     let behaviour = if fail {

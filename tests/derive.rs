@@ -18,8 +18,8 @@ use std::task::Poll;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::{
-    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
-    ProbeError,
+    assert_counts, poll_once, record_reports, setup, take_reports, yield_now, Behaviour, Counters,
+    Probe, ProbeError,
 };
 use futures_executor::block_on;
 
@@ -160,8 +160,7 @@ struct Converted {
 
 #[test]
 fn with_error_the_first_by_declaration_is_returned_and_the_others_reported() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let p = |id, yields, code| {
         Probe::new(&counters)
             .id(id)
@@ -204,8 +203,7 @@ struct Undebuggable(Probe, Probe);
 
 #[test]
 fn an_error_without_debug_is_reported_without_detail() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let p = || Probe::new(&counters).behaviour(Behaviour::Fail(1));
     assert!(block_on(AsyncDropGuard::new(Undebuggable(p(), p())).async_drop()).is_err());
     let reports = take_reports();
@@ -263,8 +261,7 @@ fn before_runs_first() {
 
 #[test]
 fn a_failed_before_is_returned_first_and_every_field_still_cleaned_up() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let polite = Polite::new(&counters, Behaviour::Fail(5), Behaviour::Fail(7));
     let err = block_on(AsyncDropGuard::new(polite).async_drop()).unwrap_err();
     assert_eq!(err, SessionError("probe 0 failed with 5".into()));
@@ -430,8 +427,7 @@ impl Journal {
 
 #[test]
 fn enums_take_before_and_sequential() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let failing = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(2));
     let open = Journal::Open(Probe::new(&counters).id(1).guard(), failing);
     let err = block_on(AsyncDropGuard::new(open).async_drop()).unwrap_err();
@@ -480,8 +476,7 @@ fn local_async_drop_takes_not_send_fields() {
 
 #[test]
 fn a_panicking_field_cleanup_drops_every_other_field_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let behaviours = [Behaviour::Succeed, Behaviour::Succeed, Behaviour::Panic];
     let s = AsyncDropGuard::new(session(&counters, [1, 0, 0], behaviours));
     let panicked = catch_unwind(AssertUnwindSafe(|| block_on(s.async_drop())));
@@ -503,8 +498,7 @@ fn a_panicking_field_cleanup_drops_every_other_field_once() {
 
 #[test]
 fn a_panicking_before_drops_every_field_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let polite = AsyncDropGuard::new(Polite::new(&counters, Behaviour::Panic, Behaviour::Succeed));
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(polite.async_drop()))).is_err());
     assert_counts(&counters, 0, 0, 2);

@@ -5,97 +5,28 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::{Cell, RefCell};
 use std::error::Error;
-use std::future::Future;
 use std::io;
-use std::pin::pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Poll;
 
 use asyncdrop::collections::{async_drop_iter, AsyncDropVec};
 use asyncdrop::{
     async_drop_all, AsyncDrop, AsyncDropGuard, DynAsyncDrop, LocalAsyncDrop, LocalDynAsyncDrop,
     ReportKind,
 };
+use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
 use common::{
-    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
-    ProbeError,
+    assert_counts, assert_send, poll_once, record_reports, run_to_end, setup, take_reports,
+    type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
 
-// ---------------------------------------------------------------------------------
-// Counting allocator (per thread, so parallel tests do not disturb each other)
-// ---------------------------------------------------------------------------------
-
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    /// Blocks allocated minus blocks freed on this thread, and its high-water mark.
-    static LIVE: Cell<(isize, isize)> = const { Cell::new((0, 0)) };
-}
-
-// SAFETY: forwards to the system allocator; only counts calls on the current thread.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        let _ = LIVE.try_with(|l| {
-            let (live, peak) = l.get();
-            l.set((live + 1, peak.max(live + 1)));
-        });
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        let _ = LIVE.try_with(|l| {
-            let (live, peak) = l.get();
-            l.set((live - 1, peak));
-        });
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns its result and how many allocations it made on this thread.
-fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.with(Cell::get);
-    let r = f();
-    (r, ALLOCS.with(Cell::get) - before)
-}
-
-/// Runs `f` and returns its result and how many more heap blocks were live at the
-/// most than before it ran (on this thread).
-fn peak_extra_blocks<R>(f: impl FnOnce() -> R) -> (R, isize) {
-    let (before, _) = LIVE.with(Cell::get);
-    LIVE.with(|l| l.set((before, before)));
-    let r = f();
-    let (_, peak) = LIVE.with(Cell::get);
-    (r, peak - before)
-}
-
-/// Polls `fut` to completion with a no-op waker (no executor, so no allocation of
-/// its own). Every future here wakes itself before returning `Pending`.
-fn run_to_end<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    loop {
-        if let Poll::Ready(out) = poll_once(&mut fut) {
-            return out;
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------
 // Three resource types with three error types
@@ -222,39 +153,13 @@ impl From<Status> for CloseError {
 
 type AnyError = Box<dyn Error + Send + Sync>;
 
-fn assert_send<T: Send>(_: &T) {}
-
-/// Whether the type `$ty` implements the given traits, decided at compile time (an
-/// inherent method whose `where` clause holds is preferred over the trait method of
-/// the same name, so this tells negative facts too).
-macro_rules! type_implements {
-    ($ty:ty => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(std::marker::PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        Check::<$ty>(std::marker::PhantomData).implements()
-    }};
-}
-
 // ---------------------------------------------------------------------------------
 // Heterogeneous sets
 // ---------------------------------------------------------------------------------
 
 #[test]
 fn three_types_in_one_array_with_boxed_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>; 3] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
         AsyncDropGuard::into_dyn(File::guard(&counters, true)),
@@ -273,8 +178,7 @@ fn three_types_in_one_array_with_boxed_error() {
 
 #[test]
 fn three_types_all_failing_convert_into_one_enum() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
         AsyncDropGuard::into_dyn(
             Probe::new(&counters)
@@ -302,8 +206,7 @@ fn three_types_all_failing_convert_into_one_enum() {
 
 #[test]
 fn all_succeeding() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
         AsyncDropGuard::into_dyn(File::guard(&counters, false)),
@@ -316,8 +219,7 @@ fn all_succeeding() {
 
 #[test]
 fn vec_of_mixed_guards_one_by_one() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>> = Vec::new();
     for i in 0..4 {
         set.push(AsyncDropGuard::into_dyn(
@@ -362,8 +264,7 @@ fn vec_of_mixed_guards_one_by_one() {
 /// resource types is cleaned up concurrently, every error kept.
 #[test]
 fn mixed_types_in_an_async_drop_vec() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut set = AsyncDropVec::<Box<dyn DynAsyncDrop<AnyError>>>::new();
     for i in 0..3 {
         set.push(AsyncDropGuard::into_dyn(
@@ -402,8 +303,7 @@ fn mixed_types_in_an_async_drop_vec() {
 /// `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
 #[test]
 fn mixed_types_through_async_drop_iter() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>> = Vec::new();
     for i in 0..5 {
         set.push(AsyncDropGuard::into_dyn(
@@ -433,8 +333,7 @@ fn mixed_types_through_async_drop_iter() {
 /// The local flavour in the crate's sequence, on a local executor.
 #[test]
 fn local_flavour_in_an_async_drop_vec() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut set = AsyncDropVec::<Box<dyn LocalDynAsyncDrop<AnyError>>>::new();
     set.push(AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(
@@ -457,8 +356,7 @@ fn local_flavour_in_an_async_drop_vec() {
 /// guards and inside guarded arrays.
 #[test]
 fn erased_guards_compose_with_tuples_and_nested_guards() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
         AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
     let plain = Probe::new(&counters).guard();
@@ -482,8 +380,7 @@ fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
     fn needs_async_drop<T: AsyncDrop>(guard: AsyncDropGuard<T>) -> AsyncDropGuard<T> {
         guard
     }
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let pool = common::JoinedPool::new(2);
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..6u32 {
@@ -545,8 +442,7 @@ impl Drop for Journal {
 
 #[test]
 fn local_flavour_with_rc_resource_on_local_pool() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let set: [AsyncDropGuard<Box<dyn LocalDynAsyncDrop<AnyError>>>; 3] = [
         AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
@@ -649,8 +545,7 @@ fn non_static_resources() {
 
 #[test]
 fn forgotten_erased_guard_is_reported_and_dropped_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(guard);
@@ -672,8 +567,7 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
 
 #[test]
 fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).yields(5));
     let erased: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<ProbeError>>> =
@@ -691,8 +585,7 @@ fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
 
 #[test]
 fn panicking_erased_cleanup_propagates_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<ProbeError>>>; 2] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
         AsyncDropGuard::into_dyn(
@@ -774,8 +667,7 @@ fn auto_traits() {
 /// One allocation for the value at conversion, one for the future at cleanup.
 #[test]
 fn one_allocation_to_erase_one_to_clean_up() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
 
     // Send flavour.
     let guard = File::guard(&counters, false);

@@ -7,7 +7,9 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
-use common::{assert_counts, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{
+    assert_counts, record_reports, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
+};
 use futures_executor::block_on;
 
 /// A resource with a fixed `Debug` form.
@@ -38,8 +40,7 @@ impl AsyncDrop for Wrapper {
 
 #[test]
 fn new_deref_and_deref_mut_reach_the_value() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut guard = AsyncDropGuard::new(Probe::new(&counters).id(1));
     assert_eq!(guard.id, 1);
     guard.id = 2;
@@ -79,8 +80,7 @@ fn debug_shows_the_value_inside_the_guard() {
 
 #[test]
 fn async_drop_runs_the_cleanup_once_and_returns_ok() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     let fut = guard.async_drop();
     // Nothing happens before the future is polled.
@@ -92,8 +92,7 @@ fn async_drop_runs_the_cleanup_once_and_returns_ok() {
 
 #[test]
 fn async_drop_returns_the_cleanup_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters)
         .id(7)
         .yields(1)
@@ -110,8 +109,7 @@ fn async_drop_returns_the_cleanup_error() {
 
 #[test]
 fn async_drop_inside_an_async_block() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let result = block_on(async {
         let mut guard = Probe::new(&counters).id(3).yields(1).guard();
         guard.id += 1;
@@ -126,8 +124,7 @@ fn async_drop_inside_an_async_block() {
 
 #[test]
 fn into_inner_without_cleanup_returns_the_value_silently() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut guard = Probe::new(&counters).id(9).guard();
     guard.id = 10;
     let probe = AsyncDropGuard::into_inner_without_cleanup(guard);
@@ -141,8 +138,7 @@ fn into_inner_without_cleanup_returns_the_value_silently() {
 
 #[test]
 fn into_inner_then_guard_again_cleans_up_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = AsyncDropGuard::into_inner_without_cleanup(Probe::new(&counters).guard());
     let guard = AsyncDropGuard::new(probe);
     block_on(guard.async_drop()).unwrap();
@@ -152,8 +148,7 @@ fn into_inner_then_guard_again_cleans_up_once() {
 
 #[test]
 fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = Probe::new(&counters).id(5).yields(1).guard();
     let line = line!() + 1;
     let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
@@ -180,8 +175,7 @@ fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
 
 #[test]
 fn map_passes_on_the_inner_cleanup_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = Probe::new(&counters)
         .id(2)
         .behaviour(Behaviour::Fail(4))
@@ -200,8 +194,7 @@ fn map_passes_on_the_inner_cleanup_error() {
 
 #[test]
 fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = Probe::new(&counters).guard();
     let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
         probe,
@@ -217,8 +210,7 @@ fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
 
 #[test]
 fn map_whose_closure_panics_drops_the_value_once_without_report() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = Probe::new(&counters).guard();
     let result = catch_unwind(AssertUnwindSafe(|| {
         AsyncDropGuard::map(probe, |_probe: Probe| -> Wrapper { panic!("map failed") })
@@ -231,8 +223,7 @@ fn map_whose_closure_panics_drops_the_value_once_without_report() {
 
 #[test]
 fn async_drop_on_err_with_ok_hands_the_guard_back() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).id(8).guard();
     let ok: Result<u32, &str> = Ok(99);
     let (guard, value) = block_on(AsyncDropGuard::async_drop_on_err(guard, ok))
@@ -250,8 +241,7 @@ fn async_drop_on_err_with_ok_hands_the_guard_back() {
 
 #[test]
 fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     let failed: Result<(), &str> = Err("handshake");
     let err = block_on(AsyncDropGuard::async_drop_on_err(guard, failed))
@@ -271,8 +261,7 @@ fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
 
 #[test]
 fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let guard = Probe::new(&counters)
         .id(6)
         .yields(1)
@@ -295,8 +284,7 @@ fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
 
 #[test]
 fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     // `?` straight into the caller's own error type.
     async fn step(guard: AsyncDropGuard<Probe>, r: Result<u8, String>) -> Result<u8, String> {
         let (guard, value) = AsyncDropGuard::async_drop_on_err(guard, r)
@@ -337,8 +325,7 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
 
 #[test]
 fn forgotten_guard_is_dropped_once_and_reported_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).id(11));
     assert_eq!(take_reports(), []);
@@ -376,8 +363,7 @@ fn forgotten_guard_is_dropped_once_and_reported_once() {
 
 #[test]
 fn forgotten_guard_going_out_of_scope_is_reported() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     {
         let mut guard = Probe::new(&counters).guard();
         guard.id = 1;
@@ -390,8 +376,7 @@ fn forgotten_guard_going_out_of_scope_is_reported() {
 
 #[test]
 fn each_forgotten_guard_reports_for_itself() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = Probe::new(&counters).id(1).guard();
     let b = Probe::new(&counters).id(2).guard();
     let c = Probe::new(&counters).id(3).guard();
@@ -405,8 +390,7 @@ fn each_forgotten_guard_reports_for_itself() {
 
 #[test]
 fn site_is_where_the_guard_was_created() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
     let site = AsyncDropGuard::site(&guard);
@@ -426,8 +410,7 @@ fn site_is_where_the_guard_was_created() {
 
 #[test]
 fn nested_guard_cleans_up_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let inner = Probe::new(&counters).id(4).yields(2).guard();
     let outer: AsyncDropGuard<AsyncDropGuard<Probe>> = AsyncDropGuard::new(inner);
     // Deref goes through both layers.
@@ -439,8 +422,7 @@ fn nested_guard_cleans_up_once() {
 
 #[test]
 fn nested_guard_returns_the_inner_error() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let inner = Probe::new(&counters)
         .id(4)
         .behaviour(Behaviour::Fail(2))
@@ -456,8 +438,7 @@ fn nested_guard_returns_the_inner_error() {
 
 #[test]
 fn nested_guard_forgotten_drops_once_and_each_layer_reports() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
     drop(outer);
     assert_counts(&counters, 0, 0, 1);

@@ -13,7 +13,9 @@ use asyncdrop::{
     all_or_cleanup, async_drop_all, AcquireError, AcquireOutcome, ArrayError, AsyncDrop,
     AsyncDropGuard, ReportKind, TupleError,
 };
-use common::{poll_once, record_reports, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{
+    poll_once, record_reports, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
+};
 use futures_executor::block_on;
 
 /// A resource type whose cleanup error is a plain code.
@@ -117,8 +119,7 @@ fn run_counting<F: Future>(fut: F) -> (F::Output, usize) {
 
 #[test]
 fn tuple_of_one_cleans_up_and_keeps_its_error() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     block_on(async_drop_all((AsyncDropGuard::new(Probe::new(&c).id(1)),))).unwrap();
     let failing = AsyncDropGuard::new(Coded(Probe::new(&c).id(2).behaviour(Behaviour::Fail(7))));
     let err: TupleError<(Option<CodeError>,)> = block_on(async_drop_all((failing,))).unwrap_err();
@@ -142,8 +143,7 @@ fn tuple_of_one_cleans_up_and_keeps_its_error() {
 
 #[test]
 fn tuple_of_two_types_all_succeed() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).guard(),
         AsyncDropGuard::new(Coded(Probe::new(&c))),
@@ -158,8 +158,7 @@ fn tuple_of_two_types_all_succeed() {
 
 #[test]
 fn tuple_of_two_types_both_fail_and_both_errors_come_back() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)).guard(),
         AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(20)))),
@@ -178,8 +177,7 @@ fn tuple_of_two_types_both_fail_and_both_errors_come_back() {
 
 #[test]
 fn tuple_of_three_some_fail_every_cleanup_runs_once() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         AsyncDropGuard::new(Named(Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)))),
         AsyncDropGuard::new(Coded(Probe::new(&c))),
@@ -201,8 +199,7 @@ fn tuple_of_three_some_fail_every_cleanup_runs_once() {
 
 #[test]
 fn tuple_of_eight_mixed_types_every_cleanup_once_every_error_returned() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let p = |id: u32, b: Behaviour| Probe::new(&c).id(id).yields(2).behaviour(b);
     let set = (
         p(0, Behaviour::Succeed).guard(),
@@ -245,8 +242,7 @@ fn tuple_of_eight_mixed_types_every_cleanup_once_every_error_returned() {
 
 #[test]
 fn tuple_of_eight_all_succeed() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let g = || Probe::new(&c).guard();
     let set = (g(), g(), g(), g(), g(), g(), g(), g());
     assert!(block_on(async_drop_all(set)).is_ok());
@@ -256,8 +252,7 @@ fn tuple_of_eight_all_succeed() {
 
 #[test]
 fn same_type_tuple_first_and_iter() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).id(1).guard(),
         Probe::new(&c).id(2).behaviour(Behaviour::Fail(2)).guard(),
@@ -289,8 +284,7 @@ fn same_type_tuple_first_and_iter() {
 
 #[test]
 fn tuple_error_source_is_the_first_error() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).guard(),
         AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(7)))),
@@ -308,8 +302,7 @@ fn tuple_error_source_is_the_first_error() {
 
 #[test]
 fn tuple_cleanups_run_concurrently() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).yields(3).guard(),
         AsyncDropGuard::new(Coded(Probe::new(&c).yields(3))),
@@ -330,8 +323,7 @@ fn tuple_cleanups_run_concurrently() {
 
 #[test]
 fn an_early_failure_does_not_stop_the_other_cleanups() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).behaviour(Behaviour::Fail(1)).guard(),
         Probe::new(&c).yields(2).guard(),
@@ -350,8 +342,7 @@ fn an_early_failure_does_not_stop_the_other_cleanups() {
 
 #[test]
 fn nested_tuple_with_an_array() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).id(1).guard(),
         [
@@ -369,8 +360,7 @@ fn nested_tuple_with_an_array() {
 
 #[test]
 fn dropping_a_tuple_cleanup_midway_reports_each_cancellation() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).yields(2).guard(),
         Probe::new(&c).guard(),
@@ -402,8 +392,7 @@ fn empty_array_is_done_at_once() {
 
 #[test]
 fn array_of_one() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     assert_eq!(block_on(async_drop_all([Probe::new(&c).guard()])), Ok(()));
     assert_cleaned(&c, 1);
 
@@ -423,8 +412,7 @@ fn array_of_one() {
 
 #[test]
 fn array_some_fail_every_cleanup_once_every_error_returned() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let behaviours = [
         Behaviour::Succeed,
         Behaviour::Fail(1),
@@ -467,8 +455,7 @@ fn array_some_fail_every_cleanup_once_every_error_returned() {
 
 #[test]
 fn array_all_succeed() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let guards: [AsyncDropGuard<Probe>; 4] = std::array::from_fn(|_| Probe::new(&c).guard());
     assert_eq!(block_on(async_drop_all(guards)), Ok(()));
     assert_cleaned(&c, 4);
@@ -477,8 +464,7 @@ fn array_all_succeed() {
 
 #[test]
 fn array_cleanups_run_concurrently() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let guards: [AsyncDropGuard<Probe>; 4] =
         std::array::from_fn(|i| Probe::new(&c).yields(i + 1).guard());
     let mut fut = Box::pin(async_drop_all(guards));
@@ -493,8 +479,7 @@ fn array_cleanups_run_concurrently() {
 
 #[test]
 fn array_of_arrays() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let nested = [
         [Probe::new(&c).guard(), Probe::new(&c).guard()],
         [
@@ -515,8 +500,7 @@ fn array_of_arrays() {
 
 #[test]
 fn all_or_cleanup_tuple_all_ok_returns_the_guards_untouched() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let acquired = (
         Ok::<_, Refused>(Probe::new(&c).id(1).guard()),
         Ok::<_, &str>(AsyncDropGuard::new(Coded(Probe::new(&c).id(2)))),
@@ -536,8 +520,7 @@ fn all_or_cleanup_tuple_all_ok_returns_the_guards_untouched() {
 
 #[test]
 fn all_or_cleanup_tuple_some_err_cleans_up_the_acquired_ones() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let acquired = (
         Ok(Probe::new(&c).id(1).guard()),
         Err::<AsyncDropGuard<Probe>, _>(Refused("port 0")),
@@ -569,8 +552,7 @@ fn all_or_cleanup_tuple_some_err_cleans_up_the_acquired_ones() {
 
 #[test]
 fn all_or_cleanup_tuple_of_different_types() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let acquired = (
         Err::<AsyncDropGuard<Probe>, _>(Refused("db")),
         Ok::<_, Refused>(AsyncDropGuard::new(Coded(
@@ -614,8 +596,7 @@ fn all_or_cleanup_tuple_all_err_cleans_nothing() {
 
 #[test]
 fn all_or_cleanup_array_all_ok_returns_the_guards_untouched() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let acquired: [Result<AsyncDropGuard<Probe>, Refused>; 3] =
         std::array::from_fn(|i| Ok(Probe::new(&c).id(i as u32).guard()));
     let mut fut = Box::pin(all_or_cleanup(acquired));
@@ -632,8 +613,7 @@ fn all_or_cleanup_array_all_ok_returns_the_guards_untouched() {
 
 #[test]
 fn all_or_cleanup_array_some_err() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let acquired = [
         Err(Refused("first")),
         Ok(Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)).guard()),
@@ -675,8 +655,7 @@ fn all_or_cleanup_array_some_err() {
 
 #[test]
 fn all_or_cleanup_array_of_zero_and_one() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let none: [Result<AsyncDropGuard<Probe>, Refused>; 0] = [];
     let out: [AsyncDropGuard<Probe>; 0] = block_on(all_or_cleanup(none)).unwrap();
     assert!(out.is_empty());
@@ -696,8 +675,7 @@ fn all_or_cleanup_array_of_zero_and_one() {
 
 #[test]
 fn all_or_cleanup_cleans_up_concurrently() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let acquired = [
         Ok(Probe::new(&c).yields(3).guard()),
         Err(Refused("x")),
@@ -751,8 +729,7 @@ fn acquire_outcome_accessors_and_display() {
 
 #[test]
 fn dropping_an_unpolled_group_cleanup_reports_each_guard_cancelled() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
 
     // A tuple and an array: every guard's cleanup exists from the start, so dropping
     // the future unpolled reports each as cancelled, never as forgotten.

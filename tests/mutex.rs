@@ -6,7 +6,6 @@
 mod common;
 
 use std::cell::Cell;
-use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -16,16 +15,15 @@ use asyncdrop::{
     ReportKind,
 };
 use common::{
-    assert_counts, poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe,
-    ProbeError,
+    assert_counts, implements, poll_once, record_reports, setup, take_reports, yield_now,
+    Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
 
 #[test]
 fn cleanup_cleans_up_the_value() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(block_on(m.async_drop()), Ok(()));
@@ -35,8 +33,7 @@ fn cleanup_cleans_up_the_value() {
 
 #[test]
 fn cleanup_error_comes_back() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let m = AsyncDropMutex::new(
         Probe::new(&counters)
             .id(4)
@@ -49,8 +46,7 @@ fn cleanup_error_comes_back() {
 
 #[test]
 fn lock_try_lock_and_get_mut() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let mut m = AsyncDropMutex::new(Probe::new(&counters).id(1).guard());
     AsyncDropMutex::get_mut(&mut m).id = 2;
     block_on(async {
@@ -71,8 +67,7 @@ fn lock_try_lock_and_get_mut() {
 
 #[test]
 fn into_inner_hands_the_guarded_value_back() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).id(8).guard());
     let line = line!() + 1;
     let probe = AsyncDropMutex::into_inner(m);
@@ -88,8 +83,7 @@ fn into_inner_hands_the_guarded_value_back() {
 
 #[test]
 fn a_forgotten_mutex_is_reported_and_drops_the_value() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     drop(m);
     let reports = take_reports();
@@ -101,8 +95,7 @@ fn a_forgotten_mutex_is_reported_and_drops_the_value() {
 
 #[test]
 fn a_dropped_lock_future_gives_up_the_wait() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     let held = AsyncDropMutex::try_lock(&m).unwrap();
     let mut waiting = Box::pin(AsyncDropMutex::lock(&m));
@@ -123,8 +116,7 @@ fn a_dropped_lock_future_gives_up_the_wait() {
 
 #[test]
 fn a_waiter_is_woken_when_the_lock_is_released() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     let mut pool = LocalPool::new();
     let held = AsyncDropMutex::try_lock(&m).unwrap();
@@ -148,8 +140,7 @@ fn a_waiter_is_woken_when_the_lock_is_released() {
 
 #[test]
 fn debug_shows_the_value_or_locked() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).id(6).guard());
     let free = format!("{:?}", *m);
     assert!(free.starts_with("AsyncDropMutex"), "{free}");
@@ -188,8 +179,7 @@ async fn exclusive_increments(
 
 #[test]
 fn tasks_on_a_local_pool_take_turns() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let shared = AsyncDropArc::new(AsyncDropMutex::new(Probe::new(&counters).guard()));
     let inside = Arc::new(AtomicBool::new(false));
     let mut pool = LocalPool::new();
@@ -282,31 +272,6 @@ fn the_last_task_on_a_thread_pool_cleans_up() {
 // Auto traits
 // ---------------------------------------------------------------------------------
 
-/// Whether the type of `$val` implements the given traits, decided at compile time
-/// (an inherent method whose `where` clause holds wins over the trait method).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
-
 /// `Send` but not `Sync`: the mutex makes it shareable.
 struct NotSync(Cell<u8>);
 impl AsyncDrop for NotSync {
@@ -329,8 +294,7 @@ impl LocalAsyncDrop for Local {
 
 #[test]
 fn auto_traits() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let probe = AsyncDropMutex::new(Probe::new(&counters).guard());
     assert!(implements!(*probe => Send + Sync + Unpin));
     let lock = AsyncDropMutex::lock(&probe);

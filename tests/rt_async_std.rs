@@ -16,7 +16,12 @@ use async_std::net::{TcpListener, TcpStream};
 use async_std::prelude::*;
 use asyncdrop::rt::async_std::AsyncStd;
 use asyncdrop::AsyncDropGuard;
-use common::rt::{bounded, eventually_async, Waits};
+#[cfg(unix)]
+use common::rt::assert_process_gone;
+use common::rt::{
+    assert_read_back, bounded, eventually_async, pattern, task_cleanup_waits_for_the_task,
+    temp_path, SetOnDrop, Waits,
+};
 use common::suite::{TestNet, TestRuntime};
 
 /// async-std's global runtime; test bodies run in `async_std::task::block_on`.
@@ -98,20 +103,9 @@ fn run<F: Future>(body: F) -> F::Output {
 // async-std's own resources
 // ---------------------------------------------------------------------------------
 
-fn temp_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!(
-        "asyncdrop-rt-async-std-{}-{name}",
-        std::process::id()
-    ))
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
 #[test]
 fn a_guarded_file_is_written_out_and_synced() {
-    let path = temp_path("file");
+    let path = temp_path("async-std", "file");
     let data = pattern(300_000);
     run(async {
         let mut file = AsyncDropGuard::new(async_std::fs::File::create(&path).await.unwrap());
@@ -120,15 +114,12 @@ fn a_guarded_file_is_written_out_and_synced() {
         }
         file.async_drop().await.unwrap();
     });
-    let back = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    assert_eq!(back.len(), data.len());
-    assert!(back == data, "every byte written must be read back");
+    assert_read_back(&path, &data);
 }
 
 #[test]
 fn a_guarded_buf_writer_writes_out_its_buffer() {
-    let path = temp_path("bufwriter");
+    let path = temp_path("async-std", "bufwriter");
     let data = pattern(50_000);
     run(async {
         let file = async_std::fs::File::create(&path).await.unwrap();
@@ -138,20 +129,7 @@ fn a_guarded_buf_writer_writes_out_its_buffer() {
         }
         out.async_drop().await.unwrap();
     });
-    let back = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    assert!(back == data, "every byte written must be read back");
-}
-
-/// Sets its flag when dropped.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        // Make the drop slow, so that returning early would be caught.
-        std::thread::sleep(Duration::from_millis(20));
-        self.0.store(true, Ordering::SeqCst);
-    }
+    assert_read_back(&path, &data);
 }
 
 #[test]
@@ -159,28 +137,7 @@ fn a_guarded_join_handle_returns_after_the_task_is_gone() {
     run(async {
         // A task parked in a timer, and one busy on a thread when cancelled.
         for busy in [false, true] {
-            let dropped = Arc::new(AtomicBool::new(false));
-            let running = Arc::new(AtomicBool::new(false));
-            let (d, r) = (dropped.clone(), running.clone());
-            let task = AsyncDropGuard::new(async_std::task::spawn(async move {
-                let _local = SetOnDrop(d);
-                r.store(true, Ordering::SeqCst);
-                loop {
-                    if busy {
-                        std::thread::sleep(Duration::from_millis(1));
-                        async_std::task::yield_now().await;
-                    } else {
-                        async_std::task::sleep(Duration::from_millis(1)).await;
-                    }
-                }
-            }));
-            eventually_async::<AsyncStdTest>("the task to run", || running.load(Ordering::SeqCst))
-                .await;
-            task.async_drop().await.unwrap();
-            assert!(
-                dropped.load(Ordering::SeqCst),
-                "the task's locals were dropped before the cleanup returned"
-            );
+            task_cleanup_waits_for_the_task::<AsyncStdTest, _>(busy, async_std::task::spawn).await;
         }
 
         // A task that finished: reaped, its output dropped (not leaked).
@@ -233,24 +190,6 @@ fn a_guarded_join_handle_reports_a_panic_of_the_task() {
     );
 }
 
-#[test]
-fn a_guarded_tcp_stream_shutdown_is_seen_as_eof() {
-    run(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut client = AsyncDropGuard::new(
-            TcpStream::connect(listener.local_addr().unwrap())
-                .await
-                .unwrap(),
-        );
-        let (mut server, _) = listener.accept().await.unwrap();
-        client.write_all(b"last words").await.unwrap();
-        client.async_drop().await.unwrap();
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"last words");
-    });
-}
-
 #[cfg(unix)]
 #[test]
 fn a_guarded_unix_stream_shutdown_is_seen_as_eof() {
@@ -277,14 +216,7 @@ fn a_guarded_child_process_is_killed_and_reaped() {
         let mut child = AsyncDropGuard::new(child);
         assert!(child.try_status().unwrap().is_none(), "running");
         child.async_drop().await.unwrap();
-        // Killed and reaped: no such process any more (not even a zombie).
-        let alive = std::process::Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(!alive, "process {pid} is still there");
+        assert_process_gone(pid);
         // One that already exited is just reaped.
         let mut done = async_std::process::Command::new("true").spawn().unwrap();
         done.status().await.unwrap();

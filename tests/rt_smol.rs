@@ -9,8 +9,6 @@ mod common;
 use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -19,10 +17,13 @@ use asyncdrop::rt::smol::{
     block_on_async_drop, block_on_async_drop_timeout, spawn_async_drop_on, BackgroundError,
     HandOverError, Reaper, Smol, SpawnOnDrop,
 };
-use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
+use asyncdrop::{AsyncDropGuard, ReportKind};
+#[cfg(unix)]
+use common::rt::assert_process_gone;
 use common::rt::{
-    assert_unreported, bounded, eventually_async, gate, install_recording_hook, kinds, How, Res,
-    ResError, Waits, PATIENCE,
+    assert_read_back, assert_unreported, bounded, eventually_async, gate, install_recording_hook,
+    kinds, pattern, task_cleanup_waits_for_the_task, temp_path, How, Res, ResError, Waits,
+    PATIENCE,
 };
 use common::suite::{deadline_expires, TestNet, TestRuntime};
 use common::{poll_once, Counters};
@@ -146,26 +147,9 @@ fn install() {
     install_recording_hook(&[]);
 }
 
-fn assert_async_drop<T: AsyncDrop>() {}
-
 // ---------------------------------------------------------------------------------
 // Executors of yours, `LocalExecutor`s
 // ---------------------------------------------------------------------------------
-
-#[test]
-fn smol_resources_are_async_drop() {
-    assert_async_drop::<smol::Task<u32>>();
-    assert_async_drop::<Async<TcpStream>>();
-    assert_async_drop::<smol::net::TcpStream>();
-    assert_async_drop::<smol::fs::File>();
-    assert_async_drop::<BufWriter<smol::fs::File>>();
-    assert_async_drop::<smol::process::Child>();
-    #[cfg(unix)]
-    {
-        assert_async_drop::<Async<std::os::unix::net::UnixStream>>();
-        assert_async_drop::<smol::net::unix::UnixStream>();
-    }
-}
 
 #[test]
 fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
@@ -378,17 +362,9 @@ fn block_on_in_a_local_executor_task_never_hangs() {
 // smol's own resources
 // ---------------------------------------------------------------------------------
 
-fn temp_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("asyncdrop-rt-smol-{}-{name}", std::process::id()))
-}
-
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
 #[test]
 fn a_guarded_file_is_flushed_and_synced() {
-    let path = temp_path("file");
+    let path = temp_path("smol", "file");
     let data = pattern(300_000);
     smol::block_on(bounded::<Global, _>(async {
         let mut file = AsyncDropGuard::new(smol::fs::File::create(&path).await.unwrap());
@@ -398,15 +374,12 @@ fn a_guarded_file_is_flushed_and_synced() {
         // No flush by hand: the cleanup writes out what is still in flight.
         file.async_drop().await.unwrap();
     }));
-    let back = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    assert_eq!(back.len(), data.len());
-    assert!(back == data, "every byte written must be read back");
+    assert_read_back(&path, &data);
 }
 
 #[test]
 fn a_guarded_buf_writer_writes_out_its_buffer() {
-    let path = temp_path("bufwriter");
+    let path = temp_path("smol", "bufwriter");
     let data = pattern(50_000);
     smol::block_on(bounded::<Global, _>(async {
         let file = smol::fs::File::create(&path).await.unwrap();
@@ -416,57 +389,27 @@ fn a_guarded_buf_writer_writes_out_its_buffer() {
         }
         out.async_drop().await.unwrap();
     }));
-    let back = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    assert!(back == data, "every byte written must be read back");
-}
-
-/// Sets its flag when dropped.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        // Make the drop slow, so that returning early would be caught.
-        thread::sleep(Duration::from_millis(20));
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-async fn task_cleanup_waits_for_the_task(
-    spawn: impl FnOnce(Pin<Box<dyn Future<Output = ()> + Send>>) -> smol::Task<()>,
-) {
-    let dropped = Arc::new(AtomicBool::new(false));
-    let running = Arc::new(AtomicBool::new(false));
-    let (d, r) = (dropped.clone(), running.clone());
-    let task = AsyncDropGuard::new(spawn(Box::pin(async move {
-        let _local = SetOnDrop(d);
-        r.store(true, Ordering::SeqCst);
-        loop {
-            Timer::after(Duration::from_millis(1)).await;
-        }
-    })));
-    eventually_async::<Global>("the task to run", || running.load(Ordering::SeqCst)).await;
-    task.async_drop().await.unwrap();
-    assert!(
-        dropped.load(Ordering::SeqCst),
-        "the task's locals were dropped before the cleanup returned"
-    );
+    assert_read_back(&path, &data);
 }
 
 #[test]
 fn a_guarded_task_returns_after_the_task_is_gone_global_executor() {
-    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task(
-        smol::spawn,
-    )));
+    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
+        Global,
+        _,
+    >(false, smol::spawn)));
 }
 
 #[test]
 fn a_guarded_task_returns_after_the_task_is_gone_thread_pool() {
     let pool = Pool::new(2);
     let executor = pool.executor.clone();
-    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task(
-        move |f| executor.spawn(f),
-    )));
+    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
+        Global,
+        _,
+    >(false, move |f| {
+        executor.spawn(f)
+    })));
 }
 
 #[test]
@@ -474,9 +417,10 @@ fn a_guarded_task_returns_after_the_task_is_gone_local_executor() {
     let local = std::rc::Rc::new(LocalExecutor::new());
     let l = local.clone();
     smol::block_on(
-        local.run(bounded::<Global, _>(task_cleanup_waits_for_the_task(
-            move |f| l.spawn(f),
-        ))),
+        local.run(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
+            Global,
+            _,
+        >(false, move |f| l.spawn(f)))),
     );
 }
 
@@ -510,16 +454,7 @@ fn a_guarded_child_process_is_killed_and_reaped() {
         let started = Instant::now();
         child.async_drop().await.unwrap();
         assert!(started.elapsed() < PATIENCE);
-        // Killed and reaped: no such process any more (not even a zombie).
-        let alive = std::process::Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success();
-        assert!(!alive, "process {pid} is still there");
-        #[cfg(target_os = "linux")]
-        assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+        assert_process_gone(pid);
 
         // One that already exited is just reaped.
         let mut done = AsyncDropGuard::new(smol::process::Command::new("true").spawn().unwrap());
@@ -529,21 +464,12 @@ fn a_guarded_child_process_is_killed_and_reaped() {
 }
 
 #[test]
-fn a_guarded_tcp_stream_shutdown_is_seen_as_eof() {
+fn a_guarded_net_tcp_stream_shutdown_is_seen_as_eof() {
     smol::block_on(bounded::<Global, _>(async {
         let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
         let addr = listener.get_ref().local_addr().unwrap();
-
-        // `Async<TcpStream>`
-        let mut client = AsyncDropGuard::new(Async::<TcpStream>::connect(addr).await.unwrap());
-        let (mut server, _) = listener.accept().await.unwrap();
-        client.write_all(b"last words").await.unwrap();
-        client.async_drop().await.unwrap();
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"last words");
-
-        // `smol::net::TcpStream`, whose clone sees the shutdown too.
+        // `smol::net::TcpStream`, whose clone sees the shutdown too (`Async<TcpStream>`
+        // is the suite's `TestNet::Stream`).
         let mut client = AsyncDropGuard::new(smol::net::TcpStream::connect(addr).await.unwrap());
         let mut clone = client.clone();
         let (mut server, _) = listener.accept().await.unwrap();

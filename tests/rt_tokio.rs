@@ -16,9 +16,13 @@ use asyncdrop::rt::tokio::{
     BackgroundError, BlockingError, Reaper, SpawnOnDrop,
 };
 use asyncdrop::{AsyncDropGuard, ReportKind};
+#[cfg(all(unix, feature = "tokio-process"))]
+use common::rt::assert_process_gone;
+#[cfg(any(feature = "tokio-fs", feature = "tokio-io-util"))]
+use common::rt::{assert_read_back, pattern, temp_path};
 use common::rt::{
     assert_unreported, bounded, eventually, eventually_async, install_recording_hook, kinds,
-    reports, How, Res, ResError, Waits,
+    reports, task_cleanup_waits_for_the_task, How, Res, ResError, SetOnDrop, Waits,
 };
 use common::suite::TestRuntime;
 use common::Counters;
@@ -339,38 +343,25 @@ async fn block_on_inside_a_local_set_falls_back_to_a_helper_thread() {
 // tokio's own resources
 // ---------------------------------------------------------------------------------
 
-#[cfg(any(feature = "tokio-fs", feature = "tokio-io-util"))]
-fn temp_path(name: &str) -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("asyncdrop-rt-tokio-{}-{name}", std::process::id()))
-}
-
-#[cfg(any(feature = "tokio-fs", feature = "tokio-io-util"))]
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
 #[cfg(feature = "tokio-fs")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guarded_file_is_flushed_and_synced() {
     use tokio::io::AsyncWriteExt;
-    let path = temp_path("file");
+    let path = temp_path("tokio", "file");
     let data = pattern(300_000);
     let mut file = AsyncDropGuard::new(tokio::fs::File::create(&path).await.unwrap());
     for chunk in data.chunks(7_001) {
         file.write_all(chunk).await.unwrap();
     }
     file.async_drop().await.unwrap();
-    let back = std::fs::read(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    assert_eq!(back.len(), data.len());
-    assert!(back == data, "every byte written must be read back");
+    assert_read_back(&path, &data);
 }
 
 #[cfg(feature = "tokio-io-util")]
 #[tokio::test]
 async fn a_guarded_buf_writer_writes_out_its_buffer() {
     use tokio::io::{AsyncWriteExt, BufWriter};
-    let path = temp_path("bufwriter");
+    let path = temp_path("tokio", "bufwriter");
     let data = pattern(50_000);
     let file = tokio::fs::File::create(&path).await.unwrap();
     let mut out = AsyncDropGuard::new(BufWriter::with_capacity(4096, file));
@@ -378,49 +369,17 @@ async fn a_guarded_buf_writer_writes_out_its_buffer() {
         out.write_all(chunk).await.unwrap();
     }
     out.async_drop().await.unwrap();
-    let back = tokio::fs::read(&path).await.unwrap();
-    tokio::fs::remove_file(&path).await.unwrap();
-    assert!(back == data, "every byte written must be read back");
-}
-
-/// Sets its flag when dropped.
-struct SetOnDrop(Arc<AtomicBool>);
-
-impl Drop for SetOnDrop {
-    fn drop(&mut self) {
-        // Make the drop slow, so that returning early would be caught.
-        std::thread::sleep(Duration::from_millis(20));
-        self.0.store(true, Ordering::SeqCst);
-    }
-}
-
-async fn join_handle_waits_for_the_task() {
-    let dropped = Arc::new(AtomicBool::new(false));
-    let running = Arc::new(AtomicBool::new(false));
-    let (d, r) = (dropped.clone(), running.clone());
-    let task = AsyncDropGuard::new(tokio::spawn(async move {
-        let _local = SetOnDrop(d);
-        r.store(true, Ordering::SeqCst);
-        loop {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }));
-    eventually_async::<CurrentThread>("the task to run", || running.load(Ordering::SeqCst)).await;
-    task.async_drop().await.unwrap();
-    assert!(
-        dropped.load(Ordering::SeqCst),
-        "the task's locals were dropped before the cleanup returned"
-    );
+    assert_read_back(&path, &data);
 }
 
 #[tokio::test]
 async fn a_guarded_join_handle_returns_after_the_task_is_gone_current_thread() {
-    join_handle_waits_for_the_task().await;
+    task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guarded_join_handle_returns_after_the_task_is_gone_multi_thread() {
-    join_handle_waits_for_the_task().await;
+    task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,37 +427,7 @@ async fn a_guarded_child_process_is_killed_and_reaped() {
     let started = std::time::Instant::now();
     child.async_drop().await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
-    // Killed and reaped: no such process any more (not even a zombie).
-    let alive = std::process::Command::new("kill")
-        .args(["-0", &pid.to_string()])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(!alive, "process {pid} is still there");
-    #[cfg(target_os = "linux")]
-    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
-}
-
-#[cfg(feature = "tokio-net")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guarded_tcp_stream_shutdown_is_seen_as_eof() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut client = AsyncDropGuard::new(
-        TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap(),
-    );
-    let (mut server, _) = listener.accept().await.unwrap();
-    client.write_all(b"last words").await.unwrap();
-    client.async_drop().await.unwrap();
-    let mut got = Vec::new();
-    bounded::<CurrentThread, _>(server.read_to_end(&mut got))
-        .await
-        .unwrap();
-    assert_eq!(got, b"last words");
+    assert_process_gone(pid);
 }
 
 #[cfg(all(unix, feature = "tokio-net"))]

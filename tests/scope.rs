@@ -11,7 +11,8 @@ use std::task::Poll;
 
 use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard, ReportKind};
 use common::{
-    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    poll_once, record_reports, setup, take_reports, yield_now, Behaviour, Counters, Probe,
+    ProbeError,
 };
 use futures_executor::block_on;
 
@@ -150,8 +151,7 @@ fn assert_cleaned(c: &Counters, n: usize) {
 
 #[test]
 fn normal_end_cleans_up_and_yields_the_value() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let g = Probe::new(&c).id(1).guard();
         with_async_drop!(g => {
@@ -168,8 +168,7 @@ fn normal_end_cleans_up_and_yields_the_value() {
 
 #[test]
 fn question_mark_block_error_wins_and_guard_is_cleaned_up() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let mut reached_after = false;
     let result: Result<u32, AppError> = block_on(async {
         // The cleanup fails too: the block's error still has priority.
@@ -188,8 +187,7 @@ fn question_mark_block_error_wins_and_guard_is_cleaned_up() {
 
 #[test]
 fn question_mark_converts_with_from() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<(), AppError> = block_on(async {
         let g = Probe::new(&c).guard();
         with_async_drop!(g => {
@@ -205,8 +203,7 @@ fn question_mark_converts_with_from() {
 
 #[test]
 fn return_leaves_the_block_not_the_function() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
 
     async fn run(c: &std::sync::Arc<Counters>, early: bool) -> (Result<u32, AppError>, bool) {
         let mut reached_after = false;
@@ -231,8 +228,7 @@ fn return_leaves_the_block_not_the_function() {
 
 #[test]
 fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let g = Probe::new(&c).guard();
         let stop = std::hint::black_box(true);
@@ -250,8 +246,7 @@ fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
 
 #[test]
 fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let log = new_log();
     let result: Result<(), AppError> = block_on(async {
         let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
@@ -269,8 +264,7 @@ fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
 
 #[test]
 fn sequential_all_form_cleans_up_last_listed_first() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let log = new_log();
     block_on(async {
         let a = Logged::guard(Probe::new(&c).id(1), &log);
@@ -307,8 +301,7 @@ fn sequential_infallible_form_cleans_up_last_listed_first() {
 
 #[test]
 fn cleanup_error_is_the_result_converted_with_from() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let g = Probe::new(&c).id(4).behaviour(Behaviour::Fail(40)).guard();
         with_async_drop!(g => { Ok(1) })
@@ -329,8 +322,7 @@ fn cleanup_error_is_the_result_converted_with_from() {
 
 #[test]
 fn block_error_has_priority_over_every_cleanup_error() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let p = Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)).guard();
         let k = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(2))));
@@ -343,8 +335,7 @@ fn block_error_has_priority_over_every_cleanup_error() {
 
 #[test]
 fn sequential_first_cleanup_error_in_listing_order_wins() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
         let a = Logged::guard(Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)), &log);
@@ -360,8 +351,7 @@ fn sequential_first_cleanup_error_in_listing_order_wins() {
 
 #[test]
 fn sequential_every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
         let [a, b, d] = logged(&c, &log, |id, probe| match id {
@@ -379,8 +369,7 @@ fn sequential_every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
 
 #[test]
 fn infallible_form_takes_a_block_of_any_type() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let value: (String, usize) = block_on(async {
         let a = AsyncDropGuard::new(Quiet(Probe::new(&c).id(1).yields(1)));
         let b = AsyncDropGuard::new(Quiet(Probe::new(&c).id(2)));
@@ -405,8 +394,7 @@ fn infallible_form_takes_a_block_of_any_type() {
 
 #[test]
 fn all_form_returns_the_value_and_every_cleanup_result() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let (value, (ra, rb, rq)) = block_on(async {
         let a = Probe::new(&c).id(1).behaviour(Behaviour::Fail(11)).guard();
         let b = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(22))));
@@ -424,8 +412,7 @@ fn all_form_returns_the_value_and_every_cleanup_result() {
 
 #[test]
 fn all_form_keeps_the_block_result_apart_and_supports_question_mark() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let (value, (ra,)) = block_on(async {
         let a = Probe::new(&c).behaviour(Behaviour::Fail(1)).guard();
         with_async_drop!(all a, => {
@@ -441,8 +428,7 @@ fn all_form_keeps_the_block_result_apart_and_supports_question_mark() {
 
 #[test]
 fn block_can_use_and_mutate_the_guards() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let mut g = Probe::new(&c).id(1).guard();
         let mut k = AsyncDropGuard::new(Coded(Probe::new(&c)));
@@ -472,8 +458,7 @@ fn block_can_use_and_mutate_the_guards() {
 
 #[test]
 fn block_can_await_and_cleanup_waits_for_it() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let g = Probe::new(&c).yields(1).guard();
     let mut fut = Box::pin(async move {
         with_async_drop!(g => {
@@ -501,8 +486,7 @@ fn block_can_await_and_cleanup_waits_for_it() {
 
 #[test]
 fn panic_in_block_drops_guards_once_and_reports_them_forgotten() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         block_on(async {
             let a = Probe::new(&c).id(1).guard();
@@ -527,8 +511,7 @@ fn panic_in_block_drops_guards_once_and_reports_them_forgotten() {
 
 #[test]
 fn dropping_the_future_while_the_block_runs_reports_every_guard_forgotten() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let a = Probe::new(&c).guard();
     let b = Probe::new(&c).guard();
     let mut fut = Box::pin(async move {
@@ -569,8 +552,7 @@ fn sequential_dropping_the_future_during_cleanup_reports_cancelled_and_forgotten
 
 #[test]
 fn guards_are_cleaned_up_concurrently_each_started_before_any_finishes() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let log = new_log();
     let result: Result<(), AppError> = block_on(async {
         let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
@@ -589,8 +571,7 @@ fn guards_are_cleaned_up_concurrently_each_started_before_any_finishes() {
 
 #[test]
 fn concurrent_cleanups_keep_the_first_error_in_listing_order_and_clean_up_every_guard() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let a = Probe::new(&c)
             .id(1)
@@ -664,8 +645,7 @@ fn tagged<E: std::fmt::Debug>(e: E) -> String {
 
 #[test]
 fn map_err_maps_cleanup_errors_with_a_closure_or_a_generic_function() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let result: Result<u8, String> = block_on(async {
         let a = Probe::new(&c).id(1).behaviour(Behaviour::Fail(4)).guard();
         with_async_drop!(a => { Ok(1) }, map_err = |e: ProbeError| format!("code {}", e.code))

@@ -26,7 +26,7 @@ use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
 use std::error::Error;
 use std::future::Future;
-use std::marker::{PhantomData, PhantomPinned};
+use std::marker::PhantomPinned;
 use std::rc::Rc;
 
 use asyncdrop::future::AsyncDropFuture;
@@ -36,7 +36,8 @@ use asyncdrop::{
     TupleError,
 };
 use common::{
-    poll_once, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_send, assert_sync, assert_unpin, implements, poll_once, record_reports, setup,
+    take_reports, type_implements, yield_now, Behaviour, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
@@ -44,47 +45,6 @@ use futures_util::task::LocalSpawnExt;
 // ---------------------------------------------------------------------------------
 // Compile-time assertions
 // ---------------------------------------------------------------------------------
-
-fn assert_send<T: Send>(_: &T) {}
-fn assert_sync<T: Sync>(_: &T) {}
-fn assert_unpin<T: Unpin>(_: &T) {}
-
-/// Whether the type of `$val` implements the given traits, decided at compile time.
-///
-/// An inherent method whose `where` clause holds is preferred over the trait method
-/// of the same name, so this tells negative facts too. The value's type must be
-/// fully known while the caller is type-checked: a named type or a future returned
-/// by another function (not an `async` block written in the same function).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        // Only one of the two `implements` is chosen in each expansion.
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
-
-/// Whether the type `$ty` implements the given traits; see [`implements!`].
-macro_rules! type_implements {
-    ($ty:ty => $($bound:tt)+) => {
-        implements!(PhantomData::<$ty> => $($bound)+)
-    };
-}
 
 /// Static assertions on named types: a compile error if any is not `Send`/`Sync`.
 const _: fn() = || {
@@ -392,8 +352,7 @@ fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
 
 #[test]
 fn guard_cleanup_of_a_send_resource_is_send() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let fut = Probe::new(&c).yields(1).guard().async_drop();
     assert_send(&fut);
     assert!(implements!(fut => Send));
@@ -411,8 +370,7 @@ fn guard_cleanup_of_a_send_resource_is_send() {
 
 #[test]
 fn nested_guards_in_generic_code_are_send() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let g = || Probe::new(&c).yields(1).guard();
 
     assert_eq!(block_on(generic_tuple_guard(g(), g())), Ok(()));
@@ -432,8 +390,7 @@ fn nested_guards_in_generic_code_are_send() {
 
 #[test]
 fn scope_futures_are_send() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
 
     // Concrete: a block that reads the guards across `.await`s (`Probe` is `Sync`).
     let a = Probe::new(&c).id(1).guard();
@@ -471,8 +428,7 @@ fn scope_futures_are_send() {
 
 #[test]
 fn join_futures_are_send() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let pair = (Probe::new(&c).guard(), AsyncDropGuard::new(ReadyRes(0)));
     let fut = async_drop_all(pair);
     assert_send(&fut);
@@ -510,8 +466,7 @@ fn join_futures_are_send() {
 
 #[test]
 fn guard_auto_traits_follow_the_value() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let probe = Probe::new(&c).guard();
     assert_send(&probe);
     assert_sync(&probe);
@@ -539,8 +494,7 @@ fn guard_auto_traits_follow_the_value() {
 
 #[test]
 fn cleanup_future_auto_traits_follow_the_cleanup_future() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
 
     // An `async fn` cleanup: `Send` and `Sync` (it holds only a `Probe`), not `Unpin`.
     let fut = Probe::new(&c).guard().async_drop();
@@ -620,8 +574,7 @@ fn scope_block_reading_a_non_sync_guard_is_not_send() {
 
 #[test]
 fn error_types_are_send_sync_errors() {
-    record_reports();
-    let c = Counters::new();
+    let c = setup();
     let set = (
         Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)).guard(),
         Probe::new(&c).guard(),

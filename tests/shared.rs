@@ -7,7 +7,6 @@
 mod common;
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,7 +15,8 @@ use std::task::{Context, Poll};
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
 use common::{
-    assert_counts, record_reports, take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_counts, implements, record_reports, setup, take_reports, yield_now, Behaviour, Counters,
+    Probe, ProbeError,
 };
 use futures_executor::block_on;
 use futures_util::future::FusedFuture;
@@ -120,8 +120,7 @@ fn clones_on_a_thread_pool_await_the_same_output() {
 
 #[test]
 fn the_output_is_cleaned_up_after_every_clone_and_handle() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
@@ -147,8 +146,7 @@ fn the_output_is_cleaned_up_after_every_clone_and_handle() {
 
 #[test]
 fn handles_outlive_the_shared_clones() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let handles: Vec<_> = (0..3)
@@ -166,8 +164,7 @@ fn handles_outlive_the_shared_clones() {
 
 #[test]
 fn a_never_polled_future_is_driven_by_the_last_cleanup() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 2, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
@@ -183,8 +180,7 @@ fn a_never_polled_future_is_driven_by_the_last_cleanup() {
 
 #[test]
 fn an_unfinished_future_is_finished_by_the_last_cleanup() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let shared = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     {
@@ -201,8 +197,7 @@ fn an_unfinished_future_is_finished_by_the_last_cleanup() {
 
 #[test]
 fn peek_before_and_after() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
@@ -229,8 +224,7 @@ fn peek_before_and_after() {
 
 #[test]
 fn strong_count_and_ptr_eq() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
@@ -254,8 +248,7 @@ fn strong_count_and_ptr_eq() {
 
 #[test]
 fn the_output_error_comes_from_the_last_share_only() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     // The last clone gives the last share up.
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(3)));
@@ -274,8 +267,7 @@ fn the_output_error_comes_from_the_last_share_only() {
 
 #[test]
 fn a_forgotten_clone_that_is_not_the_last_is_only_reported() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let line = line!() + 1;
@@ -296,8 +288,7 @@ fn a_forgotten_clone_that_is_not_the_last_is_only_reported() {
 
 #[test]
 fn a_forgotten_last_clone_drops_a_finished_output_synchronously() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     block_on(AsyncDropShared::output(&a)).async_drop_now();
@@ -346,8 +337,7 @@ impl AsyncDropNow for AsyncDropGuard<AsyncDropArc<Probe>> {
 
 #[test]
 fn a_forgotten_last_clone_leaves_the_output_to_the_handles() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let handle = block_on(AsyncDropShared::output(&a));
@@ -361,8 +351,7 @@ fn a_forgotten_last_clone_leaves_the_output_to_the_handles() {
 
 #[test]
 fn a_forgotten_last_clone_drops_an_unfinished_future() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     {
@@ -378,8 +367,7 @@ fn a_forgotten_last_clone_drops_an_unfinished_future() {
 
 #[test]
 fn a_cancelled_last_cleanup_drops_the_unfinished_future() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     {
@@ -428,8 +416,7 @@ fn a_panicking_future_poisons_the_output_without_leaking() {
 
 #[test]
 fn output_futures_are_fused() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let mut waiting = pin!(AsyncDropShared::output(&a));
@@ -492,8 +479,7 @@ fn the_last_of_many_racing_owners_cleans_up_once() {
 
 #[test]
 fn new_ready_is_finished_at_once() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropShared::new_ready(Probe::new(&counters).id(6).guard());
     assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(6));
     let b = AsyncDropShared::clone(&a);
@@ -518,8 +504,7 @@ fn new_ready_is_finished_at_once() {
 
 #[test]
 fn new_ready_forgotten_drops_the_value_synchronously() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let a = AsyncDropShared::new_ready(Probe::new(&counters).guard());
     drop(a);
     assert_counts(&counters, 0, 0, 1);
@@ -535,8 +520,7 @@ fn new_ready_forgotten_drops_the_value_synchronously() {
 )]
 fn clones_key_a_map() {
     use std::collections::HashMap;
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let b = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
@@ -567,8 +551,7 @@ fn clones_key_a_map() {
 
 #[test]
 fn a_forgotten_clone_is_reported_under_the_output_type() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     drop(AsyncDropShared::clone(&a));
@@ -590,31 +573,6 @@ fn a_forgotten_clone_is_reported_under_the_output_type() {
 // Auto traits
 // ---------------------------------------------------------------------------------
 
-/// Whether the type of `$val` implements the given traits, decided at compile time
-/// (an inherent method whose `where` clause holds wins over the trait method).
-macro_rules! implements {
-    ($val:expr => $($bound:tt)+) => {{
-        struct Check<T: ?Sized>(PhantomData<T>);
-        #[allow(dead_code)]
-        trait Fallback {
-            fn implements(&self) -> bool {
-                false
-            }
-        }
-        impl<T: ?Sized> Fallback for Check<T> {}
-        impl<T: ?Sized + $($bound)+> Check<T> {
-            #[allow(dead_code)]
-            fn implements(&self) -> bool {
-                true
-            }
-        }
-        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
-            Check(PhantomData)
-        }
-        check_of(&$val).implements()
-    }};
-}
-
 /// A `!Send` future (it holds an `Rc` across an `.await`).
 fn open_locally(counters: &Arc<Counters>) -> impl Future<Output = AsyncDropGuard<Probe>> {
     let counters = counters.clone();
@@ -628,8 +586,7 @@ fn open_locally(counters: &Arc<Counters>) -> impl Future<Output = AsyncDropGuard
 
 #[test]
 fn auto_traits() {
-    record_reports();
-    let counters = Counters::new();
+    let counters = setup();
     let runs = Runs::new();
     let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     assert!(implements!(*shared => Send + Sync + Unpin));
@@ -695,8 +652,7 @@ proptest! {
         fail in any::<bool>(),
         yields in 0usize..3,
     ) {
-        record_reports();
-        let counters = Counters::new();
+        let counters = setup();
         let runs = Runs::new();
         let behaviour = if fail { Behaviour::Fail(5) } else { Behaviour::Succeed };
         let mut clones = vec![AsyncDropShared::new(open(&counters, &runs, yields, behaviour))];

@@ -2,45 +2,16 @@
 //! macro, tuple/array cleanup and derived cleanup; the guard is as large as the value
 //! in release.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod common;
+
 use std::mem::size_of;
 
 use asyncdrop::{async_drop_all, with_async_drop, AsyncDrop, AsyncDropGuard};
-
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: forwards to the system allocator; only counts calls on the current thread.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use common::counting::{allocations, CountingAlloc};
+use common::{run_to_end as run, yield_now};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
-
-/// Runs `f` and returns how many allocations it made on this thread.
-fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.with(Cell::get);
-    f();
-    ALLOCS.with(Cell::get) - before
-}
 
 /// A trivial resource whose cleanup yields once (so the executor really suspends).
 struct Conn {
@@ -59,7 +30,7 @@ impl From<CloseError> for String {
 impl AsyncDrop for Conn {
     type Error = CloseError;
     async fn async_drop_impl(self) -> Result<(), CloseError> {
-        Yield(false).await;
+        yield_now().await;
         if self.fd == u64::MAX {
             Err(CloseError(self.fd))
         } else {
@@ -68,37 +39,9 @@ impl AsyncDrop for Conn {
     }
 }
 
-struct Yield(bool);
-impl std::future::Future for Yield {
-    type Output = ();
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            std::task::Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    }
-}
-
-/// Polls a future to completion with a no-op waker, allocating nothing itself.
-fn run<F: std::future::Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
-    loop {
-        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 #[test]
 fn guard_new_and_async_drop_allocate_nothing() {
-    let n = allocations(|| {
+    let ((), n) = allocations(|| {
         run(async {
             for fd in 0..100 {
                 let conn = AsyncDropGuard::new(Conn { fd });
@@ -112,7 +55,7 @@ fn guard_new_and_async_drop_allocate_nothing() {
 
 #[test]
 fn failing_cleanup_allocates_nothing() {
-    let n = allocations(|| {
+    let ((), n) = allocations(|| {
         let r = run(AsyncDropGuard::new(Conn { fd: u64::MAX }).async_drop());
         assert_eq!(r, Err(CloseError(u64::MAX)));
     });
@@ -121,7 +64,7 @@ fn failing_cleanup_allocates_nothing() {
 
 #[test]
 fn scope_macro_allocates_nothing() {
-    let n = allocations(|| {
+    let ((), n) = allocations(|| {
         let r: Result<u64, CloseError> = run(async {
             let a = AsyncDropGuard::new(Conn { fd: 1 });
             let b = AsyncDropGuard::new(Conn { fd: 2 });
@@ -136,7 +79,7 @@ fn scope_macro_allocates_nothing() {
 
 #[test]
 fn tuple_and_array_cleanup_allocate_nothing() {
-    let n = allocations(|| {
+    let ((), n) = allocations(|| {
         run(async {
             let pair = (
                 AsyncDropGuard::new(Conn { fd: 1 }),
@@ -165,7 +108,7 @@ fn derived_cleanup_allocates_nothing() {
     #[async_drop(sequential, error = String)]
     struct Sequential(AsyncDropGuard<Conn>, Conn);
 
-    let n = allocations(|| {
+    let ((), n) = allocations(|| {
         run(async {
             let joined = AsyncDropGuard::new(Joined {
                 a: AsyncDropGuard::new(Conn { fd: 1 }),
@@ -184,7 +127,7 @@ fn derived_cleanup_allocates_nothing() {
 #[test]
 fn counting_allocator_counts() {
     // The instrument works: a Box is seen.
-    let n = allocations(|| drop(std::hint::black_box(Box::new(5u8))));
+    let ((), n) = allocations(|| drop(std::hint::black_box(Box::new(5u8))));
     assert_eq!(n, 1);
 }
 
@@ -248,7 +191,7 @@ fn cleanup_future_is_bounded_by_the_resource_future() {
 fn a_thread_policy_is_set_and_restored_without_allocating() {
     use asyncdrop::{set_thread_policy, Policy};
     let _warm = set_thread_policy(Policy::Ignore); // the thread-local slot exists now
-    let n = allocations(|| {
+    let ((), n) = allocations(|| {
         let scope = set_thread_policy(Policy::Ignore);
         drop(AsyncDropGuard::new(Conn { fd: 1 })); // reported (ignored) without allocating
         drop(scope);

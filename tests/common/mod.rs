@@ -1,7 +1,9 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 #![allow(unreachable_pub, reason = "test helpers are `pub` for the test files")]
+#![allow(unused_macros, reason = "each test binary uses a different subset")]
 
+pub mod counting;
 pub mod harness;
 #[cfg(feature = "rt")]
 pub mod rt;
@@ -179,6 +181,72 @@ pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut cx)
 }
 
+/// Polls `fut` to completion with a no-op waker (no executor, so no allocation of
+/// its own). Every future it runs wakes itself before returning `Pending`.
+pub fn run_to_end<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(out) = poll_once(&mut fut) {
+            return out;
+        }
+    }
+}
+
+/// Polls `fut` once with a no-op waker and returns its output; panics if it is not
+/// ready.
+#[track_caller]
+pub fn now<F: Future>(fut: F) -> F::Output {
+    match poll_once(&mut std::pin::pin!(fut)) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("future not ready after one poll"),
+    }
+}
+
+pub fn assert_send<T: Send>(_: &T) {}
+pub fn assert_sync<T: Sync>(_: &T) {}
+pub fn assert_unpin<T: Unpin>(_: &T) {}
+
+/// Whether the type of `$val` implements the given traits, decided at compile time.
+///
+/// An inherent method whose `where` clause holds is preferred over the trait method
+/// of the same name, so this tells negative facts too. The value's type must be
+/// fully known while the caller is type-checked: a named type or a future returned
+/// by another function (not an `async` block written in the same function).
+macro_rules! implements {
+    ($val:expr => $($bound:tt)+) => {{
+        struct Check<T: ?Sized>(::core::marker::PhantomData<T>);
+        // Only one of the two `implements` is chosen in each expansion.
+        #[allow(dead_code)]
+        trait Fallback {
+            fn implements(&self) -> bool {
+                false
+            }
+        }
+        impl<T: ?Sized> Fallback for Check<T> {}
+        impl<T: ?Sized + $($bound)+> Check<T> {
+            #[allow(dead_code)]
+            fn implements(&self) -> bool {
+                true
+            }
+        }
+        fn check_of<T: ?Sized>(_: &T) -> Check<T> {
+            Check(::core::marker::PhantomData)
+        }
+        check_of(&$val).implements()
+    }};
+}
+#[allow(unused_imports, reason = "not every test binary checks auto traits")]
+pub(crate) use implements;
+
+/// Whether the type `$ty` implements the given traits; see [`implements!`].
+macro_rules! type_implements {
+    ($ty:ty => $($bound:tt)+) => {
+        $crate::common::implements!(::core::marker::PhantomData::<$ty> => $($bound)+)
+    };
+}
+#[allow(unused_imports, reason = "not every test binary checks auto traits")]
+pub(crate) use type_implements;
+
 /// One recorded report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
@@ -221,6 +289,12 @@ pub fn record_reports_then_panic(panics: bool) {
     set_policy(Policy::Hook(record));
     SEEN.with(|s| s.borrow_mut().clear());
     PANICKY.set(panics);
+}
+
+/// Installs the recording hook ([`record_reports`]) and returns fresh counters.
+pub fn setup() -> Arc<Counters> {
+    record_reports();
+    Counters::new()
 }
 
 /// Whether the hook panics on this thread ([`record_reports_then_panic`]).

@@ -264,3 +264,87 @@ impl<W: Waits, const TAG: u32> AsyncDrop for Res<W, TAG> {
         result
     }
 }
+
+// ---------------------------------------------------------------------------------
+// For the runtimes' own resources
+// ---------------------------------------------------------------------------------
+
+/// A fresh path in the temporary directory, for the test `name` of `runtime`.
+pub fn temp_path(runtime: &str, name: &str) -> std::path::PathBuf {
+    let pid = std::process::id();
+    std::env::temp_dir().join(format!("asyncdrop-rt-{runtime}-{pid}-{name}"))
+}
+
+/// `len` bytes of a pattern that a lost or repeated chunk would break.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// Reads the file at `path` back, removes it, and asserts that it holds `data`.
+#[track_caller]
+pub fn assert_read_back(path: &std::path::Path, data: &[u8]) {
+    let back = std::fs::read(path).unwrap();
+    std::fs::remove_file(path).unwrap();
+    assert_eq!(back.len(), data.len());
+    assert!(back == data, "every byte written must be read back");
+}
+
+/// Asserts that process `pid` is gone: killed and reaped, not even a zombie.
+#[cfg(unix)]
+#[track_caller]
+pub fn assert_process_gone(pid: u32) {
+    let alive = std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(!alive, "process {pid} is still there");
+    #[cfg(target_os = "linux")]
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+}
+
+/// Sets its flag when dropped.
+pub struct SetOnDrop(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        // Make the drop slow, so that returning early would be caught.
+        std::thread::sleep(Duration::from_millis(20));
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A task body that never ends: parked in `W`'s timer, or (`busy`) busy on its
+/// thread between yields.
+pub type Body = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Spawns a task that never ends with `spawn`, guards its handle, and asserts that
+/// the handle's cleanup returns only once the task's locals are dropped.
+pub async fn task_cleanup_waits_for_the_task<W: Waits, T>(busy: bool, spawn: impl FnOnce(Body) -> T)
+where
+    T: AsyncDrop<Error: std::fmt::Debug>,
+{
+    use std::sync::atomic::AtomicBool;
+    let dropped = Arc::new(AtomicBool::new(false));
+    let running = Arc::new(AtomicBool::new(false));
+    let (d, r) = (dropped.clone(), running.clone());
+    let task = AsyncDropGuard::new(spawn(Box::pin(async move {
+        let _local = SetOnDrop(d);
+        r.store(true, Ordering::SeqCst);
+        loop {
+            if busy {
+                std::thread::sleep(Duration::from_millis(1));
+                W::yield_now().await;
+            } else {
+                W::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    })));
+    eventually_async::<W>("the task to run", || running.load(Ordering::SeqCst)).await;
+    task.async_drop().await.unwrap();
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the task's locals were dropped before the cleanup returned"
+    );
+}

@@ -136,6 +136,7 @@ macro_rules! net_suite {
         $crate::common::suite::stamp!($module: $rt:
             end_to_end_two_hundred_clients_say_goodbye,
             end_to_end_a_stalled_server_hits_the_deadline,
+            a_guarded_stream_shutdown_is_seen_as_eof,
         );
     };
 }
@@ -1591,4 +1592,23 @@ pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
     // The typed error was the report: nothing went to the policy.
     assert_unreported::<Client<T>>();
     assert_unreported::<AsyncDropVec<Client<T>>>();
+}
+
+pub fn a_guarded_stream_shutdown_is_seen_as_eof<T: TestNet>() {
+    let t = T::new();
+    t.block_on(bounded::<T, _>(async {
+        let (listener, addr) = T::bind().await.unwrap();
+        let mut client = AsyncDropGuard::new(T::connect(addr).await.unwrap());
+        let mut server = T::accept(&listener).await.unwrap();
+        T::write_all(&mut client, b"last words").await.unwrap();
+        client.async_drop().await.unwrap();
+        let (mut got, mut buf) = (Vec::new(), [0; 64]);
+        loop {
+            match T::read(&mut server, &mut buf).await.unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(got, b"last words");
+    }));
 }
