@@ -63,6 +63,14 @@ static DROPPED: AtomicU32 = AtomicU32::new(0);
 static CANCELLED: AtomicU32 = AtomicU32::new(0);
 static TASK_DONE: AtomicU32 = AtomicU32::new(0);
 
+/// How many radios were closed by their cleanup, and how many were dropped.
+fn closed_and_dropped() -> (u32, u32) {
+    (
+        CLOSED.load(Ordering::Relaxed),
+        DROPPED.load(Ordering::Relaxed),
+    )
+}
+
 fn bump(counter: &AtomicU32) {
     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
@@ -123,13 +131,7 @@ async fn main(spawner: Spawner) {
     );
     let took = start.elapsed().as_ticks();
     check!((20..200).contains(&took));
-    check_eq!(
-        (
-            CLOSED.load(Ordering::Relaxed),
-            DROPPED.load(Ordering::Relaxed)
-        ),
-        (1, 1)
-    );
+    check_eq!(closed_and_dropped(), (1, 1));
     println!("deadline met: the cleanup waited on its timer and completed");
 
     // A cleanup cut off by its deadline: cancelled, reported, the value dropped once.
@@ -142,13 +144,7 @@ async fn main(spawner: Spawner) {
     let took = start.elapsed().as_ticks();
     check!((50..1_000).contains(&took)); // cut off long before the 10_000
     check_eq!(CANCELLED.load(Ordering::Relaxed), 1);
-    check_eq!(
-        (
-            CLOSED.load(Ordering::Relaxed),
-            DROPPED.load(Ordering::Relaxed)
-        ),
-        (1, 2)
-    );
+    check_eq!(closed_and_dropped(), (1, 2));
     println!("deadline missed: the cleanup was cancelled, reported once, the value dropped once");
 
     // Another task cleans up while this one waits.
@@ -156,13 +152,7 @@ async fn main(spawner: Spawner) {
     let waiting = AsyncDropGuard::new(Radio { ticks: 30 });
     check_eq!(waiting.async_drop().await, Ok(()));
     check_eq!(TASK_DONE.load(Ordering::Relaxed), 1);
-    check_eq!(
-        (
-            CLOSED.load(Ordering::Relaxed),
-            DROPPED.load(Ordering::Relaxed)
-        ),
-        (3, 4)
-    );
+    check_eq!(closed_and_dropped(), (3, 4));
     println!("two tasks: both cleanups completed on the executor");
 
     check_eq!(CANCELLED.load(Ordering::Relaxed), 1);
