@@ -373,9 +373,9 @@ impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropArc<T> {
     type Error = T::Error;
 
     #[inline]
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
         Release {
-            last: Arc::into_inner(self.inner).map(T::async_drop_impl),
+            last: Arc::into_inner(self.inner).map(T::local_async_drop_impl),
         }
     }
 }

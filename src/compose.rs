@@ -38,7 +38,7 @@ use crate::{AsyncDrop, AsyncDropGuard};
 /// impl AsyncDrop for Client {
 ///     type Error = core::convert::Infallible;
 ///     async fn async_drop_impl(self) -> Result<(), Self::Error> {
-///         self.conn.async_drop_impl().await
+///         self.conn.local_async_drop_impl().await
 ///     }
 /// }
 ///
@@ -51,8 +51,8 @@ use crate::{AsyncDrop, AsyncDropGuard};
 impl<T: LocalAsyncDrop> LocalAsyncDrop for Option<T> {
     type Error = T::Error;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
-        let cleanup = self.map(LocalAsyncDrop::async_drop_impl);
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
+        let cleanup = self.map(LocalAsyncDrop::local_async_drop_impl);
         async move {
             match cleanup {
                 Some(cleanup) => cleanup.await,
@@ -83,18 +83,18 @@ impl<T: LocalAsyncDrop> LocalAsyncDrop for Option<T> {
 ///
 /// # futures_executor::block_on(async {
 /// let failed: Result<AsyncDropGuard<Conn>, std::io::Error> = Err(std::io::ErrorKind::TimedOut.into());
-/// assert_eq!(failed.async_drop_impl().await, Ok(())); // nothing to clean up
+/// assert_eq!(failed.local_async_drop_impl().await, Ok(())); // nothing to clean up
 ///
 /// let acquired: Result<_, std::io::Error> = Ok(AsyncDropGuard::new(Conn));
-/// assert_eq!(acquired.async_drop_impl().await, Err("close failed"));
+/// assert_eq!(acquired.local_async_drop_impl().await, Err("close failed"));
 /// # });
 /// ```
 impl<T: LocalAsyncDrop, E> LocalAsyncDrop for Result<T, E> {
     type Error = T::Error;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
         // `ok()` drops an `Err` now, so the cleanup future never holds it.
-        self.ok().async_drop_impl()
+        self.ok().local_async_drop_impl()
     }
 }
 
@@ -138,8 +138,8 @@ impl<T: LocalAsyncDrop, E> LocalAsyncDrop for Result<T, E> {
 impl<T: LocalAsyncDrop> LocalAsyncDrop for Vec<T> {
     type Error = CleanupErrors<T::Error>;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
-        AsyncDropIter::<T, _>::new(self.into_iter().map(LocalAsyncDrop::async_drop_impl))
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+        AsyncDropIter::<T, _>::new(self.into_iter().map(LocalAsyncDrop::local_async_drop_impl))
     }
 }
 
@@ -200,20 +200,20 @@ impl<T: AsyncDrop> AsyncDrop for Box<T> {
 /// struct Local(Rc<u8>);
 /// impl LocalAsyncDrop for Local {
 ///     type Error = core::convert::Infallible;
-///     async fn async_drop_impl(self) -> Result<(), Self::Error> {
+///     async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
 ///         drop(self.0); // say goodbye on this thread
 ///         Ok(())
 ///     }
 /// }
 ///
 /// let boxed: Box<AsyncDropGuard<Local>> = Box::new(AsyncDropGuard::new(Local(Rc::new(1))));
-/// futures_executor::block_on(boxed.async_drop_impl()).unwrap();
+/// futures_executor::block_on(boxed.local_async_drop_impl()).unwrap();
 /// ```
 #[cfg(feature = "alloc")]
 impl<T: LocalAsyncDrop> LocalAsyncDrop for Box<AsyncDropGuard<T>> {
     type Error = T::Error;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
         (*self).async_drop()
     }
 }

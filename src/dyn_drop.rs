@@ -176,12 +176,12 @@ where
 /// struct Journal(Rc<str>);
 /// impl LocalAsyncDrop for Journal {
 ///     type Error = String;
-///     async fn async_drop_impl(self) -> Result<(), String> { Err(format!("{} is full", self.0)) }
+///     async fn local_async_drop_impl(self) -> Result<(), String> { Err(format!("{} is full", self.0)) }
 /// }
 /// struct Counter;
 /// impl LocalAsyncDrop for Counter {
 ///     type Error = core::convert::Infallible;
-///     async fn async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
+///     async fn local_async_drop_impl(self) -> Result<(), Self::Error> { Ok(()) }
 /// }
 ///
 /// # futures_executor::block_on(async {
@@ -210,7 +210,7 @@ pub trait LocalDynAsyncDrop<E> {
     /// struct Handle(Rc<u8>);
     /// impl LocalAsyncDrop for Handle {
     ///     type Error = u8;
-    ///     async fn async_drop_impl(self) -> Result<(), u8> { Err(*self.0) }
+    ///     async fn local_async_drop_impl(self) -> Result<(), u8> { Err(*self.0) }
     /// }
     ///
     /// let handle: Box<dyn LocalDynAsyncDrop<u32>> = Box::new(Handle(Rc::new(3)));
@@ -243,7 +243,7 @@ where
             let boxed = self;
             *boxed
         };
-        let cleanup = <T as LocalAsyncDrop>::async_drop_impl(value);
+        let cleanup = <T as LocalAsyncDrop>::local_async_drop_impl(value);
         Box::pin(async move { cleanup.await.map_err(Into::into) })
     }
 }
@@ -265,7 +265,7 @@ impl<'a, E: 'a> LocalAsyncDrop for Box<dyn LocalDynAsyncDrop<E> + 'a> {
     type Error = E;
 
     #[inline]
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), E>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), E>> {
         self.async_drop_boxed()
     }
 }
@@ -362,7 +362,7 @@ impl<T> AsyncDropGuard<T> {
     /// struct Local(Rc<u8>);
     /// impl LocalAsyncDrop for Local {
     ///     type Error = u8;
-    ///     async fn async_drop_impl(self) -> Result<(), u8> { Err(*self.0) }
+    ///     async fn local_async_drop_impl(self) -> Result<(), u8> { Err(*self.0) }
     /// }
     ///
     /// let guard: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<u64>>> =

@@ -13,7 +13,7 @@ use crate::LocalAsyncDrop;
 /// Constructors of resources with async teardown return `AsyncDropGuard<Self>`
 /// instead of `Self`. The guard dereferences to the value; when the owner is done it
 /// calls [`async_drop`](Self::async_drop), which consumes the guard and runs the
-/// value's [`LocalAsyncDrop::async_drop_impl`].
+/// value's [`LocalAsyncDrop::local_async_drop_impl`].
 ///
 /// Operations other than `async_drop` are associated functions
 /// (`AsyncDropGuard::map(guard, f)`) so they never shadow methods of `T`.
@@ -107,7 +107,7 @@ impl<T> AsyncDropGuard<T> {
     ///
     /// # Errors
     ///
-    /// Returns the error of [`LocalAsyncDrop::async_drop_impl`]. The value is gone
+    /// Returns the error of [`LocalAsyncDrop::local_async_drop_impl`]. The value is gone
     /// either way.
     ///
     /// # Cancel safety
@@ -149,7 +149,7 @@ impl<T> AsyncDropGuard<T> {
     {
         let site = self.site;
         let value = Self::into_inner_without_cleanup(self);
-        AsyncDropFuture::new(value.async_drop_impl(), site)
+        AsyncDropFuture::new(value.local_async_drop_impl(), site)
     }
 
     /// Takes the value out **without running its cleanup** and without any report.
@@ -391,7 +391,7 @@ impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropGuard<T> {
     type Error = T::Error;
 
     #[inline]
-    fn async_drop_impl(self) -> impl core::future::Future<Output = Result<(), Self::Error>> {
+    fn local_async_drop_impl(self) -> impl core::future::Future<Output = Result<(), Self::Error>> {
         self.async_drop()
     }
 }

@@ -52,7 +52,7 @@ use crate::LocalAsyncDrop;
 /// ```
 #[inline]
 pub fn async_drop_all<S: LocalAsyncDrop>(set: S) -> impl Future<Output = Result<(), S::Error>> {
-    set.async_drop_impl()
+    set.local_async_drop_impl()
 }
 
 /// Pins element `i` of a pinned array.
@@ -95,7 +95,7 @@ fn take<F: Future>(done: Pin<&mut MaybeDone<F>>) -> F::Output {
 fn settle<T: LocalAsyncDrop, E>(
     acquired: Result<T, E>,
 ) -> impl Future<Output = AcquireOutcome<E, T::Error>> {
-    let cleanup = acquired.map(LocalAsyncDrop::async_drop_impl);
+    let cleanup = acquired.map(LocalAsyncDrop::local_async_drop_impl);
     async move {
         match cleanup {
             Err(e) => AcquireOutcome::Failed(e),
@@ -111,10 +111,10 @@ fn settle<T: LocalAsyncDrop, E>(
 impl<T: LocalAsyncDrop, const N: usize> LocalAsyncDrop for [T; N] {
     type Error = ArrayError<T::Error, N>;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
         // Start every element's cleanup now: dropping the returned future unpolled
         // then reports each guard as cancelled (not forgotten).
-        let cleanups = self.map(LocalAsyncDrop::async_drop_impl);
+        let cleanups = self.map(LocalAsyncDrop::local_async_drop_impl);
         async move {
             let results = join_array(cleanups).await;
             match ArrayError::new(results.map(Result::err)) {
@@ -270,10 +270,10 @@ macro_rules! tuples {
         impl<$($T: LocalAsyncDrop),+> LocalAsyncDrop for ($($T,)+) {
             type Error = TupleError<($(Option<$T::Error>,)+)>;
 
-            fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+            fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
                 let ($($v,)+) = self;
                 // Started now, so dropping the result unpolled reports cancellation.
-                $( let $v = maybe_done($v.async_drop_impl()); )+
+                $( let $v = maybe_done($v.local_async_drop_impl()); )+
                 async move {
                     let ($($v,)+) = join_started!($($v),+);
                     let errors = ($( $v.err(), )+);

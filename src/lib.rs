@@ -342,7 +342,7 @@ pub mod doc_fixture {
 
     impl crate::LocalAsyncDrop for Journal {
         type Error = std::io::Error;
-        async fn async_drop_impl(self) -> std::io::Result<()> {
+        async fn local_async_drop_impl(self) -> std::io::Result<()> {
             Ok(())
         }
     }

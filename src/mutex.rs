@@ -206,8 +206,8 @@ impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropMutex<T> {
     type Error = T::Error;
 
     #[inline]
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
-        self.inner.into_inner().async_drop_impl()
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), T::Error>> {
+        self.inner.into_inner().local_async_drop_impl()
     }
 }
 

@@ -107,6 +107,8 @@ pub struct Report<'a> {
 
 impl<'a> Report<'a> {
     pub(crate) fn new(kind: ReportKind, type_name: &'static str, site: Site) -> Self {
+        #[cfg(feature = "std")]
+        let type_name = crate::shared::report_name(type_name);
         Report {
             kind,
             type_name,
@@ -118,6 +120,8 @@ impl<'a> Report<'a> {
     /// A report about a value that had no guard of its own (a derived type's field).
     #[cfg(feature = "derive")]
     pub(crate) fn unsited(kind: ReportKind, type_name: &'static str) -> Self {
+        #[cfg(feature = "std")]
+        let type_name = crate::shared::report_name(type_name);
         Report {
             kind,
             type_name,

@@ -288,7 +288,7 @@ mod derive {
     pub trait Resource {
         /// `<Self as LocalAsyncDrop>::Error`.
         type Error;
-        /// `<Self as LocalAsyncDrop>::async_drop_impl`.
+        /// `<Self as LocalAsyncDrop>::local_async_drop_impl`.
         fn cleanup(self) -> impl Future<Output = Result<(), Self::Error>>;
     }
 
@@ -298,7 +298,7 @@ mod derive {
 
         #[inline(always)]
         fn cleanup(self) -> impl Future<Output = Result<(), T::Error>> {
-            self.async_drop_impl()
+            self.local_async_drop_impl()
         }
     }
 

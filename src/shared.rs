@@ -22,10 +22,13 @@ use core::pin::Pin;
 use core::ptr;
 use core::task::{Context, Poll};
 
+use alloc::boxed::Box;
+use alloc::format;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use futures_util::future::{FusedFuture, FutureExt, Shared};
 use pin_project_lite::pin_project;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::{AsyncDropArc, AsyncDropGuard, LocalAsyncDrop};
 
@@ -153,8 +156,9 @@ where
 ///
 /// Clones compare equal, and hash alike, when they share the same future (see
 /// [`ptr_eq`](Self::ptr_eq)), so they can key a map. The second type parameter is
-/// always the guarded output type (its default): it is there so that the type, and
-/// with it a report of a forgotten clone, names what the future guards.
+/// always the guarded output type (its default). Reports name a clone by it,
+/// `asyncdrop::AsyncDropShared<app::Session>`, not by the future's type (often an
+/// unnameable `{{closure}}`).
 ///
 /// # Drop behaviour
 ///
@@ -391,7 +395,7 @@ where
 {
     type Error = <ValueOf<F> as LocalAsyncDrop>::Error;
 
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         let AsyncDropShared {
             mut shared,
             control,
@@ -413,7 +417,7 @@ where
         let share = Arc::into_inner(output)
             .and_then(OnceLock::into_inner)
             .expect("a finished future stored its output, and only the last clone holds it");
-        share.async_drop_impl().await
+        share.local_async_drop_impl().await
     }
 }
 
@@ -458,6 +462,47 @@ where
             .finish_non_exhaustive()
     }
 }
+/// The name reports give `name`: for a clone of a shared future,
+/// `asyncdrop::AsyncDropShared<Output>` (made once per type, then kept); any other
+/// name as it is.
+pub(crate) fn report_name(name: &'static str) -> &'static str {
+    const PREFIX: &str = concat!(module_path!(), "::AsyncDropShared<");
+    let Some(output) = name
+        .strip_prefix(PREFIX)
+        .and_then(|args| args.strip_suffix('>'))
+        .and_then(last_argument)
+    else {
+        return name;
+    };
+    static NAMES: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(&(_, short)) = names.iter().find(|(long, _)| *long == name) {
+        return short;
+    }
+    let short: &'static str =
+        Box::leak(format!("asyncdrop::AsyncDropShared<{output}>").into_boxed_str());
+    names.push((name, short));
+    short
+}
+
+/// The last top-level argument of a generic argument list (`A<B, C>, D` gives `D`);
+/// `None` if there is only one or the brackets do not match.
+fn last_argument(args: &str) -> Option<&str> {
+    let bytes = args.as_bytes();
+    let (mut depth, mut start) = (0usize, None);
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'<' | b'(' | b'[' => depth += 1,
+            b'>' if i > 0 && bytes[i - 1] == b'-' => {} // `fn() -> T`
+            b'>' | b')' | b']' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => start = Some(i + 1),
+            _ => {}
+        }
+    }
+    (depth == 0).then_some(())?;
+    Some(args[start?..].trim_start())
+}
+
 /// The future returned by [`AsyncDropShared::output`]: resolves to a new shared
 /// handle to the output, driving the shared future if nobody else is.
 ///
@@ -540,5 +585,36 @@ where
             .field("finished", &self.control.output.get().is_some())
             .field("terminated", &self.shared.is_none())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{last_argument, report_name};
+
+    #[test]
+    fn the_last_argument_is_found_at_the_top_level() {
+        assert_eq!(
+            last_argument("app::f::{{closure}}, app::Conn"),
+            Some("app::Conn")
+        );
+        assert_eq!(
+            last_argument("app::F<(u8, u8), fn(u8) -> u8>, app::Pair<(u8, u8), [u8; 2]>"),
+            Some("app::Pair<(u8, u8), [u8; 2]>")
+        );
+        assert_eq!(last_argument("app::Conn"), None);
+        assert_eq!(last_argument("a>, b"), None);
+        assert_eq!(last_argument("a<, b"), None);
+    }
+
+    #[test]
+    fn a_clone_is_named_by_its_output_once_and_other_names_stay() {
+        let long = "asyncdrop::shared::AsyncDropShared<app::f::{{closure}}, app::Conn>";
+        let short = report_name(long);
+        assert_eq!(short, "asyncdrop::AsyncDropShared<app::Conn>");
+        assert!(core::ptr::eq(short, report_name(long)), "made once");
+        assert_eq!(report_name("app::Conn"), "app::Conn");
+        let odd = "asyncdrop::shared::AsyncDropShared<app::Conn>";
+        assert_eq!(report_name(odd), odd);
     }
 }

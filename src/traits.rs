@@ -109,6 +109,10 @@ pub trait AsyncDrop: Send {
 /// `!Send` resource can honour). A blanket impl makes every `AsyncDrop` type a
 /// `LocalAsyncDrop` without losing the `Send` bound.
 ///
+/// The two methods have different names, so a call is never ambiguous with both
+/// traits imported: `member.async_drop_impl()` on an `AsyncDrop` member, and
+/// `member.local_async_drop_impl()` on any member, `AsyncDrop` or not.
+///
 /// # Examples
 ///
 /// ```
@@ -123,7 +127,7 @@ pub trait AsyncDrop: Send {
 /// impl LocalAsyncDrop for Peripheral {
 ///     type Error = core::convert::Infallible;
 ///
-///     async fn async_drop_impl(self) -> Result<(), Self::Error> {
+///     async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
 ///         self.closed.set(true);
 ///         Ok(())
 ///     }
@@ -164,7 +168,7 @@ pub trait LocalAsyncDrop {
     /// }
     /// impl LocalAsyncDrop for Journal {
     ///     type Error = core::convert::Infallible;
-    ///     async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    ///     async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
     ///         self.log.borrow_mut().push("flushed");
     ///         Ok(())
     ///     }
@@ -174,14 +178,14 @@ pub trait LocalAsyncDrop {
     /// futures_executor::block_on(journal.async_drop()).unwrap();
     /// assert_eq!(*log.borrow(), ["flushed"]);
     /// ```
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>>;
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>>;
 }
 
 impl<T: AsyncDrop> LocalAsyncDrop for T {
     type Error = <T as AsyncDrop>::Error;
 
     #[inline]
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
         <T as AsyncDrop>::async_drop_impl(self)
     }
 }

@@ -285,7 +285,7 @@ impl AsyncDrop for NotSync {
 struct Local(#[allow(dead_code, reason = "only its type matters")] Rc<()>);
 impl LocalAsyncDrop for Local {
     type Error = core::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         Ok(())
     }
 }
@@ -557,7 +557,7 @@ fn local_values_share_on_a_local_executor() {
     struct Journal(Rc<RefCell<Vec<&'static str>>>);
     impl LocalAsyncDrop for Journal {
         type Error = core::convert::Infallible;
-        async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
             common::yield_now().await;
             self.0.borrow_mut().push("flushed");
             Ok(())

@@ -272,7 +272,7 @@ mod with_std {
 
     use asyncdrop::collections::AsyncDropHashMap;
     use asyncdrop::AsyncDropShared;
-    use common::harness::{guarded, Run};
+    use common::harness::{guarded, shared_name, Run};
 
     type Fixed = BuildHasherDefault<DefaultHasher>;
 
@@ -296,7 +296,7 @@ mod with_std {
                 yield_now().await;
                 output
             });
-            let name = guarded(&shared);
+            let name = shared_name(&shared);
             // Until the output exists, its guard is in the future, dropped with it.
             let expect = move |r: &Run| match r.started(0) {
                 true => r.cut(name),
@@ -306,7 +306,7 @@ mod with_std {
         };
         shared_future_output_and_last_clone: |kit| {
             let shared = AsyncDropShared::new(std::future::ready(kit.guard(1, Fail(1))));
-            let name = guarded(&shared);
+            let name = shared_name(&shared);
             let used = async move {
                 let output = AsyncDropShared::output(&shared).await;
                 async_drop_all((output, shared)).await

@@ -141,7 +141,7 @@ enum Event {
 impl LocalAsyncDrop for Step {
     type Error = u32;
 
-    async fn async_drop_impl(self) -> Result<(), u32> {
+    async fn local_async_drop_impl(self) -> Result<(), u32> {
         self.log.borrow_mut().push(Event::Start(self.id));
         for _ in 0..self.yields {
             yield_now().await;
@@ -857,7 +857,7 @@ impl Future for TicketCleanup {
 impl LocalAsyncDrop for Ticket {
     type Error = Infallible;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
         TicketCleanup {
             polls: self.polls,
             yielded: false,

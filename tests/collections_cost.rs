@@ -122,7 +122,7 @@ fn async_drop_iter_and_vec_allocate_twice() {
         let guards: Vec<_> = numbers(n, 0)
             .map(|i| AsyncDropGuard::new(Conn(i)))
             .collect();
-        let (r, allocs) = allocations(|| run(guards.async_drop_impl()));
+        let (r, allocs) = allocations(|| run(guards.local_async_drop_impl()));
         r.unwrap();
         assert_eq!(allocs, concurrent(n), "Vec<T>, N = {n}");
     }
@@ -179,12 +179,12 @@ fn failures_add_the_error_list() {
 #[test]
 fn composition_allocates_nothing_itself() {
     let some = Some(AsyncDropGuard::new(Conn(0)));
-    let (r, allocs) = allocations(|| run(some.async_drop_impl()));
+    let (r, allocs) = allocations(|| run(some.local_async_drop_impl()));
     r.unwrap();
     assert_eq!(allocs, 0, "Option");
 
     let ok: Result<_, String> = Ok(AsyncDropGuard::new(Conn(0)));
-    let (r, allocs) = allocations(|| run(ok.async_drop_impl()));
+    let (r, allocs) = allocations(|| run(ok.local_async_drop_impl()));
     r.unwrap();
     assert_eq!(allocs, 0, "Result");
 
@@ -194,7 +194,7 @@ fn composition_allocates_nothing_itself() {
     assert_eq!(allocs, 0, "Box<T>: the box is freed, nothing allocated");
 
     let boxed_guard = Box::new(AsyncDropGuard::new(Conn(0)));
-    let (r, allocs) = allocations(|| run(boxed_guard.async_drop_impl()));
+    let (r, allocs) = allocations(|| run(boxed_guard.local_async_drop_impl()));
     r.unwrap();
     assert_eq!(allocs, 0, "Box<AsyncDropGuard<T>>");
 }

@@ -79,7 +79,7 @@ impl Future for Wait {
 impl LocalAsyncDrop for Waiter {
     type Error = Infallible;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
         Wait(self)
     }
 }
@@ -193,7 +193,7 @@ impl Future for RemoteWait {
 impl LocalAsyncDrop for Remote {
     type Error = Infallible;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
         RemoteWait(self)
     }
 }

@@ -40,9 +40,12 @@ fn option_cleans_up_some_and_passes_none() {
     assert_eq!((c.started(), c.finished(), c.drops()), (1, 1, 1));
 
     let none: Option<AsyncDropGuard<Probe>> = None;
-    assert_eq!(block_on(none.async_drop_impl()), Ok(()));
+    assert_eq!(block_on(none.local_async_drop_impl()), Ok(()));
     // A bare value inside, too.
-    assert_eq!(block_on(Some(Probe::new(&c)).async_drop_impl()), Ok(()));
+    assert_eq!(
+        block_on(Some(Probe::new(&c)).local_async_drop_impl()),
+        Ok(())
+    );
     assert_eq!((c.started(), c.drops()), (2, 2));
     assert!(take_reports().is_empty());
 }
@@ -50,7 +53,7 @@ fn option_cleans_up_some_and_passes_none() {
 #[test]
 fn option_cleanup_dropped_unpolled_reports_the_inner_guard_cancelled() {
     let c = setup();
-    drop(Some(probe(&c, 1, false)).async_drop_impl());
+    drop(Some(probe(&c, 1, false)).local_async_drop_impl());
     let reports = take_reports();
     assert_eq!(reports.len(), 1);
     assert_eq!(reports[0].kind, ReportKind::Cancelled);
@@ -61,13 +64,13 @@ fn option_cleanup_dropped_unpolled_reports_the_inner_guard_cancelled() {
 fn result_cleans_up_ok_and_drops_err_at_once() {
     let c = setup();
     let ok: Result<AsyncDropGuard<Probe>, Probe> = Ok(probe(&c, 1, false));
-    assert_eq!(block_on(ok.async_drop_impl()), Ok(()));
+    assert_eq!(block_on(ok.local_async_drop_impl()), Ok(()));
     assert_eq!((c.started(), c.drops()), (1, 1));
 
     // The `Err` side is a bare value, dropped synchronously when the cleanup is
     // created, and never reported.
     let err: Result<AsyncDropGuard<Probe>, Probe> = Err(Probe::new(&c).id(2));
-    let cleanup = err.async_drop_impl();
+    let cleanup = err.local_async_drop_impl();
     assert_eq!(
         c.drops(),
         2,
@@ -110,7 +113,10 @@ fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
     assert_eq!(err.total(), 5);
     assert_eq!((c.started(), c.finished(), c.drops()), (5, 5, 5));
 
-    assert_eq!(block_on(Vec::<Probe>::new().async_drop_impl()), Ok(()));
+    assert_eq!(
+        block_on(Vec::<Probe>::new().local_async_drop_impl()),
+        Ok(())
+    );
     assert!(take_reports().is_empty());
 }
 
@@ -150,7 +156,7 @@ fn box_of_a_send_resource_is_a_resource() {
     );
     // A boxed guard, of a `Send` resource.
     let boxed_guard = Box::new(probe(&c, 1, false));
-    assert_eq!(block_on(boxed_guard.async_drop_impl()), Ok(()));
+    assert_eq!(block_on(boxed_guard.local_async_drop_impl()), Ok(()));
     assert_eq!((c.started(), c.finished(), c.drops()), (2, 2, 2));
     assert!(take_reports().is_empty());
 }
@@ -163,7 +169,7 @@ struct Local {
 impl LocalAsyncDrop for Local {
     type Error = Infallible;
 
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
         self.cleaned.set(self.cleaned.get() + 1);
         Ok(())
     }
@@ -377,7 +383,7 @@ struct LocalCleanup;
 impl LocalAsyncDrop for LocalCleanup {
     type Error = Infallible;
 
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
         let rc = Rc::new(());
         common::yield_now().await;
         drop(rc);

@@ -442,7 +442,7 @@ struct Local(PhantomData<Rc<()>>, Arc<Counters>);
 
 impl LocalAsyncDrop for Local {
     type Error = Infallible;
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
         self.1.cleanups_finished.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }

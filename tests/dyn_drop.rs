@@ -423,7 +423,7 @@ struct Journal {
 
 impl LocalAsyncDrop for Journal {
     type Error = String;
-    async fn async_drop_impl(self) -> Result<(), String> {
+    async fn local_async_drop_impl(self) -> Result<(), String> {
         yield_now().await;
         self.log.borrow_mut().push("journal flushed");
         if self.fail {
@@ -500,7 +500,7 @@ struct LocalBorrowing<'a> {
 
 impl LocalAsyncDrop for LocalBorrowing<'_> {
     type Error = u8;
-    async fn async_drop_impl(self) -> Result<(), u8> {
+    async fn local_async_drop_impl(self) -> Result<(), u8> {
         self.closed.set(self.closed.get() + 1);
         Err(1)
     }

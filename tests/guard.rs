@@ -467,7 +467,7 @@ fn guard_of_a_local_async_drop_type() {
     }
     impl asyncdrop::LocalAsyncDrop for Local {
         type Error = core::convert::Infallible;
-        async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
             common::yield_now().await;
             self.closed.set(self.closed.get() + 1);
             Ok(())

@@ -80,7 +80,7 @@ fn wake_from_afar(mailbox: &Mailbox, waker: Waker, wakes: usize) {
 impl LocalAsyncDrop for Remote {
     type Error = Infallible;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
         RemoteWait {
             remote: self,
             mailbox: None,

@@ -285,7 +285,7 @@ impl AsyncDrop for NotSync {
 struct Local(Rc<Cell<bool>>);
 impl LocalAsyncDrop for Local {
     type Error = core::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         yield_now().await;
         self.0.set(true);
         Ok(())

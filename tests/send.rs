@@ -296,7 +296,7 @@ impl Drop for LocalRes {
 impl LocalAsyncDrop for LocalRes {
     type Error = LocalError;
 
-    async fn async_drop_impl(self) -> Result<(), LocalError> {
+    async fn local_async_drop_impl(self) -> Result<(), LocalError> {
         let counters = Rc::clone(&self.counters);
         counters.started.set(counters.started.get() + 1);
         counters.order.borrow_mut().push(self.id);
@@ -318,9 +318,9 @@ struct LocalQuiet(LocalRes);
 impl LocalAsyncDrop for LocalQuiet {
     type Error = Infallible;
 
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
         assert!(self.0.fail.is_none(), "a quiet resource must not fail");
-        let _ = self.0.async_drop_impl().await;
+        let _ = self.0.local_async_drop_impl().await;
         Ok(())
     }
 }

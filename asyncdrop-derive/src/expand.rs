@@ -164,9 +164,12 @@ fn expand(input: &DeriveInput, mode: Mode) -> Result<TokenStream> {
         }
     };
 
-    let send = match mode {
-        Mode::Send => quote!(+ ::asyncdrop::__private::Send),
-        Mode::Local => TokenStream::new(),
+    let (method, send) = match mode {
+        Mode::Send => (
+            quote!(async_drop_impl),
+            quote!(+ ::asyncdrop::__private::Send),
+        ),
+        Mode::Local => (quote!(local_async_drop_impl), TokenStream::new()),
     };
     let body = cleanup_body(&options, mode, is_enum, &variants, &error_name);
     // An enum without variants cannot be cleaned up: there is no value.
@@ -180,7 +183,7 @@ fn expand(input: &DeriveInput, mode: Mode) -> Result<TokenStream> {
             type Error = #error_ty;
 
             #uninhabited
-            fn async_drop_impl(
+            fn #method(
                 self,
             ) -> impl ::asyncdrop::__private::Future<
                 Output = ::asyncdrop::__private::Result<(), Self::Error>,
@@ -205,7 +208,7 @@ fn unguard(field: &Field) -> TokenStream {
     }
 }
 
-/// The body of `async_drop_impl`.
+/// The body of the cleanup method.
 fn cleanup_body(
     options: &TypeOptions,
     mode: Mode,

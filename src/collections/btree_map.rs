@@ -289,7 +289,7 @@ impl<K, T> AsyncDropBTreeMap<K, T> {
 impl<K, T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropBTreeMap<K, T> {
     type Error = CleanupErrors<T::Error>;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
         let total = self.map.len();
         // The keys are dropped now: only the values have cleanup.
         let values = self.map.into_values();
@@ -298,7 +298,7 @@ impl<K, T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropBTreeMap<K, T> {
         } else {
             // Started now, like the other group cleanups of the crate.
             Either::Left(AsyncDropIter::<T, _>::new(
-                values.map(LocalAsyncDrop::async_drop_impl),
+                values.map(LocalAsyncDrop::local_async_drop_impl),
             ))
         }
     }

@@ -69,7 +69,7 @@ where
     I: IntoIterator,
     I::Item: LocalAsyncDrop,
 {
-    AsyncDropIter::new(iter.into_iter().map(LocalAsyncDrop::async_drop_impl))
+    AsyncDropIter::new(iter.into_iter().map(LocalAsyncDrop::local_async_drop_impl))
 }
 
 /// One cleanup's place: the cleanup while it runs (pinned here), then its error if
@@ -272,7 +272,7 @@ where
 {
     let mut errors = Vec::new();
     for (index, item) in items {
-        if let Err(e) = item.async_drop_impl().await {
+        if let Err(e) = item.local_async_drop_impl().await {
             errors.push((index, e));
         }
     }

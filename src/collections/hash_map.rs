@@ -249,10 +249,14 @@ impl<K, T, S> AsyncDropHashMap<K, T, S> {
 impl<K, T: LocalAsyncDrop, S> LocalAsyncDrop for AsyncDropHashMap<K, T, S> {
     type Error = CleanupErrors<T::Error>;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
         // Started now, like the other group cleanups of the crate. The keys are
         // dropped with the table: only the values have cleanup.
-        AsyncDropIter::<T, _>::new(self.map.into_values().map(LocalAsyncDrop::async_drop_impl))
+        AsyncDropIter::<T, _>::new(
+            self.map
+                .into_values()
+                .map(LocalAsyncDrop::local_async_drop_impl),
+        )
     }
 }
 

@@ -323,14 +323,16 @@ impl<T> AsyncDropVec<T> {
 impl<T: LocalAsyncDrop> LocalAsyncDrop for AsyncDropVec<T> {
     type Error = CleanupErrors<T::Error>;
 
-    fn async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
+    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Self::Error>> {
         let total = self.items.len();
         if self.in_order {
             Either::Right(in_order(self.items.into_iter().enumerate().rev(), total))
         } else {
             // Started now, like the other group cleanups of the crate.
             Either::Left(AsyncDropIter::<T, _>::new(
-                self.items.into_iter().map(LocalAsyncDrop::async_drop_impl),
+                self.items
+                    .into_iter()
+                    .map(LocalAsyncDrop::local_async_drop_impl),
             ))
         }
     }

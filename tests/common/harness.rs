@@ -31,6 +31,17 @@ pub fn guarded<T>(_: &AsyncDropGuard<T>) -> &'static str {
     std::any::type_name::<T>()
 }
 
+/// The name reports give a clone of a shared future: its output's, not the future's.
+#[cfg(feature = "std")]
+pub fn shared_name<F, T>(_: &AsyncDropGuard<asyncdrop::AsyncDropShared<F, T>>) -> &'static str
+where
+    F: std::future::Future<Output = AsyncDropGuard<T>>,
+    T: asyncdrop::LocalAsyncDrop,
+{
+    let name = format!("asyncdrop::AsyncDropShared<{}>", std::any::type_name::<T>());
+    Box::leak(name.into_boxed_str())
+}
+
 /// Counts the tokens made and dropped.
 #[derive(Debug, Default)]
 pub struct Tokens {

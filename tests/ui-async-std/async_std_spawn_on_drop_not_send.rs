@@ -10,7 +10,7 @@ struct Session {
 
 impl LocalAsyncDrop for Session {
     type Error = std::io::Error;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         drop(self.shared);
         Ok(())
     }

@@ -7,7 +7,7 @@ use asyncdrop::{AsyncDropGuard, AsyncDrop, LocalAsyncDrop};
 struct Journal(Rc<u8>);
 impl LocalAsyncDrop for Journal {
     type Error = core::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         Ok(())
     }
 }

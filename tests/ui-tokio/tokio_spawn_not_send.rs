@@ -12,7 +12,7 @@ struct Peripheral {
 
 impl LocalAsyncDrop for Peripheral {
     type Error = std::io::Error;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         self.uses.set(self.uses.get() + 1);
         Ok(())
     }

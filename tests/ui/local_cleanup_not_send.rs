@@ -11,7 +11,7 @@ struct Peripheral {
 
 impl LocalAsyncDrop for Peripheral {
     type Error = core::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         self.uses.set(self.uses.get() + 1);
         Ok(())
     }

@@ -36,7 +36,7 @@ pub struct Pin {
 impl LocalAsyncDrop for Pin {
     type Error = core::convert::Infallible;
 
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         Ok(())
     }
 }

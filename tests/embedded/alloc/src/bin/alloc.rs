@@ -78,7 +78,7 @@ struct Journal(Rc<u8>);
 
 impl LocalAsyncDrop for Journal {
     type Error = u8;
-    async fn async_drop_impl(self) -> Result<(), u8> {
+    async fn local_async_drop_impl(self) -> Result<(), u8> {
         Suspend(1).await;
         bump();
         Err(*self.0)

@@ -80,7 +80,7 @@ struct Journal<'a> {
 
 impl LocalAsyncDrop for Journal<'_> {
     type Error = core::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
         Suspend(2).await;
         self.entries.set(self.entries.get() + 100);
         Ok(())
