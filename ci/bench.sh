@@ -20,12 +20,12 @@ export RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-align-all-functions=6 -C llvm-arg
 rm -f "$target_dir/tmp/bench-facts.tsv"
 rm -rf "$target_dir/criterion"
 features=${BENCH_FEATURES:-tokio,derive}
-cargo bench ${features:+--features "$features"} --bench cleanup -- --noplot "$@"
+cargo bench -p asyncdrop-benches ${features:+--features "$features"} --bench cleanup -- --noplot "$@"
 python3 ci/bench_report.py "$target_dir" > BENCHMARKS.md
 # The realistic side-by-side workload: its own binary, its own section.
-{ echo; cargo bench --features tokio-net --bench tcp 2>/dev/null; } >> BENCHMARKS.md
+{ echo; cargo bench -p asyncdrop-benches --features tokio-net --bench tcp 2>/dev/null; } >> BENCHMARKS.md
 if command -v valgrind > /dev/null; then
-    binary=$(cargo bench ${features:+--features "$features"} --bench cleanup --no-run 2>&1 |
+    binary=$(cargo bench -p asyncdrop-benches ${features:+--features "$features"} --bench cleanup --no-run 2>&1 |
         sed -n 's/.*Executable .*(\(.*\))$/\1/p')
     { echo; python3 ci/instructions.py "$binary"; } >> BENCHMARKS.md
 else

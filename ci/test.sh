@@ -41,11 +41,24 @@ step "clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo clippy --no-default-features --lib -- -D warnings
 
+# Miri interprets on one core: it runs in the background while the other steps
+# build, and its log is printed (and its result checked) at the end.
+step "miri (strict provenance) over every runtime-free test: started in the background"
+miri_log=$(mktemp)
+(
+  export MIRIFLAGS="-Zmiri-strict-provenance"
+  cargo +"$NIGHTLY" miri test --features derive --lib --tests
+  cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
+) >"$miri_log" 2>&1 &
+miri_pid=$!
+trap 'pkill -P "$miri_pid" 2>/dev/null; kill "$miri_pid" 2>/dev/null || true' EXIT
+
+# Doctests run once, with every feature (each one compiles to a binary of its own).
 step "tests: default features"
-cargo test
+cargo test --lib --tests --examples
 step "tests: no default features"
-cargo test --no-default-features
-step "tests: all features"
+cargo test --no-default-features --lib --tests --examples
+step "tests: all features, and every doctest"
 cargo test --all-features
 step "derive: tests without std, compile-fail expectations, the macro crate's doctests, example"
 # `--all-features` ran tests/derive.rs. The compile-fail expectations are pinned to
@@ -133,13 +146,10 @@ cp -r Cargo.toml Cargo.lock README.md src tests benches examples asyncdrop-deriv
 )
 rm -rf "$msrv_dir"
 
-step "miri (strict provenance) over every runtime-free test"
-MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --features derive --lib --tests
-MIRIFLAGS="-Zmiri-strict-provenance" cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
 
 step "smoke: benchmarks compile and run once (no timing)"
-cargo bench --all-features --bench cleanup -- --test
-cargo bench --all-features --bench tcp -- --test >/dev/null
+cargo bench -p asyncdrop-benches --all-features --bench cleanup -- --test
+cargo bench -p asyncdrop-benches --all-features --bench tcp -- --test >/dev/null
 
 step "package: what would be published"
 cargo publish --dry-run --allow-dirty --workspace --quiet
@@ -150,5 +160,15 @@ ls -l $crates
 
 step "smoke: the quickstart example"
 cargo run --example quickstart >/dev/null
+
+step "miri: the background run"
+miri_ok=0
+wait "$miri_pid" || miri_ok=$?
+cat "$miri_log"
+rm -f "$miri_log"
+if [ "$miri_ok" -ne 0 ]; then
+  echo "error: miri failed (exit status $miri_ok)" >&2
+  exit 1
+fi
 
 step "done"
