@@ -42,10 +42,14 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo clippy --no-default-features --lib -- -D warnings
 
 # Miri interprets on one core: it runs in the background while the other steps
-# build, and its log is printed (and its result checked) at the end.
+# build, and its log is printed (and its result checked) at the end. It works on a
+# copy of the tree, which the feature powerset's edits of Cargo.toml do not reach.
 step "miri (strict provenance) over every runtime-free test: started in the background"
 miri_log=$(mktemp)
+miri_dir=$(mktemp -d)
+tar --exclude=./target --exclude=./.git -cf - . | tar -xf - -C "$miri_dir"
 (
+  cd "$miri_dir"
   export MIRIFLAGS="-Zmiri-strict-provenance"
   cargo +"$NIGHTLY" miri test --features derive --lib --tests
   cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
@@ -106,10 +110,11 @@ for features in "--no-default-features" "--no-default-features --features alloc"
 done
 
 step "feature powerset"
-# tokio's resource features and the reporting integrations each build as a group,
+# `default` is `std` (the powerset has `std`). tokio's resource features and the
+# reporting integrations each build as a group,
 # and `derive` (the macros and their hidden helpers, `core` alone) with each other
 # feature: the powerset of everything else stays complete.
-cargo hack build --feature-powerset --no-dev-deps --exclude-features derive \
+cargo hack build --feature-powerset --no-dev-deps --exclude-features derive,default \
   --group-features tokio-net,tokio-fs,tokio-io-util,tokio-process \
   --group-features log,tracing,defmt
 cargo hack build --each-feature --no-dev-deps --features derive
@@ -165,7 +170,7 @@ step "miri: the background run"
 miri_ok=0
 wait "$miri_pid" || miri_ok=$?
 cat "$miri_log"
-rm -f "$miri_log"
+rm -rf "$miri_log" "$miri_dir"
 if [ "$miri_ok" -ne 0 ]; then
   echo "error: miri failed (exit status $miri_ok)" >&2
   exit 1
