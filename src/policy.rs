@@ -183,7 +183,8 @@ impl<'a> Report<'a> {
         self.kind
     }
 
-    /// The full name of the guarded type, as given by [`core::any::type_name`].
+    /// The full name of the guarded type, as given by [`core::any::type_name`]; a
+    /// clone of a shared future is named by its output, `asyncdrop::AsyncDropShared<app::Conn>`.
     ///
     /// # Examples
     ///
