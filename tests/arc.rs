@@ -17,8 +17,9 @@ use std::sync::{mpsc, Arc, Barrier};
 use asyncdrop::{AsyncDrop, AsyncDropArc, AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::counting::{allocations, CountingAlloc};
 use common::{
-    assert_counts, assert_send, assert_sync, implements, now, record_reports, setup, take_reports,
-    Behaviour, Counters, Probe, ProbeError,
+    assert_counts, assert_send, assert_site, assert_sync, clean_up, implements, now, one_report,
+    record_reports, setup, site_of, take_reports, Behaviour, Counters, Local, NotSync, Probe,
+    ProbeError,
 };
 use futures_executor::block_on;
 use proptest::prelude::*;
@@ -55,6 +56,13 @@ fn only_the_last_clone_runs_the_cleanup() {
     assert_eq!(block_on(c.async_drop()), Ok(()));
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
+
+    // A clone that is not the last finishes in one poll.
+    let a = AsyncDropArc::new(Probe::new(&counters).yields(2).guard());
+    let b = AsyncDropArc::clone(&a);
+    assert_eq!(now(a.async_drop()), Ok(()));
+    assert_eq!(block_on(b.async_drop()), Ok(()));
+    assert_counts(&counters, 2, 2, 2);
 }
 
 #[test]
@@ -67,8 +75,7 @@ fn clones_deref_to_the_same_value() {
     assert!(std::ptr::eq::<Probe>(&**a, &**b));
     assert_eq!(format!("{:?}", *a), format!("{:?}", **b));
     assert!(format!("{a:?}").contains("id: 42"));
-    block_on(a.async_drop()).unwrap();
-    block_on(b.async_drop()).unwrap();
+    clean_up([a, b]);
     assert_counts(&counters, 1, 1, 1);
 }
 
@@ -85,15 +92,9 @@ fn strong_count_and_ptr_eq() {
     assert_eq!(AsyncDropArc::strong_count(&other), 1);
     let clones: Vec<_> = (0..5).map(|_| AsyncDropArc::clone(&other)).collect();
     assert_eq!(AsyncDropArc::strong_count(&other), 6);
-    for clone in clones {
-        block_on(clone.async_drop()).unwrap();
-    }
+    clean_up(clones);
     assert_eq!(AsyncDropArc::strong_count(&other), 1);
-    block_on(async {
-        a.async_drop().await.unwrap();
-        b.async_drop().await.unwrap();
-        other.async_drop().await.unwrap();
-    });
+    clean_up([a, b, other]);
     assert_counts(&counters, 2, 2, 2);
 }
 
@@ -116,11 +117,8 @@ fn try_unwrap_gives_the_value_back_only_when_unique() {
     assert_counts(&counters, 0, 0, 0);
 
     // Unique: the value comes out, still needing its cleanup.
-    let line = line!() + 1;
-    let probe: AsyncDropGuard<Probe> = AsyncDropArc::try_unwrap(a).ok().unwrap();
-    if let Some(site) = AsyncDropGuard::site(&probe) {
-        assert_eq!((site.file(), site.line()), (file!(), line));
-    }
+    let (probe, line) = (AsyncDropArc::try_unwrap(a).ok().unwrap(), line!());
+    assert_site(site_of::<Probe>(&probe), file!(), line);
     assert_eq!(probe.id, 5);
     assert_counts(&counters, 0, 0, 0);
     block_on(probe.async_drop()).unwrap();
@@ -133,25 +131,13 @@ fn a_forgotten_clone_gives_its_share_up() {
     let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
-    let line = line!() + 1;
-    let c = AsyncDropArc::clone(&a);
+    let (c, line) = (AsyncDropArc::clone(&a), line!());
     drop(c);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-    assert!(
-        reports[0].type_name.contains("AsyncDropArc"),
-        "{}",
-        reports[0].type_name
-    );
-    if let Some((file, l)) = reports[0].site {
-        assert_eq!((file, l), (file!(), line));
-    }
+    let report = one_report(ReportKind::Forgotten, "AsyncDropArc");
+    assert_site(report.site, file!(), line);
     assert_eq!(AsyncDropArc::strong_count(&a), 2);
     assert_counts(&counters, 0, 0, 0);
-
-    block_on(a.async_drop()).unwrap();
-    block_on(b.async_drop()).unwrap();
+    clean_up([a, b]);
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
 }
@@ -164,9 +150,7 @@ fn a_forgotten_last_clone_drops_the_value_synchronously() {
     block_on(a.async_drop()).unwrap();
     drop(b);
     // Reported once (by the clone's guard), dropped once, never cleaned up.
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    one_report(ReportKind::Forgotten, "AsyncDropArc");
     assert_counts(&counters, 0, 0, 1);
 }
 
@@ -211,9 +195,7 @@ fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once() {
         assert_counts(&counters, 1, 0, 0);
     }
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled, "AsyncDropArc");
 }
 
 #[test]
@@ -223,20 +205,8 @@ fn an_unpolled_cleanup_future_still_gives_the_share_up() {
     let b = AsyncDropArc::clone(&a);
     drop(b.async_drop()); // cancelled before it ran: reported, share given up
     assert_eq!(AsyncDropArc::strong_count(&a), 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled, "AsyncDropArc");
     block_on(a.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn not_last_clones_finish_in_one_poll() {
-    let counters = setup();
-    let a = AsyncDropArc::new(Probe::new(&counters).yields(2).guard());
-    let b = AsyncDropArc::clone(&a);
-    assert_eq!(now(a.async_drop()), Ok(()));
-    assert_eq!(block_on(b.async_drop()), Ok(()));
     assert_counts(&counters, 1, 1, 1);
 }
 
@@ -272,24 +242,6 @@ fn clones_cleaned_up_by_tasks_on_a_thread_pool() {
 // Auto traits
 // ---------------------------------------------------------------------------------
 
-/// `Send` but not `Sync`.
-struct NotSync(Cell<u8>);
-impl AsyncDrop for NotSync {
-    type Error = core::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
-/// Neither `Send` nor `Sync`.
-struct Local(#[allow(dead_code, reason = "only its type matters")] Rc<()>);
-impl LocalAsyncDrop for Local {
-    type Error = core::convert::Infallible;
-    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
 /// In generic code over `T: AsyncDrop + Sync`, a clone's cleanup is `Send` with no
 /// further bound.
 fn generic_cleanup_is_send<T: AsyncDrop + Sync>(arc: AsyncDropGuard<AsyncDropArc<T>>) {
@@ -317,17 +269,15 @@ fn auto_traits() {
     assert!(!implements!(*not_sync => Send));
     assert!(!implements!(*not_sync => Sync));
 
-    let local = AsyncDropArc::new(AsyncDropGuard::new(Local(Rc::new(()))));
+    let local = AsyncDropArc::new(AsyncDropGuard::new(Local(Rc::default())));
     assert!(!implements!(*local => Send));
     assert!(!implements!(*local => Sync));
     let local_cleanup = local.async_drop();
     assert!(!implements!(local_cleanup => Send));
 
-    block_on(async {
-        probe.async_drop().await.unwrap();
-        not_sync.async_drop().await.unwrap();
-        local_cleanup.await.unwrap();
-    });
+    clean_up([probe]);
+    clean_up([not_sync]);
+    block_on(local_cleanup).unwrap();
     assert_counts(&counters, 1, 1, 1);
 }
 
@@ -594,11 +544,8 @@ fn into_inner_gives_the_value_to_the_last_clone_only() {
     assert_eq!(AsyncDropArc::strong_count(&b), 1);
     assert_counts(&counters, 0, 0, 0);
 
-    let line = line!() + 1;
-    let probe = AsyncDropArc::into_inner(b).unwrap();
-    if let Some(site) = AsyncDropGuard::site(&probe) {
-        assert_eq!((site.file(), site.line()), (file!(), line));
-    }
+    let (probe, line) = (AsyncDropArc::into_inner(b).unwrap(), line!());
+    assert_site(site_of(&probe), file!(), line);
     assert_eq!(probe.id, 3);
     assert_counts(&counters, 0, 0, 0);
     block_on(probe.async_drop()).unwrap();
@@ -630,15 +577,15 @@ fn a_weak_handle_upgrades_while_a_clone_holds_the_value() {
     let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(8).guard());
     let weak = AsyncDropArc::downgrade(&a);
-    assert_eq!(weak.strong_count(), 1);
-    assert_eq!(weak.weak_count(), 1);
-    assert_eq!(AsyncDropArc::weak_count(&a), 1);
+    let counts = (
+        weak.strong_count(),
+        weak.weak_count(),
+        AsyncDropArc::weak_count(&a),
+    );
+    assert_eq!(counts, (1, 1, 1));
 
-    let line = line!() + 1;
-    let b = weak.upgrade().unwrap();
-    if let Some(site) = AsyncDropGuard::site(&b) {
-        assert_eq!((site.file(), site.line()), (file!(), line));
-    }
+    let (b, line) = (weak.upgrade().unwrap(), line!());
+    assert_site(site_of(&b), file!(), line);
     assert!(AsyncDropArc::ptr_eq(&a, &b));
     assert_eq!(b.id, 8);
     assert_eq!(weak.strong_count(), 2);
@@ -667,8 +614,7 @@ fn weak_handles_never_delay_the_cleanup() {
     assert_counts(&counters, 1, 1, 1);
     for w in weaks.iter().chain([&weak]) {
         assert!(w.upgrade().is_none());
-        assert_eq!(w.strong_count(), 0);
-        assert_eq!(w.weak_count(), 0);
+        assert_eq!((w.strong_count(), w.weak_count()), (0, 0));
     }
     assert_eq!(format!("{weak:?}"), "(AsyncDropWeak)");
     drop(weaks); // weak handles need no cleanup: nothing is reported
@@ -706,9 +652,7 @@ fn upgrade_fails_after_into_inner_and_after_a_forgotten_last_clone() {
     drop(a);
     assert!(weak.upgrade().is_none());
     assert_counts(&counters, 1, 1, 2);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    one_report(ReportKind::Forgotten, "AsyncDropArc");
 }
 
 #[test]
@@ -723,8 +667,7 @@ fn as_ptr_borrow_and_as_ref_reach_the_value() {
     let referenced: &Probe = (*b).as_ref();
     assert!(std::ptr::eq(borrowed, referenced));
     assert_eq!(borrowed.id, 2);
-    block_on(a.async_drop()).unwrap();
-    block_on(b.async_drop()).unwrap();
+    clean_up([a, b]);
     assert_counts(&counters, 1, 1, 1);
 }
 
@@ -740,13 +683,11 @@ fn weak_auto_traits() {
     let not_sync = AsyncDropArc::new(AsyncDropGuard::new(NotSync(Cell::new(0))));
     assert!(!implements!(AsyncDropArc::downgrade(&not_sync) => Send));
     assert!(!implements!(AsyncDropArc::downgrade(&not_sync) => Sync));
-    let local = AsyncDropArc::new(AsyncDropGuard::new(Local(Rc::new(()))));
+    let local = AsyncDropArc::new(AsyncDropGuard::new(Local(Rc::default())));
     assert!(!implements!(AsyncDropArc::downgrade(&local) => Send));
-    block_on(async {
-        probe.async_drop().await.unwrap();
-        not_sync.async_drop().await.unwrap();
-        local.async_drop().await.unwrap();
-    });
+    clean_up([probe]);
+    clean_up([not_sync]);
+    clean_up([local]);
     assert_counts(&counters, 1, 1, 1);
 }
 
