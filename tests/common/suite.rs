@@ -169,6 +169,18 @@ fn install() {
     install_recording_hook(&[]);
 }
 
+/// Installs the recording hook and runs `body(runtime, counters)` as a bounded test
+/// body on a new `T`; returns `T` (for the test to keep its runtime to the end)
+/// and the counters.
+fn body<T: TestRuntime, F: Future>(
+    body: impl FnOnce(T::Rt, Arc<Counters>) -> F,
+) -> (T, Arc<Counters>) {
+    install();
+    let (t, counts) = (T::new(), Counters::new());
+    t.block_on(bounded::<T, _>(body(t.runtime(), counts.clone())));
+    (t, counts)
+}
+
 fn name<X>() -> &'static str {
     std::any::type_name::<X>()
 }
@@ -296,11 +308,8 @@ fn futures_are_send_in_generic_code<R: Runtime, X: AsyncDrop + 'static>(
 // ---------------------------------------------------------------------------------
 
 pub fn spawned_cleanup_result_goes_to_the_awaiting_handle<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let res = |how| Res::<T, 1>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let res = |how| Res::<T, 1>::guard(&counts, how);
         // On the current runtime, and on the one given.
         let ok = spawn_async_drop_current::<T::Rt, _>(res(How::Sleep(Duration::from_millis(1))))
             .unwrap();
@@ -321,7 +330,7 @@ pub fn spawned_cleanup_result_goes_to_the_awaiting_handle<T: TestRuntime>() {
             }
             other => panic!("expected a panic, got {other:?}"),
         }
-    }));
+    });
     assert_eq!(counts.started(), 3);
     assert_eq!(counts.drops(), 3);
     // The awaiting task received every outcome: the policy heard nothing.
@@ -383,11 +392,8 @@ pub fn spawn_from_plain_threads<T: TestRuntime>() {
 }
 
 pub fn detached_failures_and_panics_go_to_the_policy<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 3>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         // Dropped while the cleanup runs (or before): the task reports.
         drop(spawn_async_drop_on(
             &rt,
@@ -401,18 +407,15 @@ pub fn detached_failures_and_panics_go_to_the_policy<T: TestRuntime>() {
         eventually_async::<T>("the cleanup to finish", || late.is_finished()).await;
         assert_eq!(reports::<X<T>>().len(), 2);
         drop(late);
-    }));
+    });
     assert_failed_9_10_and_panicked::<X<T>>(3);
     assert_eq!(counts.drops(), 3);
 }
 
 pub fn spawn_on_drop_spawns_in_the_background<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 7>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let res = |how| X::<T>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let res = |how| X::<T>::guard(&counts, how);
         let (gate, opener) = gate();
         let value = SpawnOnDrop::<_, T::Rt>::new(res(How::Gate(gate)));
         assert!(SpawnOnDrop::runtime(&value).is_some());
@@ -438,23 +441,20 @@ pub fn spawn_on_drop_spawns_in_the_background<T: TestRuntime>() {
         let value = SpawnOnDrop::with_runtime(res(How::Succeed), rt.clone());
         assert!(SpawnOnDrop::runtime(&value).is_some());
         SpawnOnDrop::into_guard(value).async_drop().await.unwrap();
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (4, 4));
     assert_eq!(kinds::<X<T>>().len(), 1);
 }
 
 pub fn spawn_on_drop_dropped_on_a_plain_thread<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let sleep = || How::Sleep(Duration::from_millis(1));
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let sleep = || How::Sleep(Duration::from_millis(1));
         // Made in the body: the runtime captured there is used.
         let captured = SpawnOnDrop::<_, T::Rt>::new(Res::<T, 8>::guard(&counts, sleep()));
         let given = SpawnOnDrop::with_runtime(Res::<T, 8>::guard(&counts, sleep()), rt.clone());
         on_plain_thread::<T, _>(move || drop((captured, given))).await;
         eventually_async::<T>("the spawned cleanups", || counts.finished() == 2).await;
-    }));
+    });
     assert_eq!(counts.drops(), 2);
     assert_unreported::<Res<T, 8>>();
 }
@@ -517,11 +517,8 @@ pub fn a_panicking_policy_in_a_background_task_is_contained<T: TestRuntime>() {
 }
 
 pub fn background_cleanups_are_counted_and_waited_for<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let (gate, opener) = gate();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let (gate, opener) = gate();
         for _ in 0..3 {
             let guard = Res::<T, 9>::guard(&counts, How::Gate(gate.clone()));
             drop(SpawnOnDrop::with_runtime(guard, rt.clone()));
@@ -545,7 +542,7 @@ pub fn background_cleanups_are_counted_and_waited_for<T: TestRuntime>() {
         let left = on_plain_thread::<T, _>(|| T::wait_for_background_cleanups(PATIENCE)).await;
         assert_eq!(left, 0);
         T::background_cleanups_finished().await;
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (3, 3));
     assert_unreported::<Res<T, 9>>();
 }
@@ -697,11 +694,8 @@ async fn hand_over_blocking_or_refused<X, R>(
 }
 
 pub fn hand_over_blocking_in_the_runtime<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 19>;
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         // In the body, then in a task of the runtime; each time with a full queue
         // and a gate that opens a little later.
         for in_task in [false, true] {
@@ -732,16 +726,13 @@ pub fn hand_over_blocking_in_the_runtime<T: TestRuntime>() {
             assert_eq!(worker.await.unwrap().cleaned, 3);
             assert_eq!(counts.drops(), 3);
         }
-    }));
+    });
     assert_unreported::<X<T>>();
 }
 
 pub fn hand_over_blocking_on_a_plain_thread<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 20>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 20>(&rt, &counts).await;
         let (r, c) = (reaper.clone(), counts.clone());
         let (waited, refused) = on_plain_thread::<T, _>(move || {
@@ -770,18 +761,15 @@ pub fn hand_over_blocking_on_a_plain_thread<T: TestRuntime>() {
         }
         drop(reaper);
         assert_eq!(worker.await.unwrap().cleaned, 3);
-    }));
+    });
     assert_eq!(counts.drops(), 3);
     assert_unreported::<X<T>>();
 }
 
 pub fn reaper_drop_where_the_queue_is_full_overflows_into_tasks<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 13>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let limit = Duration::from_millis(20);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let limit = Duration::from_millis(20);
         let (reaper, worker, opener) = busy_worker::<T, 13>(&rt, &counts).await;
         // Full. Where blocking could deadlock an overflow task takes the value at
         // once; elsewhere the drop waits `limit`, then an overflow task takes it.
@@ -811,17 +799,14 @@ pub fn reaper_drop_where_the_queue_is_full_overflows_into_tasks<T: TestRuntime>(
             &reaper,
         ));
         eventually_async::<T>("the late one", || counts.finished() == 6).await;
-    }));
+    });
     assert_eq!(counts.drops(), 6);
     assert_unreported::<X<T>>();
 }
 
 pub fn a_stuck_worker_does_not_hang_a_dropping_thread<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 18>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 18>(&rt, &counts).await;
         let limit = Duration::from_millis(50);
         let guard = X::<T>::guard(&counts, How::Succeed);
@@ -845,17 +830,14 @@ pub fn a_stuck_worker_does_not_hang_a_dropping_thread<T: TestRuntime>() {
         eventually_async::<T>("all three cleaned up", || counts.finished() == 3).await;
         let stats = worker.await.unwrap();
         assert!(stats.cleaned >= 2, "{stats}");
-    }));
+    });
     assert_eq!(counts.drops(), 3);
     assert_unreported::<X<T>>();
 }
 
 pub fn a_cancelled_hand_over_reports_cancelled<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 14>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 14>(&rt, &counts).await;
         let mut waiting = Box::pin(reaper.hand_over(X::<T>::guard(&counts, How::Succeed)));
         assert!(poll_once(&mut waiting).is_pending()); // the queue is full
@@ -866,7 +848,7 @@ pub fn a_cancelled_hand_over_reports_cancelled<T: TestRuntime>() {
         opener.open();
         drop(reaper); // the last handle: the worker drains and stops
         assert_eq!(worker.await.unwrap().cleaned, 2);
-    }));
+    });
     assert_eq!(counts.drops(), 3);
 }
 
@@ -943,12 +925,9 @@ pub fn a_reaper_with_no_capacity_is_refused<T: TestRuntime>() {
 // ---------------------------------------------------------------------------------
 
 pub fn deadline_passes_the_result_through<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 22>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let res = |how| X::<T>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let res = |how| X::<T>::guard(&counts, how);
         let limit = Duration::from_secs(5);
         let cleanup = async_drop_timeout_current::<T::Rt, _>(
             res(How::Sleep(Duration::from_millis(1))),
@@ -966,7 +945,7 @@ pub fn deadline_passes_the_result_through<T: TestRuntime>() {
         async_drop_timeout_on(&rt, res(How::Yield(2)), Duration::MAX)
             .await
             .unwrap();
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (3, 3));
     assert_unreported::<X<T>>();
 }
@@ -998,10 +977,7 @@ pub async fn deadline_expires<T: TestRuntime, const TAG: u32>(rt: T::Rt) {
 }
 
 pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
-    install();
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         // In the body, in a task, and on another executor on a plain thread.
         deadline_expires::<T, 23>(rt.clone()).await;
         spawn_join(&rt, deadline_expires::<T, 24>(rt.clone())).await;
@@ -1033,7 +1009,7 @@ pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
             assert_eq!(counts.drops(), 1);
         })
         .await;
-    }));
+    });
 }
 
 // ---------------------------------------------------------------------------------
@@ -1123,12 +1099,9 @@ pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>
 }
 
 pub fn blocking_inside_the_runtime<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 32>;
     const TASKS: usize = 12; // more than the runtime has threads
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         // A synchronous function called from the body.
         let block =
             |how| block_on_async_drop_on(&rt, X::<T>::guard(&counts, how), DEFAULT_WAIT_LIMIT);
@@ -1165,7 +1138,7 @@ pub fn blocking_inside_the_runtime<T: TestRuntime>() {
         for task in tasks {
             task.await;
         }
-    }));
+    });
     assert_eq!(
         (counts.finished(), counts.drops()),
         (3 + TASKS, 3 + 2 * TASKS)
@@ -1267,11 +1240,8 @@ fn sweep_deadline<T: TestRuntime, const TAG: u32>(
 /// `HandOver` dropped after `k` polls: with the queue full for a few `k`, then with
 /// room, until it completes.
 pub fn hand_over_cancelled_at_every_poll<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 42>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 42>(&rt, &counts).await;
         for k in 0..4 {
             let mut handing = Box::pin(reaper.hand_over(X::<T>::guard(&counts, How::Succeed)));
@@ -1301,7 +1271,7 @@ pub fn hand_over_cancelled_at_every_poll<T: TestRuntime>() {
         }
         drop(reaper);
         assert_eq!(worker.await.unwrap().cleaned, 3);
-    }));
+    });
     // Two in the busy worker, five cut off, one handed over: each dropped once.
     assert_eq!((counts.finished(), counts.drops()), (3, 8));
     assert_eq!(kinds::<X<T>>(), [ReportKind::Cancelled; 5]);
@@ -1310,13 +1280,10 @@ pub fn hand_over_cancelled_at_every_poll<T: TestRuntime>() {
 /// `CleanupHandle` dropped after `k` polls detaches: the cleanup goes on, reports
 /// only its own failure; awaited to the end it gives the result instead.
 pub fn cleanup_handle_dropped_at_every_poll<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         sweep_handle::<T, 43>(&rt, &counts, None).await;
         sweep_handle::<T, 44>(&rt, &counts, Some(12)).await;
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (10, 10));
 }
 
@@ -1375,11 +1342,8 @@ async fn sweep_handle<T: TestRuntime, const TAG: u32>(
 /// `ReaperWorker` dropped after `k` polls detaches: the worker goes on and cleans up
 /// what it has; polled to the end it gives the statistics.
 pub fn reaper_worker_dropped_at_every_poll<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 45>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         for k in 0..4 {
             let (gate, opener) = gate();
             let (reaper, mut worker) = Reaper::spawn_on(&rt, 2);
@@ -1408,7 +1372,7 @@ pub fn reaper_worker_dropped_at_every_poll<T: TestRuntime>() {
         };
         assert!(worker.is_terminated() && worker.is_finished());
         assert_eq!((stats.cleaned, stats.total()), (1, 1));
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (5, 5));
     assert_unreported::<X<T>>();
 }
@@ -1526,10 +1490,7 @@ async fn connect_all<T: TestNet>(
 }
 
 pub fn end_to_end_two_hundred_clients_say_goodbye<T: TestNet>() {
-    install();
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         let (listener, addr) = T::bind().await.unwrap();
         let server = Arc::new(ServerCounts::default());
         serve::<T>(&rt, listener, server.clone(), None);
@@ -1544,17 +1505,14 @@ pub fn end_to_end_two_hundred_clients_say_goodbye<T: TestNet>() {
         eventually_async::<T>("200 goodbyes and 200 EOFs", || server.saw_all()).await;
         assert_eq!(server.accepted.load(Ordering::SeqCst), CLIENTS);
         assert_eq!(server.unexpected.load(Ordering::SeqCst), 0);
-    }));
+    });
     assert_unreported::<Client<T>>();
     assert_unreported::<AsyncDropVec<Client<T>>>();
     assert_unreported::<T::Stream>();
 }
 
 pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
-    install();
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         let (listener, addr) = T::bind().await.unwrap();
         let server = Arc::new(ServerCounts::default());
         let (stall, unstall) = gate();
@@ -1588,7 +1546,7 @@ pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
         unstall.open();
         eventually_async::<T>("200 goodbyes and 200 EOFs", || server.saw_all()).await;
         assert_eq!(server.unexpected.load(Ordering::SeqCst), 0);
-    }));
+    });
     // The typed error was the report: nothing went to the policy.
     assert_unreported::<Client<T>>();
     assert_unreported::<AsyncDropVec<Client<T>>>();
