@@ -181,6 +181,15 @@ fn body<T: TestRuntime, F: Future>(
     (t, counts)
 }
 
+/// The one report about `X` so far, a failure.
+#[track_caller]
+fn one_failure<X>() -> super::rt::Seen {
+    let mut seen = reports::<X>();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].kind, ReportKind::Failed);
+    seen.remove(0)
+}
+
 fn name<X>() -> &'static str {
     std::any::type_name::<X>()
 }
@@ -319,20 +328,19 @@ pub fn spawned_cleanup_result_goes_to_the_awaiting_handle<T: TestRuntime>() {
         assert!(format!("{ok:?}").contains("CleanupHandle"));
 
         assert!(ok.await.is_ok());
-        match failed.await {
-            Err(BackgroundError::Failed(e)) => assert_eq!(e, ResError(7)),
-            other => panic!("expected a failure, got {other:?}"),
-        }
-        match panicked.await {
-            Err(BackgroundError::Panicked(p)) => {
-                assert_eq!(p.message(), Some("res 1 cleanup panicked"));
-                assert_eq!(p.type_name(), name::<Res<T, 1>>());
-            }
-            other => panic!("expected a panic, got {other:?}"),
-        }
+        let failed = failed.await;
+        let Err(BackgroundError::Failed(e)) = &failed else {
+            panic!("expected a failure, got {failed:?}");
+        };
+        assert_eq!(*e, ResError(7));
+        let panicked = panicked.await;
+        let Err(BackgroundError::Panicked(p)) = &panicked else {
+            panic!("expected a panic, got {panicked:?}");
+        };
+        assert_eq!(p.message(), Some("res 1 cleanup panicked"));
+        assert_eq!(p.type_name(), name::<Res<T, 1>>());
     });
-    assert_eq!(counts.started(), 3);
-    assert_eq!(counts.drops(), 3);
+    assert_eq!((counts.started(), counts.drops()), (3, 3));
     // The awaiting task received every outcome: the policy heard nothing.
     assert_unreported::<Res<T, 1>>();
 }
@@ -476,10 +484,8 @@ pub fn spawn_on_drop_made_on_a_plain_thread<T: TestRuntime>() {
             assert_unreported::<X<T>>();
         } else {
             // No runtime anywhere: reported, dropped without cleanup.
-            let seen = reports::<X<T>>();
-            assert_eq!(seen.len(), 1, "{seen:?}");
-            assert_eq!(seen[0].kind, ReportKind::Failed);
-            let detail = seen[0].detail.as_ref().unwrap();
+            let failure = one_failure::<X<T>>();
+            let detail = failure.detail.as_ref().unwrap();
             let no_runtime = format!("no {} runtime", <T::Rt as Runtime>::NAME);
             assert!(detail.contains(&no_runtime), "{detail}");
             assert_eq!((c.started(), c.drops()), (0, 1));
@@ -607,11 +613,13 @@ pub fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure
         reaper.shutdown();
         worker.await.unwrap()
     }));
-    assert_eq!(stats.cleaned, N as u64, "{stats}");
-    assert_eq!(stats.total(), N as u64);
-    assert_eq!(counts.started(), N);
-    assert_eq!(counts.finished(), N);
-    assert_eq!(counts.drops(), N, "every value dropped exactly once");
+    assert_eq!(
+        (stats.cleaned, stats.total()),
+        (N as u64, N as u64),
+        "{stats}"
+    );
+    // Every value cleaned up and dropped exactly once.
+    super::assert_counts(&counts, N, N, N);
     assert!(counts.max_in_flight.load(Ordering::SeqCst) <= CAPACITY);
     assert_unreported::<X<T>>();
 }
@@ -959,13 +967,10 @@ pub async fn deadline_expires<T: TestRuntime, const TAG: u32>(rt: T::Rt) {
         .await
         .unwrap_err();
     assert!(started.elapsed() >= limit);
-    match &err {
-        DeadlineError::Expired { type_name, after } => {
-            assert_eq!(*type_name, name::<Res<T, TAG>>());
-            assert_eq!(*after, limit);
-        }
-        other => panic!("expected expiry, got {other:?}"),
-    }
+    let DeadlineError::Expired { type_name, after } = &err else {
+        panic!("expected expiry, got {err:?}");
+    };
+    assert_eq!((*type_name, *after), (name::<Res<T, TAG>>(), limit));
     assert!(err.is_expired());
     let message = err.to_string();
     assert!(message.contains(name::<Res<T, TAG>>()), "{message}");
@@ -1031,12 +1036,11 @@ pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
                 block(How::Fail(1)).unwrap_err().into_failed(),
                 Some(ResError(1))
             );
-            match block(How::Panic).unwrap_err() {
-                BlockingError::Panicked(p) => {
-                    assert_eq!(p.message(), Some("res 30 cleanup panicked"));
-                }
-                other => panic!("expected a panic, got {other:?}"),
-            }
+            let err = block(How::Panic).unwrap_err();
+            let BlockingError::Panicked(p) = &err else {
+                panic!("expected a panic, got {err:?}");
+            };
+            assert_eq!(p.message(), Some("res 30 cleanup panicked"));
             assert_eq!(c.drops(), 3);
             // The caller got every outcome: nothing reported.
             assert_unreported::<X<T>>();
@@ -1047,13 +1051,10 @@ pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
             let started = Instant::now();
             let err = block_on_async_drop_on(&rt, slow, limit).unwrap_err();
             assert!(started.elapsed() >= limit);
-            match &err {
-                BlockingError::TimedOut { type_name, after } => {
-                    assert_eq!(*type_name, name::<X<T>>());
-                    assert_eq!(*after, limit);
-                }
-                other => panic!("expected a timeout, got {other:?}"),
-            }
+            let BlockingError::TimedOut { type_name, after } = &err else {
+                panic!("expected a timeout, got {err:?}");
+            };
+            assert_eq!((*type_name, *after), (name::<X<T>>(), limit));
             assert!(err.is_timed_out());
             assert!(err.to_string().contains("goes on in the background"));
             assert_eq!(c.drops(), 3);
@@ -1091,10 +1092,10 @@ pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>
         second.open();
         eventually_async::<T>("the failure report", || !kinds::<X<T>>().is_empty()).await;
     }));
-    let seen = reports::<X<T>>();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0].kind, ReportKind::Failed);
-    assert_eq!(seen[0].detail.as_deref(), Some("ResError(99)"));
+    assert_eq!(
+        one_failure::<X<T>>().detail.as_deref(),
+        Some("ResError(99)")
+    );
     assert_eq!(counts.drops(), 2);
 }
 
@@ -1113,13 +1114,11 @@ pub fn blocking_inside_the_runtime<T: TestRuntime>() {
         // A wait that runs out, without a panic or a hang.
         let slow = X::<T>::guard(&counts, How::Sleep(Duration::from_millis(200)));
         let limit = Duration::from_millis(10);
-        match block_on_async_drop_on(&rt, slow, limit).unwrap_err() {
-            BlockingError::TimedOut { type_name, after } => {
-                assert_eq!(type_name, name::<X<T>>());
-                assert_eq!(after, limit);
-            }
-            other => panic!("expected a timeout, got {other:?}"),
-        }
+        let err = block_on_async_drop_on(&rt, slow, limit).unwrap_err();
+        let BlockingError::TimedOut { type_name, after } = err else {
+            panic!("expected a timeout, got {err:?}");
+        };
+        assert_eq!((type_name, after), (name::<X<T>>(), limit));
         eventually_async::<T>("the timed-out cleanup", || counts.finished() == 3).await;
 
         // In tasks: every runtime thread may block here at once.
@@ -1166,10 +1165,7 @@ pub fn block_on_drop_cleans_up_before_the_drop_returns<T: TestRuntime>() {
             X::<T>::guard(&c, How::Fail(6)),
             rt.clone(),
         ));
-        let seen = reports::<X<T>>();
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(seen[0].kind, ReportKind::Failed);
-        assert_eq!(seen[0].detail.as_deref(), Some("ResError(6)"));
+        assert_eq!(one_failure::<X<T>>().detail.as_deref(), Some("ResError(6)"));
         // Taken back out: no cleanup.
         let value = BlockOnDrop::with_runtime(X::<T>::guard(&c, How::Succeed), rt.clone());
         let guard = BlockOnDrop::into_guard(value);
@@ -1527,14 +1523,12 @@ pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
             .await
             .unwrap_err();
         assert!(started.elapsed() >= limit);
-        match &err {
-            DeadlineError::Expired { type_name, after } => {
-                assert!(type_name.contains("AsyncDropVec"), "{type_name}");
-                assert!(type_name.contains("Client"), "{type_name}");
-                assert_eq!(*after, limit);
-            }
-            other => panic!("expected expiry, got {other:?}"),
-        }
+        let DeadlineError::Expired { type_name, after } = &err else {
+            panic!("expected expiry, got {err:?}");
+        };
+        assert!(type_name.contains("AsyncDropVec"), "{type_name}");
+        assert!(type_name.contains("Client"), "{type_name}");
+        assert_eq!(*after, limit);
         // Every client was dropped (its socket closed) when the deadline hit.
         assert_eq!(drops.load(Ordering::SeqCst), CLIENTS);
         eventually_async::<T>("every connection accepted", || {
