@@ -180,7 +180,7 @@ fn peek_before_and_after() {
         &**handle
     ));
     assert!(format!("{:?}", *a).contains("finished: true"));
-    handle.async_drop_now();
+    clean_up([handle]);
     clean_up([a, b]);
     assert_counts(&counters, 1, 1, 1);
 }
@@ -199,7 +199,7 @@ fn strong_count_and_ptr_eq() {
     assert_eq!(AsyncDropShared::strong_count(&a), 2); // handles are not clones
     clean_up([b]);
     assert_eq!(AsyncDropShared::strong_count(&a), 1);
-    handle.async_drop_now();
+    clean_up([handle]);
     clean_up([a, other]);
     assert_eq!(runs.started(), 2);
     assert_counts(&counters, 2, 2, 2);
@@ -245,46 +245,10 @@ fn a_forgotten_clone_that_is_not_the_last_is_only_reported_under_the_output_type
 fn a_forgotten_last_clone_drops_a_finished_output_synchronously() {
     let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    block_on(AsyncDropShared::output(&a)).async_drop_now();
+    clean_up([block_on(AsyncDropShared::output(&a))]);
     drop(a);
     one_report(ReportKind::Forgotten, "AsyncDropShared");
     assert_counts(&counters, 0, 0, 1);
-}
-
-/// Cleans a clone up when it goes out of scope (for clones used in one expression).
-struct Defused<T: asyncdrop::LocalAsyncDrop>(Option<AsyncDropGuard<T>>);
-
-impl<T: asyncdrop::LocalAsyncDrop> std::ops::Deref for Defused<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.0.as_ref().unwrap()
-    }
-}
-
-impl<T: asyncdrop::LocalAsyncDrop> Drop for Defused<T> {
-    fn drop(&mut self) {
-        let _ = block_on(self.0.take().unwrap().async_drop());
-    }
-}
-
-trait Defuse<T: asyncdrop::LocalAsyncDrop> {
-    fn defused(self) -> Defused<T>;
-}
-
-impl<T: asyncdrop::LocalAsyncDrop> Defuse<T> for AsyncDropGuard<T> {
-    fn defused(self) -> Defused<T> {
-        Defused(Some(self))
-    }
-}
-
-/// Cleans up a handle right away (a helper to keep tests short).
-trait AsyncDropNow {
-    fn async_drop_now(self);
-}
-impl AsyncDropNow for AsyncDropGuard<AsyncDropArc<Probe>> {
-    fn async_drop_now(self) {
-        block_on(self.async_drop()).unwrap();
-    }
 }
 
 #[test]
@@ -372,7 +336,7 @@ fn output_futures_are_fused() {
     };
     assert!(waiting.is_terminated());
     assert!(format!("{:?}", waiting).contains("terminated: true"));
-    handle.async_drop_now();
+    clean_up([handle]);
     block_on(a.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
 }
@@ -437,7 +401,7 @@ fn new_ready_is_finished_at_once() {
     assert_eq!(AsyncDropArc::strong_count(&handle), 2);
     clean_up([a, b]);
     assert_counts(&counters, 0, 0, 0);
-    handle.async_drop_now(); // the last share
+    clean_up([handle]); // the last share
     assert_counts(&counters, 1, 1, 1);
 
     // Without any handle, the last clone cleans the value up.
@@ -466,7 +430,9 @@ fn clones_key_a_map() {
     let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let b = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    assert!(*a == *AsyncDropShared::clone(&a).defused());
+    let clone = AsyncDropShared::clone(&a);
+    assert!(*a == *clone);
+    clean_up([clone]);
     assert!(a != b);
 
     let mut waiters: HashMap<_, Vec<&str>> = HashMap::new();
@@ -514,7 +480,7 @@ fn auto_traits() {
     let cleanup = shared.async_drop();
     assert!(implements!(cleanup => Send));
     block_on(cleanup).unwrap();
-    handle.async_drop_now();
+    clean_up([handle]);
 
     // A `!Send` future makes the shared future `!Send`.
     let local = AsyncDropShared::new(open_locally(&counters));
