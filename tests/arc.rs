@@ -66,15 +66,21 @@ fn only_the_last_clone_runs_the_cleanup() {
 }
 
 #[test]
-fn clones_deref_to_the_same_value() {
+fn clones_deref_as_ptr_borrow_and_as_ref_reach_the_same_value() {
+    use std::borrow::Borrow;
     let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(42).guard());
     let b = AsyncDropArc::clone(&a);
-    assert_eq!(a.id, 42);
-    assert_eq!(b.id, 42);
+    assert_eq!((a.id, b.id), (42, 42));
     assert!(std::ptr::eq::<Probe>(&**a, &**b));
     assert_eq!(format!("{:?}", *a), format!("{:?}", **b));
     assert!(format!("{a:?}").contains("id: 42"));
+    assert_eq!(AsyncDropArc::as_ptr(&a), AsyncDropArc::as_ptr(&b));
+    assert!(std::ptr::eq(AsyncDropArc::as_ptr(&a), &**a));
+    let borrowed: &Probe = (*a).borrow();
+    let referenced: &Probe = (*b).as_ref();
+    assert!(std::ptr::eq(borrowed, referenced));
+    assert_eq!(borrowed.id, 42);
     clean_up([a, b]);
     assert_counts(&counters, 1, 1, 1);
 }
@@ -264,14 +270,23 @@ fn auto_traits() {
     generic_cleanup_is_send(AsyncDropArc::clone(&probe));
     let _ = take_reports();
 
+    // Weak handles: `Send` and `Sync` where the clones are.
+    let weak = AsyncDropArc::downgrade(&probe);
+    assert!(implements!(weak => Send + Sync + Unpin + Clone));
+    let upgrade = std::thread::spawn(move || weak.upgrade().map(|c| now(c.async_drop())));
+    assert_eq!(upgrade.join().unwrap(), Some(Ok(())));
+
     let not_sync = AsyncDropArc::new(AsyncDropGuard::new(NotSync(Cell::new(0))));
     assert!(implements!(not_sync.0 => Send));
     assert!(!implements!(*not_sync => Send));
     assert!(!implements!(*not_sync => Sync));
+    assert!(!implements!(AsyncDropArc::downgrade(&not_sync) => Send));
+    assert!(!implements!(AsyncDropArc::downgrade(&not_sync) => Sync));
 
     let local = AsyncDropArc::new(AsyncDropGuard::new(Local(Rc::default())));
     assert!(!implements!(*local => Send));
     assert!(!implements!(*local => Sync));
+    assert!(!implements!(AsyncDropArc::downgrade(&local) => Send));
     let local_cleanup = local.async_drop();
     assert!(!implements!(local_cleanup => Send));
 
@@ -536,7 +551,7 @@ fn local_values_share_on_a_local_executor() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn into_inner_gives_the_value_to_the_last_clone_only() {
+fn into_inner_gives_the_value_to_the_last_clone_only_and_shares_one_winner_with_cleanup() {
     let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(3).guard());
     let b = AsyncDropArc::clone(&a);
@@ -550,25 +565,20 @@ fn into_inner_gives_the_value_to_the_last_clone_only() {
     assert_counts(&counters, 0, 0, 0);
     block_on(probe.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
-    // A clone given up by `into_inner` is not forgotten.
-    assert!(take_reports().is_empty());
-}
 
-#[test]
-fn into_inner_and_cleanup_share_one_winner() {
-    let counters = setup();
+    // After a cleanup, and before one: one winner.
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     block_on(a.async_drop()).unwrap();
-    assert_counts(&counters, 0, 0, 0);
+    assert_counts(&counters, 1, 1, 1);
     let probe = AsyncDropArc::into_inner(b).expect("`b` is the last clone");
     block_on(probe.async_drop()).unwrap();
-
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
     assert!(AsyncDropArc::into_inner(a).is_none());
     block_on(b.async_drop()).unwrap(); // the last: runs the cleanup
-    assert_counts(&counters, 2, 2, 2);
+    assert_counts(&counters, 3, 3, 3);
+    // A clone given up by `into_inner` is not forgotten.
     assert!(take_reports().is_empty());
 }
 
@@ -622,7 +632,7 @@ fn weak_handles_never_delay_the_cleanup() {
 }
 
 #[test]
-fn upgrade_fails_once_the_last_clone_started_its_cleanup() {
+fn upgrade_fails_once_the_last_clone_started_its_cleanup_or_gave_the_value_up() {
     let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).yields(1).guard());
     let weak = AsyncDropArc::downgrade(&a);
@@ -636,59 +646,19 @@ fn upgrade_fails_once_the_last_clone_started_its_cleanup() {
     assert!(weak.upgrade().is_none());
     assert_eq!(block_on(cleanup), Ok(()));
     assert_counts(&counters, 1, 1, 1);
-}
 
-#[test]
-fn upgrade_fails_after_into_inner_and_after_a_forgotten_last_clone() {
-    let counters = setup();
+    // After `into_inner`, and after a forgotten last clone.
     let a = shared_probe(&counters);
     let weak = AsyncDropArc::downgrade(&a);
     let probe = AsyncDropArc::into_inner(a).unwrap();
     assert!(weak.upgrade().is_none());
     block_on(probe.async_drop()).unwrap();
-
     let a = shared_probe(&counters);
     let weak = AsyncDropArc::downgrade(&a);
     drop(a);
     assert!(weak.upgrade().is_none());
-    assert_counts(&counters, 1, 1, 2);
+    assert_counts(&counters, 2, 2, 3);
     one_report(ReportKind::Forgotten, "AsyncDropArc");
-}
-
-#[test]
-fn as_ptr_borrow_and_as_ref_reach_the_value() {
-    use std::borrow::Borrow;
-    let counters = setup();
-    let a = AsyncDropArc::new(Probe::new(&counters).id(2).guard());
-    let b = AsyncDropArc::clone(&a);
-    assert_eq!(AsyncDropArc::as_ptr(&a), AsyncDropArc::as_ptr(&b));
-    assert!(std::ptr::eq(AsyncDropArc::as_ptr(&a), &**a));
-    let borrowed: &Probe = (*a).borrow();
-    let referenced: &Probe = (*b).as_ref();
-    assert!(std::ptr::eq(borrowed, referenced));
-    assert_eq!(borrowed.id, 2);
-    clean_up([a, b]);
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn weak_auto_traits() {
-    let counters = setup();
-    let probe = shared_probe(&counters);
-    let weak = AsyncDropArc::downgrade(&probe);
-    assert!(implements!(weak => Send + Sync + Unpin + Clone));
-    let upgrade = std::thread::spawn(move || weak.upgrade().map(|c| now(c.async_drop())));
-    assert_eq!(upgrade.join().unwrap(), Some(Ok(())));
-
-    let not_sync = AsyncDropArc::new(AsyncDropGuard::new(NotSync(Cell::new(0))));
-    assert!(!implements!(AsyncDropArc::downgrade(&not_sync) => Send));
-    assert!(!implements!(AsyncDropArc::downgrade(&not_sync) => Sync));
-    let local = AsyncDropArc::new(AsyncDropGuard::new(Local(Rc::default())));
-    assert!(!implements!(AsyncDropArc::downgrade(&local) => Send));
-    clean_up([probe]);
-    clean_up([not_sync]);
-    clean_up([local]);
-    assert_counts(&counters, 1, 1, 1);
 }
 
 /// `threads` threads each get a clone of the same value, `rounds` times, and race to
