@@ -421,11 +421,7 @@ enum End {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::proptest_config(256))]
 
     #[test]
     fn any_sequence_cleans_up_exactly_once(

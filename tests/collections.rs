@@ -806,14 +806,6 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: if cfg!(miri) { 4 } else { 128 },
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     #[derive(Debug, Clone)]
     enum VecOp {
         Push { fail: bool, yields: usize },
@@ -865,7 +857,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(common::proptest_config(128))]
 
         #[test]
         fn vec_random_operations_lose_nothing(
@@ -1013,7 +1005,7 @@ mod properties {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(common::proptest_config(128))]
 
         #[test]
         fn btree_map_random_operations_lose_nothing(

@@ -524,11 +524,7 @@ enum End {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::proptest_config(256))]
 
     #[test]
     fn any_order_ends_the_output_exactly_once(

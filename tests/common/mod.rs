@@ -353,6 +353,15 @@ where
     }
 }
 
+/// Proptest's settings here: `cases` cases (4 under miri), no failure files.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases: if cfg!(miri) { 4 } else { cases },
+        failure_persistence: None,
+        ..Default::default()
+    }
+}
+
 /// `Send` but not `Sync`.
 pub struct NotSync(pub Cell<u8>);
 
