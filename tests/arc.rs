@@ -133,7 +133,7 @@ fn try_unwrap_gives_the_value_back_only_when_unique() {
 }
 
 #[test]
-fn a_forgotten_clone_gives_its_share_up() {
+fn a_forgotten_clone_gives_its_share_up_and_a_forgotten_last_one_drops_the_value() {
     let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
@@ -146,10 +146,8 @@ fn a_forgotten_clone_gives_its_share_up() {
     clean_up([a, b]);
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn a_forgotten_last_clone_drops_the_value_synchronously() {
+    // A forgotten last clone drops the value synchronously.
     let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
@@ -190,7 +188,8 @@ fn a_panicking_cleanup_of_the_last_clone_leaks_nothing() {
 }
 
 #[test]
-fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once() {
+fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once_and_an_unpolled_one_gives_up_its_share(
+) {
     let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).yields(3).guard());
     let b = AsyncDropArc::clone(&a);
@@ -202,10 +201,8 @@ fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once() {
     }
     assert_counts(&counters, 1, 0, 1);
     one_report(ReportKind::Cancelled, "AsyncDropArc");
-}
 
-#[test]
-fn an_unpolled_cleanup_future_still_gives_the_share_up() {
+    // A cleanup future dropped before it ran still gives the share up.
     let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);

@@ -112,10 +112,8 @@ fn the_output_is_cleaned_up_after_every_clone_and_handle() {
     assert_counts(&counters, 1, 1, 1);
     assert_eq!(runs.started(), 1);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn handles_outlive_the_shared_clones() {
+    // Handles outlive the shared clones.
     let (counters, runs) = (setup(), Counters::new());
     let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let handles: Vec<_> = (0..3)
@@ -132,7 +130,7 @@ fn handles_outlive_the_shared_clones() {
 }
 
 #[test]
-fn a_never_polled_future_is_driven_by_the_last_cleanup() {
+fn a_never_polled_or_unfinished_future_is_driven_by_the_last_cleanup() {
     let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 2, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
@@ -144,10 +142,8 @@ fn a_never_polled_future_is_driven_by_the_last_cleanup() {
     assert_eq!((runs.started(), runs.finished()), (1, 1));
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn an_unfinished_future_is_finished_by_the_last_cleanup() {
+    // A future given up half way is finished the same way.
     let (counters, runs) = (setup(), Counters::new());
     let shared = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     {
@@ -388,7 +384,7 @@ fn the_last_of_many_racing_owners_cleans_up_once() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn new_ready_is_finished_at_once() {
+fn new_ready_is_finished_at_once_and_dropped_synchronously_if_forgotten() {
     let counters = setup();
     let a = AsyncDropShared::new_ready(Probe::new(&counters).id(6).guard());
     assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(6));
@@ -409,10 +405,8 @@ fn new_ready_is_finished_at_once() {
     assert_eq!(block_on(only.async_drop()), Ok(()));
     assert_counts(&counters, 2, 2, 2);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn new_ready_forgotten_drops_the_value_synchronously() {
+    // Forgotten, it drops the value synchronously.
     let counters = setup();
     let a = AsyncDropShared::new_ready(Probe::new(&counters).guard());
     drop(a);
