@@ -625,11 +625,9 @@ pub fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure
 }
 
 pub fn reaper_counts_and_reports_failures_and_panics<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 11>;
-    let (t, counts) = (T::new(), Counters::new());
-    let res = |how| X::<T>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|_, counts| async move {
+        let res = |how| X::<T>::guard(&counts, how);
         let (reaper, worker) = Reaper::<_, T::Rt>::spawn(4);
         assert!(format!("{reaper:?}").contains(name::<X<T>>()));
         for how in [How::Succeed, How::Fail(5), How::Panic, How::Yield(3)] {
@@ -654,7 +652,7 @@ pub fn reaper_counts_and_reports_failures_and_panics<T: TestRuntime>() {
         let err = reaper.try_hand_over(res(How::Succeed)).unwrap_err();
         assert!(err.is_closed());
         err.into_guard().async_drop().await.unwrap();
-    }));
+    });
     assert_eq!(counts.drops(), 6);
 }
 
@@ -1022,11 +1020,9 @@ pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
 // ---------------------------------------------------------------------------------
 
 pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 30>;
-    let (t, counts) = (T::new(), Counters::new());
-    let (rt, c) = (t.runtime(), counts.clone());
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, counts| async move {
+        let c = counts.clone();
         on_plain_thread::<T, _>(move || {
             let block =
                 |how| block_on_async_drop_on(&rt, X::<T>::guard(&c, how), DEFAULT_WAIT_LIMIT);
@@ -1063,16 +1059,14 @@ pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
         // (The panicking cleanup never counted as finished.)
         eventually_async::<T>("the slow cleanup", || counts.finished() == 3).await;
         eventually_async::<T>("the slow value to be dropped", || counts.drops() == 4).await;
-    }));
+    });
     assert_unreported::<X<T>>();
 }
 
 pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 31>;
-    let (t, counts) = (T::new(), Counters::new());
-    let (rt, c) = (t.runtime(), counts.clone());
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let c = counts.clone();
         let (first, second) = on_plain_thread::<T, _>(move || {
             let (gate, opener) = gate();
             let guard = X::<T>::guard(&c, How::Gate(gate));
@@ -1091,7 +1085,7 @@ pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>
         // It fails after the caller stopped waiting: the policy hears of it.
         second.open();
         eventually_async::<T>("the failure report", || !kinds::<X<T>>().is_empty()).await;
-    }));
+    });
     assert_eq!(
         one_failure::<X<T>>().detail.as_deref(),
         Some("ResError(99)")
