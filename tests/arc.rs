@@ -448,13 +448,9 @@ proptest! {
                     clones.push(clone);
                 }
                 Op::Cleanup(i) => {
-                    let result = block_on(clones.swap_remove(i % n).async_drop());
-                    if result.is_err() {
-                        errors += 1;
-                        prop_assert!(last && fail);
-                    } else {
-                        prop_assert!(!(last && fail));
-                    }
+                    let failed = block_on(clones.swap_remove(i % n).async_drop()).is_err();
+                    prop_assert_eq!(failed, last && fail);
+                    errors += usize::from(failed);
                     if last {
                         end = Some(End::CleanedUp);
                     }
