@@ -13,18 +13,18 @@ use std::convert::Infallible;
 use std::error::Error;
 use std::future::{poll_fn, Future};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 #[cfg(feature = "std")]
 use asyncdrop::collections::AsyncDropHashMap;
 use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
 use asyncdrop::{AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::{
-    poll_once, record_reports, setup, take_reports, yield_now, Behaviour, Counters, Probe,
-    ProbeError, Seen,
+    assert_counts, assert_site, one_report, poll_once, record_reports, setup, take_reports,
+    yield_now, Behaviour, Counters, Probe, ProbeError, Seen,
 };
 use futures_core::FusedFuture;
 use futures_executor::block_on;
@@ -33,27 +33,79 @@ use futures_executor::block_on;
 // Helpers
 // ---------------------------------------------------------------------------------
 
-/// Records reports on this thread and returns fresh counters.
 /// The failure code of probe `id` (so an error names its probe twice).
 fn code(id: u32) -> u32 {
     1000 + id
 }
 
-fn probe(c: &Arc<Counters>, id: u32, fail: bool, yields: usize) -> AsyncDropGuard<Probe> {
-    let behaviour = if fail {
+fn behaviour(id: u32, fail: bool) -> Behaviour {
+    if fail {
         Behaviour::Fail(code(id))
     } else {
         Behaviour::Succeed
-    };
-    Probe::new(c)
-        .id(id)
-        .behaviour(behaviour)
-        .yields(yields)
-        .guard()
+    }
+}
+
+fn probe(c: &Arc<Counters>, id: u32, fail: bool, yields: usize) -> AsyncDropGuard<Probe> {
+    let b = behaviour(id, fail);
+    Probe::new(c).id(id).behaviour(b).yields(yields).guard()
+}
+
+/// A vector of `probe(c, id, fail(id), yields(id))` for each id.
+#[track_caller]
+fn vec_of(
+    c: &Arc<Counters>,
+    ids: impl IntoIterator<Item = u32>,
+    fail: impl Fn(u32) -> bool,
+    yields: impl Fn(u32) -> usize,
+) -> AsyncDropGuard<AsyncDropVec<Probe>> {
+    let mut vec = AsyncDropVec::new();
+    vec.extend(ids.into_iter().map(|id| probe(c, id, fail(id), yields(id))));
+    vec
+}
+
+/// As [`vec_of`], each probe under its id as key.
+#[track_caller]
+fn btree_of(
+    c: &Arc<Counters>,
+    ids: impl IntoIterator<Item = u32>,
+    fail: impl Fn(u32) -> bool,
+    yields: impl Fn(u32) -> usize,
+) -> AsyncDropGuard<AsyncDropBTreeMap<u32, Probe>> {
+    let mut map = AsyncDropBTreeMap::new();
+    for id in ids {
+        assert!(map.insert(id, probe(c, id, fail(id), yields(id))).is_none());
+    }
+    map
+}
+
+/// As [`btree_of`], in a hash map.
+#[cfg(feature = "std")]
+#[track_caller]
+fn hash_of(
+    c: &Arc<Counters>,
+    ids: impl IntoIterator<Item = u32>,
+    fail: impl Fn(u32) -> bool,
+    yields: impl Fn(u32) -> usize,
+) -> AsyncDropGuard<AsyncDropHashMap<u32, Probe>> {
+    let mut map = AsyncDropHashMap::new();
+    for id in ids {
+        assert!(map.insert(id, probe(c, id, fail(id), yields(id))).is_none());
+    }
+    map
 }
 
 fn fails(p: &Probe) -> bool {
     matches!(p.behaviour, Behaviour::Fail(_))
+}
+
+/// `(position, id)` of every failing `(id, fails)` entry, in order.
+fn failing(entries: impl IntoIterator<Item = (u32, bool)>) -> Vec<(usize, u32)> {
+    let entries = entries.into_iter().enumerate();
+    entries
+        .filter(|(_, e)| e.1)
+        .map(|(i, e)| (i, e.0))
+        .collect()
 }
 
 /// `(position, probe id)` of every error, checking each error's code.
@@ -68,18 +120,7 @@ fn positions(err: &CleanupErrors<ProbeError>) -> Vec<(usize, u32)> {
 
 /// Cleanup result as `(position, id)` pairs; empty for `Ok`.
 fn outcome(r: Result<(), CleanupErrors<ProbeError>>) -> Vec<(usize, u32)> {
-    match r {
-        Ok(()) => Vec::new(),
-        Err(e) => positions(&e),
-    }
-}
-
-fn assert_all_cleaned(c: &Counters, n: usize) {
-    assert_eq!(
-        (c.started(), c.finished(), c.drops()),
-        (n, n, n),
-        "(started, finished, dropped)"
-    );
+    r.err().map_or_else(Vec::new, |e| positions(&e))
 }
 
 /// Polls `fut` with a no-op waker until it completes; asserts that at some point
@@ -88,39 +129,11 @@ fn all_started_before_any_finished<F: Future>(c: &Counters, n: usize, fut: F) ->
     let mut fut = Box::pin(fut);
     let mut seen = false;
     loop {
-        match poll_once(&mut fut) {
-            Poll::Ready(out) => {
-                assert!(seen, "the cleanups did not all start before one finished");
-                return out;
-            }
-            Poll::Pending => {
-                if c.started() == n {
-                    seen |= c.finished() == 0;
-                }
-            }
+        if let Poll::Ready(out) = poll_once(&mut fut) {
+            assert!(seen, "the cleanups did not all start before one finished");
+            return out;
         }
-    }
-}
-
-fn one_report(kind: ReportKind, type_fragment: &str) -> Seen {
-    let mut reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:#?}");
-    let report = reports.remove(0);
-    assert_eq!(report.kind, kind, "{report:#?}");
-    assert!(
-        report.type_name.contains(type_fragment),
-        "{} does not name {type_fragment}",
-        report.type_name
-    );
-    report
-}
-
-/// In builds with debug assertions, the report points at `line` of this file.
-fn assert_site(report: &Seen, line: u32) {
-    if cfg!(debug_assertions) {
-        assert_eq!(report.site, Some((file!(), line)), "{report:#?}");
-    } else {
-        assert_eq!(report.site, None);
+        seen |= c.started() == n && c.finished() == 0;
     }
 }
 
@@ -156,9 +169,10 @@ impl LocalAsyncDrop for Step {
 }
 
 fn step(log: &Rc<RefCell<Vec<Event>>>, id: u32, yields: usize, fail: bool) -> AsyncDropGuard<Step> {
+    let log = log.clone();
     AsyncDropGuard::new(Step {
         id,
-        log: log.clone(),
+        log,
         yields,
         fail,
     })
@@ -171,6 +185,11 @@ fn sequential(ids: &[u32]) -> Vec<Event> {
         .collect()
 }
 
+/// `(position, error)` of every error of a `Step` cleanup.
+fn indexed(err: &CleanupErrors<u32>) -> Vec<(usize, u32)> {
+    err.iter_indexed().map(|(i, e)| (i, *e)).collect()
+}
+
 // ---------------------------------------------------------------------------------
 // Every element once, every error in element order
 // ---------------------------------------------------------------------------------
@@ -178,37 +197,28 @@ fn sequential(ids: &[u32]) -> Vec<Event> {
 #[test]
 fn vec_cleanup_cleans_every_element_once_and_keeps_every_error_in_index_order() {
     let c = setup();
-    let mut vec = AsyncDropVec::new();
     // Later elements yield less, so they finish first: finishing order is the
     // reverse of index order, and the errors must still come back by index.
-    for id in 0..6 {
-        vec.push(probe(&c, id, id % 2 == 1, 6 - id as usize));
-    }
+    let vec = vec_of(&c, 0..6, |id| id % 2 == 1, |id| 6 - id as usize);
     assert_eq!(vec.len(), 6);
     let err = block_on(vec.async_drop()).unwrap_err();
     assert_eq!(positions(&err), [(1, 1), (3, 3), (5, 5)]);
-    assert_eq!((err.len(), err.total()), (3, 6));
-    assert_eq!(err.first().id, 1);
+    assert_eq!((err.len(), err.total(), err.first().id), (3, 6, 1));
     assert_eq!(
         err.to_string(),
         "3 of 6 cleanups failed; [1]: probe 1 failed with 1001; \
          [3]: probe 3 failed with 1003; [5]: probe 5 failed with 1005"
     );
+    let source = err.source().map(ToString::to_string);
+    assert_eq!(source.as_deref(), Some("probe 1 failed with 1001"));
+    let ids = |errors: Vec<&ProbeError>| errors.iter().map(|e| e.id).collect::<Vec<_>>();
     assert_eq!(
-        err.source().map(ToString::to_string).as_deref(),
-        Some("probe 1 failed with 1001")
-    );
-    assert_eq!(
-        err.iter().map(|e| e.id).collect::<Vec<_>>(),
-        err.clone()
-            .into_vec()
-            .iter()
-            .map(|e| e.id)
-            .collect::<Vec<_>>()
+        ids(err.iter().collect()),
+        ids(err.clone().into_vec().iter().collect())
     );
     assert_eq!(err.clone().into_iter().count(), 3);
     assert_eq!(err.into_indexed().len(), 3);
-    assert_all_cleaned(&c, 6);
+    assert_counts(&c, 6, 6, 6);
     assert!(take_reports().is_empty());
 }
 
@@ -219,49 +229,33 @@ fn vec_cleanup_without_failures_is_ok() {
     assert!(vec.capacity() >= 4 && vec.is_empty());
     vec.extend((0..4).map(|id| probe(&c, id, false, 1)));
     assert_eq!(block_on(vec.async_drop()), Ok(()));
-    assert_all_cleaned(&c, 4);
-
+    assert_counts(&c, 4, 4, 4);
     let empty = AsyncDropVec::<Probe>::new();
     assert_eq!(block_on(empty.async_drop()), Ok(()));
     assert!(take_reports().is_empty());
 }
 
 #[test]
-fn btree_map_cleanup_keeps_every_error_in_key_order() {
+fn map_cleanups_keep_every_error_in_element_order() {
+    // Inserted out of order; larger keys finish first; the errors come in key order.
     let c = setup();
-    let mut map = AsyncDropBTreeMap::new();
-    // Inserted out of order; larger keys finish first.
-    for key in [4u32, 0, 5, 2, 1, 3] {
-        assert!(map
-            .insert(key, probe(&c, key, key != 2, 6 - key as usize))
-            .is_none());
-    }
+    let map = btree_of(&c, [4, 0, 5, 2, 1, 3], |k| k != 2, |k| 6 - k as usize);
     let err = block_on(map.async_drop()).unwrap_err();
     assert_eq!(positions(&err), [(0, 0), (1, 1), (3, 3), (4, 4), (5, 5)]);
-    assert_all_cleaned(&c, 6);
-    assert!(take_reports().is_empty());
-}
+    assert_counts(&c, 6, 6, 6);
 
-#[cfg(feature = "std")]
-#[test]
-fn hash_map_cleanup_keeps_every_error_in_iteration_order() {
-    let c = setup();
-    let mut map = AsyncDropHashMap::new();
-    for key in 0..16u32 {
-        map.insert(key, probe(&c, key, key % 3 == 0, (key % 4) as usize));
+    // A hash map's documented order: the order `values()` lists the values in.
+    #[cfg(feature = "std")]
+    {
+        let c = Counters::new();
+        let map = hash_of(&c, 0..16, |k| k % 3 == 0, |k| (k % 4) as usize);
+        let expected = failing(map.values().map(|p| (p.id, fails(p))));
+        assert_eq!(expected.len(), 6);
+        let err = block_on(map.async_drop()).unwrap_err();
+        assert_eq!(positions(&err), expected);
+        assert_eq!(err.total(), 16);
+        assert_counts(&c, 16, 16, 16);
     }
-    // The documented order: the order `values()` lists the values in.
-    let expected: Vec<(usize, u32)> = map
-        .values()
-        .enumerate()
-        .filter(|(_, p)| fails(p))
-        .map(|(i, p)| (i, p.id))
-        .collect();
-    assert_eq!(expected.len(), 6);
-    let err = block_on(map.async_drop()).unwrap_err();
-    assert_eq!(positions(&err), expected);
-    assert_eq!(err.total(), 16);
-    assert_all_cleaned(&c, 16);
     assert!(take_reports().is_empty());
 }
 
@@ -272,17 +266,11 @@ fn hash_map_cleanup_keeps_every_error_in_iteration_order() {
 #[test]
 fn vec_removal_hands_back_guards_that_are_reported_if_forgotten() {
     let c = setup();
-    let mut vec = AsyncDropVec::new();
-    for id in 0..6 {
-        vec.push(probe(&c, id, false, 0));
-    }
+    let mut vec = vec_of(&c, 0..6, |_| false, |_| 0);
     vec.insert(6, probe(&c, 6, false, 0));
     let (removed, line) = (vec.remove(1), line!());
-    assert_eq!(removed.id, 1);
-    let swapped = vec.swap_remove(0);
-    assert_eq!(swapped.id, 0);
-    let popped = vec.pop().unwrap();
-    assert_eq!(popped.id, 5);
+    let (swapped, popped) = (vec.swap_remove(0), vec.pop().unwrap());
+    assert_eq!((removed.id, swapped.id, popped.id), (1, 0, 5));
     assert_eq!(
         vec.iter().map(|p| p.id).collect::<Vec<_>>(),
         [6, 2, 3, 4],
@@ -293,12 +281,12 @@ fn vec_removal_hands_back_guards_that_are_reported_if_forgotten() {
     // A removed guard is a guard: forgetting it is reported, with the removal site.
     drop(removed);
     let report = one_report(ReportKind::Forgotten, "Probe");
-    assert_site(&report, line);
+    assert_site(report.site, file!(), line);
     assert_eq!(c.drops(), 1);
 
     block_on(asyncdrop::async_drop_all((swapped, popped))).unwrap();
     block_on(vec.async_drop()).unwrap();
-    assert_eq!((c.started(), c.finished(), c.drops()), (6, 6, 7));
+    assert_counts(&c, 6, 6, 7);
     assert!(take_reports().is_empty());
 }
 
@@ -307,22 +295,17 @@ fn vec_accessors() {
     let c = setup();
     let mut vec = AsyncDropVec::new();
     assert!(vec.pop().is_none());
-    vec.push(probe(&c, 1, false, 0));
-    vec.push(probe(&c, 2, false, 0));
+    vec.extend([probe(&c, 1, false, 0), probe(&c, 2, false, 0)]);
     assert_eq!(vec.get(1).map(|p| p.id), Some(2));
     assert!(vec.get(2).is_none());
     vec.get_mut(0).unwrap().id = 10;
     vec[1].id = 20;
-    for p in vec.iter_mut() {
-        p.id += 1;
-    }
+    vec.iter_mut().for_each(|p| p.id += 1);
     for p in &mut *vec {
         p.id += 1;
     }
-    assert_eq!(
-        (&*vec).into_iter().map(|p| p.id).collect::<Vec<_>>(),
-        [12, 22]
-    );
+    let ids: Vec<_> = (&*vec).into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, [12, 22]);
     assert_eq!(vec.as_slice().len(), 2);
     vec.as_mut_slice().reverse();
     assert_eq!(vec[0].id, 22);
@@ -330,24 +313,20 @@ fn vec_accessors() {
     assert!(vec.capacity() >= 12);
     assert!(format!("{:?}", *vec).starts_with("[Probe {"));
     block_on(vec.async_drop()).unwrap();
-    assert_all_cleaned(&c, 2);
+    assert_counts(&c, 2, 2, 2);
 }
 
 #[test]
 fn vec_remove_out_of_bounds_panics_and_loses_nothing() {
     let c = setup();
-    let mut vec = AsyncDropVec::new();
-    vec.push(probe(&c, 0, false, 0));
-    let r = catch_unwind(AssertUnwindSafe(|| vec.remove(1)));
-    assert!(r.is_err());
-    let r = catch_unwind(AssertUnwindSafe(|| vec.swap_remove(1)));
-    assert!(r.is_err());
+    let mut vec = vec_of(&c, [0], |_| false, |_| 0);
+    assert!(catch_unwind(AssertUnwindSafe(|| vec.remove(1))).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| vec.swap_remove(1))).is_err());
     // A guard given to a failing insert is dropped without a report (the panic is
     // the report).
     let r = catch_unwind(AssertUnwindSafe(|| vec.insert(5, probe(&c, 1, false, 0))));
     assert!(r.is_err());
-    assert_eq!(c.drops(), 1);
-    assert_eq!(vec.len(), 1);
+    assert_eq!((c.drops(), vec.len()), (1, 1));
     block_on(vec.async_drop()).unwrap();
     assert_eq!((c.started(), c.drops()), (1, 2));
     assert!(take_reports().is_empty());
@@ -356,10 +335,7 @@ fn vec_remove_out_of_bounds_panics_and_loses_nothing() {
 #[test]
 fn btree_map_removal_and_replacement_hand_back_guards() {
     let c = setup();
-    let mut map = AsyncDropBTreeMap::new();
-    for key in 0..5 {
-        map.insert(key, probe(&c, key, false, 0));
-    }
+    let mut map = btree_of(&c, 0..5, |_| false, |_| 0);
     let (replaced, line) = (map.insert(2, probe(&c, 20, false, 0)), line!());
     let replaced = replaced.unwrap();
     assert_eq!((replaced.id, map[&2].id), (2, 20));
@@ -376,11 +352,11 @@ fn btree_map_removal_and_replacement_hand_back_guards() {
 
     drop(replaced);
     let report = one_report(ReportKind::Forgotten, "Probe");
-    assert_site(&report, line);
+    assert_site(report.site, file!(), line);
 
     block_on(async_drop_iter([removed, first, last])).unwrap();
     block_on(map.async_drop()).unwrap();
-    assert_eq!((c.started(), c.finished(), c.drops()), (5, 5, 6));
+    assert_counts(&c, 5, 5, 6);
     assert!(take_reports().is_empty());
 }
 
@@ -391,10 +367,9 @@ fn btree_map_try_insert_rejects_and_hands_back_the_guard() {
     map.try_insert("a", probe(&c, 1, false, 0)).unwrap().id = 10;
     let rejected = map.try_insert("a", probe(&c, 2, true, 0)).unwrap_err();
     assert_eq!((rejected.id, map[&"a"].id, map.len()), (2, 10, 1));
-    let err = block_on(rejected.async_drop()).unwrap_err();
-    assert_eq!(err.id, 2);
+    assert_eq!(block_on(rejected.async_drop()).unwrap_err().id, 2);
     block_on(map.async_drop()).unwrap();
-    assert_all_cleaned(&c, 2);
+    assert_counts(&c, 2, 2, 2);
     assert!(take_reports().is_empty());
 }
 
@@ -405,12 +380,8 @@ fn btree_map_accessors() {
     assert!(map.is_empty() && map.pop_first().is_none() && map.pop_last().is_none());
     map.insert(2, probe(&c, 2, false, 0));
     map.insert(1, probe(&c, 1, false, 0));
-    for (k, p) in map.iter_mut() {
-        p.id += k;
-    }
-    for p in map.values_mut() {
-        p.id += 1;
-    }
+    map.iter_mut().for_each(|(k, p)| p.id += k);
+    map.values_mut().for_each(|p| p.id += 1);
     for (_, p) in &mut *map {
         p.id *= 10;
     }
@@ -419,7 +390,7 @@ fn btree_map_accessors() {
     assert_eq!((&*map).into_iter().count(), 2);
     assert!(format!("{:?}", *map).starts_with("{1: Probe {"));
     block_on(map.async_drop()).unwrap();
-    assert_all_cleaned(&c, 2);
+    assert_counts(&c, 2, 2, 2);
 }
 
 #[cfg(feature = "std")]
@@ -439,9 +410,8 @@ fn hash_map_removal_replacement_and_try_insert_hand_back_guards() {
     map.try_insert("5".into(), probe(&c, 5, false, 0))
         .unwrap()
         .id = 50;
-    let rejected = map
-        .try_insert("5".into(), probe(&c, 6, false, 0))
-        .unwrap_err();
+    let rejected = map.try_insert("5".into(), probe(&c, 6, false, 0));
+    let rejected = rejected.unwrap_err();
     assert_eq!((rejected.id, map["5"].id), (6, 50));
     assert!(map.contains_key("0") && !map.contains_key("2"));
     assert_eq!(map.get("3").map(|p| p.id), Some(3));
@@ -449,12 +419,8 @@ fn hash_map_removal_replacement_and_try_insert_hand_back_guards() {
     let mut keys: Vec<_> = map.keys().cloned().collect();
     keys.sort();
     assert_eq!(keys, ["0", "1", "3", "5"]);
-    for p in map.values_mut() {
-        p.yields += 1;
-    }
-    for (_, p) in map.iter_mut() {
-        p.yields += 1;
-    }
+    map.values_mut().for_each(|p| p.yields += 1);
+    map.iter_mut().for_each(|(_, p)| p.yields += 1);
     assert_eq!(map.iter().count() + (&*map).into_iter().count(), 8);
     let _ = map.hasher();
     assert!(format!("{:?}", *map).starts_with('{'));
@@ -462,31 +428,26 @@ fn hash_map_removal_replacement_and_try_insert_hand_back_guards() {
 
     drop(replaced);
     let report = one_report(ReportKind::Forgotten, "Probe");
-    assert_site(&report, line);
+    assert_site(report.site, file!(), line);
 
     block_on(async_drop_iter(vec![removed, rejected])).unwrap();
     block_on(map.async_drop()).unwrap();
-    assert_eq!((c.started(), c.finished(), c.drops()), (6, 6, 7));
+    assert_counts(&c, 6, 6, 7);
     assert!(take_reports().is_empty());
 }
 
 #[cfg(feature = "std")]
 #[test]
 fn hash_map_with_a_custom_hasher() {
-    use std::collections::hash_map::DefaultHasher;
-    use std::hash::BuildHasherDefault;
-
+    type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
     let c = setup();
-    let mut map = AsyncDropHashMap::with_hasher(BuildHasherDefault::<DefaultHasher>::default());
+    let mut map = AsyncDropHashMap::with_hasher(Hasher::default());
     map.insert(1, probe(&c, 1, true, 0));
     let err = block_on(map.async_drop()).unwrap_err();
     assert_eq!(positions(&err), [(0, 1)]);
-    let map = AsyncDropHashMap::<u8, Probe, _>::with_capacity_and_hasher(
-        2,
-        BuildHasherDefault::<DefaultHasher>::default(),
-    );
+    let map = AsyncDropHashMap::<u8, Probe, _>::with_capacity_and_hasher(2, Hasher::default());
     block_on(map.async_drop()).unwrap();
-    assert_all_cleaned(&c, 1);
+    assert_counts(&c, 1, 1, 1);
 }
 
 // ---------------------------------------------------------------------------------
@@ -496,39 +457,28 @@ fn hash_map_with_a_custom_hasher() {
 #[test]
 fn collection_cleanups_run_concurrently() {
     let c = setup();
-    let mut vec = AsyncDropVec::new();
-    for id in 0..8 {
-        vec.push(probe(&c, id, false, 2));
-    }
+    let vec = vec_of(&c, 0..8, |_| false, |_| 2);
     all_started_before_any_finished(&c, 8, vec.async_drop()).unwrap();
-    assert_all_cleaned(&c, 8);
+    assert_counts(&c, 8, 8, 8);
 
     let c = Counters::new();
-    let mut map = AsyncDropBTreeMap::new();
-    for id in 0..8 {
-        map.insert(id, probe(&c, id, id == 3, 2));
-    }
+    let map = btree_of(&c, 0..8, |id| id == 3, |_| 2);
     let err = all_started_before_any_finished(&c, 8, map.async_drop()).unwrap_err();
     assert_eq!(positions(&err), [(3, 3)]);
-    assert_all_cleaned(&c, 8);
+    assert_counts(&c, 8, 8, 8);
+
+    #[cfg(feature = "std")]
+    {
+        let c = Counters::new();
+        let map = hash_of(&c, 0..8, |_| false, |_| 3);
+        all_started_before_any_finished(&c, 8, map.async_drop()).unwrap();
+        assert_counts(&c, 8, 8, 8);
+    }
 
     let c = Counters::new();
     let guards: Vec<_> = (0..8).map(|id| probe(&c, id, false, 2)).collect();
     all_started_before_any_finished(&c, 8, async_drop_iter(guards)).unwrap();
-    assert_all_cleaned(&c, 8);
-    assert!(take_reports().is_empty());
-}
-
-#[cfg(feature = "std")]
-#[test]
-fn hash_map_cleanup_runs_concurrently() {
-    let c = setup();
-    let mut map = AsyncDropHashMap::new();
-    for id in 0..8 {
-        map.insert(id, probe(&c, id, false, 3));
-    }
-    all_started_before_any_finished(&c, 8, map.async_drop()).unwrap();
-    assert_all_cleaned(&c, 8);
+    assert_counts(&c, 8, 8, 8);
     assert!(take_reports().is_empty());
 }
 
@@ -537,73 +487,49 @@ fn local_resources_start_together_when_cleaned_up_concurrently() {
     record_reports();
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut vec = AsyncDropVec::new();
-    for id in 0..4 {
-        vec.push(step(&log, id, 1, id == 2));
-    }
+    vec.extend((0..4).map(|id| step(&log, id, 1, id == 2)));
     let err = block_on(vec.async_drop()).unwrap_err();
     assert_eq!(err.into_vec(), [2]);
     let log = log.borrow();
     assert_eq!(log.len(), 8);
-    assert!(
-        log[..4].iter().all(|e| matches!(e, Event::Start(_))),
-        "{log:?}"
-    );
+    let starts = log[..4].iter().all(|e| matches!(e, Event::Start(_)));
+    assert!(starts, "{log:?}");
 }
 
 #[test]
-fn vec_in_order_cleans_up_last_first_one_at_a_time() {
+fn in_order_cleans_up_the_last_element_first_one_at_a_time() {
     record_reports();
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut vec = AsyncDropVec::new();
-    for id in 0..5 {
-        vec.push(step(&log, id, 2, id == 1 || id == 3));
-    }
+    vec.extend((0..5).map(|id| step(&log, id, 2, id == 1 || id == 3)));
     let err = block_on(AsyncDropVec::async_drop_in_order(vec)).unwrap_err();
-    assert_eq!(*log.borrow(), sequential(&[4, 3, 2, 1, 0]));
+    assert_eq!(log.take(), sequential(&[4, 3, 2, 1, 0]));
     // Every error, in index order (not cleanup order).
-    assert_eq!(
-        err.iter_indexed().map(|(i, e)| (i, *e)).collect::<Vec<_>>(),
-        [(1, 1), (3, 3)]
-    );
-    assert_eq!(err.total(), 5);
-    assert!(take_reports().is_empty());
-}
+    assert_eq!((indexed(&err), err.total()), (vec![(1, 1), (3, 3)], 5));
 
-#[test]
-fn btree_map_in_order_cleans_up_largest_key_first() {
-    record_reports();
-    let log = Rc::new(RefCell::new(Vec::new()));
+    // A map: the largest key first.
     let mut map = AsyncDropBTreeMap::new();
     for key in [3, 1, 4, 2] {
         map.insert(key, step(&log, key, 1, key == 4 || key == 1));
     }
     let err = block_on(AsyncDropBTreeMap::async_drop_in_order(map)).unwrap_err();
     assert_eq!(*log.borrow(), sequential(&[4, 3, 2, 1]));
-    assert_eq!(
-        err.iter_indexed().map(|(i, e)| (i, *e)).collect::<Vec<_>>(),
-        [(0, 1), (3, 4)]
-    );
+    assert_eq!(indexed(&err), [(0, 1), (3, 4)]);
     assert!(take_reports().is_empty());
 }
 
 #[test]
 fn in_order_cleanup_of_probes_cleans_every_element_once() {
     let c = setup();
-    let mut vec = AsyncDropVec::new();
-    for id in 0..4 {
-        vec.push(probe(&c, id, id == 0, 1));
-    }
+    let vec = vec_of(&c, 0..4, |id| id == 0, |_| 1);
     let err = block_on(AsyncDropVec::async_drop_in_order(vec)).unwrap_err();
     assert_eq!(positions(&err), [(0, 0)]);
-    assert_all_cleaned(&c, 4);
+    assert_counts(&c, 4, 4, 4);
 
     let c = Counters::new();
-    let mut map = AsyncDropBTreeMap::new();
-    for id in 0..4 {
-        map.insert(id, probe(&c, id, false, 1));
-    }
+    let map = btree_of(&c, 0..4, |_| false, |_| 1);
     block_on(AsyncDropBTreeMap::async_drop_in_order(map)).unwrap();
-    assert_all_cleaned(&c, 4);
+    assert_counts(&c, 4, 4, 4);
     let empty = AsyncDropVec::<Probe>::new();
     block_on(AsyncDropVec::async_drop_in_order(empty)).unwrap();
     assert!(take_reports().is_empty());
@@ -616,35 +542,22 @@ fn in_order_cleanup_of_probes_cleans_every_element_once() {
 #[test]
 fn forgotten_collection_is_reported_once_and_drops_every_element() {
     let c = setup();
-    let (mut vec, line) = (AsyncDropVec::new(), line!());
-    for id in 0..5 {
-        vec.push(probe(&c, id, false, 0));
-    }
+    let (vec, line) = (vec_of(&c, 0..5, |_| false, |_| 0), line!());
     drop(vec);
     let report = one_report(ReportKind::Forgotten, "AsyncDropVec");
-    assert_site(&report, line);
+    assert_site(report.site, file!(), line);
     assert_eq!((c.started(), c.drops()), (0, 5));
 
-    let mut map = AsyncDropBTreeMap::new();
-    for id in 0..5 {
-        map.insert(id, probe(&c, id, false, 0));
-    }
-    drop(map);
+    drop(btree_of(&c, 0..5, |_| false, |_| 0));
     one_report(ReportKind::Forgotten, "AsyncDropBTreeMap");
     assert_eq!((c.started(), c.drops()), (0, 10));
-}
 
-#[cfg(feature = "std")]
-#[test]
-fn forgotten_hash_map_is_reported_once() {
-    let c = setup();
-    let mut map = AsyncDropHashMap::new();
-    for id in 0..5 {
-        map.insert(id, probe(&c, id, false, 0));
+    #[cfg(feature = "std")]
+    {
+        drop(hash_of(&c, 0..5, |_| false, |_| 0));
+        one_report(ReportKind::Forgotten, "AsyncDropHashMap");
+        assert_eq!((c.started(), c.drops()), (0, 15));
     }
-    drop(map);
-    one_report(ReportKind::Forgotten, "AsyncDropHashMap");
-    assert_eq!((c.started(), c.drops()), (0, 5));
 }
 
 /// Polls `fut` until at least one but not every probe has finished, then drops it.
@@ -661,73 +574,47 @@ fn cancel_midway<F: Future>(c: &Counters, n: usize, fut: F) {
 }
 
 #[test]
-fn vec_cleanup_cancelled_midway_drops_the_rest_once_and_reports_once() {
+fn collection_cleanups_cancelled_midway_drop_the_rest_once_and_report_once() {
     let c = setup();
-    let (mut vec, line) = (AsyncDropVec::new(), line!());
-    for id in 0..8 {
-        vec.push(probe(&c, id, false, id as usize));
-    }
+    let (vec, line) = (vec_of(&c, 0..8, |_| false, |id| id as usize), line!());
     cancel_midway(&c, 8, vec.async_drop());
     let report = one_report(ReportKind::Cancelled, "AsyncDropVec");
-    assert_site(&report, line);
-}
+    assert_site(report.site, file!(), line);
 
-#[test]
-fn vec_in_order_cleanup_cancelled_midway_reports_the_collection_once() {
-    let c = setup();
-    let (mut vec, line) = (AsyncDropVec::new(), line!());
-    for id in 0..4 {
-        vec.push(probe(&c, id, false, 2));
-    }
+    let c = Counters::new();
+    let (vec, line) = (vec_of(&c, 0..4, |_| false, |_| 2), line!());
     cancel_midway(&c, 4, AsyncDropVec::async_drop_in_order(vec));
+    let started = c.started();
     assert_eq!(
-        c.started(),
-        2,
+        started, 2,
         "the last one finished, the one before was running"
     );
     let report = one_report(ReportKind::Cancelled, "AsyncDropVec");
-    assert_site(&report, line);
-}
+    assert_site(report.site, file!(), line);
 
-#[test]
-fn map_cleanups_cancelled_midway_report_once() {
-    let c = setup();
-    let mut map = AsyncDropBTreeMap::new();
-    for id in 0..6 {
-        map.insert(id, probe(&c, id, false, id as usize));
-    }
+    let c = Counters::new();
+    let map = btree_of(&c, 0..6, |_| false, |id| id as usize);
     cancel_midway(&c, 6, map.async_drop());
     one_report(ReportKind::Cancelled, "AsyncDropBTreeMap");
 
     let c = Counters::new();
-    let mut map = AsyncDropBTreeMap::new();
-    for id in 0..3 {
-        map.insert(id, probe(&c, id, false, 1));
-    }
+    let map = btree_of(&c, 0..3, |_| false, |_| 1);
     cancel_midway(&c, 3, AsyncDropBTreeMap::async_drop_in_order(map));
     one_report(ReportKind::Cancelled, "AsyncDropBTreeMap");
-}
 
-#[cfg(feature = "std")]
-#[test]
-fn hash_map_cleanup_cancelled_midway_reports_once() {
-    let c = setup();
-    let mut map = AsyncDropHashMap::new();
-    for id in 0..6 {
-        map.insert(id, probe(&c, id, false, id as usize));
+    #[cfg(feature = "std")]
+    {
+        let c = Counters::new();
+        let map = hash_of(&c, 0..6, |_| false, |id| id as usize);
+        cancel_midway(&c, 6, map.async_drop());
+        one_report(ReportKind::Cancelled, "AsyncDropHashMap");
     }
-    cancel_midway(&c, 6, map.async_drop());
-    one_report(ReportKind::Cancelled, "AsyncDropHashMap");
 }
 
 #[test]
 fn unpolled_collection_cleanup_dropped_reports_cancelled_once() {
     let c = setup();
-    let mut vec = AsyncDropVec::new();
-    for id in 0..3 {
-        vec.push(probe(&c, id, false, 0));
-    }
-    drop(vec.async_drop());
+    drop(vec_of(&c, 0..3, |_| false, |_| 0).async_drop());
     one_report(ReportKind::Cancelled, "AsyncDropVec");
     assert_eq!((c.started(), c.drops()), (0, 3));
 }
@@ -747,11 +634,7 @@ fn panic_in_one_element_cleanup_drops_every_element_once_without_reports() {
     let c = setup();
     let mut vec = AsyncDropVec::new();
     for id in 0..5 {
-        let behaviour = if id == 2 {
-            Behaviour::Panic
-        } else {
-            Behaviour::Succeed
-        };
+        let behaviour = [Behaviour::Succeed, Behaviour::Panic][usize::from(id == 2)];
         vec.push(Probe::new(&c).id(id).behaviour(behaviour).yields(1).guard());
     }
     let r = catch_unwind(AssertUnwindSafe(|| block_on(vec.async_drop())));
@@ -763,18 +646,12 @@ fn panic_in_one_element_cleanup_drops_every_element_once_without_reports() {
     let c = Counters::new();
     let mut vec = AsyncDropVec::new();
     for id in 0..3 {
-        let behaviour = if id == 1 {
-            Behaviour::Panic
-        } else {
-            Behaviour::Fail(code(id))
-        };
+        let behaviour = [Behaviour::Fail(code(id)), Behaviour::Panic][usize::from(id == 1)];
         vec.push(Probe::new(&c).id(id).behaviour(behaviour).guard());
     }
-    let r = catch_unwind(AssertUnwindSafe(|| {
-        block_on(AsyncDropVec::async_drop_in_order(vec))
-    }));
-    assert!(r.is_err());
-    assert_eq!((c.started(), c.finished(), c.drops()), (2, 1, 3));
+    let in_order = AsyncDropVec::async_drop_in_order(vec);
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(in_order))).is_err());
+    assert_counts(&c, 2, 1, 3);
     assert!(take_reports().is_empty());
 }
 
@@ -788,12 +665,12 @@ fn async_drop_iter_cleans_up_guards_and_bare_values() {
     let guards = (0..5).map(|id| probe(&c, id, id >= 3, 4 - id as usize));
     let err = block_on(async_drop_iter(guards)).unwrap_err();
     assert_eq!(positions(&err), [(3, 3), (4, 4)]);
-    assert_all_cleaned(&c, 5);
+    assert_counts(&c, 5, 5, 5);
 
     let c = Counters::new();
     let bare = (0..3).map(|id| Probe::new(&c).id(id).yields(1));
     block_on(async_drop_iter(bare)).unwrap();
-    assert_all_cleaned(&c, 3);
+    assert_counts(&c, 3, 3, 3);
 
     block_on(async_drop_iter(Vec::<AsyncDropGuard<Probe>>::new())).unwrap();
     block_on(async_drop_iter(None::<Probe>)).unwrap();
@@ -805,10 +682,8 @@ fn async_drop_iter_is_fused_and_debug() {
     let c = setup();
     let mut fut = async_drop_iter((0..2).map(|id| probe(&c, id, false, 1)));
     let debug = format!("{fut:?}");
-    assert!(
-        debug.contains("total: 2") && debug.contains("running: 2"),
-        "{debug}"
-    );
+    let counts = debug.contains("total: 2") && debug.contains("running: 2");
+    assert!(counts, "{debug}");
     assert!(!fut.is_terminated());
     let out = loop {
         if let Poll::Ready(out) = poll_once(&mut fut) {
@@ -819,7 +694,7 @@ fn async_drop_iter_is_fused_and_debug() {
     assert!(fut.is_terminated());
     let again = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)));
     assert!(again.is_err(), "polling after completion panics");
-    assert_all_cleaned(&c, 2);
+    assert_counts(&c, 2, 2, 2);
     assert!(take_reports().is_empty());
 }
 
@@ -829,39 +704,18 @@ fn async_drop_iter_is_fused_and_debug() {
 
 const SCALE: usize = if cfg!(miri) { 100 } else { 100_000 };
 
-/// A resource whose cleanup yields once and counts its polls.
-struct Ticket {
-    polls: Rc<Cell<usize>>,
-}
-
-struct TicketCleanup {
-    polls: Rc<Cell<usize>>,
-    yielded: bool,
-}
-
-impl Future for TicketCleanup {
-    type Output = Result<(), Infallible>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.polls.set(self.polls.get() + 1);
-        if self.yielded {
-            Poll::Ready(Ok(()))
-        } else {
-            self.yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
+/// A resource whose cleanup yields once and counts its polls (one before it
+/// yields, one after; polling it after it finished panics).
+struct Ticket(Rc<Cell<usize>>);
 
 impl LocalAsyncDrop for Ticket {
     type Error = Infallible;
 
-    fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
-        TicketCleanup {
-            polls: self.polls,
-            yielded: false,
-        }
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
+        self.0.set(self.0.get() + 1);
+        yield_now().await;
+        self.0.set(self.0.get() + 1);
+        Ok(())
     }
 }
 
@@ -882,11 +736,7 @@ fn scale_cleanup_of_many_elements_is_one_pass() {
     record_reports();
     let polls = Rc::new(Cell::new(0));
     let mut vec = AsyncDropVec::with_capacity(SCALE);
-    vec.extend((0..SCALE).map(|_| {
-        AsyncDropGuard::new(Ticket {
-            polls: polls.clone(),
-        })
-    }));
+    vec.extend((0..SCALE).map(|_| AsyncDropGuard::new(Ticket(polls.clone()))));
     let start = std::time::Instant::now();
     let outer = count_outer_polls(vec.async_drop());
     let elapsed = start.elapsed();
@@ -902,10 +752,7 @@ fn scale_cleanup_of_many_elements_is_one_pass() {
     );
     assert_eq!(Rc::strong_count(&polls), 1, "every ticket dropped");
     #[cfg(not(debug_assertions))]
-    assert!(
-        elapsed < std::time::Duration::from_secs(1),
-        "{SCALE} cleanups took {elapsed:?}"
-    );
+    assert!(elapsed.as_secs() < 1, "{SCALE} cleanups took {elapsed:?}");
     let _ = elapsed;
     assert!(take_reports().is_empty());
 }
@@ -917,16 +764,10 @@ fn scale_in_order_cleanup_polls_each_element_twice() {
     let n = SCALE / 10;
     let mut map = AsyncDropBTreeMap::new();
     for key in 0..n {
-        map.insert(
-            key,
-            AsyncDropGuard::new(Ticket {
-                polls: polls.clone(),
-            }),
-        );
+        map.insert(key, AsyncDropGuard::new(Ticket(polls.clone())));
     }
     let outer = count_outer_polls(AsyncDropBTreeMap::async_drop_in_order(map));
-    assert_eq!(polls.get(), 2 * n);
-    assert_eq!(outer, n + 1);
+    assert_eq!((polls.get(), outer), (2 * n, n + 1));
     assert!(take_reports().is_empty());
 }
 
@@ -954,7 +795,7 @@ fn async_drop_iter_future_is_unpin_and_send_for_send_cleanups() {
     let fut = async_drop_iter((0..2).map(|id| probe(&c, id, false, 0)));
     assert_send_unpin(&fut);
     block_on(fut).unwrap();
-    assert_all_cleaned(&c, 2);
+    assert_counts(&c, 2, 2, 2);
 }
 
 // ---------------------------------------------------------------------------------
@@ -964,14 +805,6 @@ fn async_drop_iter_future_is_unpin_and_send_for_send_cleanups() {
 mod properties {
     use super::*;
     use proptest::prelude::*;
-
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: if cfg!(miri) { 4 } else { 128 },
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
 
     #[derive(Debug, Clone)]
     enum VecOp {
@@ -994,14 +827,6 @@ mod properties {
         ]
     }
 
-    fn behaviour(id: u32, fail: bool) -> Behaviour {
-        if fail {
-            Behaviour::Fail(code(id))
-        } else {
-            Behaviour::Succeed
-        }
-    }
-
     /// What the test expects of the values handed back by the collection.
     #[derive(Default)]
     struct Loose {
@@ -1021,27 +846,18 @@ mod properties {
 
         /// Cleans up the loose guards; checks their errors against their behaviour.
         fn finish(self, c: &Counters, created: usize, reports: Vec<Seen>) {
-            let expected: Vec<(usize, u32)> = self
-                .guards
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| fails(p))
-                .map(|(i, p)| (i, p.id))
-                .collect();
+            let expected = failing(self.guards.iter().map(|p| (p.id, fails(p))));
             assert_eq!(outcome(block_on(async_drop_iter(self.guards))), expected);
             assert_eq!(reports.len(), self.forgotten, "{reports:#?}");
             assert!(reports.iter().all(|r| r.kind == ReportKind::Forgotten));
             let cleaned = created - self.forgotten;
-            assert_eq!(
-                (c.started(), c.finished(), c.drops()),
-                (cleaned, cleaned, created),
-                "every value cleaned up or dropped exactly once"
-            );
+            // Every value cleaned up or dropped exactly once.
+            assert_counts(c, cleaned, cleaned, created);
         }
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(common::proptest_config(128))]
 
         #[test]
         fn vec_random_operations_lose_nothing(
@@ -1099,12 +915,7 @@ mod properties {
                 vec.iter().map(|p| (p.id, fails(p))).collect::<Vec<_>>(),
                 model.clone()
             );
-            let expected: Vec<(usize, u32)> = model
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, fail))| *fail)
-                .map(|(i, (id, _))| (i, *id))
-                .collect();
+            let expected = failing(model.iter().copied());
             let result = if in_order {
                 block_on(AsyncDropVec::async_drop_in_order(vec))
             } else {
@@ -1186,20 +997,15 @@ mod properties {
                 }
                 prop_assert_eq!($map.len(), model.len());
             }
-            let mut actual: Vec<(u8, u32, bool)> =
-                $map.iter().map(|(k, p)| (*k, p.id, fails(p))).collect();
+            let mut actual: Vec<_> = $map.iter().map(|(k, p)| (*k, (p.id, fails(p)))).collect();
             actual.sort();
-            let modelled: Vec<(u8, u32, bool)> = model
-                .iter()
-                .map(|(k, (id, fail))| (*k, *id, *fail))
-                .collect();
-            prop_assert_eq!(actual, modelled);
+            prop_assert_eq!(actual, model.clone().into_iter().collect::<Vec<_>>());
             model
         }};
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(common::proptest_config(128))]
 
         #[test]
         fn btree_map_random_operations_lose_nothing(
@@ -1212,12 +1018,7 @@ mod properties {
             let mut next = 0u32;
             let model = run_map_ops!(map, c, ops, loose, next);
             // Element order is key order.
-            let expected: Vec<(usize, u32)> = model
-                .values()
-                .enumerate()
-                .filter(|(_, (_, fail))| *fail)
-                .map(|(i, (id, _))| (i, *id))
-                .collect();
+            let expected = failing(model.values().copied());
             let result = if in_order {
                 block_on(AsyncDropBTreeMap::async_drop_in_order(map))
             } else {
@@ -1238,12 +1039,7 @@ mod properties {
             let mut next = 0u32;
             run_map_ops!(map, c, ops, loose, next);
             // Element order is the order `values()` lists them in.
-            let expected: Vec<(usize, u32)> = map
-                .values()
-                .enumerate()
-                .filter(|(_, p)| fails(p))
-                .map(|(i, p)| (i, p.id))
-                .collect();
+            let expected = failing(map.values().map(|p| (p.id, fails(p))));
             prop_assert_eq!(outcome(block_on(map.async_drop())), expected);
             loose.finish(&c, next as usize, take_reports());
         }

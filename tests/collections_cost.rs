@@ -12,17 +12,23 @@ use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec};
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
 use common::counting::{allocations, CountingAlloc};
 use common::{run_to_end as run, yield_now};
+use std::fmt::Debug;
+use std::future::Future;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// The documented cost of a concurrent cleanup of `n` values with no failure.
 fn concurrent(n: usize) -> usize {
-    if n == 0 {
-        0
-    } else {
-        2
-    }
+    2 * usize::from(n > 0)
+}
+
+/// How many allocations making and running the cleanup `make` returns took; the
+/// cleanup must succeed.
+fn cost<F: Future<Output = Result<(), E>>, E: Debug>(make: impl FnOnce() -> F) -> usize {
+    let (r, allocs) = allocations(|| run(make()));
+    r.unwrap();
+    allocs
 }
 
 /// A resource whose cleanup yields once and fails if its number is odd.
@@ -73,9 +79,7 @@ const SIZES: [usize; 6] = [0, 1, 2, 10, 100, MANY];
 fn vec_cleanup_allocates_twice() {
     for n in SIZES {
         let vec = vec_of(n, 0);
-        let (r, allocs) = allocations(|| run(vec.async_drop()));
-        r.unwrap();
-        assert_eq!(allocs, concurrent(n), "N = {n}");
+        assert_eq!(cost(|| vec.async_drop()), concurrent(n), "N = {n}");
     }
 }
 
@@ -83,9 +87,11 @@ fn vec_cleanup_allocates_twice() {
 fn maps_cleanup_allocates_twice() {
     for n in SIZES {
         let map = btree_of(n, 0);
-        let (r, allocs) = allocations(|| run(map.async_drop()));
-        r.unwrap();
-        assert_eq!(allocs, concurrent(n), "BTreeMap, N = {n}");
+        assert_eq!(
+            cost(|| map.async_drop()),
+            concurrent(n),
+            "BTreeMap, N = {n}"
+        );
     }
     #[cfg(feature = "std")]
     for n in SIZES {
@@ -93,37 +99,26 @@ fn maps_cleanup_allocates_twice() {
         for i in 0..n as u64 {
             map.insert(i, AsyncDropGuard::new(Conn(2 * i)));
         }
-        let (r, allocs) = allocations(|| run(map.async_drop()));
-        r.unwrap();
-        assert_eq!(allocs, concurrent(n), "HashMap, N = {n}");
+        assert_eq!(cost(|| map.async_drop()), concurrent(n), "HashMap, N = {n}");
     }
 }
 
 #[test]
 fn async_drop_iter_and_vec_allocate_twice() {
+    let guards = |n| numbers(n, 0).map(|i| AsyncDropGuard::new(Conn(i)));
     for n in SIZES {
-        let guards: Vec<_> = numbers(n, 0)
-            .map(|i| AsyncDropGuard::new(Conn(i)))
-            .collect();
-        let (r, allocs) = allocations(|| run(async_drop_iter(guards)));
-        r.unwrap();
+        let collected: Vec<_> = guards(n).collect();
+        let allocs = cost(|| async_drop_iter(collected));
         assert_eq!(allocs, concurrent(n), "async_drop_iter, N = {n}");
 
         // A bare iterator of values: nothing collected first.
-        let (r, allocs) = allocations(|| run(async_drop_iter(numbers(n, 0).map(Conn))));
-        r.unwrap();
-        assert_eq!(
-            allocs,
-            concurrent(n),
-            "async_drop_iter of a lazy iterator, N = {n}"
-        );
+        let allocs = cost(|| async_drop_iter(numbers(n, 0).map(Conn)));
+        let lazy = "async_drop_iter of a lazy iterator";
+        assert_eq!(allocs, concurrent(n), "{lazy}, N = {n}");
 
         // `Vec<T>` (no collection guard) costs the same.
-        let guards: Vec<_> = numbers(n, 0)
-            .map(|i| AsyncDropGuard::new(Conn(i)))
-            .collect();
-        let (r, allocs) = allocations(|| run(guards.local_async_drop_impl()));
-        r.unwrap();
+        let collected: Vec<_> = guards(n).collect();
+        let allocs = cost(|| collected.local_async_drop_impl());
         assert_eq!(allocs, concurrent(n), "Vec<T>, N = {n}");
     }
 }
@@ -132,13 +127,11 @@ fn async_drop_iter_and_vec_allocate_twice() {
 fn ordered_cleanup_allocates_nothing() {
     for n in SIZES {
         let vec = vec_of(n, 0);
-        let (r, allocs) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
-        r.unwrap();
+        let allocs = cost(|| AsyncDropVec::async_drop_in_order(vec));
         assert_eq!(allocs, 0, "AsyncDropVec, N = {n}");
 
         let map = btree_of(n, 0);
-        let (r, allocs) = allocations(|| run(AsyncDropBTreeMap::async_drop_in_order(map)));
-        r.unwrap();
+        let allocs = cost(|| AsyncDropBTreeMap::async_drop_in_order(map));
         assert_eq!(allocs, 0, "AsyncDropBTreeMap, N = {n}");
     }
 }
@@ -169,8 +162,9 @@ fn failures_add_the_error_list() {
         let vec = vec_of(n, k);
         let (r, allocs) = allocations(|| run(AsyncDropVec::async_drop_in_order(vec)));
         assert_eq!(r.unwrap_err().len(), k);
+        let within = (1..=bound).contains(&allocs);
         assert!(
-            (1..=bound).contains(&allocs),
+            within,
             "in order, N = {n}, {k} failures: {allocs} allocations"
         );
     }
@@ -179,22 +173,13 @@ fn failures_add_the_error_list() {
 #[test]
 fn composition_allocates_nothing_itself() {
     let some = Some(AsyncDropGuard::new(Conn(0)));
-    let (r, allocs) = allocations(|| run(some.local_async_drop_impl()));
-    r.unwrap();
-    assert_eq!(allocs, 0, "Option");
-
+    assert_eq!(cost(|| some.local_async_drop_impl()), 0, "Option");
     let ok: Result<_, String> = Ok(AsyncDropGuard::new(Conn(0)));
-    let (r, allocs) = allocations(|| run(ok.local_async_drop_impl()));
-    r.unwrap();
-    assert_eq!(allocs, 0, "Result");
-
+    assert_eq!(cost(|| ok.local_async_drop_impl()), 0, "Result");
     let boxed = AsyncDropGuard::new(Box::new(Conn(0)));
-    let (r, allocs) = allocations(|| run(boxed.async_drop()));
-    r.unwrap();
-    assert_eq!(allocs, 0, "Box<T>: the box is freed, nothing allocated");
-
+    let freed = "Box<T>: the box is freed, nothing allocated";
+    assert_eq!(cost(|| boxed.async_drop()), 0, "{freed}");
     let boxed_guard = Box::new(AsyncDropGuard::new(Conn(0)));
-    let (r, allocs) = allocations(|| run(boxed_guard.local_async_drop_impl()));
-    r.unwrap();
+    let allocs = cost(|| boxed_guard.local_async_drop_impl());
     assert_eq!(allocs, 0, "Box<AsyncDropGuard<T>>");
 }

@@ -47,20 +47,19 @@ impl Board {
     }
 }
 
-/// A resource whose cleanup waits `waits` times for a wake-up from the test.
+/// A resource whose cleanup (itself, as a future) waits `waits` times for a
+/// wake-up from the test.
 struct Waiter {
     id: usize,
     waits: usize,
     board: Rc<Board>,
 }
 
-struct Wait(Waiter);
-
-impl Future for Wait {
+impl Future for Waiter {
     type Output = Result<(), Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Waiter { id, waits, board } = &mut self.0;
+        let Waiter { id, waits, board } = &mut *self;
         let polls = board.polls[*id].get() + 1;
         board.polls[*id].set(polls);
         assert!(
@@ -80,7 +79,7 @@ impl LocalAsyncDrop for Waiter {
     type Error = Infallible;
 
     fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
-        Wait(self)
+        self
     }
 }
 
@@ -150,8 +149,8 @@ struct Counts {
     wakes: AtomicUsize,
 }
 
-/// A resource whose cleanup waits `waits` times; each time it hands a clone of its
-/// waker to a waking thread.
+/// A resource whose cleanup (itself, as a future) waits `waits` times; each time it
+/// hands a clone of its waker to a waking thread.
 struct Remote {
     id: usize,
     waits: usize,
@@ -159,33 +158,21 @@ struct Remote {
     to_waker: mpsc::Sender<(usize, Waker, Arc<Counts>)>,
 }
 
-struct RemoteWait(Remote);
-
-impl Future for RemoteWait {
+impl Future for Remote {
     type Output = Result<(), Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let remote = &mut self.0;
+        let remote = &mut *self;
         let polls = remote.counts.polls.fetch_add(1, Ordering::SeqCst) + 1;
-        let wakes = remote.counts.wakes.load(Ordering::SeqCst);
-        assert!(
-            polls <= wakes + 1,
-            "cleanup {} polled without a wake-up",
-            remote.id
-        );
+        let (id, wakes) = (remote.id, remote.counts.wakes.load(Ordering::SeqCst));
+        assert!(polls <= wakes + 1, "cleanup {id} polled without a wake-up");
         if remote.waits == 0 {
             return Poll::Ready(Ok(()));
         }
         remote.waits -= 1;
-        let job = (
-            remote.id + remote.waits,
-            cx.waker().clone(),
-            remote.counts.clone(),
-        );
-        remote
-            .to_waker
-            .send(job)
-            .expect("the waking thread is alive");
+        let (waker, counts) = (cx.waker().clone(), remote.counts.clone());
+        let sent = remote.to_waker.send((id + remote.waits, waker, counts));
+        sent.expect("the waking thread is alive");
         Poll::Pending
     }
 }
@@ -194,7 +181,7 @@ impl LocalAsyncDrop for Remote {
     type Error = Infallible;
 
     fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
-        RemoteWait(self)
+        self
     }
 }
 

@@ -10,38 +10,27 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
-use asyncdrop::{
-    AsyncDrop, AsyncDropArc, AsyncDropGuard, AsyncDropMutex, AsyncDropMutexGuard, LocalAsyncDrop,
-    ReportKind,
-};
+use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropMutex, AsyncDropMutexGuard, ReportKind};
 use common::{
-    assert_counts, implements, poll_once, record_reports, setup, take_reports, yield_now,
-    Behaviour, Counters, Probe, ProbeError,
+    assert_counts, assert_site, implements, one_report, poll_once, record_reports, setup, site_of,
+    take_reports, yield_now, Behaviour, Counters, Local, NotSync, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
 
 #[test]
-fn cleanup_cleans_up_the_value() {
+fn cleanup_cleans_up_the_value_and_passes_its_error_on() {
     let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(block_on(m.async_drop()), Ok(()));
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn cleanup_error_comes_back() {
-    let counters = setup();
-    let m = AsyncDropMutex::new(
-        Probe::new(&counters)
-            .id(4)
-            .behaviour(Behaviour::Fail(2))
-            .guard(),
-    );
+    let failing = Probe::new(&counters).id(4).behaviour(Behaviour::Fail(2));
+    let m = AsyncDropMutex::new(failing.guard());
     assert_eq!(block_on(m.async_drop()), Err(ProbeError { id: 4, code: 2 }));
-    assert_counts(&counters, 1, 1, 1);
+    assert_counts(&counters, 2, 2, 2);
 }
 
 #[test]
@@ -69,11 +58,8 @@ fn lock_try_lock_and_get_mut() {
 fn into_inner_hands_the_guarded_value_back() {
     let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).id(8).guard());
-    let line = line!() + 1;
-    let probe = AsyncDropMutex::into_inner(m);
-    if let Some(site) = AsyncDropGuard::site(&probe) {
-        assert_eq!((site.file(), site.line()), (file!(), line));
-    }
+    let (probe, line) = (AsyncDropMutex::into_inner(m), line!());
+    assert_site(site_of(&probe), file!(), line);
     assert_eq!(probe.id, 8);
     assert_counts(&counters, 0, 0, 0);
     block_on(probe.async_drop()).unwrap();
@@ -86,10 +72,7 @@ fn a_forgotten_mutex_is_reported_and_drops_the_value() {
     let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     drop(m);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-    assert!(reports[0].type_name.contains("AsyncDropMutex"));
+    one_report(ReportKind::Forgotten, "AsyncDropMutex");
     assert_counts(&counters, 0, 0, 1);
 }
 
@@ -103,9 +86,8 @@ fn a_dropped_lock_future_gives_up_the_wait() {
     drop(waiting);
     drop(held);
     let mut again = Box::pin(AsyncDropMutex::lock(&m));
-    let locked = match poll_once(&mut again) {
-        std::task::Poll::Ready(locked) => locked,
-        std::task::Poll::Pending => panic!("the mutex is free"),
+    let std::task::Poll::Ready(locked) = poll_once(&mut again) else {
+        panic!("the mutex is free");
     };
     drop(locked);
     drop(again);
@@ -272,26 +254,8 @@ fn the_last_task_on_a_thread_pool_cleans_up() {
 // Auto traits
 // ---------------------------------------------------------------------------------
 
-/// `Send` but not `Sync`: the mutex makes it shareable.
-struct NotSync(Cell<u8>);
-impl AsyncDrop for NotSync {
-    type Error = core::convert::Infallible;
-    async fn async_drop_impl(self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
-/// Neither `Send` nor `Sync`; cleaned up on a local executor.
-struct Local(Rc<Cell<bool>>);
-impl LocalAsyncDrop for Local {
-    type Error = core::convert::Infallible;
-    async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
-        yield_now().await;
-        self.0.set(true);
-        Ok(())
-    }
-}
-
+/// `NotSync` is `Send` but not `Sync`: the mutex makes it shareable. `Local` is
+/// neither; it is cleaned up on a local executor.
 #[test]
 fn auto_traits() {
     let counters = setup();

@@ -12,12 +12,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
 use common::{
-    assert_counts, implements, record_reports, setup, take_reports, yield_now, Behaviour, Counters,
-    Probe, ProbeError,
+    assert_counts, assert_site, clean_up, implements, one_report, poll_once, record_reports, setup,
+    take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::block_on;
 use futures_util::future::FusedFuture;
@@ -28,50 +28,24 @@ use proptest::prelude::*;
 // Helpers
 // ---------------------------------------------------------------------------------
 
-/// What happened to the shared future itself.
-#[derive(Debug, Default)]
-struct Runs {
-    /// Times the future body started.
-    started: AtomicUsize,
-    /// Times it produced its output.
-    finished: AtomicUsize,
-}
-
-impl Runs {
-    fn new() -> Arc<Runs> {
-        Arc::new(Runs::default())
-    }
-    fn started(&self) -> usize {
-        self.started.load(Ordering::SeqCst)
-    }
-    fn finished(&self) -> usize {
-        self.finished.load(Ordering::SeqCst)
-    }
-}
-
 /// A future that yields `yields` times, then "opens" a probe (`id`, `behaviour`).
+/// `runs` counts the starts and ends of the future itself.
 fn open(
     counters: &Arc<Counters>,
-    runs: &Arc<Runs>,
+    runs: &Arc<Counters>,
     yields: usize,
     behaviour: Behaviour,
 ) -> impl Future<Output = AsyncDropGuard<Probe>> + Send + 'static {
     let counters = counters.clone();
     let runs = runs.clone();
     async move {
-        runs.started.fetch_add(1, Ordering::SeqCst);
+        runs.cleanups_started.fetch_add(1, Ordering::SeqCst);
         for _ in 0..yields {
             yield_now().await;
         }
-        runs.finished.fetch_add(1, Ordering::SeqCst);
+        runs.cleanups_finished.fetch_add(1, Ordering::SeqCst);
         Probe::new(&counters).id(1).behaviour(behaviour).guard()
     }
-}
-
-/// Polls `fut` once with a no-op waker.
-fn poll_pinned<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
-    let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-    fut.poll(&mut cx)
 }
 
 // ---------------------------------------------------------------------------------
@@ -83,7 +57,7 @@ fn clones_on_a_thread_pool_await_the_same_output() {
     record_reports();
     let tasks = if cfg!(miri) { 3 } else { 8 };
     let counters = Counters::new();
-    let runs = Runs::new();
+    let runs = Counters::new();
     let root = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
@@ -121,16 +95,11 @@ fn clones_on_a_thread_pool_await_the_same_output() {
 
 #[test]
 fn the_output_is_cleaned_up_after_every_clone_and_handle() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
-    let (h1, h2) = block_on(async {
-        (
-            AsyncDropShared::output(&a).await,
-            AsyncDropShared::output(&b).await,
-        )
-    });
+    let h1 = block_on(AsyncDropShared::output(&a));
+    let h2 = block_on(AsyncDropShared::output(&b));
     assert!(AsyncDropArc::ptr_eq(&h1, &h2));
     assert_eq!(AsyncDropArc::strong_count(&h1), 3); // two handles + the clones' share
     block_on(a.async_drop()).unwrap();
@@ -143,12 +112,9 @@ fn the_output_is_cleaned_up_after_every_clone_and_handle() {
     assert_counts(&counters, 1, 1, 1);
     assert_eq!(runs.started(), 1);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn handles_outlive_the_shared_clones() {
-    let counters = setup();
-    let runs = Runs::new();
+    // Handles outlive the shared clones.
+    let (counters, runs) = (setup(), Counters::new());
     let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let handles: Vec<_> = (0..3)
         .map(|_| block_on(AsyncDropShared::output(&shared)))
@@ -164,9 +130,8 @@ fn handles_outlive_the_shared_clones() {
 }
 
 #[test]
-fn a_never_polled_future_is_driven_by_the_last_cleanup() {
-    let counters = setup();
-    let runs = Runs::new();
+fn a_never_polled_or_unfinished_future_is_driven_by_the_last_cleanup() {
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 2, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
     block_on(a.async_drop()).unwrap();
@@ -177,16 +142,13 @@ fn a_never_polled_future_is_driven_by_the_last_cleanup() {
     assert_eq!((runs.started(), runs.finished()), (1, 1));
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn an_unfinished_future_is_finished_by_the_last_cleanup() {
-    let counters = setup();
-    let runs = Runs::new();
+    // A future given up half way is finished the same way.
+    let (counters, runs) = (setup(), Counters::new());
     let shared = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     {
         let mut waiting = pin!(AsyncDropShared::output(&shared));
-        assert!(poll_pinned(waiting.as_mut()).is_pending());
+        assert!(poll_once(&mut waiting).is_pending());
         assert!(!waiting.is_terminated());
     } // given up half way
     assert_eq!((runs.started(), runs.finished()), (1, 0));
@@ -198,8 +160,7 @@ fn an_unfinished_future_is_finished_by_the_last_cleanup() {
 
 #[test]
 fn peek_before_and_after() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
     assert!(AsyncDropShared::peek(&a).is_none());
@@ -215,18 +176,14 @@ fn peek_before_and_after() {
         &**handle
     ));
     assert!(format!("{:?}", *a).contains("finished: true"));
-    block_on(async {
-        handle.async_drop().await.unwrap();
-        a.async_drop().await.unwrap();
-        b.async_drop().await.unwrap();
-    });
+    clean_up([handle]);
+    clean_up([a, b]);
     assert_counts(&counters, 1, 1, 1);
 }
 
 #[test]
 fn strong_count_and_ptr_eq() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
     let other = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
@@ -236,21 +193,17 @@ fn strong_count_and_ptr_eq() {
     assert!(!AsyncDropShared::ptr_eq(&a, &other));
     let handle = block_on(AsyncDropShared::output(&a));
     assert_eq!(AsyncDropShared::strong_count(&a), 2); // handles are not clones
-    block_on(async {
-        b.async_drop().await.unwrap();
-        assert_eq!(AsyncDropShared::strong_count(&a), 1);
-        handle.async_drop().await.unwrap();
-        a.async_drop().await.unwrap();
-        other.async_drop().await.unwrap();
-    });
+    clean_up([b]);
+    assert_eq!(AsyncDropShared::strong_count(&a), 1);
+    clean_up([handle]);
+    clean_up([a, other]);
     assert_eq!(runs.started(), 2);
     assert_counts(&counters, 2, 2, 2);
 }
 
 #[test]
 fn the_output_error_comes_from_the_last_share_only() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     // The last clone gives the last share up.
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(3)));
     let b = AsyncDropShared::clone(&a);
@@ -267,20 +220,17 @@ fn the_output_error_comes_from_the_last_share_only() {
 }
 
 #[test]
-fn a_forgotten_clone_that_is_not_the_last_is_only_reported() {
-    let counters = setup();
-    let runs = Runs::new();
+fn a_forgotten_clone_that_is_not_the_last_is_only_reported_under_the_output_type() {
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let line = line!() + 1;
-    let b = AsyncDropShared::clone(&a);
+    let (b, line) = (AsyncDropShared::clone(&a), line!());
     drop(b);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-    assert!(reports[0].type_name.contains("AsyncDropShared"));
-    if let Some(site) = reports[0].site {
-        assert_eq!(site, (file!(), line));
-    }
+    let report = one_report(ReportKind::Forgotten, "AsyncDropShared");
+    assert_site(report.site, file!(), line);
+    // `open` is an `async fn`: the future's type is a `{{closure}}`, not named.
+    let name = format!("asyncdrop::AsyncDropShared<{}>", type_name::<Probe>());
+    assert_eq!(report.type_name, name);
+    assert!(report.message.contains(&name), "{}", report.message);
     assert_eq!(AsyncDropShared::strong_count(&a), 1);
     block_on(a.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
@@ -289,61 +239,21 @@ fn a_forgotten_clone_that_is_not_the_last_is_only_reported() {
 
 #[test]
 fn a_forgotten_last_clone_drops_a_finished_output_synchronously() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    block_on(AsyncDropShared::output(&a)).async_drop_now();
+    clean_up([block_on(AsyncDropShared::output(&a))]);
     drop(a);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    one_report(ReportKind::Forgotten, "AsyncDropShared");
     assert_counts(&counters, 0, 0, 1);
-}
-
-/// Cleans a clone up when it goes out of scope (for clones used in one expression).
-struct Defused<T: asyncdrop::LocalAsyncDrop>(Option<AsyncDropGuard<T>>);
-
-impl<T: asyncdrop::LocalAsyncDrop> std::ops::Deref for Defused<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        self.0.as_ref().unwrap()
-    }
-}
-
-impl<T: asyncdrop::LocalAsyncDrop> Drop for Defused<T> {
-    fn drop(&mut self) {
-        let _ = block_on(self.0.take().unwrap().async_drop());
-    }
-}
-
-trait Defuse<T: asyncdrop::LocalAsyncDrop> {
-    fn defused(self) -> Defused<T>;
-}
-
-impl<T: asyncdrop::LocalAsyncDrop> Defuse<T> for AsyncDropGuard<T> {
-    fn defused(self) -> Defused<T> {
-        Defused(Some(self))
-    }
-}
-
-/// Cleans up a handle right away (a helper to keep tests short).
-trait AsyncDropNow {
-    fn async_drop_now(self);
-}
-impl AsyncDropNow for AsyncDropGuard<AsyncDropArc<Probe>> {
-    fn async_drop_now(self) {
-        block_on(self.async_drop()).unwrap();
-    }
 }
 
 #[test]
 fn a_forgotten_last_clone_leaves_the_output_to_the_handles() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let handle = block_on(AsyncDropShared::output(&a));
     drop(a);
-    assert_eq!(take_reports().len(), 1);
+    one_report(ReportKind::Forgotten, "AsyncDropShared");
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(AsyncDropArc::strong_count(&handle), 1);
     block_on(handle.async_drop()).unwrap();
@@ -352,15 +262,14 @@ fn a_forgotten_last_clone_leaves_the_output_to_the_handles() {
 
 #[test]
 fn a_forgotten_last_clone_drops_an_unfinished_future() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     {
         let mut waiting = pin!(AsyncDropShared::output(&a));
-        assert!(poll_pinned(waiting.as_mut()).is_pending());
+        assert!(poll_once(&mut waiting).is_pending());
     }
     drop(a);
-    assert_eq!(take_reports().len(), 1);
+    one_report(ReportKind::Forgotten, "AsyncDropShared");
     // The future never produced its output: there is nothing to clean up.
     assert_eq!((runs.started(), runs.finished()), (1, 0));
     assert_counts(&counters, 0, 0, 0);
@@ -368,16 +277,13 @@ fn a_forgotten_last_clone_drops_an_unfinished_future() {
 
 #[test]
 fn a_cancelled_last_cleanup_drops_the_unfinished_future() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     {
         let mut cleanup = pin!(a.async_drop());
-        assert!(poll_pinned(cleanup.as_mut()).is_pending());
+        assert!(poll_once(&mut cleanup).is_pending());
     }
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled, "AsyncDropShared");
     assert_eq!((runs.started(), runs.finished()), (1, 0));
     assert_counts(&counters, 0, 0, 0);
 }
@@ -417,17 +323,16 @@ fn a_panicking_future_poisons_the_output_without_leaking() {
 
 #[test]
 fn output_futures_are_fused() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let mut waiting = pin!(AsyncDropShared::output(&a));
     assert!(!waiting.is_terminated());
-    let Poll::Ready(handle) = poll_pinned(waiting.as_mut()) else {
+    let Poll::Ready(handle) = poll_once(&mut waiting) else {
         panic!("the future finishes at once");
     };
     assert!(waiting.is_terminated());
     assert!(format!("{:?}", waiting).contains("terminated: true"));
-    handle.async_drop_now();
+    clean_up([handle]);
     block_on(a.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
 }
@@ -437,7 +342,7 @@ fn the_last_of_many_racing_owners_cleans_up_once() {
     record_reports();
     let (rounds, tasks) = if cfg!(miri) { (2, 3) } else { (200, 8) };
     let counters = Counters::new();
-    let runs = Runs::new();
+    let runs = Counters::new();
     let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     for round in 0..rounds {
@@ -479,21 +384,20 @@ fn the_last_of_many_racing_owners_cleans_up_once() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn new_ready_is_finished_at_once() {
+fn new_ready_is_finished_at_once_and_dropped_synchronously_if_forgotten() {
     let counters = setup();
     let a = AsyncDropShared::new_ready(Probe::new(&counters).id(6).guard());
     assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(6));
     let b = AsyncDropShared::clone(&a);
-    let handle = poll_pinned(pin!(AsyncDropShared::output(&b)));
+    let handle = poll_once(&mut pin!(AsyncDropShared::output(&b)));
     let Poll::Ready(handle) = handle else {
         panic!("the output of a ready value is there at the first poll");
     };
     assert_eq!(handle.id, 6);
     assert_eq!(AsyncDropArc::strong_count(&handle), 2);
-    block_on(a.async_drop()).unwrap();
-    block_on(b.async_drop()).unwrap();
+    clean_up([a, b]);
     assert_counts(&counters, 0, 0, 0);
-    handle.async_drop_now(); // the last share
+    clean_up([handle]); // the last share
     assert_counts(&counters, 1, 1, 1);
 
     // Without any handle, the last clone cleans the value up.
@@ -501,17 +405,13 @@ fn new_ready_is_finished_at_once() {
     assert_eq!(block_on(only.async_drop()), Ok(()));
     assert_counts(&counters, 2, 2, 2);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn new_ready_forgotten_drops_the_value_synchronously() {
+    // Forgotten, it drops the value synchronously.
     let counters = setup();
     let a = AsyncDropShared::new_ready(Probe::new(&counters).guard());
     drop(a);
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    one_report(ReportKind::Forgotten, "AsyncDropShared");
 }
 
 #[test]
@@ -521,11 +421,12 @@ fn new_ready_forgotten_drops_the_value_synchronously() {
 )]
 fn clones_key_a_map() {
     use std::collections::HashMap;
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let b = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    assert!(*a == *AsyncDropShared::clone(&a).defused());
+    let clone = AsyncDropShared::clone(&a);
+    assert!(*a == *clone);
+    clean_up([clone]);
     assert!(a != b);
 
     let mut waiters: HashMap<_, Vec<&str>> = HashMap::new();
@@ -541,32 +442,10 @@ fn clones_key_a_map() {
     assert_eq!(waiters[&a], ["a", "a again"]);
     assert_eq!(waiters[&b], ["b"]);
     // The keys are clones, cleaned up like any other.
-    for (clone, _) in waiters.drain() {
-        block_on(clone.async_drop()).unwrap();
-    }
-    block_on(a.async_drop()).unwrap();
-    block_on(b.async_drop()).unwrap();
+    clean_up(waiters.into_keys());
+    clean_up([a, b]);
     assert_counts(&counters, 2, 2, 2);
     assert!(take_reports().is_empty());
-}
-
-#[test]
-fn a_forgotten_clone_is_reported_under_the_output_type() {
-    let counters = setup();
-    let runs = Runs::new();
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    drop(AsyncDropShared::clone(&a));
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    let name = reports[0].type_name;
-    // `open` is an `async fn`: the future's type is a `{{closure}}`, not named.
-    assert_eq!(
-        name,
-        format!("asyncdrop::AsyncDropShared<{}>", type_name::<Probe>())
-    );
-    assert!(reports[0].message.contains(name), "{}", reports[0].message);
-    block_on(a.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
 }
 
 // ---------------------------------------------------------------------------------
@@ -586,8 +465,7 @@ fn open_locally(counters: &Arc<Counters>) -> impl Future<Output = AsyncDropGuard
 
 #[test]
 fn auto_traits() {
-    let counters = setup();
-    let runs = Runs::new();
+    let (counters, runs) = (setup(), Counters::new());
     let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     assert!(implements!(*shared => Send + Sync + Unpin));
     let output = AsyncDropShared::output(&shared);
@@ -596,7 +474,7 @@ fn auto_traits() {
     let cleanup = shared.async_drop();
     assert!(implements!(cleanup => Send));
     block_on(cleanup).unwrap();
-    handle.async_drop_now();
+    clean_up([handle]);
 
     // A `!Send` future makes the shared future `!Send`.
     let local = AsyncDropShared::new(open_locally(&counters));
@@ -640,11 +518,7 @@ enum End {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(common::proptest_config(256))]
 
     #[test]
     fn any_order_ends_the_output_exactly_once(
@@ -653,7 +527,7 @@ proptest! {
         yields in 0usize..3,
     ) {
         let counters = setup();
-        let runs = Runs::new();
+        let runs = Counters::new();
         let behaviour = if fail { Behaviour::Fail(5) } else { Behaviour::Succeed };
         let mut clones = vec![AsyncDropShared::new(open(&counters, &runs, yields, behaviour))];
         let mut handles: Vec<AsyncDropGuard<AsyncDropArc<Probe>>> = Vec::new();
@@ -684,7 +558,7 @@ proptest! {
                 Op::PollOutputOnce(i) if nc > 0 => {
                     let polled = {
                         let mut waiting = pin!(AsyncDropShared::output(&clones[i % nc]));
-                        poll_pinned(waiting.as_mut())
+                        poll_once(&mut waiting)
                     };
                     if let Poll::Ready(handle) = polled {
                         handles.push(handle);

@@ -39,59 +39,60 @@ impl AsyncDrop for Conn {
     }
 }
 
+/// Runs `f` and asserts that it allocated nothing on this thread.
+#[track_caller]
+fn assert_allocates_nothing(f: impl FnOnce()) {
+    assert_eq!(allocations(f).1, 0);
+}
+
+fn conn(fd: u64) -> AsyncDropGuard<Conn> {
+    AsyncDropGuard::new(Conn { fd })
+}
+
 #[test]
 fn guard_new_and_async_drop_allocate_nothing() {
-    let ((), n) = allocations(|| {
+    assert_allocates_nothing(|| {
         run(async {
             for fd in 0..100 {
-                let conn = AsyncDropGuard::new(Conn { fd });
+                let conn = conn(fd);
                 assert_eq!(conn.fd, fd);
                 conn.async_drop().await.unwrap();
             }
         })
     });
-    assert_eq!(n, 0);
 }
 
 #[test]
 fn failing_cleanup_allocates_nothing() {
-    let ((), n) = allocations(|| {
-        let r = run(AsyncDropGuard::new(Conn { fd: u64::MAX }).async_drop());
+    assert_allocates_nothing(|| {
+        let r = run(conn(u64::MAX).async_drop());
         assert_eq!(r, Err(CloseError(u64::MAX)));
     });
-    assert_eq!(n, 0);
 }
 
 #[test]
 fn scope_macro_allocates_nothing() {
-    let ((), n) = allocations(|| {
+    assert_allocates_nothing(|| {
         let r: Result<u64, CloseError> = run(async {
-            let a = AsyncDropGuard::new(Conn { fd: 1 });
-            let b = AsyncDropGuard::new(Conn { fd: 2 });
+            let (a, b) = (conn(1), conn(2));
             with_async_drop!(a, b => {
                 Ok(a.fd + b.fd)
             })
         });
         assert_eq!(r, Ok(3));
     });
-    assert_eq!(n, 0);
 }
 
 #[test]
 fn tuple_and_array_cleanup_allocate_nothing() {
-    let ((), n) = allocations(|| {
+    assert_allocates_nothing(|| {
         run(async {
-            let pair = (
-                AsyncDropGuard::new(Conn { fd: 1 }),
-                AsyncDropGuard::new(Conn { fd: 2 }),
-            );
-            async_drop_all(pair).await.unwrap();
-            let four = [1, 2, 3, u64::MAX].map(|fd| AsyncDropGuard::new(Conn { fd }));
+            async_drop_all((conn(1), conn(2))).await.unwrap();
+            let four = [1, 2, 3, u64::MAX].map(conn);
             let err = async_drop_all(four).await.unwrap_err();
             assert_eq!(err.count(), 1);
         })
     });
-    assert_eq!(n, 0);
 }
 
 #[cfg(feature = "derive")]
@@ -108,20 +109,16 @@ fn derived_cleanup_allocates_nothing() {
     #[async_drop(sequential, error = String)]
     struct Sequential(AsyncDropGuard<Conn>, Conn);
 
-    let ((), n) = allocations(|| {
+    assert_allocates_nothing(|| {
         run(async {
-            let joined = AsyncDropGuard::new(Joined {
-                a: AsyncDropGuard::new(Conn { fd: 1 }),
-                b: Conn { fd: u64::MAX },
-                c: Some(AsyncDropGuard::new(Conn { fd: 3 })),
-            });
+            let (a, b, c) = (conn(1), Conn { fd: u64::MAX }, Some(conn(3)));
+            let joined = AsyncDropGuard::new(Joined { a, b, c });
             let err = joined.async_drop().await.unwrap_err();
             assert_eq!(err.b, Some(CloseError(u64::MAX)));
-            let sequential = Sequential(AsyncDropGuard::new(Conn { fd: 1 }), Conn { fd: 2 });
+            let sequential = Sequential(conn(1), Conn { fd: 2 });
             AsyncDropGuard::new(sequential).async_drop().await.unwrap();
         })
     });
-    assert_eq!(n, 0);
 }
 
 #[test]
@@ -169,7 +166,7 @@ fn future_size<F: std::future::Future>(f: F) -> usize {
 #[test]
 fn cleanup_future_adds_one_state_byte_in_release() {
     let inner = future_size(Conn { fd: 1 }.async_drop_impl());
-    let outer = future_size(AsyncDropGuard::new(Conn { fd: 1 }).async_drop());
+    let outer = future_size(conn(1).async_drop());
     let align = std::mem::align_of_val(&Conn { fd: 1 }.async_drop_impl());
     // One state byte, rounded up to the future's alignment.
     assert!(outer <= inner + align, "inner {inner} B, outer {outer} B");
@@ -178,7 +175,7 @@ fn cleanup_future_adds_one_state_byte_in_release() {
 #[test]
 fn cleanup_future_is_bounded_by_the_resource_future() {
     let inner = future_size(Conn { fd: 1 }.async_drop_impl());
-    let outer = future_size(AsyncDropGuard::new(Conn { fd: 1 }).async_drop());
+    let outer = future_size(conn(1).async_drop());
     // Debug builds carry the creation site as well: at most two words more.
     assert!(
         outer <= inner + 2 * std::mem::size_of::<usize>(),
@@ -191,10 +188,9 @@ fn cleanup_future_is_bounded_by_the_resource_future() {
 fn a_thread_policy_is_set_and_restored_without_allocating() {
     use asyncdrop::{set_thread_policy, Policy};
     let _warm = set_thread_policy(Policy::Ignore); // the thread-local slot exists now
-    let ((), n) = allocations(|| {
+    assert_allocates_nothing(|| {
         let scope = set_thread_policy(Policy::Ignore);
-        drop(AsyncDropGuard::new(Conn { fd: 1 })); // reported (ignored) without allocating
+        drop(conn(1)); // reported (ignored) without allocating
         drop(scope);
     });
-    assert_eq!(n, 0);
 }

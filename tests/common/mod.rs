@@ -11,13 +11,17 @@ pub mod rt;
 pub mod suite;
 
 use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
+use asyncdrop::{
+    set_policy, AsyncDrop, AsyncDropGuard, LocalAsyncDrop, Policy, Report, ReportKind,
+};
 
 /// Counts what happened to probes.
 #[derive(Debug, Default)]
@@ -305,6 +309,79 @@ pub fn policy_panics() -> bool {
 /// Takes the reports recorded on this thread so far.
 pub fn take_reports() -> Vec<Seen> {
     SEEN.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+/// Takes this thread's reports; asserts there is exactly one, of `kind`, naming a
+/// type whose name contains `type_fragment`.
+#[track_caller]
+pub fn one_report(kind: ReportKind, type_fragment: &str) -> Seen {
+    let mut reports = take_reports();
+    assert_eq!(reports.len(), 1, "{reports:#?}");
+    let report = reports.remove(0);
+    assert_eq!(report.kind, kind, "{report:#?}");
+    let name = report.type_name;
+    assert!(
+        name.contains(type_fragment),
+        "{name} does not name {type_fragment}"
+    );
+    report
+}
+
+/// In builds with debug assertions `site` is `file:line`; in others there is none.
+#[track_caller]
+pub fn assert_site(site: Option<(&'static str, u32)>, file: &str, line: u32) {
+    if cfg!(debug_assertions) {
+        assert_eq!(site, Some((file, line)));
+    } else {
+        assert_eq!(site, None);
+    }
+}
+
+/// A guard's creation site, as [`assert_site`] takes it.
+pub fn site_of<T>(guard: &AsyncDropGuard<T>) -> Option<(&'static str, u32)> {
+    AsyncDropGuard::site(guard).map(|s| (s.file(), s.line()))
+}
+
+/// Cleans the guards up one after the other on `block_on`; each must succeed.
+#[track_caller]
+pub fn clean_up<T: LocalAsyncDrop>(guards: impl IntoIterator<Item = AsyncDropGuard<T>>)
+where
+    T::Error: std::fmt::Debug,
+{
+    for guard in guards {
+        futures_executor::block_on(guard.async_drop()).unwrap();
+    }
+}
+
+/// Proptest's settings here: `cases` cases (4 under miri), no failure files.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases: if cfg!(miri) { 4 } else { cases },
+        failure_persistence: None,
+        ..Default::default()
+    }
+}
+
+/// `Send` but not `Sync`.
+pub struct NotSync(pub Cell<u8>);
+
+impl AsyncDrop for NotSync {
+    type Error = Infallible;
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// Neither `Send` nor `Sync`; its cleanup yields once, then sets the flag.
+pub struct Local(pub Rc<Cell<bool>>);
+
+impl LocalAsyncDrop for Local {
+    type Error = Infallible;
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
+        yield_now().await;
+        self.0.set(true);
+        Ok(())
+    }
 }
 
 /// A `futures_executor::ThreadPool` whose threads have all stopped once it is

@@ -169,6 +169,27 @@ fn install() {
     install_recording_hook(&[]);
 }
 
+/// Installs the recording hook and runs `body(runtime, counters)` as a bounded test
+/// body on a new `T`; returns `T` (for the test to keep its runtime to the end)
+/// and the counters.
+fn body<T: TestRuntime, F: Future>(
+    body: impl FnOnce(T::Rt, Arc<Counters>) -> F,
+) -> (T, Arc<Counters>) {
+    install();
+    let (t, counts) = (T::new(), Counters::new());
+    t.block_on(bounded::<T, _>(body(t.runtime(), counts.clone())));
+    (t, counts)
+}
+
+/// The one report about `X` so far, a failure.
+#[track_caller]
+fn one_failure<X>() -> super::rt::Seen {
+    let mut seen = reports::<X>();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].kind, ReportKind::Failed);
+    seen.remove(0)
+}
+
 fn name<X>() -> &'static str {
     std::any::type_name::<X>()
 }
@@ -296,11 +317,8 @@ fn futures_are_send_in_generic_code<R: Runtime, X: AsyncDrop + 'static>(
 // ---------------------------------------------------------------------------------
 
 pub fn spawned_cleanup_result_goes_to_the_awaiting_handle<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let res = |how| Res::<T, 1>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let res = |how| Res::<T, 1>::guard(&counts, how);
         // On the current runtime, and on the one given.
         let ok = spawn_async_drop_current::<T::Rt, _>(res(How::Sleep(Duration::from_millis(1))))
             .unwrap();
@@ -310,20 +328,19 @@ pub fn spawned_cleanup_result_goes_to_the_awaiting_handle<T: TestRuntime>() {
         assert!(format!("{ok:?}").contains("CleanupHandle"));
 
         assert!(ok.await.is_ok());
-        match failed.await {
-            Err(BackgroundError::Failed(e)) => assert_eq!(e, ResError(7)),
-            other => panic!("expected a failure, got {other:?}"),
-        }
-        match panicked.await {
-            Err(BackgroundError::Panicked(p)) => {
-                assert_eq!(p.message(), Some("res 1 cleanup panicked"));
-                assert_eq!(p.type_name(), name::<Res<T, 1>>());
-            }
-            other => panic!("expected a panic, got {other:?}"),
-        }
-    }));
-    assert_eq!(counts.started(), 3);
-    assert_eq!(counts.drops(), 3);
+        let failed = failed.await;
+        let Err(BackgroundError::Failed(e)) = &failed else {
+            panic!("expected a failure, got {failed:?}");
+        };
+        assert_eq!(*e, ResError(7));
+        let panicked = panicked.await;
+        let Err(BackgroundError::Panicked(p)) = &panicked else {
+            panic!("expected a panic, got {panicked:?}");
+        };
+        assert_eq!(p.message(), Some("res 1 cleanup panicked"));
+        assert_eq!(p.type_name(), name::<Res<T, 1>>());
+    });
+    assert_eq!((counts.started(), counts.drops()), (3, 3));
     // The awaiting task received every outcome: the policy heard nothing.
     assert_unreported::<Res<T, 1>>();
 }
@@ -383,11 +400,8 @@ pub fn spawn_from_plain_threads<T: TestRuntime>() {
 }
 
 pub fn detached_failures_and_panics_go_to_the_policy<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 3>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         // Dropped while the cleanup runs (or before): the task reports.
         drop(spawn_async_drop_on(
             &rt,
@@ -401,18 +415,15 @@ pub fn detached_failures_and_panics_go_to_the_policy<T: TestRuntime>() {
         eventually_async::<T>("the cleanup to finish", || late.is_finished()).await;
         assert_eq!(reports::<X<T>>().len(), 2);
         drop(late);
-    }));
+    });
     assert_failed_9_10_and_panicked::<X<T>>(3);
     assert_eq!(counts.drops(), 3);
 }
 
 pub fn spawn_on_drop_spawns_in_the_background<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 7>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let res = |how| X::<T>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let res = |how| X::<T>::guard(&counts, how);
         let (gate, opener) = gate();
         let value = SpawnOnDrop::<_, T::Rt>::new(res(How::Gate(gate)));
         assert!(SpawnOnDrop::runtime(&value).is_some());
@@ -438,23 +449,20 @@ pub fn spawn_on_drop_spawns_in_the_background<T: TestRuntime>() {
         let value = SpawnOnDrop::with_runtime(res(How::Succeed), rt.clone());
         assert!(SpawnOnDrop::runtime(&value).is_some());
         SpawnOnDrop::into_guard(value).async_drop().await.unwrap();
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (4, 4));
     assert_eq!(kinds::<X<T>>().len(), 1);
 }
 
 pub fn spawn_on_drop_dropped_on_a_plain_thread<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let sleep = || How::Sleep(Duration::from_millis(1));
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let sleep = || How::Sleep(Duration::from_millis(1));
         // Made in the body: the runtime captured there is used.
         let captured = SpawnOnDrop::<_, T::Rt>::new(Res::<T, 8>::guard(&counts, sleep()));
         let given = SpawnOnDrop::with_runtime(Res::<T, 8>::guard(&counts, sleep()), rt.clone());
         on_plain_thread::<T, _>(move || drop((captured, given))).await;
         eventually_async::<T>("the spawned cleanups", || counts.finished() == 2).await;
-    }));
+    });
     assert_eq!(counts.drops(), 2);
     assert_unreported::<Res<T, 8>>();
 }
@@ -476,10 +484,8 @@ pub fn spawn_on_drop_made_on_a_plain_thread<T: TestRuntime>() {
             assert_unreported::<X<T>>();
         } else {
             // No runtime anywhere: reported, dropped without cleanup.
-            let seen = reports::<X<T>>();
-            assert_eq!(seen.len(), 1, "{seen:?}");
-            assert_eq!(seen[0].kind, ReportKind::Failed);
-            let detail = seen[0].detail.as_ref().unwrap();
+            let failure = one_failure::<X<T>>();
+            let detail = failure.detail.as_ref().unwrap();
             let no_runtime = format!("no {} runtime", <T::Rt as Runtime>::NAME);
             assert!(detail.contains(&no_runtime), "{detail}");
             assert_eq!((c.started(), c.drops()), (0, 1));
@@ -517,11 +523,8 @@ pub fn a_panicking_policy_in_a_background_task_is_contained<T: TestRuntime>() {
 }
 
 pub fn background_cleanups_are_counted_and_waited_for<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let (gate, opener) = gate();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let (gate, opener) = gate();
         for _ in 0..3 {
             let guard = Res::<T, 9>::guard(&counts, How::Gate(gate.clone()));
             drop(SpawnOnDrop::with_runtime(guard, rt.clone()));
@@ -545,7 +548,7 @@ pub fn background_cleanups_are_counted_and_waited_for<T: TestRuntime>() {
         let left = on_plain_thread::<T, _>(|| T::wait_for_background_cleanups(PATIENCE)).await;
         assert_eq!(left, 0);
         T::background_cleanups_finished().await;
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (3, 3));
     assert_unreported::<Res<T, 9>>();
 }
@@ -610,21 +613,21 @@ pub fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure
         reaper.shutdown();
         worker.await.unwrap()
     }));
-    assert_eq!(stats.cleaned, N as u64, "{stats}");
-    assert_eq!(stats.total(), N as u64);
-    assert_eq!(counts.started(), N);
-    assert_eq!(counts.finished(), N);
-    assert_eq!(counts.drops(), N, "every value dropped exactly once");
+    assert_eq!(
+        (stats.cleaned, stats.total()),
+        (N as u64, N as u64),
+        "{stats}"
+    );
+    // Every value cleaned up and dropped exactly once.
+    super::assert_counts(&counts, N, N, N);
     assert!(counts.max_in_flight.load(Ordering::SeqCst) <= CAPACITY);
     assert_unreported::<X<T>>();
 }
 
 pub fn reaper_counts_and_reports_failures_and_panics<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 11>;
-    let (t, counts) = (T::new(), Counters::new());
-    let res = |how| X::<T>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|_, counts| async move {
+        let res = |how| X::<T>::guard(&counts, how);
         let (reaper, worker) = Reaper::<_, T::Rt>::spawn(4);
         assert!(format!("{reaper:?}").contains(name::<X<T>>()));
         for how in [How::Succeed, How::Fail(5), How::Panic, How::Yield(3)] {
@@ -649,7 +652,7 @@ pub fn reaper_counts_and_reports_failures_and_panics<T: TestRuntime>() {
         let err = reaper.try_hand_over(res(How::Succeed)).unwrap_err();
         assert!(err.is_closed());
         err.into_guard().async_drop().await.unwrap();
-    }));
+    });
     assert_eq!(counts.drops(), 6);
 }
 
@@ -697,11 +700,8 @@ async fn hand_over_blocking_or_refused<X, R>(
 }
 
 pub fn hand_over_blocking_in_the_runtime<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 19>;
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         // In the body, then in a task of the runtime; each time with a full queue
         // and a gate that opens a little later.
         for in_task in [false, true] {
@@ -732,16 +732,13 @@ pub fn hand_over_blocking_in_the_runtime<T: TestRuntime>() {
             assert_eq!(worker.await.unwrap().cleaned, 3);
             assert_eq!(counts.drops(), 3);
         }
-    }));
+    });
     assert_unreported::<X<T>>();
 }
 
 pub fn hand_over_blocking_on_a_plain_thread<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 20>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 20>(&rt, &counts).await;
         let (r, c) = (reaper.clone(), counts.clone());
         let (waited, refused) = on_plain_thread::<T, _>(move || {
@@ -770,18 +767,15 @@ pub fn hand_over_blocking_on_a_plain_thread<T: TestRuntime>() {
         }
         drop(reaper);
         assert_eq!(worker.await.unwrap().cleaned, 3);
-    }));
+    });
     assert_eq!(counts.drops(), 3);
     assert_unreported::<X<T>>();
 }
 
 pub fn reaper_drop_where_the_queue_is_full_overflows_into_tasks<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 13>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let limit = Duration::from_millis(20);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let limit = Duration::from_millis(20);
         let (reaper, worker, opener) = busy_worker::<T, 13>(&rt, &counts).await;
         // Full. Where blocking could deadlock an overflow task takes the value at
         // once; elsewhere the drop waits `limit`, then an overflow task takes it.
@@ -811,17 +805,14 @@ pub fn reaper_drop_where_the_queue_is_full_overflows_into_tasks<T: TestRuntime>(
             &reaper,
         ));
         eventually_async::<T>("the late one", || counts.finished() == 6).await;
-    }));
+    });
     assert_eq!(counts.drops(), 6);
     assert_unreported::<X<T>>();
 }
 
 pub fn a_stuck_worker_does_not_hang_a_dropping_thread<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 18>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 18>(&rt, &counts).await;
         let limit = Duration::from_millis(50);
         let guard = X::<T>::guard(&counts, How::Succeed);
@@ -845,17 +836,14 @@ pub fn a_stuck_worker_does_not_hang_a_dropping_thread<T: TestRuntime>() {
         eventually_async::<T>("all three cleaned up", || counts.finished() == 3).await;
         let stats = worker.await.unwrap();
         assert!(stats.cleaned >= 2, "{stats}");
-    }));
+    });
     assert_eq!(counts.drops(), 3);
     assert_unreported::<X<T>>();
 }
 
 pub fn a_cancelled_hand_over_reports_cancelled<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 14>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 14>(&rt, &counts).await;
         let mut waiting = Box::pin(reaper.hand_over(X::<T>::guard(&counts, How::Succeed)));
         assert!(poll_once(&mut waiting).is_pending()); // the queue is full
@@ -866,7 +854,7 @@ pub fn a_cancelled_hand_over_reports_cancelled<T: TestRuntime>() {
         opener.open();
         drop(reaper); // the last handle: the worker drains and stops
         assert_eq!(worker.await.unwrap().cleaned, 2);
-    }));
+    });
     assert_eq!(counts.drops(), 3);
 }
 
@@ -943,12 +931,9 @@ pub fn a_reaper_with_no_capacity_is_refused<T: TestRuntime>() {
 // ---------------------------------------------------------------------------------
 
 pub fn deadline_passes_the_result_through<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 22>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    let res = |how| X::<T>::guard(&counts, how);
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let res = |how| X::<T>::guard(&counts, how);
         let limit = Duration::from_secs(5);
         let cleanup = async_drop_timeout_current::<T::Rt, _>(
             res(How::Sleep(Duration::from_millis(1))),
@@ -966,7 +951,7 @@ pub fn deadline_passes_the_result_through<T: TestRuntime>() {
         async_drop_timeout_on(&rt, res(How::Yield(2)), Duration::MAX)
             .await
             .unwrap();
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (3, 3));
     assert_unreported::<X<T>>();
 }
@@ -980,13 +965,10 @@ pub async fn deadline_expires<T: TestRuntime, const TAG: u32>(rt: T::Rt) {
         .await
         .unwrap_err();
     assert!(started.elapsed() >= limit);
-    match &err {
-        DeadlineError::Expired { type_name, after } => {
-            assert_eq!(*type_name, name::<Res<T, TAG>>());
-            assert_eq!(*after, limit);
-        }
-        other => panic!("expected expiry, got {other:?}"),
-    }
+    let DeadlineError::Expired { type_name, after } = &err else {
+        panic!("expected expiry, got {err:?}");
+    };
+    assert_eq!((*type_name, *after), (name::<Res<T, TAG>>(), limit));
     assert!(err.is_expired());
     let message = err.to_string();
     assert!(message.contains(name::<Res<T, TAG>>()), "{message}");
@@ -998,10 +980,7 @@ pub async fn deadline_expires<T: TestRuntime, const TAG: u32>(rt: T::Rt) {
 }
 
 pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
-    install();
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         // In the body, in a task, and on another executor on a plain thread.
         deadline_expires::<T, 23>(rt.clone()).await;
         spawn_join(&rt, deadline_expires::<T, 24>(rt.clone())).await;
@@ -1033,7 +1012,7 @@ pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
             assert_eq!(counts.drops(), 1);
         })
         .await;
-    }));
+    });
 }
 
 // ---------------------------------------------------------------------------------
@@ -1041,11 +1020,9 @@ pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
 // ---------------------------------------------------------------------------------
 
 pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 30>;
-    let (t, counts) = (T::new(), Counters::new());
-    let (rt, c) = (t.runtime(), counts.clone());
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, counts| async move {
+        let c = counts.clone();
         on_plain_thread::<T, _>(move || {
             let block =
                 |how| block_on_async_drop_on(&rt, X::<T>::guard(&c, how), DEFAULT_WAIT_LIMIT);
@@ -1055,12 +1032,11 @@ pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
                 block(How::Fail(1)).unwrap_err().into_failed(),
                 Some(ResError(1))
             );
-            match block(How::Panic).unwrap_err() {
-                BlockingError::Panicked(p) => {
-                    assert_eq!(p.message(), Some("res 30 cleanup panicked"));
-                }
-                other => panic!("expected a panic, got {other:?}"),
-            }
+            let err = block(How::Panic).unwrap_err();
+            let BlockingError::Panicked(p) = &err else {
+                panic!("expected a panic, got {err:?}");
+            };
+            assert_eq!(p.message(), Some("res 30 cleanup panicked"));
             assert_eq!(c.drops(), 3);
             // The caller got every outcome: nothing reported.
             assert_unreported::<X<T>>();
@@ -1071,13 +1047,10 @@ pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
             let started = Instant::now();
             let err = block_on_async_drop_on(&rt, slow, limit).unwrap_err();
             assert!(started.elapsed() >= limit);
-            match &err {
-                BlockingError::TimedOut { type_name, after } => {
-                    assert_eq!(*type_name, name::<X<T>>());
-                    assert_eq!(*after, limit);
-                }
-                other => panic!("expected a timeout, got {other:?}"),
-            }
+            let BlockingError::TimedOut { type_name, after } = &err else {
+                panic!("expected a timeout, got {err:?}");
+            };
+            assert_eq!((*type_name, *after), (name::<X<T>>(), limit));
             assert!(err.is_timed_out());
             assert!(err.to_string().contains("goes on in the background"));
             assert_eq!(c.drops(), 3);
@@ -1086,16 +1059,14 @@ pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
         // (The panicking cleanup never counted as finished.)
         eventually_async::<T>("the slow cleanup", || counts.finished() == 3).await;
         eventually_async::<T>("the slow value to be dropped", || counts.drops() == 4).await;
-    }));
+    });
     assert_unreported::<X<T>>();
 }
 
 pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 31>;
-    let (t, counts) = (T::new(), Counters::new());
-    let (rt, c) = (t.runtime(), counts.clone());
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        let c = counts.clone();
         let (first, second) = on_plain_thread::<T, _>(move || {
             let (gate, opener) = gate();
             let guard = X::<T>::guard(&c, How::Gate(gate));
@@ -1114,21 +1085,18 @@ pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>
         // It fails after the caller stopped waiting: the policy hears of it.
         second.open();
         eventually_async::<T>("the failure report", || !kinds::<X<T>>().is_empty()).await;
-    }));
-    let seen = reports::<X<T>>();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0].kind, ReportKind::Failed);
-    assert_eq!(seen[0].detail.as_deref(), Some("ResError(99)"));
+    });
+    assert_eq!(
+        one_failure::<X<T>>().detail.as_deref(),
+        Some("ResError(99)")
+    );
     assert_eq!(counts.drops(), 2);
 }
 
 pub fn blocking_inside_the_runtime<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 32>;
     const TASKS: usize = 12; // more than the runtime has threads
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         // A synchronous function called from the body.
         let block =
             |how| block_on_async_drop_on(&rt, X::<T>::guard(&counts, how), DEFAULT_WAIT_LIMIT);
@@ -1140,13 +1108,11 @@ pub fn blocking_inside_the_runtime<T: TestRuntime>() {
         // A wait that runs out, without a panic or a hang.
         let slow = X::<T>::guard(&counts, How::Sleep(Duration::from_millis(200)));
         let limit = Duration::from_millis(10);
-        match block_on_async_drop_on(&rt, slow, limit).unwrap_err() {
-            BlockingError::TimedOut { type_name, after } => {
-                assert_eq!(type_name, name::<X<T>>());
-                assert_eq!(after, limit);
-            }
-            other => panic!("expected a timeout, got {other:?}"),
-        }
+        let err = block_on_async_drop_on(&rt, slow, limit).unwrap_err();
+        let BlockingError::TimedOut { type_name, after } = err else {
+            panic!("expected a timeout, got {err:?}");
+        };
+        assert_eq!((type_name, after), (name::<X<T>>(), limit));
         eventually_async::<T>("the timed-out cleanup", || counts.finished() == 3).await;
 
         // In tasks: every runtime thread may block here at once.
@@ -1165,7 +1131,7 @@ pub fn blocking_inside_the_runtime<T: TestRuntime>() {
         for task in tasks {
             task.await;
         }
-    }));
+    });
     assert_eq!(
         (counts.finished(), counts.drops()),
         (3 + TASKS, 3 + 2 * TASKS)
@@ -1193,10 +1159,7 @@ pub fn block_on_drop_cleans_up_before_the_drop_returns<T: TestRuntime>() {
             X::<T>::guard(&c, How::Fail(6)),
             rt.clone(),
         ));
-        let seen = reports::<X<T>>();
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(seen[0].kind, ReportKind::Failed);
-        assert_eq!(seen[0].detail.as_deref(), Some("ResError(6)"));
+        assert_eq!(one_failure::<X<T>>().detail.as_deref(), Some("ResError(6)"));
         // Taken back out: no cleanup.
         let value = BlockOnDrop::with_runtime(X::<T>::guard(&c, How::Succeed), rt.clone());
         let guard = BlockOnDrop::into_guard(value);
@@ -1267,11 +1230,8 @@ fn sweep_deadline<T: TestRuntime, const TAG: u32>(
 /// `HandOver` dropped after `k` polls: with the queue full for a few `k`, then with
 /// room, until it completes.
 pub fn hand_over_cancelled_at_every_poll<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 42>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let (reaper, worker, opener) = busy_worker::<T, 42>(&rt, &counts).await;
         for k in 0..4 {
             let mut handing = Box::pin(reaper.hand_over(X::<T>::guard(&counts, How::Succeed)));
@@ -1301,7 +1261,7 @@ pub fn hand_over_cancelled_at_every_poll<T: TestRuntime>() {
         }
         drop(reaper);
         assert_eq!(worker.await.unwrap().cleaned, 3);
-    }));
+    });
     // Two in the busy worker, five cut off, one handed over: each dropped once.
     assert_eq!((counts.finished(), counts.drops()), (3, 8));
     assert_eq!(kinds::<X<T>>(), [ReportKind::Cancelled; 5]);
@@ -1310,13 +1270,10 @@ pub fn hand_over_cancelled_at_every_poll<T: TestRuntime>() {
 /// `CleanupHandle` dropped after `k` polls detaches: the cleanup goes on, reports
 /// only its own failure; awaited to the end it gives the result instead.
 pub fn cleanup_handle_dropped_at_every_poll<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         sweep_handle::<T, 43>(&rt, &counts, None).await;
         sweep_handle::<T, 44>(&rt, &counts, Some(12)).await;
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (10, 10));
 }
 
@@ -1375,11 +1332,8 @@ async fn sweep_handle<T: TestRuntime, const TAG: u32>(
 /// `ReaperWorker` dropped after `k` polls detaches: the worker goes on and cleans up
 /// what it has; polled to the end it gives the statistics.
 pub fn reaper_worker_dropped_at_every_poll<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 45>;
-    let (t, counts) = (T::new(), Counters::new());
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
         for k in 0..4 {
             let (gate, opener) = gate();
             let (reaper, mut worker) = Reaper::spawn_on(&rt, 2);
@@ -1408,7 +1362,7 @@ pub fn reaper_worker_dropped_at_every_poll<T: TestRuntime>() {
         };
         assert!(worker.is_terminated() && worker.is_finished());
         assert_eq!((stats.cleaned, stats.total()), (1, 1));
-    }));
+    });
     assert_eq!((counts.finished(), counts.drops()), (5, 5));
     assert_unreported::<X<T>>();
 }
@@ -1526,10 +1480,7 @@ async fn connect_all<T: TestNet>(
 }
 
 pub fn end_to_end_two_hundred_clients_say_goodbye<T: TestNet>() {
-    install();
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         let (listener, addr) = T::bind().await.unwrap();
         let server = Arc::new(ServerCounts::default());
         serve::<T>(&rt, listener, server.clone(), None);
@@ -1544,17 +1495,14 @@ pub fn end_to_end_two_hundred_clients_say_goodbye<T: TestNet>() {
         eventually_async::<T>("200 goodbyes and 200 EOFs", || server.saw_all()).await;
         assert_eq!(server.accepted.load(Ordering::SeqCst), CLIENTS);
         assert_eq!(server.unexpected.load(Ordering::SeqCst), 0);
-    }));
+    });
     assert_unreported::<Client<T>>();
     assert_unreported::<AsyncDropVec<Client<T>>>();
     assert_unreported::<T::Stream>();
 }
 
 pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
-    install();
-    let t = T::new();
-    let rt = t.runtime();
-    t.block_on(bounded::<T, _>(async {
+    let (_t, _) = body::<T, _>(|rt, _| async move {
         let (listener, addr) = T::bind().await.unwrap();
         let server = Arc::new(ServerCounts::default());
         let (stall, unstall) = gate();
@@ -1569,14 +1517,12 @@ pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
             .await
             .unwrap_err();
         assert!(started.elapsed() >= limit);
-        match &err {
-            DeadlineError::Expired { type_name, after } => {
-                assert!(type_name.contains("AsyncDropVec"), "{type_name}");
-                assert!(type_name.contains("Client"), "{type_name}");
-                assert_eq!(*after, limit);
-            }
-            other => panic!("expected expiry, got {other:?}"),
-        }
+        let DeadlineError::Expired { type_name, after } = &err else {
+            panic!("expected expiry, got {err:?}");
+        };
+        assert!(type_name.contains("AsyncDropVec"), "{type_name}");
+        assert!(type_name.contains("Client"), "{type_name}");
+        assert_eq!(*after, limit);
         // Every client was dropped (its socket closed) when the deadline hit.
         assert_eq!(drops.load(Ordering::SeqCst), CLIENTS);
         eventually_async::<T>("every connection accepted", || {
@@ -1588,7 +1534,7 @@ pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
         unstall.open();
         eventually_async::<T>("200 goodbyes and 200 EOFs", || server.saw_all()).await;
         assert_eq!(server.unexpected.load(Ordering::SeqCst), 0);
-    }));
+    });
     // The typed error was the report: nothing went to the policy.
     assert_unreported::<Client<T>>();
     assert_unreported::<AsyncDropVec<Client<T>>>();
