@@ -38,8 +38,16 @@ where
     F: std::future::Future<Output = AsyncDropGuard<T>>,
     T: asyncdrop::LocalAsyncDrop,
 {
+    // Made once per type and kept in a static (reachable, so not a leak under miri).
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
     let name = format!("asyncdrop::AsyncDropShared<{}>", std::any::type_name::<T>());
-    Box::leak(name.into_boxed_str())
+    let mut names = NAMES.lock().unwrap();
+    if let Some(known) = names.iter().find(|known| **known == name) {
+        return known;
+    }
+    let name: &'static str = Box::leak(name.into_boxed_str());
+    names.push(name);
+    name
 }
 
 /// Counts the tokens made and dropped.
