@@ -10,6 +10,7 @@ use std::sync::{mpsc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
+use common::reports::{counts_quietly, one_report};
 use common::{
     assert_counts, record_reports, setup, take_reports, Behaviour, Counters, Probe, Seen,
 };
@@ -71,8 +72,7 @@ fn as_a_field_of_a_sync_type() {
     assert_eq!(client.conn.id, 5);
     assert_eq!(client.name, "c");
     drop(client);
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -104,8 +104,7 @@ fn inside_a_local_pool() {
             .unwrap();
     }
     pool.run();
-    assert_counts(&counters, 4, 4, 4);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 4, 4, 4);
 }
 
 /// Several pool threads drop at once; failures are reported on the thread (and in
@@ -141,18 +140,13 @@ fn inside_a_thread_pool_concurrently() {
             assert_eq!(reports.len(), 1, "task {i}: {reports:?}");
             assert_eq!(reports[0].kind, ReportKind::Failed);
             let detail = format!("ProbeError {{ id: {i}, code: {i} }}");
-            assert!(
-                reports[0].message.contains(&detail),
-                "{}",
-                reports[0].message
-            );
+            reports[0].says(&detail);
         } else {
             assert!(reports.is_empty(), "task {i}: {reports:?}");
         }
     }
     let n = TASKS as usize;
-    assert_counts(&counters, n, n, n);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, n, n, n);
 }
 
 // ---------------------------------------------------------------------------------
@@ -163,7 +157,7 @@ fn inside_a_thread_pool_concurrently() {
 fn cleanup_error_is_reported_as_failed_with_the_error() {
     let _shared = shared();
     let counters = setup();
-    let probe = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(7));
+    let probe = Probe::new(&counters).id(2).fail(7);
     let line = line!() + 1;
     let conn = BlockingDrop::new(AsyncDropGuard::new(probe));
     drop(conn);
@@ -172,14 +166,8 @@ fn cleanup_error_is_reported_as_failed_with_the_error() {
     assert_eq!(reports.len(), 1, "{reports:?}");
     let report = &reports[0];
     assert_eq!(report.kind, ReportKind::Failed);
-    assert!(report.type_name.ends_with("Probe"), "{}", report.type_name);
-    assert!(
-        report
-            .message
-            .contains("failed to clean up: ProbeError { id: 2, code: 7 }"),
-        "{}",
-        report.message
-    );
+    report.of("Probe");
+    report.says("failed to clean up: ProbeError { id: 2, code: 7 }");
     if cfg!(debug_assertions) {
         // Where the guard was created.
         assert_eq!(report.site, Some((file!(), line)));
@@ -190,24 +178,11 @@ fn cleanup_error_is_reported_as_failed_with_the_error() {
 fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
     let _shared = shared();
     let counters = setup();
-    drop(blocking(
-        Probe::new(&counters)
-            .id(1)
-            .yields(1)
-            .behaviour(Behaviour::Panic),
-    ));
+    drop(blocking(Probe::new(&counters).id(1).yields(1).panics()));
     // Started, never finished, dropped once (while unwinding on the cleanup thread).
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Panicked);
-    assert!(
-        reports[0]
-            .message
-            .contains("panicked during cleanup: \"probe 1 cleanup panicked\""),
-        "{}",
-        reports[0].message
-    );
+    let report = one_report(ReportKind::Panicked);
+    report.says("panicked during cleanup: \"probe 1 cleanup panicked\"");
 
     // A panic with a payload that is not a string: reported without detail.
     struct Odd;
@@ -218,19 +193,12 @@ fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
         }
     }
     drop(BlockingDrop::new(AsyncDropGuard::new(Odd)));
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Panicked);
-    assert!(
-        !reports[0].message.contains("cleanup: "),
-        "{}",
-        reports[0].message
-    );
+    let report = one_report(ReportKind::Panicked);
+    assert!(!report.message.contains("cleanup: "), "{}", report.message);
 
     // The cleanup thread goes on serving.
     drop(blocking(Probe::new(&counters).id(2).yields(2)));
-    assert_counts(&counters, 2, 1, 2);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 2, 1, 2);
 }
 
 /// A cleanup that panics before its first `.await` (a hand-written `async_drop_impl`
@@ -255,10 +223,7 @@ fn cleanup_that_panics_before_returning_its_future() {
     }
     record_reports();
     drop(BlockingDrop::new(AsyncDropGuard::new(Eager)));
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Panicked);
-    assert!(reports[0].message.contains("no future for you"));
+    one_report(ReportKind::Panicked).says("no future for you");
 }
 
 /// Dropped while the thread unwinds: the cleanup still runs, and the report is made
@@ -267,21 +232,14 @@ fn cleanup_that_panics_before_returning_its_future() {
 fn dropped_during_unwinding() {
     let _shared = shared();
     let counters = setup();
-    let conn = blocking(
-        Probe::new(&counters)
-            .id(9)
-            .yields(1)
-            .behaviour(Behaviour::Fail(1)),
-    );
+    let conn = blocking(Probe::new(&counters).id(9).yields(1).fail(1));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _conn = conn;
         panic!("user code failed");
     }));
     assert!(result.is_err());
     assert_counts(&counters, 1, 1, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Failed);
+    one_report(ReportKind::Failed);
 }
 
 #[test]
@@ -301,8 +259,7 @@ fn into_guard_goes_back_to_the_async_path_without_cleanup() {
     let conn = BlockingDrop::new(guard);
     let guard = BlockingDrop::into_guard(conn);
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -338,18 +295,11 @@ fn erased_guard() {
     let _shared = shared();
     type AnyError = Box<dyn std::error::Error + Send + Sync>;
     let counters = setup();
-    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(
-        Probe::new(&counters)
-            .id(3)
-            .behaviour(Behaviour::Fail(4))
-            .guard(),
-    );
+    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> =
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(3).fail(4).guard());
     drop(BlockingDrop::new(erased));
     assert_counts(&counters, 1, 1, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Failed);
-    assert!(reports[0].message.contains("ProbeError { id: 3, code: 4 }"));
+    one_report(ReportKind::Failed).says("ProbeError { id: 3, code: 4 }");
 }
 
 /// Tests that wait on real time: not under miri.
@@ -427,8 +377,7 @@ mod timing {
         assert_eq!(parent_counters.finished(), 1);
         // The child's cleanup was queued on the cleanup thread; it finishes there.
         wait_until(Duration::from_secs(5), || child_counters.finished() == 1);
-        assert_counts(&child_counters, 1, 1, 1);
-        assert!(take_reports().is_empty());
+        counts_quietly(&child_counters, 1, 1, 1);
     }
 
     // ---------------------------------------------------------------------------------
@@ -558,7 +507,7 @@ mod timing {
         let reports = reports.take();
         assert_eq!(reports.len(), 1, "{reports:?}");
         assert_eq!(reports[0].kind, ReportKind::Failed);
-        assert!(reports[0].type_name.ends_with("AwaitsSignal"));
+        reports[0].of("AwaitsSignal");
         assert!(
             reports[0].message.contains(
                 "failed to clean up: cleanup did not finish within 50ms; \
@@ -572,8 +521,7 @@ mod timing {
         wait_until(Duration::from_secs(5), || counters.finished() == 1);
         wait_until(Duration::from_secs(5), || counters.drops() == 1);
         std::thread::sleep(Duration::from_millis(20));
-        assert_counts(&counters, 1, 1, 1);
-        assert!(take_reports().is_empty());
+        counts_quietly(&counters, 1, 1, 1);
     }
 
     // -----------------------------------------------------------------------------
@@ -630,13 +578,9 @@ mod timing {
         assert_ne!(*id, me);
         assert_eq!(name.as_deref(), Some("asyncdrop-cleanup"));
         // A failing one that is ready at once is still reported.
-        drop(BlockingDrop::new(
-            Probe::new(&counters).behaviour(Behaviour::Fail(7)).guard(),
-        ));
+        drop(BlockingDrop::new(Probe::new(&counters).fail(7).guard()));
         assert_eq!((counters.finished(), counters.drops()), (1, 1));
-        let reports = take_reports();
-        assert_eq!(reports.len(), 1, "{reports:?}");
-        assert_eq!(reports[0].kind, ReportKind::Failed);
+        one_report(ReportKind::Failed);
     }
 
     #[test]
@@ -693,8 +637,7 @@ fn cost_per_drop() {
         handed_over.as_secs_f64() * 1e6,
         ready.as_secs_f64() * 1e6
     );
-    assert_counts(&counters, 2 * N + 1, 2 * N + 1, 2 * N + 1);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 2 * N + 1, 2 * N + 1, 2 * N + 1);
 }
 
 // ---------------------------------------------------------------------------------

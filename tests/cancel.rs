@@ -10,9 +10,8 @@ use std::pin::pin;
 use std::task::Poll;
 
 use asyncdrop::{async_drop_all, AsyncDropGuard, ReportKind};
-use common::{
-    assert_counts, poll_once, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
-};
+use common::reports::{counts_quietly, one_report};
+use common::{assert_counts, poll_once, setup, take_reports, Counters, Probe, ProbeError};
 use futures_core::future::FusedFuture;
 use futures_executor::block_on;
 
@@ -42,7 +41,7 @@ fn dropped_before_the_first_poll_is_cancelled() {
     assert_eq!(report.kind, ReportKind::Cancelled);
     assert_ne!(report.kind, ReportKind::Forgotten);
     assert!(report.type_name.contains("Probe"), "{report:?}");
-    assert!(report.message.contains("cancelled"), "{report:?}");
+    report.says("cancelled");
     assert!(!report.message.contains("without cleanup"), "{report:?}");
     #[cfg(debug_assertions)]
     assert_eq!(report.site, Some((file!(), line)));
@@ -66,10 +65,8 @@ fn dropped_after_a_pending_poll_is_cancelled() {
     }
     // Started, never finished, and the value was dropped once.
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
-    assert!(reports[0].type_name.contains("Probe"), "{reports:?}");
+    let report = one_report(ReportKind::Cancelled);
+    assert!(report.type_name.contains("Probe"), "{report:?}");
 }
 
 #[test]
@@ -83,9 +80,7 @@ fn dropped_after_several_polls_is_cancelled_once() {
         }
     }
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled);
 }
 
 #[test]
@@ -100,18 +95,13 @@ fn completed_cleanup_reports_nothing() {
         assert_eq!(poll_once(&mut fut), Poll::Ready(Ok(())));
         assert!(fut.is_terminated());
     }
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
 fn completed_with_an_error_reports_nothing() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(2)
-        .yields(1)
-        .behaviour(Behaviour::Fail(5))
-        .guard();
+    let guard = Probe::new(&counters).id(2).yields(1).fail(5).guard();
     {
         let mut fut = pin!(guard.async_drop());
         assert!(poll_once(&mut fut).is_pending());
@@ -121,8 +111,7 @@ fn completed_with_an_error_reports_nothing() {
         );
         assert!(fut.is_terminated());
     }
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -130,8 +119,7 @@ fn block_on_completes_without_report() {
     let counters = setup();
     let guard = Probe::new(&counters).yields(3).guard();
     assert_eq!(block_on(guard.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -147,17 +135,13 @@ fn debug_shows_the_type_and_state() {
     assert!(poll_once(&mut fut).is_ready());
     let text = format!("{fut:?}");
     assert!(text.contains("state: Done"), "{text}");
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
 fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(5)
-        .behaviour(Behaviour::Panic)
-        .guard();
+    let guard = Probe::new(&counters).id(5).panics().guard();
     {
         let mut fut = pin!(guard.async_drop());
         let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
@@ -167,18 +151,13 @@ fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
         assert_counts(&counters, 1, 0, 1);
     }
     // Dropping the future after the panic adds nothing: no drop, no Cancelled.
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 0, 1);
 }
 
 #[test]
 fn panicking_cleanup_after_a_pending_poll() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(6)
-        .yields(1)
-        .behaviour(Behaviour::Panic)
-        .guard();
+    let guard = Probe::new(&counters).id(6).yields(1).panics().guard();
     {
         let mut fut = pin!(guard.async_drop());
         assert!(poll_once(&mut fut).is_pending());
@@ -188,29 +167,23 @@ fn panicking_cleanup_after_a_pending_poll() {
         assert_eq!(message(&*payload), "probe 6 cleanup panicked");
         assert_counts(&counters, 1, 0, 1);
     }
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 0, 1);
 }
 
 #[test]
 fn panicking_cleanup_under_block_on() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(8)
-        .yields(2)
-        .behaviour(Behaviour::Panic)
-        .guard();
+    let guard = Probe::new(&counters).id(8).yields(2).panics().guard();
     let payload = catch_unwind(AssertUnwindSafe(|| block_on(guard.async_drop())))
         .expect_err("the cleanup panicked");
     assert_eq!(message(&*payload), "probe 8 cleanup panicked");
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 0, 1);
 }
 
 #[test]
 fn polling_again_after_the_cleanup_panicked_panics() {
     let counters = setup();
-    let guard = Probe::new(&counters).behaviour(Behaviour::Panic).guard();
+    let guard = Probe::new(&counters).panics().guard();
     {
         let mut fut = pin!(guard.async_drop());
         catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).expect_err("first poll panics");
@@ -222,8 +195,7 @@ fn polling_again_after_the_cleanup_panicked_panics() {
         // The second panic comes from the guard, not from re-running the cleanup.
         assert!(!text.contains("probe"), "{text}");
     }
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 0, 1);
 }
 
 #[test]
@@ -240,8 +212,7 @@ fn polling_after_completion_panics() {
         // Still terminated, and the cleanup did not run a second time.
         assert!(fut.is_terminated());
     }
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -254,9 +225,7 @@ fn async_drop_on_err_cancelled_reports_cancelled() {
         assert!(poll_once(&mut fut).is_pending());
     }
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled);
 }
 
 #[test]
@@ -320,18 +289,13 @@ fn async_drop_all_cancelled_reports_only_the_unfinished_guard() {
     // `a` finished during the first poll; `b` was cut short.
     assert_counts(&counters_a, 1, 1, 1);
     assert_counts(&counters_b, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled);
 }
 
 #[test]
 fn is_terminated_after_the_cleanup_panicked() {
     let counters = setup();
-    let mut fut = pin!(Probe::new(&counters)
-        .behaviour(Behaviour::Panic)
-        .guard()
-        .async_drop());
+    let mut fut = pin!(Probe::new(&counters).panics().guard().async_drop());
     assert!(!fut.is_terminated());
     catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).unwrap_err();
     // Polling again would panic, so a `select!` must not poll it.
@@ -358,11 +322,7 @@ fn async_drop_all_with_a_panicking_cleanup_drops_every_value_once() {
     let counters = setup();
     let line_a = line!() + 1;
     let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
-    let b = Probe::new(&counters)
-        .id(2)
-        .yields(1)
-        .behaviour(Behaviour::Panic)
-        .guard();
+    let b = Probe::new(&counters).id(2).yields(1).panics().guard();
     {
         let mut fut = pin!(async_drop_all((a, b)));
         assert!(poll_once(&mut fut).is_pending());
@@ -374,11 +334,9 @@ fn async_drop_all_with_a_panicking_cleanup_drops_every_value_once() {
     // dropped `a`'s unfinished cleanup while unwinding.
     assert_counts(&counters, 2, 0, 2);
     // `a` really was cut short and says so; `b`, which panicked, reports nothing.
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    let report = one_report(ReportKind::Cancelled);
     #[cfg(debug_assertions)]
-    assert_eq!(reports[0].site.map(|(_, line)| line), Some(line_a));
+    assert_eq!(report.site.map(|(_, line)| line), Some(line_a));
     #[cfg(not(debug_assertions))]
     let _ = line_a;
 }

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
     assert_send, implements, poll_once, record_reports, setup, take_reports, Behaviour, Counters,
     Probe, ProbeError,
@@ -37,7 +38,7 @@ fn option_cleans_up_some_and_passes_none() {
         block_on(some.async_drop()),
         Err(ProbeError { id: 1, code: 1 })
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (1, 1, 1));
+    assert_cleaned(&c, 1);
 
     let none: Option<AsyncDropGuard<Probe>> = None;
     assert_eq!(block_on(none.local_async_drop_impl()), Ok(()));
@@ -54,9 +55,7 @@ fn option_cleans_up_some_and_passes_none() {
 fn option_cleanup_dropped_unpolled_reports_the_inner_guard_cancelled() {
     let c = setup();
     drop(Some(probe(&c, 1, false)).local_async_drop_impl());
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled);
     assert_eq!((c.started(), c.drops()), (0, 1));
 }
 
@@ -111,7 +110,7 @@ fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
         [(0, 0), (2, 2), (4, 4)]
     );
     assert_eq!(err.total(), 5);
-    assert_eq!((c.started(), c.finished(), c.drops()), (5, 5, 5));
+    assert_cleaned(&c, 5);
 
     assert_eq!(
         block_on(Vec::<Probe>::new().local_async_drop_impl()),
@@ -149,7 +148,7 @@ fn vec_of_guards_cancelled_midway_reports_each_unfinished_guard_and_the_vec() {
 #[test]
 fn box_of_a_send_resource_is_a_resource() {
     let c = setup();
-    let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c).behaviour(Behaviour::Fail(9))));
+    let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c).fail(9)));
     assert_eq!(
         block_on(boxed.async_drop()),
         Err(ProbeError { id: 0, code: 9 })
@@ -157,8 +156,7 @@ fn box_of_a_send_resource_is_a_resource() {
     // A boxed guard, of a `Send` resource.
     let boxed_guard = Box::new(probe(&c, 1, false));
     assert_eq!(block_on(boxed_guard.local_async_drop_impl()), Ok(()));
-    assert_eq!((c.started(), c.finished(), c.drops()), (2, 2, 2));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 2);
 }
 
 /// A `!Send` resource.
@@ -199,7 +197,7 @@ fn nested_containers_clean_up_every_value_once() {
     let nested: Option<Vec<Result<Box<Probe>, String>>> = Some(vec![
         Ok(Box::new(Probe::new(&c).id(1))),
         Err("never acquired".into()),
-        Ok(Box::new(Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)))),
+        Ok(Box::new(Probe::new(&c).id(3).fail(3))),
     ]);
     let err = block_on(AsyncDropGuard::new(nested).async_drop()).unwrap_err();
     assert_eq!(
@@ -345,7 +343,7 @@ fn generic_cleanup_futures_are_send_and_run() {
         block_on(generic::iter(vec![p(6)])).is_ok(),
     ];
     assert!(futures_run.iter().all(|ok| *ok));
-    assert_eq!((c.started(), c.finished(), c.drops()), (9, 9, 9));
+    assert_cleaned(&c, 9);
 
     let c = setup();
     let mut vec = asyncdrop::collections::AsyncDropVec::new();

@@ -18,6 +18,7 @@ use asyncdrop::{
     ReportKind,
 };
 use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
+use common::reports::{counts_quietly, one_report};
 use common::{
     assert_counts, assert_send, poll_once, record_reports, run_to_end, setup, take_reports,
     type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
@@ -172,20 +173,14 @@ fn three_types_in_one_array_with_boxed_error() {
     assert_eq!(err.first().to_string(), "flush failed");
     let failed: Vec<usize> = err.iter().map(|(i, _)| i).collect();
     assert_eq!(failed, [1]);
-    assert_counts(&counters, 3, 3, 3);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 3, 3, 3);
 }
 
 #[test]
 fn three_types_all_failing_convert_into_one_enum() {
     let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
-        AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(7)
-                .behaviour(Behaviour::Fail(70))
-                .guard(),
-        ),
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(7).fail(70).guard()),
         AsyncDropGuard::into_dyn(File::guard(&counters, true)),
         AsyncDropGuard::into_dyn(Session::guard(&counters, 503)),
     ];
@@ -200,8 +195,7 @@ fn three_types_all_failing_convert_into_one_enum() {
         Some(CloseError::Io(io::ErrorKind::WriteZero))
     ));
     assert!(matches!(session, Some(CloseError::Status(503))));
-    assert_counts(&counters, 3, 3, 3);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 3, 3, 3);
 }
 
 #[test]
@@ -213,8 +207,7 @@ fn all_succeeding() {
         AsyncDropGuard::into_dyn(Session::guard(&counters, 200)),
     ];
     block_on(async_drop_all(set)).unwrap();
-    assert_counts(&counters, 3, 3, 3);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 3, 3, 3);
 }
 
 #[test]
@@ -223,10 +216,7 @@ fn vec_of_mixed_guards_one_by_one() {
     let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>> = Vec::new();
     for i in 0..4 {
         set.push(AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(i)
-                .behaviour(Behaviour::Fail(i))
-                .guard(),
+            Probe::new(&counters).id(i).fail(i).guard(),
         ));
         set.push(AsyncDropGuard::into_dyn(File::guard(&counters, false)));
         set.push(AsyncDropGuard::into_dyn(Session::guard(
@@ -256,8 +246,7 @@ fn vec_of_mixed_guards_one_by_one() {
             "logout answered 403",
         ]
     );
-    assert_counts(&counters, 12, 12, 12);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 12, 12, 12);
 }
 
 /// The crate's collections take erased guards like any others: a sequence of three
@@ -296,8 +285,7 @@ fn mixed_types_in_an_async_drop_vec() {
     assert_counts(&counters, 8, 8, 8);
     let last = block_on(last.async_drop()).unwrap_err();
     assert_eq!(last.to_string(), "logout answered 202");
-    assert_counts(&counters, 9, 9, 9);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 9, 9, 9);
 }
 
 /// `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
@@ -326,8 +314,7 @@ fn mixed_types_through_async_drop_iter() {
         err.first(),
         CloseError::Probe(ProbeError { id: 3, code: 33 })
     ));
-    assert_counts(&counters, 15, 15, 15);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 15, 15, 15);
 }
 
 /// The local flavour in the crate's sequence, on a local executor.
@@ -348,8 +335,7 @@ fn local_flavour_in_an_async_drop_vec() {
     let mut pool = LocalPool::new();
     pool.run_until(set.async_drop()).unwrap();
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 /// An erased guard is a resource like any other: it nests in tuples next to plain
@@ -369,8 +355,7 @@ fn erased_guards_compose_with_tuples_and_nested_guards() {
     assert!(matches!(a, Some(CloseError::Status(500))));
     assert!(b.is_none());
     assert!(c.is_none());
-    assert_counts(&counters, 4, 4, 4);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 4, 4, 4);
 }
 
 /// Box<dyn DynAsyncDrop<E>> implements `AsyncDrop` itself, so generic code bound by
@@ -407,8 +392,7 @@ fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
             .collect::<Vec<_>>(),
         ["Status(201)", "Status(203)", "Status(205)"]
     );
-    assert_counts(&counters, 6, 6, 6);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 6, 6, 6);
 }
 
 // ---------------------------------------------------------------------------------
@@ -472,8 +456,7 @@ fn local_flavour_with_rc_resource_on_local_pool() {
         ]
     );
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
-    assert_counts(&counters, 2, 2, 2);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 2, 2, 2);
 }
 
 // ---------------------------------------------------------------------------------
@@ -551,18 +534,16 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(guard);
     drop(erased);
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    let report = one_report(ReportKind::Forgotten);
     assert!(
-        reports[0].type_name.contains("DynAsyncDrop"),
+        report.type_name.contains("DynAsyncDrop"),
         "{}",
-        reports[0].type_name
+        report.type_name
     );
     // The erased guard keeps the site where the resource was guarded, not where it
     // was erased.
     let expected = cfg!(debug_assertions).then_some((file!(), line));
-    assert_eq!(reports[0].site, expected);
+    assert_eq!(report.site, expected);
 }
 
 #[test]
@@ -576,11 +557,9 @@ fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
     assert!(poll_once(&mut cleanup).is_pending());
     drop(cleanup);
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    let report = one_report(ReportKind::Cancelled);
     let expected = cfg!(debug_assertions).then_some((file!(), line));
-    assert_eq!(reports[0].site, expected);
+    assert_eq!(report.site, expected);
 }
 
 #[test]
@@ -588,12 +567,7 @@ fn panicking_erased_cleanup_propagates_once() {
     let counters = setup();
     let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<ProbeError>>>; 2] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
-        AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(2)
-                .behaviour(Behaviour::Panic)
-                .guard(),
-        ),
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(2).panics().guard()),
     ];
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         block_on(async_drop_all(set))
@@ -608,9 +582,7 @@ fn panicking_erased_cleanup_propagates_once() {
     // The first probe's cleanup was still running when the panic dropped it: it
     // reports a cancellation. The panicking one reports nothing (the panic is the
     // report).
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled);
 }
 
 // ---------------------------------------------------------------------------------
@@ -705,8 +677,7 @@ fn one_allocation_to_erase_one_to_clean_up() {
     result.unwrap();
     assert_eq!(n, 3, "allocations to clean up three");
 
-    assert_counts(&counters, 5, 5, 5);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 5, 5, 5);
 }
 
 /// The value's box is freed before the cleanup future's box is allocated: starting

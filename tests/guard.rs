@@ -7,9 +7,8 @@ mod common;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
-use common::{
-    assert_counts, record_reports, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
-};
+use common::reports::{counts_quietly, one_report};
+use common::{assert_counts, record_reports, setup, take_reports, Counters, Probe, ProbeError};
 use futures_executor::block_on;
 
 /// A resource with a fixed `Debug` form.
@@ -52,8 +51,7 @@ fn new_deref_and_deref_mut_reach_the_value() {
     assert_counts(&counters, 0, 0, 0);
 
     assert_eq!(block_on(guard.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -74,8 +72,7 @@ fn debug_shows_the_value_inside_the_guard() {
     assert!(text.contains("id: 42"), "{text}");
     assert!(text.ends_with(")"), "{text}");
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -86,25 +83,19 @@ fn async_drop_runs_the_cleanup_once_and_returns_ok() {
     // Nothing happens before the future is polled.
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(block_on(fut), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
 fn async_drop_returns_the_cleanup_error() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(7)
-        .yields(1)
-        .behaviour(Behaviour::Fail(13))
-        .guard();
+    let guard = Probe::new(&counters).id(7).yields(1).fail(13).guard();
     assert_eq!(
         block_on(guard.async_drop()),
         Err(ProbeError { id: 7, code: 13 })
     );
     // A failed cleanup still consumed the value: dropped once, never again.
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -118,8 +109,7 @@ fn async_drop_inside_an_async_block() {
         guard.async_drop().await.map(|()| id)
     });
     assert_eq!(result, Ok(4));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -132,8 +122,7 @@ fn into_inner_without_cleanup_returns_the_value_silently() {
     assert_counts(&counters, 0, 0, 0);
     drop(probe);
     // Dropped once by us, no cleanup, and no report: the caller took responsibility.
-    assert_counts(&counters, 0, 0, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 0, 0, 1);
 }
 
 #[test]
@@ -142,8 +131,7 @@ fn into_inner_then_guard_again_cleans_up_once() {
     let probe = AsyncDropGuard::into_inner_without_cleanup(Probe::new(&counters).guard());
     let guard = AsyncDropGuard::new(probe);
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -169,17 +157,13 @@ fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
     let _ = line;
 
     assert_eq!(block_on(wrapper.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
 fn map_passes_on_the_inner_cleanup_error() {
     let counters = setup();
-    let probe = Probe::new(&counters)
-        .id(2)
-        .behaviour(Behaviour::Fail(4))
-        .guard();
+    let probe = Probe::new(&counters).id(2).fail(4).guard();
     let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
         probe,
         label: String::new(),
@@ -188,8 +172,7 @@ fn map_passes_on_the_inner_cleanup_error() {
         block_on(wrapper.async_drop()),
         Err(ProbeError { id: 2, code: 4 })
     );
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -202,10 +185,7 @@ fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
     });
     drop(wrapper);
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-    assert!(reports[0].type_name.ends_with("Wrapper"), "{reports:?}");
+    one_report(ReportKind::Forgotten).of("Wrapper");
 }
 
 #[test]
@@ -217,8 +197,7 @@ fn map_whose_closure_panics_drops_the_value_once_without_report() {
     }));
     let payload = result.expect_err("the closure panicked");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"map failed"));
-    assert_counts(&counters, 0, 0, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 0, 0, 1);
 }
 
 #[test]
@@ -231,12 +210,10 @@ fn async_drop_on_err_with_ok_hands_the_guard_back() {
     assert_eq!(value, 99);
     assert_eq!(guard.id, 8);
     // No cleanup ran; the guard is still live.
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 0, 0, 0);
 
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -255,18 +232,13 @@ fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
     );
     assert_eq!(err.to_string(), "handshake");
     assert_eq!(err.into_error(), "handshake");
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
 fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(6)
-        .yields(1)
-        .behaviour(Behaviour::Fail(3))
-        .guard();
+    let guard = Probe::new(&counters).id(6).yields(1).fail(3).guard();
     let failed: Result<(), ProbeError> = Err(ProbeError { id: 100, code: 1 });
     let err = block_on(AsyncDropGuard::async_drop_on_err(guard, failed)).unwrap_err();
     assert_eq!(err.error, ProbeError { id: 100, code: 1 });
@@ -278,8 +250,7 @@ fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
     // The source is the operation's error.
     let source = std::error::Error::source(&err).expect("has a source");
     assert_eq!(source.to_string(), "probe 100 failed with 1");
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -297,25 +268,16 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
     assert_eq!(block_on(step(ok, Ok(5))), Ok(5));
     assert!(take_reports().is_empty());
     // The error goes on; a cleanup that failed as well is reported, not lost.
-    let failing = Probe::new(&counters)
-        .id(2)
-        .yields(1)
-        .behaviour(Behaviour::Fail(3))
-        .guard();
+    let failing = Probe::new(&counters).id(2).yields(1).fail(3).guard();
     let site = AsyncDropGuard::site(&failing).map(|l| (l.file(), l.line()));
     assert_eq!(
         block_on(step(failing, Err("refused".into()))),
         Err("refused".into())
     );
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Failed);
-    assert!(reports[0].type_name.ends_with("Probe"));
-    assert!(
-        reports[0].message.contains("ProbeError { id: 2, code: 3 }"),
-        "{reports:?}"
-    );
-    assert_eq!(reports[0].site, site, "the guard's own site");
+    let report = one_report(ReportKind::Failed);
+    report.of("Probe");
+    report.says("ProbeError { id: 2, code: 3 }");
+    assert_eq!(report.site, site, "the guard's own site");
     // A cleanup that succeeds reports nothing.
     let fine = Probe::new(&counters).id(3).guard();
     assert_eq!(block_on(step(fine, Err("late".into()))), Err("late".into()));
@@ -341,17 +303,14 @@ fn forgotten_guard_is_dropped_once_and_reported_once() {
         report.message.starts_with("asyncdrop: AsyncDropGuard<"),
         "{report:?}"
     );
-    assert!(
-        report.message.contains("dropped without cleanup"),
-        "{report:?}"
-    );
-    assert!(report.message.contains(report.type_name), "{report:?}");
+    report.says("dropped without cleanup");
+    report.says(report.type_name);
 
     #[cfg(debug_assertions)]
     {
         assert_eq!(report.site, Some((file!(), line)));
         let at = format!("guard created at {}:{}:", file!(), line);
-        assert!(report.message.contains(&at), "{report:?}");
+        report.says(&at);
     }
     #[cfg(not(debug_assertions))]
     {
@@ -369,9 +328,7 @@ fn forgotten_guard_going_out_of_scope_is_reported() {
         guard.id = 1;
     }
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    one_report(ReportKind::Forgotten);
 }
 
 #[test]
@@ -404,8 +361,7 @@ fn site_is_where_the_guard_was_created() {
         assert_eq!(site, None);
     }
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -416,24 +372,19 @@ fn nested_guard_cleans_up_once() {
     // Deref goes through both layers.
     assert_eq!(outer.id, 4);
     assert_eq!(block_on(outer.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
 fn nested_guard_returns_the_inner_error() {
     let counters = setup();
-    let inner = Probe::new(&counters)
-        .id(4)
-        .behaviour(Behaviour::Fail(2))
-        .guard();
+    let inner = Probe::new(&counters).id(4).fail(2).guard();
     let outer = AsyncDropGuard::new(inner);
     assert_eq!(
         block_on(outer.async_drop()),
         Err(ProbeError { id: 4, code: 2 })
     );
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]

@@ -35,9 +35,10 @@ use asyncdrop::{
     AsyncDrop, AsyncDropGuard, ErrorAndCleanup, LocalAsyncDrop, Policy, Report, ReportKind,
     TupleError,
 };
+use common::reports::{cleaned_quietly, one_report};
 use common::{
     assert_send, assert_sync, assert_unpin, implements, poll_once, record_reports, setup,
-    take_reports, type_implements, yield_now, Behaviour, Probe, ProbeError,
+    take_reports, type_implements, yield_now, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
@@ -359,13 +360,12 @@ fn guard_cleanup_of_a_send_resource_is_send() {
     assert_eq!(block_on(fut), Ok(()));
 
     // The same future, built in generic code.
-    let failing = Probe::new(&c).id(2).behaviour(Behaviour::Fail(3)).guard();
+    let failing = Probe::new(&c).id(2).fail(3).guard();
     assert_eq!(
         block_on(generic_cleanup(failing)),
         Err(ProbeError { id: 2, code: 3 })
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (2, 2, 2));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 2);
 }
 
 #[test]
@@ -378,14 +378,13 @@ fn nested_guards_in_generic_code_are_send() {
     assert_eq!(block_on(generic_async_drop_all(g(), g())), Ok(()));
     assert!(block_on(generic_all_or_cleanup(Ok(g()), Ok(g()))));
     assert!(!block_on(generic_all_or_cleanup(Ok(g()), Err("no".into()))));
-    let failing = Probe::new(&c).behaviour(Behaviour::Fail(1)).guard();
+    let failing = Probe::new(&c).fail(1).guard();
     let err = block_on(generic_array_guard(g(), failing)).unwrap_err();
     assert_eq!(
         err.into_array(),
         [None, Some(ProbeError { id: 0, code: 1 })]
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (11, 11, 11));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 11);
 }
 
 #[test]
@@ -409,21 +408,20 @@ fn scope_futures_are_send() {
         block_on(generic_scope_one::<_, Wrapped>(Probe::new(&c).guard())),
         Ok(1)
     );
-    let failing = Probe::new(&c).id(4).behaviour(Behaviour::Fail(4)).guard();
+    let failing = Probe::new(&c).id(4).fail(4).guard();
     assert_eq!(
         block_on(generic_scope_one::<_, Wrapped>(failing)),
         Err(Wrapped(ProbeError { id: 4, code: 4 }))
     );
     let (v, (ra, rb)) = block_on(generic_scope_two(
         Probe::new(&c).guard(),
-        Probe::new(&c).behaviour(Behaviour::Fail(9)).guard(),
+        Probe::new(&c).fail(9).guard(),
     ));
     assert_eq!((v, ra, rb), (2, Ok(()), Err(ProbeError { id: 0, code: 9 })));
     let (read, (cleanup,)) = block_on(generic_scope_reading(Probe::new(&c).guard()));
     assert!(read);
     assert_eq!(cleanup, Ok(()));
-    assert_eq!((c.started(), c.finished(), c.drops()), (7, 7, 7));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 7);
 }
 
 #[test]
@@ -456,8 +454,7 @@ fn join_futures_are_send() {
     assert_send(&fut);
     let guards = block_on(fut).unwrap();
     block_on(async_drop_all(guards)).unwrap();
-    assert_eq!((c.started(), c.finished(), c.drops()), (6, 6, 6));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 6);
 }
 
 // ---------------------------------------------------------------------------------
@@ -575,10 +572,7 @@ fn scope_block_reading_a_non_sync_guard_is_not_send() {
 #[test]
 fn error_types_are_send_sync_errors() {
     let c = setup();
-    let set = (
-        Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)).guard(),
-        Probe::new(&c).guard(),
-    );
+    let set = (Probe::new(&c).id(1).fail(1).guard(), Probe::new(&c).guard());
     let err = block_on(async_drop_all(set)).unwrap_err();
     assert!(implements!(err => Send + Sync + Unpin + 'static));
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
@@ -587,7 +581,7 @@ fn error_types_are_send_sync_errors() {
         "1 of 2 cleanups failed; [0]: probe 1 failed with 1"
     );
 
-    let array = [Probe::new(&c).behaviour(Behaviour::Fail(2)).guard()];
+    let array = [Probe::new(&c).fail(2).guard()];
     let err = block_on(async_drop_all(array)).unwrap_err();
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
     assert!(boxed.source().is_some());
@@ -602,8 +596,7 @@ fn error_types_are_send_sync_errors() {
         boxed.to_string(),
         "acquisition failed; [0]: acquired, cleaned up; [1]: failed: probe 9 failed with 9"
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (4, 4, 4));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 4);
 }
 
 // ---------------------------------------------------------------------------------
@@ -755,8 +748,5 @@ fn local_guard_forgotten_on_local_pool_is_reported_once() {
         drop(g);
     });
     assert_eq!((lc.started.get(), lc.drops.get()), (0, 1));
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-    assert!(reports[0].type_name.ends_with("LocalRes"));
+    one_report(ReportKind::Forgotten).of("LocalRes");
 }
