@@ -33,65 +33,31 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 // Three resource types with three error types
 // ---------------------------------------------------------------------------------
 
-/// A file whose cleanup (flush) fails with an `io::Error`.
-struct File {
-    counters: Arc<Counters>,
-    fail: bool,
-    _buffer: [u8; 16],
-}
+/// A file whose cleanup (flush, one yield) fails with an `io::Error`.
+struct File(Probe);
 
 impl File {
     fn guard(counters: &Arc<Counters>, fail: bool) -> AsyncDropGuard<File> {
-        AsyncDropGuard::new(File {
-            counters: counters.clone(),
-            fail,
-            _buffer: [0; 16],
-        })
-    }
-}
-
-impl Drop for File {
-    fn drop(&mut self) {
-        self.counters.drops.fetch_add(1, Ordering::SeqCst);
+        let probe = Probe::new(counters).yields(1);
+        let probe = if fail { probe.fail(0) } else { probe };
+        AsyncDropGuard::new(File(probe))
     }
 }
 
 impl AsyncDrop for File {
     type Error = io::Error;
     async fn async_drop_impl(self) -> io::Result<()> {
-        self.counters
-            .cleanups_started
-            .fetch_add(1, Ordering::SeqCst);
-        yield_now().await;
-        self.counters
-            .cleanups_finished
-            .fetch_add(1, Ordering::SeqCst);
-        if self.fail {
-            Err(io::Error::new(io::ErrorKind::WriteZero, "flush failed"))
-        } else {
-            Ok(())
-        }
+        let flushed = self.0.async_drop_impl().await;
+        flushed.map_err(|_| io::Error::new(io::ErrorKind::WriteZero, "flush failed"))
     }
 }
 
-/// A session whose cleanup (logout) fails with a status code.
-struct Session {
-    counters: Arc<Counters>,
-    status: u16,
-}
+/// A session whose cleanup (logout, two yields) fails with a status code.
+struct Session(Probe, u16);
 
 impl Session {
     fn guard(counters: &Arc<Counters>, status: u16) -> AsyncDropGuard<Session> {
-        AsyncDropGuard::new(Session {
-            counters: counters.clone(),
-            status,
-        })
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.counters.drops.fetch_add(1, Ordering::SeqCst);
+        AsyncDropGuard::new(Session(Probe::new(counters).yields(2), status))
     }
 }
 
@@ -110,18 +76,12 @@ impl Error for Status {}
 impl AsyncDrop for Session {
     type Error = Status;
     async fn async_drop_impl(self) -> Result<(), Status> {
-        self.counters
-            .cleanups_started
-            .fetch_add(1, Ordering::SeqCst);
-        yield_now().await;
-        yield_now().await;
-        self.counters
-            .cleanups_finished
-            .fetch_add(1, Ordering::SeqCst);
-        if self.status == 200 {
+        let Session(probe, status) = self;
+        probe.async_drop_impl().await.unwrap();
+        if status == 200 {
             Ok(())
         } else {
-            Err(Status(self.status))
+            Err(Status(status))
         }
     }
 }
@@ -158,14 +118,26 @@ type AnyError = Box<dyn Error + Send + Sync>;
 // Heterogeneous sets
 // ---------------------------------------------------------------------------------
 
+/// A probe, a file and a session, erased to one error type `E`.
+fn three<E>(c: &Arc<Counters>, probe: Probe, fail: bool, status: u16) -> [Erased<E>; 3]
+where
+    E: From<ProbeError> + From<io::Error> + From<Status> + Send + 'static,
+{
+    [
+        AsyncDropGuard::into_dyn(AsyncDropGuard::new(probe)),
+        AsyncDropGuard::into_dyn(File::guard(c, fail)),
+        AsyncDropGuard::into_dyn(Session::guard(c, status)),
+    ]
+}
+
+type Erased<E> = AsyncDropGuard<Box<dyn DynAsyncDrop<E>>>;
+type LocalErased<E> = AsyncDropGuard<Box<dyn LocalDynAsyncDrop<E>>>;
+
 #[test]
-fn three_types_in_one_array_with_boxed_error() {
+fn three_types_in_one_array() {
     let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>; 3] = [
-        AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
-        AsyncDropGuard::into_dyn(File::guard(&counters, true)),
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 200)),
-    ];
+    // With a boxed error: only the file fails.
+    let set: [Erased<AnyError>; 3] = three(&counters, Probe::new(&counters).yields(3), true, 200);
     let cleanup = async_drop_all(set);
     assert_send(&cleanup);
     let err = block_on(cleanup).unwrap_err();
@@ -173,17 +145,11 @@ fn three_types_in_one_array_with_boxed_error() {
     assert_eq!(err.first().to_string(), "flush failed");
     let failed: Vec<usize> = err.iter().map(|(i, _)| i).collect();
     assert_eq!(failed, [1]);
-    counts_quietly(&counters, 3, 3, 3);
-}
+    assert_counts(&counters, 3, 3, 3);
 
-#[test]
-fn three_types_all_failing_convert_into_one_enum() {
-    let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
-        AsyncDropGuard::into_dyn(Probe::new(&counters).id(7).fail(70).guard()),
-        AsyncDropGuard::into_dyn(File::guard(&counters, true)),
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 503)),
-    ];
+    // All failing, converted into one enum.
+    let set: [Erased<CloseError>; 3] =
+        three(&counters, Probe::new(&counters).id(7).fail(70), true, 503);
     let err = block_on(async_drop_all(set)).unwrap_err();
     let [probe, file, session] = err.into_array();
     assert!(matches!(
@@ -195,25 +161,18 @@ fn three_types_all_failing_convert_into_one_enum() {
         Some(CloseError::Io(io::ErrorKind::WriteZero))
     ));
     assert!(matches!(session, Some(CloseError::Status(503))));
-    counts_quietly(&counters, 3, 3, 3);
-}
+    assert_counts(&counters, 6, 6, 6);
 
-#[test]
-fn all_succeeding() {
-    let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
-        AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
-        AsyncDropGuard::into_dyn(File::guard(&counters, false)),
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 200)),
-    ];
+    // All succeeding.
+    let set: [Erased<CloseError>; 3] = three(&counters, Probe::new(&counters), false, 200);
     block_on(async_drop_all(set)).unwrap();
-    counts_quietly(&counters, 3, 3, 3);
+    counts_quietly(&counters, 9, 9, 9);
 }
 
 #[test]
 fn vec_of_mixed_guards_one_by_one() {
     let counters = setup();
-    let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>> = Vec::new();
+    let mut set: Vec<Erased<AnyError>> = Vec::new();
     for i in 0..4 {
         set.push(AsyncDropGuard::into_dyn(
             Probe::new(&counters).id(i).fail(i).guard(),
@@ -292,7 +251,7 @@ fn mixed_types_in_an_async_drop_vec() {
 #[test]
 fn mixed_types_through_async_drop_iter() {
     let counters = setup();
-    let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>> = Vec::new();
+    let mut set: Vec<Erased<CloseError>> = Vec::new();
     for i in 0..5 {
         set.push(AsyncDropGuard::into_dyn(
             Probe::new(&counters)
@@ -343,8 +302,7 @@ fn local_flavour_in_an_async_drop_vec() {
 #[test]
 fn erased_guards_compose_with_tuples_and_nested_guards() {
     let counters = setup();
-    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
+    let erased: Erased<CloseError> = AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
     let plain = Probe::new(&counters).guard();
     let nested = AsyncDropGuard::new([
         AsyncDropGuard::into_dyn::<CloseError>(File::guard(&counters, false)),
@@ -369,7 +327,7 @@ fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
     let pool = common::JoinedPool::new(2);
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..6u32 {
-        let guard: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> = if i % 2 == 0 {
+        let guard: Erased<CloseError> = if i % 2 == 0 {
             AsyncDropGuard::into_dyn(Probe::new(&counters).id(i).yields(2).guard())
         } else {
             AsyncDropGuard::into_dyn(Session::guard(&counters, 200 + i as u16))
@@ -428,7 +386,7 @@ impl Drop for Journal {
 fn local_flavour_with_rc_resource_on_local_pool() {
     let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
-    let set: [AsyncDropGuard<Box<dyn LocalDynAsyncDrop<AnyError>>>; 3] = [
+    let set: [LocalErased<AnyError>; 3] = [
         AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
             log: log.clone(),
             fail: true,
@@ -531,7 +489,7 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
-    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(guard);
+    let erased: Erased<AnyError> = AsyncDropGuard::into_dyn(guard);
     drop(erased);
     assert_counts(&counters, 0, 0, 1);
     let report = one_report(ReportKind::Forgotten);
@@ -551,8 +509,7 @@ fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).yields(5));
-    let erased: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<ProbeError>>> =
-        AsyncDropGuard::into_local_dyn(guard);
+    let erased: LocalErased<ProbeError> = AsyncDropGuard::into_local_dyn(guard);
     let mut cleanup = Box::pin(erased.async_drop());
     assert!(poll_once(&mut cleanup).is_pending());
     drop(cleanup);
@@ -565,7 +522,7 @@ fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
 #[test]
 fn panicking_erased_cleanup_propagates_once() {
     let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<ProbeError>>>; 2] = [
+    let set: [Erased<ProbeError>; 2] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(2).panics().guard()),
     ];
@@ -608,8 +565,7 @@ fn async_drop_boxed_and_debug() {
     );
 
     // A guard of an erased value is `Debug` and derefs to the trait object.
-    let guard: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
-        AsyncDropGuard::into_dyn(Probe::new(&counters).guard());
+    let guard: Erased<CloseError> = AsyncDropGuard::into_dyn(Probe::new(&counters).guard());
     assert!(format!("{guard:?}").starts_with("AsyncDropGuard(DynAsyncDrop("));
     block_on(guard.async_drop()).unwrap();
     assert_counts(&counters, 2, 2, 2);
@@ -617,19 +573,17 @@ fn async_drop_boxed_and_debug() {
 
 #[test]
 fn auto_traits() {
-    type Erased = AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>;
-    type LocalErased = AsyncDropGuard<Box<dyn LocalDynAsyncDrop<CloseError>>>;
     // `DynAsyncDrop` has `Send` as a supertrait; nothing makes it `Sync`.
-    assert!(type_implements!(Erased => Send));
-    assert!(!type_implements!(Erased => Sync));
+    assert!(type_implements!(Erased<CloseError> => Send));
+    assert!(!type_implements!(Erased<CloseError> => Sync));
     assert!(type_implements!(asyncdrop::BoxCleanup<'static, CloseError> => Send));
     // The local flavour promises nothing.
-    assert!(!type_implements!(LocalErased => Send));
-    assert!(!type_implements!(LocalErased => Sync));
+    assert!(!type_implements!(LocalErased<CloseError> => Send));
+    assert!(!type_implements!(LocalErased<CloseError> => Sync));
     assert!(!type_implements!(asyncdrop::LocalBoxCleanup<'static, CloseError> => Send));
     // Both are `Unpin` (a box).
-    assert!(type_implements!(Erased => Unpin));
-    assert!(type_implements!(LocalErased => Unpin));
+    assert!(type_implements!(Erased<CloseError> => Unpin));
+    assert!(type_implements!(LocalErased<CloseError> => Unpin));
 }
 
 // ---------------------------------------------------------------------------------
@@ -663,15 +617,13 @@ fn one_allocation_to_erase_one_to_clean_up() {
         File::guard(&counters, false),
         Session::guard(&counters, 200),
     );
-    let (set, n) = allocations(
-        || -> [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] {
-            [
-                AsyncDropGuard::into_dyn(guards.0),
-                AsyncDropGuard::into_dyn(guards.1),
-                AsyncDropGuard::into_dyn(guards.2),
-            ]
-        },
-    );
+    let (set, n) = allocations(|| -> [Erased<CloseError>; 3] {
+        [
+            AsyncDropGuard::into_dyn(guards.0),
+            AsyncDropGuard::into_dyn(guards.1),
+            AsyncDropGuard::into_dyn(guards.2),
+        ]
+    });
     assert_eq!(n, 3, "allocations to erase three");
     let (result, n) = allocations(|| run_to_end(async_drop_all(set)));
     result.unwrap();

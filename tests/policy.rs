@@ -81,25 +81,17 @@ fn assert_forgotten_panics(guard: AsyncDropGuard<Probe>, line: u32) {
 }
 
 #[test]
-fn default_policy_panics_on_a_forgotten_guard() {
-    // Every test restores the default, so the policy in force here is the default.
-    let _scope = lock();
-    let counters = Counters::new();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters));
-    assert_forgotten_panics(guard, line);
-    // The policy panicked, yet the value was dropped, once, and not cleaned up.
-    assert_counts(&counters, 0, 0, 1);
-}
-
-#[test]
-fn panic_policy_panics_on_a_forgotten_guard() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters).id(3));
-    assert_forgotten_panics(guard, line);
-    assert_counts(&counters, 0, 0, 1);
+fn default_and_panic_policies_panic_on_a_forgotten_guard() {
+    // Every test restores the default, so the policy in force first is the default.
+    for policy in [None, Some(Policy::Panic)] {
+        let _scope = policy.map_or_else(lock, with_policy);
+        let counters = Counters::new();
+        let line = line!() + 1;
+        let guard = AsyncDropGuard::new(Probe::new(&counters).id(3));
+        assert_forgotten_panics(guard, line);
+        // The policy panicked, yet the value was dropped, once, and not cleaned up.
+        assert_counts(&counters, 0, 0, 1);
+    }
 }
 
 #[test]
@@ -146,34 +138,24 @@ fn panic_policy_is_silent_when_cleanup_completes() {
 }
 
 #[test]
-fn ignore_policy_does_not_panic() {
-    let _scope = with_policy(Policy::Ignore);
-    let counters = Counters::new();
-    drop(Probe::new(&counters).guard());
-    assert_counts(&counters, 0, 0, 1);
-
-    drop(Probe::new(&counters).guard().async_drop());
-    assert_counts(&counters, 0, 0, 2);
-
-    {
-        let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
-        assert!(poll_once(&mut fut).is_pending());
+fn ignore_and_stderr_policies_do_not_panic() {
+    #[cfg(feature = "std")]
+    let policies = [Policy::Ignore, Policy::Stderr];
+    #[cfg(not(feature = "std"))]
+    let policies = [Policy::Ignore];
+    for policy in policies {
+        let _scope = with_policy(policy);
+        let counters = Counters::new();
+        drop(Probe::new(&counters).guard());
+        assert_counts(&counters, 0, 0, 1);
+        drop(Probe::new(&counters).guard().async_drop());
+        assert_counts(&counters, 0, 0, 2);
+        {
+            let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
+            assert!(poll_once(&mut fut).is_pending());
+        }
+        assert_counts(&counters, 1, 0, 3);
     }
-    assert_counts(&counters, 1, 0, 3);
-}
-
-#[cfg(feature = "std")]
-#[test]
-fn stderr_policy_does_not_panic() {
-    let _scope = with_policy(Policy::Stderr);
-    let counters = Counters::new();
-    drop(Probe::new(&counters).guard());
-    assert_counts(&counters, 0, 0, 1);
-    {
-        let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-    }
-    assert_counts(&counters, 1, 0, 2);
 }
 
 #[test]
@@ -314,48 +296,31 @@ fn panicking_hook_propagates_and_the_value_is_still_dropped_once() {
 
 #[cfg(feature = "std")]
 #[test]
-fn panic_policy_does_not_panic_again_while_unwinding_a_forgotten_guard() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let probe = Probe::new(&counters);
-    let result = catch_unwind(AssertUnwindSafe(move || {
-        let _guard = probe.guard();
-        panic!("first");
-    }));
-    let payload = result.expect_err("the closure panicked");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
-    assert_counts(&counters, 0, 0, 1);
-}
-
-#[cfg(feature = "std")]
-#[test]
-fn panic_policy_does_not_panic_again_while_unwinding_a_cancelled_cleanup() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let guard = Probe::new(&counters).yields(2).guard();
-    let result = catch_unwind(AssertUnwindSafe(move || {
-        let mut fut = pin!(guard.async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-        panic!("first");
-    }));
-    let payload = result.expect_err("the closure panicked");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
-    assert_counts(&counters, 1, 0, 1);
-}
-
-#[cfg(feature = "std")]
-#[test]
-fn panic_in_debug_policy_does_not_panic_again_while_unwinding() {
-    let _scope = with_policy(Policy::PanicInDebug);
-    let counters = Counters::new();
-    let probe = Probe::new(&counters);
-    let result = catch_unwind(AssertUnwindSafe(move || {
-        let _guard = probe.guard();
-        panic!("first");
-    }));
-    let payload = result.expect_err("the closure panicked");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
-    assert_counts(&counters, 0, 0, 1);
+fn panic_policies_do_not_panic_again_while_unwinding() {
+    for (policy, yields) in [
+        (Policy::Panic, None),
+        (Policy::Panic, Some(2)),
+        (Policy::PanicInDebug, None),
+    ] {
+        let _scope = with_policy(policy);
+        let counters = Counters::new();
+        let probe = Probe::new(&counters);
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            // A forgotten guard, or (`yields`) a cleanup cancelled after a poll.
+            let (mut _guard, mut _cleanup) = (None, None);
+            match yields {
+                None => _guard = Some(probe.guard()),
+                Some(n) => {
+                    let fut = _cleanup.insert(Box::pin(probe.yields(n).guard().async_drop()));
+                    assert!(poll_once(fut).is_pending());
+                }
+            }
+            panic!("first");
+        }));
+        let payload = result.expect_err("the closure panicked");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
+        assert_counts(&counters, usize::from(yields.is_some()), 0, 1);
+    }
 }
 
 #[cfg(feature = "std")]
