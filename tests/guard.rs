@@ -4,10 +4,12 @@
 
 mod common;
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
-use common::reports::{counts_quietly, one_report};
+use common::reports::{counts_quietly, one_report, report_kinds};
 use common::{assert_counts, record_reports, setup, take_reports, Counters, Probe, ProbeError};
 use futures_executor::block_on;
 
@@ -75,27 +77,46 @@ fn debug_shows_the_value_inside_the_guard() {
     counts_quietly(&counters, 1, 1, 1);
 }
 
+/// Cleaned up with `async_drop`, as a nested guard and mapped into a wrapper: the
+/// cleanup runs once, only when polled, and its result comes back. A failed cleanup
+/// still consumed the value: dropped once, never again.
 #[test]
-fn async_drop_runs_the_cleanup_once_and_returns_ok() {
-    let counters = setup();
-    let guard = Probe::new(&counters).yields(2).guard();
-    let fut = guard.async_drop();
-    // Nothing happens before the future is polled.
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(block_on(fut), Ok(()));
-    counts_quietly(&counters, 1, 1, 1);
-}
-
-#[test]
-fn async_drop_returns_the_cleanup_error() {
-    let counters = setup();
-    let guard = Probe::new(&counters).id(7).yields(1).fail(13).guard();
-    assert_eq!(
-        block_on(guard.async_drop()),
-        Err(ProbeError { id: 7, code: 13 })
-    );
-    // A failed cleanup still consumed the value: dropped once, never again.
-    counts_quietly(&counters, 1, 1, 1);
+fn async_drop_runs_the_cleanup_once_and_returns_its_result() {
+    // (how, id, yields, the code the cleanup fails with)
+    let rows = [
+        ("plain", 0, 2, None),
+        ("plain", 7, 1, Some(13)),
+        ("nested", 4, 2, None),
+        ("nested", 4, 0, Some(2)),
+        ("mapped", 2, 0, Some(4)),
+    ];
+    for (how, id, yields, code) in rows {
+        let counters = setup();
+        let probe = Probe::new(&counters).id(id).yields(yields);
+        let guard = match code {
+            Some(code) => probe.fail(code),
+            None => probe,
+        }
+        .guard();
+        let fut: Pin<Box<dyn Future<Output = Result<(), ProbeError>>>> = match how {
+            "plain" => Box::pin(guard.async_drop()),
+            "nested" => {
+                let outer: AsyncDropGuard<AsyncDropGuard<Probe>> = AsyncDropGuard::new(guard);
+                // Deref goes through both layers.
+                assert_eq!(outer.id, id);
+                Box::pin(outer.async_drop())
+            }
+            _ => {
+                let label = String::new();
+                Box::pin(AsyncDropGuard::map(guard, |probe| Wrapper { probe, label }).async_drop())
+            }
+        };
+        // Nothing happens before the future is polled.
+        assert_counts(&counters, 0, 0, 0);
+        let expected = code.map_or(Ok(()), |code| Err(ProbeError { id, code }));
+        assert_eq!(block_on(fut), expected, "{how}");
+        counts_quietly(&counters, 1, 1, 1);
+    }
 }
 
 #[test]
@@ -123,15 +144,10 @@ fn into_inner_without_cleanup_returns_the_value_silently() {
     drop(probe);
     // Dropped once by us, no cleanup, and no report: the caller took responsibility.
     counts_quietly(&counters, 0, 0, 1);
-}
-
-#[test]
-fn into_inner_then_guard_again_cleans_up_once() {
-    let counters = setup();
+    // Guarded again, it is cleaned up once.
     let probe = AsyncDropGuard::into_inner_without_cleanup(Probe::new(&counters).guard());
-    let guard = AsyncDropGuard::new(probe);
-    block_on(guard.async_drop()).unwrap();
-    counts_quietly(&counters, 1, 1, 1);
+    block_on(AsyncDropGuard::new(probe).async_drop()).unwrap();
+    counts_quietly(&counters, 1, 1, 2);
 }
 
 #[test]
@@ -157,21 +173,6 @@ fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
     let _ = line;
 
     assert_eq!(block_on(wrapper.async_drop()), Ok(()));
-    counts_quietly(&counters, 1, 1, 1);
-}
-
-#[test]
-fn map_passes_on_the_inner_cleanup_error() {
-    let counters = setup();
-    let probe = Probe::new(&counters).id(2).fail(4).guard();
-    let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
-        probe,
-        label: String::new(),
-    });
-    assert_eq!(
-        block_on(wrapper.async_drop()),
-        Err(ProbeError { id: 2, code: 4 })
-    );
     counts_quietly(&counters, 1, 1, 1);
 }
 
@@ -321,7 +322,7 @@ fn forgotten_guard_is_dropped_once_and_reported_once() {
 }
 
 #[test]
-fn forgotten_guard_going_out_of_scope_is_reported() {
+fn each_forgotten_guard_reports_for_itself() {
     let counters = setup();
     {
         let mut guard = Probe::new(&counters).guard();
@@ -329,20 +330,13 @@ fn forgotten_guard_going_out_of_scope_is_reported() {
     }
     assert_counts(&counters, 0, 0, 1);
     one_report(ReportKind::Forgotten);
-}
-
-#[test]
-fn each_forgotten_guard_reports_for_itself() {
-    let counters = setup();
     let a = Probe::new(&counters).id(1).guard();
     let b = Probe::new(&counters).id(2).guard();
     let c = Probe::new(&counters).id(3).guard();
     block_on(b.async_drop()).unwrap();
     drop((a, c));
-    assert_counts(&counters, 1, 1, 3);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 2, "{reports:?}");
-    assert!(reports.iter().all(|r| r.kind == ReportKind::Forgotten));
+    assert_counts(&counters, 1, 1, 4);
+    assert_eq!(report_kinds(), [ReportKind::Forgotten; 2]);
 }
 
 #[test]
@@ -361,29 +355,6 @@ fn site_is_where_the_guard_was_created() {
         assert_eq!(site, None);
     }
     block_on(guard.async_drop()).unwrap();
-    counts_quietly(&counters, 1, 1, 1);
-}
-
-#[test]
-fn nested_guard_cleans_up_once() {
-    let counters = setup();
-    let inner = Probe::new(&counters).id(4).yields(2).guard();
-    let outer: AsyncDropGuard<AsyncDropGuard<Probe>> = AsyncDropGuard::new(inner);
-    // Deref goes through both layers.
-    assert_eq!(outer.id, 4);
-    assert_eq!(block_on(outer.async_drop()), Ok(()));
-    counts_quietly(&counters, 1, 1, 1);
-}
-
-#[test]
-fn nested_guard_returns_the_inner_error() {
-    let counters = setup();
-    let inner = Probe::new(&counters).id(4).fail(2).guard();
-    let outer = AsyncDropGuard::new(inner);
-    assert_eq!(
-        block_on(outer.async_drop()),
-        Err(ProbeError { id: 4, code: 2 })
-    );
     counts_quietly(&counters, 1, 1, 1);
 }
 
