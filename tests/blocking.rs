@@ -33,78 +33,54 @@ fn blocking(probe: Probe) -> BlockingDrop<Probe> {
 // Where the drop happens
 // ---------------------------------------------------------------------------------
 
+/// On a plain thread, as a field of a type with a plain synchronous `Drop`, inside
+/// `block_on` and in a local pool: the cleanup has finished when `drop` returns.
 #[test]
-fn on_a_plain_thread() {
+fn on_a_plain_thread_in_a_sync_type_and_in_single_threaded_executors() {
     let _shared = shared();
     let counters = setup();
     drop(blocking(Probe::new(&counters).yields(3)));
-    // The cleanup has finished when `drop` returns.
     assert_counts(&counters, 1, 1, 1);
-
     let c = counters.clone();
     let reports = std::thread::spawn(move || {
         drop(blocking(Probe::new(&c).yields(2)));
         assert_counts(&c, 2, 2, 2);
         take_reports()
-    })
-    .join()
-    .unwrap();
-    assert!(reports.is_empty());
-    assert!(take_reports().is_empty());
-}
+    });
+    assert!(reports.join().unwrap().is_empty());
 
-/// As a field of a type with a plain synchronous `Drop`.
-#[test]
-fn as_a_field_of_a_sync_type() {
-    let _shared = shared();
     struct Client {
         conn: BlockingDrop<Probe>,
         name: &'static str,
     }
-    let counters = setup();
-    let mut client = Client {
-        conn: blocking(Probe::new(&counters).id(4).yields(1)),
-        name: "c",
-    };
+    let conn = blocking(Probe::new(&counters).id(4).yields(1));
+    let mut client = Client { conn, name: "c" };
     // Deref / DerefMut reach the value.
     assert_eq!(client.conn.id, 4);
     client.conn.id = 5;
-    assert_eq!(client.conn.id, 5);
-    assert_eq!(client.name, "c");
+    assert_eq!((client.conn.id, client.name), (5, "c"));
     drop(client);
-    counts_quietly(&counters, 1, 1, 1);
-}
+    assert_counts(&counters, 3, 3, 3);
 
-#[test]
-fn inside_block_on() {
-    let _shared = shared();
-    let counters = setup();
     block_on(async {
         let conn = blocking(Probe::new(&counters).yields(5));
         common::yield_now().await;
         drop(conn);
-        assert_counts(&counters, 1, 1, 1);
+        assert_counts(&counters, 4, 4, 4);
     });
-    assert!(take_reports().is_empty());
-}
 
-#[test]
-fn inside_a_local_pool() {
-    let _shared = shared();
-    let counters = setup();
     let mut pool = LocalPool::new();
     for i in 0..4 {
         let c = counters.clone();
-        pool.spawner()
-            .spawn_local(async move {
-                let conn = blocking(Probe::new(&c).id(i).yields(i as usize));
-                common::yield_now().await;
-                drop(conn);
-            })
-            .unwrap();
+        let task = async move {
+            let conn = blocking(Probe::new(&c).id(i).yields(i as usize));
+            common::yield_now().await;
+            drop(conn);
+        };
+        pool.spawner().spawn_local(task).unwrap();
     }
     pool.run();
-    counts_quietly(&counters, 4, 4, 4);
+    counts_quietly(&counters, 8, 8, 8);
 }
 
 /// Several pool threads drop at once; failures are reported on the thread (and in
@@ -153,6 +129,10 @@ fn inside_a_thread_pool_concurrently() {
 // Outcomes
 // ---------------------------------------------------------------------------------
 
+/// A cleanup error is reported as `Failed` with the error and the guard's site, also
+/// for a type-erased guard (its cleanup is `Send` and `'static`) and when dropped
+/// while the thread unwinds (the cleanup still runs, the report is made without a
+/// second panic).
 #[test]
 fn cleanup_error_is_reported_as_failed_with_the_error() {
     let _shared = shared();
@@ -162,18 +142,35 @@ fn cleanup_error_is_reported_as_failed_with_the_error() {
     let conn = BlockingDrop::new(AsyncDropGuard::new(probe));
     drop(conn);
     assert_counts(&counters, 1, 1, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    let report = &reports[0];
-    assert_eq!(report.kind, ReportKind::Failed);
-    report.of("Probe");
-    report.says("failed to clean up: ProbeError { id: 2, code: 7 }");
+    let report = one_report(ReportKind::Failed);
+    report
+        .of("Probe")
+        .says("failed to clean up: ProbeError { id: 2, code: 7 }");
     if cfg!(debug_assertions) {
         // Where the guard was created.
         assert_eq!(report.site, Some((file!(), line)));
     }
+
+    type AnyError = Box<dyn std::error::Error + Send + Sync>;
+    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> =
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(3).fail(4).guard());
+    drop(BlockingDrop::new(erased));
+    assert_counts(&counters, 2, 2, 2);
+    one_report(ReportKind::Failed).says("ProbeError { id: 3, code: 4 }");
+
+    let conn = blocking(Probe::new(&counters).id(9).yields(1).fail(1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _conn = conn;
+        panic!("user code failed");
+    }));
+    assert!(result.is_err());
+    assert_counts(&counters, 3, 3, 3);
+    one_report(ReportKind::Failed);
 }
 
+/// A panic is reported, also one with a payload that is not a string (without
+/// detail) and one before the first `.await` (a hand-written `async_drop_impl` that
+/// panics while building its future); the cleanup thread goes on serving.
 #[test]
 fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
     let _shared = shared();
@@ -181,10 +178,8 @@ fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
     drop(blocking(Probe::new(&counters).id(1).yields(1).panics()));
     // Started, never finished, dropped once (while unwinding on the cleanup thread).
     assert_counts(&counters, 1, 0, 1);
-    let report = one_report(ReportKind::Panicked);
-    report.says("panicked during cleanup: \"probe 1 cleanup panicked\"");
+    one_report(ReportKind::Panicked).says("panicked during cleanup: \"probe 1 cleanup panicked\"");
 
-    // A panic with a payload that is not a string: reported without detail.
     struct Odd;
     impl AsyncDrop for Odd {
         type Error = std::convert::Infallible;
@@ -196,16 +191,6 @@ fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
     let report = one_report(ReportKind::Panicked);
     assert!(!report.message.contains("cleanup: "), "{}", report.message);
 
-    // The cleanup thread goes on serving.
-    drop(blocking(Probe::new(&counters).id(2).yields(2)));
-    counts_quietly(&counters, 2, 1, 2);
-}
-
-/// A cleanup that panics before its first `.await` (a hand-written `async_drop_impl`
-/// that panics while building its future) is caught on the cleanup thread as well.
-#[test]
-fn cleanup_that_panics_before_returning_its_future() {
-    let _shared = shared();
     struct Eager;
     impl AsyncDrop for Eager {
         type Error = std::convert::Infallible;
@@ -221,30 +206,18 @@ fn cleanup_that_panics_before_returning_its_future() {
             }
         }
     }
-    record_reports();
     drop(BlockingDrop::new(AsyncDropGuard::new(Eager)));
     one_report(ReportKind::Panicked).says("no future for you");
-}
 
-/// Dropped while the thread unwinds: the cleanup still runs, and the report is made
-/// without a second panic (the recording hook sees it).
-#[test]
-fn dropped_during_unwinding() {
-    let _shared = shared();
-    let counters = setup();
-    let conn = blocking(Probe::new(&counters).id(9).yields(1).fail(1));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        let _conn = conn;
-        panic!("user code failed");
-    }));
-    assert!(result.is_err());
-    assert_counts(&counters, 1, 1, 1);
-    one_report(ReportKind::Failed);
+    drop(blocking(Probe::new(&counters).id(2).yields(2)));
+    counts_quietly(&counters, 2, 1, 2);
 }
 
 #[test]
-fn into_guard_goes_back_to_the_async_path_without_cleanup() {
+fn into_guard_timeout_debug_and_auto_traits() {
     let _shared = shared();
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<BlockingDrop<Probe>>();
     let counters = setup();
     let mut conn = BlockingDrop::with_timeout(
         Probe::new(&counters).id(1).yields(1).guard(),
@@ -252,6 +225,7 @@ fn into_guard_goes_back_to_the_async_path_without_cleanup() {
     );
     assert_eq!(BlockingDrop::timeout(&conn), Duration::from_secs(3));
     conn.id = 11;
+    // Back to the async path without cleanup.
     let guard = BlockingDrop::into_guard(conn);
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(guard.id, 11);
@@ -259,13 +233,8 @@ fn into_guard_goes_back_to_the_async_path_without_cleanup() {
     let conn = BlockingDrop::new(guard);
     let guard = BlockingDrop::into_guard(conn);
     block_on(guard.async_drop()).unwrap();
-    counts_quietly(&counters, 1, 1, 1);
-}
+    assert_counts(&counters, 1, 1, 1);
 
-#[test]
-fn default_timeout_and_debug() {
-    let _shared = shared();
-    let counters = Counters::new();
     let conn = blocking(Probe::new(&counters).id(6));
     assert_eq!(BlockingDrop::timeout(&conn), Duration::from_secs(10));
     assert_eq!(
@@ -279,39 +248,19 @@ fn default_timeout_and_debug() {
     );
     assert!(debug.ends_with("timeout: 10s }"), "{debug}");
     drop(conn);
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn auto_traits() {
-    let _shared = shared();
-    fn send_sync<T: Send + Sync>() {}
-    send_sync::<BlockingDrop<Probe>>();
-}
-
-/// A type-erased guard works too: its cleanup is `Send` and `'static`.
-#[test]
-fn erased_guard() {
-    let _shared = shared();
-    type AnyError = Box<dyn std::error::Error + Send + Sync>;
-    let counters = setup();
-    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> =
-        AsyncDropGuard::into_dyn(Probe::new(&counters).id(3).fail(4).guard());
-    drop(BlockingDrop::new(erased));
-    assert_counts(&counters, 1, 1, 1);
-    one_report(ReportKind::Failed).says("ProbeError { id: 3, code: 4 }");
+    counts_quietly(&counters, 2, 2, 2);
 }
 
 /// Tests that wait on real time: not under miri.
 #[cfg(not(miri))]
 mod timing {
     use std::cell::{Cell, RefCell};
-    use std::pin::Pin;
     use std::rc::Rc;
     use std::sync::atomic::Ordering;
     use std::sync::{Arc, Mutex, RwLockWriteGuard};
-    use std::task::{Context, Poll, Waker};
     use std::thread::ThreadId;
+
+    use futures_channel::oneshot;
 
     use super::*;
 
@@ -384,53 +333,9 @@ mod timing {
     // A cleanup that needs the blocked executor: the bounded wait
     // ---------------------------------------------------------------------------------
 
-    /// A minimal oneshot channel (futures-util has none without its `channel` feature).
-    struct Slot {
-        value: Option<()>,
-        waker: Option<Waker>,
-    }
-
-    struct OneshotSender(Arc<Mutex<Slot>>);
-    struct OneshotReceiver(Arc<Mutex<Slot>>);
-
-    fn oneshot() -> (OneshotSender, OneshotReceiver) {
-        let slot = Arc::new(Mutex::new(Slot {
-            value: None,
-            waker: None,
-        }));
-        (OneshotSender(slot.clone()), OneshotReceiver(slot))
-    }
-
-    impl OneshotSender {
-        fn send(self) {
-            let waker = {
-                let mut slot = self.0.lock().unwrap();
-                slot.value = Some(());
-                slot.waker.take()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
-    }
-
-    impl Future for OneshotReceiver {
-        type Output = ();
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            let mut slot = self.0.lock().unwrap();
-            match slot.value.take() {
-                Some(()) => Poll::Ready(()),
-                None => {
-                    slot.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        }
-    }
-
     /// A resource whose cleanup waits for a signal from another task.
     struct AwaitsSignal {
-        signal: Option<OneshotReceiver>,
+        signal: Option<oneshot::Receiver<()>>,
         counters: Arc<Counters>,
     }
 
@@ -447,7 +352,7 @@ mod timing {
                 .cleanups_started
                 .fetch_add(1, Ordering::SeqCst);
             if let Some(signal) = self.signal.take() {
-                signal.await;
+                signal.await.unwrap();
             }
             self.counters
                 .cleanups_finished
@@ -466,7 +371,7 @@ mod timing {
         let _shared = shared();
         const TIMEOUT: Duration = Duration::from_millis(50);
         let counters = setup();
-        let (tx, rx) = oneshot();
+        let (tx, rx) = oneshot::channel();
         let mut pool = LocalPool::new();
         let blocked_for = Rc::new(Cell::new(None));
         let reports = Rc::new(RefCell::new(Vec::new()));
@@ -493,7 +398,7 @@ mod timing {
             .spawn_local(async move {
                 // Whichever task runs first, the signal is sent only after a yield.
                 common::yield_now().await;
-                tx.send();
+                tx.send(()).unwrap();
             })
             .unwrap();
         pool.run();
