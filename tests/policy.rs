@@ -4,12 +4,13 @@
 
 mod common;
 
-use std::any::{type_name, Any};
+use std::any::type_name;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 
 use asyncdrop::{set_policy, AsyncDropGuard, Policy, Report, ReportKind};
+use common::harness::message;
 use common::{assert_counts, poll_once, Counters, Probe};
 use futures_executor::block_on;
 
@@ -41,22 +42,11 @@ fn with_policy(policy: Policy) -> PolicyScope {
     scope
 }
 
-/// The message of a panic payload.
-fn message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else {
-        panic!("unexpected panic payload")
-    }
-}
-
 /// Runs `f`, which must panic, and returns the panic message.
 #[track_caller]
 fn panic_message(f: impl FnOnce()) -> String {
     let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    message(&*payload)
+    message(&*payload).to_owned()
 }
 
 /// `AsyncDropGuard<Probe>` as the reports spell it.
