@@ -221,91 +221,43 @@ mod generic {
     use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
     use asyncdrop::{AsyncDrop, AsyncDropGuard};
 
-    // Each function needs nothing besides `T: AsyncDrop` (and `Send` keys): the
-    // `+ Send` in its signature is the assertion.
-
-    pub(super) fn vec_of_guards<T: AsyncDrop>(
-        g: AsyncDropGuard<Vec<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
+    /// Stamps out `fn name<T: AsyncDrop>(g: AsyncDropGuard<Type>)`, its cleanup
+    /// (`async_drop`, or the function given). Each needs nothing besides
+    /// `T: AsyncDrop` (and `Send` keys): the `+ Send` in its signature is the assertion.
+    macro_rules! generic {
+        (@call $g:ident) => { $g.async_drop() };
+        (@call $g:ident, $by:path) => { $by($g) };
+        ($($(#[$attr:meta])* $name:ident<$($k:ident)?>($ty:ty) -> $err:ty $(, $by:path)?;)*) => {$(
+            $(#[$attr])*
+            pub(super) fn $name<$($k: Send,)? T: AsyncDrop>(
+                g: AsyncDropGuard<$ty>,
+            ) -> impl Future<Output = Result<(), $err>> + Send {
+                generic!(@call g $(, $by)?)
+            }
+        )*};
     }
 
-    pub(super) fn vec_of_values<T: AsyncDrop>(
-        g: AsyncDropGuard<Vec<T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn option<T: AsyncDrop>(
-        g: AsyncDropGuard<Option<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    /// The `Err` side need not be `Send`: it is dropped before the cleanup starts.
-    pub(super) fn result<T: AsyncDrop>(
-        g: AsyncDropGuard<Result<AsyncDropGuard<T>, Rc<String>>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn boxed<T: AsyncDrop>(
-        g: AsyncDropGuard<Box<T>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn boxed_guard<T: AsyncDrop>(
-        g: AsyncDropGuard<Box<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    #[allow(clippy::type_complexity, reason = "the nesting is the point")]
-    pub(super) fn nested<T: AsyncDrop>(
-        g: AsyncDropGuard<Option<Vec<Box<AsyncDropGuard<T>>>>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn collection_vec<T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropVec<T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn collection_vec_in_order<T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropVec<T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        AsyncDropVec::async_drop_in_order(g)
-    }
-
-    pub(super) fn collection_of_guards<T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropVec<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    /// The keys must be `Send` too (the cleanup future's type also covers the
-    /// ordered variant, which holds the keys until their values are cleaned up).
-    pub(super) fn btree_map<K: Send, T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropBTreeMap<K, T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn btree_map_in_order<K: Send, T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropBTreeMap<K, T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        AsyncDropBTreeMap::async_drop_in_order(g)
-    }
-
-    /// Keys need not be `Send`: they are dropped before the cleanup starts.
-    #[cfg(feature = "std")]
-    pub(super) fn hash_map<T: AsyncDrop>(
-        g: AsyncDropGuard<asyncdrop::collections::AsyncDropHashMap<Rc<u8>, T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
+    generic! {
+        vec_of_guards<>(Vec<AsyncDropGuard<T>>) -> CleanupErrors<T::Error>;
+        vec_of_values<>(Vec<T>) -> CleanupErrors<T::Error>;
+        option<>(Option<AsyncDropGuard<T>>) -> T::Error;
+        /// The `Err` side need not be `Send`: it is dropped before the cleanup starts.
+        result<>(Result<AsyncDropGuard<T>, Rc<String>>) -> T::Error;
+        boxed<>(Box<T>) -> T::Error;
+        boxed_guard<>(Box<AsyncDropGuard<T>>) -> T::Error;
+        nested<>(Option<Vec<Box<AsyncDropGuard<T>>>>) -> CleanupErrors<T::Error>;
+        collection_vec<>(AsyncDropVec<T>) -> CleanupErrors<T::Error>;
+        collection_vec_in_order<>(AsyncDropVec<T>) -> CleanupErrors<T::Error>,
+            AsyncDropVec::async_drop_in_order;
+        collection_of_guards<>(AsyncDropVec<AsyncDropGuard<T>>) -> CleanupErrors<T::Error>;
+        /// The keys must be `Send` too (the cleanup future's type also covers the
+        /// ordered variant, which holds the keys until their values are cleaned up).
+        btree_map<K>(AsyncDropBTreeMap<K, T>) -> CleanupErrors<T::Error>;
+        btree_map_in_order<K>(AsyncDropBTreeMap<K, T>) -> CleanupErrors<T::Error>,
+            AsyncDropBTreeMap::async_drop_in_order;
+        /// Keys need not be `Send`: they are dropped before the cleanup starts.
+        #[cfg(feature = "std")]
+        hash_map<>(asyncdrop::collections::AsyncDropHashMap<Rc<u8>, T>) -> CleanupErrors<T::Error>;
     }
 
     pub(super) fn iter<T: AsyncDrop>(
