@@ -53,7 +53,7 @@ fn trio(counters: &std::sync::Arc<Counters>) -> (AsyncDropGuard<Trio>, u32) {
 }
 
 #[test]
-fn a_tuple_of_guards_becomes_one_parent_that_cleans_up_every_part() {
+fn tuple_and_array_parents_clean_up_every_part() {
     let counters = setup();
     let (parent, _) = trio(&counters);
     // Combining moves the values: nothing cleaned up, dropped or reported.
@@ -63,10 +63,7 @@ fn a_tuple_of_guards_becomes_one_parent_that_cleans_up_every_part() {
 
     assert_eq!(block_on(parent.async_drop()), Ok(()));
     counts_quietly(&counters, 3, 3, 3);
-}
 
-#[test]
-fn an_array_parent_cleans_up_every_part_and_passes_on_the_error() {
     let counters = setup();
     let guards = [1, 2, 3, 4].map(|id| {
         let behaviour = if id == 3 {
@@ -105,7 +102,7 @@ fn the_parents_cleanup_decides_what_an_error_means() {
 }
 
 #[test]
-fn a_forgotten_parent_is_reported_once_and_its_parts_dropped_once() {
+fn a_forgotten_or_unbuilt_parent_drops_its_parts_once() {
     let counters = setup();
     let (parent, combine_line) = trio(&counters);
     drop(parent);
@@ -115,10 +112,7 @@ fn a_forgotten_parent_is_reported_once_and_its_parts_dropped_once() {
     // The site is the `combine` call, not where the parts were created.
     let expected = cfg!(debug_assertions).then_some((file!(), combine_line));
     assert_eq!(report.site, expected);
-}
 
-#[test]
-fn a_panic_while_building_the_parent_drops_the_parts_once_without_reports() {
     let counters = setup();
     let parts = (
         Probe::new(&counters).id(1).guard(),

@@ -49,10 +49,7 @@ fn option_cleans_up_some_and_passes_none() {
     );
     assert_eq!((c.started(), c.drops()), (2, 2));
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn option_cleanup_dropped_unpolled_reports_the_inner_guard_cancelled() {
     let c = setup();
     drop(Some(probe(&c, 1, false)).local_async_drop_impl());
     one_report(ReportKind::Cancelled);
@@ -91,7 +88,7 @@ fn result_cleans_up_ok_and_drops_err_at_once() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
+fn vec_of_guards_cleans_up_concurrently_keeps_every_error_and_reports_a_cancellation() {
     let c = setup();
     let guards: Vec<_> = (0..5).map(|id| probe(&c, id, id % 2 == 0)).collect();
     let mut cleanup = Box::pin(AsyncDropGuard::new(guards).async_drop());
@@ -117,10 +114,7 @@ fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
         Ok(())
     );
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn vec_of_guards_cancelled_midway_reports_each_unfinished_guard_and_the_vec() {
     let c = setup();
     let guards: Vec<_> = (0..4)
         .map(|id| Probe::new(&c).id(id).yields(id as usize).guard())
@@ -146,7 +140,7 @@ fn vec_of_guards_cancelled_midway_reports_each_unfinished_guard_and_the_vec() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn box_of_a_send_resource_is_a_resource() {
+fn box_of_a_send_or_a_local_resource_is_a_resource() {
     let c = setup();
     let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c).fail(9)));
     assert_eq!(
@@ -157,24 +151,7 @@ fn box_of_a_send_resource_is_a_resource() {
     let boxed_guard = Box::new(probe(&c, 1, false));
     assert_eq!(block_on(boxed_guard.local_async_drop_impl()), Ok(()));
     cleaned_quietly(&c, 2);
-}
 
-/// A `!Send` resource.
-struct Local {
-    cleaned: Rc<Cell<u32>>,
-}
-
-impl LocalAsyncDrop for Local {
-    type Error = Infallible;
-
-    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        self.cleaned.set(self.cleaned.get() + 1);
-        Ok(())
-    }
-}
-
-#[test]
-fn box_of_a_local_guard_is_a_local_resource() {
     record_reports();
     let cleaned = Rc::new(Cell::new(0));
     let local = || {
@@ -189,6 +166,20 @@ fn box_of_a_local_guard_is_a_local_resource() {
     block_on(AsyncDropGuard::new(nested).async_drop()).unwrap();
     assert_eq!(cleaned.get(), 3);
     assert!(take_reports().is_empty());
+}
+
+/// A `!Send` resource.
+struct Local {
+    cleaned: Rc<Cell<u32>>,
+}
+
+impl LocalAsyncDrop for Local {
+    type Error = Infallible;
+
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
+        self.cleaned.set(self.cleaned.get() + 1);
+        Ok(())
+    }
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn session(counters: &Arc<Counters>, yields: [usize; 3], behaviours: [Behaviour;
 const OK: [Behaviour; 3] = [Behaviour::Succeed; 3];
 
 #[test]
-fn fields_are_cleaned_up_concurrently_then_skipped_fields_dropped() {
+fn fields_are_cleaned_up_concurrently_or_in_declaration_order() {
     let counters = Counters::new();
     let s = session(&counters, [1, 2, 1], OK);
     let witness = s.witness.finished_at_drop.clone();
@@ -86,14 +86,7 @@ fn fields_are_cleaned_up_concurrently_then_skipped_fields_dropped() {
         3,
         "skipped field dropped after"
     );
-}
 
-#[derive(AsyncDrop)]
-#[async_drop(sequential)]
-struct Ordered(AsyncDropGuard<Probe>, Probe, AsyncDropGuard<Probe>);
-
-#[test]
-fn sequential_cleans_up_in_declaration_order() {
     let counters = Counters::new();
     let p = |yields| Probe::new(&counters).yields(yields);
     let ordered = AsyncDropGuard::new(Ordered(p(1).guard(), p(0), p(0).guard()));
@@ -103,6 +96,10 @@ fn sequential_cleans_up_in_declaration_order() {
     assert!(matches!(poll_once(&mut cleanup), Poll::Ready(Ok(()))));
     assert_counts(&counters, 3, 3, 3);
 }
+
+#[derive(AsyncDrop)]
+#[async_drop(sequential)]
+struct Ordered(AsyncDropGuard<Probe>, Probe, AsyncDropGuard<Probe>);
 
 #[test]
 fn the_generated_error_keeps_every_fields_error() {
@@ -160,7 +157,7 @@ struct Converted {
 }
 
 #[test]
-fn with_error_the_first_by_declaration_is_returned_and_the_others_reported() {
+fn with_error_the_first_is_returned_and_the_others_reported() {
     let counters = setup();
     let p = |id, yields, code| Probe::new(&counters).id(id).yields(yields).fail(code);
     // The first field fails last.
@@ -182,6 +179,16 @@ fn with_error_the_first_by_declaration_is_returned_and_the_others_reported() {
         let detail = format!("SessionError(\"probe {id} failed with {id}0\")");
         assert!(report.message.ends_with(&detail), "{report:?}");
     }
+
+    let counters = setup();
+    let p = || Probe::new(&counters).fail(1);
+    assert!(block_on(AsyncDropGuard::new(Undebuggable(p(), p())).async_drop()).is_err());
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert!(
+        reports[0].message.ends_with("failed to clean up"),
+        "{reports:?}"
+    );
 }
 
 /// An error type without a `Debug` form.
@@ -196,19 +203,6 @@ impl From<ProbeError> for Opaque {
 #[derive(AsyncDrop)]
 #[async_drop(error = Opaque)]
 struct Undebuggable(Probe, Probe);
-
-#[test]
-fn an_error_without_debug_is_reported_without_detail() {
-    let counters = setup();
-    let p = || Probe::new(&counters).fail(1);
-    assert!(block_on(AsyncDropGuard::new(Undebuggable(p(), p())).async_drop()).is_err());
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert!(
-        reports[0].message.ends_with("failed to clean up"),
-        "{reports:?}"
-    );
-}
 
 #[derive(AsyncDrop)]
 #[async_drop(error = SessionError, before = Self::goodbye)]
@@ -246,17 +240,14 @@ impl Polite {
 }
 
 #[test]
-fn before_runs_first() {
+fn before_runs_first_and_its_error_is_returned_first() {
     let counters = Counters::new();
     let polite = Polite::new(&counters, Behaviour::Succeed, Behaviour::Succeed);
     let started = polite.started_before_goodbye.clone();
     block_on(AsyncDropGuard::new(polite).async_drop()).unwrap();
     assert_eq!(started.load(Ordering::SeqCst), 0);
     assert_counts(&counters, 2, 2, 2);
-}
 
-#[test]
-fn a_failed_before_is_returned_first_and_every_field_still_cleaned_up() {
     let counters = setup();
     let polite = Polite::new(&counters, Behaviour::Fail(5), Behaviour::Fail(7));
     let err = block_on(AsyncDropGuard::new(polite).async_drop()).unwrap_err();
@@ -471,7 +462,7 @@ fn local_async_drop_takes_not_send_fields() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn a_panicking_field_cleanup_drops_every_other_field_once() {
+fn a_panicking_field_cleanup_or_before_drops_every_field_once() {
     let counters = setup();
     let behaviours = [Behaviour::Succeed, Behaviour::Succeed, Behaviour::Panic];
     let s = AsyncDropGuard::new(session(&counters, [1, 0, 0], behaviours));
@@ -490,10 +481,7 @@ fn a_panicking_field_cleanup_drops_every_other_field_once() {
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(ordered.async_drop()))).is_err());
     assert_counts(&counters, 4, 1, 6); // the two after it never started: dropped
     assert_eq!(take_reports(), []);
-}
 
-#[test]
-fn a_panicking_before_drops_every_field_once() {
     let counters = setup();
     let polite = AsyncDropGuard::new(Polite::new(&counters, Behaviour::Panic, Behaviour::Succeed));
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(polite.async_drop()))).is_err());

@@ -170,7 +170,7 @@ fn three_types_in_one_array() {
 }
 
 #[test]
-fn vec_of_mixed_guards_one_by_one() {
+fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     let counters = setup();
     let mut set: Vec<Erased<AnyError>> = Vec::new();
     for i in 0..4 {
@@ -206,12 +206,9 @@ fn vec_of_mixed_guards_one_by_one() {
         ]
     );
     counts_quietly(&counters, 12, 12, 12);
-}
 
-/// The crate's collections take erased guards like any others: a sequence of three
-/// resource types is cleaned up concurrently, every error kept.
-#[test]
-fn mixed_types_in_an_async_drop_vec() {
+    // The crate's collections take erased guards like any others: a sequence of three
+    // resource types is cleaned up concurrently, every error kept.
     let counters = setup();
     let mut set = AsyncDropVec::<Box<dyn DynAsyncDrop<AnyError>>>::new();
     for i in 0..3 {
@@ -245,11 +242,8 @@ fn mixed_types_in_an_async_drop_vec() {
     let last = block_on(last.async_drop()).unwrap_err();
     assert_eq!(last.to_string(), "logout answered 202");
     counts_quietly(&counters, 9, 9, 9);
-}
 
-/// `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
-#[test]
-fn mixed_types_through_async_drop_iter() {
+    // `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
     let counters = setup();
     let mut set: Vec<Erased<CloseError>> = Vec::new();
     for i in 0..5 {
@@ -278,7 +272,7 @@ fn mixed_types_through_async_drop_iter() {
 
 /// The local flavour in the crate's sequence, on a local executor.
 #[test]
-fn local_flavour_in_an_async_drop_vec() {
+fn local_flavour_on_a_local_executor() {
     let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut set = AsyncDropVec::<Box<dyn LocalDynAsyncDrop<AnyError>>>::new();
@@ -295,6 +289,38 @@ fn local_flavour_in_an_async_drop_vec() {
     pool.run_until(set.async_drop()).unwrap();
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
     counts_quietly(&counters, 1, 1, 1);
+
+    let counters = setup();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let set: [LocalErased<AnyError>; 3] = [
+        AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
+            log: log.clone(),
+            fail: true,
+        })),
+        AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
+        AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
+    ];
+    let outcome = Rc::new(RefCell::new(None));
+    let mut pool = LocalPool::new();
+    let out = outcome.clone();
+    pool.spawner()
+        .spawn_local(async move {
+            let err = async_drop_all(set).await.unwrap_err();
+            let messages: Vec<(usize, String)> =
+                err.iter().map(|(i, e)| (i, e.to_string())).collect();
+            *out.borrow_mut() = Some(messages);
+        })
+        .unwrap();
+    pool.run();
+    assert_eq!(
+        outcome.borrow_mut().take().unwrap(),
+        [
+            (0, String::from("journal full")),
+            (2, String::from("logout answered 404"))
+        ]
+    );
+    assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
+    counts_quietly(&counters, 2, 2, 2);
 }
 
 /// An erased guard is a resource like any other: it nests in tuples next to plain
@@ -382,41 +408,6 @@ impl Drop for Journal {
     }
 }
 
-#[test]
-fn local_flavour_with_rc_resource_on_local_pool() {
-    let counters = setup();
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let set: [LocalErased<AnyError>; 3] = [
-        AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
-            log: log.clone(),
-            fail: true,
-        })),
-        AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
-        AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
-    ];
-    let outcome = Rc::new(RefCell::new(None));
-    let mut pool = LocalPool::new();
-    let out = outcome.clone();
-    pool.spawner()
-        .spawn_local(async move {
-            let err = async_drop_all(set).await.unwrap_err();
-            let messages: Vec<(usize, String)> =
-                err.iter().map(|(i, e)| (i, e.to_string())).collect();
-            *out.borrow_mut() = Some(messages);
-        })
-        .unwrap();
-    pool.run();
-    assert_eq!(
-        outcome.borrow_mut().take().unwrap(),
-        [
-            (0, String::from("journal full")),
-            (2, String::from("logout answered 404"))
-        ]
-    );
-    assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
-    counts_quietly(&counters, 2, 2, 2);
-}
-
 // ---------------------------------------------------------------------------------
 // Resources that are not 'static
 // ---------------------------------------------------------------------------------
@@ -485,7 +476,7 @@ fn non_static_resources() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn forgotten_erased_guard_is_reported_and_dropped_once() {
+fn forgotten_and_cancelled_erased_guards_are_reported_and_dropped_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
@@ -502,10 +493,7 @@ fn forgotten_erased_guard_is_reported_and_dropped_once() {
     // was erased.
     let expected = cfg!(debug_assertions).then_some((file!(), line));
     assert_eq!(report.site, expected);
-}
 
-#[test]
-fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).yields(5));
@@ -547,7 +535,7 @@ fn panicking_erased_cleanup_propagates_once() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn async_drop_boxed_and_debug() {
+fn async_drop_boxed_debug_and_auto_traits() {
     let counters = Counters::new();
     let boxed: Box<dyn DynAsyncDrop<CloseError>> = Box::new(Probe::new(&counters).id(3));
     assert!(format!("{boxed:?}").starts_with("DynAsyncDrop(\""));
@@ -569,10 +557,7 @@ fn async_drop_boxed_and_debug() {
     assert!(format!("{guard:?}").starts_with("AsyncDropGuard(DynAsyncDrop("));
     block_on(guard.async_drop()).unwrap();
     assert_counts(&counters, 2, 2, 2);
-}
 
-#[test]
-fn auto_traits() {
     // `DynAsyncDrop` has `Send` as a supertrait; nothing makes it `Sync`.
     assert!(type_implements!(Erased<CloseError> => Send));
     assert!(!type_implements!(Erased<CloseError> => Sync));
@@ -653,11 +638,8 @@ fn value_box_is_freed_before_the_future_is_allocated() {
     );
     run_to_end(cleanup).unwrap();
     assert_counts(&counters, 2, 2, 2);
-}
 
-/// A zero-sized resource is boxed without allocating; its cleanup future still is.
-#[test]
-fn zero_sized_resource_erases_for_free() {
+    // A zero-sized resource is boxed without allocating; its cleanup future still is.
     struct Unit;
     impl AsyncDrop for Unit {
         type Error = std::convert::Infallible;

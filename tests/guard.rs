@@ -40,7 +40,7 @@ impl AsyncDrop for Wrapper {
 }
 
 #[test]
-fn new_deref_and_deref_mut_reach_the_value() {
+fn new_deref_debug() {
     let counters = setup();
     let mut guard = AsyncDropGuard::new(Probe::new(&counters).id(1));
     assert_eq!(guard.id, 1);
@@ -54,10 +54,7 @@ fn new_deref_and_deref_mut_reach_the_value() {
 
     assert_eq!(block_on(guard.async_drop()), Ok(()));
     counts_quietly(&counters, 1, 1, 1);
-}
 
-#[test]
-fn debug_shows_the_value_inside_the_guard() {
     record_reports();
     let guard = AsyncDropGuard::new(Named("db"));
     assert_eq!(format!("{guard:?}"), r#"AsyncDropGuard(Named("db"))"#);
@@ -174,10 +171,7 @@ fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
 
     assert_eq!(block_on(wrapper.async_drop()), Ok(()));
     counts_quietly(&counters, 1, 1, 1);
-}
 
-#[test]
-fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
     let counters = setup();
     let probe = Probe::new(&counters).guard();
     let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
@@ -187,10 +181,7 @@ fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
     drop(wrapper);
     assert_counts(&counters, 0, 0, 1);
     one_report(ReportKind::Forgotten).of("Wrapper");
-}
 
-#[test]
-fn map_whose_closure_panics_drops_the_value_once_without_report() {
     let counters = setup();
     let probe = Probe::new(&counters).guard();
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -202,7 +193,7 @@ fn map_whose_closure_panics_drops_the_value_once_without_report() {
 }
 
 #[test]
-fn async_drop_on_err_with_ok_hands_the_guard_back() {
+fn async_drop_on_err_hands_the_guard_back_or_cleans_up_and_keeps_every_error() {
     let counters = setup();
     let guard = Probe::new(&counters).id(8).guard();
     let ok: Result<u32, &str> = Ok(99);
@@ -215,10 +206,7 @@ fn async_drop_on_err_with_ok_hands_the_guard_back() {
 
     block_on(guard.async_drop()).unwrap();
     counts_quietly(&counters, 1, 1, 1);
-}
 
-#[test]
-fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
     let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     let failed: Result<(), &str> = Err("handshake");
@@ -234,10 +222,7 @@ fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
     assert_eq!(err.to_string(), "handshake");
     assert_eq!(err.into_error(), "handshake");
     counts_quietly(&counters, 1, 1, 1);
-}
 
-#[test]
-fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
     let counters = setup();
     let guard = Probe::new(&counters).id(6).yields(1).fail(3).guard();
     let failed: Result<(), ProbeError> = Err(ProbeError { id: 100, code: 1 });
@@ -287,7 +272,7 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
 }
 
 #[test]
-fn forgotten_guard_is_dropped_once_and_reported_once() {
+fn forgotten_guards_are_dropped_once_and_each_reported_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).id(11));
@@ -319,10 +304,7 @@ fn forgotten_guard_is_dropped_once_and_reported_once() {
         assert_eq!(report.site, None);
         assert!(!report.message.contains("guard created at"), "{report:?}");
     }
-}
 
-#[test]
-fn each_forgotten_guard_reports_for_itself() {
     let counters = setup();
     {
         let mut guard = Probe::new(&counters).guard();
@@ -337,6 +319,24 @@ fn each_forgotten_guard_reports_for_itself() {
     drop((a, c));
     assert_counts(&counters, 1, 1, 4);
     assert_eq!(report_kinds(), [ReportKind::Forgotten; 2]);
+
+    let counters = setup();
+    let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
+    drop(outer);
+    assert_counts(&counters, 0, 0, 1);
+    let reports = take_reports();
+    // The outer guard reports first, then the inner guard it drops.
+    let seen: Vec<_> = reports.iter().map(|r| (r.kind, r.type_name)).collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                ReportKind::Forgotten,
+                std::any::type_name::<AsyncDropGuard<Probe>>()
+            ),
+            (ReportKind::Forgotten, std::any::type_name::<Probe>()),
+        ]
+    );
 }
 
 #[test]
@@ -356,27 +356,6 @@ fn site_is_where_the_guard_was_created() {
     }
     block_on(guard.async_drop()).unwrap();
     counts_quietly(&counters, 1, 1, 1);
-}
-
-#[test]
-fn nested_guard_forgotten_drops_once_and_each_layer_reports() {
-    let counters = setup();
-    let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
-    drop(outer);
-    assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    // The outer guard reports first, then the inner guard it drops.
-    let seen: Vec<_> = reports.iter().map(|r| (r.kind, r.type_name)).collect();
-    assert_eq!(
-        seen,
-        [
-            (
-                ReportKind::Forgotten,
-                std::any::type_name::<AsyncDropGuard<Probe>>()
-            ),
-            (ReportKind::Forgotten, std::any::type_name::<Probe>()),
-        ]
-    );
 }
 
 #[test]

@@ -77,7 +77,7 @@ fn tuples_and_arrays_all_succeed() {
 }
 
 #[test]
-fn tuple_of_two_types_both_fail_and_both_errors_come_back() {
+fn tuples_of_different_types_return_every_error() {
     let c = setup();
     let set = (
         Probe::new(&c).id(1).fail(10).guard(),
@@ -92,10 +92,7 @@ fn tuple_of_two_types_both_fail_and_both_errors_come_back() {
     );
     assert_eq!(err.into_inner(), (Some(fail(1, 10)), Some(CodeError(20))));
     cleaned_quietly(&c, 2);
-}
 
-#[test]
-fn tuple_of_three_some_fail_every_cleanup_runs_once() {
     let c = setup();
     let set = (
         Probe::new(&c).id(1).fail(1).named(),
@@ -112,6 +109,20 @@ fn tuple_of_three_some_fail_every_cleanup_runs_once() {
         err.into_inner(),
         (Some("named 1 failed".to_owned()), None, Some(fail(3, 3)))
     );
+    cleaned_quietly(&c, 3);
+
+    let c = setup();
+    let set = (
+        Probe::new(&c).guard(),
+        Probe::new(&c).fail(7).coded(),
+        Probe::new(&c).id(3).fail(3).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    let source = err.source().expect("a source");
+    assert_eq!(source.downcast_ref::<CodeError>(), Some(&CodeError(7)));
+    // Usable as a boxed error.
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
+    assert!(boxed.to_string().starts_with("2 of 3 cleanups failed"));
     cleaned_quietly(&c, 3);
 }
 
@@ -185,24 +196,7 @@ fn same_type_tuple_first_and_iter() {
 }
 
 #[test]
-fn tuple_error_source_is_the_first_error() {
-    let c = setup();
-    let set = (
-        Probe::new(&c).guard(),
-        Probe::new(&c).fail(7).coded(),
-        Probe::new(&c).id(3).fail(3).guard(),
-    );
-    let err = block_on(async_drop_all(set)).unwrap_err();
-    let source = err.source().expect("a source");
-    assert_eq!(source.downcast_ref::<CodeError>(), Some(&CodeError(7)));
-    // Usable as a boxed error.
-    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
-    assert!(boxed.to_string().starts_with("2 of 3 cleanups failed"));
-    cleaned_quietly(&c, 3);
-}
-
-#[test]
-fn tuple_cleanups_run_concurrently() {
+fn cleanups_run_concurrently_and_an_early_failure_stops_none() {
     let c = setup();
     let set = (
         Probe::new(&c).yields(3).guard(),
@@ -219,10 +213,7 @@ fn tuple_cleanups_run_concurrently() {
     // Sequential cleanup would need 10 polls; concurrent needs 4.
     assert!(poll_once(&mut fut).is_ready());
     cleaned_quietly(&c, 3);
-}
 
-#[test]
-fn an_early_failure_does_not_stop_the_other_cleanups() {
     let c = setup();
     let set = (
         Probe::new(&c).fail(1).guard(),
@@ -237,10 +228,21 @@ fn an_early_failure_does_not_stop_the_other_cleanups() {
     };
     assert_eq!(result.unwrap_err().into_inner(), (Some(fail(0, 1)), None));
     cleaned_quietly(&c, 2);
+
+    let c = setup();
+    let guards: [AsyncDropGuard<Probe>; 4] =
+        std::array::from_fn(|i| Probe::new(&c).yields(i + 1).guard());
+    let mut fut = Box::pin(async_drop_all(guards));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((c.started(), c.finished()), (4, 0));
+    // Completed after max(yields) + 1 = 5 polls, not sum(yields) + 4 = 14.
+    let (result, polls) = run_counting(fut);
+    assert_eq!((result, polls), (Ok(()), 4));
+    cleaned_quietly(&c, 4);
 }
 
 #[test]
-fn nested_tuple_with_an_array() {
+fn nested_tuples_and_arrays() {
     let c = setup();
     let set = (
         Probe::new(&c).id(1).guard(),
@@ -254,10 +256,20 @@ fn nested_tuple_with_an_array() {
     assert_eq!(first, None);
     assert_eq!(array.unwrap().into_array(), [Some(fail(2, 2)), None]);
     cleaned_quietly(&c, 3);
+
+    let c = setup();
+    let nested = [
+        [Probe::new(&c).guard(), Probe::new(&c).guard()],
+        [Probe::new(&c).id(7).fail(7).guard(), Probe::new(&c).guard()],
+    ];
+    let err = block_on(async_drop_all(nested)).unwrap_err();
+    assert_eq!(err.iter().map(|(i, _)| i).collect::<Vec<_>>(), [1]);
+    assert_eq!(*err.first().first(), fail(7, 7));
+    cleaned_quietly(&c, 4);
 }
 
 #[test]
-fn dropping_a_tuple_cleanup_midway_reports_each_cancellation() {
+fn dropping_a_group_cleanup_reports_each_unfinished_guard_cancelled() {
     let c = setup();
     let set = (
         Probe::new(&c).yields(2).guard(),
@@ -274,6 +286,21 @@ fn dropping_a_tuple_cleanup_midway_reports_each_cancellation() {
         report_kinds(),
         [ReportKind::Cancelled, ReportKind::Cancelled]
     );
+
+    let c = setup();
+
+    // A tuple and an array: every guard's cleanup exists from the start, so dropping
+    // the future unpolled reports each as cancelled, never as forgotten.
+    let tuple = async_drop_all((Probe::new(&c).guard(), Probe::new(&c).guard()));
+    drop(tuple);
+    let array = async_drop_all([Probe::new(&c).guard(), Probe::new(&c).guard()]);
+    drop(array);
+    // `all_or_cleanup` with a failure: only the acquired guard is reported.
+    let acquire = all_or_cleanup([Ok(Probe::new(&c).guard()), Err(Refused("x"))]);
+    drop(acquire);
+
+    assert_eq!((c.started(), c.drops()), (0, 5));
+    assert_eq!(report_kinds(), [ReportKind::Cancelled; 5]);
 }
 
 // ---------------------------------------------------------------------------------
@@ -359,33 +386,6 @@ fn array_some_fail_every_cleanup_once_every_error_returned() {
     cleaned_quietly(&c, 5);
 }
 
-#[test]
-fn array_cleanups_run_concurrently() {
-    let c = setup();
-    let guards: [AsyncDropGuard<Probe>; 4] =
-        std::array::from_fn(|i| Probe::new(&c).yields(i + 1).guard());
-    let mut fut = Box::pin(async_drop_all(guards));
-    assert_eq!(poll_once(&mut fut), Poll::Pending);
-    assert_eq!((c.started(), c.finished()), (4, 0));
-    // Completed after max(yields) + 1 = 5 polls, not sum(yields) + 4 = 14.
-    let (result, polls) = run_counting(fut);
-    assert_eq!((result, polls), (Ok(()), 4));
-    cleaned_quietly(&c, 4);
-}
-
-#[test]
-fn array_of_arrays() {
-    let c = setup();
-    let nested = [
-        [Probe::new(&c).guard(), Probe::new(&c).guard()],
-        [Probe::new(&c).id(7).fail(7).guard(), Probe::new(&c).guard()],
-    ];
-    let err = block_on(async_drop_all(nested)).unwrap_err();
-    assert_eq!(err.iter().map(|(i, _)| i).collect::<Vec<_>>(), [1]);
-    assert_eq!(*err.first().first(), fail(7, 7));
-    cleaned_quietly(&c, 4);
-}
-
 // ---------------------------------------------------------------------------------
 // all_or_cleanup
 // ---------------------------------------------------------------------------------
@@ -422,7 +422,7 @@ fn all_or_cleanup_all_ok_returns_the_guards_untouched() {
 }
 
 #[test]
-fn all_or_cleanup_tuple_some_err_cleans_up_the_acquired_ones() {
+fn all_or_cleanup_tuple_with_errors_cleans_up_the_acquired_ones() {
     let c = setup();
     let acquired = (
         Ok(Probe::new(&c).id(1).guard()),
@@ -450,10 +450,7 @@ fn all_or_cleanup_tuple_some_err_cleans_up_the_acquired_ones() {
     );
     // The two acquired guards were cleaned up exactly once.
     cleaned_quietly(&c, 2);
-}
 
-#[test]
-fn all_or_cleanup_tuple_of_different_types() {
     let c = setup();
     let acquired = (
         Err::<AsyncDropGuard<Probe>, _>(Refused("db")),
@@ -472,10 +469,7 @@ fn all_or_cleanup_tuple_of_different_types() {
     assert_eq!(err.as_inner().1.error(), None);
     assert_eq!(err.as_inner().2, AcquireOutcome::CleanedUp);
     cleaned_quietly(&c, 2);
-}
 
-#[test]
-fn all_or_cleanup_tuple_all_err_cleans_nothing() {
     record_reports();
     let acquired = (
         Err::<AsyncDropGuard<Probe>, _>(Refused("a")),
@@ -585,22 +579,4 @@ fn acquire_outcome_accessors_and_display() {
         cleanup_failed.to_string(),
         "acquired, cleanup failed: code 2"
     );
-}
-
-#[test]
-fn dropping_an_unpolled_group_cleanup_reports_each_guard_cancelled() {
-    let c = setup();
-
-    // A tuple and an array: every guard's cleanup exists from the start, so dropping
-    // the future unpolled reports each as cancelled, never as forgotten.
-    let tuple = async_drop_all((Probe::new(&c).guard(), Probe::new(&c).guard()));
-    drop(tuple);
-    let array = async_drop_all([Probe::new(&c).guard(), Probe::new(&c).guard()]);
-    drop(array);
-    // `all_or_cleanup` with a failure: only the acquired guard is reported.
-    let acquire = all_or_cleanup([Ok(Probe::new(&c).guard()), Err(Refused("x"))]);
-    drop(acquire);
-
-    assert_eq!((c.started(), c.drops()), (0, 5));
-    assert_eq!(report_kinds(), [ReportKind::Cancelled; 5]);
 }

@@ -125,7 +125,7 @@ fn normal_end_cleans_up_and_yields_the_value() {
 }
 
 #[test]
-fn question_mark_block_error_wins_and_guard_is_cleaned_up() {
+fn question_mark_leaves_the_block_and_converts_with_from() {
     let c = setup();
     let mut reached_after = false;
     let result: Result<u32, AppError> = block_on(async {
@@ -140,10 +140,7 @@ fn question_mark_block_error_wins_and_guard_is_cleaned_up() {
     assert_eq!(result, Err(AppError::Block("query failed")));
     assert!(!reached_after, "code after `?` ran");
     cleaned_quietly(&c, 1);
-}
 
-#[test]
-fn question_mark_converts_with_from() {
     let c = setup();
     let result: Result<(), AppError> = block_on(async {
         let g = Probe::new(&c).guard();
@@ -179,10 +176,7 @@ fn return_leaves_the_block_not_the_function() {
     assert_cleaned(&c, 1);
     assert_eq!(block_on(run(&c, false)), (Ok(102), true));
     cleaned_quietly(&c, 2);
-}
 
-#[test]
-fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let g = Probe::new(&c).guard();
@@ -199,7 +193,7 @@ fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
 }
 
 #[test]
-fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
+fn sequential_forms_clean_up_last_listed_first_one_after_the_other() {
     let c = setup();
     let log = new_log();
     let result: Result<(), AppError> = block_on(async {
@@ -213,10 +207,7 @@ fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
     // Sequential, not interleaved, even though every cleanup suspends twice.
     assert_eq!(events(&log), one_by_one_last_first(&[1, 2, 3]));
     cleaned_quietly(&c, 3);
-}
 
-#[test]
-fn sequential_all_form_cleans_up_last_listed_first() {
     let c = setup();
     let log = new_log();
     block_on(async {
@@ -227,10 +218,7 @@ fn sequential_all_form_cleans_up_last_listed_first() {
     });
     assert_eq!(events(&log), one_by_one_last_first(&[1, 2]));
     cleaned_quietly(&c, 2);
-}
 
-#[test]
-fn sequential_infallible_form_cleans_up_last_listed_first() {
     record_reports();
     // One counter set per guard, so each poll shows which cleanup is running.
     let (ca, cb) = (Counters::new(), Counters::new());
@@ -251,7 +239,7 @@ fn sequential_infallible_form_cleans_up_last_listed_first() {
 }
 
 #[test]
-fn cleanup_error_is_the_result_converted_with_from() {
+fn cleanup_error_is_the_result_and_the_block_error_has_priority() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let g = Probe::new(&c).id(4).fail(40).guard();
@@ -268,10 +256,7 @@ fn cleanup_error_is_the_result_converted_with_from() {
     });
     assert_eq!(result, Err(AppError::Code(CodeError(50))));
     cleaned_quietly(&c, 3);
-}
 
-#[test]
-fn block_error_has_priority_over_every_cleanup_error() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let p = Probe::new(&c).id(1).fail(1).guard();
@@ -283,7 +268,7 @@ fn block_error_has_priority_over_every_cleanup_error() {
 }
 
 #[test]
-fn sequential_first_cleanup_error_in_listing_order_wins() {
+fn sequential_first_error_in_listing_order_wins_and_every_guard_is_cleaned_up() {
     let c = setup();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
@@ -295,10 +280,7 @@ fn sequential_first_cleanup_error_in_listing_order_wins() {
     assert_eq!(events(&log)[0], Event::Start(2));
     assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
     cleaned_quietly(&c, 2);
-}
 
-#[test]
-fn sequential_every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
     let c = setup();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
@@ -353,10 +335,7 @@ fn all_form_returns_the_value_and_every_cleanup_result() {
     let rq: Result<(), Infallible> = rq;
     assert!(rq.is_ok());
     cleaned_quietly(&c, 3);
-}
 
-#[test]
-fn all_form_keeps_the_block_result_apart_and_supports_question_mark() {
     let c = setup();
     let (value, (ra,)) = block_on(async {
         let a = Probe::new(&c).fail(1).guard();
@@ -371,7 +350,7 @@ fn all_form_keeps_the_block_result_apart_and_supports_question_mark() {
 }
 
 #[test]
-fn block_can_use_and_mutate_the_guards() {
+fn block_can_use_mutate_and_await_the_guards() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let mut g = Probe::new(&c).id(1).guard();
@@ -397,10 +376,7 @@ fn block_can_use_and_mutate_the_guards() {
     });
     assert_eq!(sum, Ok(2));
     cleaned_quietly(&c, 3);
-}
 
-#[test]
-fn block_can_await_and_cleanup_waits_for_it() {
     let c = setup();
     let g = Probe::new(&c).yields(1).guard();
     let mut fut = Box::pin(async move {
@@ -427,7 +403,7 @@ fn block_can_await_and_cleanup_waits_for_it() {
 }
 
 #[test]
-fn panic_in_block_drops_guards_once_and_reports_them_forgotten() {
+fn a_panic_or_a_drop_while_the_block_runs_reports_every_guard_forgotten() {
     let c = setup();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         block_on(async {
@@ -449,10 +425,7 @@ fn panic_in_block_drops_guards_once_and_reports_them_forgotten() {
         assert_eq!(r.kind, ReportKind::Forgotten);
         r.of("Probe");
     }
-}
 
-#[test]
-fn dropping_the_future_while_the_block_runs_reports_every_guard_forgotten() {
     let c = setup();
     let a = Probe::new(&c).guard();
     let b = Probe::new(&c).guard();
@@ -472,7 +445,7 @@ fn dropping_the_future_while_the_block_runs_reports_every_guard_forgotten() {
 }
 
 #[test]
-fn sequential_dropping_the_future_during_cleanup_reports_cancelled_and_forgotten() {
+fn dropping_the_future_during_cleanup_reports_the_unfinished_guards() {
     record_reports();
     let (ca, cb) = (Counters::new(), Counters::new());
     let a = Probe::new(&ca).guard();
@@ -488,46 +461,7 @@ fn sequential_dropping_the_future_during_cleanup_reports_cancelled_and_forgotten
     let mut kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
     kinds.sort_by_key(|k| *k == ReportKind::Forgotten);
     assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Forgotten]);
-}
 
-// ---------------------------------------------------------------------------------
-// The default form cleans up concurrently; `sequential` one by one (above).
-// ---------------------------------------------------------------------------------
-
-#[test]
-fn guards_are_cleaned_up_concurrently_each_started_before_any_finishes() {
-    let c = setup();
-    let log = new_log();
-    let result: Result<(), AppError> = block_on(async {
-        let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
-        with_async_drop!(a, b, d => { Ok(()) })
-    });
-    assert_eq!(result, Ok(()));
-    let events = events(&log);
-    assert_eq!(
-        &events[..3],
-        [Event::Start(1), Event::Start(2), Event::Start(3)]
-    );
-    assert_eq!(events.len(), 6);
-    cleaned_quietly(&c, 3);
-}
-
-#[test]
-fn concurrent_cleanups_keep_the_first_error_in_listing_order_and_clean_up_every_guard() {
-    let c = setup();
-    let result: Result<u32, AppError> = block_on(async {
-        let a = Probe::new(&c).id(1).yields(3).fail(10).guard();
-        let b = Probe::new(&c).id(2).fail(20).guard();
-        let d = Probe::new(&c).id(3).guard();
-        with_async_drop!(a, b, d => { Ok(0) })
-    });
-    // `b` failed first, but `a` is listed first.
-    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
-    cleaned_quietly(&c, 3);
-}
-
-#[test]
-fn dropping_the_future_during_concurrent_cleanups_reports_each_unfinished_one_cancelled() {
     record_reports();
     let (ca, cb, cd) = (Counters::new(), Counters::new(), Counters::new());
     let a = Probe::new(&ca).yields(5).guard();
@@ -546,6 +480,39 @@ fn dropping_the_future_during_concurrent_cleanups_reports_each_unfinished_one_ca
         report_kinds(),
         [ReportKind::Cancelled, ReportKind::Cancelled]
     );
+}
+
+// ---------------------------------------------------------------------------------
+// The default form cleans up concurrently; `sequential` one by one (above).
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn guards_are_cleaned_up_concurrently_and_the_first_listed_error_wins() {
+    let c = setup();
+    let log = new_log();
+    let result: Result<(), AppError> = block_on(async {
+        let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
+        with_async_drop!(a, b, d => { Ok(()) })
+    });
+    assert_eq!(result, Ok(()));
+    let events = events(&log);
+    assert_eq!(
+        &events[..3],
+        [Event::Start(1), Event::Start(2), Event::Start(3)]
+    );
+    assert_eq!(events.len(), 6);
+    cleaned_quietly(&c, 3);
+
+    let c = setup();
+    let result: Result<u32, AppError> = block_on(async {
+        let a = Probe::new(&c).id(1).yields(3).fail(10).guard();
+        let b = Probe::new(&c).id(2).fail(20).guard();
+        let d = Probe::new(&c).id(3).guard();
+        with_async_drop!(a, b, d => { Ok(0) })
+    });
+    // `b` failed first, but `a` is listed first.
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
+    cleaned_quietly(&c, 3);
 }
 
 #[test]

@@ -19,6 +19,10 @@
 //! - The scope macro's block captures the guards by reference. A block that only
 //!   reads a guard holds `&AsyncDropGuard<T>` across the cleanup, so the enclosing
 //!   future is `Send` only if `T: Sync`; a block that mutates it needs `T: Send`.
+#![allow(
+    clippy::manual_async_fn,
+    reason = "the `+ Send` in a generic function's signature is the assertion"
+)]
 
 mod common;
 
@@ -85,10 +89,6 @@ fn generic_cleanup<T: AsyncDrop>(
 
 /// The scope macro with one guard, in generic code. The block's value is kept
 /// across the cleanup, so its error type `E` must be `Send`.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_scope_one<T: AsyncDrop, E: From<T::Error> + Send>(
     mut guard: AsyncDropGuard<T>,
 ) -> impl Future<Output = Result<u32, E>> + Send {
@@ -140,10 +140,6 @@ fn generic_async_drop_all<T: AsyncDrop>(
     async_drop_all((a, b))
 }
 
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_all_or_cleanup<T: AsyncDrop>(
     a: Result<AsyncDropGuard<T>, String>,
     b: Result<AsyncDropGuard<T>, String>,
@@ -156,10 +152,6 @@ fn generic_all_or_cleanup<T: AsyncDrop>(
     }
 }
 
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_scope_two<T: AsyncDrop>(
     a: AsyncDropGuard<T>,
     b: AsyncDropGuard<T>,
@@ -168,10 +160,6 @@ fn generic_scope_two<T: AsyncDrop>(
 }
 
 /// A block that reads a guard holds a shared reference to it: `T: Sync` is needed.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_scope_reading<T: AsyncDrop + Sync>(
     guard: AsyncDropGuard<T>,
 ) -> impl Future<Output = (bool, (Result<(), T::Error>,))> + Send {
@@ -352,7 +340,7 @@ fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn guard_cleanup_of_a_send_resource_is_send() {
+fn guard_and_join_futures_are_send() {
     let c = setup();
     let fut = Probe::new(&c).yields(1).guard().async_drop();
     assert_send(&fut);
@@ -366,10 +354,7 @@ fn guard_cleanup_of_a_send_resource_is_send() {
         Err(ProbeError { id: 2, code: 3 })
     );
     cleaned_quietly(&c, 2);
-}
 
-#[test]
-fn nested_guards_in_generic_code_are_send() {
     let c = setup();
     let g = || Probe::new(&c).yields(1).guard();
 
@@ -385,6 +370,36 @@ fn nested_guards_in_generic_code_are_send() {
         [None, Some(ProbeError { id: 0, code: 1 })]
     );
     cleaned_quietly(&c, 11);
+
+    let c = setup();
+    let pair = (Probe::new(&c).guard(), AsyncDropGuard::new(ReadyRes(0)));
+    let fut = async_drop_all(pair);
+    assert_send(&fut);
+    assert!(block_on(fut).is_ok());
+
+    let array = [Probe::new(&c).guard(), Probe::new(&c).guard()];
+    let fut = async_drop_all(array);
+    assert_send(&fut);
+    assert!(block_on(fut).is_ok());
+
+    let acquired = (
+        Ok::<_, String>(Probe::new(&c).guard()),
+        Err::<AsyncDropGuard<ReadyRes>, _>("refused".to_owned()),
+    );
+    let fut = all_or_cleanup(acquired);
+    assert_send(&fut);
+    let err = block_on(fut).unwrap_err();
+    assert_eq!(err.first_error(), "refused");
+
+    let acquired = [
+        Ok::<_, String>(Probe::new(&c).guard()),
+        Ok(Probe::new(&c).guard()),
+    ];
+    let fut = all_or_cleanup(acquired);
+    assert_send(&fut);
+    let guards = block_on(fut).unwrap();
+    block_on(async_drop_all(guards)).unwrap();
+    cleaned_quietly(&c, 6);
 }
 
 #[test]
@@ -422,39 +437,6 @@ fn scope_futures_are_send() {
     assert!(read);
     assert_eq!(cleanup, Ok(()));
     cleaned_quietly(&c, 7);
-}
-
-#[test]
-fn join_futures_are_send() {
-    let c = setup();
-    let pair = (Probe::new(&c).guard(), AsyncDropGuard::new(ReadyRes(0)));
-    let fut = async_drop_all(pair);
-    assert_send(&fut);
-    assert!(block_on(fut).is_ok());
-
-    let array = [Probe::new(&c).guard(), Probe::new(&c).guard()];
-    let fut = async_drop_all(array);
-    assert_send(&fut);
-    assert!(block_on(fut).is_ok());
-
-    let acquired = (
-        Ok::<_, String>(Probe::new(&c).guard()),
-        Err::<AsyncDropGuard<ReadyRes>, _>("refused".to_owned()),
-    );
-    let fut = all_or_cleanup(acquired);
-    assert_send(&fut);
-    let err = block_on(fut).unwrap_err();
-    assert_eq!(err.first_error(), "refused");
-
-    let acquired = [
-        Ok::<_, String>(Probe::new(&c).guard()),
-        Ok(Probe::new(&c).guard()),
-    ];
-    let fut = all_or_cleanup(acquired);
-    assert_send(&fut);
-    let guards = block_on(fut).unwrap();
-    block_on(async_drop_all(guards)).unwrap();
-    cleaned_quietly(&c, 6);
 }
 
 // ---------------------------------------------------------------------------------
@@ -618,6 +600,15 @@ fn local_guard_cleanup_on_local_pool() {
     assert_eq!(*lc.order.borrow(), [1, 2]);
     assert_local_cleaned(&lc, 2);
     assert!(take_reports().is_empty());
+
+    record_reports();
+    let lc = LocalCounters::new();
+    let g = LocalRes::guard(&lc, 1);
+    run_local(async move {
+        drop(g);
+    });
+    assert_eq!((lc.started.get(), lc.drops.get()), (0, 1));
+    one_report(ReportKind::Forgotten).of("LocalRes");
 }
 
 #[derive(Debug, PartialEq)]
@@ -720,10 +711,7 @@ fn local_tuple_and_array_cleanup_on_local_pool() {
     assert_eq!(*lc.order.borrow(), [1, 2, 3, 4, 5, 6]);
     assert_local_cleaned(&lc, 6);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn local_tuple_cleanup_runs_concurrently() {
     record_reports();
     let lc = LocalCounters::new();
     let mut fut = Box::pin(async_drop_all((
@@ -737,16 +725,4 @@ fn local_tuple_cleanup_runs_concurrently() {
     drop(fut);
     assert_local_cleaned(&lc, 3);
     assert!(take_reports().is_empty());
-}
-
-#[test]
-fn local_guard_forgotten_on_local_pool_is_reported_once() {
-    record_reports();
-    let lc = LocalCounters::new();
-    let g = LocalRes::guard(&lc, 1);
-    run_local(async move {
-        drop(g);
-    });
-    assert_eq!((lc.started.get(), lc.drops.get()), (0, 1));
-    one_report(ReportKind::Forgotten).of("LocalRes");
 }
