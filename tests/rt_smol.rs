@@ -392,36 +392,21 @@ fn a_guarded_buf_writer_writes_out_its_buffer() {
     assert_read_back(&path, &data);
 }
 
+/// On the global executor, on an executor run by a thread pool, and on a local one.
 #[test]
-fn a_guarded_task_returns_after_the_task_is_gone_global_executor() {
-    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
-        Global,
-        _,
-    >(false, smol::spawn)));
-}
-
-#[test]
-fn a_guarded_task_returns_after_the_task_is_gone_thread_pool() {
+fn a_guarded_task_returns_after_the_task_is_gone() {
+    fn waits<T: asyncdrop::AsyncDrop<Error: std::fmt::Debug>>(
+        spawn: impl FnOnce(common::rt::Body) -> T,
+    ) -> impl Future<Output = ()> {
+        bounded::<Global, _>(task_cleanup_waits_for_the_task::<Global, _>(false, spawn))
+    }
+    smol::block_on(waits(smol::spawn));
     let pool = Pool::new(2);
     let executor = pool.executor.clone();
-    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
-        Global,
-        _,
-    >(false, move |f| {
-        executor.spawn(f)
-    })));
-}
-
-#[test]
-fn a_guarded_task_returns_after_the_task_is_gone_local_executor() {
+    smol::block_on(waits(move |f| executor.spawn(f)));
     let local = std::rc::Rc::new(LocalExecutor::new());
     let l = local.clone();
-    smol::block_on(
-        local.run(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
-            Global,
-            _,
-        >(false, move |f| l.spawn(f)))),
-    );
+    smol::block_on(local.run(waits(move |f| l.spawn(f))));
 }
 
 #[test]

@@ -152,10 +152,7 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_current_thread() {
     install();
     type R = Res<CurrentThread, 101>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = CurrentThread::new().0;
     // One cleanup that started and waits forever, one that never got to run.
     let started = spawn_async_drop_on(rt.handle(), R::guard(&counts, How::Pending));
     rt.block_on(tokio::task::yield_now()); // runs it up to its `pending()`
@@ -181,11 +178,7 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_multi_thread() {
     install();
     type R = Res<CurrentThread, 102>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = MultiThread::new().0;
     let handles: Vec<_> = (0..4)
         .map(|_| spawn_async_drop_on(rt.handle(), R::guard(&counts, How::Pending)))
         .collect();
@@ -206,10 +199,7 @@ fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
     install();
     type R = Res<CurrentThread, 104>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = CurrentThread::new().0;
     let (reaper, worker) = Reaper::spawn_on(rt.handle(), 2);
     rt.block_on(async {
         for _ in 0..4 {
@@ -242,10 +232,7 @@ fn spawn_on_drop_dropped_by_a_shutting_down_runtime_reports_cancelled() {
     install();
     type R = Res<CurrentThread, 103>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = CurrentThread::new().0;
     // A task that owns a `SpawnOnDrop` and never finishes (a request handler).
     let c = counts.clone();
     let owner = rt.spawn(async move {
@@ -372,14 +359,14 @@ async fn a_guarded_buf_writer_writes_out_its_buffer() {
     assert_read_back(&path, &data);
 }
 
-#[tokio::test]
-async fn a_guarded_join_handle_returns_after_the_task_is_gone_current_thread() {
-    task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guarded_join_handle_returns_after_the_task_is_gone_multi_thread() {
-    task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
+#[test]
+fn a_guarded_join_handle_returns_after_the_task_is_gone() {
+    for rt in [CurrentThread::new().0, MultiThread::new().0] {
+        rt.block_on(task_cleanup_waits_for_the_task::<CurrentThread, _>(
+            false,
+            tokio::spawn,
+        ));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

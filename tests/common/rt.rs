@@ -226,42 +226,29 @@ impl<W: Waits, const TAG: u32> AsyncDrop for Res<W, TAG> {
         counts.cleanups_started.fetch_add(1, Ordering::SeqCst);
         let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let result = match self.how.clone() {
-            How::Succeed => Ok(()),
-            How::Fail(code) => Err(ResError(code)),
+        match self.how.clone() {
+            How::Succeed | How::Fail(_) => {}
             How::Panic => {
                 counts.in_flight.fetch_sub(1, Ordering::SeqCst);
                 panic!("res {TAG} cleanup panicked")
             }
             How::Pending => std::future::pending().await,
-            How::Sleep(d) => {
-                W::sleep(d).await;
-                Ok(())
-            }
-            How::Yield(n) => {
+            How::Sleep(d) => W::sleep(d).await,
+            How::Yield(n) | How::YieldThenFail(n, _) => {
                 for _ in 0..n {
                     W::yield_now().await;
                 }
-                Ok(())
             }
-            How::Gate(gate) => {
-                gate.pass().await;
-                Ok(())
-            }
-            How::GateThenFail(gate, code) => {
-                gate.pass().await;
-                Err(ResError(code))
-            }
-            How::YieldThenFail(n, code) => {
-                for _ in 0..n {
-                    W::yield_now().await;
-                }
-                Err(ResError(code))
-            }
-        };
+            How::Gate(gate) | How::GateThenFail(gate, _) => gate.pass().await,
+        }
         counts.in_flight.fetch_sub(1, Ordering::SeqCst);
         counts.cleanups_finished.fetch_add(1, Ordering::SeqCst);
-        result
+        match self.how {
+            How::Fail(code) | How::GateThenFail(_, code) | How::YieldThenFail(_, code) => {
+                Err(ResError(code))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
