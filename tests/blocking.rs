@@ -436,19 +436,19 @@ mod timing {
     /// The name and id of each thread a cleanup ran on.
     type Threads = Arc<Mutex<Vec<(Option<String>, ThreadId)>>>;
 
-    /// Records on which thread its cleanup ran.
-    struct WhereAmI(Threads);
+    /// Records on which thread its cleanup ran; with `.1`, after a yield, so that the
+    /// cleanup is not ready at once.
+    struct WhereAmI(Threads, bool);
 
     impl AsyncDrop for WhereAmI {
         type Error = std::convert::Infallible;
         async fn async_drop_impl(self) -> Result<(), Self::Error> {
-            // Not ready at once, so the cleanup is not finished inline.
-            common::yield_now().await;
+            if self.1 {
+                common::yield_now().await;
+            }
             let me = std::thread::current();
-            self.0
-                .lock()
-                .unwrap()
-                .push((me.name().map(String::from), me.id()));
+            let mut threads = self.0.lock().unwrap();
+            threads.push((me.name().map(String::from), me.id()));
             Ok(())
         }
     }
@@ -461,20 +461,9 @@ mod timing {
         let counters = setup();
         let me = std::thread::current().id();
         let ran_on: Threads = Arc::default();
-        struct Inline(Threads);
-        impl AsyncDrop for Inline {
-            type Error = std::convert::Infallible;
-            async fn async_drop_impl(self) -> Result<(), Self::Error> {
-                let here = std::thread::current();
-                self.0
-                    .lock()
-                    .unwrap()
-                    .push((here.name().map(String::from), here.id()));
-                Ok(())
-            }
-        }
-        drop(BlockingDrop::new(AsyncDropGuard::new(Inline(
+        drop(BlockingDrop::new(AsyncDropGuard::new(WhereAmI(
             ran_on.clone(),
+            false,
         ))));
         let ran_on = ran_on.lock().unwrap().clone();
         let [(name, id)] = &ran_on[..] else {
@@ -496,6 +485,7 @@ mod timing {
         let drop_one = || {
             drop(BlockingDrop::new(AsyncDropGuard::new(WhereAmI(
                 seen.clone(),
+                true,
             ))))
         };
         drop_one();

@@ -19,12 +19,10 @@ use std::task::Poll;
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::reports::{counts_quietly, one_report};
 use common::{
-    assert_counts, poll_once, record_reports, setup, take_reports, yield_now, Behaviour, Counters,
-    Probe, ProbeError,
+    assert_counts, assert_send, poll_once, record_reports, setup, take_reports, yield_now,
+    Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::block_on;
-
-fn assert_send<T: Send>(_: &T) {}
 
 /// Records how many cleanups had finished when it was dropped.
 struct Witness {
