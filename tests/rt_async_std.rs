@@ -6,8 +6,6 @@
 mod common;
 
 use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +20,7 @@ use common::rt::{
     assert_read_back, bounded, eventually_async, pattern, task_cleanup_waits_for_the_task,
     temp_path, SetOnDrop, Waits,
 };
-use common::suite::{TestNet, TestRuntime};
+use common::suite::TestRuntime;
 
 /// async-std's global runtime; test bodies run in `async_std::task::block_on`.
 struct AsyncStdTest;
@@ -62,33 +60,7 @@ impl TestRuntime for AsyncStdTest {
     }
 }
 
-impl TestNet for AsyncStdTest {
-    type Listener = TcpListener;
-    type Stream = TcpStream;
-    async fn bind() -> io::Result<(TcpListener, SocketAddr)> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        Ok((listener, addr))
-    }
-    async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
-        Ok(listener.accept().await?.0)
-    }
-    async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-        TcpStream::connect(addr).await
-    }
-    fn write_all<'a>(
-        stream: &'a mut TcpStream,
-        data: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        stream.write_all(data)
-    }
-    fn read<'a>(
-        stream: &'a mut TcpStream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        stream.read(buf)
-    }
-}
+common::rt::test_net!([] AsyncStdTest: TcpListener, TcpStream);
 
 common::suite::adapter_suite!(global: AsyncStdTest);
 common::suite::net_suite!(global_net: AsyncStdTest);

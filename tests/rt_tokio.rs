@@ -78,42 +78,12 @@ impl<const MULTI: bool> TestRuntime for Tokio<MULTI> {
 /// tokio's TCP, for the end-to-end tests (`TcpStream`'s cleanup needs `tokio-net`).
 #[cfg(feature = "tokio-net")]
 mod net {
-    use std::io;
-    use std::net::SocketAddr;
-
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
-    use crate::common::suite::TestNet;
 
-    impl<const MULTI: bool> TestNet for Tokio<MULTI> {
-        type Listener = TcpListener;
-        type Stream = TcpStream;
-        async fn bind() -> io::Result<(TcpListener, SocketAddr)> {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
-            Ok((listener, addr))
-        }
-        async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
-            Ok(listener.accept().await?.0)
-        }
-        fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> + Send {
-            TcpStream::connect(addr)
-        }
-        fn write_all<'a>(
-            stream: &'a mut TcpStream,
-            data: &'a [u8],
-        ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-            stream.write_all(data)
-        }
-        fn read<'a>(
-            stream: &'a mut TcpStream,
-            buf: &'a mut [u8],
-        ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-            stream.read(buf)
-        }
-    }
+    common::rt::test_net!([const MULTI: bool] Tokio<MULTI>: TcpListener, TcpStream);
 
     common::suite::net_suite!(current_thread_net: CurrentThread);
     common::suite::net_suite!(multi_thread_net: MultiThread);
