@@ -10,6 +10,7 @@ use std::future::Future;
 use std::rc::Rc;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::harness::Local;
 use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
     assert_send, implements, poll_once, record_reports, setup, take_reports, Behaviour, Counters,
@@ -154,11 +155,7 @@ fn box_of_a_send_or_a_local_resource_is_a_resource() {
 
     record_reports();
     let cleaned = Rc::new(Cell::new(0));
-    let local = || {
-        AsyncDropGuard::new(Local {
-            cleaned: cleaned.clone(),
-        })
-    };
+    let local = || Local::guard(&cleaned);
     let boxed = AsyncDropGuard::new(Box::new(local()));
     block_on(boxed.async_drop()).unwrap();
     // Composed further: a Vec of optional boxed local guards.
@@ -166,20 +163,6 @@ fn box_of_a_send_or_a_local_resource_is_a_resource() {
     block_on(AsyncDropGuard::new(nested).async_drop()).unwrap();
     assert_eq!(cleaned.get(), 3);
     assert!(take_reports().is_empty());
-}
-
-/// A `!Send` resource.
-struct Local {
-    cleaned: Rc<Cell<u32>>,
-}
-
-impl LocalAsyncDrop for Local {
-    type Error = Infallible;
-
-    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        self.cleaned.set(self.cleaned.get() + 1);
-        Ok(())
-    }
 }
 
 #[test]

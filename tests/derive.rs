@@ -9,7 +9,6 @@ mod common;
 
 use std::convert::Infallible;
 use std::error::Error;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -422,17 +421,6 @@ fn enums_take_before_and_sequential() {
     block_on(AsyncDropGuard::new(Journal::Closed).async_drop()).unwrap();
 }
 
-/// A resource that is not `Send`.
-struct Local(PhantomData<Rc<()>>, Arc<Counters>);
-
-impl LocalAsyncDrop for Local {
-    type Error = Infallible;
-    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        self.1.cleanups_finished.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[derive(LocalAsyncDrop)]
 struct Mixed<T, L> {
     sent: AsyncDropGuard<T>,
@@ -443,16 +431,17 @@ struct Mixed<T, L> {
 
 #[test]
 fn local_async_drop_takes_not_send_fields() {
-    let counters = Counters::new();
+    let (counters, cleaned) = (Counters::new(), Rc::new(std::cell::Cell::new(0)));
     let mixed = AsyncDropGuard::new(Mixed {
         sent: Probe::new(&counters).fail(4).guard(),
-        local: AsyncDropGuard::new(Local(PhantomData, counters.clone())),
+        local: common::harness::Local::guard(&cleaned),
         rc: Rc::new(1),
     });
     let err = block_on(mixed.async_drop()).unwrap_err();
     assert_eq!(err.sent, Some(ProbeError { id: 0, code: 4 }));
     assert!(err.local.is_none());
-    assert_counts(&counters, 1, 2, 1);
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!((cleaned.get(), Rc::strong_count(&cleaned)), (1, 1));
 }
 
 // ---------------------------------------------------------------------------------

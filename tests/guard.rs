@@ -363,24 +363,9 @@ fn guard_of_a_local_async_drop_type() {
     use std::cell::Cell;
     use std::rc::Rc;
 
-    struct Local {
-        closed: Rc<Cell<u32>>,
-    }
-    impl asyncdrop::LocalAsyncDrop for Local {
-        type Error = core::convert::Infallible;
-        async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
-            common::yield_now().await;
-            self.closed.set(self.closed.get() + 1);
-            Ok(())
-        }
-    }
-
     record_reports();
     let closed = Rc::new(Cell::new(0));
-    let guard = AsyncDropGuard::new(Local {
-        closed: closed.clone(),
-    });
-    block_on(guard.async_drop()).unwrap();
+    block_on(common::harness::Local::guard(&closed).async_drop()).unwrap();
     assert_eq!(closed.get(), 1);
     assert_eq!(Rc::strong_count(&closed), 1, "the value was dropped");
     assert_eq!(take_reports(), []);
