@@ -136,7 +136,7 @@ fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
 }
 
 #[test]
-fn polling_again_after_the_cleanup_panicked_panics() {
+fn polling_after_a_panic_or_completion_panics_and_the_future_is_terminated() {
     let counters = setup();
     let guard = Probe::new(&counters).panics().guard();
     {
@@ -151,10 +151,7 @@ fn polling_again_after_the_cleanup_panicked_panics() {
         assert!(!text.contains("probe"), "{text}");
     }
     counts_quietly(&counters, 1, 0, 1);
-}
 
-#[test]
-fn polling_after_completion_panics() {
     let counters = setup();
     let guard = Probe::new(&counters).guard();
     {
@@ -168,10 +165,18 @@ fn polling_after_completion_panics() {
         assert!(fut.is_terminated());
     }
     counts_quietly(&counters, 1, 1, 1);
+
+    let counters = setup();
+    let mut fut = pin!(Probe::new(&counters).panics().guard().async_drop());
+    assert!(!fut.is_terminated());
+    catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).unwrap_err();
+    // Polling again would panic, so a `select!` must not poll it.
+    assert!(fut.is_terminated());
+    assert!(take_reports().is_empty());
 }
 
 #[test]
-fn async_drop_on_err_cancelled_reports_cancelled() {
+fn async_drop_on_err_and_nested_guards_cancelled_report_cancelled() {
     let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     {
@@ -181,10 +186,7 @@ fn async_drop_on_err_cancelled_reports_cancelled() {
     }
     assert_counts(&counters, 1, 0, 1);
     one_report(ReportKind::Cancelled);
-}
 
-#[test]
-fn nested_guard_cancelled_drops_once() {
     let counters = setup();
     let outer = AsyncDropGuard::new(Probe::new(&counters).yields(2).guard());
     {
@@ -255,17 +257,6 @@ fn async_drop_all_cancelled_reports_only_the_unfinished_guard() {
     assert_counts(&counters_a, 1, 1, 1);
     assert_counts(&counters_b, 1, 0, 1);
     one_report(ReportKind::Cancelled);
-}
-
-#[test]
-fn is_terminated_after_the_cleanup_panicked() {
-    let counters = setup();
-    let mut fut = pin!(Probe::new(&counters).panics().guard().async_drop());
-    assert!(!fut.is_terminated());
-    catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).unwrap_err();
-    // Polling again would panic, so a `select!` must not poll it.
-    assert!(fut.is_terminated());
-    assert!(take_reports().is_empty());
 }
 
 #[test]

@@ -295,6 +295,15 @@ fn enums_clean_up_the_fields_of_their_variant() {
         format!("{err:?}"),
         "Pair(Some(ProbeError { id: 2, code: 2 }), None)"
     );
+
+    let counters = setup();
+    let failing = Probe::new(&counters).id(2).fail(2);
+    let open = Journal::Open(Probe::new(&counters).id(1).guard(), failing);
+    let err = block_on(AsyncDropGuard::new(open).async_drop()).unwrap_err();
+    assert_eq!(err, SessionError("probe 1 failed with 9".into()));
+    assert_counts(&counters, 2, 2, 2);
+    assert_eq!(take_reports().len(), 1); // the second field's error
+    block_on(AsyncDropGuard::new(Journal::Closed).async_drop()).unwrap();
 }
 
 #[derive(AsyncDrop)]
@@ -307,15 +316,12 @@ struct Empty {}
 enum Never {}
 
 #[test]
-fn types_without_resources_clean_up_at_once() {
+fn types_without_resources_and_nested_derived_types() {
     block_on(AsyncDropGuard::new(Nothing).async_drop()).unwrap();
     block_on(AsyncDropGuard::new(Empty {}).async_drop()).unwrap();
     let _: fn(Never) = |never| drop(AsyncDropGuard::new(never).async_drop());
     let _ = NothingAsyncDropError;
-}
 
-#[test]
-fn nested_derived_types_clean_up_through_each_other() {
     #[derive(AsyncDrop)]
     struct Outer {
         session: AsyncDropGuard<Session>,
@@ -357,7 +363,7 @@ fn clean_up_on_a_thread<T: AsyncDrop + 'static>(
 }
 
 #[test]
-fn a_generic_cleanup_is_send_for_async_drop_fields() {
+fn derived_cleanups_are_send_also_in_generic_code() {
     let counters = Counters::new();
     let pool = AsyncDropGuard::new(Pool {
         primary: Probe::new(&counters).yields(1).guard(),
@@ -367,6 +373,20 @@ fn a_generic_cleanup_is_send_for_async_drop_fields() {
     });
     assert!(clean_up_on_a_thread(pool).join().unwrap());
     assert_counts(&counters, 4, 4, 4);
+
+    let counters = Counters::new();
+    let s = AsyncDropGuard::new(session(&counters, [0; 3], OK));
+    let cleanup = s.async_drop();
+    assert_send(&cleanup);
+    block_on(cleanup).unwrap();
+    let polite = AsyncDropGuard::new(Polite::new(
+        &counters,
+        Behaviour::Succeed,
+        Behaviour::Succeed,
+    ));
+    let cleanup = polite.async_drop();
+    assert_send(&cleanup);
+    block_on(cleanup).unwrap();
 }
 
 #[cfg(feature = "alloc")]
@@ -407,18 +427,6 @@ impl Journal {
             Journal::Closed => Ok(()),
         }
     }
-}
-
-#[test]
-fn enums_take_before_and_sequential() {
-    let counters = setup();
-    let failing = Probe::new(&counters).id(2).fail(2);
-    let open = Journal::Open(Probe::new(&counters).id(1).guard(), failing);
-    let err = block_on(AsyncDropGuard::new(open).async_drop()).unwrap_err();
-    assert_eq!(err, SessionError("probe 1 failed with 9".into()));
-    assert_counts(&counters, 2, 2, 2);
-    assert_eq!(take_reports().len(), 1); // the second field's error
-    block_on(AsyncDropGuard::new(Journal::Closed).async_drop()).unwrap();
 }
 
 #[derive(LocalAsyncDrop)]
@@ -520,21 +528,4 @@ fn a_cancelled_cleanup_is_reported_once_for_the_parent() {
         cancel_after(AsyncDropGuard::new(polite), polls);
         assert_counts(&counters, 0, 0, 2);
     }
-}
-
-#[test]
-fn derived_cleanups_are_send() {
-    let counters = Counters::new();
-    let s = AsyncDropGuard::new(session(&counters, [0; 3], OK));
-    let cleanup = s.async_drop();
-    assert_send(&cleanup);
-    block_on(cleanup).unwrap();
-    let polite = AsyncDropGuard::new(Polite::new(
-        &counters,
-        Behaviour::Succeed,
-        Behaviour::Succeed,
-    ));
-    let cleanup = polite.async_drop();
-    assert_send(&cleanup);
-    block_on(cleanup).unwrap();
 }

@@ -326,7 +326,7 @@ fn local_flavour_on_a_local_executor() {
 /// An erased guard is a resource like any other: it nests in tuples next to plain
 /// guards and inside guarded arrays.
 #[test]
-fn erased_guards_compose_with_tuples_and_nested_guards() {
+fn erased_guards_compose_and_are_async_drop() {
     let counters = setup();
     let erased: Erased<CloseError> = AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
     let plain = Probe::new(&counters).guard();
@@ -340,12 +340,9 @@ fn erased_guards_compose_with_tuples_and_nested_guards() {
     assert!(b.is_none());
     assert!(c.is_none());
     counts_quietly(&counters, 4, 4, 4);
-}
 
-/// Box<dyn DynAsyncDrop<E>> implements `AsyncDrop` itself, so generic code bound by
-/// `AsyncDrop` (spawning adapters, `BlockingDrop`) takes it.
-#[test]
-fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
+    // Box<dyn DynAsyncDrop<E>> implements `AsyncDrop` itself, so generic code bound by
+    // `AsyncDrop` (spawning adapters, `BlockingDrop`) takes it.
     fn needs_async_drop<T: AsyncDrop>(guard: AsyncDropGuard<T>) -> AsyncDropGuard<T> {
         guard
     }
@@ -476,7 +473,7 @@ fn non_static_resources() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn forgotten_and_cancelled_erased_guards_are_reported_and_dropped_once() {
+fn forgotten_cancelled_and_panicking_erased_guards_drop_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
@@ -505,10 +502,7 @@ fn forgotten_and_cancelled_erased_guards_are_reported_and_dropped_once() {
     let report = one_report(ReportKind::Cancelled);
     let expected = cfg!(debug_assertions).then_some((file!(), line));
     assert_eq!(report.site, expected);
-}
 
-#[test]
-fn panicking_erased_cleanup_propagates_once() {
     let counters = setup();
     let set: [Erased<ProbeError>; 2] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),

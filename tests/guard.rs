@@ -117,7 +117,7 @@ fn async_drop_runs_the_cleanup_once_and_returns_its_result() {
 }
 
 #[test]
-fn async_drop_inside_an_async_block() {
+fn async_drop_inside_an_async_block_and_into_inner() {
     let counters = setup();
     let result = block_on(async {
         let mut guard = Probe::new(&counters).id(3).yields(1).guard();
@@ -128,10 +128,7 @@ fn async_drop_inside_an_async_block() {
     });
     assert_eq!(result, Ok(4));
     counts_quietly(&counters, 1, 1, 1);
-}
 
-#[test]
-fn into_inner_without_cleanup_returns_the_value_silently() {
     let counters = setup();
     let mut guard = Probe::new(&counters).id(9).guard();
     guard.id = 10;
@@ -340,7 +337,7 @@ fn forgotten_guards_are_dropped_once_and_each_reported_once() {
 }
 
 #[test]
-fn site_is_where_the_guard_was_created() {
+fn site_is_where_the_guard_was_created_and_a_local_type_is_guarded() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
@@ -356,10 +353,7 @@ fn site_is_where_the_guard_was_created() {
     }
     block_on(guard.async_drop()).unwrap();
     counts_quietly(&counters, 1, 1, 1);
-}
 
-#[test]
-fn guard_of_a_local_async_drop_type() {
     use std::cell::Cell;
     use std::rc::Rc;
 

@@ -37,7 +37,31 @@ fn run_counting<F: Future>(fut: F) -> (F::Output, usize) {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn tuple_of_one_cleans_up_and_keeps_its_error() {
+fn same_type_tuples_first_and_iter() {
+    let c = setup();
+    let set = (
+        Probe::new(&c).id(1).guard(),
+        Probe::new(&c).id(2).fail(2).guard(),
+        Probe::new(&c).id(3).fail(3).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(*err.first(), fail(2, 2));
+    assert_eq!(
+        err.iter().copied().collect::<Vec<_>>(),
+        [fail(2, 2), fail(3, 3)]
+    );
+    assert_eq!(err.count(), 2);
+    assert_cleaned(&c, 3);
+
+    // The first error is by position, not by which cleanup finished first.
+    let set = (
+        Probe::new(&c).id(4).yields(3).fail(4).guard(),
+        Probe::new(&c).id(5).fail(5).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(*err.first(), fail(4, 4));
+    cleaned_quietly(&c, 5);
+
     let c = setup();
     block_on(async_drop_all((AsyncDropGuard::new(Probe::new(&c).id(1)),))).unwrap();
     let failing = Probe::new(&c).id(2).fail(7).coded();
@@ -166,33 +190,6 @@ fn tuple_of_eight_mixed_types_every_cleanup_once_every_error_returned() {
     assert_eq!(e6.as_deref(), Some("named 6 failed"));
     assert_eq!(e7, None);
     cleaned_quietly(&c, 8);
-}
-
-#[test]
-fn same_type_tuple_first_and_iter() {
-    let c = setup();
-    let set = (
-        Probe::new(&c).id(1).guard(),
-        Probe::new(&c).id(2).fail(2).guard(),
-        Probe::new(&c).id(3).fail(3).guard(),
-    );
-    let err = block_on(async_drop_all(set)).unwrap_err();
-    assert_eq!(*err.first(), fail(2, 2));
-    assert_eq!(
-        err.iter().copied().collect::<Vec<_>>(),
-        [fail(2, 2), fail(3, 3)]
-    );
-    assert_eq!(err.count(), 2);
-    assert_cleaned(&c, 3);
-
-    // The first error is by position, not by which cleanup finished first.
-    let set = (
-        Probe::new(&c).id(4).yields(3).fail(4).guard(),
-        Probe::new(&c).id(5).fail(5).guard(),
-    );
-    let err = block_on(async_drop_all(set)).unwrap_err();
-    assert_eq!(*err.first(), fail(4, 4));
-    cleaned_quietly(&c, 5);
 }
 
 #[test]
@@ -488,7 +485,7 @@ fn all_or_cleanup_tuple_with_errors_cleans_up_the_acquired_ones() {
 }
 
 #[test]
-fn all_or_cleanup_array_some_err() {
+fn all_or_cleanup_array_some_err_cleaned_up_concurrently() {
     let c = setup();
     let acquired = [
         Err(Refused("first")),
@@ -526,10 +523,7 @@ fn all_or_cleanup_array_some_err() {
         ]
     );
     cleaned_quietly(&c, 3);
-}
 
-#[test]
-fn all_or_cleanup_cleans_up_concurrently() {
     let c = setup();
     let acquired = [
         Ok(Probe::new(&c).yields(3).guard()),

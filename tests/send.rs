@@ -70,10 +70,73 @@ const _: fn() = || {
     send_sync::<Policy>();
 };
 
-/// A `Report` is only lent to the policy hook on the reporting thread: it may carry
-/// a `&dyn Debug` detail, so it is neither `Send` nor `Sync`.
 #[test]
-fn report_stays_on_its_thread() {
+fn auto_traits_of_guards_cleanup_futures_and_reports() {
+    let c = setup();
+    let probe = Probe::new(&c).guard();
+    assert_send(&probe);
+    assert_sync(&probe);
+    assert_unpin(&probe);
+    block_on(probe.async_drop()).unwrap();
+
+    assert!(type_implements!(AsyncDropGuard<Probe> => Send + Sync + Unpin));
+    // `Send`, not `Sync`.
+    assert!(type_implements!(AsyncDropGuard<CellRes> => Send));
+    assert!(!type_implements!(AsyncDropGuard<CellRes> => Sync));
+    // Not `Unpin`.
+    assert!(type_implements!(AsyncDropGuard<PinnedRes> => Send + Sync));
+    assert!(!type_implements!(AsyncDropGuard<PinnedRes> => Unpin));
+    // Neither `Send` nor `Sync`.
+    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Send));
+    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Sync));
+    assert!(type_implements!(AsyncDropGuard<LocalRes> => Unpin));
+    // Guards of guards, and of sets of guards.
+    assert!(
+        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<CellRes>)> => Send)
+    );
+    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<CellRes>; 2]> => Sync));
+    assert!(take_reports().is_empty());
+
+    let c = setup();
+
+    // An `async fn` cleanup: `Send` and `Sync` (it holds only a `Probe`), not `Unpin`.
+    let fut = Probe::new(&c).guard().async_drop();
+    assert!(implements!(fut => Send + Sync));
+    assert!(!implements!(fut => Unpin));
+    block_on(fut).unwrap();
+
+    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, so it can be
+    // polled without pinning.
+    let mut fut: AsyncDropFuture<ReadyRes, _> = AsyncDropGuard::new(ReadyRes(4)).async_drop();
+    assert_unpin(&fut);
+    assert!(implements!(fut => Send + Sync + Unpin));
+    assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Err(4)));
+    drop(fut);
+
+    // A `Send`, `!Sync` resource gives a `Send`, `!Sync` cleanup future.
+    let fut = AsyncDropGuard::new(CellRes(Cell::new(0))).async_drop();
+    assert!(implements!(fut => Send));
+    assert!(!implements!(fut => Sync));
+    block_on(fut).unwrap();
+
+    // A `!Send` resource gives a `!Send` cleanup future.
+    let lc = LocalCounters::new();
+    let fut = LocalRes::guard(&lc, 1).async_drop();
+    assert!(!implements!(fut => Send));
+    assert!(!implements!(fut => Unpin));
+    block_on(fut).unwrap();
+    assert_local_cleaned(&lc, 1);
+
+    // So are the join futures over `!Send` resources.
+    let fut = async_drop_all((LocalRes::guard(&lc, 2), Probe::new(&c).guard()));
+    assert!(!implements!(fut => Send));
+    block_on(fut).unwrap();
+    assert_local_cleaned(&lc, 2);
+    assert_eq!(c.drops(), 2);
+    assert!(take_reports().is_empty());
+
+    // A `Report` is only lent to the policy hook on the reporting thread: it may carry
+    // a `&dyn Debug` detail, so it is neither `Send` nor `Sync`.
     assert!(!type_implements!(Report<'static> => Send));
     assert!(!type_implements!(Report<'static> => Sync));
 }
@@ -403,7 +466,7 @@ fn guard_and_join_futures_are_send() {
 }
 
 #[test]
-fn scope_futures_are_send() {
+fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
     let c = setup();
 
     // Concrete: a block that reads the guards across `.await`s (`Probe` is `Sync`).
@@ -437,80 +500,27 @@ fn scope_futures_are_send() {
     assert!(read);
     assert_eq!(cleanup, Ok(()));
     cleaned_quietly(&c, 7);
+
+    record_reports();
+    let cell = || AsyncDropGuard::new(CellRes(Cell::new(5)));
+
+    let read = scope_reading_cell(cell());
+    assert!(!implements!(read => Send));
+    assert_eq!(block_on(read), 5);
+
+    let write = scope_mutating_cell(cell());
+    assert!(implements!(write => Send));
+    assert_eq!(block_on(write), 6);
+
+    let plain = plain_reading_cell(cell());
+    assert!(implements!(plain => Send));
+    assert_eq!(block_on(plain), 5);
+    assert!(take_reports().is_empty());
 }
 
 // ---------------------------------------------------------------------------------
 // Tests: auto traits of public types
 // ---------------------------------------------------------------------------------
-
-#[test]
-fn guard_auto_traits_follow_the_value() {
-    let c = setup();
-    let probe = Probe::new(&c).guard();
-    assert_send(&probe);
-    assert_sync(&probe);
-    assert_unpin(&probe);
-    block_on(probe.async_drop()).unwrap();
-
-    assert!(type_implements!(AsyncDropGuard<Probe> => Send + Sync + Unpin));
-    // `Send`, not `Sync`.
-    assert!(type_implements!(AsyncDropGuard<CellRes> => Send));
-    assert!(!type_implements!(AsyncDropGuard<CellRes> => Sync));
-    // Not `Unpin`.
-    assert!(type_implements!(AsyncDropGuard<PinnedRes> => Send + Sync));
-    assert!(!type_implements!(AsyncDropGuard<PinnedRes> => Unpin));
-    // Neither `Send` nor `Sync`.
-    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Send));
-    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Sync));
-    assert!(type_implements!(AsyncDropGuard<LocalRes> => Unpin));
-    // Guards of guards, and of sets of guards.
-    assert!(
-        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<CellRes>)> => Send)
-    );
-    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<CellRes>; 2]> => Sync));
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn cleanup_future_auto_traits_follow_the_cleanup_future() {
-    let c = setup();
-
-    // An `async fn` cleanup: `Send` and `Sync` (it holds only a `Probe`), not `Unpin`.
-    let fut = Probe::new(&c).guard().async_drop();
-    assert!(implements!(fut => Send + Sync));
-    assert!(!implements!(fut => Unpin));
-    block_on(fut).unwrap();
-
-    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, so it can be
-    // polled without pinning.
-    let mut fut: AsyncDropFuture<ReadyRes, _> = AsyncDropGuard::new(ReadyRes(4)).async_drop();
-    assert_unpin(&fut);
-    assert!(implements!(fut => Send + Sync + Unpin));
-    assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Err(4)));
-    drop(fut);
-
-    // A `Send`, `!Sync` resource gives a `Send`, `!Sync` cleanup future.
-    let fut = AsyncDropGuard::new(CellRes(Cell::new(0))).async_drop();
-    assert!(implements!(fut => Send));
-    assert!(!implements!(fut => Sync));
-    block_on(fut).unwrap();
-
-    // A `!Send` resource gives a `!Send` cleanup future.
-    let lc = LocalCounters::new();
-    let fut = LocalRes::guard(&lc, 1).async_drop();
-    assert!(!implements!(fut => Send));
-    assert!(!implements!(fut => Unpin));
-    block_on(fut).unwrap();
-    assert_local_cleaned(&lc, 1);
-
-    // So are the join futures over `!Send` resources.
-    let fut = async_drop_all((LocalRes::guard(&lc, 2), Probe::new(&c).guard()));
-    assert!(!implements!(fut => Send));
-    block_on(fut).unwrap();
-    assert_local_cleaned(&lc, 2);
-    assert_eq!(c.drops(), 2);
-    assert!(take_reports().is_empty());
-}
 
 /// A scope whose block only reads a `Send + !Sync` guard.
 async fn scope_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
@@ -530,25 +540,6 @@ async fn plain_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
     let value = guard.0.get();
     guard.async_drop().await.unwrap();
     value
-}
-
-#[test]
-fn scope_block_reading_a_non_sync_guard_is_not_send() {
-    record_reports();
-    let cell = || AsyncDropGuard::new(CellRes(Cell::new(5)));
-
-    let read = scope_reading_cell(cell());
-    assert!(!implements!(read => Send));
-    assert_eq!(block_on(read), 5);
-
-    let write = scope_mutating_cell(cell());
-    assert!(implements!(write => Send));
-    assert_eq!(block_on(write), 6);
-
-    let plain = plain_reading_cell(cell());
-    assert!(implements!(plain => Send));
-    assert_eq!(block_on(plain), 5);
-    assert!(take_reports().is_empty());
 }
 
 #[test]
