@@ -32,6 +32,7 @@ use std::error::Error;
 use std::future::Future;
 use std::marker::PhantomPinned;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use asyncdrop::future::AsyncDropFuture;
 use asyncdrop::{
@@ -39,10 +40,10 @@ use asyncdrop::{
     AsyncDrop, AsyncDropGuard, ErrorAndCleanup, LocalAsyncDrop, Policy, Report, ReportKind,
     TupleError,
 };
-use common::reports::{cleaned_quietly, one_report};
+use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
     assert_send, assert_sync, assert_unpin, implements, poll_once, record_reports, setup,
-    take_reports, type_implements, yield_now, Probe, ProbeError,
+    take_reports, type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
@@ -120,15 +121,15 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     block_on(fut).unwrap();
 
     // A `!Send` resource gives a `!Send` cleanup future.
-    let lc = LocalCounters::new();
-    let fut = LocalRes::guard(&lc, 1).async_drop();
+    let lc = Locals::default();
+    let fut = lc.guard(1).async_drop();
     assert!(!implements!(fut => Send));
     assert!(!implements!(fut => Unpin));
     block_on(fut).unwrap();
     assert_local_cleaned(&lc, 1);
 
     // So are the join futures over `!Send` resources.
-    let fut = async_drop_all((LocalRes::guard(&lc, 2), Probe::new(&c).guard()));
+    let fut = async_drop_all((lc.guard(2), Probe::new(&c).guard()));
     assert!(!implements!(fut => Send));
     block_on(fut).unwrap();
     assert_local_cleaned(&lc, 2);
@@ -283,83 +284,60 @@ impl AsyncDrop for ReadyRes {
     }
 }
 
-/// Shared state of the `!Send` resources of one test.
-#[derive(Debug, Default)]
-struct LocalCounters {
-    started: Cell<usize>,
-    finished: Cell<usize>,
-    drops: Cell<usize>,
-    /// Ids in the order their cleanups started.
-    order: RefCell<Vec<u32>>,
+/// The counters of one test's `!Send` resources, and (in an `Rc`) the ids in the
+/// order their cleanups started.
+#[derive(Debug, Default, Clone)]
+struct Locals {
+    c: Arc<Counters>,
+    order: Rc<RefCell<Vec<u32>>>,
 }
 
-impl LocalCounters {
-    fn new() -> Rc<LocalCounters> {
-        Rc::new(LocalCounters::default())
+impl Locals {
+    /// A [`LocalRes`] whose probe yields once, and fails with `code`.
+    fn res(&self, id: u32, code: Option<u32>) -> AsyncDropGuard<LocalRes> {
+        let probe = Probe::new(&self.c).id(id).yields(1);
+        let probe = match code {
+            Some(code) => probe.fail(code),
+            None => probe,
+        };
+        AsyncDropGuard::new(LocalRes(probe, self.order.clone()))
+    }
+    fn guard(&self, id: u32) -> AsyncDropGuard<LocalRes> {
+        self.res(id, None)
+    }
+    fn failing(&self, id: u32, code: u32) -> AsyncDropGuard<LocalRes> {
+        self.res(id, Some(code))
+    }
+    fn quiet(&self, id: u32) -> AsyncDropGuard<LocalQuiet> {
+        AsyncDropGuard::map(self.guard(id), LocalQuiet)
     }
 }
 
 /// Asserts that `n` local resources were each cleaned up and dropped exactly once,
-/// and that no clone of the shared `Rc` is left behind.
+/// that no clone of the shared `Rc` is left behind, and that nothing was reported.
 #[track_caller]
-fn assert_local_cleaned(c: &Rc<LocalCounters>, n: usize) {
+fn assert_local_cleaned(l: &Locals, n: usize) {
+    assert_cleaned(&l.c, n);
     assert_eq!(
-        (c.started.get(), c.finished.get(), c.drops.get()),
-        (n, n, n),
-        "(started, finished, drops)"
+        Rc::strong_count(&l.order),
+        1,
+        "a resource or cleanup leaked"
     );
-    assert_eq!(Rc::strong_count(c), 1, "a resource or cleanup leaked");
+    assert!(take_reports().is_empty());
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LocalError(u32);
-
-/// A `!Send` resource: it holds an `Rc`, and so does its cleanup across `.await`s.
+/// A `!Send` resource: a probe and the `Rc` log, which its cleanup holds across
+/// `.await`s.
 #[derive(Debug)]
-struct LocalRes {
-    id: u32,
-    counters: Rc<LocalCounters>,
-    yields: usize,
-    fail: Option<u32>,
-}
-
-impl LocalRes {
-    fn guard(c: &Rc<LocalCounters>, id: u32) -> AsyncDropGuard<LocalRes> {
-        AsyncDropGuard::new(LocalRes {
-            id,
-            counters: c.clone(),
-            yields: 1,
-            fail: None,
-        })
-    }
-    fn failing(c: &Rc<LocalCounters>, id: u32, code: u32) -> AsyncDropGuard<LocalRes> {
-        let mut g = LocalRes::guard(c, id);
-        g.fail = Some(code);
-        g
-    }
-}
-
-impl Drop for LocalRes {
-    fn drop(&mut self) {
-        self.counters.drops.set(self.counters.drops.get() + 1);
-    }
-}
+struct LocalRes(Probe, Rc<RefCell<Vec<u32>>>);
 
 impl LocalAsyncDrop for LocalRes {
-    type Error = LocalError;
+    type Error = ProbeError;
 
-    async fn local_async_drop_impl(self) -> Result<(), LocalError> {
-        let counters = Rc::clone(&self.counters);
-        counters.started.set(counters.started.get() + 1);
-        counters.order.borrow_mut().push(self.id);
-        for _ in 0..self.yields {
-            yield_now().await;
-        }
-        counters.finished.set(counters.finished.get() + 1);
-        match self.fail {
-            Some(code) => Err(LocalError(code)),
-            None => Ok(()),
-        }
+    async fn local_async_drop_impl(self) -> Result<(), ProbeError> {
+        let LocalRes(probe, order) = self;
+        order.borrow_mut().push(probe.id);
+        probe.async_drop_impl().await
     }
 }
 
@@ -371,14 +349,13 @@ impl LocalAsyncDrop for LocalQuiet {
     type Error = Infallible;
 
     async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        assert!(self.0.fail.is_none(), "a quiet resource must not fail");
+        assert!(
+            self.0 .0.behaviour == Behaviour::Succeed,
+            "a quiet resource must not fail"
+        );
         let _ = self.0.local_async_drop_impl().await;
         Ok(())
     }
-}
-
-fn quiet(c: &Rc<LocalCounters>, id: u32) -> AsyncDropGuard<LocalQuiet> {
-    AsyncDropGuard::map(LocalRes::guard(c, id), LocalQuiet)
 }
 
 /// Spawns `fut` on a fresh `LocalPool`, runs the pool until it has nothing left, and
@@ -579,37 +556,36 @@ fn error_types_are_send_sync_errors() {
 #[test]
 fn local_guard_cleanup_on_local_pool() {
     record_reports();
-    let lc = LocalCounters::new();
-    let ok = LocalRes::guard(&lc, 1);
-    let failing = LocalRes::failing(&lc, 2, 20);
+    let lc = Locals::default();
+    let ok = lc.guard(1);
+    let failing = lc.failing(2, 20);
     let results = run_local(async move {
         let first = ok.async_drop().await;
         let second = failing.async_drop().await;
         (first, second)
     });
-    assert_eq!(results, (Ok(()), Err(LocalError(20))));
+    assert_eq!(results, (Ok(()), Err(ProbeError { id: 2, code: 20 })));
     assert_eq!(*lc.order.borrow(), [1, 2]);
     assert_local_cleaned(&lc, 2);
-    assert!(take_reports().is_empty());
 
     record_reports();
-    let lc = LocalCounters::new();
-    let g = LocalRes::guard(&lc, 1);
+    let lc = Locals::default();
+    let g = lc.guard(1);
     run_local(async move {
         drop(g);
     });
-    assert_eq!((lc.started.get(), lc.drops.get()), (0, 1));
+    assert_eq!((lc.c.started(), lc.c.drops()), (0, 1));
     one_report(ReportKind::Forgotten).of("LocalRes");
 }
 
 #[derive(Debug, PartialEq)]
 enum LocalAppError {
     Block,
-    Cleanup(LocalError),
+    Cleanup(ProbeError),
 }
 
-impl From<LocalError> for LocalAppError {
-    fn from(e: LocalError) -> Self {
+impl From<ProbeError> for LocalAppError {
+    fn from(e: ProbeError) -> Self {
         LocalAppError::Cleanup(e)
     }
 }
@@ -617,42 +593,42 @@ impl From<LocalError> for LocalAppError {
 #[test]
 fn local_guards_in_every_sequential_scope_form_on_local_pool() {
     record_reports();
-    let lc = LocalCounters::new();
+    let lc = Locals::default();
     let c = lc.clone();
     let (plain, block_err, infallible, all) = run_local(async move {
         // Cleanup error mapped with `From`, first listed wins.
-        let mut a = LocalRes::failing(&c, 1, 10);
-        let b = LocalRes::failing(&c, 2, 20);
+        let mut a = c.failing(1, 10);
+        let b = c.failing(2, 20);
         let plain: Result<u32, LocalAppError> = with_async_drop!(sequential a, b => {
-            a.id += 10;
+            a.0.id += 10;
             yield_now().await;
-            Ok(a.id + b.id)
+            Ok(a.0.id + b.0.id)
         });
 
         // The block's error has priority.
-        let a = LocalRes::failing(&c, 3, 30);
+        let a = c.failing(3, 30);
         let block_err: Result<u32, LocalAppError> = with_async_drop!(sequential a => {
             Err(LocalAppError::Block)?;
-            Ok(a.id)
+            Ok(a.0.id)
         });
 
         // Infallible form.
-        let q1 = quiet(&c, 4);
-        let q2 = quiet(&c, 5);
+        let q1 = c.quiet(4);
+        let q2 = c.quiet(5);
         let infallible = with_async_drop!(sequential infallible q1, q2 => {
             yield_now().await;
-            format!("{}{}", q1.0.id, q2.0.id)
+            format!("{}{}", q1.0 .0.id, q2.0 .0.id)
         });
 
         // `all` form, mixing error types.
-        let r = LocalRes::failing(&c, 6, 60);
-        let q = quiet(&c, 7);
-        let all = with_async_drop!(sequential all r, q => { Rc::strong_count(&r.counters) });
+        let r = c.failing(6, 60);
+        let q = c.quiet(7);
+        let all = with_async_drop!(sequential all r, q => { Rc::strong_count(&r.1) });
         (plain, block_err, infallible, all)
     });
     assert_eq!(
         plain,
-        Err(LocalAppError::Cleanup(LocalError(10))),
+        Err(LocalAppError::Cleanup(ProbeError { id: 11, code: 10 })),
         "the first listed guard's error"
     );
     assert_eq!(block_err, Err(LocalAppError::Block));
@@ -661,38 +637,35 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
     // The test's counters, the spawned task's clone and the seven resources... of
     // which only `r` and `q` were alive in the last block.
     assert_eq!(count, 4);
-    assert_eq!(rr, Err(LocalError(60)));
+    assert_eq!(rr, Err(ProbeError { id: 6, code: 60 }));
     assert!(rq.is_ok());
     // `sequential`: last listed first in every form.
     assert_eq!(*lc.order.borrow(), [2, 11, 3, 5, 4, 7, 6]);
     assert_local_cleaned(&lc, 7);
-    assert!(take_reports().is_empty());
 }
 
 #[test]
 fn local_tuple_and_array_cleanup_on_local_pool() {
     record_reports();
-    let lc = LocalCounters::new();
+    let lc = Locals::default();
     let c = lc.clone();
     let (tuple, array, acquire) = run_local(async move {
-        let tuple = async_drop_all((
-            LocalRes::guard(&c, 1),
-            LocalRes::failing(&c, 2, 2),
-            quiet(&c, 3),
-        ))
-        .await;
-        let array = async_drop_all([LocalRes::failing(&c, 4, 4), LocalRes::guard(&c, 5)]).await;
+        let tuple = async_drop_all((c.guard(1), c.failing(2, 2), c.quiet(3))).await;
+        let array = async_drop_all([c.failing(4, 4), c.guard(5)]).await;
         let acquire = all_or_cleanup((
-            Ok::<_, &str>(LocalRes::guard(&c, 6)),
+            Ok::<_, &str>(c.guard(6)),
             Err::<AsyncDropGuard<LocalQuiet>, _>("refused"),
         ))
         .await;
         (tuple, array, acquire)
     });
     let (e1, e2, e3) = tuple.unwrap_err().into_inner();
-    assert_eq!((e1, e2), (None, Some(LocalError(2))));
+    assert_eq!((e1, e2), (None, Some(ProbeError { id: 2, code: 2 })));
     assert!(e3.is_none());
-    assert_eq!(array.unwrap_err().into_array(), [Some(LocalError(4)), None]);
+    assert_eq!(
+        array.unwrap_err().into_array(),
+        [Some(ProbeError { id: 4, code: 4 }), None]
+    );
     assert_eq!(
         acquire.unwrap_err().into_inner(),
         (AcquireOutcome::CleanedUp, AcquireOutcome::Failed("refused"))
@@ -701,19 +674,13 @@ fn local_tuple_and_array_cleanup_on_local_pool() {
     // order is the listing order.
     assert_eq!(*lc.order.borrow(), [1, 2, 3, 4, 5, 6]);
     assert_local_cleaned(&lc, 6);
-    assert!(take_reports().is_empty());
 
     record_reports();
-    let lc = LocalCounters::new();
-    let mut fut = Box::pin(async_drop_all((
-        LocalRes::guard(&lc, 1),
-        LocalRes::guard(&lc, 2),
-        quiet(&lc, 3),
-    )));
+    let lc = Locals::default();
+    let mut fut = Box::pin(async_drop_all((lc.guard(1), lc.guard(2), lc.quiet(3))));
     assert!(poll_once(&mut fut).is_pending());
-    assert_eq!((lc.started.get(), lc.finished.get()), (3, 0));
+    assert_eq!((lc.c.started(), lc.c.finished()), (3, 0));
     assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Ok(())));
     drop(fut);
     assert_local_cleaned(&lc, 3);
-    assert!(take_reports().is_empty());
 }
