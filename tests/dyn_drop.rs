@@ -21,7 +21,7 @@ use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
 use common::reports::{counts_quietly, one_report};
 use common::{
     assert_counts, assert_send, poll_once, record_reports, run_to_end, setup, take_reports,
-    type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
+    type_implements, yield_now, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
@@ -174,14 +174,8 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     let counters = setup();
     let mut set: Vec<Erased<AnyError>> = Vec::new();
     for i in 0..4 {
-        set.push(AsyncDropGuard::into_dyn(
-            Probe::new(&counters).id(i).fail(i).guard(),
-        ));
-        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, false)));
-        set.push(AsyncDropGuard::into_dyn(Session::guard(
-            &counters,
-            400 + i as u16,
-        )));
+        let probe = Probe::new(&counters).id(i).fail(i);
+        set.extend(three(&counters, probe, false, 400 + i as u16));
     }
     let errors = block_on(async {
         let mut errors = Vec::new();
@@ -212,14 +206,10 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     let counters = setup();
     let mut set = AsyncDropVec::<Box<dyn DynAsyncDrop<AnyError>>>::new();
     for i in 0..3 {
-        set.push(AsyncDropGuard::into_dyn(
-            Probe::new(&counters).id(i).yields(i as usize).guard(),
-        ));
-        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, i == 1)));
-        set.push(AsyncDropGuard::into_dyn(Session::guard(
-            &counters,
-            200 + i as u16,
-        )));
+        let probe = Probe::new(&counters).id(i).yields(i as usize);
+        for guard in three(&counters, probe, i == 1, 200 + i as u16) {
+            set.push(guard);
+        }
     }
     // One of them goes back out as a guard, still erased.
     let last = set.pop().unwrap();
@@ -247,19 +237,9 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     let counters = setup();
     let mut set: Vec<Erased<CloseError>> = Vec::new();
     for i in 0..5 {
-        set.push(AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(i)
-                .yields(2)
-                .behaviour(if i == 3 {
-                    Behaviour::Fail(33)
-                } else {
-                    Behaviour::Succeed
-                })
-                .guard(),
-        ));
-        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, false)));
-        set.push(AsyncDropGuard::into_dyn(Session::guard(&counters, 200)));
+        let probe = Probe::new(&counters).id(i).yields(2);
+        let probe = if i == 3 { probe.fail(33) } else { probe };
+        set.extend(three(&counters, probe, false, 200));
     }
     let err = block_on(async_drop_iter(set)).unwrap_err();
     assert_eq!(err.len(), 1);
