@@ -76,7 +76,7 @@ fn run<F: Future>(body: F) -> F::Output {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn a_guarded_file_is_written_out_and_synced() {
+fn guarded_files_and_buf_writers_write_out_everything() {
     let path = temp_path("async-std", "file");
     let data = pattern(300_000);
     run(async {
@@ -87,10 +87,7 @@ fn a_guarded_file_is_written_out_and_synced() {
         file.async_drop().await.unwrap();
     });
     assert_read_back(&path, &data);
-}
 
-#[test]
-fn a_guarded_buf_writer_writes_out_its_buffer() {
     let path = temp_path("async-std", "bufwriter");
     let data = pattern(50_000);
     run(async {
@@ -105,7 +102,7 @@ fn a_guarded_buf_writer_writes_out_its_buffer() {
 }
 
 #[test]
-fn a_guarded_join_handle_returns_after_the_task_is_gone() {
+fn a_guarded_join_handle_waits_for_the_task_and_reports_its_panic() {
     run(async {
         // A task parked in a timer, and one busy on a thread when cancelled.
         for busy in [false, true] {
@@ -128,10 +125,7 @@ fn a_guarded_join_handle_returns_after_the_task_is_gone() {
         })
         .await;
     });
-}
 
-#[test]
-fn a_guarded_join_handle_reports_a_panic_of_the_task() {
     // Whether the panic is still there to report depends on the task having
     // finished before the cancellation (a task cancelled while it unwinds has no
     // output): try a few times.

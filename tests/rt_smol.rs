@@ -363,7 +363,7 @@ fn block_on_in_a_local_executor_task_never_hangs() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn a_guarded_file_is_flushed_and_synced() {
+fn guarded_files_and_buf_writers_write_out_everything() {
     let path = temp_path("smol", "file");
     let data = pattern(300_000);
     smol::block_on(bounded::<Global, _>(async {
@@ -375,10 +375,7 @@ fn a_guarded_file_is_flushed_and_synced() {
         file.async_drop().await.unwrap();
     }));
     assert_read_back(&path, &data);
-}
 
-#[test]
-fn a_guarded_buf_writer_writes_out_its_buffer() {
     let path = temp_path("smol", "bufwriter");
     let data = pattern(50_000);
     smol::block_on(bounded::<Global, _>(async {

@@ -511,9 +511,7 @@ impl Probe {
     pub fn panics(self) -> Probe {
         self.behaviour(Behaviour::Panic)
     }
-}
 
-impl Probe {
     /// Guarded as a [`Coded`].
     pub fn coded(self) -> AsyncDropGuard<Coded> {
         AsyncDropGuard::new(Coded(self))
