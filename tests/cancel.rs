@@ -24,10 +24,7 @@ fn dropped_before_the_first_poll_is_cancelled() {
     drop(fut);
 
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    let report = &reports[0];
-    assert_eq!(report.kind, ReportKind::Cancelled);
+    let report = one_report(ReportKind::Cancelled);
     assert_ne!(report.kind, ReportKind::Forgotten);
     assert!(report.type_name.contains("Probe"), "{report:?}");
     report.says("cancelled");

@@ -277,10 +277,7 @@ fn forgotten_guards_are_dropped_once_and_each_reported_once() {
     drop(guard);
 
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    let report = &reports[0];
-    assert_eq!(report.kind, ReportKind::Forgotten);
+    let report = one_report(ReportKind::Forgotten);
     assert!(report.type_name.contains("Probe"), "{report:?}");
     assert!(
         report.message.starts_with("asyncdrop: AsyncDropGuard<"),
@@ -321,17 +318,18 @@ fn forgotten_guards_are_dropped_once_and_each_reported_once() {
     let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
     drop(outer);
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
     // The outer guard reports first, then the inner guard it drops.
-    let seen: Vec<_> = reports.iter().map(|r| (r.kind, r.type_name)).collect();
+    let seen: Vec<_> = take_reports()
+        .iter()
+        .map(|r| (r.type_name, r.kind))
+        .collect();
+    let outer = std::any::type_name::<AsyncDropGuard<Probe>>();
+    let inner = std::any::type_name::<Probe>();
     assert_eq!(
         seen,
         [
-            (
-                ReportKind::Forgotten,
-                std::any::type_name::<AsyncDropGuard<Probe>>()
-            ),
-            (ReportKind::Forgotten, std::any::type_name::<Probe>()),
+            (outer, ReportKind::Forgotten),
+            (inner, ReportKind::Forgotten)
         ]
     );
 }
