@@ -539,26 +539,21 @@ fn cost_per_drop() {
 // One context for every poll
 // ---------------------------------------------------------------------------------
 
-/// A cleanup that needs tokio's timer, made at its first poll or after an await.
+/// A cleanup that needs tokio's timer, made at its first poll or (`.1`) after an
+/// await.
 #[cfg(feature = "tokio")]
-struct TokioTimer {
-    after_an_await: bool,
-    probe: Probe,
-}
+struct TokioTimer(Probe, bool);
 
 #[cfg(feature = "tokio")]
 impl AsyncDrop for TokioTimer {
     type Error = std::convert::Infallible;
     async fn async_drop_impl(self) -> Result<(), Self::Error> {
-        if self.after_an_await {
+        if self.1 {
             common::yield_now().await;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let probe = self.probe;
-        probe
-            .counters
-            .cleanups_finished
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let finished = &self.0.counters.cleanups_finished;
+        finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -582,20 +577,14 @@ fn a_cleanup_sees_one_context_whatever_it_does_first() {
     let reports = rt.block_on(async move {
         tokio::spawn(async move {
             record_reports();
+            let timer =
+                |after_an_await| AsyncDropGuard::new(TokioTimer(Probe::new(&c), after_an_await));
             for after_an_await in [false, true] {
-                let probe = Probe::new(&c);
-                drop(BlockingDrop::new(AsyncDropGuard::new(TokioTimer {
-                    after_an_await,
-                    probe,
-                })));
+                drop(BlockingDrop::new(timer(after_an_await)));
             }
             let blocking_drop_reports = take_reports();
             for after_an_await in [false, true] {
-                let probe = Probe::new(&c);
-                drop(BlockOnDrop::new(AsyncDropGuard::new(TokioTimer {
-                    after_an_await,
-                    probe,
-                })));
+                drop(BlockOnDrop::new(timer(after_an_await)));
             }
             (blocking_drop_reports, take_reports())
         })
@@ -604,11 +593,7 @@ fn a_cleanup_sees_one_context_whatever_it_does_first() {
     });
     let (blocking_drop, block_on_drop) = reports;
     let kinds: Vec<_> = blocking_drop.iter().map(|r| r.kind).collect();
-    assert_eq!(
-        kinds,
-        [ReportKind::Panicked, ReportKind::Panicked],
-        "{blocking_drop:?}"
-    );
+    assert_eq!(kinds, [ReportKind::Panicked; 2], "{blocking_drop:?}");
     assert!(block_on_drop.is_empty(), "{block_on_drop:?}");
     // Only the two `BlockOnDrop` cleanups finished; all four values were dropped once.
     assert_eq!((counters.finished(), counters.drops()), (2, 4));
