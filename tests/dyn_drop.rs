@@ -24,7 +24,6 @@ use common::{
     type_implements, yield_now, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
-use futures_util::task::LocalSpawnExt;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -280,20 +279,14 @@ fn local_flavour_on_a_local_executor() {
         AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
         AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
     ];
-    let outcome = Rc::new(RefCell::new(None));
-    let mut pool = LocalPool::new();
-    let out = outcome.clone();
-    pool.spawner()
-        .spawn_local(async move {
-            let err = async_drop_all(set).await.unwrap_err();
-            let messages: Vec<(usize, String)> =
-                err.iter().map(|(i, e)| (i, e.to_string())).collect();
-            *out.borrow_mut() = Some(messages);
-        })
-        .unwrap();
-    pool.run();
+    let messages = LocalPool::new().run_until(async move {
+        let err = async_drop_all(set).await.unwrap_err();
+        err.iter()
+            .map(|(i, e)| (i, e.to_string()))
+            .collect::<Vec<_>>()
+    });
     assert_eq!(
-        outcome.borrow_mut().take().unwrap(),
+        messages,
         [
             (0, String::from("journal full")),
             (2, String::from("logout answered 404"))
