@@ -13,18 +13,14 @@ use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::harness::Local;
 use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
-    assert_send, implements, poll_once, record_reports, setup, take_reports, Behaviour, Counters,
-    Probe, ProbeError,
+    assert_send, implements, poll_once, record_reports, setup, take_reports, Counters, Probe,
+    ProbeError,
 };
 use futures_executor::block_on;
 
 fn probe(c: &std::sync::Arc<Counters>, id: u32, fail: bool) -> AsyncDropGuard<Probe> {
-    let behaviour = if fail {
-        Behaviour::Fail(id)
-    } else {
-        Behaviour::Succeed
-    };
-    Probe::new(c).id(id).behaviour(behaviour).yields(2).guard()
+    let probe = Probe::new(c).id(id).yields(2);
+    if fail { probe.fail(id) } else { probe }.guard()
 }
 
 // ---------------------------------------------------------------------------------
