@@ -85,35 +85,30 @@ fn default_and_panic_policies_panic_on_a_forgotten_guard() {
 }
 
 #[test]
-fn panic_policy_panics_on_a_cleanup_cancelled_after_a_poll() {
+fn panic_policy_panics_on_a_cancelled_cleanup() {
     let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters).yields(2));
-    let text = panic_message(|| {
-        let mut fut = pin!(guard.async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-        // `fut` is dropped here, unfinished.
-    });
-    assert!(text.contains("cancelled"), "{text}");
-    assert!(text.contains(&probe_guard_name()), "{text}");
-    assert!(!text.contains("without cleanup"), "{text}");
-    if cfg!(debug_assertions) {
-        let at = format!("guard created at {}:{}:", file!(), line);
-        assert!(text.contains(&at), "{text}");
+    // Dropped unpolled, or after a poll.
+    for polls in [0, 1] {
+        let counters = Counters::new();
+        let line = line!() + 1;
+        let guard = AsyncDropGuard::new(Probe::new(&counters).yields(2));
+        let text = panic_message(|| {
+            let mut fut = pin!(guard.async_drop());
+            for _ in 0..polls {
+                assert!(poll_once(&mut fut).is_pending());
+            }
+            // `fut` is dropped here, unfinished.
+        });
+        assert!(text.contains("cancelled"), "{text}");
+        assert!(text.contains(&probe_guard_name()), "{text}");
+        assert!(!text.contains("without cleanup"), "{text}");
+        if cfg!(debug_assertions) {
+            let at = format!("guard created at {}:{}:", file!(), line);
+            assert!(text.contains(&at), "{text}");
+        }
+        // Dropped once although the report panicked.
+        assert_counts(&counters, polls, 0, 1);
     }
-    // Started, not finished, dropped once although the report panicked.
-    assert_counts(&counters, 1, 0, 1);
-}
-
-#[test]
-fn panic_policy_panics_on_a_cleanup_dropped_unpolled() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let fut = Probe::new(&counters).guard().async_drop();
-    let text = panic_message(move || drop(fut));
-    assert!(text.contains("cancelled"), "{text}");
-    assert_counts(&counters, 0, 0, 1);
 }
 
 #[test]
