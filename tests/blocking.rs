@@ -10,6 +10,7 @@ use std::sync::{mpsc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
+use common::reports::{counts_quietly, one_report};
 use common::{
     assert_counts, record_reports, setup, take_reports, Behaviour, Counters, Probe, Seen,
 };
@@ -32,80 +33,54 @@ fn blocking(probe: Probe) -> BlockingDrop<Probe> {
 // Where the drop happens
 // ---------------------------------------------------------------------------------
 
+/// On a plain thread, as a field of a type with a plain synchronous `Drop`, inside
+/// `block_on` and in a local pool: the cleanup has finished when `drop` returns.
 #[test]
-fn on_a_plain_thread() {
+fn on_a_plain_thread_in_a_sync_type_and_in_single_threaded_executors() {
     let _shared = shared();
     let counters = setup();
     drop(blocking(Probe::new(&counters).yields(3)));
-    // The cleanup has finished when `drop` returns.
     assert_counts(&counters, 1, 1, 1);
-
     let c = counters.clone();
     let reports = std::thread::spawn(move || {
         drop(blocking(Probe::new(&c).yields(2)));
         assert_counts(&c, 2, 2, 2);
         take_reports()
-    })
-    .join()
-    .unwrap();
-    assert!(reports.is_empty());
-    assert!(take_reports().is_empty());
-}
+    });
+    assert!(reports.join().unwrap().is_empty());
 
-/// As a field of a type with a plain synchronous `Drop`.
-#[test]
-fn as_a_field_of_a_sync_type() {
-    let _shared = shared();
     struct Client {
         conn: BlockingDrop<Probe>,
         name: &'static str,
     }
-    let counters = setup();
-    let mut client = Client {
-        conn: blocking(Probe::new(&counters).id(4).yields(1)),
-        name: "c",
-    };
+    let conn = blocking(Probe::new(&counters).id(4).yields(1));
+    let mut client = Client { conn, name: "c" };
     // Deref / DerefMut reach the value.
     assert_eq!(client.conn.id, 4);
     client.conn.id = 5;
-    assert_eq!(client.conn.id, 5);
-    assert_eq!(client.name, "c");
+    assert_eq!((client.conn.id, client.name), (5, "c"));
     drop(client);
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-}
+    assert_counts(&counters, 3, 3, 3);
 
-#[test]
-fn inside_block_on() {
-    let _shared = shared();
-    let counters = setup();
     block_on(async {
         let conn = blocking(Probe::new(&counters).yields(5));
         common::yield_now().await;
         drop(conn);
-        assert_counts(&counters, 1, 1, 1);
+        assert_counts(&counters, 4, 4, 4);
     });
-    assert!(take_reports().is_empty());
-}
 
-#[test]
-fn inside_a_local_pool() {
-    let _shared = shared();
-    let counters = setup();
     let mut pool = LocalPool::new();
     for i in 0..4 {
         let c = counters.clone();
-        pool.spawner()
-            .spawn_local(async move {
-                let conn = blocking(Probe::new(&c).id(i).yields(i as usize));
-                common::yield_now().await;
-                drop(conn);
-            })
-            .unwrap();
+        let task = async move {
+            let conn = blocking(Probe::new(&c).id(i).yields(i as usize));
+            common::yield_now().await;
+            drop(conn);
+        };
+        pool.spawner().spawn_local(task).unwrap();
     }
     pool.run();
-    assert_counts(&counters, 4, 4, 4);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 8, 8, 8);
 }
 
 /// Several pool threads drop at once; failures are reported on the thread (and in
@@ -141,75 +116,70 @@ fn inside_a_thread_pool_concurrently() {
             assert_eq!(reports.len(), 1, "task {i}: {reports:?}");
             assert_eq!(reports[0].kind, ReportKind::Failed);
             let detail = format!("ProbeError {{ id: {i}, code: {i} }}");
-            assert!(
-                reports[0].message.contains(&detail),
-                "{}",
-                reports[0].message
-            );
+            reports[0].says(&detail);
         } else {
             assert!(reports.is_empty(), "task {i}: {reports:?}");
         }
     }
     let n = TASKS as usize;
-    assert_counts(&counters, n, n, n);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, n, n, n);
 }
 
 // ---------------------------------------------------------------------------------
 // Outcomes
 // ---------------------------------------------------------------------------------
 
+/// A cleanup error is reported as `Failed` with the error and the guard's site, also
+/// for a type-erased guard (its cleanup is `Send` and `'static`) and when dropped
+/// while the thread unwinds (the cleanup still runs, the report is made without a
+/// second panic).
 #[test]
 fn cleanup_error_is_reported_as_failed_with_the_error() {
     let _shared = shared();
     let counters = setup();
-    let probe = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(7));
+    let probe = Probe::new(&counters).id(2).fail(7);
     let line = line!() + 1;
     let conn = BlockingDrop::new(AsyncDropGuard::new(probe));
     drop(conn);
     assert_counts(&counters, 1, 1, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    let report = &reports[0];
-    assert_eq!(report.kind, ReportKind::Failed);
-    assert!(report.type_name.ends_with("Probe"), "{}", report.type_name);
-    assert!(
-        report
-            .message
-            .contains("failed to clean up: ProbeError { id: 2, code: 7 }"),
-        "{}",
-        report.message
-    );
+    let report = one_report(ReportKind::Failed);
+    report
+        .of("Probe")
+        .says("failed to clean up: ProbeError { id: 2, code: 7 }");
     if cfg!(debug_assertions) {
         // Where the guard was created.
         assert_eq!(report.site, Some((file!(), line)));
     }
+
+    type AnyError = Box<dyn std::error::Error + Send + Sync>;
+    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> =
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(3).fail(4).guard());
+    drop(BlockingDrop::new(erased));
+    assert_counts(&counters, 2, 2, 2);
+    one_report(ReportKind::Failed).says("ProbeError { id: 3, code: 4 }");
+
+    let conn = blocking(Probe::new(&counters).id(9).yields(1).fail(1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let _conn = conn;
+        panic!("user code failed");
+    }));
+    assert!(result.is_err());
+    assert_counts(&counters, 3, 3, 3);
+    one_report(ReportKind::Failed);
 }
 
+/// A panic is reported, also one with a payload that is not a string (without
+/// detail) and one before the first `.await` (a hand-written `async_drop_impl` that
+/// panics while building its future); the cleanup thread goes on serving.
 #[test]
 fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
     let _shared = shared();
     let counters = setup();
-    drop(blocking(
-        Probe::new(&counters)
-            .id(1)
-            .yields(1)
-            .behaviour(Behaviour::Panic),
-    ));
+    drop(blocking(Probe::new(&counters).id(1).yields(1).panics()));
     // Started, never finished, dropped once (while unwinding on the cleanup thread).
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Panicked);
-    assert!(
-        reports[0]
-            .message
-            .contains("panicked during cleanup: \"probe 1 cleanup panicked\""),
-        "{}",
-        reports[0].message
-    );
+    one_report(ReportKind::Panicked).says("panicked during cleanup: \"probe 1 cleanup panicked\"");
 
-    // A panic with a payload that is not a string: reported without detail.
     struct Odd;
     impl AsyncDrop for Odd {
         type Error = std::convert::Infallible;
@@ -218,26 +188,9 @@ fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
         }
     }
     drop(BlockingDrop::new(AsyncDropGuard::new(Odd)));
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Panicked);
-    assert!(
-        !reports[0].message.contains("cleanup: "),
-        "{}",
-        reports[0].message
-    );
+    let report = one_report(ReportKind::Panicked);
+    assert!(!report.message.contains("cleanup: "), "{}", report.message);
 
-    // The cleanup thread goes on serving.
-    drop(blocking(Probe::new(&counters).id(2).yields(2)));
-    assert_counts(&counters, 2, 1, 2);
-    assert!(take_reports().is_empty());
-}
-
-/// A cleanup that panics before its first `.await` (a hand-written `async_drop_impl`
-/// that panics while building its future) is caught on the cleanup thread as well.
-#[test]
-fn cleanup_that_panics_before_returning_its_future() {
-    let _shared = shared();
     struct Eager;
     impl AsyncDrop for Eager {
         type Error = std::convert::Infallible;
@@ -253,40 +206,18 @@ fn cleanup_that_panics_before_returning_its_future() {
             }
         }
     }
-    record_reports();
     drop(BlockingDrop::new(AsyncDropGuard::new(Eager)));
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Panicked);
-    assert!(reports[0].message.contains("no future for you"));
-}
+    one_report(ReportKind::Panicked).says("no future for you");
 
-/// Dropped while the thread unwinds: the cleanup still runs, and the report is made
-/// without a second panic (the recording hook sees it).
-#[test]
-fn dropped_during_unwinding() {
-    let _shared = shared();
-    let counters = setup();
-    let conn = blocking(
-        Probe::new(&counters)
-            .id(9)
-            .yields(1)
-            .behaviour(Behaviour::Fail(1)),
-    );
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-        let _conn = conn;
-        panic!("user code failed");
-    }));
-    assert!(result.is_err());
-    assert_counts(&counters, 1, 1, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Failed);
+    drop(blocking(Probe::new(&counters).id(2).yields(2)));
+    counts_quietly(&counters, 2, 1, 2);
 }
 
 #[test]
-fn into_guard_goes_back_to_the_async_path_without_cleanup() {
+fn into_guard_timeout_debug_and_auto_traits() {
     let _shared = shared();
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<BlockingDrop<Probe>>();
     let counters = setup();
     let mut conn = BlockingDrop::with_timeout(
         Probe::new(&counters).id(1).yields(1).guard(),
@@ -294,6 +225,7 @@ fn into_guard_goes_back_to_the_async_path_without_cleanup() {
     );
     assert_eq!(BlockingDrop::timeout(&conn), Duration::from_secs(3));
     conn.id = 11;
+    // Back to the async path without cleanup.
     let guard = BlockingDrop::into_guard(conn);
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(guard.id, 11);
@@ -302,13 +234,7 @@ fn into_guard_goes_back_to_the_async_path_without_cleanup() {
     let guard = BlockingDrop::into_guard(conn);
     block_on(guard.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-}
 
-#[test]
-fn default_timeout_and_debug() {
-    let _shared = shared();
-    let counters = Counters::new();
     let conn = blocking(Probe::new(&counters).id(6));
     assert_eq!(BlockingDrop::timeout(&conn), Duration::from_secs(10));
     assert_eq!(
@@ -322,46 +248,19 @@ fn default_timeout_and_debug() {
     );
     assert!(debug.ends_with("timeout: 10s }"), "{debug}");
     drop(conn);
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn auto_traits() {
-    let _shared = shared();
-    fn send_sync<T: Send + Sync>() {}
-    send_sync::<BlockingDrop<Probe>>();
-}
-
-/// A type-erased guard works too: its cleanup is `Send` and `'static`.
-#[test]
-fn erased_guard() {
-    let _shared = shared();
-    type AnyError = Box<dyn std::error::Error + Send + Sync>;
-    let counters = setup();
-    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(
-        Probe::new(&counters)
-            .id(3)
-            .behaviour(Behaviour::Fail(4))
-            .guard(),
-    );
-    drop(BlockingDrop::new(erased));
-    assert_counts(&counters, 1, 1, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Failed);
-    assert!(reports[0].message.contains("ProbeError { id: 3, code: 4 }"));
+    counts_quietly(&counters, 2, 2, 2);
 }
 
 /// Tests that wait on real time: not under miri.
 #[cfg(not(miri))]
 mod timing {
     use std::cell::{Cell, RefCell};
-    use std::pin::Pin;
     use std::rc::Rc;
     use std::sync::atomic::Ordering;
     use std::sync::{Arc, Mutex, RwLockWriteGuard};
-    use std::task::{Context, Poll, Waker};
     use std::thread::ThreadId;
+
+    use futures_channel::oneshot;
 
     use super::*;
 
@@ -427,61 +326,16 @@ mod timing {
         assert_eq!(parent_counters.finished(), 1);
         // The child's cleanup was queued on the cleanup thread; it finishes there.
         wait_until(Duration::from_secs(5), || child_counters.finished() == 1);
-        assert_counts(&child_counters, 1, 1, 1);
-        assert!(take_reports().is_empty());
+        counts_quietly(&child_counters, 1, 1, 1);
     }
 
     // ---------------------------------------------------------------------------------
     // A cleanup that needs the blocked executor: the bounded wait
     // ---------------------------------------------------------------------------------
 
-    /// A minimal oneshot channel (futures-util has none without its `channel` feature).
-    struct Slot {
-        value: Option<()>,
-        waker: Option<Waker>,
-    }
-
-    struct OneshotSender(Arc<Mutex<Slot>>);
-    struct OneshotReceiver(Arc<Mutex<Slot>>);
-
-    fn oneshot() -> (OneshotSender, OneshotReceiver) {
-        let slot = Arc::new(Mutex::new(Slot {
-            value: None,
-            waker: None,
-        }));
-        (OneshotSender(slot.clone()), OneshotReceiver(slot))
-    }
-
-    impl OneshotSender {
-        fn send(self) {
-            let waker = {
-                let mut slot = self.0.lock().unwrap();
-                slot.value = Some(());
-                slot.waker.take()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
-    }
-
-    impl Future for OneshotReceiver {
-        type Output = ();
-        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-            let mut slot = self.0.lock().unwrap();
-            match slot.value.take() {
-                Some(()) => Poll::Ready(()),
-                None => {
-                    slot.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        }
-    }
-
     /// A resource whose cleanup waits for a signal from another task.
     struct AwaitsSignal {
-        signal: Option<OneshotReceiver>,
+        signal: Option<oneshot::Receiver<()>>,
         counters: Arc<Counters>,
     }
 
@@ -498,7 +352,7 @@ mod timing {
                 .cleanups_started
                 .fetch_add(1, Ordering::SeqCst);
             if let Some(signal) = self.signal.take() {
-                signal.await;
+                signal.await.unwrap();
             }
             self.counters
                 .cleanups_finished
@@ -517,7 +371,7 @@ mod timing {
         let _shared = shared();
         const TIMEOUT: Duration = Duration::from_millis(50);
         let counters = setup();
-        let (tx, rx) = oneshot();
+        let (tx, rx) = oneshot::channel();
         let mut pool = LocalPool::new();
         let blocked_for = Rc::new(Cell::new(None));
         let reports = Rc::new(RefCell::new(Vec::new()));
@@ -544,7 +398,7 @@ mod timing {
             .spawn_local(async move {
                 // Whichever task runs first, the signal is sent only after a yield.
                 common::yield_now().await;
-                tx.send();
+                tx.send(()).unwrap();
             })
             .unwrap();
         pool.run();
@@ -558,7 +412,7 @@ mod timing {
         let reports = reports.take();
         assert_eq!(reports.len(), 1, "{reports:?}");
         assert_eq!(reports[0].kind, ReportKind::Failed);
-        assert!(reports[0].type_name.ends_with("AwaitsSignal"));
+        reports[0].of("AwaitsSignal");
         assert!(
             reports[0].message.contains(
                 "failed to clean up: cleanup did not finish within 50ms; \
@@ -572,8 +426,7 @@ mod timing {
         wait_until(Duration::from_secs(5), || counters.finished() == 1);
         wait_until(Duration::from_secs(5), || counters.drops() == 1);
         std::thread::sleep(Duration::from_millis(20));
-        assert_counts(&counters, 1, 1, 1);
-        assert!(take_reports().is_empty());
+        counts_quietly(&counters, 1, 1, 1);
     }
 
     // -----------------------------------------------------------------------------
@@ -583,19 +436,19 @@ mod timing {
     /// The name and id of each thread a cleanup ran on.
     type Threads = Arc<Mutex<Vec<(Option<String>, ThreadId)>>>;
 
-    /// Records on which thread its cleanup ran.
-    struct WhereAmI(Threads);
+    /// Records on which thread its cleanup ran; with `.1`, after a yield, so that the
+    /// cleanup is not ready at once.
+    struct WhereAmI(Threads, bool);
 
     impl AsyncDrop for WhereAmI {
         type Error = std::convert::Infallible;
         async fn async_drop_impl(self) -> Result<(), Self::Error> {
-            // Not ready at once, so the cleanup is not finished inline.
-            common::yield_now().await;
+            if self.1 {
+                common::yield_now().await;
+            }
             let me = std::thread::current();
-            self.0
-                .lock()
-                .unwrap()
-                .push((me.name().map(String::from), me.id()));
+            let mut threads = self.0.lock().unwrap();
+            threads.push((me.name().map(String::from), me.id()));
             Ok(())
         }
     }
@@ -608,20 +461,9 @@ mod timing {
         let counters = setup();
         let me = std::thread::current().id();
         let ran_on: Threads = Arc::default();
-        struct Inline(Threads);
-        impl AsyncDrop for Inline {
-            type Error = std::convert::Infallible;
-            async fn async_drop_impl(self) -> Result<(), Self::Error> {
-                let here = std::thread::current();
-                self.0
-                    .lock()
-                    .unwrap()
-                    .push((here.name().map(String::from), here.id()));
-                Ok(())
-            }
-        }
-        drop(BlockingDrop::new(AsyncDropGuard::new(Inline(
+        drop(BlockingDrop::new(AsyncDropGuard::new(WhereAmI(
             ran_on.clone(),
+            false,
         ))));
         let ran_on = ran_on.lock().unwrap().clone();
         let [(name, id)] = &ran_on[..] else {
@@ -630,13 +472,9 @@ mod timing {
         assert_ne!(*id, me);
         assert_eq!(name.as_deref(), Some("asyncdrop-cleanup"));
         // A failing one that is ready at once is still reported.
-        drop(BlockingDrop::new(
-            Probe::new(&counters).behaviour(Behaviour::Fail(7)).guard(),
-        ));
+        drop(BlockingDrop::new(Probe::new(&counters).fail(7).guard()));
         assert_eq!((counters.finished(), counters.drops()), (1, 1));
-        let reports = take_reports();
-        assert_eq!(reports.len(), 1, "{reports:?}");
-        assert_eq!(reports[0].kind, ReportKind::Failed);
+        one_report(ReportKind::Failed);
     }
 
     #[test]
@@ -647,6 +485,7 @@ mod timing {
         let drop_one = || {
             drop(BlockingDrop::new(AsyncDropGuard::new(WhereAmI(
                 seen.clone(),
+                true,
             ))))
         };
         drop_one();
@@ -693,34 +532,28 @@ fn cost_per_drop() {
         handed_over.as_secs_f64() * 1e6,
         ready.as_secs_f64() * 1e6
     );
-    assert_counts(&counters, 2 * N + 1, 2 * N + 1, 2 * N + 1);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 2 * N + 1, 2 * N + 1, 2 * N + 1);
 }
 
 // ---------------------------------------------------------------------------------
 // One context for every poll
 // ---------------------------------------------------------------------------------
 
-/// A cleanup that needs tokio's timer, made at its first poll or after an await.
+/// A cleanup that needs tokio's timer, made at its first poll or (`.1`) after an
+/// await.
 #[cfg(feature = "tokio")]
-struct TokioTimer {
-    after_an_await: bool,
-    probe: Probe,
-}
+struct TokioTimer(Probe, bool);
 
 #[cfg(feature = "tokio")]
 impl AsyncDrop for TokioTimer {
     type Error = std::convert::Infallible;
     async fn async_drop_impl(self) -> Result<(), Self::Error> {
-        if self.after_an_await {
+        if self.1 {
             common::yield_now().await;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let probe = self.probe;
-        probe
-            .counters
-            .cleanups_finished
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let finished = &self.0.counters.cleanups_finished;
+        finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -744,20 +577,14 @@ fn a_cleanup_sees_one_context_whatever_it_does_first() {
     let reports = rt.block_on(async move {
         tokio::spawn(async move {
             record_reports();
+            let timer =
+                |after_an_await| AsyncDropGuard::new(TokioTimer(Probe::new(&c), after_an_await));
             for after_an_await in [false, true] {
-                let probe = Probe::new(&c);
-                drop(BlockingDrop::new(AsyncDropGuard::new(TokioTimer {
-                    after_an_await,
-                    probe,
-                })));
+                drop(BlockingDrop::new(timer(after_an_await)));
             }
             let blocking_drop_reports = take_reports();
             for after_an_await in [false, true] {
-                let probe = Probe::new(&c);
-                drop(BlockOnDrop::new(AsyncDropGuard::new(TokioTimer {
-                    after_an_await,
-                    probe,
-                })));
+                drop(BlockOnDrop::new(timer(after_an_await)));
             }
             (blocking_drop_reports, take_reports())
         })
@@ -766,11 +593,7 @@ fn a_cleanup_sees_one_context_whatever_it_does_first() {
     });
     let (blocking_drop, block_on_drop) = reports;
     let kinds: Vec<_> = blocking_drop.iter().map(|r| r.kind).collect();
-    assert_eq!(
-        kinds,
-        [ReportKind::Panicked, ReportKind::Panicked],
-        "{blocking_drop:?}"
-    );
+    assert_eq!(kinds, [ReportKind::Panicked; 2], "{blocking_drop:?}");
     assert!(block_on_drop.is_empty(), "{block_on_drop:?}");
     // Only the two `BlockOnDrop` cleanups finished; all four values were dropped once.
     assert_eq!((counters.finished(), counters.drops()), (2, 4));

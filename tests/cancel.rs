@@ -4,28 +4,16 @@
 
 mod common;
 
-use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::task::Poll;
 
 use asyncdrop::{async_drop_all, AsyncDropGuard, ReportKind};
-use common::{
-    assert_counts, poll_once, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
-};
+use common::harness::message;
+use common::reports::{counts_quietly, one_report, report_kinds};
+use common::{assert_counts, poll_once, setup, take_reports, Counters, Probe, ProbeError};
 use futures_core::future::FusedFuture;
 use futures_executor::block_on;
-
-/// The message of a panic payload.
-fn message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else {
-        panic!("unexpected panic payload")
-    }
-}
 
 #[test]
 fn dropped_before_the_first_poll_is_cancelled() {
@@ -36,13 +24,10 @@ fn dropped_before_the_first_poll_is_cancelled() {
     drop(fut);
 
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    let report = &reports[0];
-    assert_eq!(report.kind, ReportKind::Cancelled);
+    let report = one_report(ReportKind::Cancelled);
     assert_ne!(report.kind, ReportKind::Forgotten);
     assert!(report.type_name.contains("Probe"), "{report:?}");
-    assert!(report.message.contains("cancelled"), "{report:?}");
+    report.says("cancelled");
     assert!(!report.message.contains("without cleanup"), "{report:?}");
     #[cfg(debug_assertions)]
     assert_eq!(report.site, Some((file!(), line)));
@@ -54,84 +39,53 @@ fn dropped_before_the_first_poll_is_cancelled() {
 }
 
 #[test]
-fn dropped_after_a_pending_poll_is_cancelled() {
-    let counters = setup();
-    let guard = Probe::new(&counters).yields(3).guard();
-    {
-        let mut fut = pin!(guard.async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-        assert!(!fut.is_terminated());
-        assert_counts(&counters, 1, 0, 0);
-        assert_eq!(take_reports(), [], "nothing reported while it runs");
-    }
-    // Started, never finished, and the value was dropped once.
-    assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
-    assert!(reports[0].type_name.contains("Probe"), "{reports:?}");
-}
-
-#[test]
-fn dropped_after_several_polls_is_cancelled_once() {
-    let counters = setup();
-    let guard = Probe::new(&counters).yields(3).guard();
-    {
-        let mut fut = pin!(guard.async_drop());
-        for _ in 0..3 {
-            assert!(poll_once(&mut fut).is_pending());
+fn dropped_after_pending_polls_is_cancelled_once() {
+    for polls in [1, 3] {
+        let counters = setup();
+        let guard = Probe::new(&counters).yields(3).guard();
+        {
+            let mut fut = pin!(guard.async_drop());
+            for _ in 0..polls {
+                assert!(poll_once(&mut fut).is_pending());
+            }
+            assert!(!fut.is_terminated());
+            assert_counts(&counters, 1, 0, 0);
+            assert_eq!(take_reports(), [], "nothing reported while it runs");
         }
+        // Started, never finished, and the value was dropped once.
+        assert_counts(&counters, 1, 0, 1);
+        let report = one_report(ReportKind::Cancelled);
+        assert!(report.type_name.contains("Probe"), "{report:?}");
     }
-    assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
 }
 
+/// Polled to the end, by hand or with `block_on`, with or without an error: no
+/// report, and the future is terminated.
 #[test]
 fn completed_cleanup_reports_nothing() {
-    let counters = setup();
-    let guard = Probe::new(&counters).yields(2).guard();
-    {
-        let mut fut = pin!(guard.async_drop());
-        assert!(!fut.is_terminated());
-        assert_eq!(poll_once(&mut fut), Poll::Pending);
-        assert_eq!(poll_once(&mut fut), Poll::Pending);
-        assert_eq!(poll_once(&mut fut), Poll::Ready(Ok(())));
-        assert!(fut.is_terminated());
-    }
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn completed_with_an_error_reports_nothing() {
-    let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(2)
-        .yields(1)
-        .behaviour(Behaviour::Fail(5))
+    // (yields, failure code, by hand)
+    for (yields, code, by_hand) in [(2, None, true), (1, Some(5), true), (3, None, false)] {
+        let counters = setup();
+        let probe = Probe::new(&counters).id(2).yields(yields);
+        let guard = match code {
+            Some(code) => probe.fail(code),
+            None => probe,
+        }
         .guard();
-    {
+        let expected = code.map_or(Ok(()), |code| Err(ProbeError { id: 2, code }));
         let mut fut = pin!(guard.async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-        assert_eq!(
-            poll_once(&mut fut),
-            Poll::Ready(Err(ProbeError { id: 2, code: 5 }))
-        );
-        assert!(fut.is_terminated());
+        if by_hand {
+            assert!(!fut.is_terminated());
+            for _ in 0..yields {
+                assert_eq!(poll_once(&mut fut), Poll::Pending);
+            }
+            assert_eq!(poll_once(&mut fut), Poll::Ready(expected));
+            assert!(fut.is_terminated());
+        } else {
+            assert_eq!(block_on(fut), expected);
+        }
+        counts_quietly(&counters, 1, 1, 1);
     }
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn block_on_completes_without_report() {
-    let counters = setup();
-    let guard = Probe::new(&counters).yields(3).guard();
-    assert_eq!(block_on(guard.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
 }
 
 #[test]
@@ -147,70 +101,41 @@ fn debug_shows_the_type_and_state() {
     assert!(poll_once(&mut fut).is_ready());
     let text = format!("{fut:?}");
     assert!(text.contains("state: Done"), "{text}");
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
+/// A panicking cleanup (at once, after a pending poll, under `block_on`) propagates
+/// once; the panic unwound through the cleanup, so the value is already gone, and
+/// dropping the future after the panic adds nothing: no drop, no `Cancelled`.
 #[test]
 fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
-    let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(5)
-        .behaviour(Behaviour::Panic)
-        .guard();
-    {
-        let mut fut = pin!(guard.async_drop());
-        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
-            .expect_err("the cleanup panicked");
-        assert_eq!(message(&*payload), "probe 5 cleanup panicked");
-        // The panic unwound through the cleanup: the value is already gone.
-        assert_counts(&counters, 1, 0, 1);
+    // (id, yields, under `block_on`)
+    for (id, yields, blocking) in [(5, 0, false), (6, 1, false), (8, 2, true)] {
+        let counters = setup();
+        let guard = Probe::new(&counters).id(id).yields(yields).panics().guard();
+        {
+            let mut fut = pin!(guard.async_drop());
+            let payload = if blocking {
+                catch_unwind(AssertUnwindSafe(|| block_on(fut.as_mut()))).map(|_| ())
+            } else {
+                for _ in 0..yields {
+                    assert!(poll_once(&mut fut).is_pending());
+                    assert_counts(&counters, 1, 0, 0);
+                }
+                catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).map(|_| ())
+            };
+            let payload = payload.expect_err("the cleanup panicked");
+            assert_eq!(message(&*payload), format!("probe {id} cleanup panicked"));
+            assert_counts(&counters, 1, 0, 1);
+        }
+        counts_quietly(&counters, 1, 0, 1);
     }
-    // Dropping the future after the panic adds nothing: no drop, no Cancelled.
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
 }
 
 #[test]
-fn panicking_cleanup_after_a_pending_poll() {
+fn polling_after_a_panic_or_completion_panics_and_the_future_is_terminated() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(6)
-        .yields(1)
-        .behaviour(Behaviour::Panic)
-        .guard();
-    {
-        let mut fut = pin!(guard.async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-        assert_counts(&counters, 1, 0, 0);
-        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
-            .expect_err("the cleanup panicked");
-        assert_eq!(message(&*payload), "probe 6 cleanup panicked");
-        assert_counts(&counters, 1, 0, 1);
-    }
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn panicking_cleanup_under_block_on() {
-    let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(8)
-        .yields(2)
-        .behaviour(Behaviour::Panic)
-        .guard();
-    let payload = catch_unwind(AssertUnwindSafe(|| block_on(guard.async_drop())))
-        .expect_err("the cleanup panicked");
-    assert_eq!(message(&*payload), "probe 8 cleanup panicked");
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn polling_again_after_the_cleanup_panicked_panics() {
-    let counters = setup();
-    let guard = Probe::new(&counters).behaviour(Behaviour::Panic).guard();
+    let guard = Probe::new(&counters).panics().guard();
     {
         let mut fut = pin!(guard.async_drop());
         catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).expect_err("first poll panics");
@@ -222,12 +147,8 @@ fn polling_again_after_the_cleanup_panicked_panics() {
         // The second panic comes from the guard, not from re-running the cleanup.
         assert!(!text.contains("probe"), "{text}");
     }
-    assert_counts(&counters, 1, 0, 1);
-    assert_eq!(take_reports(), []);
-}
+    counts_quietly(&counters, 1, 0, 1);
 
-#[test]
-fn polling_after_completion_panics() {
     let counters = setup();
     let guard = Probe::new(&counters).guard();
     {
@@ -240,12 +161,19 @@ fn polling_after_completion_panics() {
         // Still terminated, and the cleanup did not run a second time.
         assert!(fut.is_terminated());
     }
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
+
+    let counters = setup();
+    let mut fut = pin!(Probe::new(&counters).panics().guard().async_drop());
+    assert!(!fut.is_terminated());
+    catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).unwrap_err();
+    // Polling again would panic, so a `select!` must not poll it.
+    assert!(fut.is_terminated());
+    assert!(take_reports().is_empty());
 }
 
 #[test]
-fn async_drop_on_err_cancelled_reports_cancelled() {
+fn async_drop_on_err_and_nested_guards_cancelled_report_cancelled() {
     let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     {
@@ -254,13 +182,8 @@ fn async_drop_on_err_cancelled_reports_cancelled() {
         assert!(poll_once(&mut fut).is_pending());
     }
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
-}
+    one_report(ReportKind::Cancelled);
 
-#[test]
-fn nested_guard_cancelled_drops_once() {
     let counters = setup();
     let outer = AsyncDropGuard::new(Probe::new(&counters).yields(2).guard());
     {
@@ -305,6 +228,16 @@ fn async_drop_all_cancelled_after_one_poll_reports_each_guard() {
     }
     #[cfg(not(debug_assertions))]
     let _ = (line_a, line_b);
+
+    // An array.
+    let counters = setup();
+    let guards = [1, 2, 3].map(|id| Probe::new(&counters).id(id).yields(1).guard());
+    {
+        let mut fut = pin!(async_drop_all(guards));
+        assert!(poll_once(&mut fut).is_pending());
+    }
+    assert_counts(&counters, 3, 0, 3);
+    assert_eq!(report_kinds(), [ReportKind::Cancelled; 3]);
 }
 
 #[test]
@@ -320,37 +253,7 @@ fn async_drop_all_cancelled_reports_only_the_unfinished_guard() {
     // `a` finished during the first poll; `b` was cut short.
     assert_counts(&counters_a, 1, 1, 1);
     assert_counts(&counters_b, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
-}
-
-#[test]
-fn is_terminated_after_the_cleanup_panicked() {
-    let counters = setup();
-    let mut fut = pin!(Probe::new(&counters)
-        .behaviour(Behaviour::Panic)
-        .guard()
-        .async_drop());
-    assert!(!fut.is_terminated());
-    catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).unwrap_err();
-    // Polling again would panic, so a `select!` must not poll it.
-    assert!(fut.is_terminated());
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn async_drop_all_array_cancelled_after_one_poll() {
-    let counters = setup();
-    let guards = [1, 2, 3].map(|id| Probe::new(&counters).id(id).yields(1).guard());
-    {
-        let mut fut = pin!(async_drop_all(guards));
-        assert!(poll_once(&mut fut).is_pending());
-    }
-    assert_counts(&counters, 3, 0, 3);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 3, "{reports:?}");
-    assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
+    one_report(ReportKind::Cancelled);
 }
 
 #[test]
@@ -358,11 +261,7 @@ fn async_drop_all_with_a_panicking_cleanup_drops_every_value_once() {
     let counters = setup();
     let line_a = line!() + 1;
     let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
-    let b = Probe::new(&counters)
-        .id(2)
-        .yields(1)
-        .behaviour(Behaviour::Panic)
-        .guard();
+    let b = Probe::new(&counters).id(2).yields(1).panics().guard();
     {
         let mut fut = pin!(async_drop_all((a, b)));
         assert!(poll_once(&mut fut).is_pending());
@@ -374,11 +273,9 @@ fn async_drop_all_with_a_panicking_cleanup_drops_every_value_once() {
     // dropped `a`'s unfinished cleanup while unwinding.
     assert_counts(&counters, 2, 0, 2);
     // `a` really was cut short and says so; `b`, which panicked, reports nothing.
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    let report = one_report(ReportKind::Cancelled);
     #[cfg(debug_assertions)]
-    assert_eq!(reports[0].site.map(|(_, line)| line), Some(line_a));
+    assert_eq!(report.site.map(|(_, line)| line), Some(line_a));
     #[cfg(not(debug_assertions))]
-    let _ = line_a;
+    let _ = (line_a, report);
 }

@@ -10,19 +10,17 @@ use std::future::Future;
 use std::rc::Rc;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::harness::Local;
+use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
-    assert_send, implements, poll_once, record_reports, setup, take_reports, Behaviour, Counters,
-    Probe, ProbeError,
+    assert_send, implements, poll_once, record_reports, setup, take_reports, Counters, Probe,
+    ProbeError,
 };
 use futures_executor::block_on;
 
 fn probe(c: &std::sync::Arc<Counters>, id: u32, fail: bool) -> AsyncDropGuard<Probe> {
-    let behaviour = if fail {
-        Behaviour::Fail(id)
-    } else {
-        Behaviour::Succeed
-    };
-    Probe::new(c).id(id).behaviour(behaviour).yields(2).guard()
+    let probe = Probe::new(c).id(id).yields(2);
+    if fail { probe.fail(id) } else { probe }.guard()
 }
 
 // ---------------------------------------------------------------------------------
@@ -37,7 +35,7 @@ fn option_cleans_up_some_and_passes_none() {
         block_on(some.async_drop()),
         Err(ProbeError { id: 1, code: 1 })
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (1, 1, 1));
+    assert_cleaned(&c, 1);
 
     let none: Option<AsyncDropGuard<Probe>> = None;
     assert_eq!(block_on(none.local_async_drop_impl()), Ok(()));
@@ -48,15 +46,10 @@ fn option_cleans_up_some_and_passes_none() {
     );
     assert_eq!((c.started(), c.drops()), (2, 2));
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn option_cleanup_dropped_unpolled_reports_the_inner_guard_cancelled() {
     let c = setup();
     drop(Some(probe(&c, 1, false)).local_async_drop_impl());
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled);
     assert_eq!((c.started(), c.drops()), (0, 1));
 }
 
@@ -92,7 +85,7 @@ fn result_cleans_up_ok_and_drops_err_at_once() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
+fn vec_of_guards_cleans_up_concurrently_keeps_every_error_and_reports_a_cancellation() {
     let c = setup();
     let guards: Vec<_> = (0..5).map(|id| probe(&c, id, id % 2 == 0)).collect();
     let mut cleanup = Box::pin(AsyncDropGuard::new(guards).async_drop());
@@ -111,17 +104,14 @@ fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
         [(0, 0), (2, 2), (4, 4)]
     );
     assert_eq!(err.total(), 5);
-    assert_eq!((c.started(), c.finished(), c.drops()), (5, 5, 5));
+    assert_cleaned(&c, 5);
 
     assert_eq!(
         block_on(Vec::<Probe>::new().local_async_drop_impl()),
         Ok(())
     );
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn vec_of_guards_cancelled_midway_reports_each_unfinished_guard_and_the_vec() {
     let c = setup();
     let guards: Vec<_> = (0..4)
         .map(|id| Probe::new(&c).id(id).yields(id as usize).guard())
@@ -147,9 +137,9 @@ fn vec_of_guards_cancelled_midway_reports_each_unfinished_guard_and_the_vec() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn box_of_a_send_resource_is_a_resource() {
+fn box_of_a_send_or_a_local_resource_is_a_resource() {
     let c = setup();
-    let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c).behaviour(Behaviour::Fail(9))));
+    let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c).fail(9)));
     assert_eq!(
         block_on(boxed.async_drop()),
         Err(ProbeError { id: 0, code: 9 })
@@ -157,33 +147,11 @@ fn box_of_a_send_resource_is_a_resource() {
     // A boxed guard, of a `Send` resource.
     let boxed_guard = Box::new(probe(&c, 1, false));
     assert_eq!(block_on(boxed_guard.local_async_drop_impl()), Ok(()));
-    assert_eq!((c.started(), c.finished(), c.drops()), (2, 2, 2));
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-/// A `!Send` resource.
-struct Local {
-    cleaned: Rc<Cell<u32>>,
-}
-
-impl LocalAsyncDrop for Local {
-    type Error = Infallible;
-
-    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        self.cleaned.set(self.cleaned.get() + 1);
-        Ok(())
-    }
-}
-
-#[test]
-fn box_of_a_local_guard_is_a_local_resource() {
     record_reports();
     let cleaned = Rc::new(Cell::new(0));
-    let local = || {
-        AsyncDropGuard::new(Local {
-            cleaned: cleaned.clone(),
-        })
-    };
+    let local = || Local::guard(&cleaned);
     let boxed = AsyncDropGuard::new(Box::new(local()));
     block_on(boxed.async_drop()).unwrap();
     // Composed further: a Vec of optional boxed local guards.
@@ -199,7 +167,7 @@ fn nested_containers_clean_up_every_value_once() {
     let nested: Option<Vec<Result<Box<Probe>, String>>> = Some(vec![
         Ok(Box::new(Probe::new(&c).id(1))),
         Err("never acquired".into()),
-        Ok(Box::new(Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)))),
+        Ok(Box::new(Probe::new(&c).id(3).fail(3))),
     ]);
     let err = block_on(AsyncDropGuard::new(nested).async_drop()).unwrap_err();
     assert_eq!(
@@ -223,91 +191,43 @@ mod generic {
     use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
     use asyncdrop::{AsyncDrop, AsyncDropGuard};
 
-    // Each function needs nothing besides `T: AsyncDrop` (and `Send` keys): the
-    // `+ Send` in its signature is the assertion.
-
-    pub(super) fn vec_of_guards<T: AsyncDrop>(
-        g: AsyncDropGuard<Vec<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
+    /// Stamps out `fn name<T: AsyncDrop>(g: AsyncDropGuard<Type>)`, its cleanup
+    /// (`async_drop`, or the function given). Each needs nothing besides
+    /// `T: AsyncDrop` (and `Send` keys): the `+ Send` in its signature is the assertion.
+    macro_rules! generic {
+        (@call $g:ident) => { $g.async_drop() };
+        (@call $g:ident, $by:path) => { $by($g) };
+        ($($(#[$attr:meta])* $name:ident<$($k:ident)?>($ty:ty) -> $err:ty $(, $by:path)?;)*) => {$(
+            $(#[$attr])*
+            pub(super) fn $name<$($k: Send,)? T: AsyncDrop>(
+                g: AsyncDropGuard<$ty>,
+            ) -> impl Future<Output = Result<(), $err>> + Send {
+                generic!(@call g $(, $by)?)
+            }
+        )*};
     }
 
-    pub(super) fn vec_of_values<T: AsyncDrop>(
-        g: AsyncDropGuard<Vec<T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn option<T: AsyncDrop>(
-        g: AsyncDropGuard<Option<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    /// The `Err` side need not be `Send`: it is dropped before the cleanup starts.
-    pub(super) fn result<T: AsyncDrop>(
-        g: AsyncDropGuard<Result<AsyncDropGuard<T>, Rc<String>>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn boxed<T: AsyncDrop>(
-        g: AsyncDropGuard<Box<T>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn boxed_guard<T: AsyncDrop>(
-        g: AsyncDropGuard<Box<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), T::Error>> + Send {
-        g.async_drop()
-    }
-
-    #[allow(clippy::type_complexity, reason = "the nesting is the point")]
-    pub(super) fn nested<T: AsyncDrop>(
-        g: AsyncDropGuard<Option<Vec<Box<AsyncDropGuard<T>>>>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn collection_vec<T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropVec<T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn collection_vec_in_order<T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropVec<T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        AsyncDropVec::async_drop_in_order(g)
-    }
-
-    pub(super) fn collection_of_guards<T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropVec<AsyncDropGuard<T>>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    /// The keys must be `Send` too (the cleanup future's type also covers the
-    /// ordered variant, which holds the keys until their values are cleaned up).
-    pub(super) fn btree_map<K: Send, T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropBTreeMap<K, T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
-    }
-
-    pub(super) fn btree_map_in_order<K: Send, T: AsyncDrop>(
-        g: AsyncDropGuard<AsyncDropBTreeMap<K, T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        AsyncDropBTreeMap::async_drop_in_order(g)
-    }
-
-    /// Keys need not be `Send`: they are dropped before the cleanup starts.
-    #[cfg(feature = "std")]
-    pub(super) fn hash_map<T: AsyncDrop>(
-        g: AsyncDropGuard<asyncdrop::collections::AsyncDropHashMap<Rc<u8>, T>>,
-    ) -> impl Future<Output = Result<(), CleanupErrors<T::Error>>> + Send {
-        g.async_drop()
+    generic! {
+        vec_of_guards<>(Vec<AsyncDropGuard<T>>) -> CleanupErrors<T::Error>;
+        vec_of_values<>(Vec<T>) -> CleanupErrors<T::Error>;
+        option<>(Option<AsyncDropGuard<T>>) -> T::Error;
+        /// The `Err` side need not be `Send`: it is dropped before the cleanup starts.
+        result<>(Result<AsyncDropGuard<T>, Rc<String>>) -> T::Error;
+        boxed<>(Box<T>) -> T::Error;
+        boxed_guard<>(Box<AsyncDropGuard<T>>) -> T::Error;
+        nested<>(Option<Vec<Box<AsyncDropGuard<T>>>>) -> CleanupErrors<T::Error>;
+        collection_vec<>(AsyncDropVec<T>) -> CleanupErrors<T::Error>;
+        collection_vec_in_order<>(AsyncDropVec<T>) -> CleanupErrors<T::Error>,
+            AsyncDropVec::async_drop_in_order;
+        collection_of_guards<>(AsyncDropVec<AsyncDropGuard<T>>) -> CleanupErrors<T::Error>;
+        /// The keys must be `Send` too (the cleanup future's type also covers the
+        /// ordered variant, which holds the keys until their values are cleaned up).
+        btree_map<K>(AsyncDropBTreeMap<K, T>) -> CleanupErrors<T::Error>;
+        btree_map_in_order<K>(AsyncDropBTreeMap<K, T>) -> CleanupErrors<T::Error>,
+            AsyncDropBTreeMap::async_drop_in_order;
+        /// Keys need not be `Send`: they are dropped before the cleanup starts.
+        #[cfg(feature = "std")]
+        hash_map<>(asyncdrop::collections::AsyncDropHashMap<Rc<u8>, T>) -> CleanupErrors<T::Error>;
     }
 
     pub(super) fn iter<T: AsyncDrop>(
@@ -345,7 +265,7 @@ fn generic_cleanup_futures_are_send_and_run() {
         block_on(generic::iter(vec![p(6)])).is_ok(),
     ];
     assert!(futures_run.iter().all(|ok| *ok));
-    assert_eq!((c.started(), c.finished(), c.drops()), (9, 9, 9));
+    assert_cleaned(&c, 9);
 
     let c = setup();
     let mut vec = asyncdrop::collections::AsyncDropVec::new();

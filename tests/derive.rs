@@ -9,7 +9,6 @@ mod common;
 
 use std::convert::Infallible;
 use std::error::Error;
-use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,13 +16,12 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::reports::{counts_quietly, one_report};
 use common::{
-    assert_counts, poll_once, record_reports, setup, take_reports, yield_now, Behaviour, Counters,
-    Probe, ProbeError,
+    assert_counts, assert_send, poll_once, record_reports, setup, take_reports, yield_now,
+    Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::block_on;
-
-fn assert_send<T: Send>(_: &T) {}
 
 /// Records how many cleanups had finished when it was dropped.
 struct Witness {
@@ -69,7 +67,7 @@ fn session(counters: &Arc<Counters>, yields: [usize; 3], behaviours: [Behaviour;
 const OK: [Behaviour; 3] = [Behaviour::Succeed; 3];
 
 #[test]
-fn fields_are_cleaned_up_concurrently_then_skipped_fields_dropped() {
+fn fields_are_cleaned_up_concurrently_or_in_declaration_order() {
     let counters = Counters::new();
     let s = session(&counters, [1, 2, 1], OK);
     let witness = s.witness.finished_at_drop.clone();
@@ -85,14 +83,7 @@ fn fields_are_cleaned_up_concurrently_then_skipped_fields_dropped() {
         3,
         "skipped field dropped after"
     );
-}
 
-#[derive(AsyncDrop)]
-#[async_drop(sequential)]
-struct Ordered(AsyncDropGuard<Probe>, Probe, AsyncDropGuard<Probe>);
-
-#[test]
-fn sequential_cleans_up_in_declaration_order() {
     let counters = Counters::new();
     let p = |yields| Probe::new(&counters).yields(yields);
     let ordered = AsyncDropGuard::new(Ordered(p(1).guard(), p(0), p(0).guard()));
@@ -102,6 +93,10 @@ fn sequential_cleans_up_in_declaration_order() {
     assert!(matches!(poll_once(&mut cleanup), Poll::Ready(Ok(()))));
     assert_counts(&counters, 3, 3, 3);
 }
+
+#[derive(AsyncDrop)]
+#[async_drop(sequential)]
+struct Ordered(AsyncDropGuard<Probe>, Probe, AsyncDropGuard<Probe>);
 
 #[test]
 fn the_generated_error_keeps_every_fields_error() {
@@ -159,14 +154,9 @@ struct Converted {
 }
 
 #[test]
-fn with_error_the_first_by_declaration_is_returned_and_the_others_reported() {
+fn with_error_the_first_is_returned_and_the_others_reported() {
     let counters = setup();
-    let p = |id, yields, code| {
-        Probe::new(&counters)
-            .id(id)
-            .yields(yields)
-            .behaviour(Behaviour::Fail(code))
-    };
+    let p = |id, yields, code| Probe::new(&counters).id(id).yields(yields).fail(code);
     // The first field fails last.
     let c = AsyncDropGuard::new(Converted {
         first: p(1, 2, 10).guard(),
@@ -181,11 +171,21 @@ fn with_error_the_first_by_declaration_is_returned_and_the_others_reported() {
     assert_eq!(reports.len(), 2, "{reports:?}");
     for (report, id) in reports.iter().zip([2, 3]) {
         assert_eq!(report.kind, ReportKind::Failed);
-        assert!(report.type_name.ends_with("::Converted"), "{report:?}");
+        report.of("::Converted");
         assert_eq!(report.site, None);
         let detail = format!("SessionError(\"probe {id} failed with {id}0\")");
         assert!(report.message.ends_with(&detail), "{report:?}");
     }
+
+    let counters = setup();
+    let p = || Probe::new(&counters).fail(1);
+    assert!(block_on(AsyncDropGuard::new(Undebuggable(p(), p())).async_drop()).is_err());
+    let reports = take_reports();
+    assert_eq!(reports.len(), 1);
+    assert!(
+        reports[0].message.ends_with("failed to clean up"),
+        "{reports:?}"
+    );
 }
 
 /// An error type without a `Debug` form.
@@ -200,19 +200,6 @@ impl From<ProbeError> for Opaque {
 #[derive(AsyncDrop)]
 #[async_drop(error = Opaque)]
 struct Undebuggable(Probe, Probe);
-
-#[test]
-fn an_error_without_debug_is_reported_without_detail() {
-    let counters = setup();
-    let p = || Probe::new(&counters).behaviour(Behaviour::Fail(1));
-    assert!(block_on(AsyncDropGuard::new(Undebuggable(p(), p())).async_drop()).is_err());
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert!(
-        reports[0].message.ends_with("failed to clean up"),
-        "{reports:?}"
-    );
-}
 
 #[derive(AsyncDrop)]
 #[async_drop(error = SessionError, before = Self::goodbye)]
@@ -250,17 +237,14 @@ impl Polite {
 }
 
 #[test]
-fn before_runs_first() {
+fn before_runs_first_and_its_error_is_returned_first() {
     let counters = Counters::new();
     let polite = Polite::new(&counters, Behaviour::Succeed, Behaviour::Succeed);
     let started = polite.started_before_goodbye.clone();
     block_on(AsyncDropGuard::new(polite).async_drop()).unwrap();
     assert_eq!(started.load(Ordering::SeqCst), 0);
     assert_counts(&counters, 2, 2, 2);
-}
 
-#[test]
-fn a_failed_before_is_returned_first_and_every_field_still_cleaned_up() {
     let counters = setup();
     let polite = Polite::new(&counters, Behaviour::Fail(5), Behaviour::Fail(7));
     let err = block_on(AsyncDropGuard::new(polite).async_drop()).unwrap_err();
@@ -295,7 +279,7 @@ fn enums_clean_up_the_fields_of_their_variant() {
     block_on(AsyncDropGuard::new(Link::Closed).async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
 
-    let failing = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(2));
+    let failing = Probe::new(&counters).id(2).fail(2);
     let pair = Link::Pair(failing, 0, Probe::new(&counters).id(3).yields(1));
     let err = block_on(AsyncDropGuard::new(pair).async_drop()).unwrap_err();
     assert_counts(&counters, 3, 3, 3);
@@ -311,6 +295,15 @@ fn enums_clean_up_the_fields_of_their_variant() {
         format!("{err:?}"),
         "Pair(Some(ProbeError { id: 2, code: 2 }), None)"
     );
+
+    let counters = setup();
+    let failing = Probe::new(&counters).id(2).fail(2);
+    let open = Journal::Open(Probe::new(&counters).id(1).guard(), failing);
+    let err = block_on(AsyncDropGuard::new(open).async_drop()).unwrap_err();
+    assert_eq!(err, SessionError("probe 1 failed with 9".into()));
+    assert_counts(&counters, 2, 2, 2);
+    assert_eq!(take_reports().len(), 1); // the second field's error
+    block_on(AsyncDropGuard::new(Journal::Closed).async_drop()).unwrap();
 }
 
 #[derive(AsyncDrop)]
@@ -323,15 +316,12 @@ struct Empty {}
 enum Never {}
 
 #[test]
-fn types_without_resources_clean_up_at_once() {
+fn types_without_resources_and_nested_derived_types() {
     block_on(AsyncDropGuard::new(Nothing).async_drop()).unwrap();
     block_on(AsyncDropGuard::new(Empty {}).async_drop()).unwrap();
     let _: fn(Never) = |never| drop(AsyncDropGuard::new(never).async_drop());
     let _ = NothingAsyncDropError;
-}
 
-#[test]
-fn nested_derived_types_clean_up_through_each_other() {
     #[derive(AsyncDrop)]
     struct Outer {
         session: AsyncDropGuard<Session>,
@@ -373,7 +363,7 @@ fn clean_up_on_a_thread<T: AsyncDrop + 'static>(
 }
 
 #[test]
-fn a_generic_cleanup_is_send_for_async_drop_fields() {
+fn derived_cleanups_are_send_also_in_generic_code() {
     let counters = Counters::new();
     let pool = AsyncDropGuard::new(Pool {
         primary: Probe::new(&counters).yields(1).guard(),
@@ -383,6 +373,20 @@ fn a_generic_cleanup_is_send_for_async_drop_fields() {
     });
     assert!(clean_up_on_a_thread(pool).join().unwrap());
     assert_counts(&counters, 4, 4, 4);
+
+    let counters = Counters::new();
+    let s = AsyncDropGuard::new(session(&counters, [0; 3], OK));
+    let cleanup = s.async_drop();
+    assert_send(&cleanup);
+    block_on(cleanup).unwrap();
+    let polite = AsyncDropGuard::new(Polite::new(
+        &counters,
+        Behaviour::Succeed,
+        Behaviour::Succeed,
+    ));
+    let cleanup = polite.async_drop();
+    assert_send(&cleanup);
+    block_on(cleanup).unwrap();
 }
 
 #[cfg(feature = "alloc")]
@@ -425,29 +429,6 @@ impl Journal {
     }
 }
 
-#[test]
-fn enums_take_before_and_sequential() {
-    let counters = setup();
-    let failing = Probe::new(&counters).id(2).behaviour(Behaviour::Fail(2));
-    let open = Journal::Open(Probe::new(&counters).id(1).guard(), failing);
-    let err = block_on(AsyncDropGuard::new(open).async_drop()).unwrap_err();
-    assert_eq!(err, SessionError("probe 1 failed with 9".into()));
-    assert_counts(&counters, 2, 2, 2);
-    assert_eq!(take_reports().len(), 1); // the second field's error
-    block_on(AsyncDropGuard::new(Journal::Closed).async_drop()).unwrap();
-}
-
-/// A resource that is not `Send`.
-struct Local(PhantomData<Rc<()>>, Arc<Counters>);
-
-impl LocalAsyncDrop for Local {
-    type Error = Infallible;
-    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        self.1.cleanups_finished.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[derive(LocalAsyncDrop)]
 struct Mixed<T, L> {
     sent: AsyncDropGuard<T>,
@@ -458,16 +439,17 @@ struct Mixed<T, L> {
 
 #[test]
 fn local_async_drop_takes_not_send_fields() {
-    let counters = Counters::new();
+    let (counters, cleaned) = (Counters::new(), Rc::new(std::cell::Cell::new(0)));
     let mixed = AsyncDropGuard::new(Mixed {
-        sent: Probe::new(&counters).behaviour(Behaviour::Fail(4)).guard(),
-        local: AsyncDropGuard::new(Local(PhantomData, counters.clone())),
+        sent: Probe::new(&counters).fail(4).guard(),
+        local: common::harness::Local::guard(&cleaned),
         rc: Rc::new(1),
     });
     let err = block_on(mixed.async_drop()).unwrap_err();
     assert_eq!(err.sent, Some(ProbeError { id: 0, code: 4 }));
     assert!(err.local.is_none());
-    assert_counts(&counters, 1, 2, 1);
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!((cleaned.get(), Rc::strong_count(&cleaned)), (1, 1));
 }
 
 // ---------------------------------------------------------------------------------
@@ -475,7 +457,7 @@ fn local_async_drop_takes_not_send_fields() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn a_panicking_field_cleanup_drops_every_other_field_once() {
+fn a_panicking_field_cleanup_or_before_drops_every_field_once() {
     let counters = setup();
     let behaviours = [Behaviour::Succeed, Behaviour::Succeed, Behaviour::Panic];
     let s = AsyncDropGuard::new(session(&counters, [1, 0, 0], behaviours));
@@ -494,15 +476,11 @@ fn a_panicking_field_cleanup_drops_every_other_field_once() {
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(ordered.async_drop()))).is_err());
     assert_counts(&counters, 4, 1, 6); // the two after it never started: dropped
     assert_eq!(take_reports(), []);
-}
 
-#[test]
-fn a_panicking_before_drops_every_field_once() {
     let counters = setup();
     let polite = AsyncDropGuard::new(Polite::new(&counters, Behaviour::Panic, Behaviour::Succeed));
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(polite.async_drop()))).is_err());
-    assert_counts(&counters, 0, 0, 2);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 0, 0, 2);
 }
 
 /// Drops `guard`'s cleanup after `polls` polls: the parent's guard reports the
@@ -514,10 +492,8 @@ fn cancel_after<T: LocalAsyncDrop>(guard: AsyncDropGuard<T>, polls: usize) {
         assert!(poll_once(&mut cleanup).is_pending());
     }
     drop(cleanup);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
-    assert_eq!(reports[0].type_name, std::any::type_name::<T>());
+    let report = one_report(ReportKind::Cancelled);
+    assert_eq!(report.type_name, std::any::type_name::<T>());
 }
 
 #[test]
@@ -552,21 +528,4 @@ fn a_cancelled_cleanup_is_reported_once_for_the_parent() {
         cancel_after(AsyncDropGuard::new(polite), polls);
         assert_counts(&counters, 0, 0, 2);
     }
-}
-
-#[test]
-fn derived_cleanups_are_send() {
-    let counters = Counters::new();
-    let s = AsyncDropGuard::new(session(&counters, [0; 3], OK));
-    let cleanup = s.async_drop();
-    assert_send(&cleanup);
-    block_on(cleanup).unwrap();
-    let polite = AsyncDropGuard::new(Polite::new(
-        &counters,
-        Behaviour::Succeed,
-        Behaviour::Succeed,
-    ));
-    let cleanup = polite.async_drop();
-    assert_send(&cleanup);
-    block_on(cleanup).unwrap();
 }

@@ -18,12 +18,12 @@ use asyncdrop::{
     ReportKind,
 };
 use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
+use common::reports::{counts_quietly, one_report};
 use common::{
     assert_counts, assert_send, poll_once, record_reports, run_to_end, setup, take_reports,
-    type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
+    type_implements, yield_now, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
-use futures_util::task::LocalSpawnExt;
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -32,65 +32,31 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 // Three resource types with three error types
 // ---------------------------------------------------------------------------------
 
-/// A file whose cleanup (flush) fails with an `io::Error`.
-struct File {
-    counters: Arc<Counters>,
-    fail: bool,
-    _buffer: [u8; 16],
-}
+/// A file whose cleanup (flush, one yield) fails with an `io::Error`.
+struct File(Probe);
 
 impl File {
     fn guard(counters: &Arc<Counters>, fail: bool) -> AsyncDropGuard<File> {
-        AsyncDropGuard::new(File {
-            counters: counters.clone(),
-            fail,
-            _buffer: [0; 16],
-        })
-    }
-}
-
-impl Drop for File {
-    fn drop(&mut self) {
-        self.counters.drops.fetch_add(1, Ordering::SeqCst);
+        let probe = Probe::new(counters).yields(1);
+        let probe = if fail { probe.fail(0) } else { probe };
+        AsyncDropGuard::new(File(probe))
     }
 }
 
 impl AsyncDrop for File {
     type Error = io::Error;
     async fn async_drop_impl(self) -> io::Result<()> {
-        self.counters
-            .cleanups_started
-            .fetch_add(1, Ordering::SeqCst);
-        yield_now().await;
-        self.counters
-            .cleanups_finished
-            .fetch_add(1, Ordering::SeqCst);
-        if self.fail {
-            Err(io::Error::new(io::ErrorKind::WriteZero, "flush failed"))
-        } else {
-            Ok(())
-        }
+        let flushed = self.0.async_drop_impl().await;
+        flushed.map_err(|_| io::Error::new(io::ErrorKind::WriteZero, "flush failed"))
     }
 }
 
-/// A session whose cleanup (logout) fails with a status code.
-struct Session {
-    counters: Arc<Counters>,
-    status: u16,
-}
+/// A session whose cleanup (logout, two yields) fails with a status code.
+struct Session(Probe, u16);
 
 impl Session {
     fn guard(counters: &Arc<Counters>, status: u16) -> AsyncDropGuard<Session> {
-        AsyncDropGuard::new(Session {
-            counters: counters.clone(),
-            status,
-        })
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        self.counters.drops.fetch_add(1, Ordering::SeqCst);
+        AsyncDropGuard::new(Session(Probe::new(counters).yields(2), status))
     }
 }
 
@@ -109,18 +75,12 @@ impl Error for Status {}
 impl AsyncDrop for Session {
     type Error = Status;
     async fn async_drop_impl(self) -> Result<(), Status> {
-        self.counters
-            .cleanups_started
-            .fetch_add(1, Ordering::SeqCst);
-        yield_now().await;
-        yield_now().await;
-        self.counters
-            .cleanups_finished
-            .fetch_add(1, Ordering::SeqCst);
-        if self.status == 200 {
+        let Session(probe, status) = self;
+        probe.async_drop_impl().await.unwrap();
+        if status == 200 {
             Ok(())
         } else {
-            Err(Status(self.status))
+            Err(Status(status))
         }
     }
 }
@@ -157,14 +117,26 @@ type AnyError = Box<dyn Error + Send + Sync>;
 // Heterogeneous sets
 // ---------------------------------------------------------------------------------
 
+/// A probe, a file and a session, erased to one error type `E`.
+fn three<E>(c: &Arc<Counters>, probe: Probe, fail: bool, status: u16) -> [Erased<E>; 3]
+where
+    E: From<ProbeError> + From<io::Error> + From<Status> + Send + 'static,
+{
+    [
+        AsyncDropGuard::into_dyn(AsyncDropGuard::new(probe)),
+        AsyncDropGuard::into_dyn(File::guard(c, fail)),
+        AsyncDropGuard::into_dyn(Session::guard(c, status)),
+    ]
+}
+
+type Erased<E> = AsyncDropGuard<Box<dyn DynAsyncDrop<E>>>;
+type LocalErased<E> = AsyncDropGuard<Box<dyn LocalDynAsyncDrop<E>>>;
+
 #[test]
-fn three_types_in_one_array_with_boxed_error() {
+fn three_types_in_one_array() {
     let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>; 3] = [
-        AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
-        AsyncDropGuard::into_dyn(File::guard(&counters, true)),
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 200)),
-    ];
+    // With a boxed error: only the file fails.
+    let set: [Erased<AnyError>; 3] = three(&counters, Probe::new(&counters).yields(3), true, 200);
     let cleanup = async_drop_all(set);
     assert_send(&cleanup);
     let err = block_on(cleanup).unwrap_err();
@@ -173,22 +145,10 @@ fn three_types_in_one_array_with_boxed_error() {
     let failed: Vec<usize> = err.iter().map(|(i, _)| i).collect();
     assert_eq!(failed, [1]);
     assert_counts(&counters, 3, 3, 3);
-    assert!(take_reports().is_empty());
-}
 
-#[test]
-fn three_types_all_failing_convert_into_one_enum() {
-    let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
-        AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(7)
-                .behaviour(Behaviour::Fail(70))
-                .guard(),
-        ),
-        AsyncDropGuard::into_dyn(File::guard(&counters, true)),
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 503)),
-    ];
+    // All failing, converted into one enum.
+    let set: [Erased<CloseError>; 3] =
+        three(&counters, Probe::new(&counters).id(7).fail(70), true, 503);
     let err = block_on(async_drop_all(set)).unwrap_err();
     let [probe, file, session] = err.into_array();
     assert!(matches!(
@@ -200,39 +160,21 @@ fn three_types_all_failing_convert_into_one_enum() {
         Some(CloseError::Io(io::ErrorKind::WriteZero))
     ));
     assert!(matches!(session, Some(CloseError::Status(503))));
-    assert_counts(&counters, 3, 3, 3);
-    assert!(take_reports().is_empty());
-}
+    assert_counts(&counters, 6, 6, 6);
 
-#[test]
-fn all_succeeding() {
-    let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] = [
-        AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
-        AsyncDropGuard::into_dyn(File::guard(&counters, false)),
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 200)),
-    ];
+    // All succeeding.
+    let set: [Erased<CloseError>; 3] = three(&counters, Probe::new(&counters), false, 200);
     block_on(async_drop_all(set)).unwrap();
-    assert_counts(&counters, 3, 3, 3);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 9, 9, 9);
 }
 
 #[test]
-fn vec_of_mixed_guards_one_by_one() {
+fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     let counters = setup();
-    let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>>> = Vec::new();
+    let mut set: Vec<Erased<AnyError>> = Vec::new();
     for i in 0..4 {
-        set.push(AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(i)
-                .behaviour(Behaviour::Fail(i))
-                .guard(),
-        ));
-        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, false)));
-        set.push(AsyncDropGuard::into_dyn(Session::guard(
-            &counters,
-            400 + i as u16,
-        )));
+        let probe = Probe::new(&counters).id(i).fail(i);
+        set.extend(three(&counters, probe, false, 400 + i as u16));
     }
     let errors = block_on(async {
         let mut errors = Vec::new();
@@ -256,25 +198,17 @@ fn vec_of_mixed_guards_one_by_one() {
             "logout answered 403",
         ]
     );
-    assert_counts(&counters, 12, 12, 12);
-    assert!(take_reports().is_empty());
-}
+    counts_quietly(&counters, 12, 12, 12);
 
-/// The crate's collections take erased guards like any others: a sequence of three
-/// resource types is cleaned up concurrently, every error kept.
-#[test]
-fn mixed_types_in_an_async_drop_vec() {
+    // The crate's collections take erased guards like any others: a sequence of three
+    // resource types is cleaned up concurrently, every error kept.
     let counters = setup();
     let mut set = AsyncDropVec::<Box<dyn DynAsyncDrop<AnyError>>>::new();
     for i in 0..3 {
-        set.push(AsyncDropGuard::into_dyn(
-            Probe::new(&counters).id(i).yields(i as usize).guard(),
-        ));
-        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, i == 1)));
-        set.push(AsyncDropGuard::into_dyn(Session::guard(
-            &counters,
-            200 + i as u16,
-        )));
+        let probe = Probe::new(&counters).id(i).yields(i as usize);
+        for guard in three(&counters, probe, i == 1, 200 + i as u16) {
+            set.push(guard);
+        }
     }
     // One of them goes back out as a guard, still erased.
     let last = set.pop().unwrap();
@@ -296,29 +230,15 @@ fn mixed_types_in_an_async_drop_vec() {
     assert_counts(&counters, 8, 8, 8);
     let last = block_on(last.async_drop()).unwrap_err();
     assert_eq!(last.to_string(), "logout answered 202");
-    assert_counts(&counters, 9, 9, 9);
-    assert!(take_reports().is_empty());
-}
+    counts_quietly(&counters, 9, 9, 9);
 
-/// `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
-#[test]
-fn mixed_types_through_async_drop_iter() {
+    // `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
     let counters = setup();
-    let mut set: Vec<AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>> = Vec::new();
+    let mut set: Vec<Erased<CloseError>> = Vec::new();
     for i in 0..5 {
-        set.push(AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(i)
-                .yields(2)
-                .behaviour(if i == 3 {
-                    Behaviour::Fail(33)
-                } else {
-                    Behaviour::Succeed
-                })
-                .guard(),
-        ));
-        set.push(AsyncDropGuard::into_dyn(File::guard(&counters, false)));
-        set.push(AsyncDropGuard::into_dyn(Session::guard(&counters, 200)));
+        let probe = Probe::new(&counters).id(i).yields(2);
+        let probe = if i == 3 { probe.fail(33) } else { probe };
+        set.extend(three(&counters, probe, false, 200));
     }
     let err = block_on(async_drop_iter(set)).unwrap_err();
     assert_eq!(err.len(), 1);
@@ -326,13 +246,12 @@ fn mixed_types_through_async_drop_iter() {
         err.first(),
         CloseError::Probe(ProbeError { id: 3, code: 33 })
     ));
-    assert_counts(&counters, 15, 15, 15);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 15, 15, 15);
 }
 
 /// The local flavour in the crate's sequence, on a local executor.
 #[test]
-fn local_flavour_in_an_async_drop_vec() {
+fn local_flavour_on_a_local_executor() {
     let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut set = AsyncDropVec::<Box<dyn LocalDynAsyncDrop<AnyError>>>::new();
@@ -348,17 +267,41 @@ fn local_flavour_in_an_async_drop_vec() {
     let mut pool = LocalPool::new();
     pool.run_until(set.async_drop()).unwrap();
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 1, 1, 1);
+
+    let counters = setup();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let set: [LocalErased<AnyError>; 3] = [
+        AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
+            log: log.clone(),
+            fail: true,
+        })),
+        AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
+        AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
+    ];
+    let messages = LocalPool::new().run_until(async move {
+        let err = async_drop_all(set).await.unwrap_err();
+        err.iter()
+            .map(|(i, e)| (i, e.to_string()))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        messages,
+        [
+            (0, String::from("journal full")),
+            (2, String::from("logout answered 404"))
+        ]
+    );
+    assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
+    counts_quietly(&counters, 2, 2, 2);
 }
 
 /// An erased guard is a resource like any other: it nests in tuples next to plain
 /// guards and inside guarded arrays.
 #[test]
-fn erased_guards_compose_with_tuples_and_nested_guards() {
+fn erased_guards_compose_and_are_async_drop() {
     let counters = setup();
-    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
-        AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
+    let erased: Erased<CloseError> = AsyncDropGuard::into_dyn(Session::guard(&counters, 500));
     let plain = Probe::new(&counters).guard();
     let nested = AsyncDropGuard::new([
         AsyncDropGuard::into_dyn::<CloseError>(File::guard(&counters, false)),
@@ -369,14 +312,10 @@ fn erased_guards_compose_with_tuples_and_nested_guards() {
     assert!(matches!(a, Some(CloseError::Status(500))));
     assert!(b.is_none());
     assert!(c.is_none());
-    assert_counts(&counters, 4, 4, 4);
-    assert!(take_reports().is_empty());
-}
+    counts_quietly(&counters, 4, 4, 4);
 
-/// Box<dyn DynAsyncDrop<E>> implements `AsyncDrop` itself, so generic code bound by
-/// `AsyncDrop` (spawning adapters, `BlockingDrop`) takes it.
-#[test]
-fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
+    // Box<dyn DynAsyncDrop<E>> implements `AsyncDrop` itself, so generic code bound by
+    // `AsyncDrop` (spawning adapters, `BlockingDrop`) takes it.
     fn needs_async_drop<T: AsyncDrop>(guard: AsyncDropGuard<T>) -> AsyncDropGuard<T> {
         guard
     }
@@ -384,7 +323,7 @@ fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
     let pool = common::JoinedPool::new(2);
     let (tx, rx) = std::sync::mpsc::channel();
     for i in 0..6u32 {
-        let guard: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> = if i % 2 == 0 {
+        let guard: Erased<CloseError> = if i % 2 == 0 {
             AsyncDropGuard::into_dyn(Probe::new(&counters).id(i).yields(2).guard())
         } else {
             AsyncDropGuard::into_dyn(Session::guard(&counters, 200 + i as u16))
@@ -407,8 +346,7 @@ fn boxed_dyn_is_async_drop_and_runs_on_a_thread_pool() {
             .collect::<Vec<_>>(),
         ["Status(201)", "Status(203)", "Status(205)"]
     );
-    assert_counts(&counters, 6, 6, 6);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 6, 6, 6);
 }
 
 // ---------------------------------------------------------------------------------
@@ -438,42 +376,6 @@ impl Drop for Journal {
     fn drop(&mut self) {
         self.log.borrow_mut().push("journal dropped");
     }
-}
-
-#[test]
-fn local_flavour_with_rc_resource_on_local_pool() {
-    let counters = setup();
-    let log = Rc::new(RefCell::new(Vec::new()));
-    let set: [AsyncDropGuard<Box<dyn LocalDynAsyncDrop<AnyError>>>; 3] = [
-        AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
-            log: log.clone(),
-            fail: true,
-        })),
-        AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
-        AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
-    ];
-    let outcome = Rc::new(RefCell::new(None));
-    let mut pool = LocalPool::new();
-    let out = outcome.clone();
-    pool.spawner()
-        .spawn_local(async move {
-            let err = async_drop_all(set).await.unwrap_err();
-            let messages: Vec<(usize, String)> =
-                err.iter().map(|(i, e)| (i, e.to_string())).collect();
-            *out.borrow_mut() = Some(messages);
-        })
-        .unwrap();
-    pool.run();
-    assert_eq!(
-        outcome.borrow_mut().take().unwrap(),
-        [
-            (0, String::from("journal full")),
-            (2, String::from("logout answered 404"))
-        ]
-    );
-    assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
-    assert_counts(&counters, 2, 2, 2);
-    assert!(take_reports().is_empty());
 }
 
 // ---------------------------------------------------------------------------------
@@ -544,56 +446,40 @@ fn non_static_resources() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn forgotten_erased_guard_is_reported_and_dropped_once() {
+fn forgotten_cancelled_and_panicking_erased_guards_drop_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
-    let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> = AsyncDropGuard::into_dyn(guard);
+    let erased: Erased<AnyError> = AsyncDropGuard::into_dyn(guard);
     drop(erased);
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
+    let report = one_report(ReportKind::Forgotten);
     assert!(
-        reports[0].type_name.contains("DynAsyncDrop"),
+        report.type_name.contains("DynAsyncDrop"),
         "{}",
-        reports[0].type_name
+        report.type_name
     );
     // The erased guard keeps the site where the resource was guarded, not where it
     // was erased.
     let expected = cfg!(debug_assertions).then_some((file!(), line));
-    assert_eq!(reports[0].site, expected);
-}
+    assert_eq!(report.site, expected);
 
-#[test]
-fn cancelled_erased_cleanup_is_reported_and_dropped_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).yields(5));
-    let erased: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<ProbeError>>> =
-        AsyncDropGuard::into_local_dyn(guard);
+    let erased: LocalErased<ProbeError> = AsyncDropGuard::into_local_dyn(guard);
     let mut cleanup = Box::pin(erased.async_drop());
     assert!(poll_once(&mut cleanup).is_pending());
     drop(cleanup);
     assert_counts(&counters, 1, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    let report = one_report(ReportKind::Cancelled);
     let expected = cfg!(debug_assertions).then_some((file!(), line));
-    assert_eq!(reports[0].site, expected);
-}
+    assert_eq!(report.site, expected);
 
-#[test]
-fn panicking_erased_cleanup_propagates_once() {
     let counters = setup();
-    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<ProbeError>>>; 2] = [
+    let set: [Erased<ProbeError>; 2] = [
         AsyncDropGuard::into_dyn(Probe::new(&counters).id(1).yields(3).guard()),
-        AsyncDropGuard::into_dyn(
-            Probe::new(&counters)
-                .id(2)
-                .behaviour(Behaviour::Panic)
-                .guard(),
-        ),
+        AsyncDropGuard::into_dyn(Probe::new(&counters).id(2).panics().guard()),
     ];
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         block_on(async_drop_all(set))
@@ -608,9 +494,7 @@ fn panicking_erased_cleanup_propagates_once() {
     // The first probe's cleanup was still running when the panic dropped it: it
     // reports a cancellation. The panicking one reports nothing (the panic is the
     // report).
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Cancelled);
+    one_report(ReportKind::Cancelled);
 }
 
 // ---------------------------------------------------------------------------------
@@ -618,7 +502,7 @@ fn panicking_erased_cleanup_propagates_once() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn async_drop_boxed_and_debug() {
+fn async_drop_boxed_debug_and_auto_traits() {
     let counters = Counters::new();
     let boxed: Box<dyn DynAsyncDrop<CloseError>> = Box::new(Probe::new(&counters).id(3));
     assert!(format!("{boxed:?}").starts_with("DynAsyncDrop(\""));
@@ -636,28 +520,22 @@ fn async_drop_boxed_and_debug() {
     );
 
     // A guard of an erased value is `Debug` and derefs to the trait object.
-    let guard: AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>> =
-        AsyncDropGuard::into_dyn(Probe::new(&counters).guard());
+    let guard: Erased<CloseError> = AsyncDropGuard::into_dyn(Probe::new(&counters).guard());
     assert!(format!("{guard:?}").starts_with("AsyncDropGuard(DynAsyncDrop("));
     block_on(guard.async_drop()).unwrap();
     assert_counts(&counters, 2, 2, 2);
-}
 
-#[test]
-fn auto_traits() {
-    type Erased = AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>;
-    type LocalErased = AsyncDropGuard<Box<dyn LocalDynAsyncDrop<CloseError>>>;
     // `DynAsyncDrop` has `Send` as a supertrait; nothing makes it `Sync`.
-    assert!(type_implements!(Erased => Send));
-    assert!(!type_implements!(Erased => Sync));
+    assert!(type_implements!(Erased<CloseError> => Send));
+    assert!(!type_implements!(Erased<CloseError> => Sync));
     assert!(type_implements!(asyncdrop::BoxCleanup<'static, CloseError> => Send));
     // The local flavour promises nothing.
-    assert!(!type_implements!(LocalErased => Send));
-    assert!(!type_implements!(LocalErased => Sync));
+    assert!(!type_implements!(LocalErased<CloseError> => Send));
+    assert!(!type_implements!(LocalErased<CloseError> => Sync));
     assert!(!type_implements!(asyncdrop::LocalBoxCleanup<'static, CloseError> => Send));
     // Both are `Unpin` (a box).
-    assert!(type_implements!(Erased => Unpin));
-    assert!(type_implements!(LocalErased => Unpin));
+    assert!(type_implements!(Erased<CloseError> => Unpin));
+    assert!(type_implements!(LocalErased<CloseError> => Unpin));
 }
 
 // ---------------------------------------------------------------------------------
@@ -691,22 +569,19 @@ fn one_allocation_to_erase_one_to_clean_up() {
         File::guard(&counters, false),
         Session::guard(&counters, 200),
     );
-    let (set, n) = allocations(
-        || -> [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError>>>; 3] {
-            [
-                AsyncDropGuard::into_dyn(guards.0),
-                AsyncDropGuard::into_dyn(guards.1),
-                AsyncDropGuard::into_dyn(guards.2),
-            ]
-        },
-    );
+    let (set, n) = allocations(|| -> [Erased<CloseError>; 3] {
+        [
+            AsyncDropGuard::into_dyn(guards.0),
+            AsyncDropGuard::into_dyn(guards.1),
+            AsyncDropGuard::into_dyn(guards.2),
+        ]
+    });
     assert_eq!(n, 3, "allocations to erase three");
     let (result, n) = allocations(|| run_to_end(async_drop_all(set)));
     result.unwrap();
     assert_eq!(n, 3, "allocations to clean up three");
 
-    assert_counts(&counters, 5, 5, 5);
-    assert!(take_reports().is_empty());
+    counts_quietly(&counters, 5, 5, 5);
 }
 
 /// The value's box is freed before the cleanup future's box is allocated: starting
@@ -730,11 +605,8 @@ fn value_box_is_freed_before_the_future_is_allocated() {
     );
     run_to_end(cleanup).unwrap();
     assert_counts(&counters, 2, 2, 2);
-}
 
-/// A zero-sized resource is boxed without allocating; its cleanup future still is.
-#[test]
-fn zero_sized_resource_erases_for_free() {
+    // A zero-sized resource is boxed without allocating; its cleanup future still is.
     struct Unit;
     impl AsyncDrop for Unit {
         type Error = std::convert::Infallible;

@@ -4,12 +4,13 @@
 
 mod common;
 
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
-use common::{
-    assert_counts, record_reports, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
-};
+use common::reports::{counts_quietly, one_report, report_kinds};
+use common::{assert_counts, record_reports, setup, take_reports, Counters, Probe, ProbeError};
 use futures_executor::block_on;
 
 /// A resource with a fixed `Debug` form.
@@ -39,7 +40,7 @@ impl AsyncDrop for Wrapper {
 }
 
 #[test]
-fn new_deref_and_deref_mut_reach_the_value() {
+fn new_deref_debug() {
     let counters = setup();
     let mut guard = AsyncDropGuard::new(Probe::new(&counters).id(1));
     assert_eq!(guard.id, 1);
@@ -52,12 +53,8 @@ fn new_deref_and_deref_mut_reach_the_value() {
     assert_counts(&counters, 0, 0, 0);
 
     assert_eq!(block_on(guard.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
+    counts_quietly(&counters, 1, 1, 1);
 
-#[test]
-fn debug_shows_the_value_inside_the_guard() {
     record_reports();
     let guard = AsyncDropGuard::new(Named("db"));
     assert_eq!(format!("{guard:?}"), r#"AsyncDropGuard(Named("db"))"#);
@@ -74,41 +71,53 @@ fn debug_shows_the_value_inside_the_guard() {
     assert!(text.contains("id: 42"), "{text}");
     assert!(text.ends_with(")"), "{text}");
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
+/// Cleaned up with `async_drop`, as a nested guard and mapped into a wrapper: the
+/// cleanup runs once, only when polled, and its result comes back. A failed cleanup
+/// still consumed the value: dropped once, never again.
 #[test]
-fn async_drop_runs_the_cleanup_once_and_returns_ok() {
-    let counters = setup();
-    let guard = Probe::new(&counters).yields(2).guard();
-    let fut = guard.async_drop();
-    // Nothing happens before the future is polled.
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(block_on(fut), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn async_drop_returns_the_cleanup_error() {
-    let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(7)
-        .yields(1)
-        .behaviour(Behaviour::Fail(13))
+fn async_drop_runs_the_cleanup_once_and_returns_its_result() {
+    // (how, id, yields, the code the cleanup fails with)
+    let rows = [
+        ("plain", 0, 2, None),
+        ("plain", 7, 1, Some(13)),
+        ("nested", 4, 2, None),
+        ("nested", 4, 0, Some(2)),
+        ("mapped", 2, 0, Some(4)),
+    ];
+    for (how, id, yields, code) in rows {
+        let counters = setup();
+        let probe = Probe::new(&counters).id(id).yields(yields);
+        let guard = match code {
+            Some(code) => probe.fail(code),
+            None => probe,
+        }
         .guard();
-    assert_eq!(
-        block_on(guard.async_drop()),
-        Err(ProbeError { id: 7, code: 13 })
-    );
-    // A failed cleanup still consumed the value: dropped once, never again.
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+        let fut: Pin<Box<dyn Future<Output = Result<(), ProbeError>>>> = match how {
+            "plain" => Box::pin(guard.async_drop()),
+            "nested" => {
+                let outer: AsyncDropGuard<AsyncDropGuard<Probe>> = AsyncDropGuard::new(guard);
+                // Deref goes through both layers.
+                assert_eq!(outer.id, id);
+                Box::pin(outer.async_drop())
+            }
+            _ => {
+                let label = String::new();
+                Box::pin(AsyncDropGuard::map(guard, |probe| Wrapper { probe, label }).async_drop())
+            }
+        };
+        // Nothing happens before the future is polled.
+        assert_counts(&counters, 0, 0, 0);
+        let expected = code.map_or(Ok(()), |code| Err(ProbeError { id, code }));
+        assert_eq!(block_on(fut), expected, "{how}");
+        counts_quietly(&counters, 1, 1, 1);
+    }
 }
 
 #[test]
-fn async_drop_inside_an_async_block() {
+fn async_drop_inside_an_async_block_and_into_inner() {
     let counters = setup();
     let result = block_on(async {
         let mut guard = Probe::new(&counters).id(3).yields(1).guard();
@@ -118,12 +127,8 @@ fn async_drop_inside_an_async_block() {
         guard.async_drop().await.map(|()| id)
     });
     assert_eq!(result, Ok(4));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
+    counts_quietly(&counters, 1, 1, 1);
 
-#[test]
-fn into_inner_without_cleanup_returns_the_value_silently() {
     let counters = setup();
     let mut guard = Probe::new(&counters).id(9).guard();
     guard.id = 10;
@@ -132,18 +137,11 @@ fn into_inner_without_cleanup_returns_the_value_silently() {
     assert_counts(&counters, 0, 0, 0);
     drop(probe);
     // Dropped once by us, no cleanup, and no report: the caller took responsibility.
-    assert_counts(&counters, 0, 0, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn into_inner_then_guard_again_cleans_up_once() {
-    let counters = setup();
+    counts_quietly(&counters, 0, 0, 1);
+    // Guarded again, it is cleaned up once.
     let probe = AsyncDropGuard::into_inner_without_cleanup(Probe::new(&counters).guard());
-    let guard = AsyncDropGuard::new(probe);
-    block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    block_on(AsyncDropGuard::new(probe).async_drop()).unwrap();
+    counts_quietly(&counters, 1, 1, 2);
 }
 
 #[test]
@@ -169,31 +167,8 @@ fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
     let _ = line;
 
     assert_eq!(block_on(wrapper.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
+    counts_quietly(&counters, 1, 1, 1);
 
-#[test]
-fn map_passes_on_the_inner_cleanup_error() {
-    let counters = setup();
-    let probe = Probe::new(&counters)
-        .id(2)
-        .behaviour(Behaviour::Fail(4))
-        .guard();
-    let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
-        probe,
-        label: String::new(),
-    });
-    assert_eq!(
-        block_on(wrapper.async_drop()),
-        Err(ProbeError { id: 2, code: 4 })
-    );
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
     let counters = setup();
     let probe = Probe::new(&counters).guard();
     let wrapper = AsyncDropGuard::map(probe, |probe| Wrapper {
@@ -202,14 +177,8 @@ fn map_then_forget_reports_the_wrapper_once_and_drops_the_probe_once() {
     });
     drop(wrapper);
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-    assert!(reports[0].type_name.ends_with("Wrapper"), "{reports:?}");
-}
+    one_report(ReportKind::Forgotten).of("Wrapper");
 
-#[test]
-fn map_whose_closure_panics_drops_the_value_once_without_report() {
     let counters = setup();
     let probe = Probe::new(&counters).guard();
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -217,12 +186,11 @@ fn map_whose_closure_panics_drops_the_value_once_without_report() {
     }));
     let payload = result.expect_err("the closure panicked");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"map failed"));
-    assert_counts(&counters, 0, 0, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 0, 0, 1);
 }
 
 #[test]
-fn async_drop_on_err_with_ok_hands_the_guard_back() {
+fn async_drop_on_err_hands_the_guard_back_or_cleans_up_and_keeps_every_error() {
     let counters = setup();
     let guard = Probe::new(&counters).id(8).guard();
     let ok: Result<u32, &str> = Ok(99);
@@ -231,16 +199,11 @@ fn async_drop_on_err_with_ok_hands_the_guard_back() {
     assert_eq!(value, 99);
     assert_eq!(guard.id, 8);
     // No cleanup ran; the guard is still live.
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 0, 0, 0);
 
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
+    counts_quietly(&counters, 1, 1, 1);
 
-#[test]
-fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
     let counters = setup();
     let guard = Probe::new(&counters).yields(2).guard();
     let failed: Result<(), &str> = Err("handshake");
@@ -255,18 +218,10 @@ fn async_drop_on_err_with_err_cleans_up_and_keeps_the_error() {
     );
     assert_eq!(err.to_string(), "handshake");
     assert_eq!(err.into_error(), "handshake");
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
+    counts_quietly(&counters, 1, 1, 1);
 
-#[test]
-fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
     let counters = setup();
-    let guard = Probe::new(&counters)
-        .id(6)
-        .yields(1)
-        .behaviour(Behaviour::Fail(3))
-        .guard();
+    let guard = Probe::new(&counters).id(6).yields(1).fail(3).guard();
     let failed: Result<(), ProbeError> = Err(ProbeError { id: 100, code: 1 });
     let err = block_on(AsyncDropGuard::async_drop_on_err(guard, failed)).unwrap_err();
     assert_eq!(err.error, ProbeError { id: 100, code: 1 });
@@ -278,8 +233,7 @@ fn async_drop_on_err_keeps_both_errors_when_the_cleanup_fails_too() {
     // The source is the operation's error.
     let source = std::error::Error::source(&err).expect("has a source");
     assert_eq!(source.to_string(), "probe 100 failed with 1");
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
+    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -297,25 +251,16 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
     assert_eq!(block_on(step(ok, Ok(5))), Ok(5));
     assert!(take_reports().is_empty());
     // The error goes on; a cleanup that failed as well is reported, not lost.
-    let failing = Probe::new(&counters)
-        .id(2)
-        .yields(1)
-        .behaviour(Behaviour::Fail(3))
-        .guard();
+    let failing = Probe::new(&counters).id(2).yields(1).fail(3).guard();
     let site = AsyncDropGuard::site(&failing).map(|l| (l.file(), l.line()));
     assert_eq!(
         block_on(step(failing, Err("refused".into()))),
         Err("refused".into())
     );
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Failed);
-    assert!(reports[0].type_name.ends_with("Probe"));
-    assert!(
-        reports[0].message.contains("ProbeError { id: 2, code: 3 }"),
-        "{reports:?}"
-    );
-    assert_eq!(reports[0].site, site, "the guard's own site");
+    let report = one_report(ReportKind::Failed);
+    report.of("Probe");
+    report.says("ProbeError { id: 2, code: 3 }");
+    assert_eq!(report.site, site, "the guard's own site");
     // A cleanup that succeeds reports nothing.
     let fine = Probe::new(&counters).id(3).guard();
     assert_eq!(block_on(step(fine, Err("late".into()))), Err("late".into()));
@@ -324,7 +269,7 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
 }
 
 #[test]
-fn forgotten_guard_is_dropped_once_and_reported_once() {
+fn forgotten_guards_are_dropped_once_and_each_reported_once() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters).id(11));
@@ -332,26 +277,20 @@ fn forgotten_guard_is_dropped_once_and_reported_once() {
     drop(guard);
 
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    let report = &reports[0];
-    assert_eq!(report.kind, ReportKind::Forgotten);
+    let report = one_report(ReportKind::Forgotten);
     assert!(report.type_name.contains("Probe"), "{report:?}");
     assert!(
         report.message.starts_with("asyncdrop: AsyncDropGuard<"),
         "{report:?}"
     );
-    assert!(
-        report.message.contains("dropped without cleanup"),
-        "{report:?}"
-    );
-    assert!(report.message.contains(report.type_name), "{report:?}");
+    report.says("dropped without cleanup");
+    report.says(report.type_name);
 
     #[cfg(debug_assertions)]
     {
         assert_eq!(report.site, Some((file!(), line)));
         let at = format!("guard created at {}:{}:", file!(), line);
-        assert!(report.message.contains(&at), "{report:?}");
+        report.says(&at);
     }
     #[cfg(not(debug_assertions))]
     {
@@ -359,37 +298,44 @@ fn forgotten_guard_is_dropped_once_and_reported_once() {
         assert_eq!(report.site, None);
         assert!(!report.message.contains("guard created at"), "{report:?}");
     }
-}
 
-#[test]
-fn forgotten_guard_going_out_of_scope_is_reported() {
     let counters = setup();
     {
         let mut guard = Probe::new(&counters).guard();
         guard.id = 1;
     }
     assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-}
-
-#[test]
-fn each_forgotten_guard_reports_for_itself() {
-    let counters = setup();
+    one_report(ReportKind::Forgotten);
     let a = Probe::new(&counters).id(1).guard();
     let b = Probe::new(&counters).id(2).guard();
     let c = Probe::new(&counters).id(3).guard();
     block_on(b.async_drop()).unwrap();
     drop((a, c));
-    assert_counts(&counters, 1, 1, 3);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 2, "{reports:?}");
-    assert!(reports.iter().all(|r| r.kind == ReportKind::Forgotten));
+    assert_counts(&counters, 1, 1, 4);
+    assert_eq!(report_kinds(), [ReportKind::Forgotten; 2]);
+
+    let counters = setup();
+    let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
+    drop(outer);
+    assert_counts(&counters, 0, 0, 1);
+    // The outer guard reports first, then the inner guard it drops.
+    let seen: Vec<_> = take_reports()
+        .iter()
+        .map(|r| (r.type_name, r.kind))
+        .collect();
+    let outer = std::any::type_name::<AsyncDropGuard<Probe>>();
+    let inner = std::any::type_name::<Probe>();
+    assert_eq!(
+        seen,
+        [
+            (outer, ReportKind::Forgotten),
+            (inner, ReportKind::Forgotten)
+        ]
+    );
 }
 
 #[test]
-fn site_is_where_the_guard_was_created() {
+fn site_is_where_the_guard_was_created_and_a_local_type_is_guarded() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
@@ -404,82 +350,14 @@ fn site_is_where_the_guard_was_created() {
         assert_eq!(site, None);
     }
     block_on(guard.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
+    counts_quietly(&counters, 1, 1, 1);
 
-#[test]
-fn nested_guard_cleans_up_once() {
-    let counters = setup();
-    let inner = Probe::new(&counters).id(4).yields(2).guard();
-    let outer: AsyncDropGuard<AsyncDropGuard<Probe>> = AsyncDropGuard::new(inner);
-    // Deref goes through both layers.
-    assert_eq!(outer.id, 4);
-    assert_eq!(block_on(outer.async_drop()), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn nested_guard_returns_the_inner_error() {
-    let counters = setup();
-    let inner = Probe::new(&counters)
-        .id(4)
-        .behaviour(Behaviour::Fail(2))
-        .guard();
-    let outer = AsyncDropGuard::new(inner);
-    assert_eq!(
-        block_on(outer.async_drop()),
-        Err(ProbeError { id: 4, code: 2 })
-    );
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(take_reports(), []);
-}
-
-#[test]
-fn nested_guard_forgotten_drops_once_and_each_layer_reports() {
-    let counters = setup();
-    let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
-    drop(outer);
-    assert_counts(&counters, 0, 0, 1);
-    let reports = take_reports();
-    // The outer guard reports first, then the inner guard it drops.
-    let seen: Vec<_> = reports.iter().map(|r| (r.kind, r.type_name)).collect();
-    assert_eq!(
-        seen,
-        [
-            (
-                ReportKind::Forgotten,
-                std::any::type_name::<AsyncDropGuard<Probe>>()
-            ),
-            (ReportKind::Forgotten, std::any::type_name::<Probe>()),
-        ]
-    );
-}
-
-#[test]
-fn guard_of_a_local_async_drop_type() {
     use std::cell::Cell;
     use std::rc::Rc;
 
-    struct Local {
-        closed: Rc<Cell<u32>>,
-    }
-    impl asyncdrop::LocalAsyncDrop for Local {
-        type Error = core::convert::Infallible;
-        async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
-            common::yield_now().await;
-            self.closed.set(self.closed.get() + 1);
-            Ok(())
-        }
-    }
-
     record_reports();
     let closed = Rc::new(Cell::new(0));
-    let guard = AsyncDropGuard::new(Local {
-        closed: closed.clone(),
-    });
-    block_on(guard.async_drop()).unwrap();
+    block_on(common::harness::Local::guard(&closed).async_drop()).unwrap();
     assert_eq!(closed.get(), 1);
     assert_eq!(Rc::strong_count(&closed), 1, "the value was dropped");
     assert_eq!(take_reports(), []);

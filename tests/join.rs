@@ -10,94 +10,13 @@ use std::future::Future;
 use std::task::Poll;
 
 use asyncdrop::{
-    all_or_cleanup, async_drop_all, AcquireError, AcquireOutcome, ArrayError, AsyncDrop,
-    AsyncDropGuard, ReportKind, TupleError,
+    all_or_cleanup, async_drop_all, AcquireError, AcquireOutcome, ArrayError, AsyncDropGuard,
+    ReportKind, TupleError,
 };
-use common::{
-    poll_once, record_reports, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
-};
+use common::harness::{fail, CodeError, Refused};
+use common::reports::{assert_cleaned, cleaned_quietly, report_kinds};
+use common::{poll_once, record_reports, setup, take_reports, Behaviour, Probe, ProbeError};
 use futures_executor::block_on;
-
-/// A resource type whose cleanup error is a plain code.
-#[derive(Debug)]
-struct Coded(Probe);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct CodeError(u32);
-
-impl std::fmt::Display for CodeError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "code {}", self.0)
-    }
-}
-
-impl Error for CodeError {}
-
-impl AsyncDrop for Coded {
-    type Error = CodeError;
-
-    async fn async_drop_impl(self) -> Result<(), CodeError> {
-        AsyncDrop::async_drop_impl(self.0)
-            .await
-            .map_err(|e| CodeError(e.code))
-    }
-}
-
-/// A resource type whose cleanup error is a `String`.
-#[derive(Debug)]
-struct Named(Probe);
-
-impl AsyncDrop for Named {
-    type Error = String;
-
-    async fn async_drop_impl(self) -> Result<(), String> {
-        AsyncDrop::async_drop_impl(self.0)
-            .await
-            .map_err(|e| format!("named {} failed", e.id))
-    }
-}
-
-/// A resource type whose cleanup cannot fail.
-#[derive(Debug)]
-struct Quiet(Probe);
-
-impl AsyncDrop for Quiet {
-    type Error = Infallible;
-
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
-        if let Err(e) = AsyncDrop::async_drop_impl(self.0).await {
-            panic!("a quiet probe must be configured to succeed, got {e}");
-        }
-        Ok(())
-    }
-}
-
-/// An acquisition error that implements `Error`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Refused(&'static str);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "refused: {}", self.0)
-    }
-}
-
-impl Error for Refused {}
-
-fn fail(id: u32, code: u32) -> ProbeError {
-    ProbeError { id, code }
-}
-
-/// Asserts that `n` probes counted in `c` were each cleaned up (started and
-/// finished) and dropped exactly once.
-#[track_caller]
-fn assert_cleaned(c: &Counters, n: usize) {
-    assert_eq!(
-        (c.started(), c.finished(), c.drops()),
-        (n, n, n),
-        "(started, finished, drops)"
-    );
-}
 
 /// Polls `fut` to completion with a no-op waker and returns the output and how many
 /// polls it took.
@@ -118,10 +37,34 @@ fn run_counting<F: Future>(fut: F) -> (F::Output, usize) {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn tuple_of_one_cleans_up_and_keeps_its_error() {
+fn same_type_tuples_first_and_iter() {
+    let c = setup();
+    let set = (
+        Probe::new(&c).id(1).guard(),
+        Probe::new(&c).id(2).fail(2).guard(),
+        Probe::new(&c).id(3).fail(3).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(*err.first(), fail(2, 2));
+    assert_eq!(
+        err.iter().copied().collect::<Vec<_>>(),
+        [fail(2, 2), fail(3, 3)]
+    );
+    assert_eq!(err.count(), 2);
+    assert_cleaned(&c, 3);
+
+    // The first error is by position, not by which cleanup finished first.
+    let set = (
+        Probe::new(&c).id(4).yields(3).fail(4).guard(),
+        Probe::new(&c).id(5).fail(5).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    assert_eq!(*err.first(), fail(4, 4));
+    cleaned_quietly(&c, 5);
+
     let c = setup();
     block_on(async_drop_all((AsyncDropGuard::new(Probe::new(&c).id(1)),))).unwrap();
-    let failing = AsyncDropGuard::new(Coded(Probe::new(&c).id(2).behaviour(Behaviour::Fail(7))));
+    let failing = Probe::new(&c).id(2).fail(7).coded();
     let err: TupleError<(Option<CodeError>,)> = block_on(async_drop_all((failing,))).unwrap_err();
     assert_eq!((err.count(), *err.first()), (1, CodeError(7)));
     assert_eq!(err.to_string(), "1 of 1 cleanups failed; [0]: code 7");
@@ -137,31 +80,32 @@ fn tuple_of_one_cleans_up_and_keeps_its_error() {
         unreachable!()
     };
     assert_eq!(*err.first_error(), Refused("full"));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 3);
 }
 
 #[test]
-fn tuple_of_two_types_all_succeed() {
+fn tuples_and_arrays_all_succeed() {
     let c = setup();
-    let set = (
-        Probe::new(&c).guard(),
-        AsyncDropGuard::new(Coded(Probe::new(&c))),
-    );
+    let pair = (Probe::new(&c).guard(), Probe::new(&c).coded());
     // The error type of a pair names each element's error type.
     type PairError = TupleError<(Option<ProbeError>, Option<CodeError>)>;
-    let result: Result<(), PairError> = block_on(async_drop_all(set));
+    let result: Result<(), PairError> = block_on(async_drop_all(pair));
     assert_eq!(result, Ok(()));
     assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
+    let g = || Probe::new(&c).guard();
+    assert!(block_on(async_drop_all((g(), g(), g(), g(), g(), g(), g(), g()))).is_ok());
+    assert_cleaned(&c, 10);
+    let guards: [AsyncDropGuard<Probe>; 4] = std::array::from_fn(|_| g());
+    assert_eq!(block_on(async_drop_all(guards)), Ok(()));
+    cleaned_quietly(&c, 14);
 }
 
 #[test]
-fn tuple_of_two_types_both_fail_and_both_errors_come_back() {
+fn tuples_of_different_types_return_every_error() {
     let c = setup();
     let set = (
-        Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)).guard(),
-        AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(20)))),
+        Probe::new(&c).id(1).fail(10).guard(),
+        Probe::new(&c).fail(20).coded(),
     );
     let err = block_on(async_drop_all(set)).unwrap_err();
     assert_eq!(err.count(), 2);
@@ -171,17 +115,13 @@ fn tuple_of_two_types_both_fail_and_both_errors_come_back() {
         "2 of 2 cleanups failed; [0]: probe 1 failed with 10; [1]: code 20"
     );
     assert_eq!(err.into_inner(), (Some(fail(1, 10)), Some(CodeError(20))));
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-#[test]
-fn tuple_of_three_some_fail_every_cleanup_runs_once() {
     let c = setup();
     let set = (
-        AsyncDropGuard::new(Named(Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)))),
-        AsyncDropGuard::new(Coded(Probe::new(&c))),
-        Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)).guard(),
+        Probe::new(&c).id(1).fail(1).named(),
+        Probe::new(&c).coded(),
+        Probe::new(&c).id(3).fail(3).guard(),
     );
     let err = block_on(async_drop_all(set)).unwrap_err();
     assert_eq!(err.count(), 2);
@@ -193,8 +133,21 @@ fn tuple_of_three_some_fail_every_cleanup_runs_once() {
         err.into_inner(),
         (Some("named 1 failed".to_owned()), None, Some(fail(3, 3)))
     );
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 3);
+
+    let c = setup();
+    let set = (
+        Probe::new(&c).guard(),
+        Probe::new(&c).fail(7).coded(),
+        Probe::new(&c).id(3).fail(3).guard(),
+    );
+    let err = block_on(async_drop_all(set)).unwrap_err();
+    let source = err.source().expect("a source");
+    assert_eq!(source.downcast_ref::<CodeError>(), Some(&CodeError(7)));
+    // Usable as a boxed error.
+    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
+    assert!(boxed.to_string().starts_with("2 of 3 cleanups failed"));
+    cleaned_quietly(&c, 3);
 }
 
 #[test]
@@ -203,12 +156,12 @@ fn tuple_of_eight_mixed_types_every_cleanup_once_every_error_returned() {
     let p = |id: u32, b: Behaviour| Probe::new(&c).id(id).yields(2).behaviour(b);
     let set = (
         p(0, Behaviour::Succeed).guard(),
-        AsyncDropGuard::new(Coded(p(1, Behaviour::Fail(11)))),
-        AsyncDropGuard::new(Named(p(2, Behaviour::Succeed))),
-        AsyncDropGuard::new(Quiet(p(3, Behaviour::Succeed))),
+        p(1, Behaviour::Fail(11)).coded(),
+        p(2, Behaviour::Succeed).named(),
+        p(3, Behaviour::Succeed).quiet(),
         p(4, Behaviour::Fail(44)).guard(),
-        AsyncDropGuard::new(Coded(p(5, Behaviour::Succeed))),
-        AsyncDropGuard::new(Named(p(6, Behaviour::Fail(66)))),
+        p(5, Behaviour::Succeed).coded(),
+        p(6, Behaviour::Fail(66)).named(),
         p(7, Behaviour::Succeed).guard(),
     );
     let mut fut = Box::pin(async_drop_all(set));
@@ -236,76 +189,15 @@ fn tuple_of_eight_mixed_types_every_cleanup_once_every_error_returned() {
     assert_eq!(e5, None);
     assert_eq!(e6.as_deref(), Some("named 6 failed"));
     assert_eq!(e7, None);
-    assert_cleaned(&c, 8);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 8);
 }
 
 #[test]
-fn tuple_of_eight_all_succeed() {
-    let c = setup();
-    let g = || Probe::new(&c).guard();
-    let set = (g(), g(), g(), g(), g(), g(), g(), g());
-    assert!(block_on(async_drop_all(set)).is_ok());
-    assert_cleaned(&c, 8);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn same_type_tuple_first_and_iter() {
-    let c = setup();
-    let set = (
-        Probe::new(&c).id(1).guard(),
-        Probe::new(&c).id(2).behaviour(Behaviour::Fail(2)).guard(),
-        Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)).guard(),
-    );
-    let err = block_on(async_drop_all(set)).unwrap_err();
-    assert_eq!(*err.first(), fail(2, 2));
-    assert_eq!(
-        err.iter().copied().collect::<Vec<_>>(),
-        [fail(2, 2), fail(3, 3)]
-    );
-    assert_eq!(err.count(), 2);
-    assert_cleaned(&c, 3);
-
-    // The first error is by position, not by which cleanup finished first.
-    let set = (
-        Probe::new(&c)
-            .id(4)
-            .yields(3)
-            .behaviour(Behaviour::Fail(4))
-            .guard(),
-        Probe::new(&c).id(5).behaviour(Behaviour::Fail(5)).guard(),
-    );
-    let err = block_on(async_drop_all(set)).unwrap_err();
-    assert_eq!(*err.first(), fail(4, 4));
-    assert_cleaned(&c, 5);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn tuple_error_source_is_the_first_error() {
-    let c = setup();
-    let set = (
-        Probe::new(&c).guard(),
-        AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(7)))),
-        Probe::new(&c).id(3).behaviour(Behaviour::Fail(3)).guard(),
-    );
-    let err = block_on(async_drop_all(set)).unwrap_err();
-    let source = err.source().expect("a source");
-    assert_eq!(source.downcast_ref::<CodeError>(), Some(&CodeError(7)));
-    // Usable as a boxed error.
-    let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
-    assert!(boxed.to_string().starts_with("2 of 3 cleanups failed"));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn tuple_cleanups_run_concurrently() {
+fn cleanups_run_concurrently_and_an_early_failure_stops_none() {
     let c = setup();
     let set = (
         Probe::new(&c).yields(3).guard(),
-        AsyncDropGuard::new(Coded(Probe::new(&c).yields(3))),
+        Probe::new(&c).yields(3).coded(),
         Probe::new(&c).yields(3).guard(),
     );
     let mut fut = Box::pin(async_drop_all(set));
@@ -317,15 +209,11 @@ fn tuple_cleanups_run_concurrently() {
     assert_eq!(c.finished(), 0);
     // Sequential cleanup would need 10 polls; concurrent needs 4.
     assert!(poll_once(&mut fut).is_ready());
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 3);
 
-#[test]
-fn an_early_failure_does_not_stop_the_other_cleanups() {
     let c = setup();
     let set = (
-        Probe::new(&c).behaviour(Behaviour::Fail(1)).guard(),
+        Probe::new(&c).fail(1).guard(),
         Probe::new(&c).yields(2).guard(),
     );
     let mut fut = Box::pin(async_drop_all(set));
@@ -336,17 +224,27 @@ fn an_early_failure_does_not_stop_the_other_cleanups() {
         panic!("not done after the longest cleanup");
     };
     assert_eq!(result.unwrap_err().into_inner(), (Some(fail(0, 1)), None));
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 2);
+
+    let c = setup();
+    let guards: [AsyncDropGuard<Probe>; 4] =
+        std::array::from_fn(|i| Probe::new(&c).yields(i + 1).guard());
+    let mut fut = Box::pin(async_drop_all(guards));
+    assert_eq!(poll_once(&mut fut), Poll::Pending);
+    assert_eq!((c.started(), c.finished()), (4, 0));
+    // Completed after max(yields) + 1 = 5 polls, not sum(yields) + 4 = 14.
+    let (result, polls) = run_counting(fut);
+    assert_eq!((result, polls), (Ok(()), 4));
+    cleaned_quietly(&c, 4);
 }
 
 #[test]
-fn nested_tuple_with_an_array() {
+fn nested_tuples_and_arrays() {
     let c = setup();
     let set = (
         Probe::new(&c).id(1).guard(),
         [
-            Probe::new(&c).id(2).behaviour(Behaviour::Fail(2)).guard(),
+            Probe::new(&c).id(2).fail(2).guard(),
             Probe::new(&c).id(3).guard(),
         ],
     );
@@ -354,12 +252,21 @@ fn nested_tuple_with_an_array() {
     let (first, array) = err.into_inner();
     assert_eq!(first, None);
     assert_eq!(array.unwrap().into_array(), [Some(fail(2, 2)), None]);
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 3);
+
+    let c = setup();
+    let nested = [
+        [Probe::new(&c).guard(), Probe::new(&c).guard()],
+        [Probe::new(&c).id(7).fail(7).guard(), Probe::new(&c).guard()],
+    ];
+    let err = block_on(async_drop_all(nested)).unwrap_err();
+    assert_eq!(err.iter().map(|(i, _)| i).collect::<Vec<_>>(), [1]);
+    assert_eq!(*err.first().first(), fail(7, 7));
+    cleaned_quietly(&c, 4);
 }
 
 #[test]
-fn dropping_a_tuple_cleanup_midway_reports_each_cancellation() {
+fn dropping_a_group_cleanup_reports_each_unfinished_guard_cancelled() {
     let c = setup();
     let set = (
         Probe::new(&c).yields(2).guard(),
@@ -372,8 +279,25 @@ fn dropping_a_tuple_cleanup_midway_reports_each_cancellation() {
     drop(fut);
     // The finished one is not reported; the two unfinished ones are, once each.
     assert_eq!((c.finished(), c.drops()), (1, 3));
-    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Cancelled]);
+    assert_eq!(
+        report_kinds(),
+        [ReportKind::Cancelled, ReportKind::Cancelled]
+    );
+
+    let c = setup();
+
+    // A tuple and an array: every guard's cleanup exists from the start, so dropping
+    // the future unpolled reports each as cancelled, never as forgotten.
+    let tuple = async_drop_all((Probe::new(&c).guard(), Probe::new(&c).guard()));
+    drop(tuple);
+    let array = async_drop_all([Probe::new(&c).guard(), Probe::new(&c).guard()]);
+    drop(array);
+    // `all_or_cleanup` with a failure: only the acquired guard is reported.
+    let acquire = all_or_cleanup([Ok(Probe::new(&c).guard()), Err(Refused("x"))]);
+    drop(acquire);
+
+    assert_eq!((c.started(), c.drops()), (0, 5));
+    assert_eq!(report_kinds(), [ReportKind::Cancelled; 5]);
 }
 
 // ---------------------------------------------------------------------------------
@@ -381,22 +305,16 @@ fn dropping_a_tuple_cleanup_midway_reports_each_cancellation() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn empty_array_is_done_at_once() {
-    record_reports();
+fn arrays_of_zero_and_one() {
+    let c = setup();
     let empty: [AsyncDropGuard<Probe>; 0] = [];
     let mut fut = Box::pin(async_drop_all(empty));
     let out: Poll<Result<(), ArrayError<ProbeError, 0>>> = poll_once(&mut fut);
     assert_eq!(out, Poll::Ready(Ok(())));
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn array_of_one() {
-    let c = setup();
     assert_eq!(block_on(async_drop_all([Probe::new(&c).guard()])), Ok(()));
     assert_cleaned(&c, 1);
 
-    let one = [Probe::new(&c).id(9).behaviour(Behaviour::Fail(90)).guard()];
+    let one = [Probe::new(&c).id(9).fail(90).guard()];
     let err: ArrayError<ProbeError, 1> = block_on(async_drop_all(one)).unwrap_err();
     assert_eq!(*err.first(), fail(9, 90));
     assert_eq!(err.count(), 1);
@@ -407,7 +325,20 @@ fn array_of_one() {
     );
     assert_eq!(err.into_array(), [Some(fail(9, 90))]);
     assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
+
+    // `all_or_cleanup`.
+    let none: [Result<AsyncDropGuard<Probe>, Refused>; 0] = [];
+    let out: [AsyncDropGuard<Probe>; 0] = block_on(all_or_cleanup(none)).unwrap();
+    assert!(out.is_empty());
+    let one = [Err::<AsyncDropGuard<Probe>, _>(Refused("only"))];
+    let err = block_on(all_or_cleanup(one)).unwrap_err();
+    assert_eq!(err.as_inner(), &[AcquireOutcome::Failed(Refused("only"))]);
+    assert_eq!(err.cleanup_errors().count(), 0);
+    let one = [Ok::<_, Refused>(Probe::new(&c).guard())];
+    let [g] = block_on(all_or_cleanup(one)).unwrap();
+    assert_eq!(c.started(), 2);
+    block_on(g.async_drop()).unwrap();
+    cleaned_quietly(&c, 3);
 }
 
 #[test]
@@ -449,49 +380,7 @@ fn array_some_fail_every_cleanup_once_every_error_returned() {
             Some(fail(4, 4))
         ]
     );
-    assert_cleaned(&c, 5);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn array_all_succeed() {
-    let c = setup();
-    let guards: [AsyncDropGuard<Probe>; 4] = std::array::from_fn(|_| Probe::new(&c).guard());
-    assert_eq!(block_on(async_drop_all(guards)), Ok(()));
-    assert_cleaned(&c, 4);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn array_cleanups_run_concurrently() {
-    let c = setup();
-    let guards: [AsyncDropGuard<Probe>; 4] =
-        std::array::from_fn(|i| Probe::new(&c).yields(i + 1).guard());
-    let mut fut = Box::pin(async_drop_all(guards));
-    assert_eq!(poll_once(&mut fut), Poll::Pending);
-    assert_eq!((c.started(), c.finished()), (4, 0));
-    // Completed after max(yields) + 1 = 5 polls, not sum(yields) + 4 = 14.
-    let (result, polls) = run_counting(fut);
-    assert_eq!((result, polls), (Ok(()), 4));
-    assert_cleaned(&c, 4);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn array_of_arrays() {
-    let c = setup();
-    let nested = [
-        [Probe::new(&c).guard(), Probe::new(&c).guard()],
-        [
-            Probe::new(&c).id(7).behaviour(Behaviour::Fail(7)).guard(),
-            Probe::new(&c).guard(),
-        ],
-    ];
-    let err = block_on(async_drop_all(nested)).unwrap_err();
-    assert_eq!(err.iter().map(|(i, _)| i).collect::<Vec<_>>(), [1]);
-    assert_eq!(*err.first().first(), fail(7, 7));
-    assert_cleaned(&c, 4);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 5);
 }
 
 // ---------------------------------------------------------------------------------
@@ -499,11 +388,11 @@ fn array_of_arrays() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn all_or_cleanup_tuple_all_ok_returns_the_guards_untouched() {
+fn all_or_cleanup_all_ok_returns_the_guards_untouched() {
     let c = setup();
     let acquired = (
         Ok::<_, Refused>(Probe::new(&c).id(1).guard()),
-        Ok::<_, &str>(AsyncDropGuard::new(Coded(Probe::new(&c).id(2)))),
+        Ok::<_, &str>(Probe::new(&c).id(2).coded()),
     );
     let mut fut = Box::pin(all_or_cleanup(acquired));
     // No cleanup to wait for: ready on the first poll.
@@ -515,16 +404,27 @@ fn all_or_cleanup_tuple_all_ok_returns_the_guards_untouched() {
     drop(fut);
     block_on(async_drop_all((a, b))).unwrap();
     assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
+
+    let acquired: [Result<AsyncDropGuard<Probe>, Refused>; 3] =
+        std::array::from_fn(|i| Ok(Probe::new(&c).id(i as u32).guard()));
+    let mut fut = Box::pin(all_or_cleanup(acquired));
+    let Poll::Ready(Ok(guards)) = poll_once(&mut fut) else {
+        panic!("all acquisitions succeeded");
+    };
+    assert_eq!(guards.each_ref().map(|g| g.id), [0, 1, 2]);
+    assert_eq!((c.started(), c.drops()), (2, 2));
+    drop(fut);
+    block_on(async_drop_all(guards)).unwrap();
+    cleaned_quietly(&c, 5);
 }
 
 #[test]
-fn all_or_cleanup_tuple_some_err_cleans_up_the_acquired_ones() {
+fn all_or_cleanup_tuple_with_errors_cleans_up_the_acquired_ones() {
     let c = setup();
     let acquired = (
         Ok(Probe::new(&c).id(1).guard()),
         Err::<AsyncDropGuard<Probe>, _>(Refused("port 0")),
-        Ok(Probe::new(&c).id(3).behaviour(Behaviour::Fail(30)).guard()),
+        Ok(Probe::new(&c).id(3).fail(30).guard()),
         Err::<AsyncDropGuard<Probe>, _>(Refused("port 1")),
     );
     let err = block_on(all_or_cleanup(acquired)).unwrap_err();
@@ -546,19 +446,13 @@ fn all_or_cleanup_tuple_some_err_cleans_up_the_acquired_ones() {
         )
     );
     // The two acquired guards were cleaned up exactly once.
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-#[test]
-fn all_or_cleanup_tuple_of_different_types() {
     let c = setup();
     let acquired = (
         Err::<AsyncDropGuard<Probe>, _>(Refused("db")),
-        Ok::<_, Refused>(AsyncDropGuard::new(Coded(
-            Probe::new(&c).behaviour(Behaviour::Fail(5)),
-        ))),
-        Ok::<_, Refused>(AsyncDropGuard::new(Named(Probe::new(&c)))),
+        Ok::<_, Refused>(Probe::new(&c).fail(5).coded()),
+        Ok::<_, Refused>(Probe::new(&c).named()),
     );
     // Each position's outcome carries that guard's own cleanup error type.
     type Outcomes = (
@@ -571,12 +465,8 @@ fn all_or_cleanup_tuple_of_different_types() {
     assert_eq!(err.as_inner().1.cleanup_error(), Some(&CodeError(5)));
     assert_eq!(err.as_inner().1.error(), None);
     assert_eq!(err.as_inner().2, AcquireOutcome::CleanedUp);
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-#[test]
-fn all_or_cleanup_tuple_all_err_cleans_nothing() {
     record_reports();
     let acquired = (
         Err::<AsyncDropGuard<Probe>, _>(Refused("a")),
@@ -595,31 +485,14 @@ fn all_or_cleanup_tuple_all_err_cleans_nothing() {
 }
 
 #[test]
-fn all_or_cleanup_array_all_ok_returns_the_guards_untouched() {
-    let c = setup();
-    let acquired: [Result<AsyncDropGuard<Probe>, Refused>; 3] =
-        std::array::from_fn(|i| Ok(Probe::new(&c).id(i as u32).guard()));
-    let mut fut = Box::pin(all_or_cleanup(acquired));
-    let Poll::Ready(Ok(guards)) = poll_once(&mut fut) else {
-        panic!("all acquisitions succeeded");
-    };
-    assert_eq!(guards.each_ref().map(|g| g.id), [0, 1, 2]);
-    assert_eq!((c.started(), c.drops()), (0, 0));
-    drop(fut);
-    block_on(async_drop_all(guards)).unwrap();
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn all_or_cleanup_array_some_err() {
+fn all_or_cleanup_array_some_err_cleaned_up_concurrently() {
     let c = setup();
     let acquired = [
         Err(Refused("first")),
-        Ok(Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)).guard()),
+        Ok(Probe::new(&c).id(1).fail(10).guard()),
         Ok(Probe::new(&c).id(2).guard()),
         Err(Refused("second")),
-        Ok(Probe::new(&c).id(4).behaviour(Behaviour::Fail(40)).guard()),
+        Ok(Probe::new(&c).id(4).fail(40).guard()),
     ];
     let err = block_on(all_or_cleanup(acquired)).unwrap_err();
     assert_eq!(*err.first_error(), Refused("first"));
@@ -649,32 +522,8 @@ fn all_or_cleanup_array_some_err() {
             AcquireOutcome::CleanupFailed(fail(4, 40)),
         ]
     );
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 3);
 
-#[test]
-fn all_or_cleanup_array_of_zero_and_one() {
-    let c = setup();
-    let none: [Result<AsyncDropGuard<Probe>, Refused>; 0] = [];
-    let out: [AsyncDropGuard<Probe>; 0] = block_on(all_or_cleanup(none)).unwrap();
-    assert!(out.is_empty());
-
-    let one = [Err::<AsyncDropGuard<Probe>, _>(Refused("only"))];
-    let err = block_on(all_or_cleanup(one)).unwrap_err();
-    assert_eq!(err.as_inner(), &[AcquireOutcome::Failed(Refused("only"))]);
-    assert_eq!(err.cleanup_errors().count(), 0);
-
-    let one = [Ok::<_, Refused>(Probe::new(&c).guard())];
-    let [g] = block_on(all_or_cleanup(one)).unwrap();
-    assert_eq!(c.started(), 0);
-    block_on(g.async_drop()).unwrap();
-    assert_cleaned(&c, 1);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn all_or_cleanup_cleans_up_concurrently() {
     let c = setup();
     let acquired = [
         Ok(Probe::new(&c).yields(3).guard()),
@@ -700,8 +549,7 @@ fn all_or_cleanup_cleans_up_concurrently() {
     assert_eq!((c.started(), c.finished()), (5, 3));
     let (result, _) = run_counting(fut);
     assert_eq!(*result.unwrap_err().first_error(), Refused("y"));
-    assert_cleaned(&c, 5);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 5);
 }
 
 #[test]
@@ -725,23 +573,4 @@ fn acquire_outcome_accessors_and_display() {
         cleanup_failed.to_string(),
         "acquired, cleanup failed: code 2"
     );
-}
-
-#[test]
-fn dropping_an_unpolled_group_cleanup_reports_each_guard_cancelled() {
-    let c = setup();
-
-    // A tuple and an array: every guard's cleanup exists from the start, so dropping
-    // the future unpolled reports each as cancelled, never as forgotten.
-    let tuple = async_drop_all((Probe::new(&c).guard(), Probe::new(&c).guard()));
-    drop(tuple);
-    let array = async_drop_all([Probe::new(&c).guard(), Probe::new(&c).guard()]);
-    drop(array);
-    // `all_or_cleanup` with a failure: only the acquired guard is reported.
-    let acquire = all_or_cleanup([Ok(Probe::new(&c).guard()), Err(Refused("x"))]);
-    drop(acquire);
-
-    assert_eq!((c.started(), c.drops()), (0, 5));
-    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [ReportKind::Cancelled; 5]);
 }

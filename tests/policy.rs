@@ -4,12 +4,13 @@
 
 mod common;
 
-use std::any::{type_name, Any};
+use std::any::type_name;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 
 use asyncdrop::{set_policy, AsyncDropGuard, Policy, Report, ReportKind};
+use common::harness::message;
 use common::{assert_counts, poll_once, Counters, Probe};
 use futures_executor::block_on;
 
@@ -41,22 +42,11 @@ fn with_policy(policy: Policy) -> PolicyScope {
     scope
 }
 
-/// The message of a panic payload.
-fn message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else {
-        panic!("unexpected panic payload")
-    }
-}
-
 /// Runs `f`, which must panic, and returns the panic message.
 #[track_caller]
 fn panic_message(f: impl FnOnce()) -> String {
     let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
-    message(&*payload)
+    message(&*payload).to_owned()
 }
 
 /// `AsyncDropGuard<Probe>` as the reports spell it.
@@ -81,57 +71,44 @@ fn assert_forgotten_panics(guard: AsyncDropGuard<Probe>, line: u32) {
 }
 
 #[test]
-fn default_policy_panics_on_a_forgotten_guard() {
-    // Every test restores the default, so the policy in force here is the default.
-    let _scope = lock();
-    let counters = Counters::new();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters));
-    assert_forgotten_panics(guard, line);
-    // The policy panicked, yet the value was dropped, once, and not cleaned up.
-    assert_counts(&counters, 0, 0, 1);
-}
-
-#[test]
-fn panic_policy_panics_on_a_forgotten_guard() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters).id(3));
-    assert_forgotten_panics(guard, line);
-    assert_counts(&counters, 0, 0, 1);
-}
-
-#[test]
-fn panic_policy_panics_on_a_cleanup_cancelled_after_a_poll() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters).yields(2));
-    let text = panic_message(|| {
-        let mut fut = pin!(guard.async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-        // `fut` is dropped here, unfinished.
-    });
-    assert!(text.contains("cancelled"), "{text}");
-    assert!(text.contains(&probe_guard_name()), "{text}");
-    assert!(!text.contains("without cleanup"), "{text}");
-    if cfg!(debug_assertions) {
-        let at = format!("guard created at {}:{}:", file!(), line);
-        assert!(text.contains(&at), "{text}");
+fn default_and_panic_policies_panic_on_a_forgotten_guard() {
+    // Every test restores the default, so the policy in force first is the default.
+    for policy in [None, Some(Policy::Panic)] {
+        let _scope = policy.map_or_else(lock, with_policy);
+        let counters = Counters::new();
+        let line = line!() + 1;
+        let guard = AsyncDropGuard::new(Probe::new(&counters).id(3));
+        assert_forgotten_panics(guard, line);
+        // The policy panicked, yet the value was dropped, once, and not cleaned up.
+        assert_counts(&counters, 0, 0, 1);
     }
-    // Started, not finished, dropped once although the report panicked.
-    assert_counts(&counters, 1, 0, 1);
 }
 
 #[test]
-fn panic_policy_panics_on_a_cleanup_dropped_unpolled() {
+fn panic_policy_panics_on_a_cancelled_cleanup() {
     let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let fut = Probe::new(&counters).guard().async_drop();
-    let text = panic_message(move || drop(fut));
-    assert!(text.contains("cancelled"), "{text}");
-    assert_counts(&counters, 0, 0, 1);
+    // Dropped unpolled, or after a poll.
+    for polls in [0, 1] {
+        let counters = Counters::new();
+        let line = line!() + 1;
+        let guard = AsyncDropGuard::new(Probe::new(&counters).yields(2));
+        let text = panic_message(|| {
+            let mut fut = pin!(guard.async_drop());
+            for _ in 0..polls {
+                assert!(poll_once(&mut fut).is_pending());
+            }
+            // `fut` is dropped here, unfinished.
+        });
+        assert!(text.contains("cancelled"), "{text}");
+        assert!(text.contains(&probe_guard_name()), "{text}");
+        assert!(!text.contains("without cleanup"), "{text}");
+        if cfg!(debug_assertions) {
+            let at = format!("guard created at {}:{}:", file!(), line);
+            assert!(text.contains(&at), "{text}");
+        }
+        // Dropped once although the report panicked.
+        assert_counts(&counters, polls, 0, 1);
+    }
 }
 
 #[test]
@@ -146,34 +123,24 @@ fn panic_policy_is_silent_when_cleanup_completes() {
 }
 
 #[test]
-fn ignore_policy_does_not_panic() {
-    let _scope = with_policy(Policy::Ignore);
-    let counters = Counters::new();
-    drop(Probe::new(&counters).guard());
-    assert_counts(&counters, 0, 0, 1);
-
-    drop(Probe::new(&counters).guard().async_drop());
-    assert_counts(&counters, 0, 0, 2);
-
-    {
-        let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
-        assert!(poll_once(&mut fut).is_pending());
+fn ignore_and_stderr_policies_do_not_panic() {
+    #[cfg(feature = "std")]
+    let policies = [Policy::Ignore, Policy::Stderr];
+    #[cfg(not(feature = "std"))]
+    let policies = [Policy::Ignore];
+    for policy in policies {
+        let _scope = with_policy(policy);
+        let counters = Counters::new();
+        drop(Probe::new(&counters).guard());
+        assert_counts(&counters, 0, 0, 1);
+        drop(Probe::new(&counters).guard().async_drop());
+        assert_counts(&counters, 0, 0, 2);
+        {
+            let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
+            assert!(poll_once(&mut fut).is_pending());
+        }
+        assert_counts(&counters, 1, 0, 3);
     }
-    assert_counts(&counters, 1, 0, 3);
-}
-
-#[cfg(feature = "std")]
-#[test]
-fn stderr_policy_does_not_panic() {
-    let _scope = with_policy(Policy::Stderr);
-    let counters = Counters::new();
-    drop(Probe::new(&counters).guard());
-    assert_counts(&counters, 0, 0, 1);
-    {
-        let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-    }
-    assert_counts(&counters, 1, 0, 2);
 }
 
 #[test]
@@ -314,48 +281,31 @@ fn panicking_hook_propagates_and_the_value_is_still_dropped_once() {
 
 #[cfg(feature = "std")]
 #[test]
-fn panic_policy_does_not_panic_again_while_unwinding_a_forgotten_guard() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let probe = Probe::new(&counters);
-    let result = catch_unwind(AssertUnwindSafe(move || {
-        let _guard = probe.guard();
-        panic!("first");
-    }));
-    let payload = result.expect_err("the closure panicked");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
-    assert_counts(&counters, 0, 0, 1);
-}
-
-#[cfg(feature = "std")]
-#[test]
-fn panic_policy_does_not_panic_again_while_unwinding_a_cancelled_cleanup() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let guard = Probe::new(&counters).yields(2).guard();
-    let result = catch_unwind(AssertUnwindSafe(move || {
-        let mut fut = pin!(guard.async_drop());
-        assert!(poll_once(&mut fut).is_pending());
-        panic!("first");
-    }));
-    let payload = result.expect_err("the closure panicked");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
-    assert_counts(&counters, 1, 0, 1);
-}
-
-#[cfg(feature = "std")]
-#[test]
-fn panic_in_debug_policy_does_not_panic_again_while_unwinding() {
-    let _scope = with_policy(Policy::PanicInDebug);
-    let counters = Counters::new();
-    let probe = Probe::new(&counters);
-    let result = catch_unwind(AssertUnwindSafe(move || {
-        let _guard = probe.guard();
-        panic!("first");
-    }));
-    let payload = result.expect_err("the closure panicked");
-    assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
-    assert_counts(&counters, 0, 0, 1);
+fn panic_policies_do_not_panic_again_while_unwinding() {
+    for (policy, yields) in [
+        (Policy::Panic, None),
+        (Policy::Panic, Some(2)),
+        (Policy::PanicInDebug, None),
+    ] {
+        let _scope = with_policy(policy);
+        let counters = Counters::new();
+        let probe = Probe::new(&counters);
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            // A forgotten guard, or (`yields`) a cleanup cancelled after a poll.
+            let (mut _guard, mut _cleanup) = (None, None);
+            match yields {
+                None => _guard = Some(probe.guard()),
+                Some(n) => {
+                    let fut = _cleanup.insert(Box::pin(probe.yields(n).guard().async_drop()));
+                    assert!(poll_once(fut).is_pending());
+                }
+            }
+            panic!("first");
+        }));
+        let payload = result.expect_err("the closure panicked");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"first"));
+        assert_counts(&counters, usize::from(yields.is_some()), 0, 1);
+    }
 }
 
 #[cfg(feature = "std")]

@@ -6,8 +6,6 @@
 mod common;
 
 use std::future::Future;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +20,7 @@ use common::rt::{
     assert_read_back, bounded, eventually_async, pattern, task_cleanup_waits_for_the_task,
     temp_path, SetOnDrop, Waits,
 };
-use common::suite::{TestNet, TestRuntime};
+use common::suite::TestRuntime;
 
 /// async-std's global runtime; test bodies run in `async_std::task::block_on`.
 struct AsyncStdTest;
@@ -62,33 +60,7 @@ impl TestRuntime for AsyncStdTest {
     }
 }
 
-impl TestNet for AsyncStdTest {
-    type Listener = TcpListener;
-    type Stream = TcpStream;
-    async fn bind() -> io::Result<(TcpListener, SocketAddr)> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        Ok((listener, addr))
-    }
-    async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
-        Ok(listener.accept().await?.0)
-    }
-    async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-        TcpStream::connect(addr).await
-    }
-    fn write_all<'a>(
-        stream: &'a mut TcpStream,
-        data: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        stream.write_all(data)
-    }
-    fn read<'a>(
-        stream: &'a mut TcpStream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        stream.read(buf)
-    }
-}
+common::rt::test_net!([] AsyncStdTest: TcpListener, TcpStream);
 
 common::suite::adapter_suite!(global: AsyncStdTest);
 common::suite::net_suite!(global_net: AsyncStdTest);
@@ -104,7 +76,7 @@ fn run<F: Future>(body: F) -> F::Output {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn a_guarded_file_is_written_out_and_synced() {
+fn guarded_files_and_buf_writers_write_out_everything() {
     let path = temp_path("async-std", "file");
     let data = pattern(300_000);
     run(async {
@@ -115,10 +87,7 @@ fn a_guarded_file_is_written_out_and_synced() {
         file.async_drop().await.unwrap();
     });
     assert_read_back(&path, &data);
-}
 
-#[test]
-fn a_guarded_buf_writer_writes_out_its_buffer() {
     let path = temp_path("async-std", "bufwriter");
     let data = pattern(50_000);
     run(async {
@@ -133,7 +102,7 @@ fn a_guarded_buf_writer_writes_out_its_buffer() {
 }
 
 #[test]
-fn a_guarded_join_handle_returns_after_the_task_is_gone() {
+fn a_guarded_join_handle_waits_for_the_task_and_reports_its_panic() {
     run(async {
         // A task parked in a timer, and one busy on a thread when cancelled.
         for busy in [false, true] {
@@ -156,10 +125,7 @@ fn a_guarded_join_handle_returns_after_the_task_is_gone() {
         })
         .await;
     });
-}
 
-#[test]
-fn a_guarded_join_handle_reports_a_panic_of_the_task() {
     // Whether the panic is still there to report depends on the task having
     // finished before the cancellation (a task cancelled while it unwinds has no
     // output): try a few times.

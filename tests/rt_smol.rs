@@ -363,7 +363,7 @@ fn block_on_in_a_local_executor_task_never_hangs() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn a_guarded_file_is_flushed_and_synced() {
+fn guarded_files_and_buf_writers_write_out_everything() {
     let path = temp_path("smol", "file");
     let data = pattern(300_000);
     smol::block_on(bounded::<Global, _>(async {
@@ -375,10 +375,7 @@ fn a_guarded_file_is_flushed_and_synced() {
         file.async_drop().await.unwrap();
     }));
     assert_read_back(&path, &data);
-}
 
-#[test]
-fn a_guarded_buf_writer_writes_out_its_buffer() {
     let path = temp_path("smol", "bufwriter");
     let data = pattern(50_000);
     smol::block_on(bounded::<Global, _>(async {
@@ -392,36 +389,21 @@ fn a_guarded_buf_writer_writes_out_its_buffer() {
     assert_read_back(&path, &data);
 }
 
+/// On the global executor, on an executor run by a thread pool, and on a local one.
 #[test]
-fn a_guarded_task_returns_after_the_task_is_gone_global_executor() {
-    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
-        Global,
-        _,
-    >(false, smol::spawn)));
-}
-
-#[test]
-fn a_guarded_task_returns_after_the_task_is_gone_thread_pool() {
+fn a_guarded_task_returns_after_the_task_is_gone() {
+    fn waits<T: asyncdrop::AsyncDrop<Error: std::fmt::Debug>>(
+        spawn: impl FnOnce(common::rt::Body) -> T,
+    ) -> impl Future<Output = ()> {
+        bounded::<Global, _>(task_cleanup_waits_for_the_task::<Global, _>(false, spawn))
+    }
+    smol::block_on(waits(smol::spawn));
     let pool = Pool::new(2);
     let executor = pool.executor.clone();
-    smol::block_on(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
-        Global,
-        _,
-    >(false, move |f| {
-        executor.spawn(f)
-    })));
-}
-
-#[test]
-fn a_guarded_task_returns_after_the_task_is_gone_local_executor() {
+    smol::block_on(waits(move |f| executor.spawn(f)));
     let local = std::rc::Rc::new(LocalExecutor::new());
     let l = local.clone();
-    smol::block_on(
-        local.run(bounded::<Global, _>(task_cleanup_waits_for_the_task::<
-            Global,
-            _,
-        >(false, move |f| l.spawn(f)))),
-    );
+    smol::block_on(local.run(waits(move |f| l.spawn(f))));
 }
 
 #[test]

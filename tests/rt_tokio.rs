@@ -78,42 +78,12 @@ impl<const MULTI: bool> TestRuntime for Tokio<MULTI> {
 /// tokio's TCP, for the end-to-end tests (`TcpStream`'s cleanup needs `tokio-net`).
 #[cfg(feature = "tokio-net")]
 mod net {
-    use std::io;
-    use std::net::SocketAddr;
-
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
-    use crate::common::suite::TestNet;
 
-    impl<const MULTI: bool> TestNet for Tokio<MULTI> {
-        type Listener = TcpListener;
-        type Stream = TcpStream;
-        async fn bind() -> io::Result<(TcpListener, SocketAddr)> {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            let addr = listener.local_addr()?;
-            Ok((listener, addr))
-        }
-        async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
-            Ok(listener.accept().await?.0)
-        }
-        fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<TcpStream>> + Send {
-            TcpStream::connect(addr)
-        }
-        fn write_all<'a>(
-            stream: &'a mut TcpStream,
-            data: &'a [u8],
-        ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-            stream.write_all(data)
-        }
-        fn read<'a>(
-            stream: &'a mut TcpStream,
-            buf: &'a mut [u8],
-        ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-            stream.read(buf)
-        }
-    }
+    common::rt::test_net!([const MULTI: bool] Tokio<MULTI>: TcpListener, TcpStream);
 
     common::suite::net_suite!(current_thread_net: CurrentThread);
     common::suite::net_suite!(multi_thread_net: MultiThread);
@@ -152,10 +122,7 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_current_thread() {
     install();
     type R = Res<CurrentThread, 101>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = CurrentThread::new().0;
     // One cleanup that started and waits forever, one that never got to run.
     let started = spawn_async_drop_on(rt.handle(), R::guard(&counts, How::Pending));
     rt.block_on(tokio::task::yield_now()); // runs it up to its `pending()`
@@ -181,11 +148,7 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_multi_thread() {
     install();
     type R = Res<CurrentThread, 102>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = MultiThread::new().0;
     let handles: Vec<_> = (0..4)
         .map(|_| spawn_async_drop_on(rt.handle(), R::guard(&counts, How::Pending)))
         .collect();
@@ -206,10 +169,7 @@ fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
     install();
     type R = Res<CurrentThread, 104>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = CurrentThread::new().0;
     let (reaper, worker) = Reaper::spawn_on(rt.handle(), 2);
     rt.block_on(async {
         for _ in 0..4 {
@@ -242,10 +202,7 @@ fn spawn_on_drop_dropped_by_a_shutting_down_runtime_reports_cancelled() {
     install();
     type R = Res<CurrentThread, 103>;
     let counts = Counters::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = CurrentThread::new().0;
     // A task that owns a `SpawnOnDrop` and never finishes (a request handler).
     let c = counts.clone();
     let owner = rt.spawn(async move {
@@ -372,14 +329,14 @@ async fn a_guarded_buf_writer_writes_out_its_buffer() {
     assert_read_back(&path, &data);
 }
 
-#[tokio::test]
-async fn a_guarded_join_handle_returns_after_the_task_is_gone_current_thread() {
-    task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guarded_join_handle_returns_after_the_task_is_gone_multi_thread() {
-    task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
+#[test]
+fn a_guarded_join_handle_returns_after_the_task_is_gone() {
+    for rt in [CurrentThread::new().0, MultiThread::new().0] {
+        rt.block_on(task_cleanup_waits_for_the_task::<CurrentThread, _>(
+            false,
+            tokio::spawn,
+        ));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

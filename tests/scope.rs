@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use asyncdrop::{with_async_drop, AsyncDrop, AsyncDropGuard, ReportKind};
+use common::harness::CodeError;
+use common::reports::{assert_cleaned, cleaned_quietly, report_kinds};
 use common::{
     poll_once, record_reports, setup, take_reports, yield_now, Behaviour, Counters, Probe,
     ProbeError,
@@ -78,38 +80,6 @@ impl AsyncDrop for Logged {
     }
 }
 
-/// A second resource type with its own cleanup error type.
-#[derive(Debug)]
-struct Coded(Probe);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct CodeError(u32);
-
-impl AsyncDrop for Coded {
-    type Error = CodeError;
-
-    async fn async_drop_impl(self) -> Result<(), CodeError> {
-        AsyncDrop::async_drop_impl(self.0)
-            .await
-            .map_err(|e| CodeError(e.code))
-    }
-}
-
-/// A resource whose cleanup cannot fail.
-#[derive(Debug)]
-struct Quiet(Probe);
-
-impl AsyncDrop for Quiet {
-    type Error = Infallible;
-
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
-        if let Err(e) = AsyncDrop::async_drop_impl(self.0).await {
-            panic!("a quiet probe must be configured to succeed, got {e}");
-        }
-        Ok(())
-    }
-}
-
 /// The error type of the blocks below; cleanup errors convert into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AppError {
@@ -138,17 +108,6 @@ fn fails(flag: bool) -> Result<u32, AppError> {
     }
 }
 
-/// Asserts that `n` probes counted in `c` were each cleaned up (started and
-/// finished) and dropped exactly once.
-#[track_caller]
-fn assert_cleaned(c: &Counters, n: usize) {
-    assert_eq!(
-        (c.started(), c.finished(), c.drops()),
-        (n, n, n),
-        "(started, finished, drops)"
-    );
-}
-
 #[test]
 fn normal_end_cleans_up_and_yields_the_value() {
     let c = setup();
@@ -162,17 +121,16 @@ fn normal_end_cleans_up_and_yields_the_value() {
         })
     });
     assert_eq!(result, Ok(7));
-    assert_cleaned(&c, 1);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 1);
 }
 
 #[test]
-fn question_mark_block_error_wins_and_guard_is_cleaned_up() {
+fn question_mark_leaves_the_block_and_converts_with_from() {
     let c = setup();
     let mut reached_after = false;
     let result: Result<u32, AppError> = block_on(async {
         // The cleanup fails too: the block's error still has priority.
-        let g = Probe::new(&c).id(3).behaviour(Behaviour::Fail(30)).guard();
+        let g = Probe::new(&c).id(3).fail(30).guard();
         with_async_drop!(g => {
             let n = fails(true)?;
             reached_after = true;
@@ -181,12 +139,8 @@ fn question_mark_block_error_wins_and_guard_is_cleaned_up() {
     });
     assert_eq!(result, Err(AppError::Block("query failed")));
     assert!(!reached_after, "code after `?` ran");
-    assert_cleaned(&c, 1);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 1);
 
-#[test]
-fn question_mark_converts_with_from() {
     let c = setup();
     let result: Result<(), AppError> = block_on(async {
         let g = Probe::new(&c).guard();
@@ -197,8 +151,7 @@ fn question_mark_converts_with_from() {
         })
     });
     assert_eq!(result, Err(AppError::Probe(ProbeError { id: 8, code: 80 })));
-    assert_cleaned(&c, 1);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 1);
 }
 
 #[test]
@@ -222,12 +175,8 @@ fn return_leaves_the_block_not_the_function() {
     assert_eq!(block_on(run(&c, true)), (Ok(101), false));
     assert_cleaned(&c, 1);
     assert_eq!(block_on(run(&c, false)), (Ok(102), true));
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-#[test]
-fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let g = Probe::new(&c).guard();
@@ -240,12 +189,11 @@ fn return_of_an_error_is_the_result_and_guard_is_cleaned_up() {
         })
     });
     assert_eq!(result, Err(AppError::Block("early")));
-    assert_cleaned(&c, 1);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 1);
 }
 
 #[test]
-fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
+fn sequential_forms_clean_up_last_listed_first_one_after_the_other() {
     let c = setup();
     let log = new_log();
     let result: Result<(), AppError> = block_on(async {
@@ -258,12 +206,8 @@ fn sequential_guards_are_cleaned_up_last_listed_first_one_after_the_other() {
     assert_eq!(result, Ok(()));
     // Sequential, not interleaved, even though every cleanup suspends twice.
     assert_eq!(events(&log), one_by_one_last_first(&[1, 2, 3]));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 3);
 
-#[test]
-fn sequential_all_form_cleans_up_last_listed_first() {
     let c = setup();
     let log = new_log();
     block_on(async {
@@ -273,17 +217,13 @@ fn sequential_all_form_cleans_up_last_listed_first() {
         assert_eq!((v, ra, rb), (5, Ok(()), Ok(())));
     });
     assert_eq!(events(&log), one_by_one_last_first(&[1, 2]));
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-#[test]
-fn sequential_infallible_form_cleans_up_last_listed_first() {
     record_reports();
     // One counter set per guard, so each poll shows which cleanup is running.
     let (ca, cb) = (Counters::new(), Counters::new());
-    let a = AsyncDropGuard::new(Quiet(Probe::new(&ca).yields(1)));
-    let b = AsyncDropGuard::new(Quiet(Probe::new(&cb).yields(1)));
+    let a = Probe::new(&ca).yields(1).quiet();
+    let b = Probe::new(&cb).yields(1).quiet();
     let mut fut = Box::pin(async move { with_async_drop!(sequential infallible a, b => { 9u8 }) });
 
     // Poll 1: the block ends, `b` (last listed) starts and suspends.
@@ -295,15 +235,14 @@ fn sequential_infallible_form_cleans_up_last_listed_first() {
     // Poll 3: `a` finishes.
     assert_eq!(poll_once(&mut fut), Poll::Ready(9));
     assert_cleaned(&ca, 1);
-    assert_cleaned(&cb, 1);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&cb, 1);
 }
 
 #[test]
-fn cleanup_error_is_the_result_converted_with_from() {
+fn cleanup_error_is_the_result_and_the_block_error_has_priority() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
-        let g = Probe::new(&c).id(4).behaviour(Behaviour::Fail(40)).guard();
+        let g = Probe::new(&c).id(4).fail(40).guard();
         with_async_drop!(g => { Ok(1) })
     });
     assert_eq!(result, Err(AppError::Probe(ProbeError { id: 4, code: 40 })));
@@ -312,50 +251,41 @@ fn cleanup_error_is_the_result_converted_with_from() {
     // Guards of different types, each error converted with its own `From`.
     let result: Result<u32, AppError> = block_on(async {
         let p = Probe::new(&c).id(5).guard();
-        let k = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(50))));
+        let k = Probe::new(&c).fail(50).coded();
         with_async_drop!(p, k => { Ok(1) })
     });
     assert_eq!(result, Err(AppError::Code(CodeError(50))));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 3);
 
-#[test]
-fn block_error_has_priority_over_every_cleanup_error() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
-        let p = Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)).guard();
-        let k = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(2))));
+        let p = Probe::new(&c).id(1).fail(1).guard();
+        let k = Probe::new(&c).fail(2).coded();
         with_async_drop!(p, k => { Err(AppError::Block("block")) })
     });
     assert_eq!(result, Err(AppError::Block("block")));
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 2);
 }
 
 #[test]
-fn sequential_first_cleanup_error_in_listing_order_wins() {
+fn sequential_first_error_in_listing_order_wins_and_every_guard_is_cleaned_up() {
     let c = setup();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
-        let a = Logged::guard(Probe::new(&c).id(1).behaviour(Behaviour::Fail(10)), &log);
-        let b = Logged::guard(Probe::new(&c).id(2).behaviour(Behaviour::Fail(20)), &log);
+        let a = Logged::guard(Probe::new(&c).id(1).fail(10), &log);
+        let b = Logged::guard(Probe::new(&c).id(2).fail(20), &log);
         with_async_drop!(sequential a, b => { Ok(0) })
     });
     // `b` was cleaned up (and failed) first, but `a` is listed first.
     assert_eq!(events(&log)[0], Event::Start(2));
     assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-#[test]
-fn sequential_every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
     let c = setup();
     let log = new_log();
     let result: Result<u32, AppError> = block_on(async {
         let [a, b, d] = logged(&c, &log, |id, probe| match id {
-            3 => probe.behaviour(Behaviour::Fail(3)),
+            3 => probe.fail(3),
             _ => probe,
         });
         with_async_drop!(sequential a, b, d => { Ok(0) })
@@ -363,16 +293,15 @@ fn sequential_every_guard_is_cleaned_up_after_an_earlier_cleanup_fails() {
     // `d` failed first; `b` and `a` were still cleaned up afterwards.
     assert_eq!(result, Err(AppError::Probe(ProbeError { id: 3, code: 3 })));
     assert_eq!(events(&log), one_by_one_last_first(&[1, 2, 3]));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 3);
 }
 
 #[test]
 fn infallible_form_takes_a_block_of_any_type() {
     let c = setup();
     let value: (String, usize) = block_on(async {
-        let a = AsyncDropGuard::new(Quiet(Probe::new(&c).id(1).yields(1)));
-        let b = AsyncDropGuard::new(Quiet(Probe::new(&c).id(2)));
+        let a = Probe::new(&c).id(1).yields(1).quiet();
+        let b = Probe::new(&c).id(2).quiet();
         with_async_drop!(infallible a, b => {
             yield_now().await;
             (format!("{}+{}", a.0.id, b.0.id), c.started())
@@ -384,21 +313,20 @@ fn infallible_form_takes_a_block_of_any_type() {
 
     // A single guard, and a block returning a `Result` that is passed through as is.
     let r: Result<u8, &str> = block_on(async {
-        let q = AsyncDropGuard::new(Quiet(Probe::new(&c)));
+        let q = Probe::new(&c).quiet();
         with_async_drop!(infallible q => { Err("kept") })
     });
     assert_eq!(r, Err("kept"));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 3);
 }
 
 #[test]
 fn all_form_returns_the_value_and_every_cleanup_result() {
     let c = setup();
     let (value, (ra, rb, rq)) = block_on(async {
-        let a = Probe::new(&c).id(1).behaviour(Behaviour::Fail(11)).guard();
-        let b = AsyncDropGuard::new(Coded(Probe::new(&c).behaviour(Behaviour::Fail(22))));
-        let q = AsyncDropGuard::new(Quiet(Probe::new(&c)));
+        let a = Probe::new(&c).id(1).fail(11).guard();
+        let b = Probe::new(&c).fail(22).coded();
+        let q = Probe::new(&c).quiet();
         with_async_drop!(all a, b, q => { vec![a.id] })
     });
     assert_eq!(value, [1]);
@@ -406,15 +334,11 @@ fn all_form_returns_the_value_and_every_cleanup_result() {
     assert_eq!(rb, Err(CodeError(22)));
     let rq: Result<(), Infallible> = rq;
     assert!(rq.is_ok());
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 3);
 
-#[test]
-fn all_form_keeps_the_block_result_apart_and_supports_question_mark() {
     let c = setup();
     let (value, (ra,)) = block_on(async {
-        let a = Probe::new(&c).behaviour(Behaviour::Fail(1)).guard();
+        let a = Probe::new(&c).fail(1).guard();
         with_async_drop!(all a, => {
             fails(true)?;
             Ok::<_, AppError>("unreachable")
@@ -422,16 +346,15 @@ fn all_form_keeps_the_block_result_apart_and_supports_question_mark() {
     });
     assert_eq!(value, Err(AppError::Block("query failed")));
     assert_eq!(ra, Err(ProbeError { id: 0, code: 1 }));
-    assert_cleaned(&c, 1);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 1);
 }
 
 #[test]
-fn block_can_use_and_mutate_the_guards() {
+fn block_can_use_mutate_and_await_the_guards() {
     let c = setup();
     let result: Result<u32, AppError> = block_on(async {
         let mut g = Probe::new(&c).id(1).guard();
-        let mut k = AsyncDropGuard::new(Coded(Probe::new(&c)));
+        let mut k = Probe::new(&c).coded();
         with_async_drop!(g, k => {
             let before = g.id;
             g.id = 42;
@@ -452,12 +375,8 @@ fn block_can_use_and_mutate_the_guards() {
         })
     });
     assert_eq!(sum, Ok(2));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 3);
 
-#[test]
-fn block_can_await_and_cleanup_waits_for_it() {
     let c = setup();
     let g = Probe::new(&c).yields(1).guard();
     let mut fut = Box::pin(async move {
@@ -480,12 +399,11 @@ fn block_can_await_and_cleanup_waits_for_it() {
     assert_eq!(poll_once(&mut fut), Poll::Pending);
     assert_eq!((c.started(), c.finished()), (1, 0));
     assert_eq!(poll_once(&mut fut), Poll::Ready(Ok(5)));
-    assert_cleaned(&c, 1);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 1);
 }
 
 #[test]
-fn panic_in_block_drops_guards_once_and_reports_them_forgotten() {
+fn a_panic_or_a_drop_while_the_block_runs_reports_every_guard_forgotten() {
     let c = setup();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         block_on(async {
@@ -505,12 +423,9 @@ fn panic_in_block_drops_guards_once_and_reports_them_forgotten() {
     assert_eq!(reports.len(), 2, "{reports:?}");
     for r in &reports {
         assert_eq!(r.kind, ReportKind::Forgotten);
-        assert!(r.type_name.ends_with("Probe"), "{}", r.type_name);
+        r.of("Probe");
     }
-}
 
-#[test]
-fn dropping_the_future_while_the_block_runs_reports_every_guard_forgotten() {
     let c = setup();
     let a = Probe::new(&c).guard();
     let b = Probe::new(&c).guard();
@@ -523,12 +438,14 @@ fn dropping_the_future_while_the_block_runs_reports_every_guard_forgotten() {
     assert_eq!(poll_once(&mut fut), Poll::Pending);
     drop(fut);
     assert_eq!((c.started(), c.drops()), (0, 2));
-    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [ReportKind::Forgotten, ReportKind::Forgotten]);
+    assert_eq!(
+        report_kinds(),
+        [ReportKind::Forgotten, ReportKind::Forgotten]
+    );
 }
 
 #[test]
-fn sequential_dropping_the_future_during_cleanup_reports_cancelled_and_forgotten() {
+fn dropping_the_future_during_cleanup_reports_the_unfinished_guards() {
     record_reports();
     let (ca, cb) = (Counters::new(), Counters::new());
     let a = Probe::new(&ca).guard();
@@ -544,52 +461,7 @@ fn sequential_dropping_the_future_during_cleanup_reports_cancelled_and_forgotten
     let mut kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
     kinds.sort_by_key(|k| *k == ReportKind::Forgotten);
     assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Forgotten]);
-}
 
-// ---------------------------------------------------------------------------------
-// The default form cleans up concurrently; `sequential` one by one (above).
-// ---------------------------------------------------------------------------------
-
-#[test]
-fn guards_are_cleaned_up_concurrently_each_started_before_any_finishes() {
-    let c = setup();
-    let log = new_log();
-    let result: Result<(), AppError> = block_on(async {
-        let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
-        with_async_drop!(a, b, d => { Ok(()) })
-    });
-    assert_eq!(result, Ok(()));
-    let events = events(&log);
-    assert_eq!(
-        &events[..3],
-        [Event::Start(1), Event::Start(2), Event::Start(3)]
-    );
-    assert_eq!(events.len(), 6);
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn concurrent_cleanups_keep_the_first_error_in_listing_order_and_clean_up_every_guard() {
-    let c = setup();
-    let result: Result<u32, AppError> = block_on(async {
-        let a = Probe::new(&c)
-            .id(1)
-            .yields(3)
-            .behaviour(Behaviour::Fail(10))
-            .guard();
-        let b = Probe::new(&c).id(2).behaviour(Behaviour::Fail(20)).guard();
-        let d = Probe::new(&c).id(3).guard();
-        with_async_drop!(a, b, d => { Ok(0) })
-    });
-    // `b` failed first, but `a` is listed first.
-    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
-    assert_cleaned(&c, 3);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn dropping_the_future_during_concurrent_cleanups_reports_each_unfinished_one_cancelled() {
     record_reports();
     let (ca, cb, cd) = (Counters::new(), Counters::new(), Counters::new());
     let a = Probe::new(&ca).yields(5).guard();
@@ -604,16 +476,51 @@ fn dropping_the_future_during_concurrent_cleanups_reports_each_unfinished_one_ca
         (ca.finished(), ca.drops(), cb.drops(), cd.drops()),
         (0, 1, 1, 1)
     );
-    let kinds: Vec<_> = take_reports().into_iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, [ReportKind::Cancelled, ReportKind::Cancelled]);
+    assert_eq!(
+        report_kinds(),
+        [ReportKind::Cancelled, ReportKind::Cancelled]
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// The default form cleans up concurrently; `sequential` one by one (above).
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn guards_are_cleaned_up_concurrently_and_the_first_listed_error_wins() {
+    let c = setup();
+    let log = new_log();
+    let result: Result<(), AppError> = block_on(async {
+        let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
+        with_async_drop!(a, b, d => { Ok(()) })
+    });
+    assert_eq!(result, Ok(()));
+    let events = events(&log);
+    assert_eq!(
+        &events[..3],
+        [Event::Start(1), Event::Start(2), Event::Start(3)]
+    );
+    assert_eq!(events.len(), 6);
+    cleaned_quietly(&c, 3);
+
+    let c = setup();
+    let result: Result<u32, AppError> = block_on(async {
+        let a = Probe::new(&c).id(1).yields(3).fail(10).guard();
+        let b = Probe::new(&c).id(2).fail(20).guard();
+        let d = Probe::new(&c).id(3).guard();
+        with_async_drop!(a, b, d => { Ok(0) })
+    });
+    // `b` failed first, but `a` is listed first.
+    assert_eq!(result, Err(AppError::Probe(ProbeError { id: 1, code: 10 })));
+    cleaned_quietly(&c, 3);
 }
 
 #[test]
 fn infallible_and_all_forms_clean_up_concurrently() {
     record_reports();
     let (ca, cb) = (Counters::new(), Counters::new());
-    let a = AsyncDropGuard::new(Quiet(Probe::new(&ca).yields(1)));
-    let b = AsyncDropGuard::new(Quiet(Probe::new(&cb).yields(1)));
+    let a = Probe::new(&ca).yields(1).quiet();
+    let b = Probe::new(&cb).yields(1).quiet();
     let mut fut = Box::pin(async move { with_async_drop!(infallible a, b => { 9u8 }) });
     // Poll 1: both start and suspend; poll 2: both finish.
     assert_eq!(poll_once(&mut fut), Poll::Pending);
@@ -624,17 +531,12 @@ fn infallible_and_all_forms_clean_up_concurrently() {
     assert_eq!(poll_once(&mut fut), Poll::Ready(9));
     let c = Counters::new();
     let (v, (ra, rb)) = block_on(async {
-        let a = Probe::new(&c)
-            .id(1)
-            .yields(1)
-            .behaviour(Behaviour::Fail(1))
-            .guard();
+        let a = Probe::new(&c).id(1).yields(1).fail(1).guard();
         let b = Probe::new(&c).id(2).yields(1).guard();
         with_async_drop!(all a, b => { 5 })
     });
     assert_eq!((v, ra, rb), (5, Err(ProbeError { id: 1, code: 1 }), Ok(())));
-    assert_cleaned(&c, 2);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 2);
 }
 
 /// A cleanup error for any probe-like error: generic, so it serves guards of
@@ -647,22 +549,21 @@ fn tagged<E: std::fmt::Debug>(e: E) -> String {
 fn map_err_maps_cleanup_errors_with_a_closure_or_a_generic_function() {
     let c = setup();
     let result: Result<u8, String> = block_on(async {
-        let a = Probe::new(&c).id(1).behaviour(Behaviour::Fail(4)).guard();
+        let a = Probe::new(&c).id(1).fail(4).guard();
         with_async_drop!(a => { Ok(1) }, map_err = |e: ProbeError| format!("code {}", e.code))
     });
     assert_eq!(result, Err("code 4".to_owned()));
     let result: Result<u8, String> = block_on(async {
         let a = Probe::new(&c).id(2).guard();
-        let b = AsyncDropGuard::new(Coded(Probe::new(&c).id(3).behaviour(Behaviour::Fail(5))));
+        let b = Probe::new(&c).id(3).fail(5).coded();
         with_async_drop!(sequential a, b => { Ok(2) }, map_err = tagged)
     });
     assert_eq!(result, Err("cleanup: CodeError(5)".to_owned()));
     // The block's own error still wins.
     let result: Result<u8, String> = block_on(async {
-        let a = Probe::new(&c).id(4).behaviour(Behaviour::Fail(6)).guard();
+        let a = Probe::new(&c).id(4).fail(6).guard();
         with_async_drop!(a => { Err("block".to_owned()) }, map_err = tagged)
     });
     assert_eq!(result, Err("block".to_owned()));
-    assert_cleaned(&c, 4);
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 4);
 }

@@ -19,6 +19,10 @@
 //! - The scope macro's block captures the guards by reference. A block that only
 //!   reads a guard holds `&AsyncDropGuard<T>` across the cleanup, so the enclosing
 //!   future is `Send` only if `T: Sync`; a block that mutates it needs `T: Send`.
+#![allow(
+    clippy::manual_async_fn,
+    reason = "the `+ Send` in a generic function's signature is the assertion"
+)]
 
 mod common;
 
@@ -28,6 +32,7 @@ use std::error::Error;
 use std::future::Future;
 use std::marker::PhantomPinned;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use asyncdrop::future::AsyncDropFuture;
 use asyncdrop::{
@@ -35,9 +40,10 @@ use asyncdrop::{
     AsyncDrop, AsyncDropGuard, ErrorAndCleanup, LocalAsyncDrop, Policy, Report, ReportKind,
     TupleError,
 };
+use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
     assert_send, assert_sync, assert_unpin, implements, poll_once, record_reports, setup,
-    take_reports, type_implements, yield_now, Behaviour, Probe, ProbeError,
+    take_reports, type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
@@ -65,10 +71,73 @@ const _: fn() = || {
     send_sync::<Policy>();
 };
 
-/// A `Report` is only lent to the policy hook on the reporting thread: it may carry
-/// a `&dyn Debug` detail, so it is neither `Send` nor `Sync`.
 #[test]
-fn report_stays_on_its_thread() {
+fn auto_traits_of_guards_cleanup_futures_and_reports() {
+    let c = setup();
+    let probe = Probe::new(&c).guard();
+    assert_send(&probe);
+    assert_sync(&probe);
+    assert_unpin(&probe);
+    block_on(probe.async_drop()).unwrap();
+
+    assert!(type_implements!(AsyncDropGuard<Probe> => Send + Sync + Unpin));
+    // `Send`, not `Sync`.
+    assert!(type_implements!(AsyncDropGuard<CellRes> => Send));
+    assert!(!type_implements!(AsyncDropGuard<CellRes> => Sync));
+    // Not `Unpin`.
+    assert!(type_implements!(AsyncDropGuard<PinnedRes> => Send + Sync));
+    assert!(!type_implements!(AsyncDropGuard<PinnedRes> => Unpin));
+    // Neither `Send` nor `Sync`.
+    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Send));
+    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Sync));
+    assert!(type_implements!(AsyncDropGuard<LocalRes> => Unpin));
+    // Guards of guards, and of sets of guards.
+    assert!(
+        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<CellRes>)> => Send)
+    );
+    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<CellRes>; 2]> => Sync));
+    assert!(take_reports().is_empty());
+
+    let c = setup();
+
+    // An `async fn` cleanup: `Send` and `Sync` (it holds only a `Probe`), not `Unpin`.
+    let fut = Probe::new(&c).guard().async_drop();
+    assert!(implements!(fut => Send + Sync));
+    assert!(!implements!(fut => Unpin));
+    block_on(fut).unwrap();
+
+    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, so it can be
+    // polled without pinning.
+    let mut fut: AsyncDropFuture<ReadyRes, _> = AsyncDropGuard::new(ReadyRes(4)).async_drop();
+    assert_unpin(&fut);
+    assert!(implements!(fut => Send + Sync + Unpin));
+    assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Err(4)));
+    drop(fut);
+
+    // A `Send`, `!Sync` resource gives a `Send`, `!Sync` cleanup future.
+    let fut = AsyncDropGuard::new(CellRes(Cell::new(0))).async_drop();
+    assert!(implements!(fut => Send));
+    assert!(!implements!(fut => Sync));
+    block_on(fut).unwrap();
+
+    // A `!Send` resource gives a `!Send` cleanup future.
+    let lc = Locals::default();
+    let fut = lc.guard(1).async_drop();
+    assert!(!implements!(fut => Send));
+    assert!(!implements!(fut => Unpin));
+    block_on(fut).unwrap();
+    assert_local_cleaned(&lc, 1);
+
+    // So are the join futures over `!Send` resources.
+    let fut = async_drop_all((lc.guard(2), Probe::new(&c).guard()));
+    assert!(!implements!(fut => Send));
+    block_on(fut).unwrap();
+    assert_local_cleaned(&lc, 2);
+    assert_eq!(c.drops(), 2);
+    assert!(take_reports().is_empty());
+
+    // A `Report` is only lent to the policy hook on the reporting thread: it may carry
+    // a `&dyn Debug` detail, so it is neither `Send` nor `Sync`.
     assert!(!type_implements!(Report<'static> => Send));
     assert!(!type_implements!(Report<'static> => Sync));
 }
@@ -84,10 +153,6 @@ fn generic_cleanup<T: AsyncDrop>(
 
 /// The scope macro with one guard, in generic code. The block's value is kept
 /// across the cleanup, so its error type `E` must be `Send`.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_scope_one<T: AsyncDrop, E: From<T::Error> + Send>(
     mut guard: AsyncDropGuard<T>,
 ) -> impl Future<Output = Result<u32, E>> + Send {
@@ -139,10 +204,6 @@ fn generic_async_drop_all<T: AsyncDrop>(
     async_drop_all((a, b))
 }
 
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_all_or_cleanup<T: AsyncDrop>(
     a: Result<AsyncDropGuard<T>, String>,
     b: Result<AsyncDropGuard<T>, String>,
@@ -155,10 +216,6 @@ fn generic_all_or_cleanup<T: AsyncDrop>(
     }
 }
 
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_scope_two<T: AsyncDrop>(
     a: AsyncDropGuard<T>,
     b: AsyncDropGuard<T>,
@@ -167,10 +224,6 @@ fn generic_scope_two<T: AsyncDrop>(
 }
 
 /// A block that reads a guard holds a shared reference to it: `T: Sync` is needed.
-#[allow(
-    clippy::manual_async_fn,
-    reason = "the `+ Send` in the signature is the assertion"
-)]
 fn generic_scope_reading<T: AsyncDrop + Sync>(
     guard: AsyncDropGuard<T>,
 ) -> impl Future<Output = (bool, (Result<(), T::Error>,))> + Send {
@@ -231,83 +284,60 @@ impl AsyncDrop for ReadyRes {
     }
 }
 
-/// Shared state of the `!Send` resources of one test.
-#[derive(Debug, Default)]
-struct LocalCounters {
-    started: Cell<usize>,
-    finished: Cell<usize>,
-    drops: Cell<usize>,
-    /// Ids in the order their cleanups started.
-    order: RefCell<Vec<u32>>,
+/// The counters of one test's `!Send` resources, and (in an `Rc`) the ids in the
+/// order their cleanups started.
+#[derive(Debug, Default, Clone)]
+struct Locals {
+    c: Arc<Counters>,
+    order: Rc<RefCell<Vec<u32>>>,
 }
 
-impl LocalCounters {
-    fn new() -> Rc<LocalCounters> {
-        Rc::new(LocalCounters::default())
+impl Locals {
+    /// A [`LocalRes`] whose probe yields once, and fails with `code`.
+    fn res(&self, id: u32, code: Option<u32>) -> AsyncDropGuard<LocalRes> {
+        let probe = Probe::new(&self.c).id(id).yields(1);
+        let probe = match code {
+            Some(code) => probe.fail(code),
+            None => probe,
+        };
+        AsyncDropGuard::new(LocalRes(probe, self.order.clone()))
+    }
+    fn guard(&self, id: u32) -> AsyncDropGuard<LocalRes> {
+        self.res(id, None)
+    }
+    fn failing(&self, id: u32, code: u32) -> AsyncDropGuard<LocalRes> {
+        self.res(id, Some(code))
+    }
+    fn quiet(&self, id: u32) -> AsyncDropGuard<LocalQuiet> {
+        AsyncDropGuard::map(self.guard(id), LocalQuiet)
     }
 }
 
 /// Asserts that `n` local resources were each cleaned up and dropped exactly once,
-/// and that no clone of the shared `Rc` is left behind.
+/// that no clone of the shared `Rc` is left behind, and that nothing was reported.
 #[track_caller]
-fn assert_local_cleaned(c: &Rc<LocalCounters>, n: usize) {
+fn assert_local_cleaned(l: &Locals, n: usize) {
+    assert_cleaned(&l.c, n);
     assert_eq!(
-        (c.started.get(), c.finished.get(), c.drops.get()),
-        (n, n, n),
-        "(started, finished, drops)"
+        Rc::strong_count(&l.order),
+        1,
+        "a resource or cleanup leaked"
     );
-    assert_eq!(Rc::strong_count(c), 1, "a resource or cleanup leaked");
+    assert!(take_reports().is_empty());
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct LocalError(u32);
-
-/// A `!Send` resource: it holds an `Rc`, and so does its cleanup across `.await`s.
+/// A `!Send` resource: a probe and the `Rc` log, which its cleanup holds across
+/// `.await`s.
 #[derive(Debug)]
-struct LocalRes {
-    id: u32,
-    counters: Rc<LocalCounters>,
-    yields: usize,
-    fail: Option<u32>,
-}
-
-impl LocalRes {
-    fn guard(c: &Rc<LocalCounters>, id: u32) -> AsyncDropGuard<LocalRes> {
-        AsyncDropGuard::new(LocalRes {
-            id,
-            counters: c.clone(),
-            yields: 1,
-            fail: None,
-        })
-    }
-    fn failing(c: &Rc<LocalCounters>, id: u32, code: u32) -> AsyncDropGuard<LocalRes> {
-        let mut g = LocalRes::guard(c, id);
-        g.fail = Some(code);
-        g
-    }
-}
-
-impl Drop for LocalRes {
-    fn drop(&mut self) {
-        self.counters.drops.set(self.counters.drops.get() + 1);
-    }
-}
+struct LocalRes(Probe, Rc<RefCell<Vec<u32>>>);
 
 impl LocalAsyncDrop for LocalRes {
-    type Error = LocalError;
+    type Error = ProbeError;
 
-    async fn local_async_drop_impl(self) -> Result<(), LocalError> {
-        let counters = Rc::clone(&self.counters);
-        counters.started.set(counters.started.get() + 1);
-        counters.order.borrow_mut().push(self.id);
-        for _ in 0..self.yields {
-            yield_now().await;
-        }
-        counters.finished.set(counters.finished.get() + 1);
-        match self.fail {
-            Some(code) => Err(LocalError(code)),
-            None => Ok(()),
-        }
+    async fn local_async_drop_impl(self) -> Result<(), ProbeError> {
+        let LocalRes(probe, order) = self;
+        order.borrow_mut().push(probe.id);
+        probe.async_drop_impl().await
     }
 }
 
@@ -319,14 +349,13 @@ impl LocalAsyncDrop for LocalQuiet {
     type Error = Infallible;
 
     async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        assert!(self.0.fail.is_none(), "a quiet resource must not fail");
+        assert!(
+            self.0 .0.behaviour == Behaviour::Succeed,
+            "a quiet resource must not fail"
+        );
         let _ = self.0.local_async_drop_impl().await;
         Ok(())
     }
-}
-
-fn quiet(c: &Rc<LocalCounters>, id: u32) -> AsyncDropGuard<LocalQuiet> {
-    AsyncDropGuard::map(LocalRes::guard(c, id), LocalQuiet)
 }
 
 /// Spawns `fut` on a fresh `LocalPool`, runs the pool until it has nothing left, and
@@ -351,7 +380,7 @@ fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn guard_cleanup_of_a_send_resource_is_send() {
+fn guard_and_join_futures_are_send() {
     let c = setup();
     let fut = Probe::new(&c).yields(1).guard().async_drop();
     assert_send(&fut);
@@ -359,17 +388,13 @@ fn guard_cleanup_of_a_send_resource_is_send() {
     assert_eq!(block_on(fut), Ok(()));
 
     // The same future, built in generic code.
-    let failing = Probe::new(&c).id(2).behaviour(Behaviour::Fail(3)).guard();
+    let failing = Probe::new(&c).id(2).fail(3).guard();
     assert_eq!(
         block_on(generic_cleanup(failing)),
         Err(ProbeError { id: 2, code: 3 })
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (2, 2, 2));
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 2);
 
-#[test]
-fn nested_guards_in_generic_code_are_send() {
     let c = setup();
     let g = || Probe::new(&c).yields(1).guard();
 
@@ -378,56 +403,14 @@ fn nested_guards_in_generic_code_are_send() {
     assert_eq!(block_on(generic_async_drop_all(g(), g())), Ok(()));
     assert!(block_on(generic_all_or_cleanup(Ok(g()), Ok(g()))));
     assert!(!block_on(generic_all_or_cleanup(Ok(g()), Err("no".into()))));
-    let failing = Probe::new(&c).behaviour(Behaviour::Fail(1)).guard();
+    let failing = Probe::new(&c).fail(1).guard();
     let err = block_on(generic_array_guard(g(), failing)).unwrap_err();
     assert_eq!(
         err.into_array(),
         [None, Some(ProbeError { id: 0, code: 1 })]
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (11, 11, 11));
-    assert!(take_reports().is_empty());
-}
+    cleaned_quietly(&c, 11);
 
-#[test]
-fn scope_futures_are_send() {
-    let c = setup();
-
-    // Concrete: a block that reads the guards across `.await`s (`Probe` is `Sync`).
-    let a = Probe::new(&c).id(1).guard();
-    let b = Probe::new(&c).id(2).guard();
-    let fut = async move {
-        with_async_drop!(a, b => {
-            yield_now().await;
-            Ok::<_, ProbeError>(a.id + b.id)
-        })
-    };
-    assert_send(&fut);
-    assert_eq!(block_on(fut), Ok(3));
-
-    // Generic.
-    assert_eq!(
-        block_on(generic_scope_one::<_, Wrapped>(Probe::new(&c).guard())),
-        Ok(1)
-    );
-    let failing = Probe::new(&c).id(4).behaviour(Behaviour::Fail(4)).guard();
-    assert_eq!(
-        block_on(generic_scope_one::<_, Wrapped>(failing)),
-        Err(Wrapped(ProbeError { id: 4, code: 4 }))
-    );
-    let (v, (ra, rb)) = block_on(generic_scope_two(
-        Probe::new(&c).guard(),
-        Probe::new(&c).behaviour(Behaviour::Fail(9)).guard(),
-    ));
-    assert_eq!((v, ra, rb), (2, Ok(()), Err(ProbeError { id: 0, code: 9 })));
-    let (read, (cleanup,)) = block_on(generic_scope_reading(Probe::new(&c).guard()));
-    assert!(read);
-    assert_eq!(cleanup, Ok(()));
-    assert_eq!((c.started(), c.finished(), c.drops()), (7, 7, 7));
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn join_futures_are_send() {
     let c = setup();
     let pair = (Probe::new(&c).guard(), AsyncDropGuard::new(ReadyRes(0)));
     let fut = async_drop_all(pair);
@@ -456,82 +439,65 @@ fn join_futures_are_send() {
     assert_send(&fut);
     let guards = block_on(fut).unwrap();
     block_on(async_drop_all(guards)).unwrap();
-    assert_eq!((c.started(), c.finished(), c.drops()), (6, 6, 6));
+    cleaned_quietly(&c, 6);
+}
+
+#[test]
+fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
+    let c = setup();
+
+    // Concrete: a block that reads the guards across `.await`s (`Probe` is `Sync`).
+    let a = Probe::new(&c).id(1).guard();
+    let b = Probe::new(&c).id(2).guard();
+    let fut = async move {
+        with_async_drop!(a, b => {
+            yield_now().await;
+            Ok::<_, ProbeError>(a.id + b.id)
+        })
+    };
+    assert_send(&fut);
+    assert_eq!(block_on(fut), Ok(3));
+
+    // Generic.
+    assert_eq!(
+        block_on(generic_scope_one::<_, Wrapped>(Probe::new(&c).guard())),
+        Ok(1)
+    );
+    let failing = Probe::new(&c).id(4).fail(4).guard();
+    assert_eq!(
+        block_on(generic_scope_one::<_, Wrapped>(failing)),
+        Err(Wrapped(ProbeError { id: 4, code: 4 }))
+    );
+    let (v, (ra, rb)) = block_on(generic_scope_two(
+        Probe::new(&c).guard(),
+        Probe::new(&c).fail(9).guard(),
+    ));
+    assert_eq!((v, ra, rb), (2, Ok(()), Err(ProbeError { id: 0, code: 9 })));
+    let (read, (cleanup,)) = block_on(generic_scope_reading(Probe::new(&c).guard()));
+    assert!(read);
+    assert_eq!(cleanup, Ok(()));
+    cleaned_quietly(&c, 7);
+
+    record_reports();
+    let cell = || AsyncDropGuard::new(CellRes(Cell::new(5)));
+
+    let read = scope_reading_cell(cell());
+    assert!(!implements!(read => Send));
+    assert_eq!(block_on(read), 5);
+
+    let write = scope_mutating_cell(cell());
+    assert!(implements!(write => Send));
+    assert_eq!(block_on(write), 6);
+
+    let plain = plain_reading_cell(cell());
+    assert!(implements!(plain => Send));
+    assert_eq!(block_on(plain), 5);
     assert!(take_reports().is_empty());
 }
 
 // ---------------------------------------------------------------------------------
 // Tests: auto traits of public types
 // ---------------------------------------------------------------------------------
-
-#[test]
-fn guard_auto_traits_follow_the_value() {
-    let c = setup();
-    let probe = Probe::new(&c).guard();
-    assert_send(&probe);
-    assert_sync(&probe);
-    assert_unpin(&probe);
-    block_on(probe.async_drop()).unwrap();
-
-    assert!(type_implements!(AsyncDropGuard<Probe> => Send + Sync + Unpin));
-    // `Send`, not `Sync`.
-    assert!(type_implements!(AsyncDropGuard<CellRes> => Send));
-    assert!(!type_implements!(AsyncDropGuard<CellRes> => Sync));
-    // Not `Unpin`.
-    assert!(type_implements!(AsyncDropGuard<PinnedRes> => Send + Sync));
-    assert!(!type_implements!(AsyncDropGuard<PinnedRes> => Unpin));
-    // Neither `Send` nor `Sync`.
-    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Send));
-    assert!(!type_implements!(AsyncDropGuard<LocalRes> => Sync));
-    assert!(type_implements!(AsyncDropGuard<LocalRes> => Unpin));
-    // Guards of guards, and of sets of guards.
-    assert!(
-        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<CellRes>)> => Send)
-    );
-    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<CellRes>; 2]> => Sync));
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn cleanup_future_auto_traits_follow_the_cleanup_future() {
-    let c = setup();
-
-    // An `async fn` cleanup: `Send` and `Sync` (it holds only a `Probe`), not `Unpin`.
-    let fut = Probe::new(&c).guard().async_drop();
-    assert!(implements!(fut => Send + Sync));
-    assert!(!implements!(fut => Unpin));
-    block_on(fut).unwrap();
-
-    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, so it can be
-    // polled without pinning.
-    let mut fut: AsyncDropFuture<ReadyRes, _> = AsyncDropGuard::new(ReadyRes(4)).async_drop();
-    assert_unpin(&fut);
-    assert!(implements!(fut => Send + Sync + Unpin));
-    assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Err(4)));
-    drop(fut);
-
-    // A `Send`, `!Sync` resource gives a `Send`, `!Sync` cleanup future.
-    let fut = AsyncDropGuard::new(CellRes(Cell::new(0))).async_drop();
-    assert!(implements!(fut => Send));
-    assert!(!implements!(fut => Sync));
-    block_on(fut).unwrap();
-
-    // A `!Send` resource gives a `!Send` cleanup future.
-    let lc = LocalCounters::new();
-    let fut = LocalRes::guard(&lc, 1).async_drop();
-    assert!(!implements!(fut => Send));
-    assert!(!implements!(fut => Unpin));
-    block_on(fut).unwrap();
-    assert_local_cleaned(&lc, 1);
-
-    // So are the join futures over `!Send` resources.
-    let fut = async_drop_all((LocalRes::guard(&lc, 2), Probe::new(&c).guard()));
-    assert!(!implements!(fut => Send));
-    block_on(fut).unwrap();
-    assert_local_cleaned(&lc, 2);
-    assert_eq!(c.drops(), 2);
-    assert!(take_reports().is_empty());
-}
 
 /// A scope whose block only reads a `Send + !Sync` guard.
 async fn scope_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
@@ -554,31 +520,9 @@ async fn plain_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
 }
 
 #[test]
-fn scope_block_reading_a_non_sync_guard_is_not_send() {
-    record_reports();
-    let cell = || AsyncDropGuard::new(CellRes(Cell::new(5)));
-
-    let read = scope_reading_cell(cell());
-    assert!(!implements!(read => Send));
-    assert_eq!(block_on(read), 5);
-
-    let write = scope_mutating_cell(cell());
-    assert!(implements!(write => Send));
-    assert_eq!(block_on(write), 6);
-
-    let plain = plain_reading_cell(cell());
-    assert!(implements!(plain => Send));
-    assert_eq!(block_on(plain), 5);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
 fn error_types_are_send_sync_errors() {
     let c = setup();
-    let set = (
-        Probe::new(&c).id(1).behaviour(Behaviour::Fail(1)).guard(),
-        Probe::new(&c).guard(),
-    );
+    let set = (Probe::new(&c).id(1).fail(1).guard(), Probe::new(&c).guard());
     let err = block_on(async_drop_all(set)).unwrap_err();
     assert!(implements!(err => Send + Sync + Unpin + 'static));
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
@@ -587,7 +531,7 @@ fn error_types_are_send_sync_errors() {
         "1 of 2 cleanups failed; [0]: probe 1 failed with 1"
     );
 
-    let array = [Probe::new(&c).behaviour(Behaviour::Fail(2)).guard()];
+    let array = [Probe::new(&c).fail(2).guard()];
     let err = block_on(async_drop_all(array)).unwrap_err();
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
     assert!(boxed.source().is_some());
@@ -602,8 +546,7 @@ fn error_types_are_send_sync_errors() {
         boxed.to_string(),
         "acquisition failed; [0]: acquired, cleaned up; [1]: failed: probe 9 failed with 9"
     );
-    assert_eq!((c.started(), c.finished(), c.drops()), (4, 4, 4));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, 4);
 }
 
 // ---------------------------------------------------------------------------------
@@ -613,28 +556,36 @@ fn error_types_are_send_sync_errors() {
 #[test]
 fn local_guard_cleanup_on_local_pool() {
     record_reports();
-    let lc = LocalCounters::new();
-    let ok = LocalRes::guard(&lc, 1);
-    let failing = LocalRes::failing(&lc, 2, 20);
+    let lc = Locals::default();
+    let ok = lc.guard(1);
+    let failing = lc.failing(2, 20);
     let results = run_local(async move {
         let first = ok.async_drop().await;
         let second = failing.async_drop().await;
         (first, second)
     });
-    assert_eq!(results, (Ok(()), Err(LocalError(20))));
+    assert_eq!(results, (Ok(()), Err(ProbeError { id: 2, code: 20 })));
     assert_eq!(*lc.order.borrow(), [1, 2]);
     assert_local_cleaned(&lc, 2);
-    assert!(take_reports().is_empty());
+
+    record_reports();
+    let lc = Locals::default();
+    let g = lc.guard(1);
+    run_local(async move {
+        drop(g);
+    });
+    assert_eq!((lc.c.started(), lc.c.drops()), (0, 1));
+    one_report(ReportKind::Forgotten).of("LocalRes");
 }
 
 #[derive(Debug, PartialEq)]
 enum LocalAppError {
     Block,
-    Cleanup(LocalError),
+    Cleanup(ProbeError),
 }
 
-impl From<LocalError> for LocalAppError {
-    fn from(e: LocalError) -> Self {
+impl From<ProbeError> for LocalAppError {
+    fn from(e: ProbeError) -> Self {
         LocalAppError::Cleanup(e)
     }
 }
@@ -642,42 +593,42 @@ impl From<LocalError> for LocalAppError {
 #[test]
 fn local_guards_in_every_sequential_scope_form_on_local_pool() {
     record_reports();
-    let lc = LocalCounters::new();
+    let lc = Locals::default();
     let c = lc.clone();
     let (plain, block_err, infallible, all) = run_local(async move {
         // Cleanup error mapped with `From`, first listed wins.
-        let mut a = LocalRes::failing(&c, 1, 10);
-        let b = LocalRes::failing(&c, 2, 20);
+        let mut a = c.failing(1, 10);
+        let b = c.failing(2, 20);
         let plain: Result<u32, LocalAppError> = with_async_drop!(sequential a, b => {
-            a.id += 10;
+            a.0.id += 10;
             yield_now().await;
-            Ok(a.id + b.id)
+            Ok(a.0.id + b.0.id)
         });
 
         // The block's error has priority.
-        let a = LocalRes::failing(&c, 3, 30);
+        let a = c.failing(3, 30);
         let block_err: Result<u32, LocalAppError> = with_async_drop!(sequential a => {
             Err(LocalAppError::Block)?;
-            Ok(a.id)
+            Ok(a.0.id)
         });
 
         // Infallible form.
-        let q1 = quiet(&c, 4);
-        let q2 = quiet(&c, 5);
+        let q1 = c.quiet(4);
+        let q2 = c.quiet(5);
         let infallible = with_async_drop!(sequential infallible q1, q2 => {
             yield_now().await;
-            format!("{}{}", q1.0.id, q2.0.id)
+            format!("{}{}", q1.0 .0.id, q2.0 .0.id)
         });
 
         // `all` form, mixing error types.
-        let r = LocalRes::failing(&c, 6, 60);
-        let q = quiet(&c, 7);
-        let all = with_async_drop!(sequential all r, q => { Rc::strong_count(&r.counters) });
+        let r = c.failing(6, 60);
+        let q = c.quiet(7);
+        let all = with_async_drop!(sequential all r, q => { Rc::strong_count(&r.1) });
         (plain, block_err, infallible, all)
     });
     assert_eq!(
         plain,
-        Err(LocalAppError::Cleanup(LocalError(10))),
+        Err(LocalAppError::Cleanup(ProbeError { id: 11, code: 10 })),
         "the first listed guard's error"
     );
     assert_eq!(block_err, Err(LocalAppError::Block));
@@ -686,38 +637,35 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
     // The test's counters, the spawned task's clone and the seven resources... of
     // which only `r` and `q` were alive in the last block.
     assert_eq!(count, 4);
-    assert_eq!(rr, Err(LocalError(60)));
+    assert_eq!(rr, Err(ProbeError { id: 6, code: 60 }));
     assert!(rq.is_ok());
     // `sequential`: last listed first in every form.
     assert_eq!(*lc.order.borrow(), [2, 11, 3, 5, 4, 7, 6]);
     assert_local_cleaned(&lc, 7);
-    assert!(take_reports().is_empty());
 }
 
 #[test]
 fn local_tuple_and_array_cleanup_on_local_pool() {
     record_reports();
-    let lc = LocalCounters::new();
+    let lc = Locals::default();
     let c = lc.clone();
     let (tuple, array, acquire) = run_local(async move {
-        let tuple = async_drop_all((
-            LocalRes::guard(&c, 1),
-            LocalRes::failing(&c, 2, 2),
-            quiet(&c, 3),
-        ))
-        .await;
-        let array = async_drop_all([LocalRes::failing(&c, 4, 4), LocalRes::guard(&c, 5)]).await;
+        let tuple = async_drop_all((c.guard(1), c.failing(2, 2), c.quiet(3))).await;
+        let array = async_drop_all([c.failing(4, 4), c.guard(5)]).await;
         let acquire = all_or_cleanup((
-            Ok::<_, &str>(LocalRes::guard(&c, 6)),
+            Ok::<_, &str>(c.guard(6)),
             Err::<AsyncDropGuard<LocalQuiet>, _>("refused"),
         ))
         .await;
         (tuple, array, acquire)
     });
     let (e1, e2, e3) = tuple.unwrap_err().into_inner();
-    assert_eq!((e1, e2), (None, Some(LocalError(2))));
+    assert_eq!((e1, e2), (None, Some(ProbeError { id: 2, code: 2 })));
     assert!(e3.is_none());
-    assert_eq!(array.unwrap_err().into_array(), [Some(LocalError(4)), None]);
+    assert_eq!(
+        array.unwrap_err().into_array(),
+        [Some(ProbeError { id: 4, code: 4 }), None]
+    );
     assert_eq!(
         acquire.unwrap_err().into_inner(),
         (AcquireOutcome::CleanedUp, AcquireOutcome::Failed("refused"))
@@ -726,37 +674,13 @@ fn local_tuple_and_array_cleanup_on_local_pool() {
     // order is the listing order.
     assert_eq!(*lc.order.borrow(), [1, 2, 3, 4, 5, 6]);
     assert_local_cleaned(&lc, 6);
-    assert!(take_reports().is_empty());
-}
 
-#[test]
-fn local_tuple_cleanup_runs_concurrently() {
     record_reports();
-    let lc = LocalCounters::new();
-    let mut fut = Box::pin(async_drop_all((
-        LocalRes::guard(&lc, 1),
-        LocalRes::guard(&lc, 2),
-        quiet(&lc, 3),
-    )));
+    let lc = Locals::default();
+    let mut fut = Box::pin(async_drop_all((lc.guard(1), lc.guard(2), lc.quiet(3))));
     assert!(poll_once(&mut fut).is_pending());
-    assert_eq!((lc.started.get(), lc.finished.get()), (3, 0));
+    assert_eq!((lc.c.started(), lc.c.finished()), (3, 0));
     assert_eq!(poll_once(&mut fut), std::task::Poll::Ready(Ok(())));
     drop(fut);
     assert_local_cleaned(&lc, 3);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn local_guard_forgotten_on_local_pool_is_reported_once() {
-    record_reports();
-    let lc = LocalCounters::new();
-    let g = LocalRes::guard(&lc, 1);
-    run_local(async move {
-        drop(g);
-    });
-    assert_eq!((lc.started.get(), lc.drops.get()), (0, 1));
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert_eq!(reports[0].kind, ReportKind::Forgotten);
-    assert!(reports[0].type_name.ends_with("LocalRes"));
 }

@@ -10,6 +10,8 @@
 //! stalled, a cleanup's panic came out once, and (under the panicking policy) the
 //! drop panicked exactly when it reported.
 
+use std::convert::Infallible;
+use std::error::Error;
 use std::fmt::Debug;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
 
-use super::{record_reports_then_panic, take_reports, Behaviour, Counters, Probe};
+use super::{record_reports_then_panic, take_reports, Behaviour, Counters, Probe, ProbeError};
 
 /// A report the scenario expects: the guarded type's name and the kind.
 pub type Expected = (&'static str, ReportKind);
@@ -431,4 +433,125 @@ fn run(case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
     wanted.sort_unstable_by_key(|(name, kind)| (*name, format!("{kind:?}")));
     assert_eq!(seen, wanted, "{at}: the reports of {run:?}");
     done || panicked
+}
+
+// ---------------------------------------------------------------------------------
+// Resource types several test files share
+// ---------------------------------------------------------------------------------
+
+/// A resource type whose cleanup error is a plain code.
+#[derive(Debug)]
+pub struct Coded(pub Probe);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeError(pub u32);
+
+impl std::fmt::Display for CodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "code {}", self.0)
+    }
+}
+
+impl Error for CodeError {}
+
+impl AsyncDrop for Coded {
+    type Error = CodeError;
+
+    async fn async_drop_impl(self) -> Result<(), CodeError> {
+        AsyncDrop::async_drop_impl(self.0)
+            .await
+            .map_err(|e| CodeError(e.code))
+    }
+}
+
+/// A resource type whose cleanup error is a `String`.
+#[derive(Debug)]
+pub struct Named(pub Probe);
+
+impl AsyncDrop for Named {
+    type Error = String;
+
+    async fn async_drop_impl(self) -> Result<(), String> {
+        AsyncDrop::async_drop_impl(self.0)
+            .await
+            .map_err(|e| format!("named {} failed", e.id))
+    }
+}
+
+/// A resource type whose cleanup cannot fail.
+#[derive(Debug)]
+pub struct Quiet(pub Probe);
+
+impl AsyncDrop for Quiet {
+    type Error = Infallible;
+
+    async fn async_drop_impl(self) -> Result<(), Infallible> {
+        if let Err(e) = AsyncDrop::async_drop_impl(self.0).await {
+            panic!("a quiet probe must be configured to succeed, got {e}");
+        }
+        Ok(())
+    }
+}
+
+/// An acquisition error that implements `Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub &'static str);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "refused: {}", self.0)
+    }
+}
+
+impl Error for Refused {}
+
+pub fn fail(id: u32, code: u32) -> ProbeError {
+    ProbeError { id, code }
+}
+
+impl Probe {
+    /// Its cleanup fails with `code`.
+    pub fn fail(self, code: u32) -> Probe {
+        self.behaviour(Behaviour::Fail(code))
+    }
+
+    /// Its cleanup panics.
+    pub fn panics(self) -> Probe {
+        self.behaviour(Behaviour::Panic)
+    }
+
+    /// Guarded as a [`Coded`].
+    pub fn coded(self) -> AsyncDropGuard<Coded> {
+        AsyncDropGuard::new(Coded(self))
+    }
+
+    /// Guarded as a [`Named`].
+    pub fn named(self) -> AsyncDropGuard<Named> {
+        AsyncDropGuard::new(Named(self))
+    }
+
+    /// Guarded as a [`Quiet`].
+    pub fn quiet(self) -> AsyncDropGuard<Quiet> {
+        AsyncDropGuard::new(Quiet(self))
+    }
+}
+
+/// A `!Send` resource whose cleanup cannot fail: after a yield, it counts itself in
+/// the shared cell.
+#[derive(Debug)]
+pub struct Local(pub std::rc::Rc<std::cell::Cell<u32>>);
+
+impl Local {
+    pub fn guard(cleaned: &std::rc::Rc<std::cell::Cell<u32>>) -> AsyncDropGuard<Local> {
+        AsyncDropGuard::new(Local(cleaned.clone()))
+    }
+}
+
+impl asyncdrop::LocalAsyncDrop for Local {
+    type Error = Infallible;
+    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
+        super::yield_now().await;
+        self.0.set(self.0.get() + 1);
+        Ok(())
+    }
 }

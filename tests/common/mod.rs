@@ -5,6 +5,7 @@
 
 pub mod counting;
 pub mod harness;
+pub mod reports;
 #[cfg(feature = "rt")]
 pub mod rt;
 #[cfg(feature = "rt")]

@@ -226,42 +226,29 @@ impl<W: Waits, const TAG: u32> AsyncDrop for Res<W, TAG> {
         counts.cleanups_started.fetch_add(1, Ordering::SeqCst);
         let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         counts.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let result = match self.how.clone() {
-            How::Succeed => Ok(()),
-            How::Fail(code) => Err(ResError(code)),
+        match self.how.clone() {
+            How::Succeed | How::Fail(_) => {}
             How::Panic => {
                 counts.in_flight.fetch_sub(1, Ordering::SeqCst);
                 panic!("res {TAG} cleanup panicked")
             }
             How::Pending => std::future::pending().await,
-            How::Sleep(d) => {
-                W::sleep(d).await;
-                Ok(())
-            }
-            How::Yield(n) => {
+            How::Sleep(d) => W::sleep(d).await,
+            How::Yield(n) | How::YieldThenFail(n, _) => {
                 for _ in 0..n {
                     W::yield_now().await;
                 }
-                Ok(())
             }
-            How::Gate(gate) => {
-                gate.pass().await;
-                Ok(())
-            }
-            How::GateThenFail(gate, code) => {
-                gate.pass().await;
-                Err(ResError(code))
-            }
-            How::YieldThenFail(n, code) => {
-                for _ in 0..n {
-                    W::yield_now().await;
-                }
-                Err(ResError(code))
-            }
-        };
+            How::Gate(gate) | How::GateThenFail(gate, _) => gate.pass().await,
+        }
         counts.in_flight.fetch_sub(1, Ordering::SeqCst);
         counts.cleanups_finished.fetch_add(1, Ordering::SeqCst);
-        result
+        match self.how {
+            How::Fail(code) | How::GateThenFail(_, code) | How::YieldThenFail(_, code) => {
+                Err(ResError(code))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -348,3 +335,40 @@ where
         "the task's locals were dropped before the cleanup returned"
     );
 }
+
+/// Implements the suite's `TestNet` for `$rt` with a listener and a stream of
+/// tokio's and async-std's shape; `write_all` and `read` come from the extension
+/// traits in scope where it is used.
+macro_rules! test_net {
+    ([$($generics:tt)*] $rt:ty: $listener:ident, $stream:ident) => {
+        impl<$($generics)*> $crate::common::suite::TestNet for $rt {
+            type Listener = $listener;
+            type Stream = $stream;
+            async fn bind() -> std::io::Result<($listener, std::net::SocketAddr)> {
+                let listener = $listener::bind("127.0.0.1:0").await?;
+                let addr = listener.local_addr()?;
+                Ok((listener, addr))
+            }
+            async fn accept(listener: &$listener) -> std::io::Result<$stream> {
+                Ok(listener.accept().await?.0)
+            }
+            async fn connect(addr: std::net::SocketAddr) -> std::io::Result<$stream> {
+                $stream::connect(addr).await
+            }
+            fn write_all<'a>(
+                stream: &'a mut $stream,
+                data: &'a [u8],
+            ) -> impl Future<Output = std::io::Result<()>> + Send + 'a {
+                stream.write_all(data)
+            }
+            fn read<'a>(
+                stream: &'a mut $stream,
+                buf: &'a mut [u8],
+            ) -> impl Future<Output = std::io::Result<usize>> + Send + 'a {
+                stream.read(buf)
+            }
+        }
+    };
+}
+#[allow(unused_imports, reason = "only the tokio and async-std tests use it")]
+pub(crate) use test_net;
