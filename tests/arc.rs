@@ -17,9 +17,9 @@ use std::sync::{mpsc, Arc, Barrier};
 use asyncdrop::{AsyncDrop, AsyncDropArc, AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::counting::{allocations, CountingAlloc};
 use common::{
-    assert_counts, assert_send, assert_site, assert_sync, clean_up, implements, now, one_report,
-    record_reports, setup, site_of, take_reports, Behaviour, Counters, Local, NotSync, Probe,
-    ProbeError,
+    assert_counts, assert_send, assert_site, assert_sync, clean_up, implements, now,
+    record_reports, reports::one_report_naming, setup, site_of, take_reports, Behaviour, Counters,
+    Local, NotSync, Probe, ProbeError,
 };
 use futures_executor::block_on;
 use proptest::prelude::*;
@@ -139,7 +139,7 @@ fn a_forgotten_clone_gives_its_share_up_and_a_forgotten_last_one_drops_the_value
     let b = AsyncDropArc::clone(&a);
     let (c, line) = (AsyncDropArc::clone(&a), line!());
     drop(c);
-    let report = one_report(ReportKind::Forgotten, "AsyncDropArc");
+    let report = one_report_naming(ReportKind::Forgotten, "AsyncDropArc");
     assert_site(report.site, file!(), line);
     assert_eq!(AsyncDropArc::strong_count(&a), 2);
     assert_counts(&counters, 0, 0, 0);
@@ -154,7 +154,7 @@ fn a_forgotten_clone_gives_its_share_up_and_a_forgotten_last_one_drops_the_value
     block_on(a.async_drop()).unwrap();
     drop(b);
     // Reported once (by the clone's guard), dropped once, never cleaned up.
-    one_report(ReportKind::Forgotten, "AsyncDropArc");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropArc");
     assert_counts(&counters, 0, 0, 1);
 }
 
@@ -200,7 +200,7 @@ fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once_and_an_unpolled_on
         assert_counts(&counters, 1, 0, 0);
     }
     assert_counts(&counters, 1, 0, 1);
-    one_report(ReportKind::Cancelled, "AsyncDropArc");
+    one_report_naming(ReportKind::Cancelled, "AsyncDropArc");
 
     // A cleanup future dropped before it ran still gives the share up.
     let counters = setup();
@@ -208,7 +208,7 @@ fn a_cancelled_cleanup_of_the_last_clone_drops_the_value_once_and_an_unpolled_on
     let b = AsyncDropArc::clone(&a);
     drop(b.async_drop()); // cancelled before it ran: reported, share given up
     assert_eq!(AsyncDropArc::strong_count(&a), 1);
-    one_report(ReportKind::Cancelled, "AsyncDropArc");
+    one_report_naming(ReportKind::Cancelled, "AsyncDropArc");
     block_on(a.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
 }
@@ -647,7 +647,7 @@ fn upgrade_fails_once_the_last_clone_started_its_cleanup_or_gave_the_value_up() 
     drop(a);
     assert!(weak.upgrade().is_none());
     assert_counts(&counters, 2, 2, 3);
-    one_report(ReportKind::Forgotten, "AsyncDropArc");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropArc");
 }
 
 /// `threads` threads each get a clone of the same value, `rounds` times, and race to

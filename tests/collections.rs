@@ -23,8 +23,8 @@ use asyncdrop::collections::AsyncDropHashMap;
 use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
 use asyncdrop::{AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::{
-    assert_counts, assert_site, one_report, poll_once, record_reports, setup, take_reports,
-    yield_now, Behaviour, Counters, Probe, ProbeError, Seen,
+    assert_counts, assert_site, poll_once, record_reports, reports::one_report_naming, setup,
+    take_reports, yield_now, Behaviour, Counters, Probe, ProbeError, Seen,
 };
 use futures_core::FusedFuture;
 use futures_executor::block_on;
@@ -280,7 +280,7 @@ fn vec_removal_hands_back_guards_that_are_reported_if_forgotten() {
 
     // A removed guard is a guard: forgetting it is reported, with the removal site.
     drop(removed);
-    let report = one_report(ReportKind::Forgotten, "Probe");
+    let report = one_report_naming(ReportKind::Forgotten, "Probe");
     assert_site(report.site, file!(), line);
     assert_eq!(c.drops(), 1);
 
@@ -351,7 +351,7 @@ fn btree_map_removal_and_replacement_hand_back_guards() {
     assert!(take_reports().is_empty());
 
     drop(replaced);
-    let report = one_report(ReportKind::Forgotten, "Probe");
+    let report = one_report_naming(ReportKind::Forgotten, "Probe");
     assert_site(report.site, file!(), line);
 
     block_on(async_drop_iter([removed, first, last])).unwrap();
@@ -427,7 +427,7 @@ fn hash_map_removal_replacement_and_try_insert_hand_back_guards() {
     assert!(take_reports().is_empty());
 
     drop(replaced);
-    let report = one_report(ReportKind::Forgotten, "Probe");
+    let report = one_report_naming(ReportKind::Forgotten, "Probe");
     assert_site(report.site, file!(), line);
 
     block_on(async_drop_iter(vec![removed, rejected])).unwrap();
@@ -544,18 +544,18 @@ fn forgotten_collection_is_reported_once_and_drops_every_element() {
     let c = setup();
     let (vec, line) = (vec_of(&c, 0..5, |_| false, |_| 0), line!());
     drop(vec);
-    let report = one_report(ReportKind::Forgotten, "AsyncDropVec");
+    let report = one_report_naming(ReportKind::Forgotten, "AsyncDropVec");
     assert_site(report.site, file!(), line);
     assert_eq!((c.started(), c.drops()), (0, 5));
 
     drop(btree_of(&c, 0..5, |_| false, |_| 0));
-    one_report(ReportKind::Forgotten, "AsyncDropBTreeMap");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropBTreeMap");
     assert_eq!((c.started(), c.drops()), (0, 10));
 
     #[cfg(feature = "std")]
     {
         drop(hash_of(&c, 0..5, |_| false, |_| 0));
-        one_report(ReportKind::Forgotten, "AsyncDropHashMap");
+        one_report_naming(ReportKind::Forgotten, "AsyncDropHashMap");
         assert_eq!((c.started(), c.drops()), (0, 15));
     }
 }
@@ -578,7 +578,7 @@ fn collection_cleanups_cancelled_midway_drop_the_rest_once_and_report_once() {
     let c = setup();
     let (vec, line) = (vec_of(&c, 0..8, |_| false, |id| id as usize), line!());
     cancel_midway(&c, 8, vec.async_drop());
-    let report = one_report(ReportKind::Cancelled, "AsyncDropVec");
+    let report = one_report_naming(ReportKind::Cancelled, "AsyncDropVec");
     assert_site(report.site, file!(), line);
 
     let c = Counters::new();
@@ -589,25 +589,25 @@ fn collection_cleanups_cancelled_midway_drop_the_rest_once_and_report_once() {
         started, 2,
         "the last one finished, the one before was running"
     );
-    let report = one_report(ReportKind::Cancelled, "AsyncDropVec");
+    let report = one_report_naming(ReportKind::Cancelled, "AsyncDropVec");
     assert_site(report.site, file!(), line);
 
     let c = Counters::new();
     let map = btree_of(&c, 0..6, |_| false, |id| id as usize);
     cancel_midway(&c, 6, map.async_drop());
-    one_report(ReportKind::Cancelled, "AsyncDropBTreeMap");
+    one_report_naming(ReportKind::Cancelled, "AsyncDropBTreeMap");
 
     let c = Counters::new();
     let map = btree_of(&c, 0..3, |_| false, |_| 1);
     cancel_midway(&c, 3, AsyncDropBTreeMap::async_drop_in_order(map));
-    one_report(ReportKind::Cancelled, "AsyncDropBTreeMap");
+    one_report_naming(ReportKind::Cancelled, "AsyncDropBTreeMap");
 
     #[cfg(feature = "std")]
     {
         let c = Counters::new();
         let map = hash_of(&c, 0..6, |_| false, |id| id as usize);
         cancel_midway(&c, 6, map.async_drop());
-        one_report(ReportKind::Cancelled, "AsyncDropHashMap");
+        one_report_naming(ReportKind::Cancelled, "AsyncDropHashMap");
     }
 }
 
@@ -615,7 +615,7 @@ fn collection_cleanups_cancelled_midway_drop_the_rest_once_and_report_once() {
 fn unpolled_collection_cleanup_dropped_reports_cancelled_once() {
     let c = setup();
     drop(vec_of(&c, 0..3, |_| false, |_| 0).async_drop());
-    one_report(ReportKind::Cancelled, "AsyncDropVec");
+    one_report_naming(ReportKind::Cancelled, "AsyncDropVec");
     assert_eq!((c.started(), c.drops()), (0, 3));
 }
 

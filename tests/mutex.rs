@@ -12,8 +12,9 @@ use std::sync::{mpsc, Arc};
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropMutex, AsyncDropMutexGuard, ReportKind};
 use common::{
-    assert_counts, assert_site, implements, one_report, poll_once, record_reports, setup, site_of,
-    take_reports, yield_now, Behaviour, Counters, Local, NotSync, Probe, ProbeError,
+    assert_counts, assert_site, implements, poll_once, record_reports, reports::one_report_naming,
+    setup, site_of, take_reports, yield_now, Behaviour, Counters, Local, NotSync, Probe,
+    ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
@@ -72,7 +73,7 @@ fn a_forgotten_mutex_is_reported_and_drops_the_value() {
     let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     drop(m);
-    one_report(ReportKind::Forgotten, "AsyncDropMutex");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropMutex");
     assert_counts(&counters, 0, 0, 1);
 }
 

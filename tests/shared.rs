@@ -16,8 +16,9 @@ use std::task::Poll;
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
 use common::{
-    assert_counts, assert_site, clean_up, implements, one_report, poll_once, record_reports, setup,
-    take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_counts, assert_site, clean_up, implements, poll_once, record_reports,
+    reports::one_report_naming, setup, take_reports, yield_now, Behaviour, Counters, Probe,
+    ProbeError,
 };
 use futures_executor::block_on;
 use futures_util::future::FusedFuture;
@@ -225,7 +226,7 @@ fn a_forgotten_clone_that_is_not_the_last_is_only_reported_under_the_output_type
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let (b, line) = (AsyncDropShared::clone(&a), line!());
     drop(b);
-    let report = one_report(ReportKind::Forgotten, "AsyncDropShared");
+    let report = one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
     assert_site(report.site, file!(), line);
     // `open` is an `async fn`: the future's type is a `{{closure}}`, not named.
     let name = format!("asyncdrop::AsyncDropShared<{}>", type_name::<Probe>());
@@ -243,7 +244,7 @@ fn a_forgotten_last_clone_drops_a_finished_output_synchronously() {
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     clean_up([block_on(AsyncDropShared::output(&a))]);
     drop(a);
-    one_report(ReportKind::Forgotten, "AsyncDropShared");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
     assert_counts(&counters, 0, 0, 1);
 }
 
@@ -253,7 +254,7 @@ fn a_forgotten_last_clone_leaves_the_output_to_the_handles() {
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let handle = block_on(AsyncDropShared::output(&a));
     drop(a);
-    one_report(ReportKind::Forgotten, "AsyncDropShared");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(AsyncDropArc::strong_count(&handle), 1);
     block_on(handle.async_drop()).unwrap();
@@ -269,7 +270,7 @@ fn a_forgotten_last_clone_drops_an_unfinished_future() {
         assert!(poll_once(&mut waiting).is_pending());
     }
     drop(a);
-    one_report(ReportKind::Forgotten, "AsyncDropShared");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
     // The future never produced its output: there is nothing to clean up.
     assert_eq!((runs.started(), runs.finished()), (1, 0));
     assert_counts(&counters, 0, 0, 0);
@@ -283,7 +284,7 @@ fn a_cancelled_last_cleanup_drops_the_unfinished_future() {
         let mut cleanup = pin!(a.async_drop());
         assert!(poll_once(&mut cleanup).is_pending());
     }
-    one_report(ReportKind::Cancelled, "AsyncDropShared");
+    one_report_naming(ReportKind::Cancelled, "AsyncDropShared");
     assert_eq!((runs.started(), runs.finished()), (1, 0));
     assert_counts(&counters, 0, 0, 0);
 }
@@ -411,7 +412,7 @@ fn new_ready_is_finished_at_once_and_dropped_synchronously_if_forgotten() {
     let a = AsyncDropShared::new_ready(Probe::new(&counters).guard());
     drop(a);
     assert_counts(&counters, 0, 0, 1);
-    one_report(ReportKind::Forgotten, "AsyncDropShared");
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
 }
 
 #[test]

@@ -312,22 +312,6 @@ pub fn take_reports() -> Vec<Seen> {
     SEEN.with(|s| std::mem::take(&mut *s.borrow_mut()))
 }
 
-/// Takes this thread's reports; asserts there is exactly one, of `kind`, naming a
-/// type whose name contains `type_fragment`.
-#[track_caller]
-pub fn one_report(kind: ReportKind, type_fragment: &str) -> Seen {
-    let mut reports = take_reports();
-    assert_eq!(reports.len(), 1, "{reports:#?}");
-    let report = reports.remove(0);
-    assert_eq!(report.kind, kind, "{report:#?}");
-    let name = report.type_name;
-    assert!(
-        name.contains(type_fragment),
-        "{name} does not name {type_fragment}"
-    );
-    report
-}
-
 /// In builds with debug assertions `site` is `file:line`; in others there is none.
 #[track_caller]
 pub fn assert_site(site: Option<(&'static str, u32)>, file: &str, line: u32) {

@@ -15,6 +15,18 @@ pub fn one_report(kind: ReportKind) -> Seen {
     report
 }
 
+/// [`one_report`], naming a type whose name contains `type_fragment`.
+#[track_caller]
+pub fn one_report_naming(kind: ReportKind, type_fragment: &str) -> Seen {
+    let report = one_report(kind);
+    let name = report.type_name;
+    assert!(
+        name.contains(type_fragment),
+        "{name} does not name {type_fragment}"
+    );
+    report
+}
+
 /// The kinds of the reports this thread made so far, in order (taken).
 pub fn report_kinds() -> Vec<ReportKind> {
     take_reports().into_iter().map(|r| r.kind).collect()
