@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
 use common::reports::{counts_quietly, one_report};
-use common::{
-    assert_counts, record_reports, setup, take_reports, Behaviour, Counters, Probe, Seen,
-};
+use common::{assert_counts, setup, take_reports, Behaviour, Probe, Seen};
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
 
@@ -263,6 +261,7 @@ mod timing {
     use futures_channel::oneshot;
 
     use super::*;
+    use common::{record_reports, Counters};
 
     fn exclusive() -> RwLockWriteGuard<'static, ()> {
         SERIAL.write().unwrap_or_else(PoisonError::into_inner)
@@ -566,6 +565,7 @@ impl AsyncDrop for TokioTimer {
 #[test]
 fn a_cleanup_sees_one_context_whatever_it_does_first() {
     use asyncdrop::rt::tokio::BlockOnDrop;
+    use common::{record_reports, Counters};
     let _shared = shared();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
