@@ -55,7 +55,7 @@ tar --exclude=./target --exclude=./.git -cf - . | tar -xf - -C "$miri_dir"
   cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
 ) >"$miri_log" 2>&1 &
 miri_pid=$!
-trap 'pkill -P "$miri_pid" 2>/dev/null; kill "$miri_pid" 2>/dev/null || true' EXIT
+trap 'pkill -P "$miri_pid" 2>/dev/null || true; kill "$miri_pid" 2>/dev/null || true' EXIT
 
 # Doctests run once, with every feature (each one compiles to a binary of its own).
 step "tests: default features"
