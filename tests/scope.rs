@@ -109,22 +109,6 @@ fn fails(flag: bool) -> Result<u32, AppError> {
 }
 
 #[test]
-fn normal_end_cleans_up_and_yields_the_value() {
-    let c = setup();
-    let result: Result<u32, AppError> = block_on(async {
-        let g = Probe::new(&c).id(1).guard();
-        with_async_drop!(g => {
-            assert_eq!(g.id, 1);
-            // The guard is not cleaned up while the block runs.
-            assert_eq!(c.started(), 0);
-            Ok(7)
-        })
-    });
-    assert_eq!(result, Ok(7));
-    cleaned_quietly(&c, 1);
-}
-
-#[test]
 fn question_mark_leaves_the_block_and_converts_with_from() {
     let c = setup();
     let mut reached_after = false;
@@ -176,20 +160,6 @@ fn return_leaves_the_block_not_the_function() {
     assert_cleaned(&c, 1);
     assert_eq!(block_on(run(&c, false)), (Ok(102), true));
     cleaned_quietly(&c, 2);
-
-    let c = setup();
-    let result: Result<u32, AppError> = block_on(async {
-        let g = Probe::new(&c).guard();
-        let stop = std::hint::black_box(true);
-        with_async_drop!(g => {
-            if stop {
-                return Err(AppError::Block("early"));
-            }
-            Ok(0)
-        })
-    });
-    assert_eq!(result, Err(AppError::Block("early")));
-    cleaned_quietly(&c, 1);
 }
 
 #[test]
@@ -461,7 +431,7 @@ fn guards_are_cleaned_up_concurrently_and_the_first_listed_error_wins() {
 }
 
 #[test]
-fn infallible_and_all_forms_clean_up_concurrently() {
+fn infallible_form_cleans_up_concurrently() {
     record_reports();
     let (ca, cb) = (Counters::new(), Counters::new());
     let a = Probe::new(&ca).yields(1).quiet();
@@ -474,14 +444,6 @@ fn infallible_and_all_forms_clean_up_concurrently() {
         (1, 1, 0, 0)
     );
     assert_eq!(poll_once(&mut fut), Poll::Ready(9));
-    let c = Counters::new();
-    let (v, (ra, rb)) = block_on(async {
-        let a = Probe::new(&c).id(1).yields(1).fail(1).guard();
-        let b = Probe::new(&c).id(2).yields(1).guard();
-        with_async_drop!(all a, b => { 5 })
-    });
-    assert_eq!((v, ra, rb), (5, Err(ProbeError { id: 1, code: 1 }), Ok(())));
-    cleaned_quietly(&c, 2);
 }
 
 /// A cleanup error for any probe-like error: generic, so it serves guards of
