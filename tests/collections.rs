@@ -612,14 +612,6 @@ fn collection_cleanups_cancelled_midway_drop_the_rest_once_and_report_once() {
 }
 
 #[test]
-fn unpolled_collection_cleanup_dropped_reports_cancelled_once() {
-    let c = setup();
-    drop(vec_of(&c, 0..3, |_| false, |_| 0).async_drop());
-    one_report_naming(ReportKind::Cancelled, "AsyncDropVec");
-    assert_eq!((c.started(), c.drops()), (0, 3));
-}
-
-#[test]
 fn async_drop_iter_cancelled_midway_reports_each_unfinished_guard() {
     let c = setup();
     let guards: Vec<_> = (0..4).map(|id| probe(&c, id, false, id as usize)).collect();

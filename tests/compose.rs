@@ -85,7 +85,7 @@ fn result_cleans_up_ok_and_drops_err_at_once() {
 // ---------------------------------------------------------------------------------
 
 #[test]
-fn vec_of_guards_cleans_up_concurrently_keeps_every_error_and_reports_a_cancellation() {
+fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
     let c = setup();
     let guards: Vec<_> = (0..5).map(|id| probe(&c, id, id % 2 == 0)).collect();
     let mut cleanup = Box::pin(AsyncDropGuard::new(guards).async_drop());
@@ -111,25 +111,6 @@ fn vec_of_guards_cleans_up_concurrently_keeps_every_error_and_reports_a_cancella
         Ok(())
     );
     assert!(take_reports().is_empty());
-
-    let c = setup();
-    let guards: Vec<_> = (0..4)
-        .map(|id| Probe::new(&c).id(id).yields(id as usize).guard())
-        .collect();
-    let mut cleanup = Box::pin(AsyncDropGuard::new(guards).async_drop());
-    while c.finished() == 0 {
-        assert!(poll_once(&mut cleanup).is_pending());
-    }
-    let finished = c.finished();
-    drop(cleanup);
-    assert_eq!(c.drops(), 4);
-    let reports = take_reports();
-    // One per guard that had not finished, plus the Vec's own guard.
-    assert_eq!(reports.len(), 4 - finished + 1, "{reports:#?}");
-    assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
-    assert!(reports
-        .iter()
-        .any(|r| r.type_name.starts_with("alloc::vec::Vec<")));
 }
 
 // ---------------------------------------------------------------------------------

@@ -271,35 +271,6 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
 #[test]
 fn forgotten_guards_are_dropped_once_and_each_reported_once() {
     let counters = setup();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters).id(11));
-    assert_eq!(take_reports(), []);
-    drop(guard);
-
-    assert_counts(&counters, 0, 0, 1);
-    let report = one_report(ReportKind::Forgotten);
-    assert!(report.type_name.contains("Probe"), "{report:?}");
-    assert!(
-        report.message.starts_with("asyncdrop: AsyncDropGuard<"),
-        "{report:?}"
-    );
-    report.says("dropped without cleanup");
-    report.says(report.type_name);
-
-    #[cfg(debug_assertions)]
-    {
-        assert_eq!(report.site, Some((file!(), line)));
-        let at = format!("guard created at {}:{}:", file!(), line);
-        report.says(&at);
-    }
-    #[cfg(not(debug_assertions))]
-    {
-        let _ = line;
-        assert_eq!(report.site, None);
-        assert!(!report.message.contains("guard created at"), "{report:?}");
-    }
-
-    let counters = setup();
     {
         let mut guard = Probe::new(&counters).guard();
         guard.id = 1;

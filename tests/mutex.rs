@@ -10,11 +10,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 
-use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropMutex, AsyncDropMutexGuard, ReportKind};
+use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropMutex, AsyncDropMutexGuard};
 use common::{
-    assert_counts, assert_site, implements, poll_once, record_reports, reports::one_report_naming,
-    setup, site_of, take_reports, yield_now, Behaviour, Counters, Local, NotSync, Probe,
-    ProbeError,
+    assert_counts, assert_site, implements, poll_once, record_reports, setup, site_of,
+    take_reports, yield_now, Behaviour, Counters, Local, NotSync, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
@@ -66,15 +65,6 @@ fn into_inner_hands_the_guarded_value_back() {
     block_on(probe.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
-}
-
-#[test]
-fn a_forgotten_mutex_is_reported_and_drops_the_value() {
-    let counters = setup();
-    let m = AsyncDropMutex::new(Probe::new(&counters).guard());
-    drop(m);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropMutex");
-    assert_counts(&counters, 0, 0, 1);
 }
 
 #[test]

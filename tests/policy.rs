@@ -59,7 +59,7 @@ fn probe_guard_name() -> String {
 #[track_caller]
 fn assert_forgotten_panics(guard: AsyncDropGuard<Probe>, line: u32) {
     let text = panic_message(move || drop(guard));
-    assert!(text.starts_with("asyncdrop: "), "{text}");
+    assert!(text.starts_with("asyncdrop: AsyncDropGuard<"), "{text}");
     assert!(text.contains(&probe_guard_name()), "{text}");
     assert!(text.contains("dropped without cleanup"), "{text}");
     if cfg!(debug_assertions) {
