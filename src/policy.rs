@@ -107,25 +107,26 @@ pub struct Report<'a> {
 
 impl<'a> Report<'a> {
     pub(crate) fn new(kind: ReportKind, type_name: &'static str, site: Site) -> Self {
-        #[cfg(feature = "std")]
-        let type_name = crate::shared::report_name(type_name);
-        Report {
-            kind,
-            type_name,
-            site: site.get(),
-            detail: None,
-        }
+        Report::at(kind, type_name, site.get())
     }
 
     /// A report about a value that had no guard of its own (a derived type's field).
     #[cfg(feature = "derive")]
     pub(crate) fn unsited(kind: ReportKind, type_name: &'static str) -> Self {
+        Report::at(kind, type_name, None)
+    }
+
+    fn at(
+        kind: ReportKind,
+        type_name: &'static str,
+        site: Option<&'static Location<'static>>,
+    ) -> Self {
         #[cfg(feature = "std")]
         let type_name = crate::shared::report_name(type_name);
         Report {
             kind,
             type_name,
-            site: None,
+            site,
             detail: None,
         }
     }

@@ -499,7 +499,9 @@ fn last_argument(args: &str) -> Option<&str> {
             _ => {}
         }
     }
-    (depth == 0).then_some(())?;
+    if depth != 0 {
+        return None;
+    }
     Some(args[start?..].trim_start())
 }
 
