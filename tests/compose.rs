@@ -10,8 +10,8 @@ use std::future::Future;
 use std::rc::Rc;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
-use common::harness::Local;
 use common::reports::{assert_cleaned, cleaned_quietly, one_report};
+use common::Local;
 use common::{
     assert_send, implements, poll_once, record_reports, setup, take_reports, Counters, Probe,
     ProbeError,

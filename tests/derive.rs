@@ -442,7 +442,7 @@ fn local_async_drop_takes_not_send_fields() {
     let (counters, cleaned) = (Counters::new(), Rc::new(std::cell::Cell::new(0)));
     let mixed = AsyncDropGuard::new(Mixed {
         sent: Probe::new(&counters).fail(4).guard(),
-        local: common::harness::Local::guard(&cleaned),
+        local: common::Local::guard(&cleaned),
         rc: Rc::new(1),
     });
     let err = block_on(mixed.async_drop()).unwrap_err();

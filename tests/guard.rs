@@ -328,7 +328,7 @@ fn site_is_where_the_guard_was_created_and_a_local_type_is_guarded() {
 
     record_reports();
     let closed = Rc::new(Cell::new(0));
-    block_on(common::harness::Local::guard(&closed).async_drop()).unwrap();
+    block_on(common::Local::guard(&closed).async_drop()).unwrap();
     assert_eq!(closed.get(), 1);
     assert_eq!(Rc::strong_count(&closed), 1, "the value was dropped");
     assert_eq!(take_reports(), []);

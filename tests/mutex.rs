@@ -272,15 +272,15 @@ fn auto_traits() {
     assert_eq!(AsyncDropMutex::try_lock(&arc).unwrap().0.get(), 1);
     block_on(arc.async_drop()).unwrap();
 
-    let flag = Rc::new(Cell::new(false));
-    let local = AsyncDropMutex::new(AsyncDropGuard::new(Local(flag.clone())));
+    let cleaned = Rc::new(Cell::new(0));
+    let local = AsyncDropMutex::new(Local::guard(&cleaned));
     assert!(!implements!(*local => Send));
     assert!(!implements!(*local => Sync));
     let mut pool = LocalPool::new();
     pool.run_until(async move {
-        AsyncDropMutex::lock(&local).await.0.set(false);
+        AsyncDropMutex::lock(&local).await.0.set(0);
         local.async_drop().await.unwrap();
     });
-    assert!(flag.get());
+    assert_eq!(cleaned.get(), 1);
     assert_counts(&counters, 1, 1, 1);
 }

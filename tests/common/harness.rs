@@ -535,23 +535,3 @@ impl Probe {
         AsyncDropGuard::new(Quiet(self))
     }
 }
-
-/// A `!Send` resource whose cleanup cannot fail: after a yield, it counts itself in
-/// the shared cell.
-#[derive(Debug)]
-pub struct Local(pub std::rc::Rc<std::cell::Cell<u32>>);
-
-impl Local {
-    pub fn guard(cleaned: &std::rc::Rc<std::cell::Cell<u32>>) -> AsyncDropGuard<Local> {
-        AsyncDropGuard::new(Local(cleaned.clone()))
-    }
-}
-
-impl asyncdrop::LocalAsyncDrop for Local {
-    type Error = Infallible;
-    async fn local_async_drop_impl(self) -> Result<(), Infallible> {
-        super::yield_now().await;
-        self.0.set(self.0.get() + 1);
-        Ok(())
-    }
-}

@@ -357,14 +357,22 @@ impl AsyncDrop for NotSync {
     }
 }
 
-/// Neither `Send` nor `Sync`; its cleanup yields once, then sets the flag.
-pub struct Local(pub Rc<Cell<bool>>);
+/// Neither `Send` nor `Sync`; its cleanup cannot fail: after a yield, it counts
+/// itself in the shared cell.
+#[derive(Debug)]
+pub struct Local(pub Rc<Cell<u32>>);
+
+impl Local {
+    pub fn guard(cleaned: &Rc<Cell<u32>>) -> AsyncDropGuard<Local> {
+        AsyncDropGuard::new(Local(cleaned.clone()))
+    }
+}
 
 impl LocalAsyncDrop for Local {
     type Error = Infallible;
     async fn local_async_drop_impl(self) -> Result<(), Infallible> {
         yield_now().await;
-        self.0.set(true);
+        self.0.set(self.0.get() + 1);
         Ok(())
     }
 }
