@@ -18,6 +18,13 @@ export CARGO_INCREMENTAL=0
 export CARGO_PROFILE_DEV_DEBUG=0
 
 step() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
+# A copy of the tree without its build outputs, in a new temporary directory.
+copy_of_tree() {
+  local dir
+  dir=$(mktemp -d)
+  tar --exclude=./target --exclude=./.git -cf - . | tar -xf - -C "$dir"
+  echo "$dir"
+}
 
 step "install tools"
 rustup component add rustfmt clippy
@@ -49,8 +56,7 @@ cargo clippy --no-default-features --lib -- -D warnings
 # copy of the tree, which the feature powerset's edits of Cargo.toml do not reach.
 step "miri (strict provenance) over every runtime-free test: started in the background"
 miri_log=$(mktemp)
-miri_dir=$(mktemp -d)
-tar --exclude=./target --exclude=./.git -cf - . | tar -xf - -C "$miri_dir"
+miri_dir=$(copy_of_tree)
 (
   cd "$miri_dir"
   export MIRIFLAGS="-Zmiri-strict-provenance"
@@ -58,7 +64,8 @@ tar --exclude=./target --exclude=./.git -cf - . | tar -xf - -C "$miri_dir"
   cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
 ) >"$miri_log" 2>&1 &
 miri_pid=$!
-trap 'pkill -P "$miri_pid" 2>/dev/null || true; kill "$miri_pid" 2>/dev/null || true' EXIT
+trap 'pkill -P "$miri_pid" 2>/dev/null || true; kill "$miri_pid" 2>/dev/null || true
+  rm -rf "$miri_log" "$miri_dir"' EXIT
 
 # Doctests run once, with every feature (each one compiles to a binary of its own).
 step "tests: default features"
@@ -139,8 +146,7 @@ ci/embedded.sh
 step "MSRV $MSRV"
 # Resolve dependencies as a user on the MSRV would get them (the newest versions
 # that support it), in a copy, so the committed lockfile stays current.
-msrv_dir=$(mktemp -d)
-cp -r Cargo.toml Cargo.lock README.md src tests benches examples asyncdrop-derive "$msrv_dir"/
+msrv_dir=$(copy_of_tree)
 (
   cd "$msrv_dir"
   export CARGO_TARGET_DIR="$PWD/target"
@@ -173,7 +179,6 @@ step "miri: the background run"
 miri_ok=0
 wait "$miri_pid" || miri_ok=$?
 cat "$miri_log"
-rm -rf "$miri_log" "$miri_dir"
 if [ "$miri_ok" -ne 0 ]; then
   echo "error: miri failed (exit status $miri_ok)" >&2
   exit 1
