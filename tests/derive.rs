@@ -1,13 +1,8 @@
-//! `#[derive(AsyncDrop)]` / `#[derive(LocalAsyncDrop)]`: every field cleaned up,
-//! concurrently or in declaration order, also when others fail or panic; errors
-//! kept (the generated error type) or converted, first returned and the others
-//! reported; `before`; enums, tuple and unit structs; generic types whose cleanup
-//! stays `Send`; cancellation.
+//! `#[derive(AsyncDrop)]` and `#[derive(LocalAsyncDrop)]`.
 #![cfg(feature = "derive")]
 
 mod common;
 
-use std::convert::Infallible;
 use std::error::Error;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -16,7 +11,9 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::harness::{fail, Quiet};
 use common::reports::{counts_quietly, one_report};
+use common::Behaviour::{Fail, Hang, Panic, Succeed};
 use common::{
     assert_counts, assert_send, poll_once, record_reports, setup, take_reports, yield_now,
     Behaviour, Counters, Probe, ProbeError,
@@ -64,7 +61,7 @@ fn session(counters: &Arc<Counters>, yields: [usize; 3], behaviours: [Behaviour;
     }
 }
 
-const OK: [Behaviour; 3] = [Behaviour::Succeed; 3];
+const OK: [Behaviour; 3] = [Succeed; 3];
 
 #[test]
 fn fields_are_cleaned_up_concurrently_or_in_declaration_order() {
@@ -101,7 +98,7 @@ struct Ordered(AsyncDropGuard<Probe>, Probe, AsyncDropGuard<Probe>);
 #[test]
 fn the_generated_error_keeps_every_fields_error() {
     let counters = Counters::new();
-    let behaviours = [Behaviour::Fail(10), Behaviour::Succeed, Behaviour::Fail(30)];
+    let behaviours = [Fail(10), Succeed, Fail(30)];
     let s = AsyncDropGuard::new(session(&counters, [0, 1, 0], behaviours));
     let err: SessionAsyncDropError<ProbeError, ProbeError, ProbeError> =
         block_on(s.async_drop()).unwrap_err();
@@ -132,17 +129,6 @@ impl From<ProbeError> for SessionError {
     }
 }
 
-/// A resource whose cleanup cannot fail.
-struct Quiet(Arc<Counters>);
-
-impl AsyncDrop for Quiet {
-    type Error = Infallible;
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
-        self.0.drops.fetch_add(1, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
 #[derive(AsyncDrop)]
 #[async_drop(error = SessionError)]
 struct Converted {
@@ -162,11 +148,11 @@ fn with_error_the_first_is_returned_and_the_others_reported() {
         first: p(1, 2, 10).guard(),
         second: p(2, 0, 20),
         third: p(3, 1, 30).guard(),
-        quiet: Quiet(counters.clone()),
+        quiet: Quiet(Probe::new(&counters).id(4)),
     });
     let err = block_on(c.async_drop()).unwrap_err();
     assert_eq!(err, SessionError("probe 1 failed with 10".into()));
-    assert_counts(&counters, 3, 3, 4);
+    assert_counts(&counters, 4, 4, 4);
     let reports = take_reports();
     assert_eq!(reports.len(), 2, "{reports:?}");
     for (report, id) in reports.iter().zip([2, 3]) {
@@ -228,10 +214,10 @@ impl Polite {
         self.started_before_goodbye.store(started, Ordering::SeqCst);
         yield_now().await;
         match self.goodbye {
-            Behaviour::Succeed => Ok(()),
-            Behaviour::Fail(code) => Err(ProbeError { id: 0, code }),
-            Behaviour::Panic => panic!("goodbye panicked"),
-            Behaviour::Hang => std::future::pending().await,
+            Succeed => Ok(()),
+            Fail(code) => Err(ProbeError { id: 0, code }),
+            Panic => panic!("goodbye panicked"),
+            Hang => std::future::pending().await,
         }
     }
 }
@@ -239,14 +225,14 @@ impl Polite {
 #[test]
 fn before_runs_first_and_its_error_is_returned_first() {
     let counters = Counters::new();
-    let polite = Polite::new(&counters, Behaviour::Succeed, Behaviour::Succeed);
+    let polite = Polite::new(&counters, Succeed, Succeed);
     let started = polite.started_before_goodbye.clone();
     block_on(AsyncDropGuard::new(polite).async_drop()).unwrap();
     assert_eq!(started.load(Ordering::SeqCst), 0);
     assert_counts(&counters, 2, 2, 2);
 
     let counters = setup();
-    let polite = Polite::new(&counters, Behaviour::Fail(5), Behaviour::Fail(7));
+    let polite = Polite::new(&counters, Fail(5), Fail(7));
     let err = block_on(AsyncDropGuard::new(polite).async_drop()).unwrap_err();
     assert_eq!(err, SessionError("probe 0 failed with 5".into()));
     assert_counts(&counters, 2, 2, 2);
@@ -340,9 +326,7 @@ fn types_without_resources_and_nested_derived_types() {
     assert_counts(&counters, 5, 5, 5);
 }
 
-// ---------------------------------------------------------------------------------
-// Generic types
-// ---------------------------------------------------------------------------------
+// Generic types.
 
 #[derive(AsyncDrop)]
 struct Pool<'a, T> {
@@ -379,11 +363,7 @@ fn derived_cleanups_are_send_also_in_generic_code() {
     let cleanup = s.async_drop();
     assert_send(&cleanup);
     block_on(cleanup).unwrap();
-    let polite = AsyncDropGuard::new(Polite::new(
-        &counters,
-        Behaviour::Succeed,
-        Behaviour::Succeed,
-    ));
+    let polite = AsyncDropGuard::new(Polite::new(&counters, Succeed, Succeed));
     let cleanup = polite.async_drop();
     assert_send(&cleanup);
     block_on(cleanup).unwrap();
@@ -420,10 +400,7 @@ enum Journal {
 impl Journal {
     async fn flush(&mut self) -> Result<(), ProbeError> {
         match self {
-            Journal::Open(first, _) => Err(ProbeError {
-                id: first.id,
-                code: 9,
-            }),
+            Journal::Open(first, _) => Err(fail(first.id, 9)),
             Journal::Closed => Ok(()),
         }
     }
@@ -452,14 +429,12 @@ fn local_async_drop_takes_not_send_fields() {
     assert_eq!((cleaned.get(), Rc::strong_count(&cleaned)), (1, 1));
 }
 
-// ---------------------------------------------------------------------------------
-// Panics and cancellation
-// ---------------------------------------------------------------------------------
+// Panics and cancellation.
 
 #[test]
 fn a_panicking_field_cleanup_or_before_drops_every_field_once() {
     let counters = setup();
-    let behaviours = [Behaviour::Succeed, Behaviour::Succeed, Behaviour::Panic];
+    let behaviours = [Succeed, Succeed, Panic];
     let s = AsyncDropGuard::new(session(&counters, [1, 0, 0], behaviours));
     let panicked = catch_unwind(AssertUnwindSafe(|| block_on(s.async_drop())));
     assert!(panicked.is_err());
@@ -467,18 +442,14 @@ fn a_panicking_field_cleanup_or_before_drops_every_field_once() {
     assert_eq!(take_reports(), []); // the panic is the report
 
     let p = |b| Probe::new(&counters).behaviour(b);
-    let ordered = Ordered(
-        p(Behaviour::Panic).guard(),
-        p(Behaviour::Succeed),
-        p(Behaviour::Succeed).guard(),
-    );
+    let ordered = Ordered(p(Panic).guard(), p(Succeed), p(Succeed).guard());
     let ordered = AsyncDropGuard::new(ordered);
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(ordered.async_drop()))).is_err());
     assert_counts(&counters, 4, 1, 6); // the two after it never started: dropped
     assert_eq!(take_reports(), []);
 
     let counters = setup();
-    let polite = AsyncDropGuard::new(Polite::new(&counters, Behaviour::Panic, Behaviour::Succeed));
+    let polite = AsyncDropGuard::new(Polite::new(&counters, Panic, Succeed));
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(polite.async_drop()))).is_err());
     counts_quietly(&counters, 0, 0, 2);
 }
@@ -524,7 +495,7 @@ fn a_cancelled_cleanup_is_reported_once_for_the_parent() {
 
         // During `before`.
         let counters = Counters::new();
-        let polite = Polite::new(&counters, Behaviour::Succeed, Behaviour::Succeed);
+        let polite = Polite::new(&counters, Succeed, Succeed);
         cancel_after(AsyncDropGuard::new(polite), polls);
         assert_counts(&counters, 0, 0, 2);
     }
