@@ -1,11 +1,6 @@
-//! A panicking report never leaks and never aborts: with a policy that panics (the
-//! default, or a hook that panics after recording), a drop that is responsible for
-//! many values drops every one of them exactly once, every skipped cleanup is
-//! reported once, and at most one panic comes out — none from a runtime's task
-//! destructor.
-//!
-//! The policy is process-wide, so this file is one test that runs its cases in turn,
-//! first under a recording hook that then panics, then under `Policy::Panic`.
+//! A panicking report never leaks and never aborts. The policy is process-wide, so
+//! this file is one test: its cases under a recording hook that then panics, then
+//! under `Policy::Panic`.
 #![cfg(feature = "std")]
 
 mod common;
@@ -39,44 +34,37 @@ fn reports() -> (usize, usize) {
     )
 }
 
-fn guards(counters: &Arc<Counters>, n: usize) -> Vec<AsyncDropGuard<Probe>> {
-    (0..n)
+/// Four guards whose cleanups take a while.
+fn guards(counters: &Arc<Counters>) -> Vec<AsyncDropGuard<Probe>> {
+    (0..4)
         .map(|_| Probe::new(counters).yields(3).guard())
         .collect()
 }
 
-/// A group cleanup dropped before it finished (unpolled, or after a first poll).
-fn group_cleanups(counted: bool) {
-    for polls in [0, 1] {
-        let counters = Counters::new();
-        let panicked = catch_unwind(AssertUnwindSafe(|| {
-            let mut cleanup = Box::pin(async_drop_iter(guards(&counters, 4)));
-            for _ in 0..polls {
-                assert!(common::poll_once(&mut cleanup).is_pending());
-            }
-            drop(cleanup);
-        }));
-        assert!(panicked.is_err(), "one panic comes out of the drop");
-        assert_eq!(counters.drops(), 4, "every value dropped, none leaked");
-        if counted {
-            assert_eq!(reports(), (4, 0), "every cancellation reported once");
-        }
+/// Polls `cleanup` `polls` times (each `Pending`), then drops it.
+fn cut_short(cleanup: impl std::future::Future, polls: usize) {
+    let mut cleanup = Box::pin(cleanup);
+    for _ in 0..polls {
+        assert!(common::poll_once(&mut cleanup).is_pending());
+    }
+}
 
-        // A `Vec` of guards cleaned up as one resource goes through the same group.
+/// A group cleanup dropped before it finished (unpolled, or after a first poll):
+/// `async_drop_iter`, or a `Vec` of guards cleaned up as one resource (`whole`),
+/// whose outer cleanup future reports its own cancellation too.
+fn group_cleanups(counted: bool) {
+    for (polls, whole) in [(0, false), (0, true), (1, false), (1, true)] {
+        let case = format!("{polls} polls, as one resource: {whole}");
         let counters = Counters::new();
-        let panicked = catch_unwind(AssertUnwindSafe(|| {
-            let all = AsyncDropGuard::new(guards(&counters, 4));
-            let mut cleanup = Box::pin(all.async_drop());
-            for _ in 0..polls {
-                assert!(common::poll_once(&mut cleanup).is_pending());
-            }
-            drop(cleanup);
+        let panicked = catch_unwind(AssertUnwindSafe(|| match whole {
+            false => cut_short(async_drop_iter(guards(&counters)), polls),
+            true => cut_short(AsyncDropGuard::new(guards(&counters)).async_drop(), polls),
         }));
-        assert!(panicked.is_err());
-        assert_eq!(counters.drops(), 4);
+        assert!(panicked.is_err(), "{case}: one panic comes out of the drop");
+        assert_eq!(counters.drops(), 4, "{case}: all dropped, none leaked");
         if counted {
-            // The outer cleanup future reports its own cancellation too.
-            assert_eq!(reports(), (5, 0));
+            let cancelled = 4 + usize::from(whole);
+            assert_eq!(reports(), (cancelled, 0), "{case}: each reported once");
         }
     }
 }
