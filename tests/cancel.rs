@@ -8,57 +8,53 @@ use std::pin::pin;
 use std::task::Poll;
 
 use asyncdrop::{async_drop_all, AsyncDropGuard, ReportKind};
-use common::harness::message;
+use common::harness::{fail, message};
 use common::reports::{counts_quietly, one_report};
-use common::{assert_counts, assert_site, poll_once, setup, take_reports, Probe, ProbeError};
+use common::Behaviour::{Fail, Panic, Succeed};
+use common::{assert_counts, assert_site, poll_once, setup, take_reports, Probe};
 use futures_core::future::FusedFuture;
 use futures_executor::block_on;
 
 /// Polled to the end by hand, with or without an error: started once, not terminated
-/// while it runs; then no report, and the future is terminated.
+/// while it runs, its `Debug` form showing the state; then no report, and the future
+/// is terminated: polling it again panics and runs nothing.
 #[test]
-fn completed_cleanup_reports_nothing() {
-    for (yields, code) in [(2, None), (1, Some(5))] {
+fn completed_cleanup_reports_nothing_and_is_terminated() {
+    for (yields, behaviour, expected) in [(2, Succeed, Ok(())), (1, Fail(5), Err(fail(2, 5)))] {
         let counters = setup();
         let probe = Probe::new(&counters).id(2).yields(yields);
-        let guard = match code {
-            Some(code) => probe.fail(code),
-            None => probe,
-        }
-        .guard();
-        let expected = code.map_or(Ok(()), |code| Err(ProbeError { id: 2, code }));
-        let mut fut = pin!(guard.async_drop());
-        assert!(!fut.is_terminated());
-        for _ in 0..yields {
-            assert_eq!(poll_once(&mut fut), Poll::Pending);
+        {
+            let mut fut = pin!(probe.behaviour(behaviour).guard().async_drop());
+            let text = format!("{fut:?}");
+            assert!(text.starts_with("AsyncDropFuture {"), "{text}");
+            assert!(text.contains("Probe"), "{text}");
+            assert!(text.contains("state: Pending"), "{text}");
             assert!(!fut.is_terminated());
-            assert_counts(&counters, 1, 0, 0);
+            for _ in 0..yields {
+                assert_eq!(poll_once(&mut fut), Poll::Pending);
+                assert!(!fut.is_terminated());
+                assert_counts(&counters, 1, 0, 0);
+            }
+            assert_eq!(poll_once(&mut fut), Poll::Ready(expected));
+            assert!(fut.is_terminated());
+            counts_quietly(&counters, 1, 1, 1);
+            let text = format!("{fut:?}");
+            assert!(text.contains("state: Done"), "{text}");
+            let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
+                .expect_err("polling a completed future panics");
+            let text = message(&*payload);
+            assert!(text.contains("after completion"), "{text}");
+            // Still terminated, and the cleanup did not run a second time.
+            assert!(fut.is_terminated());
         }
-        assert_eq!(poll_once(&mut fut), Poll::Ready(expected));
-        assert!(fut.is_terminated());
         counts_quietly(&counters, 1, 1, 1);
     }
 }
 
-#[test]
-fn debug_shows_the_type_and_state() {
-    let counters = setup();
-    let guard = Probe::new(&counters).yields(1).guard();
-    let mut fut = pin!(guard.async_drop());
-    let text = format!("{fut:?}");
-    assert!(text.starts_with("AsyncDropFuture {"), "{text}");
-    assert!(text.contains("Probe"), "{text}");
-    assert!(text.contains("state: Pending"), "{text}");
-    assert!(poll_once(&mut fut).is_pending());
-    assert!(poll_once(&mut fut).is_ready());
-    let text = format!("{fut:?}");
-    assert!(text.contains("state: Done"), "{text}");
-    counts_quietly(&counters, 1, 1, 1);
-}
-
 /// A panicking cleanup (at once, after a pending poll, under `block_on`) propagates
 /// once; the panic unwound through the cleanup, so the value is already gone, and
-/// dropping the future after the panic adds nothing: no drop, no `Cancelled`.
+/// dropping the future after the panic adds nothing: no drop, no `Cancelled`. The
+/// future is then terminated: polling it again panics in the guard.
 #[test]
 fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
     // (id, yields, under `block_on`)
@@ -67,6 +63,7 @@ fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
         let guard = Probe::new(&counters).id(id).yields(yields).panics().guard();
         {
             let mut fut = pin!(guard.async_drop());
+            assert!(!fut.is_terminated());
             let payload = if blocking {
                 catch_unwind(AssertUnwindSafe(|| block_on(fut.as_mut()))).map(|_| ())
             } else {
@@ -79,44 +76,18 @@ fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
             let payload = payload.expect_err("the cleanup panicked");
             assert_eq!(message(&*payload), format!("probe {id} cleanup panicked"));
             assert_counts(&counters, 1, 0, 1);
+            // Polling again would panic, so a `select!` must not poll it.
+            assert!(fut.is_terminated());
+            let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
+                .expect_err("polling again panics");
+            let text = message(&*payload);
+            assert!(text.contains("panicked"), "{text}");
+            assert!(text.contains("AsyncDropFuture"), "{text}");
+            // The second panic comes from the guard, not from re-running the cleanup.
+            assert!(!text.contains("probe"), "{text}");
         }
         counts_quietly(&counters, 1, 0, 1);
     }
-}
-
-#[test]
-fn polling_after_a_panic_or_completion_panics_and_the_future_is_terminated() {
-    let counters = setup();
-    let guard = Probe::new(&counters).panics().guard();
-    {
-        let mut fut = pin!(guard.async_drop());
-        assert!(!fut.is_terminated());
-        catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).expect_err("first poll panics");
-        // Polling again would panic, so a `select!` must not poll it.
-        assert!(fut.is_terminated());
-        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
-            .expect_err("polling again panics");
-        let text = message(&*payload);
-        assert!(text.contains("panicked"), "{text}");
-        assert!(text.contains("AsyncDropFuture"), "{text}");
-        // The second panic comes from the guard, not from re-running the cleanup.
-        assert!(!text.contains("probe"), "{text}");
-    }
-    counts_quietly(&counters, 1, 0, 1);
-
-    let counters = setup();
-    let guard = Probe::new(&counters).guard();
-    {
-        let mut fut = pin!(guard.async_drop());
-        assert_eq!(poll_once(&mut fut), Poll::Ready(Ok(())));
-        let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)))
-            .expect_err("polling a completed future panics");
-        let text = message(&*payload);
-        assert!(text.contains("after completion"), "{text}");
-        // Still terminated, and the cleanup did not run a second time.
-        assert!(fut.is_terminated());
-    }
-    counts_quietly(&counters, 1, 1, 1);
 }
 
 #[test]
@@ -140,53 +111,43 @@ fn async_drop_on_err_and_nested_guards_cancelled_report_cancelled() {
     assert_counts(&counters, 1, 0, 1);
     // Each layer's cleanup future was cancelled and says so: the outer one first,
     // then the inner one it holds.
-    let seen: Vec<_> = take_reports()
-        .iter()
-        .map(|r| (r.kind, r.type_name))
-        .collect();
+    let seen = take_reports();
+    let seen: Vec<_> = seen.iter().map(|r| (r.kind, r.type_name)).collect();
     let cancelled = |name| (ReportKind::Cancelled, name);
     let outer = type_name::<AsyncDropGuard<Probe>>();
     assert_eq!(seen, [cancelled(outer), cancelled(type_name::<Probe>())]);
 }
 
+/// `async_drop_all` dropped after one poll, or unwound by `b`'s panicking cleanup:
+/// both values are gone exactly once, and each of the `cut` cleanups cut short says
+/// so (with its guard's site); a cleanup that panicked reports nothing.
 #[test]
-fn async_drop_all_cancelled_after_one_poll_reports_each_guard() {
-    let counters = setup();
-    let line_a = line!() + 1;
-    let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
-    let line_b = line!() + 1;
-    let b = AsyncDropGuard::new(Probe::new(&counters).id(2).yields(2));
-    {
-        let mut fut = pin!(async_drop_all((a, b)));
-        assert!(poll_once(&mut fut).is_pending());
-        assert_counts(&counters, 2, 0, 0);
+fn async_drop_all_cut_short_or_panicking_reports_each_cut_guard() {
+    for (yields, behaviour, cut) in [(2, Succeed, 2), (1, Panic, 1)] {
+        let counters = setup();
+        let line_a = line!() + 1;
+        let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
+        let b = Probe::new(&counters).id(2).yields(yields);
+        let line_b = line!() + 1;
+        let b = AsyncDropGuard::new(b.behaviour(behaviour));
+        {
+            let mut fut = pin!(async_drop_all((a, b)));
+            assert!(poll_once(&mut fut).is_pending());
+            assert_counts(&counters, 2, 0, 0);
+            if behaviour == Panic {
+                let payload = catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut)));
+                assert_eq!(message(&*payload.unwrap_err()), "probe 2 cleanup panicked");
+            }
+        }
+        // A panic unwound out of the join, which dropped `a`'s unfinished cleanup.
+        assert_counts(&counters, 2, 0, 2);
+        let mut reports = take_reports();
+        reports.sort_by_key(|r| r.site);
+        assert_eq!(reports.len(), cut, "{behaviour:?}: {reports:?}");
+        for (report, line) in reports.iter().zip([line_a, line_b]) {
+            assert_eq!(report.kind, ReportKind::Cancelled, "{report:?}");
+            assert!(report.type_name.contains("Probe"), "{report:?}");
+            assert_site(report.site, file!(), line);
+        }
     }
-    assert_counts(&counters, 2, 0, 2);
-    let mut reports = take_reports();
-    assert_eq!(reports.len(), 2, "{reports:?}");
-    assert!(reports.iter().all(|r| r.kind == ReportKind::Cancelled));
-    assert!(reports.iter().all(|r| r.type_name.contains("Probe")));
-    reports.sort_by_key(|r| r.site);
-    assert_site(reports[0].site, file!(), line_a);
-    assert_site(reports[1].site, file!(), line_b);
-}
-
-#[test]
-fn async_drop_all_with_a_panicking_cleanup_drops_every_value_once() {
-    let counters = setup();
-    let line_a = line!() + 1;
-    let a = AsyncDropGuard::new(Probe::new(&counters).id(1).yields(2));
-    let b = Probe::new(&counters).id(2).yields(1).panics().guard();
-    {
-        let mut fut = pin!(async_drop_all((a, b)));
-        assert!(poll_once(&mut fut).is_pending());
-        let payload =
-            catch_unwind(AssertUnwindSafe(|| poll_once(&mut fut))).expect_err("`b` panicked");
-        assert_eq!(message(&*payload), "probe 2 cleanup panicked");
-    }
-    // Both values are gone exactly once. The panic unwound out of the join, which
-    // dropped `a`'s unfinished cleanup while unwinding.
-    assert_counts(&counters, 2, 0, 2);
-    // `a` really was cut short and says so; `b`, which panicked, reports nothing.
-    assert_site(one_report(ReportKind::Cancelled).site, file!(), line_a);
 }
