@@ -1,6 +1,5 @@
-//! The process-wide reporting policy. The policy is global, so every test takes
-//! `LOCK`, sets the policy it needs and restores `Policy::Panic` (the default) when
-//! it ends, even if it fails.
+//! The process-wide reporting policy: every test takes `LOCK`, sets the policy it
+//! needs and restores `Policy::Panic` (the default) when it ends, even if it fails.
 
 mod common;
 
@@ -9,9 +8,10 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 
-use asyncdrop::{set_policy, AsyncDropGuard, Policy, Report, ReportKind};
+use asyncdrop::ReportKind::{Cancelled, Forgotten};
+use asyncdrop::{set_policy, AsyncDropGuard, Policy, Report};
 use common::harness::message;
-use common::{assert_counts, poll_once, Counters, Probe};
+use common::{assert_counts, assert_site, poll_once, Counters, Probe, Seen};
 use futures_executor::block_on;
 
 static LOCK: Mutex<()> = Mutex::new(());
@@ -28,17 +28,14 @@ impl Drop for PolicyScope {
     }
 }
 
-/// Takes the lock without changing the policy (which is then `Policy::Panic`).
-fn lock() -> PolicyScope {
-    PolicyScope {
+/// Takes the lock and sets `policy`, if any (without one, the default is in force).
+fn with_policy(policy: Option<Policy>) -> PolicyScope {
+    let scope = PolicyScope {
         _lock: LOCK.lock().unwrap_or_else(|e| e.into_inner()),
+    };
+    if let Some(policy) = policy {
+        set_policy(policy);
     }
-}
-
-/// Takes the lock and sets `policy`.
-fn with_policy(policy: Policy) -> PolicyScope {
-    let scope = lock();
-    set_policy(policy);
     scope
 }
 
@@ -54,138 +51,106 @@ fn probe_guard_name() -> String {
     format!("AsyncDropGuard<{}>", type_name::<Probe>())
 }
 
-/// Drops a guard (created at `line` of this file) inside `catch_unwind`; asserts
-/// the forgotten-guard panic message.
-#[track_caller]
-fn assert_forgotten_panics(guard: AsyncDropGuard<Probe>, line: u32) {
-    let text = panic_message(move || drop(guard));
-    assert!(text.starts_with("asyncdrop: AsyncDropGuard<"), "{text}");
-    assert!(text.contains(&probe_guard_name()), "{text}");
-    assert!(text.contains("dropped without cleanup"), "{text}");
-    if cfg!(debug_assertions) {
-        let at = format!("guard created at {}:{}:", file!(), line);
-        assert!(text.contains(&at), "{text}");
-    } else {
-        assert!(!text.contains("guard created at"), "{text}");
-    }
-}
-
+/// Each policy on a forgotten guard and on a cleanup cancelled unpolled or after a
+/// poll: it panics (saying so) or is silent; the value is dropped once either way.
 #[test]
-fn default_and_panic_policies_panic_on_a_forgotten_guard() {
-    // Every test restores the default, so the policy in force first is the default.
-    for policy in [None, Some(Policy::Panic)] {
-        let _scope = policy.map_or_else(lock, with_policy);
+fn each_policy_panics_or_not_on_a_forgotten_guard_and_a_cancelled_cleanup() {
+    // `None`: every test restores the default, so the policy in force first is it.
+    let policies = [
+        (None, true),
+        (Some(Policy::Panic), true),
+        (Some(Policy::PanicInDebug), cfg!(debug_assertions)),
+        (Some(Policy::Ignore), false),
+        #[cfg(feature = "std")]
+        (Some(Policy::Stderr), false),
+    ];
+    let counts = |c: &Counters| (c.started(), c.finished(), c.drops());
+    for (policy, panics) in policies {
+        let _scope = with_policy(policy);
         let counters = Counters::new();
         let line = line!() + 1;
         let guard = AsyncDropGuard::new(Probe::new(&counters).id(3));
-        assert_forgotten_panics(guard, line);
-        // The policy panicked, yet the value was dropped, once, and not cleaned up.
-        assert_counts(&counters, 0, 0, 1);
-    }
-}
-
-#[test]
-fn panic_policy_panics_on_a_cancelled_cleanup() {
-    let _scope = with_policy(Policy::Panic);
-    // Dropped unpolled, or after a poll.
-    for polls in [0, 1] {
-        let counters = Counters::new();
-        let line = line!() + 1;
-        let guard = AsyncDropGuard::new(Probe::new(&counters).yields(2));
-        let text = panic_message(|| {
-            let mut fut = pin!(guard.async_drop());
-            for _ in 0..polls {
-                assert!(poll_once(&mut fut).is_pending());
+        if panics {
+            let text = panic_message(move || drop(guard));
+            let case = format!("{policy:?}: {text}");
+            assert!(text.starts_with("asyncdrop: AsyncDropGuard<"), "{case}");
+            assert!(text.contains(&probe_guard_name()), "{case}");
+            assert!(text.contains("dropped without cleanup"), "{case}");
+            let at = format!("guard created at {}:{line}:", file!());
+            if cfg!(debug_assertions) {
+                assert!(text.contains(&at), "{case}");
+            } else {
+                assert!(!text.contains("guard created at"), "{case}");
             }
-            // `fut` is dropped here, unfinished.
-        });
-        assert!(text.contains("cancelled"), "{text}");
-        assert!(text.contains(&probe_guard_name()), "{text}");
-        assert!(!text.contains("without cleanup"), "{text}");
-        if cfg!(debug_assertions) {
-            let at = format!("guard created at {}:{}:", file!(), line);
-            assert!(text.contains(&at), "{text}");
+        } else {
+            drop(guard);
         }
-        // Dropped once although the report panicked.
-        assert_counts(&counters, polls, 0, 1);
-    }
-}
+        // Even when the policy panicked, the value was dropped, once, not cleaned up.
+        assert_eq!(counts(&counters), (0, 0, 1), "{policy:?}: forgotten");
 
-#[test]
-fn panic_policy_is_silent_when_cleanup_completes() {
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let guard = Probe::new(&counters).yields(2).guard();
-    assert_eq!(block_on(guard.async_drop()), Ok(()));
-    let guard = Probe::new(&counters).guard();
-    drop(AsyncDropGuard::into_inner_without_cleanup(guard));
-    assert_counts(&counters, 1, 1, 2);
-}
+        for polls in [0, 1] {
+            let counters = Counters::new();
+            let line = line!() + 1;
+            let guard = AsyncDropGuard::new(Probe::new(&counters).yields(2));
+            let cancel = || {
+                let mut fut = pin!(guard.async_drop());
+                for _ in 0..polls {
+                    assert!(poll_once(&mut fut).is_pending());
+                }
+                // `fut` is dropped here, unfinished.
+            };
+            let case = format!("{policy:?}, cancelled after {polls} polls");
+            if panics {
+                let text = panic_message(cancel);
+                assert!(text.contains("cancelled"), "{case}: {text}");
+                assert!(text.contains(&probe_guard_name()), "{case}: {text}");
+                assert!(!text.contains("without cleanup"), "{case}: {text}");
+                let at = format!("guard created at {}:{line}:", file!());
+                if cfg!(debug_assertions) {
+                    assert!(text.contains(&at), "{case}: {text}");
+                }
+            } else {
+                cancel();
+            }
+            assert_eq!(counts(&counters), (polls, 0, 1), "{case}");
+        }
 
-#[test]
-fn ignore_and_stderr_policies_do_not_panic() {
-    #[cfg(feature = "std")]
-    let policies = [Policy::Ignore, Policy::Stderr];
-    #[cfg(not(feature = "std"))]
-    let policies = [Policy::Ignore];
-    for policy in policies {
-        let _scope = with_policy(policy);
+        // A forgotten nested guard: the outer guard's report panics; the inner guard is
+        // then dropped while unwinding and its report must not panic a second time.
+        #[cfg(feature = "std")]
+        if panics {
+            let counters = Counters::new();
+            let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
+            let text = panic_message(move || drop(outer));
+            let outer_name = format!("AsyncDropGuard<{}>", type_name::<AsyncDropGuard<Probe>>());
+            assert!(text.contains(&outer_name), "{policy:?}: {text}");
+            assert_eq!(counts(&counters), (0, 0, 1), "{policy:?}: nested");
+        }
+
+        // A completed cleanup, or a guard taken apart, is never reported.
         let counters = Counters::new();
-        drop(Probe::new(&counters).guard());
-        assert_counts(&counters, 0, 0, 1);
-        drop(Probe::new(&counters).guard().async_drop());
-        assert_counts(&counters, 0, 0, 2);
-        {
-            let mut fut = pin!(Probe::new(&counters).yields(1).guard().async_drop());
-            assert!(poll_once(&mut fut).is_pending());
-        }
-        assert_counts(&counters, 1, 0, 3);
+        let guard = Probe::new(&counters).yields(2).guard();
+        assert_eq!(block_on(guard.async_drop()), Ok(()), "{policy:?}");
+        let guard = Probe::new(&counters).guard();
+        drop(AsyncDropGuard::into_inner_without_cleanup(guard));
+        assert_eq!(counts(&counters), (1, 1, 2), "{policy:?}: completed");
     }
 }
-
-#[test]
-fn panic_in_debug_policy_panics_only_in_debug_builds() {
-    let _scope = with_policy(Policy::PanicInDebug);
-    let counters = Counters::new();
-    let line = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters));
-    if cfg!(debug_assertions) {
-        assert_forgotten_panics(guard, line);
-    } else {
-        drop(guard);
-    }
-    assert_counts(&counters, 0, 0, 1);
-
-    let fut = Probe::new(&counters).guard().async_drop();
-    let result = catch_unwind(AssertUnwindSafe(move || drop(fut)));
-    assert_eq!(result.is_err(), cfg!(debug_assertions));
-    if let Err(payload) = result {
-        assert!(message(&*payload).contains("cancelled"));
-    }
-    assert_counts(&counters, 0, 0, 2);
-}
-
-/// What the test hook saw: kind, type name, site, message.
-type Seen = (
-    ReportKind,
-    &'static str,
-    Option<(&'static str, u32)>,
-    String,
-);
 
 static SEEN: Mutex<Vec<Seen>> = Mutex::new(Vec::new());
 
+/// What the test hook saw.
 fn seen() -> MutexGuard<'static, Vec<Seen>> {
     SEEN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn hook(report: &Report<'_>) {
-    seen().push((
-        report.kind(),
-        report.type_name(),
-        report.site().map(|s| (s.file(), s.line())),
-        report.to_string(),
-    ));
+    seen().push(Seen {
+        kind: report.kind(),
+        type_name: report.type_name(),
+        site: report.site().map(|s| (s.file(), s.line())),
+        message: report.to_string(),
+    });
 }
 
 fn panicking_hook(report: &Report<'_>) {
@@ -193,14 +158,13 @@ fn panicking_hook(report: &Report<'_>) {
 }
 
 #[test]
-fn hook_receives_each_report() {
-    let _scope = with_policy(Policy::Hook(hook));
+fn hook_receives_each_report_from_any_thread_until_replaced() {
+    let _scope = with_policy(Some(Policy::Hook(hook)));
     seen().clear();
     let counters = Counters::new();
 
     let line_forgotten = line!() + 1;
-    let guard = AsyncDropGuard::new(Probe::new(&counters));
-    drop(guard);
+    drop(AsyncDropGuard::new(Probe::new(&counters)));
     assert_counts(&counters, 0, 0, 1);
 
     let line_cancelled = line!() + 1;
@@ -215,58 +179,41 @@ fn hook_receives_each_report() {
     block_on(Probe::new(&counters).guard().async_drop()).unwrap();
     assert_counts(&counters, 2, 1, 3);
 
-    let seen = std::mem::take(&mut *seen());
-    assert_eq!(seen.len(), 2, "{seen:?}");
-    let (kind, name, site, text) = &seen[0];
-    assert_eq!(*kind, ReportKind::Forgotten);
-    assert_eq!(*name, type_name::<Probe>());
-    assert!(text.contains(&probe_guard_name()), "{text}");
-    assert!(text.contains("dropped without cleanup"), "{text}");
-    let (kind, name, cancelled_site, text) = &seen[1];
-    assert_eq!(*kind, ReportKind::Cancelled);
-    assert_eq!(*name, type_name::<Probe>());
-    assert!(text.contains("cancelled"), "{text}");
-    if cfg!(debug_assertions) {
-        assert_eq!(*site, Some((file!(), line_forgotten)));
-        assert_eq!(*cancelled_site, Some((file!(), line_cancelled)));
-    } else {
-        assert_eq!((*site, *cancelled_site), (None, None));
-    }
-}
+    let seen_now = std::mem::take(&mut *seen());
+    assert_eq!(seen_now.len(), 2, "{seen_now:?}");
+    let kinds: Vec<_> = seen_now.iter().map(|s| (s.kind, s.type_name)).collect();
+    let probe = type_name::<Probe>();
+    assert_eq!(kinds, [(Forgotten, probe), (Cancelled, probe)]);
+    let (forgotten, cancelled) = (&seen_now[0].message, &seen_now[1].message);
+    assert!(forgotten.contains(&probe_guard_name()), "{forgotten}");
+    assert!(forgotten.contains("dropped without cleanup"), "{forgotten}");
+    assert!(cancelled.contains("cancelled"), "{cancelled}");
+    assert_site(seen_now[0].site, file!(), line_forgotten);
+    assert_site(seen_now[1].site, file!(), line_cancelled);
 
-#[test]
-fn hook_sees_reports_from_other_threads() {
-    let _scope = with_policy(Policy::Hook(hook));
-    seen().clear();
-    let counters = Counters::new();
+    // A guard dropped on another thread.
     let guard = Probe::new(&counters).guard();
     std::thread::spawn(move || drop(guard)).join().unwrap();
-    assert_counts(&counters, 0, 0, 1);
-    let seen = std::mem::take(&mut *seen());
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert_eq!(seen[0].0, ReportKind::Forgotten);
-}
+    assert_counts(&counters, 2, 1, 4);
+    let seen_now = std::mem::take(&mut *seen());
+    assert_eq!(seen_now.len(), 1, "{seen_now:?}");
+    assert_eq!(seen_now[0].kind, Forgotten);
 
-#[test]
-fn set_policy_replaces_the_previous_policy() {
-    let _scope = with_policy(Policy::Hook(hook));
-    seen().clear();
+    // `set_policy` replaces the previous policy: the hook, then `Ignore`.
     set_policy(Policy::Ignore);
-    let counters = Counters::new();
     drop(Probe::new(&counters).guard());
-    assert_counts(&counters, 0, 0, 1);
+    assert_counts(&counters, 2, 1, 5);
     assert!(seen().is_empty());
-
     set_policy(Policy::Hook(hook));
     drop(Probe::new(&counters).guard());
-    assert_counts(&counters, 0, 0, 2);
+    assert_counts(&counters, 2, 1, 6);
     assert_eq!(seen().len(), 1);
     seen().clear();
 }
 
 #[test]
 fn panicking_hook_propagates_and_the_value_is_still_dropped_once() {
-    let _scope = with_policy(Policy::Hook(panicking_hook));
+    let _scope = with_policy(Some(Policy::Hook(panicking_hook)));
     let counters = Counters::new();
     let guard = Probe::new(&counters).guard();
     let text = panic_message(move || drop(guard));
@@ -287,7 +234,7 @@ fn panic_policies_do_not_panic_again_while_unwinding() {
         (Policy::Panic, Some(2)),
         (Policy::PanicInDebug, None),
     ] {
-        let _scope = with_policy(policy);
+        let _scope = with_policy(Some(policy));
         let counters = Counters::new();
         let probe = Probe::new(&counters);
         let result = catch_unwind(AssertUnwindSafe(move || {
@@ -308,20 +255,6 @@ fn panic_policies_do_not_panic_again_while_unwinding() {
     }
 }
 
-#[cfg(feature = "std")]
-#[test]
-fn panic_policy_on_a_forgotten_nested_guard_panics_once() {
-    // The outer guard's report panics; the inner guard is then dropped while
-    // unwinding and its report must not panic a second time.
-    let _scope = with_policy(Policy::Panic);
-    let counters = Counters::new();
-    let outer = AsyncDropGuard::new(Probe::new(&counters).guard());
-    let text = panic_message(move || drop(outer));
-    let outer_name = format!("AsyncDropGuard<{}>", type_name::<AsyncDropGuard<Probe>>());
-    assert!(text.contains(&outer_name), "{text}");
-    assert_counts(&counters, 0, 0, 1);
-}
-
 #[test]
 fn policy_is_debug_and_copy() {
     let policy = Policy::Hook(hook);
@@ -332,21 +265,19 @@ fn policy_is_debug_and_copy() {
     assert_eq!(format!("{:?}", Policy::Ignore), "Ignore");
 }
 
-// ---------------------------------------------------------------------------
 // Scoped policies: one thread or one future.
 #[cfg(feature = "std")]
 mod scoped {
     use super::*;
+    use asyncdrop::ReportKind;
 
     thread_local! {
         static MINE: std::cell::RefCell<Vec<(ReportKind, String)>> = const { std::cell::RefCell::new(Vec::new()) };
     }
 
     fn mine(report: &Report<'_>) {
-        MINE.with(|m| {
-            m.borrow_mut()
-                .push((report.kind(), report.type_name().to_owned()))
-        });
+        let seen = (report.kind(), report.type_name().to_owned());
+        MINE.with(|m| m.borrow_mut().push(seen));
     }
 
     fn take_mine() -> Vec<(ReportKind, String)> {
@@ -371,8 +302,7 @@ mod scoped {
                     for _ in 0..=i {
                         drop(AsyncDropGuard::new(Tagged::<7>));
                     }
-                    let cancelled = AsyncDropGuard::new(Tagged::<8>).async_drop();
-                    drop(cancelled);
+                    drop(AsyncDropGuard::new(Tagged::<8>).async_drop()); // cancelled
                     take_mine()
                 })
             })
@@ -382,8 +312,8 @@ mod scoped {
             assert_eq!(seen.len(), i + 2, "{seen:?}");
             assert!(seen[..=i]
                 .iter()
-                .all(|(kind, name)| *kind == ReportKind::Forgotten && name.ends_with("Tagged<7>")));
-            assert_eq!(seen[i + 1].0, ReportKind::Cancelled);
+                .all(|(kind, name)| *kind == Forgotten && name.ends_with("Tagged<7>")));
+            assert_eq!(seen[i + 1].0, Cancelled);
             assert!(seen[i + 1].1.ends_with("Tagged<8>"));
         }
     }
@@ -397,10 +327,8 @@ mod scoped {
         assert_eq!(take_mine().len(), 1, "the outer policy is back");
         drop(outer);
         // Without a thread policy the process-wide one applies again (the default panics).
-        let _lock = lock();
-        set_policy(Policy::Panic);
-        let panicked = catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<3>)));
-        assert!(panicked.is_err());
+        let _lock = with_policy(Some(Policy::Panic));
+        assert!(catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<3>))).is_err());
         assert!(take_mine().is_empty());
     }
 
@@ -418,7 +346,7 @@ mod scoped {
         ));
         let seen = seen.recv().unwrap();
         assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].0, ReportKind::Forgotten);
+        assert_eq!(seen[0].0, Forgotten);
         drop(pool);
         // Dropped unfinished here: the cleanup it held reports to its policy, and this
         // thread's own policy is untouched afterwards.
@@ -430,10 +358,186 @@ mod scoped {
         drop(scoped);
         let seen = take_mine();
         assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].0, ReportKind::Cancelled);
+        assert_eq!(seen[0].0, Cancelled);
         assert!(seen[0].1.ends_with("Tagged<5>"));
-        let _lock = lock();
-        set_policy(Policy::Panic);
+        let _lock = with_policy(Some(Policy::Panic));
         assert!(catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<6>))).is_err());
+    }
+
+    /// `Policy::Log`: reports go to the `log` crate with their key-values.
+    #[cfg(feature = "log")]
+    mod log_records {
+        use super::*;
+        use log::kv::{Error as KvError, Key, Value, VisitSource};
+
+        /// A logged record: level, target, message and key-values.
+        #[derive(Debug)]
+        struct Logged {
+            level: log::Level,
+            target: String,
+            message: String,
+            pairs: Vec<(String, String)>,
+        }
+
+        static LOGGED: Mutex<Vec<Logged>> = Mutex::new(Vec::new());
+
+        struct Pairs(Vec<(String, String)>);
+
+        impl<'kvs> VisitSource<'kvs> for Pairs {
+            fn visit_pair(&mut self, key: Key<'kvs>, value: Value<'kvs>) -> Result<(), KvError> {
+                self.0.push((key.to_string(), value.to_string()));
+                Ok(())
+            }
+        }
+
+        struct Capture;
+
+        impl log::Log for Capture {
+            fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+                true
+            }
+
+            fn log(&self, record: &log::Record<'_>) {
+                let mut pairs = Pairs(Vec::new());
+                record.key_values().visit(&mut pairs).unwrap();
+                LOGGED.lock().unwrap().push(Logged {
+                    level: record.level(),
+                    target: record.target().to_owned(),
+                    message: record.args().to_string(),
+                    pairs: pairs.0,
+                });
+            }
+
+            fn flush(&self) {}
+        }
+
+        fn pair<'a>(logged: &'a Logged, key: &str) -> &'a str {
+            let pair = logged.pairs.iter().find(|(k, _)| k == key);
+            &pair.unwrap_or_else(|| panic!("no `{key}` in {logged:?}")).1
+        }
+
+        #[test]
+        fn reports_become_log_records_with_key_values() {
+            log::set_logger(&Capture).unwrap();
+            log::set_max_level(log::LevelFilter::Trace);
+            let _scope = asyncdrop::set_thread_policy(Policy::Log);
+
+            let line = line!() + 1;
+            drop(AsyncDropGuard::new(Tagged::<9>)); // forgotten
+            drop(AsyncDropGuard::new(Tagged::<9>).async_drop()); // cancelled
+
+            let logged = std::mem::take(&mut *LOGGED.lock().unwrap());
+            assert_eq!(logged.len(), 2, "{logged:?}");
+            let (forgotten, cancelled) = (&logged[0], &logged[1]);
+            assert_eq!(forgotten.level, log::Level::Error);
+            assert_eq!(cancelled.level, log::Level::Warn);
+            for record in &logged {
+                assert_eq!(record.target, "asyncdrop");
+                let name = pair(record, "type_name");
+                assert!(name.ends_with("policy::scoped::Tagged<9>"), "{record:?}");
+                let guard = "AsyncDropGuard<policy::scoped::Tagged<9>>";
+                assert!(record.message.contains(guard), "{record:?}");
+                assert_eq!(pair(record, "detail"), "");
+            }
+            assert_eq!(pair(forgotten, "kind"), "Forgotten");
+            assert_eq!(pair(cancelled, "kind"), "Cancelled");
+            if cfg!(debug_assertions) {
+                assert_eq!(pair(forgotten, "site"), format!("{}:{line}:18", file!()));
+            } else {
+                assert_eq!(pair(forgotten, "site"), "");
+            }
+        }
+    }
+
+    /// `Policy::Tracing`: reports become `tracing` events with structured fields.
+    #[cfg(feature = "tracing")]
+    mod tracing_events {
+        use super::*;
+        use std::fmt;
+        use std::sync::Arc;
+
+        use tracing::field::{Field, Visit};
+        use tracing::span::{Attributes, Id, Record};
+        use tracing::{Event, Metadata, Subscriber};
+
+        /// An event: level, target and fields (as their `Debug` form).
+        #[derive(Debug)]
+        struct Seen {
+            level: tracing::Level,
+            target: String,
+            fields: Vec<(String, String)>,
+        }
+
+        #[derive(Clone, Default)]
+        struct Capture(Arc<Mutex<Vec<Seen>>>);
+
+        impl Subscriber for Capture {
+            fn enabled(&self, _: &Metadata<'_>) -> bool {
+                true
+            }
+            fn new_span(&self, _: &Attributes<'_>) -> Id {
+                Id::from_u64(1)
+            }
+            fn record(&self, _: &Id, _: &Record<'_>) {}
+            fn record_follows_from(&self, _: &Id, _: &Id) {}
+            fn event(&self, event: &Event<'_>) {
+                struct Fields(Vec<(String, String)>);
+                impl Visit for Fields {
+                    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+                        self.0.push((field.name().to_owned(), format!("{value:?}")));
+                    }
+                    fn record_str(&mut self, field: &Field, value: &str) {
+                        self.0.push((field.name().to_owned(), value.to_owned()));
+                    }
+                }
+                let mut fields = Fields(Vec::new());
+                event.record(&mut fields);
+                self.0.lock().unwrap().push(Seen {
+                    level: *event.metadata().level(),
+                    target: event.metadata().target().to_owned(),
+                    fields: fields.0,
+                });
+            }
+            fn enter(&self, _: &Id) {}
+            fn exit(&self, _: &Id) {}
+        }
+
+        fn field<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
+            let field = seen.fields.iter().find(|(k, _)| k == name);
+            field.map(|(_, v)| v.as_str())
+        }
+
+        #[test]
+        fn reports_become_events_with_fields() {
+            let capture = Capture::default();
+            let line = tracing::subscriber::with_default(capture.clone(), || {
+                let _scope = asyncdrop::set_thread_policy(Policy::Tracing);
+                let line = line!() + 1;
+                drop(AsyncDropGuard::new(Tagged::<10>)); // forgotten
+                drop(AsyncDropGuard::new(Tagged::<10>).async_drop()); // cancelled
+                line
+            });
+            let seen = std::mem::take(&mut *capture.0.lock().unwrap());
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            assert_eq!(seen[0].level, tracing::Level::ERROR);
+            assert_eq!(seen[1].level, tracing::Level::WARN);
+            for event in &seen {
+                assert_eq!(event.target, "asyncdrop");
+                let name = field(event, "type_name").unwrap();
+                assert!(name.ends_with("policy::scoped::Tagged<10>"), "{event:?}");
+                let message = field(event, "message").unwrap();
+                let guard = "AsyncDropGuard<policy::scoped::Tagged<10>>";
+                assert!(message.contains(guard), "{event:?}");
+                assert_eq!(field(event, "detail"), None, "no detail: no field");
+            }
+            assert_eq!(field(&seen[0], "kind"), Some("Forgotten"));
+            assert_eq!(field(&seen[1], "kind"), Some("Cancelled"));
+            let site = field(&seen[0], "site");
+            if cfg!(debug_assertions) {
+                assert_eq!(site, Some(format!("{}:{line}:22", file!()).as_str()));
+            } else {
+                assert_eq!(site, None);
+            }
+        }
     }
 }
