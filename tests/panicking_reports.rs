@@ -6,7 +6,8 @@
 mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 use asyncdrop::collections::async_drop_iter;
@@ -19,8 +20,8 @@ static OTHER: AtomicUsize = AtomicUsize::new(0);
 /// Records, then panics as `Policy::Panic` would (not while the thread unwinds).
 fn record_then_panic(report: &Report<'_>) {
     match report.kind() {
-        ReportKind::Cancelled => CANCELLED.fetch_add(1, Ordering::SeqCst),
-        _ => OTHER.fetch_add(1, Ordering::SeqCst),
+        ReportKind::Cancelled => CANCELLED.fetch_add(1, SeqCst),
+        _ => OTHER.fetch_add(1, SeqCst),
     };
     if !std::thread::panicking() {
         panic!("policy panics on: {report}");
@@ -28,17 +29,13 @@ fn record_then_panic(report: &Report<'_>) {
 }
 
 fn reports() -> (usize, usize) {
-    (
-        CANCELLED.swap(0, Ordering::SeqCst),
-        OTHER.swap(0, Ordering::SeqCst),
-    )
+    (CANCELLED.swap(0, SeqCst), OTHER.swap(0, SeqCst))
 }
 
 /// Four guards whose cleanups take a while.
 fn guards(counters: &Arc<Counters>) -> Vec<AsyncDropGuard<Probe>> {
-    (0..4)
-        .map(|_| Probe::new(counters).yields(3).guard())
-        .collect()
+    let guard = || Probe::new(counters).yields(3).guard();
+    (0..4).map(|_| guard()).collect()
 }
 
 /// Polls `cleanup` `polls` times (each `Pending`), then drops it.
@@ -109,10 +106,9 @@ fn smol_executor_drop(counted: bool) {
     let counters = Counters::new();
     let executor = Arc::new(smol::Executor::new());
     let (reaper, worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 2);
-    let handle = spawn_async_drop_on(&executor, Probe::new(&counters).yields(usize::MAX).guard());
-    reaper
-        .try_hand_over(Probe::new(&counters).yields(usize::MAX).guard())
-        .unwrap();
+    let waiting = || Probe::new(&counters).yields(usize::MAX).guard();
+    let handle = spawn_async_drop_on(&executor, waiting());
+    reaper.try_hand_over(waiting()).unwrap();
     for _ in 0..16 {
         executor.try_tick();
     }
