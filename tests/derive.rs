@@ -75,11 +75,7 @@ fn fields_are_cleaned_up_concurrently_or_in_declaration_order() {
     assert_counts(&counters, 3, 2, 2);
     assert!(matches!(poll_once(&mut cleanup), Poll::Ready(Ok(()))));
     assert_counts(&counters, 3, 3, 3);
-    assert_eq!(
-        witness.load(Ordering::SeqCst),
-        3,
-        "skipped field dropped after"
-    );
+    assert_eq!(witness.load(Ordering::SeqCst), 3, "skipped: dropped last");
 
     let counters = Counters::new();
     let p = |yields| Probe::new(&counters).yields(yields);
@@ -166,12 +162,8 @@ fn with_error_the_first_is_returned_and_the_others_reported() {
     let counters = setup();
     let p = || Probe::new(&counters).fail(1);
     assert!(block_on(AsyncDropGuard::new(Undebuggable(p(), p())).async_drop()).is_err());
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert!(
-        reports[0].message.ends_with("failed to clean up"),
-        "{reports:?}"
-    );
+    let report = one_report(ReportKind::Failed);
+    assert!(report.message.ends_with("failed to clean up"), "{report:?}");
 }
 
 /// An error type without a `Debug` form.
@@ -236,11 +228,9 @@ fn before_runs_first_and_its_error_is_returned_first() {
     let err = block_on(AsyncDropGuard::new(polite).async_drop()).unwrap_err();
     assert_eq!(err, SessionError("probe 0 failed with 5".into()));
     assert_counts(&counters, 2, 2, 2);
-    let reports = take_reports();
-    assert_eq!(reports.len(), 1);
-    assert!(reports[0]
-        .message
-        .ends_with("SessionError(\"probe 1 failed with 7\")"));
+    let report = one_report(ReportKind::Failed);
+    let detail = "SessionError(\"probe 1 failed with 7\")";
+    assert!(report.message.ends_with(detail), "{report:?}");
 }
 
 #[derive(AsyncDrop)]
@@ -326,8 +316,6 @@ fn types_without_resources_and_nested_derived_types() {
     assert_counts(&counters, 5, 5, 5);
 }
 
-// Generic types.
-
 #[derive(AsyncDrop)]
 struct Pool<'a, T> {
     primary: AsyncDropGuard<T>,
@@ -379,9 +367,8 @@ fn a_generic_vec_of_guards_is_cleaned_up_with_a_send_cleanup() {
 
     fn clean_up<T: AsyncDrop + 'static>(conns: AsyncDropGuard<Conns<T>>) -> bool {
         let cleanup = conns.async_drop();
-        std::thread::spawn(move || block_on(cleanup).is_ok())
-            .join()
-            .unwrap()
+        let thread = std::thread::spawn(move || block_on(cleanup).is_ok());
+        thread.join().unwrap()
     }
 
     let counters = Counters::new();
@@ -428,8 +415,6 @@ fn local_async_drop_takes_not_send_fields() {
     assert_counts(&counters, 1, 1, 1);
     assert_eq!((cleaned.get(), Rc::strong_count(&cleaned)), (1, 1));
 }
-
-// Panics and cancellation.
 
 #[test]
 fn a_panicking_field_cleanup_or_before_drops_every_field_once() {
