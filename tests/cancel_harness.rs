@@ -1,13 +1,8 @@
 //! Every public future polled `k` times and dropped, for every `k` until it
-//! completes, under a recording and under a panicking policy (`common::harness`).
-//!
-//! The report kind of a member whose cleanup had not started when its group's
-//! cleanup was cancelled is part of each helper's docs, and checked here:
-//! `Cancelled` for concurrent groups of guards (tuples, arrays, `all_or_cleanup`,
-//! `async_drop_iter`, a `Vec` of guards), `Forgotten` for the scope macro (which
-//! starts each cleanup in turn), none of its own for values stored bare (the
-//! collections, `combine`, `AsyncDropArc`, `AsyncDropMutex`, dyn and shared
-//! outputs): their one guard reports for them.
+//! completes (`common::harness`). A member whose cleanup had not started when its
+//! group was cancelled reports as each helper's docs say: `Cancelled` in concurrent
+//! groups of guards, `Forgotten` in the scope macro (which starts each cleanup in
+//! turn), nothing for values stored bare: their one guard reports for them.
 
 mod common;
 
@@ -19,7 +14,7 @@ use asyncdrop::{
 };
 use common::harness::{sweep, Case, Kit, Member, Tok};
 use common::yield_now;
-use common::Behaviour::{Fail, Panic, Succeed};
+use common::Behaviour::{self, Fail, Panic, Succeed};
 
 /// Stamps out one `#[test]` per scenario, each a [`sweep`].
 macro_rules! cases {
@@ -44,6 +39,8 @@ impl AsyncDrop for Pair {
 
 /// The output of a scenario that never completes (a cleanup panics).
 const NEVER: &str = "";
+/// The members of a group, one failing.
+const MEMBERS: [(usize, Behaviour); 3] = [(1, Succeed), (3, Fail(1)), (0, Succeed)];
 const TUPLE_ERR: &str = "Err(TupleError { errors: (None, Some(E1), None) })";
 
 cases! {
@@ -59,7 +56,7 @@ cases! {
         Case::new(async_drop_all(set), NEVER, |r| r.guards(Cancelled))
     };
     array: |kit| {
-        let set = [kit.guard(1, Succeed), kit.guard(3, Fail(1)), kit.guard(0, Succeed)];
+        let set = kit.guards(MEMBERS);
         let output = "Err(ArrayError { errors: [None, Some(E1), None] })";
         Case::new(async_drop_all(set), output, |r| r.guards(Cancelled))
     };
@@ -143,33 +140,19 @@ mod with_alloc {
     }
 
     pub(super) const PAIR_ERR: &str = "Err(TupleError { errors: (None, Some(E0)) })";
-    const CLEANUP_ERR: &str = "Err(CleanupErrors { errors: [(1, E1)], total: 3 })";
+    pub(super) const CLEANUP_ERR: &str = "Err(CleanupErrors { errors: [(1, E1)], total: 3 })";
+    /// The members of a group, one with a panicking cleanup.
+    const PANICKING: [(usize, Behaviour); 3] = [(2, Succeed), (1, Panic), (3, Succeed)];
 
-    fn members(kit: &mut Kit) -> Vec<AsyncDropGuard<Member>> {
-        vec![
-            kit.guard(1, Succeed),
-            kit.guard(3, Fail(1)),
-            kit.guard(0, Succeed),
-        ]
-    }
-
-    fn panicking(kit: &mut Kit) -> Vec<AsyncDropGuard<Member>> {
-        vec![
-            kit.guard(2, Succeed),
-            kit.guard(1, Panic),
-            kit.guard(3, Succeed),
-        ]
-    }
-
-    fn vec(guards: Vec<AsyncDropGuard<Member>>) -> AsyncDropGuard<AsyncDropVec<Member>> {
+    fn vec(kit: &mut Kit, specs: [(usize, Behaviour); 3]) -> AsyncDropGuard<AsyncDropVec<Member>> {
         let mut vec = AsyncDropVec::new();
-        guards.into_iter().for_each(|g| vec.push(g));
+        vec.extend(kit.guards(specs));
         vec
     }
 
     fn btree(kit: &mut Kit) -> AsyncDropGuard<AsyncDropBTreeMap<Tok, Member>> {
         let mut map = AsyncDropBTreeMap::new();
-        for (i, guard) in members(kit).into_iter().enumerate() {
+        for (i, guard) in kit.guards(MEMBERS).into_iter().enumerate() {
             assert!(map.insert(kit.token(i as u32), guard).is_none());
         }
         map
@@ -179,15 +162,14 @@ mod with_alloc {
         arc_last_clone: |kit| {
             let a = AsyncDropArc::new(kit.guard(2, Fail(1)));
             futures_executor::block_on(AsyncDropArc::clone(&a).async_drop()).unwrap();
-            let name = guarded(&a);
-            Case::new(a.async_drop(), "Err(E0)", move |r| r.cut(name))
+            Case::cleanup(a, "Err(E0)")
         };
         arc_clones_together: |kit| {
             let a = AsyncDropArc::new(kit.guard(2, Fail(1)));
             let (b, name) = (AsyncDropArc::clone(&a), guarded(&a));
             let expect = move |r: &Run| {
                 let clones = if r.started(0) { 1 } else { 2 };
-                r.cut(name).repeat(clones)
+                (0..clones).flat_map(|_| r.cut(name)).collect()
             };
             Case::new(async_drop_all((a, b)), PAIR_ERR, expect)
         };
@@ -205,27 +187,15 @@ mod with_alloc {
             };
             Case::new(used, "Err(E0)", expect)
         };
-        vec_collection: |kit| {
-            let vec = vec(members(kit));
-            let name = guarded(&vec);
-            Case::new(vec.async_drop(), CLEANUP_ERR, move |r| r.cut(name))
-        };
+        vec_collection: |kit| Case::cleanup(vec(kit, MEMBERS), CLEANUP_ERR);
         vec_collection_in_order: |kit| {
-            let vec = vec(members(kit));
+            let vec = vec(kit, MEMBERS);
             let name = guarded(&vec);
             let in_order = AsyncDropVec::async_drop_in_order(vec);
             Case::new(in_order, CLEANUP_ERR, move |r| r.cut(name))
         };
-        vec_collection_with_a_panicking_cleanup: |kit| {
-            let vec = vec(panicking(kit));
-            let name = guarded(&vec);
-            Case::new(vec.async_drop(), NEVER, move |r| r.cut(name))
-        };
-        btree_map_collection: |kit| {
-            let map = btree(kit);
-            let name = guarded(&map);
-            Case::new(map.async_drop(), CLEANUP_ERR, move |r| r.cut(name))
-        };
+        vec_collection_with_a_panicking_cleanup: |kit| Case::cleanup(vec(kit, PANICKING), NEVER);
+        btree_map_collection: |kit| Case::cleanup(btree(kit), CLEANUP_ERR);
         btree_map_collection_in_order: |kit| {
             let map = btree(kit);
             let name = guarded(&map);
@@ -233,10 +203,10 @@ mod with_alloc {
             Case::new(in_order, CLEANUP_ERR, move |r| r.cut(name))
         };
         iter_of_guards: |kit| {
-            Case::new(async_drop_iter(members(kit)), CLEANUP_ERR, |r| r.guards(Cancelled))
+            Case::new(async_drop_iter(kit.guards(MEMBERS)), CLEANUP_ERR, |r| r.guards(Cancelled))
         };
         iter_of_guards_with_a_panicking_cleanup: |kit| {
-            Case::new(async_drop_iter(panicking(kit)), NEVER, |r| r.guards(Cancelled))
+            Case::new(async_drop_iter(kit.guards(PANICKING)), NEVER, |r| r.guards(Cancelled))
         };
         iter_of_bare_values: |kit| {
             let values = vec![kit.member(1, Succeed), kit.member(2, Fail(1))];
@@ -244,7 +214,7 @@ mod with_alloc {
             Case::new(async_drop_iter(values), output, |_| vec![])
         };
         vec_of_guards: |kit| {
-            let all = AsyncDropGuard::new(members(kit));
+            let all = AsyncDropGuard::new(Vec::from(kit.guards(MEMBERS)));
             let name = guarded(&all);
             let expect = move |r: &Run| [r.guards(Cancelled), r.cut(name)].concat();
             Case::new(all.async_drop(), CLEANUP_ERR, expect)
@@ -252,14 +222,12 @@ mod with_alloc {
         dyn_cleanup: |kit| {
             let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<Tok>>> =
                 AsyncDropGuard::into_dyn(kit.guard(2, Fail(1)));
-            let name = guarded(&erased);
-            Case::new(erased.async_drop(), "Err(E0)", move |r| r.cut(name))
+            Case::cleanup(erased, "Err(E0)")
         };
         local_dyn_cleanup: |kit| {
             let erased: AsyncDropGuard<Box<dyn LocalDynAsyncDrop<Tok>>> =
                 AsyncDropGuard::into_local_dyn(kit.guard(2, Fail(1)));
-            let name = guarded(&erased);
-            Case::new(erased.async_drop(), "Err(E0)", move |r| r.cut(name))
+            Case::cleanup(erased, "Err(E0)")
         };
     }
 }
@@ -272,23 +240,18 @@ mod with_std {
 
     use asyncdrop::collections::AsyncDropHashMap;
     use asyncdrop::AsyncDropShared;
-    use common::harness::{guarded, shared_name, Run};
-
-    type Fixed = BuildHasherDefault<DefaultHasher>;
+    use common::harness::{shared_name, Run};
 
     cases! {
         hash_map_collection: |kit| {
             // A fixed hasher: the same iteration order, so the same error position.
-            let mut map = AsyncDropHashMap::with_hasher(Fixed::default());
-            for (i, guard) in [kit.guard(1, Succeed), kit.guard(2, Fail(1)), kit.guard(0, Succeed)]
-                .into_iter()
-                .enumerate()
-            {
+            let hasher = BuildHasherDefault::<DefaultHasher>::default();
+            let mut map = AsyncDropHashMap::with_hasher(hasher);
+            let members = kit.guards([(1, Succeed), (2, Fail(1)), (0, Succeed)]);
+            for (i, guard) in members.into_iter().enumerate() {
                 assert!(map.insert(kit.token(i as u32), guard).is_none());
             }
-            let name = guarded(&map);
-            let output = "Err(CleanupErrors { errors: [(1, E1)], total: 3 })";
-            Case::new(map.async_drop(), output, move |r| r.cut(name))
+            Case::cleanup(map, with_alloc::CLEANUP_ERR)
         };
         shared_future_driven_by_the_last_cleanup: |kit| {
             let output = kit.guard(1, Fail(1));
@@ -299,8 +262,8 @@ mod with_std {
             let name = shared_name(&shared);
             // Until the output exists, its guard is in the future, dropped with it.
             let expect = move |r: &Run| match r.started(0) {
-                true => r.cut(name),
-                false => [r.cut(name), r.guards(Forgotten)].concat(),
+                true => r.cut(&name),
+                false => [r.cut(&name), r.guards(Forgotten)].concat(),
             };
             Case::new(shared.async_drop(), "Err(E0)", expect)
         };
@@ -312,8 +275,8 @@ mod with_std {
                 async_drop_all((output, shared)).await
             };
             let expect = move |r: &Run| match r.started(0) {
-                true => r.cut(name),
-                false => [r.cut_as(name, Forgotten), r.guards(Forgotten)].concat(),
+                true => r.cut(&name),
+                false => [r.cut_as(&name, Forgotten), r.guards(Forgotten)].concat(),
             };
             Case::new(used, with_alloc::PAIR_ERR, expect)
         };
@@ -384,7 +347,7 @@ mod on_runtimes {
         let handing = reaper.hand_over(kit.guard(1, Fail(1)));
         let expect = |r: &Run| {
             if r.done {
-                vec![(m(), Failed)]
+                vec![(m().to_owned(), Failed)]
             } else {
                 r.guards(Cancelled)
             }

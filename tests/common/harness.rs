@@ -1,14 +1,9 @@
-//! The cancellation harness: a scenario's future is polled `k` times and dropped,
-//! for every `k` until it completes, under a recording policy and under one that
-//! records and then panics like `Policy::Panic` (see [`sweep`]).
-//!
-//! A scenario is built from a [`Kit`], whose members ([`Member`], a [`Probe`] with
-//! its own counters) and tokens ([`Tok`]: errors, keys) count their drops. After
-//! every run the harness checks that each member was dropped once and cleaned up at
-//! most once, each token dropped once, the reports are exactly those the scenario
-//! expects of the [`Run`], the future was re-polled only when woken and never
-//! stalled, a cleanup's panic came out once, and (under the panicking policy) the
-//! drop panicked exactly when it reported.
+//! The cancellation harness: a scenario's future, made from a [`Kit`], is polled `k`
+//! times and dropped, for every `k` until it completes ([`sweep`]). Each run checks
+//! that every member was dropped once and cleaned up at most once, every token
+//! dropped once, the reports are exactly those expected of the [`Run`], the future
+//! was re-polled only when woken, a cleanup's panic came out once, and (under the
+//! panicking policy) the drop panicked exactly when it reported.
 
 use std::convert::Infallible;
 use std::error::Error;
@@ -21,12 +16,12 @@ use std::sync::{Arc, Once};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
+use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
 
 use super::{record_reports_then_panic, take_reports, Behaviour, Counters, Probe, ProbeError};
 
 /// A report the scenario expects: the guarded type's name and the kind.
-pub type Expected = (&'static str, ReportKind);
+pub type Expected = (String, ReportKind);
 
 /// The name of the type a guard guards.
 pub fn guarded<T>(_: &AsyncDropGuard<T>) -> &'static str {
@@ -35,21 +30,12 @@ pub fn guarded<T>(_: &AsyncDropGuard<T>) -> &'static str {
 
 /// The name reports give a clone of a shared future: its output's, not the future's.
 #[cfg(feature = "std")]
-pub fn shared_name<F, T>(_: &AsyncDropGuard<asyncdrop::AsyncDropShared<F, T>>) -> &'static str
+pub fn shared_name<F, T>(_: &AsyncDropGuard<asyncdrop::AsyncDropShared<F, T>>) -> String
 where
     F: std::future::Future<Output = AsyncDropGuard<T>>,
     T: asyncdrop::LocalAsyncDrop,
 {
-    // Made once per type and kept in a static (reachable, so not a leak under miri).
-    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let name = format!("asyncdrop::AsyncDropShared<{}>", std::any::type_name::<T>());
-    let mut names = NAMES.lock().unwrap();
-    if let Some(known) = names.iter().find(|known| **known == name) {
-        return known;
-    }
-    let name: &'static str = Box::leak(name.into_boxed_str());
-    names.push(name);
-    name
+    format!("asyncdrop::AsyncDropShared<{}>", std::any::type_name::<T>())
 }
 
 /// Counts the tokens made and dropped.
@@ -138,17 +124,22 @@ impl Kit {
         let counters = Counters::new();
         let id = self.members.len() as u32;
         self.members.push((counters.clone(), behaviour));
-        let probe = Probe::new(&counters)
-            .id(id)
-            .yields(yields)
-            .behaviour(behaviour);
-        Member(probe, self.tokens.clone())
+        let probe = Probe::new(&counters).id(id).yields(yields);
+        Member(probe.behaviour(behaviour), self.tokens.clone())
     }
 
     /// As [`member`](Self::member), guarded.
     #[track_caller]
     pub fn guard(&mut self, yields: usize, behaviour: Behaviour) -> AsyncDropGuard<Member> {
         AsyncDropGuard::new(self.member(yields, behaviour))
+    }
+
+    /// A [`guard`](Self::guard) for each `(yields, behaviour)`, in order.
+    pub fn guards<const N: usize>(
+        &mut self,
+        specs: [(usize, Behaviour); N],
+    ) -> [AsyncDropGuard<Member>; N] {
+        specs.map(|(yields, behaviour)| self.guard(yields, behaviour))
     }
 
     /// A token (a key, or a caller's error).
@@ -183,24 +174,24 @@ impl Run {
             .iter()
             .filter(|(_, finished, b)| *finished == 0 && !(self.panicked && *b == Behaviour::Panic))
             .map(|(started, ..)| match started {
-                0 => (name, unstarted),
-                _ => (name, ReportKind::Cancelled),
+                0 => (name.to_owned(), unstarted),
+                _ => (name.to_owned(), ReportKind::Cancelled),
             })
             .collect()
     }
 
     /// One `Cancelled` for the guarded type `name` if the future was dropped before
     /// it completed (a cleanup's panic is its own report).
-    pub fn cut(&self, name: &'static str) -> Vec<Expected> {
+    pub fn cut(&self, name: &str) -> Vec<Expected> {
         self.cut_as(name, ReportKind::Cancelled)
     }
 
     /// One report of `kind` for `name` if the future was dropped unfinished.
-    pub fn cut_as(&self, name: &'static str, kind: ReportKind) -> Vec<Expected> {
+    pub fn cut_as(&self, name: &str, kind: ReportKind) -> Vec<Expected> {
         if self.done || self.panicked {
             vec![]
         } else {
-            vec![(name, kind)]
+            vec![(name.to_owned(), kind)]
         }
     }
 }
@@ -241,6 +232,16 @@ impl Case {
         }
     }
 
+    /// `guard`'s cleanup, reported `Cancelled` (for its type) when dropped unfinished.
+    pub fn cleanup<T>(guard: AsyncDropGuard<T>, output: &str) -> Case
+    where
+        T: LocalAsyncDrop + 'static,
+        T::Error: Debug,
+    {
+        let name = guarded(&guard);
+        Case::new(guard.async_drop(), output, move |r| r.cut(name))
+    }
+
     /// For a future that waits on a runtime: `advance` lets it run a little.
     pub fn on_runtime(
         mut self,
@@ -264,9 +265,6 @@ struct Wakes(AtomicUsize);
 
 impl Wake for Wakes {
     fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
@@ -283,17 +281,14 @@ pub fn message(payload: &(dyn std::any::Any + Send)) -> &str {
     }
 }
 
-fn is_expected_panic(text: &str) -> bool {
-    text.starts_with("policy panics on:") || text.ends_with("cleanup panicked")
-}
-
 /// Keeps the expected panics (the policy's, the members' cleanups') off stderr.
 fn quiet_expected_panics() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let default = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !is_expected_panic(message(info.payload())) {
+            let text = message(info.payload());
+            if !(text.starts_with("policy panics on:") || text.ends_with("cleanup panicked")) {
                 default(info);
             }
         }));
@@ -326,15 +321,8 @@ pub fn sweep_under(policies: &[bool], make: impl Fn(&mut Kit) -> Case) {
 
 /// One run: `k` polls, the drop, the checks. Whether the future ended (completed,
 /// or a cleanup panicked) within the `k` polls.
-fn run(case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
+fn run(mut case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
     let at = format!("k = {k}, panicking policy: {panics}");
-    let Case {
-        mut future,
-        output,
-        expect,
-        advance,
-        teardown,
-    } = case;
     let wakes = Arc::new(Wakes(AtomicUsize::new(0)));
     let waker = Waker::from(wakes.clone());
     let mut cx = Context::from_waker(&waker);
@@ -344,7 +332,8 @@ fn run(case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
             // Re-polled only when woken: a `Pending` without a wake-up would stall.
             let start = Instant::now();
             while wakes.0.swap(0, Ordering::SeqCst) == 0 {
-                let advance = advance
+                let advance = case
+                    .advance
                     .as_ref()
                     .unwrap_or_else(|| panic!("{at}: stalled after poll {i}"));
                 assert!(start.elapsed() < PATIENCE, "{at}: stalled after poll {i}");
@@ -352,10 +341,10 @@ fn run(case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
             }
         }
         wakes.0.store(0, Ordering::SeqCst);
-        match catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx))) {
+        match catch_unwind(AssertUnwindSafe(|| case.future.as_mut().poll(&mut cx))) {
             Ok(Poll::Pending) => {}
             Ok(Poll::Ready(out)) => {
-                assert_eq!(out, output, "{at}: the output");
+                assert_eq!(out, case.output, "{at}: the output");
                 done = true;
                 break;
             }
@@ -371,7 +360,7 @@ fn run(case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
         }
     }
     let mut reports = take_reports();
-    let dropped = catch_unwind(AssertUnwindSafe(|| drop(future)));
+    let dropped = catch_unwind(AssertUnwindSafe(|| drop(case.future)));
     let in_drop = take_reports();
     match dropped {
         Ok(()) => assert!(
@@ -392,14 +381,14 @@ fn run(case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
         let started = kit.members.iter().filter(|(c, _)| c.started() > 0).count();
         assert_eq!(started, 0, "{at}: nothing runs before the first poll");
     }
-    if let Some(advance) = &advance {
+    if let Some(advance) = &case.advance {
         let start = Instant::now();
         while kit.members.iter().any(|(c, _)| c.drops() == 0) {
             assert!(start.elapsed() < PATIENCE, "{at}: members still alive");
             advance();
         }
     }
-    if let Some(teardown) = teardown {
+    if let Some(teardown) = case.teardown {
         teardown(done);
     }
     reports.extend(take_reports());
@@ -427,17 +416,16 @@ fn run(case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
         panicked,
         members,
     };
-    let mut seen: Vec<Expected> = reports.iter().map(|r| (r.type_name, r.kind)).collect();
-    let mut wanted = expect(&run);
-    seen.sort_unstable_by_key(|(name, kind)| (*name, format!("{kind:?}")));
-    wanted.sort_unstable_by_key(|(name, kind)| (*name, format!("{kind:?}")));
+    let seen = reports.iter().map(|r| (r.type_name.to_owned(), r.kind));
+    let mut seen: Vec<Expected> = seen.collect();
+    let mut wanted = (case.expect)(&run);
+    seen.sort_unstable_by_key(|(name, kind)| (name.clone(), format!("{kind:?}")));
+    wanted.sort_unstable_by_key(|(name, kind)| (name.clone(), format!("{kind:?}")));
     assert_eq!(seen, wanted, "{at}: the reports of {run:?}");
     done || panicked
 }
 
-// ---------------------------------------------------------------------------------
-// Resource types several test files share
-// ---------------------------------------------------------------------------------
+// Resource types several test files share.
 
 /// A resource type whose cleanup error is a plain code.
 #[derive(Debug)]
