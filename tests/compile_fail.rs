@@ -1,10 +1,7 @@
-//! Misuse that must not compile: double cleanup, use after cleanup, sending a
-//! `!Send` cleanup to another thread, `AsyncDrop` on a `!Send` type, and guarding a
-//! type without async cleanup. Each case's expected error is in `tests/ui/*.stderr`.
+//! Misuse that must not compile; each case's expected error is in `tests/ui/*.stderr`.
 
-// Runs rustc; nothing for miri to check. The expected messages list the impls the
-// compiler suggests, which depend on the features: they are kept for the default
-// features only.
+// Runs rustc: nothing for miri to check. The expected messages list the impls the
+// compiler suggests, which depend on the features: kept for the default features.
 #[cfg(all(
     not(miri),
     feature = "std",

@@ -1,4 +1,5 @@
-// The guard is gone after `async_drop`: reading through it is a borrow of a moved value.
+// Cleanup consumes the guard: a second cleanup is a use of a moved value, and
+// reading through the guard after it a borrow of one.
 use asyncdrop::{AsyncDrop, AsyncDropGuard};
 
 struct Conn {
@@ -12,11 +13,16 @@ impl AsyncDrop for Conn {
     }
 }
 
+async fn close_twice(conn: AsyncDropGuard<Conn>) {
+    conn.async_drop().await.unwrap();
+    conn.async_drop().await.unwrap();
+}
+
 async fn use_after_close(conn: AsyncDropGuard<Conn>) -> u32 {
     conn.async_drop().await.unwrap();
     conn.id
 }
 
 fn main() {
-    let _ = use_after_close;
+    let _ = (close_twice, use_after_close);
 }

@@ -1,9 +1,22 @@
-// The cleanup of a `!Send` (`LocalAsyncDrop`) resource cannot go to another thread.
+// `AsyncDrop` promises a `Send` cleanup, so it requires a `Send` type; `!Send`
+// resources implement `LocalAsyncDrop`, whose cleanup cannot go to another thread.
 use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
 
-use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
+use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
+
+struct Shared {
+    inner: Rc<u32>,
+}
+
+impl AsyncDrop for Shared {
+    type Error = core::convert::Infallible;
+    async fn async_drop_impl(self) -> Result<(), Self::Error> {
+        drop(self.inner);
+        Ok(())
+    }
+}
 
 struct Peripheral {
     uses: Rc<Cell<u32>>,
