@@ -1,5 +1,12 @@
-// The derive cannot name `before`'s error type: `error = E` is required with it.
+// A union does not know which field holds a value; the derive cannot name
+// `before`'s error type: `error = E` is required with it.
 use asyncdrop::{AsyncDrop, AsyncDropGuard};
+
+#[derive(AsyncDrop)]
+union Either {
+    a: u32,
+    b: f32,
+}
 
 struct Socket;
 impl AsyncDrop for Socket {
