@@ -197,6 +197,7 @@ impl Run {
 }
 
 type Expect = Box<dyn Fn(&Run) -> Vec<Expected>>;
+type OnRuntime = (Box<dyn Fn()>, Box<dyn FnOnce(bool)>);
 
 /// A scenario: the future under test, what it gives when it completes, and the
 /// reports it makes (all of them, up to the end of the run).
@@ -204,12 +205,10 @@ pub struct Case {
     future: Pin<Box<dyn Future<Output = String>>>,
     output: String,
     expect: Expect,
-    /// Lets a runtime run a little; called while waiting for a wake-up, and after
-    /// the drop until every member is dropped.
-    advance: Option<Box<dyn Fn()>>,
-    /// Runs after that (shuts a worker down, drops the runtime); told whether the
-    /// future completed.
-    teardown: Option<Box<dyn FnOnce(bool)>>,
+    /// On a runtime: what lets it run a little (while waiting for a wake-up, and after
+    /// the drop until every member is dropped), then the teardown (shuts a worker
+    /// down, drops the runtime), told whether the future completed.
+    runtime: Option<OnRuntime>,
 }
 
 impl Case {
@@ -227,8 +226,7 @@ impl Case {
             future: Box::pin(async move { format!("{:?}", future.await) }),
             output: output.into(),
             expect: Box::new(expect),
-            advance: None,
-            teardown: None,
+            runtime: None,
         }
     }
 
@@ -248,8 +246,7 @@ impl Case {
         advance: impl Fn() + 'static,
         teardown: impl FnOnce(bool) + 'static,
     ) -> Case {
-        self.advance = Some(Box::new(advance));
-        self.teardown = Some(Box::new(teardown));
+        self.runtime = Some((Box::new(advance), Box::new(teardown)));
         self
     }
 }
@@ -332,8 +329,8 @@ fn run(mut case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
             // Re-polled only when woken: a `Pending` without a wake-up would stall.
             let start = Instant::now();
             while wakes.0.swap(0, Ordering::SeqCst) == 0 {
-                let advance = case
-                    .advance
+                let (advance, _) = case
+                    .runtime
                     .as_ref()
                     .unwrap_or_else(|| panic!("{at}: stalled after poll {i}"));
                 assert!(start.elapsed() < PATIENCE, "{at}: stalled after poll {i}");
@@ -381,14 +378,12 @@ fn run(mut case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
         let started = kit.members.iter().filter(|(c, _)| c.started() > 0).count();
         assert_eq!(started, 0, "{at}: nothing runs before the first poll");
     }
-    if let Some(advance) = &case.advance {
+    if let Some((advance, teardown)) = case.runtime {
         let start = Instant::now();
         while kit.members.iter().any(|(c, _)| c.drops() == 0) {
             assert!(start.elapsed() < PATIENCE, "{at}: members still alive");
             advance();
         }
-    }
-    if let Some(teardown) = case.teardown {
         teardown(done);
     }
     reports.extend(take_reports());
