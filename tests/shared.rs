@@ -1,7 +1,4 @@
-//! `AsyncDropShared`: a shared future whose output is guarded. The future runs once;
-//! its output is cleaned up exactly once, after every clone and every handle; the
-//! last clone drives an unfinished future to completion so its output is not lost.
-//! Every test installs the recording policy hook.
+//! `AsyncDropShared`. Every test installs the recording policy hook.
 #![cfg(feature = "std")]
 
 mod common;
@@ -10,7 +7,7 @@ use std::any::type_name;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::task::Poll;
 
@@ -25,20 +22,14 @@ use futures_util::future::FusedFuture;
 use futures_util::task::SpawnExt;
 use proptest::prelude::*;
 
-// ---------------------------------------------------------------------------------
-// Helpers
-// ---------------------------------------------------------------------------------
-
-/// A future that yields `yields` times, then "opens" a probe (`id`, `behaviour`).
-/// `runs` counts the starts and ends of the future itself.
+/// Yields `yields` times, then "opens" a probe; `runs` counts the future's starts and ends.
 fn open(
     counters: &Arc<Counters>,
     runs: &Arc<Counters>,
     yields: usize,
     behaviour: Behaviour,
 ) -> impl Future<Output = AsyncDropGuard<Probe>> + Send + 'static {
-    let counters = counters.clone();
-    let runs = runs.clone();
+    let (counters, runs) = (counters.clone(), runs.clone());
     async move {
         runs.cleanups_started.fetch_add(1, Ordering::SeqCst);
         for _ in 0..yields {
@@ -49,16 +40,11 @@ fn open(
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Behaviour
-// ---------------------------------------------------------------------------------
-
 #[test]
-fn clones_on_a_thread_pool_await_the_same_output() {
+fn clones_on_a_thread_pool_await_the_same_output_and_the_last_cleans_up_once() {
     record_reports();
     let tasks = if cfg!(miri) { 3 } else { 8 };
-    let counters = Counters::new();
-    let runs = Counters::new();
+    let (counters, runs) = (Counters::new(), Counters::new());
     let root = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
     let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
@@ -92,259 +78,10 @@ fn clones_on_a_thread_pool_await_the_same_output() {
     assert_counts(&counters, 1, 1, 1);
     assert_eq!((runs.started(), runs.finished()), (1, 1));
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn the_output_is_cleaned_up_after_every_clone_and_handle() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
-    let b = AsyncDropShared::clone(&a);
-    let h1 = block_on(AsyncDropShared::output(&a));
-    let h2 = block_on(AsyncDropShared::output(&b));
-    assert!(AsyncDropArc::ptr_eq(&h1, &h2));
-    assert_eq!(AsyncDropArc::strong_count(&h1), 3); // two handles + the clones' share
-    block_on(a.async_drop()).unwrap();
-    block_on(h1.async_drop()).unwrap();
-    assert_counts(&counters, 0, 0, 0);
-    block_on(b.async_drop()).unwrap(); // last clone, but `h2` is alive
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(AsyncDropArc::strong_count(&h2), 1);
-    block_on(h2.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!(runs.started(), 1);
-    assert!(take_reports().is_empty());
-
-    // Handles outlive the shared clones.
-    let (counters, runs) = (setup(), Counters::new());
-    let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let handles: Vec<_> = (0..3)
-        .map(|_| block_on(AsyncDropShared::output(&shared)))
-        .collect();
-    block_on(shared.async_drop()).unwrap();
-    assert_counts(&counters, 0, 0, 0);
-    for (i, handle) in handles.into_iter().enumerate() {
-        assert_eq!(handle.id, 1);
-        assert_eq!(AsyncDropArc::strong_count(&handle), 3 - i);
-        block_on(handle.async_drop()).unwrap();
-    }
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn a_never_polled_or_unfinished_future_is_driven_by_the_last_cleanup() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 2, Behaviour::Succeed));
-    let b = AsyncDropShared::clone(&a);
-    block_on(a.async_drop()).unwrap();
-    assert_eq!(runs.started(), 0);
-    // The last clone: runs the future (which "acquires" the probe), then cleans the
-    // probe up.
-    block_on(b.async_drop()).unwrap();
-    assert_eq!((runs.started(), runs.finished()), (1, 1));
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-
-    // A future given up half way is finished the same way.
-    let (counters, runs) = (setup(), Counters::new());
-    let shared = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
-    {
-        let mut waiting = pin!(AsyncDropShared::output(&shared));
-        assert!(poll_once(&mut waiting).is_pending());
-        assert!(!waiting.is_terminated());
-    } // given up half way
-    assert_eq!((runs.started(), runs.finished()), (1, 0));
-    block_on(shared.async_drop()).unwrap();
-    assert_eq!((runs.started(), runs.finished()), (1, 1));
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn peek_before_and_after() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
-    let b = AsyncDropShared::clone(&a);
-    assert!(AsyncDropShared::peek(&a).is_none());
-    assert!(format!("{:?}", *a).contains("finished: false"));
-    let handle = block_on(AsyncDropShared::output(&b));
-    assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(1));
-    assert!(std::ptr::eq(
-        AsyncDropShared::peek(&a).unwrap(),
-        AsyncDropShared::peek(&b).unwrap()
-    ));
-    assert!(std::ptr::eq::<Probe>(
-        AsyncDropShared::peek(&a).unwrap(),
-        &**handle
-    ));
-    assert!(format!("{:?}", *a).contains("finished: true"));
-    clean_up([handle]);
-    clean_up([a, b]);
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn strong_count_and_ptr_eq() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let b = AsyncDropShared::clone(&a);
-    let other = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    assert_eq!(AsyncDropShared::strong_count(&a), 2);
-    assert_eq!(AsyncDropShared::strong_count(&other), 1);
-    assert!(AsyncDropShared::ptr_eq(&a, &b));
-    assert!(!AsyncDropShared::ptr_eq(&a, &other));
-    let handle = block_on(AsyncDropShared::output(&a));
-    assert_eq!(AsyncDropShared::strong_count(&a), 2); // handles are not clones
-    clean_up([b]);
-    assert_eq!(AsyncDropShared::strong_count(&a), 1);
-    clean_up([handle]);
-    clean_up([a, other]);
-    assert_eq!(runs.started(), 2);
-    assert_counts(&counters, 2, 2, 2);
-}
-
-#[test]
-fn the_output_error_comes_from_the_last_share_only() {
-    let (counters, runs) = (setup(), Counters::new());
-    // The last clone gives the last share up.
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(3)));
-    let b = AsyncDropShared::clone(&a);
-    let h = block_on(AsyncDropShared::output(&a));
-    assert_eq!(block_on(h.async_drop()), Ok(()));
-    assert_eq!(block_on(a.async_drop()), Ok(()));
-    assert_eq!(block_on(b.async_drop()), Err(ProbeError { id: 1, code: 3 }));
-    // A handle gives the last share up.
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(4)));
-    let h = block_on(AsyncDropShared::output(&a));
-    assert_eq!(block_on(a.async_drop()), Ok(()));
-    assert_eq!(block_on(h.async_drop()), Err(ProbeError { id: 1, code: 4 }));
-    assert_counts(&counters, 2, 2, 2);
-}
-
-#[test]
-fn a_forgotten_clone_that_is_not_the_last_is_only_reported_under_the_output_type() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let (b, line) = (AsyncDropShared::clone(&a), line!());
-    drop(b);
-    let report = one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    assert_site(report.site, file!(), line);
-    // `open` is an `async fn`: the future's type is a `{{closure}}`, not named.
-    let name = format!("asyncdrop::AsyncDropShared<{}>", type_name::<Probe>());
-    assert_eq!(report.type_name, name);
-    assert!(report.message.contains(&name), "{}", report.message);
-    assert_eq!(AsyncDropShared::strong_count(&a), 1);
-    block_on(a.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn a_forgotten_last_clone_drops_a_finished_output_synchronously() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    clean_up([block_on(AsyncDropShared::output(&a))]);
-    drop(a);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    assert_counts(&counters, 0, 0, 1);
-}
-
-#[test]
-fn a_forgotten_last_clone_leaves_the_output_to_the_handles() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let handle = block_on(AsyncDropShared::output(&a));
-    drop(a);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(AsyncDropArc::strong_count(&handle), 1);
-    block_on(handle.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn a_forgotten_last_clone_drops_an_unfinished_future() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
-    {
-        let mut waiting = pin!(AsyncDropShared::output(&a));
-        assert!(poll_once(&mut waiting).is_pending());
-    }
-    drop(a);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    // The future never produced its output: there is nothing to clean up.
-    assert_eq!((runs.started(), runs.finished()), (1, 0));
-    assert_counts(&counters, 0, 0, 0);
-}
-
-#[test]
-fn a_cancelled_last_cleanup_drops_the_unfinished_future() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
-    {
-        let mut cleanup = pin!(a.async_drop());
-        assert!(poll_once(&mut cleanup).is_pending());
-    }
-    one_report_naming(ReportKind::Cancelled, "AsyncDropShared");
-    assert_eq!((runs.started(), runs.finished()), (1, 0));
-    assert_counts(&counters, 0, 0, 0);
-}
-
-#[test]
-fn a_panicking_future_poisons_the_output_without_leaking() {
-    record_reports();
-    let dropped = Arc::new(AtomicUsize::new(0));
-    struct OnDrop(Arc<AtomicUsize>);
-    impl Drop for OnDrop {
-        fn drop(&mut self) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    let counters = Counters::new();
-    let held = OnDrop(dropped.clone());
-    let a = AsyncDropShared::new(async move {
-        let _held = held;
-        yield_now().await;
-        if true {
-            panic!("could not open");
-        }
-        Probe::new(&counters).guard()
-    });
-    let b = AsyncDropShared::clone(&a);
-    let first = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&a))));
-    assert!(first.is_err());
-    assert_eq!(dropped.load(Ordering::SeqCst), 1); // the future's state was dropped
-    let again = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&b))));
-    assert!(again.is_err());
-    assert!(AsyncDropShared::peek(&a).is_none());
-    block_on(a.async_drop()).unwrap(); // not the last: fine
-    let last = catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop())));
-    assert!(last.is_err());
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn output_futures_are_fused() {
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let mut waiting = pin!(AsyncDropShared::output(&a));
-    assert!(!waiting.is_terminated());
-    let Poll::Ready(handle) = poll_once(&mut waiting) else {
-        panic!("the future finishes at once");
-    };
-    assert!(waiting.is_terminated());
-    assert!(format!("{:?}", waiting).contains("terminated: true"));
-    clean_up([handle]);
-    block_on(a.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn the_last_of_many_racing_owners_cleans_up_once() {
-    record_reports();
+    // The last of many racing owners cleans up once.
     let (rounds, tasks) = if cfg!(miri) { (2, 3) } else { (200, 8) };
-    let counters = Counters::new();
-    let runs = Counters::new();
-    let pool = common::JoinedPool::new(4);
+    let (counters, runs) = (Counters::new(), Counters::new());
     let (tx, rx) = mpsc::channel();
     for round in 0..rounds {
         let root = AsyncDropShared::new(open(&counters, &runs, round % 3, Behaviour::Succeed));
@@ -380,12 +117,81 @@ fn the_last_of_many_racing_owners_cleans_up_once() {
     assert!(take_reports().is_empty());
 }
 
-// ---------------------------------------------------------------------------------
-// A ready value, identity, report names
-// ---------------------------------------------------------------------------------
-
 #[test]
-fn new_ready_is_finished_at_once_and_dropped_synchronously_if_forgotten() {
+fn the_last_share_cleans_the_output_up_drives_an_unfinished_future_or_has_a_ready_one() {
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
+    let b = AsyncDropShared::clone(&a);
+    let h1 = block_on(AsyncDropShared::output(&a));
+    let h2 = block_on(AsyncDropShared::output(&b));
+    assert!(AsyncDropArc::ptr_eq(&h1, &h2));
+    assert_eq!(AsyncDropArc::strong_count(&h1), 3); // two handles + the clones' share
+    block_on(a.async_drop()).unwrap();
+    block_on(h1.async_drop()).unwrap();
+    assert_counts(&counters, 0, 0, 0);
+    block_on(b.async_drop()).unwrap(); // last clone, but `h2` is alive
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&h2), 1);
+    block_on(h2.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!(runs.started(), 1);
+    assert!(take_reports().is_empty());
+
+    // Handles outlive the shared clones.
+    let (counters, runs) = (setup(), Counters::new());
+    let shared = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let handles: Vec<_> = (0..3)
+        .map(|_| block_on(AsyncDropShared::output(&shared)))
+        .collect();
+    block_on(shared.async_drop()).unwrap();
+    assert_counts(&counters, 0, 0, 0);
+    for (i, handle) in handles.into_iter().enumerate() {
+        assert_eq!(handle.id, 1);
+        assert_eq!(AsyncDropArc::strong_count(&handle), 3 - i);
+        block_on(handle.async_drop()).unwrap();
+    }
+    assert_counts(&counters, 1, 1, 1);
+
+    // The output's error comes from the last share only: a clone's, then a handle's.
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(3)));
+    let b = AsyncDropShared::clone(&a);
+    let h = block_on(AsyncDropShared::output(&a));
+    assert_eq!(block_on(h.async_drop()), Ok(()));
+    assert_eq!(block_on(a.async_drop()), Ok(()));
+    assert_eq!(block_on(b.async_drop()), Err(ProbeError { id: 1, code: 3 }));
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Fail(4)));
+    let h = block_on(AsyncDropShared::output(&a));
+    assert_eq!(block_on(a.async_drop()), Ok(()));
+    assert_eq!(block_on(h.async_drop()), Err(ProbeError { id: 1, code: 4 }));
+    assert_counts(&counters, 3, 3, 3);
+
+    // A never polled future is driven by the last cleanup.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 2, Behaviour::Succeed));
+    let b = AsyncDropShared::clone(&a);
+    block_on(a.async_drop()).unwrap();
+    assert_eq!(runs.started(), 0);
+    // The last clone runs the future (which "acquires" the probe), then cleans it up.
+    block_on(b.async_drop()).unwrap();
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+
+    // A future given up half way is finished the same way.
+    let (counters, runs) = (setup(), Counters::new());
+    let shared = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    {
+        let mut waiting = pin!(AsyncDropShared::output(&shared));
+        assert!(poll_once(&mut waiting).is_pending());
+        assert!(!waiting.is_terminated());
+    } // given up half way
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    block_on(shared.async_drop()).unwrap();
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+
+    // `new_ready` is finished at once, and dropped synchronously if forgotten.
     let counters = setup();
     let a = AsyncDropShared::new_ready(Probe::new(&counters).id(6).guard());
     assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(6));
@@ -420,8 +226,49 @@ fn new_ready_is_finished_at_once_and_dropped_synchronously_if_forgotten() {
     clippy::mutable_key_type,
     reason = "clones hash by identity, which the future's progress does not change"
 )]
-fn clones_key_a_map() {
+fn peek_strong_count_identity_and_fused_output() {
     use std::collections::HashMap;
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
+    let b = AsyncDropShared::clone(&a);
+    assert!(AsyncDropShared::peek(&a).is_none());
+    assert!(format!("{:?}", *a).contains("finished: false"));
+    let handle = block_on(AsyncDropShared::output(&b));
+    assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(1));
+    let peeked = AsyncDropShared::peek(&a).unwrap();
+    assert!(std::ptr::eq(peeked, AsyncDropShared::peek(&b).unwrap()));
+    assert!(std::ptr::eq::<Probe>(peeked, &**handle));
+    assert!(format!("{:?}", *a).contains("finished: true"));
+    clean_up([handle]);
+    let other = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    assert_eq!(AsyncDropShared::strong_count(&a), 2);
+    assert_eq!(AsyncDropShared::strong_count(&other), 1);
+    assert!(AsyncDropShared::ptr_eq(&a, &b));
+    assert!(!AsyncDropShared::ptr_eq(&a, &other));
+    let handle = block_on(AsyncDropShared::output(&a));
+    assert_eq!(AsyncDropShared::strong_count(&a), 2); // handles are not clones
+    clean_up([b]);
+    assert_eq!(AsyncDropShared::strong_count(&a), 1);
+    clean_up([handle]);
+    clean_up([a, other]);
+    assert_eq!(runs.started(), 2);
+    assert_counts(&counters, 2, 2, 2);
+
+    // Output futures are fused.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let mut waiting = pin!(AsyncDropShared::output(&a));
+    assert!(!waiting.is_terminated());
+    let Poll::Ready(handle) = poll_once(&mut waiting) else {
+        panic!("the future finishes at once");
+    };
+    assert!(waiting.is_terminated());
+    assert!(format!("{:?}", waiting).contains("terminated: true"));
+    clean_up([handle]);
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+
+    // Clones key a map by identity.
     let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
     let b = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
@@ -449,9 +296,85 @@ fn clones_key_a_map() {
     assert!(take_reports().is_empty());
 }
 
-// ---------------------------------------------------------------------------------
-// Auto traits
-// ---------------------------------------------------------------------------------
+#[test]
+fn a_forgotten_cancelled_or_panicking_share_leaks_nothing() {
+    // A finished output, without handles: dropped synchronously.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    clean_up([block_on(AsyncDropShared::output(&a))]);
+    drop(a);
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    assert_counts(&counters, 0, 0, 1);
+
+    // Left to the handles.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let handle = block_on(AsyncDropShared::output(&a));
+    drop(a);
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&handle), 1);
+    block_on(handle.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+
+    // An unfinished future is dropped.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    assert!(poll_once(&mut pin!(AsyncDropShared::output(&a))).is_pending());
+    drop(a);
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    // The future never produced its output: there is nothing to clean up.
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    assert_counts(&counters, 0, 0, 0);
+
+    // So is the unfinished future of a cancelled last cleanup.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    assert!(poll_once(&mut pin!(a.async_drop())).is_pending());
+    one_report_naming(ReportKind::Cancelled, "AsyncDropShared");
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    assert_counts(&counters, 0, 0, 0);
+
+    // A forgotten clone that is not the last is only reported, under the output type.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let (b, line) = (AsyncDropShared::clone(&a), line!());
+    drop(b);
+    let report = one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    assert_site(report.site, file!(), line);
+    // `open` is an `async fn`: the future's type is a `{{closure}}`, not named.
+    let name = format!("asyncdrop::AsyncDropShared<{}>", type_name::<Probe>());
+    assert_eq!(report.type_name, name);
+    assert!(report.message.contains(&name), "{}", report.message);
+    assert_eq!(AsyncDropShared::strong_count(&a), 1);
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+
+    // A panicking future poisons the output without leaking.
+    record_reports();
+    let (counters, dropped) = (Counters::new(), Counters::new());
+    let held = Probe::new(&dropped);
+    let a = AsyncDropShared::new(async move {
+        let _held = held;
+        yield_now().await;
+        if true {
+            panic!("could not open");
+        }
+        Probe::new(&counters).guard()
+    });
+    let b = AsyncDropShared::clone(&a);
+    let first = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&a))));
+    assert!(first.is_err());
+    assert_eq!(dropped.drops(), 1); // the future's state was dropped
+    let again = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&b))));
+    assert!(again.is_err());
+    assert!(AsyncDropShared::peek(&a).is_none());
+    block_on(a.async_drop()).unwrap(); // not the last: fine
+    let last = catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop())));
+    assert!(last.is_err());
+    assert!(take_reports().is_empty());
+}
 
 /// A `!Send` future (it holds an `Rc` across an `.await`).
 fn open_locally(counters: &Arc<Counters>) -> impl Future<Output = AsyncDropGuard<Probe>> {
@@ -483,10 +406,6 @@ fn auto_traits() {
     block_on(local.async_drop()).unwrap();
     assert_counts(&counters, 2, 2, 2);
 }
-
-// ---------------------------------------------------------------------------------
-// Property: any order of clone / output / cleanup / forget
-// ---------------------------------------------------------------------------------
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -527,8 +446,7 @@ proptest! {
         fail in any::<bool>(),
         yields in 0usize..3,
     ) {
-        let counters = setup();
-        let runs = Counters::new();
+        let (counters, runs) = (setup(), Counters::new());
         let behaviour = if fail { Behaviour::Fail(5) } else { Behaviour::Succeed };
         let mut clones = vec![AsyncDropShared::new(open(&counters, &runs, yields, behaviour))];
         let mut handles: Vec<AsyncDropGuard<AsyncDropArc<Probe>>> = Vec::new();
@@ -545,22 +463,15 @@ proptest! {
             } else {
                 ops.next().unwrap()
             };
-            let nc = clones.len();
-            let nh = handles.len();
+            let (nc, nh) = (clones.len(), handles.len());
             match op {
-                Op::Clone(i) if nc > 0 => {
-                    let clone = AsyncDropShared::clone(&clones[i % nc]);
-                    clones.push(clone);
-                }
+                Op::Clone(i) if nc > 0 => clones.push(AsyncDropShared::clone(&clones[i % nc])),
                 Op::Output(i) if nc > 0 => {
                     handles.push(block_on(AsyncDropShared::output(&clones[i % nc])));
                     finished = true;
                 }
                 Op::PollOutputOnce(i) if nc > 0 => {
-                    let polled = {
-                        let mut waiting = pin!(AsyncDropShared::output(&clones[i % nc]));
-                        poll_once(&mut waiting)
-                    };
+                    let polled = poll_once(&mut pin!(AsyncDropShared::output(&clones[i % nc])));
                     if let Poll::Ready(handle) = polled {
                         handles.push(handle);
                         finished = true;
@@ -620,10 +531,8 @@ proptest! {
         prop_assert_eq!(runs.finished(), usize::from(finished));
         match end {
             Some(End::CleanedUp) => {
-                prop_assert_eq!(
-                    (counters.started(), counters.finished(), counters.drops()),
-                    (1, 1, 1)
-                );
+                let counts = (counters.started(), counters.finished(), counters.drops());
+                prop_assert_eq!(counts, (1, 1, 1));
                 prop_assert_eq!(errors, usize::from(fail));
             }
             Some(End::Dropped) => {
