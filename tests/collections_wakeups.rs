@@ -58,10 +58,7 @@ impl Future for Waiter {
         let polls = board.polls[*id].get() + 1;
         board.polls[*id].set(polls);
         let wakes = board.wakes[*id].get();
-        assert!(
-            polls <= wakes + 1,
-            "cleanup {id} polled without its wake-up"
-        );
+        assert!(polls <= wakes + 1, "cleanup {id} polled with no wake-up");
         board.wakers.borrow_mut()[*id] = Some(cx.waker().clone());
         if *waits == 0 {
             return Poll::Ready(Ok(()));
@@ -236,8 +233,7 @@ fn waking_thread(jobs: mpsc::Receiver<(usize, Waker, Arc<Counts>)>) {
                 waker.wake_by_ref();
             }
             2 => {
-                // Twice: the second is either merged with the first or a wake-up
-                // after the poll the first caused.
+                // Twice: the second merges with the first or wakes after the poll it caused.
                 let clone = waker.clone();
                 wake();
                 clone.wake();
