@@ -17,7 +17,7 @@ use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
 
 #[test]
-fn cleanup_into_inner_lock_try_lock_get_mut_debug_and_waiters() {
+fn cleanup_into_inner_lock_and_tasks_on_a_local_or_thread_pool() {
     let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     assert_counts(&counters, 0, 0, 0);
@@ -95,39 +95,15 @@ fn cleanup_into_inner_lock_try_lock_get_mut_debug_and_waiters() {
     block_on(m.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
-}
 
-/// Tasks that hold the lock across `.await` points never overlap, on `executor`.
-async fn exclusive_increments(
-    shared: AsyncDropGuard<AsyncDropArc<AsyncDropMutex<Probe>>>,
-    inside: Arc<AtomicBool>,
-    rounds: usize,
-) -> Result<(), ProbeError> {
-    for _ in 0..rounds {
-        let mut locked = AsyncDropMutex::lock(&shared).await;
-        let taken = inside.swap(true, Ordering::SeqCst);
-        assert!(!taken, "two tasks hold the lock");
-        yield_now().await;
-        locked.id += 1;
-        yield_now().await;
-        inside.store(false, Ordering::SeqCst);
-        drop(locked);
-        yield_now().await;
-    }
-    shared.async_drop().await
-}
-
-#[test]
-fn tasks_on_a_local_or_thread_pool_take_turns_and_the_last_one_cleans_up() {
+    // Tasks on a local pool take turns.
     let counters = setup();
     let shared = AsyncDropArc::new(AsyncDropMutex::new(Probe::new(&counters).guard()));
     let inside = Arc::new(AtomicBool::new(false));
     let mut pool = LocalPool::new();
     let done = Rc::new(Cell::new(0));
     for _ in 0..4 {
-        let clone = AsyncDropArc::clone(&shared);
-        let inside = inside.clone();
-        let done = done.clone();
+        let (clone, inside, done) = (AsyncDropArc::clone(&shared), inside.clone(), done.clone());
         pool.spawner()
             .spawn_local(async move {
                 exclusive_increments(clone, inside, 5).await.unwrap();
@@ -146,22 +122,19 @@ fn tasks_on_a_local_or_thread_pool_take_turns_and_the_last_one_cleans_up() {
     let (tasks, rounds) = if cfg!(miri) { (3, 2) } else { (16, 50) };
     let counters = Counters::new();
     let shared = AsyncDropArc::new(AsyncDropMutex::new(Probe::new(&counters).yields(2).guard()));
-    let inside = Arc::new(AtomicBool::new(false));
     let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     let observer = AsyncDropArc::clone(&shared);
     for _ in 0..tasks {
-        let clone = AsyncDropArc::clone(&shared);
-        let inside = inside.clone();
-        let tx = tx.clone();
+        let (clone, inside, tx) = (AsyncDropArc::clone(&shared), inside.clone(), tx.clone());
         pool.spawn(async move {
             tx.send(exclusive_increments(clone, inside, rounds).await)
                 .unwrap();
         })
         .unwrap();
     }
+    // Give the root clone up while the tasks run: a task's clone or `observer` is last.
     drop(tx); // a panicking task then fails `recv` instead of hanging the test
-              // Give the root clone up while the tasks run: a task's clone or `observer` is last.
     block_on(shared.async_drop()).unwrap();
     for _ in 0..tasks {
         rx.recv().unwrap().unwrap();
@@ -200,18 +173,34 @@ fn tasks_on_a_local_or_thread_pool_take_turns_and_the_last_one_cleans_up() {
     assert!(take_reports().is_empty());
 }
 
+/// Tasks that hold the lock across `.await` points never overlap, on `executor`.
+async fn exclusive_increments(
+    shared: AsyncDropGuard<AsyncDropArc<AsyncDropMutex<Probe>>>,
+    inside: Arc<AtomicBool>,
+    rounds: usize,
+) -> Result<(), ProbeError> {
+    for _ in 0..rounds {
+        let mut locked = AsyncDropMutex::lock(&shared).await;
+        let taken = inside.swap(true, Ordering::SeqCst);
+        assert!(!taken, "two tasks hold the lock");
+        yield_now().await;
+        locked.id += 1;
+        yield_now().await;
+        inside.store(false, Ordering::SeqCst);
+        drop(locked);
+        yield_now().await;
+    }
+    shared.async_drop().await
+}
+
 /// `NotSync` is `Send` but not `Sync`: the mutex makes it shareable. `Local` is neither.
 #[test]
 fn auto_traits() {
     let counters = setup();
     let probe = AsyncDropMutex::new(Probe::new(&counters).guard());
     assert!(implements!(*probe => Send + Sync + Unpin));
-    let lock = AsyncDropMutex::lock(&probe);
-    assert!(implements!(lock => Send + Sync));
-    drop(lock);
-    let locked = AsyncDropMutex::try_lock(&probe).unwrap();
-    assert!(implements!(locked => Send + Sync));
-    drop(locked);
+    assert!(implements!(AsyncDropMutex::lock(&probe) => Send + Sync));
+    assert!(implements!(AsyncDropMutex::try_lock(&probe).unwrap() => Send + Sync));
     let cleanup = probe.async_drop();
     assert!(implements!(cleanup => Send));
     block_on(cleanup).unwrap();
