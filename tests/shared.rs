@@ -13,9 +13,8 @@ use std::task::Poll;
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropShared, ReportKind};
 use common::{
-    assert_counts, assert_site, clean_up, implements, poll_once, record_reports,
-    reports::one_report_naming, setup, take_reports, yield_now, Behaviour, Counters, Probe,
-    ProbeError,
+    assert_counts, assert_site, clean_up, implements, poll_once, reports::one_report_naming, setup,
+    take_reports, yield_now, Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::block_on;
 use futures_util::future::FusedFuture;
@@ -41,84 +40,12 @@ fn open(
 }
 
 #[test]
-fn clones_on_a_thread_pool_await_the_same_output_and_the_last_cleans_up_once() {
-    record_reports();
-    let tasks = if cfg!(miri) { 3 } else { 8 };
-    let (counters, runs) = (Counters::new(), Counters::new());
-    let root = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
-    let pool = common::JoinedPool::new(4);
-    let (tx, rx) = mpsc::channel();
-    for _ in 0..tasks {
-        let clone = AsyncDropShared::clone(&root);
-        let tx = tx.clone();
-        pool.spawn(async move {
-            let handle = AsyncDropShared::output(&clone).await;
-            let address = &**handle as *const Probe as usize;
-            assert_eq!(handle.id, 1);
-            yield_now().await;
-            let handle_result = handle.async_drop().await;
-            let clone_result = clone.async_drop().await;
-            tx.send((address, handle_result, clone_result)).unwrap();
-        })
-        .unwrap();
-    }
-    drop(tx); // a panicking task then fails `recv` instead of hanging the test
-    let results: Vec<_> = (0..tasks).map(|_| rx.recv().unwrap()).collect();
-    // The root clone is still alive: nothing was cleaned up yet.
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!((runs.started(), runs.finished()), (1, 1));
-    let address = AsyncDropShared::peek(&root).unwrap() as *const Probe as usize;
-    for (a, handle_result, clone_result) in results {
-        assert_eq!(a, address);
-        assert_eq!(handle_result, Ok(()));
-        assert_eq!(clone_result, Ok(()));
-    }
-    assert_eq!(AsyncDropShared::strong_count(&root), 1);
-    block_on(root.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert_eq!((runs.started(), runs.finished()), (1, 1));
-    assert!(take_reports().is_empty());
-
-    // The last of many racing owners cleans up once.
-    let (rounds, tasks) = if cfg!(miri) { (2, 3) } else { (200, 8) };
-    let (counters, runs) = (Counters::new(), Counters::new());
-    let (tx, rx) = mpsc::channel();
-    for round in 0..rounds {
-        let root = AsyncDropShared::new(open(&counters, &runs, round % 3, Behaviour::Succeed));
-        for task in 0..tasks {
-            let clone = AsyncDropShared::clone(&root);
-            let tx = tx.clone();
-            pool.spawn(async move {
-                // Some tasks take a handle, some only clean up their clone.
-                let handle = if task % 2 == 0 {
-                    Some(AsyncDropShared::output(&clone).await)
-                } else {
-                    None
-                };
-                let r1 = clone.async_drop().await;
-                let r2 = match handle {
-                    Some(h) => h.async_drop().await,
-                    None => Ok(()),
-                };
-                tx.send(r1.and(r2)).unwrap();
-            })
-            .unwrap();
-        }
-        let tx = tx.clone();
-        pool.spawn(async move { tx.send(root.async_drop().await).unwrap() })
-            .unwrap();
-    }
-    drop(tx); // a panicking task then fails `recv` instead of hanging the test
-    for _ in 0..rounds * (tasks + 1) {
-        rx.recv().unwrap().unwrap();
-    }
-    assert_eq!((runs.started(), runs.finished()), (rounds, rounds));
-    assert_counts(&counters, rounds, rounds, rounds);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn the_last_share_cleans_the_output_up_drives_an_unfinished_future_or_has_a_ready_one() {
+#[allow(
+    clippy::mutable_key_type,
+    reason = "clones hash by identity, which the future's progress does not change"
+)]
+fn the_last_share_ends_the_output_once_and_nothing_leaks_and_clones_are_one() {
+    use std::collections::HashMap;
     let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
@@ -196,8 +123,7 @@ fn the_last_share_cleans_the_output_up_drives_an_unfinished_future_or_has_a_read
     let a = AsyncDropShared::new_ready(Probe::new(&counters).id(6).guard());
     assert_eq!(AsyncDropShared::peek(&a).map(|p| p.id), Some(6));
     let b = AsyncDropShared::clone(&a);
-    let handle = poll_once(&mut pin!(AsyncDropShared::output(&b)));
-    let Poll::Ready(handle) = handle else {
+    let Poll::Ready(handle) = poll_once(&mut pin!(AsyncDropShared::output(&b))) else {
         panic!("the output of a ready value is there at the first poll");
     };
     assert_eq!(handle.id, 6);
@@ -219,15 +145,154 @@ fn the_last_share_cleans_the_output_up_drives_an_unfinished_future_or_has_a_read
     drop(a);
     assert_counts(&counters, 0, 0, 1);
     one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-}
 
-#[test]
-#[allow(
-    clippy::mutable_key_type,
-    reason = "clones hash by identity, which the future's progress does not change"
-)]
-fn peek_strong_count_identity_and_fused_output() {
-    use std::collections::HashMap;
+    // Forgotten or cancelled: dropped unless a handle holds the output.
+    // A finished output, without handles: dropped synchronously.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    clean_up([block_on(AsyncDropShared::output(&a))]);
+    drop(a);
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    assert_counts(&counters, 0, 0, 1);
+
+    // Left to the handles.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let handle = block_on(AsyncDropShared::output(&a));
+    drop(a);
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(AsyncDropArc::strong_count(&handle), 1);
+    block_on(handle.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+
+    // An unfinished future is dropped.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    assert!(poll_once(&mut pin!(AsyncDropShared::output(&a))).is_pending());
+    drop(a);
+    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    // The future never produced its output: there is nothing to clean up.
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    assert_counts(&counters, 0, 0, 0);
+
+    // So is the unfinished future of a cancelled last cleanup.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    assert!(poll_once(&mut pin!(a.async_drop())).is_pending());
+    one_report_naming(ReportKind::Cancelled, "AsyncDropShared");
+    assert_eq!((runs.started(), runs.finished()), (1, 0));
+    assert_counts(&counters, 0, 0, 0);
+
+    // A forgotten clone that is not the last is only reported, under the output type.
+    let (counters, runs) = (setup(), Counters::new());
+    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
+    let (b, line) = (AsyncDropShared::clone(&a), line!());
+    drop(b);
+    let report = one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
+    assert_site(report.site, file!(), line);
+    // `open` is an `async fn`: the future's type is a `{{closure}}`, not named.
+    let name = format!("asyncdrop::AsyncDropShared<{}>", type_name::<Probe>());
+    assert_eq!(report.type_name, name);
+    assert!(report.message.contains(&name), "{}", report.message);
+    assert_eq!(AsyncDropShared::strong_count(&a), 1);
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+
+    // A panicking future poisons the output without leaking.
+    let (counters, dropped) = (Counters::new(), Counters::new());
+    let held = Probe::new(&dropped);
+    let a = AsyncDropShared::new(async move {
+        let _held = held;
+        yield_now().await;
+        if true {
+            panic!("could not open");
+        }
+        Probe::new(&counters).guard()
+    });
+    let b = AsyncDropShared::clone(&a);
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&a)))).is_err());
+    assert_eq!(dropped.drops(), 1); // the future's state was dropped
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&b)))).is_err());
+    assert!(AsyncDropShared::peek(&a).is_none());
+    block_on(a.async_drop()).unwrap(); // not the last: fine
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop()))).is_err());
+    assert!(take_reports().is_empty());
+
+    // Clones on a thread pool await the same output.
+    let tasks = if cfg!(miri) { 3 } else { 8 };
+    let (counters, runs) = (Counters::new(), Counters::new());
+    let root = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
+    let pool = common::JoinedPool::new(4);
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..tasks {
+        let (clone, tx) = (AsyncDropShared::clone(&root), tx.clone());
+        pool.spawn(async move {
+            let handle = AsyncDropShared::output(&clone).await;
+            let address = &**handle as *const Probe as usize;
+            assert_eq!(handle.id, 1);
+            yield_now().await;
+            let handle_result = handle.async_drop().await;
+            let clone_result = clone.async_drop().await;
+            tx.send((address, handle_result, clone_result)).unwrap();
+        })
+        .unwrap();
+    }
+    drop(tx); // a panicking task then fails `recv` instead of hanging the test
+    let results: Vec<_> = (0..tasks).map(|_| rx.recv().unwrap()).collect();
+    // The root clone is still alive: nothing was cleaned up yet.
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    let address = AsyncDropShared::peek(&root).unwrap() as *const Probe as usize;
+    for (a, handle_result, clone_result) in results {
+        assert_eq!(a, address);
+        assert_eq!(handle_result, Ok(()));
+        assert_eq!(clone_result, Ok(()));
+    }
+    assert_eq!(AsyncDropShared::strong_count(&root), 1);
+    block_on(root.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert_eq!((runs.started(), runs.finished()), (1, 1));
+    assert!(take_reports().is_empty());
+
+    // The last of many racing owners cleans up once.
+    let (rounds, tasks) = if cfg!(miri) { (2, 3) } else { (200, 8) };
+    let (counters, runs) = (Counters::new(), Counters::new());
+    let (tx, rx) = mpsc::channel();
+    for round in 0..rounds {
+        let root = AsyncDropShared::new(open(&counters, &runs, round % 3, Behaviour::Succeed));
+        for task in 0..tasks {
+            let (clone, tx) = (AsyncDropShared::clone(&root), tx.clone());
+            pool.spawn(async move {
+                // Some tasks take a handle, some only clean up their clone.
+                let handle = if task % 2 == 0 {
+                    Some(AsyncDropShared::output(&clone).await)
+                } else {
+                    None
+                };
+                let r1 = clone.async_drop().await;
+                let r2 = match handle {
+                    Some(h) => h.async_drop().await,
+                    None => Ok(()),
+                };
+                tx.send(r1.and(r2)).unwrap();
+            })
+            .unwrap();
+        }
+        let tx = tx.clone();
+        pool.spawn(async move { tx.send(root.async_drop().await).unwrap() })
+            .unwrap();
+    }
+    drop(tx); // a panicking task then fails `recv` instead of hanging the test
+    for _ in 0..rounds * (tasks + 1) {
+        rx.recv().unwrap().unwrap();
+    }
+    assert_eq!((runs.started(), runs.finished()), (rounds, rounds));
+    assert_counts(&counters, rounds, rounds, rounds);
+    assert!(take_reports().is_empty());
+
+    // Peek, strong count, identity; output futures are fused.
     let (counters, runs) = (setup(), Counters::new());
     let a = AsyncDropShared::new(open(&counters, &runs, 1, Behaviour::Succeed));
     let b = AsyncDropShared::clone(&a);
@@ -293,86 +358,6 @@ fn peek_strong_count_identity_and_fused_output() {
     clean_up(waiters.into_keys());
     clean_up([a, b]);
     assert_counts(&counters, 2, 2, 2);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn a_forgotten_cancelled_or_panicking_share_leaks_nothing() {
-    // A finished output, without handles: dropped synchronously.
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    clean_up([block_on(AsyncDropShared::output(&a))]);
-    drop(a);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    assert_counts(&counters, 0, 0, 1);
-
-    // Left to the handles.
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let handle = block_on(AsyncDropShared::output(&a));
-    drop(a);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(AsyncDropArc::strong_count(&handle), 1);
-    block_on(handle.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-
-    // An unfinished future is dropped.
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
-    assert!(poll_once(&mut pin!(AsyncDropShared::output(&a))).is_pending());
-    drop(a);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    // The future never produced its output: there is nothing to clean up.
-    assert_eq!((runs.started(), runs.finished()), (1, 0));
-    assert_counts(&counters, 0, 0, 0);
-
-    // So is the unfinished future of a cancelled last cleanup.
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 3, Behaviour::Succeed));
-    assert!(poll_once(&mut pin!(a.async_drop())).is_pending());
-    one_report_naming(ReportKind::Cancelled, "AsyncDropShared");
-    assert_eq!((runs.started(), runs.finished()), (1, 0));
-    assert_counts(&counters, 0, 0, 0);
-
-    // A forgotten clone that is not the last is only reported, under the output type.
-    let (counters, runs) = (setup(), Counters::new());
-    let a = AsyncDropShared::new(open(&counters, &runs, 0, Behaviour::Succeed));
-    let (b, line) = (AsyncDropShared::clone(&a), line!());
-    drop(b);
-    let report = one_report_naming(ReportKind::Forgotten, "AsyncDropShared");
-    assert_site(report.site, file!(), line);
-    // `open` is an `async fn`: the future's type is a `{{closure}}`, not named.
-    let name = format!("asyncdrop::AsyncDropShared<{}>", type_name::<Probe>());
-    assert_eq!(report.type_name, name);
-    assert!(report.message.contains(&name), "{}", report.message);
-    assert_eq!(AsyncDropShared::strong_count(&a), 1);
-    block_on(a.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-
-    // A panicking future poisons the output without leaking.
-    record_reports();
-    let (counters, dropped) = (Counters::new(), Counters::new());
-    let held = Probe::new(&dropped);
-    let a = AsyncDropShared::new(async move {
-        let _held = held;
-        yield_now().await;
-        if true {
-            panic!("could not open");
-        }
-        Probe::new(&counters).guard()
-    });
-    let b = AsyncDropShared::clone(&a);
-    let first = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&a))));
-    assert!(first.is_err());
-    assert_eq!(dropped.drops(), 1); // the future's state was dropped
-    let again = catch_unwind(AssertUnwindSafe(|| block_on(AsyncDropShared::output(&b))));
-    assert!(again.is_err());
-    assert!(AsyncDropShared::peek(&a).is_none());
-    block_on(a.async_drop()).unwrap(); // not the last: fine
-    let last = catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop())));
-    assert!(last.is_err());
     assert!(take_reports().is_empty());
 }
 
