@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::borrow::Borrow;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
@@ -18,6 +19,7 @@ use common::{
     Probe, ProbeError,
 };
 use futures_executor::block_on;
+use futures_util::task::{LocalSpawnExt, SpawnExt};
 use proptest::prelude::*;
 
 #[global_allocator]
@@ -28,7 +30,7 @@ fn shared_probe(counters: &Arc<Counters>) -> AsyncDropGuard<AsyncDropArc<Probe>>
 }
 
 #[test]
-fn only_the_last_clone_runs_the_cleanup_and_all_clones_reach_the_same_value() {
+fn only_the_last_clone_runs_the_cleanup_also_on_executors_and_clones_reach_one_value() {
     let counters = setup();
     let a = shared_probe(&counters);
     let b = AsyncDropArc::clone(&a);
@@ -62,7 +64,6 @@ fn only_the_last_clone_runs_the_cleanup_and_all_clones_reach_the_same_value() {
     assert_counts(&counters, 3, 3, 3);
 
     // Clones reach the same value, count and compare as one.
-    use std::borrow::Borrow;
     let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(42).guard());
     let b = AsyncDropArc::clone(&a);
@@ -88,10 +89,51 @@ fn only_the_last_clone_runs_the_cleanup_and_all_clones_reach_the_same_value() {
     assert_eq!(AsyncDropArc::strong_count(&other), 1);
     clean_up([a, b, other]);
     assert_counts(&counters, 2, 2, 2);
+
+    // Clones cleaned up by tasks on a thread pool.
+    let counters = setup();
+    let pool = common::JoinedPool::new(4);
+    let root = AsyncDropArc::new(Probe::new(&counters).yields(2).guard());
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..16 {
+        let (clone, tx) = (AsyncDropArc::clone(&root), tx.clone());
+        pool.spawn(async move {
+            common::yield_now().await;
+            assert_eq!(clone.yields, 2);
+            tx.send(clone.async_drop().await).unwrap();
+        })
+        .unwrap();
+    }
+    drop(tx); // a panicking task then fails `recv` instead of hanging the test
+    block_on(root.async_drop()).unwrap();
+    for _ in 0..16 {
+        rx.recv().unwrap().unwrap();
+    }
+    assert_counts(&counters, 1, 1, 1);
+
+    // A `!Send` value shared on one thread: the cleanup runs on the local executor.
+    let (cleaned, uses) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let mut pool = futures_executor::LocalPool::new();
+    let root = AsyncDropArc::new(Local::guard(&cleaned));
+    for _ in 0..4 {
+        let (clone, uses) = (AsyncDropArc::clone(&root), uses.clone());
+        pool.spawner()
+            .spawn_local(async move {
+                assert_eq!(clone.0.get(), 0, "used before the value's cleanup");
+                uses.set(uses.get() + 1);
+                clone.async_drop().await.unwrap();
+            })
+            .unwrap();
+    }
+    pool.spawner()
+        .spawn_local(async move { root.async_drop().await.unwrap() })
+        .unwrap();
+    pool.run();
+    assert_eq!((uses.get(), cleaned.get()), (4, 1));
 }
 
 #[test]
-fn try_unwrap_and_into_inner_only_when_unique_and_clones_allocate_nothing() {
+fn try_unwrap_into_inner_and_upgrade_only_while_shared_and_clones_allocate_nothing() {
     let counters = setup();
     let a = AsyncDropArc::new(Probe::new(&counters).id(5).guard());
     let site = AsyncDropGuard::site(&a);
@@ -167,6 +209,75 @@ fn try_unwrap_and_into_inner_only_when_unique_and_clones_allocate_nothing() {
     });
     assert_eq!(last_allocs, 0);
     assert_counts(&counters, 1, 1, 1);
+
+    // Weak handles upgrade while a clone holds the value.
+    let counters = setup();
+    let a = AsyncDropArc::new(Probe::new(&counters).id(8).guard());
+    let weak = AsyncDropArc::downgrade(&a);
+    assert_eq!((weak.strong_count(), weak.weak_count()), (1, 1));
+    assert_eq!(AsyncDropArc::weak_count(&a), 1);
+
+    let (b, line) = (weak.upgrade().unwrap(), line!());
+    assert_site(site_of(&b), file!(), line);
+    assert!(AsyncDropArc::ptr_eq(&a, &b));
+    assert_eq!(b.id, 8);
+    assert_eq!(weak.strong_count(), 2);
+
+    // The upgraded clone is a clone like any other: the last one runs the cleanup.
+    block_on(a.async_drop()).unwrap();
+    assert_counts(&counters, 0, 0, 0);
+    assert_eq!(weak.strong_count(), 1);
+    block_on(b.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(weak.upgrade().is_none());
+    assert!(take_reports().is_empty());
+
+    // Weak handles never delay the cleanup.
+    let counters = setup();
+    let a = shared_probe(&counters);
+    let weak = AsyncDropArc::downgrade(&a);
+    let weaks: Vec<_> = (0..3).map(|_| weak.clone()).collect();
+    assert_eq!(AsyncDropArc::weak_count(&a), 4);
+    assert!(weaks.iter().all(|w| w.ptr_eq(&weak)));
+
+    block_on(a.async_drop()).unwrap();
+    // Cleaned up and dropped at once, although four weak handles remain.
+    assert_counts(&counters, 1, 1, 1);
+    for w in weaks.iter().chain([&weak]) {
+        assert!(w.upgrade().is_none());
+        assert_eq!((w.strong_count(), w.weak_count()), (0, 0));
+    }
+    assert_eq!(format!("{weak:?}"), "(AsyncDropWeak)");
+    drop(weaks); // weak handles need no cleanup: nothing is reported
+    assert!(take_reports().is_empty());
+
+    // Upgrade fails once the last clone started its cleanup or gave the value up.
+    let counters = setup();
+    let a = AsyncDropArc::new(Probe::new(&counters).yields(1).guard());
+    let weak = AsyncDropArc::downgrade(&a);
+    let mut cleanup = Box::pin(a.async_drop());
+    // The share is given up when the cleanup is made, before its first poll.
+    assert!(weak.upgrade().is_none());
+    assert_eq!(weak.strong_count(), 0);
+    assert!(common::poll_once(&mut cleanup).is_pending());
+    // Under way: the cleanup owns the value, and no clone can come back.
+    assert_counts(&counters, 1, 0, 0);
+    assert!(weak.upgrade().is_none());
+    assert_eq!(block_on(cleanup), Ok(()));
+    assert_counts(&counters, 1, 1, 1);
+
+    // After `into_inner`, and after a forgotten last clone.
+    let a = shared_probe(&counters);
+    let weak = AsyncDropArc::downgrade(&a);
+    let probe = AsyncDropArc::into_inner(a).unwrap();
+    assert!(weak.upgrade().is_none());
+    block_on(probe.async_drop()).unwrap();
+    let a = shared_probe(&counters);
+    let weak = AsyncDropArc::downgrade(&a);
+    drop(a);
+    assert!(weak.upgrade().is_none());
+    assert_counts(&counters, 2, 2, 3);
+    one_report_naming(ReportKind::Forgotten, "AsyncDropArc");
 }
 
 #[test]
@@ -199,8 +310,7 @@ fn a_forgotten_panicking_or_cancelled_last_clone_drops_the_value_once() {
     let a = AsyncDropArc::new(Probe::new(&counters).behaviour(Behaviour::Panic).guard());
     let b = AsyncDropArc::clone(&a);
     block_on(a.async_drop()).unwrap();
-    let panicked = catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop())));
-    assert!(panicked.is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(b.async_drop()))).is_err());
     assert_counts(&counters, 1, 0, 1);
     assert!(take_reports().is_empty());
 
@@ -227,56 +337,9 @@ fn a_forgotten_panicking_or_cancelled_last_clone_drops_the_value_once() {
     assert_counts(&counters, 1, 1, 1);
 }
 
-#[test]
-fn clones_cleaned_up_by_tasks_on_a_thread_pool_or_a_local_executor() {
-    use futures_util::task::{LocalSpawnExt, SpawnExt};
-    let counters = setup();
-    let pool = common::JoinedPool::new(4);
-    let root = AsyncDropArc::new(Probe::new(&counters).yields(2).guard());
-    let (tx, rx) = mpsc::channel();
-    for _ in 0..16 {
-        let clone = AsyncDropArc::clone(&root);
-        let tx = tx.clone();
-        pool.spawn(async move {
-            common::yield_now().await;
-            assert_eq!(clone.yields, 2);
-            tx.send(clone.async_drop().await).unwrap();
-        })
-        .unwrap();
-    }
-    drop(tx); // a panicking task then fails `recv` instead of hanging the test
-    block_on(root.async_drop()).unwrap();
-    for _ in 0..16 {
-        rx.recv().unwrap().unwrap();
-    }
-    assert_counts(&counters, 1, 1, 1);
-
-    // A `!Send` value shared on one thread: the cleanup runs on the local executor.
-    let (cleaned, uses) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
-    let mut pool = futures_executor::LocalPool::new();
-    let root = AsyncDropArc::new(Local::guard(&cleaned));
-    for _ in 0..4 {
-        let (clone, uses) = (AsyncDropArc::clone(&root), uses.clone());
-        pool.spawner()
-            .spawn_local(async move {
-                assert_eq!(clone.0.get(), 0, "used before the value's cleanup");
-                uses.set(uses.get() + 1);
-                clone.async_drop().await.unwrap();
-            })
-            .unwrap();
-    }
-    pool.spawner()
-        .spawn_local(async move { root.async_drop().await.unwrap() })
-        .unwrap();
-    pool.run();
-    assert_eq!((uses.get(), cleaned.get()), (4, 1));
-}
-
 /// In generic code over `T: AsyncDrop + Sync`, a clone's cleanup is `Send`.
 fn generic_cleanup_is_send<T: AsyncDrop + Sync>(arc: AsyncDropGuard<AsyncDropArc<T>>) {
-    let fut = arc.async_drop();
-    assert_send(&fut);
-    drop(fut);
+    assert_send(&arc.async_drop());
 }
 
 #[test]
@@ -486,77 +549,6 @@ proptest! {
             None => prop_assert!(false, "the value did not end"),
         }
     }
-}
-
-#[test]
-fn weak_handles_upgrade_only_while_a_clone_holds_the_value_and_never_delay_the_cleanup() {
-    let counters = setup();
-    let a = AsyncDropArc::new(Probe::new(&counters).id(8).guard());
-    let weak = AsyncDropArc::downgrade(&a);
-    assert_eq!((weak.strong_count(), weak.weak_count()), (1, 1));
-    assert_eq!(AsyncDropArc::weak_count(&a), 1);
-
-    let (b, line) = (weak.upgrade().unwrap(), line!());
-    assert_site(site_of(&b), file!(), line);
-    assert!(AsyncDropArc::ptr_eq(&a, &b));
-    assert_eq!(b.id, 8);
-    assert_eq!(weak.strong_count(), 2);
-
-    // The upgraded clone is a clone like any other: the last one runs the cleanup.
-    block_on(a.async_drop()).unwrap();
-    assert_counts(&counters, 0, 0, 0);
-    assert_eq!(weak.strong_count(), 1);
-    block_on(b.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert!(weak.upgrade().is_none());
-    assert!(take_reports().is_empty());
-
-    // Weak handles never delay the cleanup.
-    let counters = setup();
-    let a = shared_probe(&counters);
-    let weak = AsyncDropArc::downgrade(&a);
-    let weaks: Vec<_> = (0..3).map(|_| weak.clone()).collect();
-    assert_eq!(AsyncDropArc::weak_count(&a), 4);
-    assert!(weaks.iter().all(|w| w.ptr_eq(&weak)));
-
-    block_on(a.async_drop()).unwrap();
-    // Cleaned up and dropped at once, although four weak handles remain.
-    assert_counts(&counters, 1, 1, 1);
-    for w in weaks.iter().chain([&weak]) {
-        assert!(w.upgrade().is_none());
-        assert_eq!((w.strong_count(), w.weak_count()), (0, 0));
-    }
-    assert_eq!(format!("{weak:?}"), "(AsyncDropWeak)");
-    drop(weaks); // weak handles need no cleanup: nothing is reported
-    assert!(take_reports().is_empty());
-
-    // Upgrade fails once the last clone started its cleanup or gave the value up.
-    let counters = setup();
-    let a = AsyncDropArc::new(Probe::new(&counters).yields(1).guard());
-    let weak = AsyncDropArc::downgrade(&a);
-    let mut cleanup = Box::pin(a.async_drop());
-    // The share is given up when the cleanup is made, before its first poll.
-    assert!(weak.upgrade().is_none());
-    assert_eq!(weak.strong_count(), 0);
-    assert!(common::poll_once(&mut cleanup).is_pending());
-    // Under way: the cleanup owns the value, and no clone can come back.
-    assert_counts(&counters, 1, 0, 0);
-    assert!(weak.upgrade().is_none());
-    assert_eq!(block_on(cleanup), Ok(()));
-    assert_counts(&counters, 1, 1, 1);
-
-    // After `into_inner`, and after a forgotten last clone.
-    let a = shared_probe(&counters);
-    let weak = AsyncDropArc::downgrade(&a);
-    let probe = AsyncDropArc::into_inner(a).unwrap();
-    assert!(weak.upgrade().is_none());
-    block_on(probe.async_drop()).unwrap();
-    let a = shared_probe(&counters);
-    let weak = AsyncDropArc::downgrade(&a);
-    drop(a);
-    assert!(weak.upgrade().is_none());
-    assert_counts(&counters, 2, 2, 3);
-    one_report_naming(ReportKind::Forgotten, "AsyncDropArc");
 }
 
 /// Each of `rounds` values is given up by `threads` clones at once, half through
