@@ -20,8 +20,8 @@ use asyncdrop::collections::AsyncDropHashMap;
 use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
 use asyncdrop::{AsyncDropGuard, LocalAsyncDrop, ReportKind};
 use common::{
-    assert_counts, assert_site, poll_once, record_reports, reports::one_report_naming, setup,
-    take_reports, yield_now, Behaviour, Counters, Probe, ProbeError, Seen,
+    assert_counts, assert_site, poll_once, reports::one_report_naming, setup, take_reports,
+    yield_now, Behaviour, Counters, Probe, ProbeError, Seen,
 };
 use futures_core::FusedFuture;
 use futures_executor::block_on;
@@ -210,8 +210,7 @@ fn cleanups_clean_every_element_once_concurrently_and_keep_every_error_in_order(
     vec.extend((0..4).map(|id| probe(&c, id, false, 1)));
     assert_eq!(block_on(vec.async_drop()), Ok(()));
     assert_counts(&c, 4, 4, 4);
-    let empty = AsyncDropVec::<Probe>::new();
-    assert_eq!(block_on(empty.async_drop()), Ok(()));
+    assert_eq!(block_on(AsyncDropVec::<Probe>::new().async_drop()), Ok(()));
     assert!(take_reports().is_empty());
 
     // Maps: inserted out of order, larger keys finish first; the errors in key order.
@@ -344,7 +343,7 @@ fn cleanups_clean_every_element_once_concurrently_and_keep_every_error_in_order(
 }
 
 #[test]
-fn vec_and_btree_map_removal_hand_back_guards_reported_if_forgotten_and_accessors() {
+fn removal_hands_back_guards_reported_if_forgotten_and_accessors() {
     let c = setup();
     let mut vec = vec_of(&c, 0..6, |_| false, |_| 0);
     vec.insert(6, probe(&c, 6, false, 0));
@@ -396,8 +395,7 @@ fn vec_and_btree_map_removal_hand_back_guards_reported_if_forgotten_and_accessor
     assert!(catch_unwind(AssertUnwindSafe(|| vec.remove(1))).is_err());
     assert!(catch_unwind(AssertUnwindSafe(|| vec.swap_remove(1))).is_err());
     // A guard given to a failing insert is dropped without a report (the panic is one).
-    let r = catch_unwind(AssertUnwindSafe(|| vec.insert(5, probe(&c, 1, false, 0))));
-    assert!(r.is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| vec.insert(5, probe(&c, 1, false, 0)))).is_err());
     assert_eq!((c.drops(), vec.len()), (1, 1));
     block_on(vec.async_drop()).unwrap();
     assert_eq!((c.started(), c.drops()), (1, 2));
@@ -457,59 +455,59 @@ fn vec_and_btree_map_removal_hand_back_guards_reported_if_forgotten_and_accessor
     assert!(format!("{:?}", *map).starts_with("{1: Probe {"));
     block_on(map.async_drop()).unwrap();
     assert_counts(&c, 2, 2, 2);
-}
 
-#[cfg(feature = "std")]
-#[test]
-fn hash_map_removal_replacement_and_try_insert_hand_back_guards_with_any_hasher() {
-    let c = setup();
-    let mut map = AsyncDropHashMap::with_capacity(8);
-    assert!(map.capacity() >= 8);
-    for key in 0..4 {
-        map.insert(key.to_string(), probe(&c, key, false, 0));
+    // HashMap: removal, replacement and `try_insert` hand back guards; any hasher.
+    #[cfg(feature = "std")]
+    {
+        let c = setup();
+        let mut map = AsyncDropHashMap::with_capacity(8);
+        assert!(map.capacity() >= 8);
+        for key in 0..4 {
+            map.insert(key.to_string(), probe(&c, key, false, 0));
+        }
+        let (replaced, line) = (map.insert("1".into(), probe(&c, 10, false, 0)), line!());
+        let replaced = replaced.unwrap();
+        assert_eq!((replaced.id, map["1"].id), (1, 10));
+        let removed = map.remove("2").unwrap();
+        assert!(map.remove("2").is_none());
+        let five = probe(&c, 5, false, 0);
+        map.try_insert("5".into(), five).unwrap().id = 50;
+        let rejected = map.try_insert("5".into(), probe(&c, 6, false, 0));
+        let rejected = rejected.unwrap_err();
+        assert_eq!((rejected.id, map["5"].id), (6, 50));
+        assert!(map.contains_key("0") && !map.contains_key("2"));
+        assert_eq!(map.get("3").map(|p| p.id), Some(3));
+        map.get_mut("3").unwrap().yields = 2;
+        let mut keys: Vec<_> = map.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["0", "1", "3", "5"]);
+        map.values_mut().for_each(|p| p.yields += 1);
+        map.iter_mut().for_each(|(_, p)| p.yields += 1);
+        assert_eq!(map.iter().count() + (&*map).into_iter().count(), 8);
+        let _ = map.hasher();
+        assert!(format!("{:?}", *map).starts_with('{'));
+        assert!(take_reports().is_empty());
+
+        drop(replaced);
+        let report = one_report_naming(ReportKind::Forgotten, "Probe");
+        assert_site(report.site, file!(), line);
+
+        block_on(async_drop_iter(vec![removed, rejected])).unwrap();
+        block_on(map.async_drop()).unwrap();
+        assert_counts(&c, 6, 6, 7);
+        assert!(take_reports().is_empty());
+
+        // With a custom hasher.
+        type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+        let c = Counters::new();
+        let mut map = AsyncDropHashMap::with_hasher(Hasher::default());
+        map.insert(1, probe(&c, 1, true, 0));
+        let err = block_on(map.async_drop()).unwrap_err();
+        assert_eq!(positions(&err), [(0, 1)]);
+        let map = AsyncDropHashMap::<u8, Probe, _>::with_capacity_and_hasher(2, Hasher::default());
+        block_on(map.async_drop()).unwrap();
+        assert_counts(&c, 1, 1, 1);
     }
-    let (replaced, line) = (map.insert("1".into(), probe(&c, 10, false, 0)), line!());
-    let replaced = replaced.unwrap();
-    assert_eq!((replaced.id, map["1"].id), (1, 10));
-    let removed = map.remove("2").unwrap();
-    assert!(map.remove("2").is_none());
-    let five = probe(&c, 5, false, 0);
-    map.try_insert("5".into(), five).unwrap().id = 50;
-    let rejected = map.try_insert("5".into(), probe(&c, 6, false, 0));
-    let rejected = rejected.unwrap_err();
-    assert_eq!((rejected.id, map["5"].id), (6, 50));
-    assert!(map.contains_key("0") && !map.contains_key("2"));
-    assert_eq!(map.get("3").map(|p| p.id), Some(3));
-    map.get_mut("3").unwrap().yields = 2;
-    let mut keys: Vec<_> = map.keys().cloned().collect();
-    keys.sort();
-    assert_eq!(keys, ["0", "1", "3", "5"]);
-    map.values_mut().for_each(|p| p.yields += 1);
-    map.iter_mut().for_each(|(_, p)| p.yields += 1);
-    assert_eq!(map.iter().count() + (&*map).into_iter().count(), 8);
-    let _ = map.hasher();
-    assert!(format!("{:?}", *map).starts_with('{'));
-    assert!(take_reports().is_empty());
-
-    drop(replaced);
-    let report = one_report_naming(ReportKind::Forgotten, "Probe");
-    assert_site(report.site, file!(), line);
-
-    block_on(async_drop_iter(vec![removed, rejected])).unwrap();
-    block_on(map.async_drop()).unwrap();
-    assert_counts(&c, 6, 6, 7);
-    assert!(take_reports().is_empty());
-
-    // With a custom hasher.
-    type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
-    let c = Counters::new();
-    let mut map = AsyncDropHashMap::with_hasher(Hasher::default());
-    map.insert(1, probe(&c, 1, true, 0));
-    let err = block_on(map.async_drop()).unwrap_err();
-    assert_eq!(positions(&err), [(0, 1)]);
-    let map = AsyncDropHashMap::<u8, Probe, _>::with_capacity_and_hasher(2, Hasher::default());
-    block_on(map.async_drop()).unwrap();
-    assert_counts(&c, 1, 1, 1);
 }
 
 /// Polls `fut` until at least one but not every probe has finished, then drops it.
@@ -526,7 +524,7 @@ fn cancel_midway<F: Future>(c: &Counters, n: usize, fut: F) {
 }
 
 #[test]
-fn forgotten_cancelled_or_panicked_cleanups_drop_every_element_once_and_report_once() {
+fn forgotten_cancelled_or_panicked_cleanups_drop_every_element_once_and_scale() {
     let c = setup();
     let (vec, line) = (vec_of(&c, 0..5, |_| false, |_| 0), line!());
     drop(vec);
@@ -592,8 +590,7 @@ fn forgotten_cancelled_or_panicked_cleanups_drop_every_element_once_and_report_o
         let behaviour = [Behaviour::Succeed, Behaviour::Panic][usize::from(id == 2)];
         vec.push(Probe::new(&c).id(id).behaviour(behaviour).yields(1).guard());
     }
-    let r = catch_unwind(AssertUnwindSafe(|| block_on(vec.async_drop())));
-    assert!(r.is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| block_on(vec.async_drop()))).is_err());
     assert_eq!(c.drops(), 5);
     assert!(c.finished() < 5);
     assert!(take_reports().is_empty(), "the panic is the report");
@@ -607,6 +604,34 @@ fn forgotten_cancelled_or_panicked_cleanups_drop_every_element_once_and_report_o
     let in_order = AsyncDropVec::async_drop_in_order(vec);
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(in_order))).is_err());
     assert_counts(&c, 2, 1, 3);
+    assert!(take_reports().is_empty());
+
+    // The cleanup of many elements is one pass, also in order.
+    let polls = Rc::new(Cell::new(0));
+    let mut vec = AsyncDropVec::with_capacity(SCALE);
+    vec.extend((0..SCALE).map(|_| AsyncDropGuard::new(Ticket(polls.clone()))));
+    let start = std::time::Instant::now();
+    let outer = count_outer_polls(vec.async_drop());
+    let elapsed = start.elapsed();
+    // Exactly twice each: a join that re-polled every pending cleanup would make ~N²/2.
+    assert_eq!(polls.get(), 2 * SCALE);
+    // It yields to the executor after about one poll per running cleanup: O(N) in all.
+    assert!(outer <= SCALE + 1, "{outer} outer polls, {SCALE} cleanups");
+    assert_eq!(Rc::strong_count(&polls), 1, "every ticket dropped");
+    #[cfg(not(debug_assertions))]
+    assert!(elapsed.as_secs() < 1, "{SCALE} cleanups took {elapsed:?}");
+    let _ = elapsed;
+    assert!(take_reports().is_empty());
+
+    // In order: each element polled twice too, one outer poll each.
+    let polls = Rc::new(Cell::new(0));
+    let n = SCALE / 10;
+    let mut map = AsyncDropBTreeMap::new();
+    for key in 0..n {
+        map.insert(key, AsyncDropGuard::new(Ticket(polls.clone())));
+    }
+    let outer = count_outer_polls(AsyncDropBTreeMap::async_drop_in_order(map));
+    assert_eq!((polls.get(), outer), (2 * n, n + 1));
     assert!(take_reports().is_empty());
 }
 
@@ -636,37 +661,6 @@ fn count_outer_polls<F: Future<Output = Result<(), E>>, E: std::fmt::Debug>(fut:
     }))
     .unwrap();
     polls
-}
-
-#[test]
-fn scale_cleanup_of_many_elements_is_one_pass_also_in_order() {
-    record_reports();
-    let polls = Rc::new(Cell::new(0));
-    let mut vec = AsyncDropVec::with_capacity(SCALE);
-    vec.extend((0..SCALE).map(|_| AsyncDropGuard::new(Ticket(polls.clone()))));
-    let start = std::time::Instant::now();
-    let outer = count_outer_polls(vec.async_drop());
-    let elapsed = start.elapsed();
-    // Exactly twice each: a join that re-polled every pending cleanup would make ~N²/2.
-    assert_eq!(polls.get(), 2 * SCALE);
-    // It yields to the executor after about one poll per running cleanup: O(N) in all.
-    assert!(outer <= SCALE + 1, "{outer} outer polls, {SCALE} cleanups");
-    assert_eq!(Rc::strong_count(&polls), 1, "every ticket dropped");
-    #[cfg(not(debug_assertions))]
-    assert!(elapsed.as_secs() < 1, "{SCALE} cleanups took {elapsed:?}");
-    let _ = elapsed;
-    assert!(take_reports().is_empty());
-
-    // In order: each element polled twice too, one outer poll each.
-    let polls = Rc::new(Cell::new(0));
-    let n = SCALE / 10;
-    let mut map = AsyncDropBTreeMap::new();
-    for key in 0..n {
-        map.insert(key, AsyncDropGuard::new(Ticket(polls.clone())));
-    }
-    let outer = count_outer_polls(AsyncDropBTreeMap::async_drop_in_order(map));
-    assert_eq!((polls.get(), outer), (2 * n, n + 1));
-    assert!(take_reports().is_empty());
 }
 
 const _: fn() = || {
