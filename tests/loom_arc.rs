@@ -48,8 +48,7 @@ impl Res {
     }
 
     fn write(&self) {
-        // SAFETY: called by the owner of the value (cleanup or drop); loom checks
-        // that no read races with it.
+        // SAFETY: called by the value's owner (cleanup or drop); loom checks no read races.
         self.state.with_mut(|p| unsafe { *p += 1 });
     }
 }
@@ -102,7 +101,7 @@ fn model(cleanups: Option<usize>, f: impl Fn(&Arc<Counters>, Shared) + Sync + Se
 }
 
 #[test]
-fn clones_cleaned_up_or_forgotten_on_as_many_threads() {
+fn clones_cleaned_up_forgotten_unwrapped_given_up_or_upgraded_on_other_threads() {
     model(Some(1), |_, a| {
         let b = AsyncDropArc::clone(&a);
         let t = thread::spawn(move || use_and_clean_up(b));
@@ -133,10 +132,7 @@ fn clones_cleaned_up_or_forgotten_on_as_many_threads() {
         tc.join().unwrap();
         // Dropped without cleanup if the forgotten clone was last; either way: once.
     });
-}
 
-#[test]
-fn try_unwrap_or_into_inner_races_a_cleanup_or_another_into_inner() {
     model(Some(1), |counters, a| {
         let b = AsyncDropArc::clone(&a);
         let t = thread::spawn(move || use_and_clean_up(b));
@@ -181,10 +177,7 @@ fn try_unwrap_or_into_inner_races_a_cleanup_or_another_into_inner() {
         let there = t.join().unwrap();
         assert!(here ^ there, "exactly one gets the value");
     });
-}
 
-#[test]
-fn upgrade_races_the_last_cleanup_or_a_forgotten_last_clone() {
     model(Some(1), |counters, a| {
         let weak = AsyncDropArc::downgrade(&a);
         let c = counters.clone();
