@@ -1,7 +1,4 @@
-//! How the concurrent cleanup of many values schedules: each cleanup is polled only
-//! after a wake-up of its own (none from a scan of the others), and wakers fired
-//! from other threads, in any mix of `wake`, `wake_by_ref` and clones, lose
-//! nothing.
+//! How the concurrent cleanup of many values schedules and wakes.
 #![cfg(feature = "std")]
 
 use std::cell::{Cell, RefCell};
@@ -19,7 +16,6 @@ use asyncdrop::collections::async_drop_iter;
 use asyncdrop::LocalAsyncDrop;
 
 /// What every cleanup of one test did: polls, wake-ups, and its last waker.
-#[derive(Default)]
 struct Board {
     polls: Vec<Cell<usize>>,
     wakes: Vec<Cell<usize>>,
@@ -47,8 +43,7 @@ impl Board {
     }
 }
 
-/// A resource whose cleanup (itself, as a future) waits `waits` times for a
-/// wake-up from the test.
+/// A resource whose cleanup (itself) waits `waits` times for a wake-up from the test.
 struct Waiter {
     id: usize,
     waits: usize,
@@ -62,10 +57,8 @@ impl Future for Waiter {
         let Waiter { id, waits, board } = &mut *self;
         let polls = board.polls[*id].get() + 1;
         board.polls[*id].set(polls);
-        assert!(
-            polls <= board.wakes[*id].get() + 1,
-            "cleanup {id} polled without a wake-up of its own"
-        );
+        let wakes = board.wakes[*id].get();
+        assert!(polls <= wakes + 1, "cleanup {id} polled with no wake-up");
         board.wakers.borrow_mut()[*id] = Some(cx.waker().clone());
         if *waits == 0 {
             return Poll::Ready(Ok(()));
@@ -94,7 +87,7 @@ impl Wake for Task {
 }
 
 #[test]
-fn each_cleanup_is_polled_only_after_its_own_wake_up() {
+fn each_cleanup_is_polled_only_after_its_own_wake_up_and_none_is_lost() {
     let n = if cfg!(miri) { 30 } else { 3_000 };
     let waits = |id: usize| id % 4;
     let board = Board::new(n);
@@ -140,6 +133,48 @@ fn each_cleanup_is_polled_only_after_its_own_wake_up() {
     for id in 0..n {
         assert_eq!(board.polls[id].get(), waits(id) + 1, "cleanup {id}");
     }
+
+    // Wakers fired from other threads, in any mix of `wake`, `wake_by_ref` and clones.
+    let (n, waits) = if cfg!(miri) { (12, 2) } else { (4_000, 3) };
+    let rounds = if cfg!(miri) { 2 } else { 10 };
+    for _ in 0..rounds {
+        let (senders, threads): (Vec<_>, Vec<_>) = (0..2)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel();
+                (tx, thread::spawn(move || waking_thread(rx)))
+            })
+            .unzip();
+        let counts: Vec<_> = (0..n).map(|_| Arc::new(Counts::default())).collect();
+        let remotes: Vec<_> = (counts.iter().enumerate())
+            .map(|(id, counts)| Remote {
+                id,
+                waits,
+                counts: counts.clone(),
+                to_waker: senders[id % 2].clone(),
+            })
+            .collect();
+        let group = async_drop_iter(remotes);
+        drop(senders);
+        // On its own thread, so that a lost wake-up fails the test instead of hanging it.
+        let (done, finished) = mpsc::channel();
+        let runner = thread::spawn(move || {
+            futures_executor::block_on(group).unwrap();
+            done.send(()).unwrap();
+        });
+        finished
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the group finished: no wake-up was lost");
+        runner.join().unwrap();
+        // The cleanups (and their senders) are gone: the waking threads end.
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        for (id, counts) in counts.iter().enumerate() {
+            let polls = counts.polls.load(Ordering::SeqCst);
+            assert!(polls > waits, "cleanup {id} finished");
+            assert_eq!(Arc::strong_count(counts), 1, "cleanup {id} dropped");
+        }
+    }
 }
 
 /// What one cleanup of the threaded test did, shared with the waking threads.
@@ -149,8 +184,7 @@ struct Counts {
     wakes: AtomicUsize,
 }
 
-/// A resource whose cleanup (itself, as a future) waits `waits` times; each time it
-/// hands a clone of its waker to a waking thread.
+/// A resource whose cleanup (itself) waits `waits` times, each on a waking thread.
 struct Remote {
     id: usize,
     waits: usize,
@@ -199,8 +233,7 @@ fn waking_thread(jobs: mpsc::Receiver<(usize, Waker, Arc<Counts>)>) {
                 waker.wake_by_ref();
             }
             2 => {
-                // Twice: the second is either merged with the first or a wake-up
-                // after the poll the first caused.
+                // Twice: the second merges with the first or wakes after the poll it caused.
                 let clone = waker.clone();
                 wake();
                 clone.wake();
@@ -214,51 +247,6 @@ fn waking_thread(jobs: mpsc::Receiver<(usize, Waker, Arc<Counts>)>) {
                 wake();
                 clone.wake_by_ref();
             }
-        }
-    }
-}
-
-#[test]
-fn wakers_fired_from_other_threads_lose_nothing() {
-    let (n, waits) = if cfg!(miri) { (12, 2) } else { (4_000, 3) };
-    let rounds = if cfg!(miri) { 2 } else { 10 };
-    for _ in 0..rounds {
-        let (senders, threads): (Vec<_>, Vec<_>) = (0..2)
-            .map(|_| {
-                let (tx, rx) = mpsc::channel();
-                (tx, thread::spawn(move || waking_thread(rx)))
-            })
-            .unzip();
-        let counts: Vec<_> = (0..n).map(|_| Arc::new(Counts::default())).collect();
-        let remotes: Vec<_> = (counts.iter().enumerate())
-            .map(|(id, counts)| Remote {
-                id,
-                waits,
-                counts: counts.clone(),
-                to_waker: senders[id % 2].clone(),
-            })
-            .collect();
-        let group = async_drop_iter(remotes);
-        drop(senders);
-        // On its own thread, so that a lost wake-up fails the test instead of
-        // hanging it.
-        let (done, finished) = mpsc::channel();
-        let runner = thread::spawn(move || {
-            futures_executor::block_on(group).unwrap();
-            done.send(()).unwrap();
-        });
-        finished
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the group finished: no wake-up was lost");
-        runner.join().unwrap();
-        // The cleanups (and their senders) are gone: the waking threads end.
-        for thread in threads {
-            thread.join().unwrap();
-        }
-        for (id, counts) in counts.iter().enumerate() {
-            let polls = counts.polls.load(Ordering::SeqCst);
-            assert!(polls > waits, "cleanup {id} finished");
-            assert_eq!(Arc::strong_count(counts), 1, "cleanup {id} dropped");
         }
     }
 }

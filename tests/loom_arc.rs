@@ -1,21 +1,9 @@
-//! Model checking of `AsyncDropArc` and `AsyncDropWeak` with loom: clones cleaned up
-//! (or forgotten, unwrapped, given up by `into_inner`, upgraded from a weak handle)
-//! on different threads, in every interleaving loom explores. The value's cleanup or
-//! synchronous drop happens exactly once, and after every use of the value through
-//! the other clones (a loom `UnsafeCell` read by the clones and written by the
-//! cleanup and the drop: loom reports a data race if the reference counting did not
-//! order them).
-//!
-//! `AsyncDropArc` is std's `Arc`, which loom cannot look into, and loom's own `Arc`
-//! has no `into_inner` or `Weak`; under `--cfg asyncdrop_loom` the crate builds on a
-//! model of std's counting protocol instead (`src/arc/loom_model.rs`). These models
-//! check the crate's code on that protocol, not std's implementation of it.
-//!
-//! Run with:
-//!
-//! ```text
-//! RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release --test loom_arc
-//! ```
+//! Model checking of `AsyncDropArc` and `AsyncDropWeak` with loom. A loom `UnsafeCell`,
+//! read by the clones and written by the cleanup and the drop, makes loom report a data
+//! race if the reference counting did not order them. Loom cannot look into std's `Arc`
+//! and its own has no `into_inner` or `Weak`: under `--cfg asyncdrop_loom` the crate
+//! builds on a model of std's counting protocol (`src/arc/loom_model.rs`) instead.
+//! Run: `RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release --test loom_arc`
 #![cfg(asyncdrop_loom)]
 
 use std::future::Future;
@@ -35,16 +23,14 @@ struct Counters {
     drops: AtomicUsize,
 }
 
-/// A resource whose state is read through the clones and written by its cleanup and
-/// its drop.
+/// A resource whose state is read through the clones and written by its cleanup and drop.
 struct Res {
     counters: Arc<Counters>,
     state: UnsafeCell<usize>,
 }
 
-// SAFETY: `state` is only read through shared references (by clones) and written
-// by the cleanup and the drop, which own the value; `AsyncDropArc` must order those
-// accesses, and loom checks that it does.
+// SAFETY: `state` is read through clones and written by the owner of the value (its
+// cleanup or drop); `AsyncDropArc` must order those accesses, and loom checks it does.
 unsafe impl Sync for Res {}
 
 impl Res {
@@ -62,8 +48,7 @@ impl Res {
     }
 
     fn write(&self) {
-        // SAFETY: called by the owner of the value (cleanup or drop); loom checks
-        // that no read races with it.
+        // SAFETY: called by the value's owner (cleanup or drop); loom checks no read races.
         self.state.with_mut(|p| unsafe { *p += 1 });
     }
 }
@@ -93,8 +78,7 @@ fn now<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Uses a clone, then cleans it up (running the value's cleanup if it was the last
-/// clone).
+/// Uses a clone, then cleans it up (running the value's cleanup if it was the last).
 fn use_and_clean_up(clone: AsyncDropGuard<AsyncDropArc<Res>>) {
     assert_eq!(clone.read(), 7);
     now(clone.async_drop()).unwrap();
@@ -102,9 +86,8 @@ fn use_and_clean_up(clone: AsyncDropGuard<AsyncDropArc<Res>>) {
 
 type Shared = AsyncDropGuard<AsyncDropArc<Res>>;
 
-/// Explores `f`, given the counters and the first clone of a fresh value, in every
-/// interleaving; then the value was cleaned up `cleanups` times (`None`: at most
-/// once) and dropped exactly once.
+/// Explores `f` (given the first clone of a fresh value) in every interleaving; then the
+/// value was cleaned up `cleanups` times (`None`: at most once) and dropped once.
 fn model(cleanups: Option<usize>, f: impl Fn(&Arc<Counters>, Shared) + Sync + Send + 'static) {
     // Forgotten guards are expected in some models; nothing else is reported.
     set_policy(Policy::Ignore);
@@ -118,17 +101,14 @@ fn model(cleanups: Option<usize>, f: impl Fn(&Arc<Counters>, Shared) + Sync + Se
 }
 
 #[test]
-fn two_clones_on_two_threads() {
+fn clones_cleaned_up_forgotten_unwrapped_given_up_or_upgraded_on_other_threads() {
     model(Some(1), |_, a| {
         let b = AsyncDropArc::clone(&a);
         let t = thread::spawn(move || use_and_clean_up(b));
         use_and_clean_up(a);
         t.join().unwrap();
     });
-}
 
-#[test]
-fn three_clones_on_three_threads() {
     model(Some(1), |_, a| {
         let b = AsyncDropArc::clone(&a);
         let c = AsyncDropArc::clone(&a);
@@ -138,10 +118,7 @@ fn three_clones_on_three_threads() {
         tb.join().unwrap();
         tc.join().unwrap();
     });
-}
 
-#[test]
-fn one_clone_forgotten_while_two_are_cleaned_up() {
     model(None, |_, a| {
         let b = AsyncDropArc::clone(&a);
         let c = AsyncDropArc::clone(&a);
@@ -153,13 +130,9 @@ fn one_clone_forgotten_while_two_are_cleaned_up() {
         use_and_clean_up(a);
         tb.join().unwrap();
         tc.join().unwrap();
-        // If the forgotten clone was the last, the value was dropped without
-        // cleanup; otherwise the last cleanup ran. Either way: once.
+        // Dropped without cleanup if the forgotten clone was last; either way: once.
     });
-}
 
-#[test]
-fn try_unwrap_races_a_cleanup() {
     model(Some(1), |counters, a| {
         let b = AsyncDropArc::clone(&a);
         let t = thread::spawn(move || use_and_clean_up(b));
@@ -174,10 +147,18 @@ fn try_unwrap_races_a_cleanup() {
         }
         t.join().unwrap();
     });
-}
 
-#[test]
-fn into_inner_on_two_threads_gives_the_value_to_one() {
+    model(Some(1), |_, a| {
+        let b = AsyncDropArc::clone(&a);
+        let t = thread::spawn(move || use_and_clean_up(b));
+        if let Some(value) = AsyncDropArc::into_inner(a) {
+            // `b`'s cleanup gave its share up first, and did not run the cleanup.
+            value.write();
+            now(value.async_drop()).unwrap();
+        }
+        t.join().unwrap();
+    });
+
     model(Some(1), |_, a| {
         let b = AsyncDropArc::clone(&a);
         let give_up = |clone: AsyncDropGuard<AsyncDropArc<Res>>| {
@@ -196,24 +177,7 @@ fn into_inner_on_two_threads_gives_the_value_to_one() {
         let there = t.join().unwrap();
         assert!(here ^ there, "exactly one gets the value");
     });
-}
 
-#[test]
-fn into_inner_races_a_cleanup() {
-    model(Some(1), |_, a| {
-        let b = AsyncDropArc::clone(&a);
-        let t = thread::spawn(move || use_and_clean_up(b));
-        if let Some(value) = AsyncDropArc::into_inner(a) {
-            // `b`'s cleanup gave its share up first, and did not run the cleanup.
-            value.write();
-            now(value.async_drop()).unwrap();
-        }
-        t.join().unwrap();
-    });
-}
-
-#[test]
-fn upgrade_races_the_last_cleanup() {
     model(Some(1), |counters, a| {
         let weak = AsyncDropArc::downgrade(&a);
         let c = counters.clone();
@@ -223,22 +187,15 @@ fn upgrade_races_the_last_cleanup() {
                 // races with the cleanup's write if it had.
                 assert_eq!(c.cleanups.load(Ordering::SeqCst), 0);
                 use_and_clean_up(clone);
-                true
             }
-            None => {
-                // Only once the last clone gave its share up.
-                assert_eq!(weak.strong_count(), 0);
-                false
-            }
+            // Only once the last clone gave its share up.
+            None => assert_eq!(weak.strong_count(), 0),
         });
         use_and_clean_up(a);
-        let _upgraded = t.join().unwrap();
+        t.join().unwrap();
         // Whoever was last ran the cleanup, once; the weak handle delayed nothing.
     });
-}
 
-#[test]
-fn upgrade_races_a_forgotten_last_clone() {
     model(None, |_, a| {
         let weak = AsyncDropArc::downgrade(&a);
         let other = weak.clone();

@@ -1,16 +1,7 @@
-//! Model checking of the wake-up path of a concurrent group cleanup with loom: the
-//! cleanups' wakers fire on other threads while the group's task polls, in every
-//! interleaving loom explores. No wake-up is lost (loom reports a deadlock if the
-//! task sleeps forever), a cleanup is polled again only after its waker fired (the
-//! waking thread writes a loom `UnsafeCell` that the next poll reads, with nothing
-//! but the wake-up to order them: loom reports a data race otherwise), and the
-//! wake-up state is freed by whichever waker goes last.
-//!
-//! Run with:
-//!
-//! ```text
-//! RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release --test loom_collections
-//! ```
+//! Model checking with loom of a group cleanup whose wakers fire on other threads. A
+//! lost wake-up is a loom deadlock; a poll not ordered after its wake-up races the
+//! waking thread's write to a loom `UnsafeCell`; the last waker frees the wake-up state.
+//! Run: `RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release --test loom_collections`
 #![cfg(asyncdrop_loom)]
 
 use std::cell::RefCell;
@@ -26,28 +17,22 @@ use asyncdrop::LocalAsyncDrop;
 use loom::cell::UnsafeCell;
 use loom::thread::{self, JoinHandle};
 
-/// What a waking thread hands its cleanup: a value written before the wake-up. (The
-/// `Arc` around it is std's: loom needs not explore its counter.)
+/// A value written before the wake-up (in std's `Arc`: loom needs not explore it).
 struct Mailbox(UnsafeCell<usize>);
 
 // SAFETY: written by the waking thread, then read by the cleanup's next poll; loom
 // checks that the wake-up orders the two.
 unsafe impl Sync for Mailbox {}
 
-/// A resource whose cleanup, on its first poll, starts a thread that writes the
-/// mailbox and then wakes it `wakes` times (through clones, the last one kept until
-/// the thread ends); its second poll reads the mailbox and finishes.
+/// A cleanup whose first poll starts a thread that writes the mailbox, then wakes it
+/// `wakes` times; its second poll reads the mailbox and finishes.
 struct Remote {
     wakes: usize,
     threads: Rc<RefCell<Vec<JoinHandle<()>>>>,
-}
-
-struct RemoteWait {
-    remote: Remote,
     mailbox: Option<Arc<Mailbox>>,
 }
 
-impl Future for RemoteWait {
+impl Future for Remote {
     type Output = Result<(), Infallible>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -58,9 +43,9 @@ impl Future for RemoteWait {
             return Poll::Ready(Ok(()));
         }
         let mailbox = Arc::new(Mailbox(UnsafeCell::new(0)));
-        let (sent, waker, wakes) = (mailbox.clone(), cx.waker().clone(), self.remote.wakes);
+        let (sent, waker, wakes) = (mailbox.clone(), cx.waker().clone(), self.wakes);
         let thread = thread::spawn(move || wake_from_afar(&sent, waker, wakes));
-        self.remote.threads.borrow_mut().push(thread);
+        self.threads.borrow_mut().push(thread);
         self.mailbox = Some(mailbox);
         Poll::Pending
     }
@@ -81,10 +66,7 @@ impl LocalAsyncDrop for Remote {
     type Error = Infallible;
 
     fn local_async_drop_impl(self) -> impl Future<Output = Result<(), Infallible>> {
-        RemoteWait {
-            remote: self,
-            mailbox: None,
-        }
+        self
     }
 }
 
@@ -95,11 +77,11 @@ fn group(wakes: &[usize]) {
         .map(|&wakes| Remote {
             wakes,
             threads: threads.clone(),
+            mailbox: None,
         })
         .collect();
     loom::future::block_on(async_drop_iter(remotes)).unwrap();
-    let threads = threads.take();
-    for thread in threads {
+    for thread in threads.take() {
         thread.join().unwrap();
     }
 }
@@ -112,11 +94,7 @@ fn model(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
 }
 
 #[test]
-fn one_cleanup_woken_twice_from_afar() {
+fn one_cleanup_woken_twice_or_two_woken_from_two_threads() {
     model(4, || group(&[2]));
-}
-
-#[test]
-fn two_cleanups_woken_from_two_threads() {
     model(4, || group(&[1, 1]));
 }

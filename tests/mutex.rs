@@ -1,6 +1,4 @@
-//! `AsyncDropMutex`: locking on local and multi-threaded executors, cleanup of the
-//! value through the mutex, and sharing with `AsyncDropArc` (the last clone cleans
-//! up). Every test installs the recording policy hook.
+//! `AsyncDropMutex`. Every test installs the recording policy hook.
 #![cfg(feature = "alloc")]
 
 mod common;
@@ -12,14 +10,14 @@ use std::sync::{mpsc, Arc};
 
 use asyncdrop::{AsyncDropArc, AsyncDropGuard, AsyncDropMutex, AsyncDropMutexGuard};
 use common::{
-    assert_counts, assert_site, implements, poll_once, record_reports, setup, site_of,
-    take_reports, yield_now, Behaviour, Counters, Local, NotSync, Probe, ProbeError,
+    assert_counts, assert_site, implements, poll_once, setup, site_of, take_reports, yield_now,
+    Behaviour, Counters, Local, NotSync, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::{LocalSpawnExt, SpawnExt};
 
 #[test]
-fn cleanup_cleans_up_the_value_and_passes_its_error_on() {
+fn cleanup_into_inner_lock_and_tasks_on_a_local_or_thread_pool() {
     let counters = setup();
     let m = AsyncDropMutex::new(Probe::new(&counters).guard());
     assert_counts(&counters, 0, 0, 0);
@@ -31,10 +29,18 @@ fn cleanup_cleans_up_the_value_and_passes_its_error_on() {
     let m = AsyncDropMutex::new(failing.guard());
     assert_eq!(block_on(m.async_drop()), Err(ProbeError { id: 4, code: 2 }));
     assert_counts(&counters, 2, 2, 2);
-}
 
-#[test]
-fn lock_try_lock_and_get_mut() {
+    // `into_inner` hands the guarded value back, not cleaned up.
+    let m = AsyncDropMutex::new(Probe::new(&counters).id(8).guard());
+    let (probe, line) = (AsyncDropMutex::into_inner(m), line!());
+    assert_site(site_of(&probe), file!(), line);
+    assert_eq!(probe.id, 8);
+    assert_counts(&counters, 2, 2, 2);
+    block_on(probe.async_drop()).unwrap();
+    assert_counts(&counters, 3, 3, 3);
+    assert!(take_reports().is_empty());
+
+    // Lock, `try_lock` and `get_mut`.
     let counters = setup();
     let mut m = AsyncDropMutex::new(Probe::new(&counters).id(1).guard());
     AsyncDropMutex::get_mut(&mut m).id = 2;
@@ -50,117 +56,54 @@ fn lock_try_lock_and_get_mut() {
         assert_eq!(probe.id, 4);
     });
     assert_eq!(AsyncDropMutex::get_mut(&mut m).id, 4);
-    block_on(m.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-}
 
-#[test]
-fn into_inner_hands_the_guarded_value_back() {
-    let counters = setup();
-    let m = AsyncDropMutex::new(Probe::new(&counters).id(8).guard());
-    let (probe, line) = (AsyncDropMutex::into_inner(m), line!());
-    assert_site(site_of(&probe), file!(), line);
-    assert_eq!(probe.id, 8);
-    assert_counts(&counters, 0, 0, 0);
-    block_on(probe.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn a_dropped_lock_future_gives_up_the_wait() {
-    let counters = setup();
-    let m = AsyncDropMutex::new(Probe::new(&counters).guard());
-    let held = AsyncDropMutex::try_lock(&m).unwrap();
-    let mut waiting = Box::pin(AsyncDropMutex::lock(&m));
-    assert!(poll_once(&mut waiting).is_pending());
-    drop(waiting);
-    drop(held);
-    let mut again = Box::pin(AsyncDropMutex::lock(&m));
-    let std::task::Poll::Ready(locked) = poll_once(&mut again) else {
-        panic!("the mutex is free");
-    };
-    drop(locked);
-    drop(again);
-    block_on(m.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-    assert!(take_reports().is_empty());
-}
-
-#[test]
-fn a_waiter_is_woken_when_the_lock_is_released() {
-    let counters = setup();
-    let m = AsyncDropMutex::new(Probe::new(&counters).guard());
-    let mut pool = LocalPool::new();
-    let held = AsyncDropMutex::try_lock(&m).unwrap();
-    let got_it = Rc::new(Cell::new(false));
-    {
-        let m = &m;
-        let got_it = got_it.clone();
-        let mut waiter = Box::pin(async move {
-            AsyncDropMutex::lock(m).await.id = 9;
-            got_it.set(true);
-        });
-        assert!(poll_once(&mut waiter).is_pending());
-        drop(held);
-        pool.run_until(waiter);
-    }
-    assert!(got_it.get());
-    assert_eq!(AsyncDropMutex::try_lock(&m).unwrap().id, 9);
-    block_on(m.async_drop()).unwrap();
-    assert_counts(&counters, 1, 1, 1);
-}
-
-#[test]
-fn debug_shows_the_value_or_locked() {
-    let counters = setup();
-    let m = AsyncDropMutex::new(Probe::new(&counters).id(6).guard());
+    // Debug shows the value, or that it is locked.
     let free = format!("{:?}", *m);
     assert!(free.starts_with("AsyncDropMutex"), "{free}");
-    assert!(free.contains("id: 6"), "{free}");
+    assert!(free.contains("id: 4"), "{free}");
     let locked = AsyncDropMutex::try_lock(&m).unwrap();
-    assert!(format!("{locked:?}").contains("id: 6"));
+    assert!(format!("{locked:?}").contains("id: 4"));
     assert!(format!("{:?}", *m).contains("<locked>"));
     let lock = AsyncDropMutex::lock(&m);
     assert!(format!("{lock:?}").starts_with("AsyncDropMutexLock"));
     drop(lock);
     drop(locked);
     block_on(m.async_drop()).unwrap();
-}
+    assert_counts(&counters, 1, 1, 1);
 
-/// Tasks that hold the lock across `.await` points never overlap, on `executor`.
-async fn exclusive_increments(
-    shared: AsyncDropGuard<AsyncDropArc<AsyncDropMutex<Probe>>>,
-    inside: Arc<AtomicBool>,
-    rounds: usize,
-) -> Result<(), ProbeError> {
-    for _ in 0..rounds {
-        let mut locked = AsyncDropMutex::lock(&shared).await;
-        assert!(
-            !inside.swap(true, Ordering::SeqCst),
-            "two tasks hold the lock"
-        );
-        yield_now().await;
-        locked.id += 1;
-        yield_now().await;
-        inside.store(false, Ordering::SeqCst);
-        drop(locked);
-        yield_now().await;
-    }
-    shared.async_drop().await
-}
+    // A dropped lock future gives up the wait.
+    let counters = setup();
+    let m = AsyncDropMutex::new(Probe::new(&counters).guard());
+    let held = AsyncDropMutex::try_lock(&m).unwrap();
+    assert!(poll_once(&mut Box::pin(AsyncDropMutex::lock(&m))).is_pending());
+    drop(held);
+    let again = poll_once(&mut Box::pin(AsyncDropMutex::lock(&m)));
+    assert!(again.is_ready(), "the mutex is free");
+    drop(again);
 
-#[test]
-fn tasks_on_a_local_pool_take_turns() {
+    // A waiter is woken when the lock is released.
+    let mut pool = LocalPool::new();
+    let held = AsyncDropMutex::try_lock(&m).unwrap();
+    let mut waiter = Box::pin(async {
+        AsyncDropMutex::lock(&m).await.id = 9;
+        true
+    });
+    assert!(poll_once(&mut waiter).is_pending());
+    drop(held);
+    assert!(pool.run_until(waiter), "the waiter got the lock");
+    assert_eq!(AsyncDropMutex::try_lock(&m).unwrap().id, 9);
+    block_on(m.async_drop()).unwrap();
+    assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
+
+    // Tasks on a local pool take turns.
     let counters = setup();
     let shared = AsyncDropArc::new(AsyncDropMutex::new(Probe::new(&counters).guard()));
     let inside = Arc::new(AtomicBool::new(false));
     let mut pool = LocalPool::new();
     let done = Rc::new(Cell::new(0));
     for _ in 0..4 {
-        let clone = AsyncDropArc::clone(&shared);
-        let inside = inside.clone();
-        let done = done.clone();
+        let (clone, inside, done) = (AsyncDropArc::clone(&shared), inside.clone(), done.clone());
         pool.spawner()
             .spawn_local(async move {
                 exclusive_increments(clone, inside, 5).await.unwrap();
@@ -174,48 +117,37 @@ fn tasks_on_a_local_pool_take_turns() {
     assert_eq!(block_on(AsyncDropMutex::lock(&shared)).id, 20);
     block_on(shared.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
-}
 
-#[test]
-fn tasks_on_a_thread_pool_share_it_and_the_last_one_cleans_up() {
-    record_reports();
+    // On a thread pool; the root clone given up while the tasks run.
     let (tasks, rounds) = if cfg!(miri) { (3, 2) } else { (16, 50) };
     let counters = Counters::new();
     let shared = AsyncDropArc::new(AsyncDropMutex::new(Probe::new(&counters).yields(2).guard()));
-    let inside = Arc::new(AtomicBool::new(false));
     let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     let observer = AsyncDropArc::clone(&shared);
     for _ in 0..tasks {
-        let clone = AsyncDropArc::clone(&shared);
-        let inside = inside.clone();
-        let tx = tx.clone();
+        let (clone, inside, tx) = (AsyncDropArc::clone(&shared), inside.clone(), tx.clone());
         pool.spawn(async move {
             tx.send(exclusive_increments(clone, inside, rounds).await)
                 .unwrap();
         })
         .unwrap();
     }
+    // Give the root clone up while the tasks run: a task's clone or `observer` is last.
     drop(tx); // a panicking task then fails `recv` instead of hanging the test
-              // Give the root clone up while the tasks run: a task's clone or `observer` is last.
     block_on(shared.async_drop()).unwrap();
     for _ in 0..tasks {
         rx.recv().unwrap().unwrap();
     }
     assert_counts(&counters, 0, 0, 0);
-    assert_eq!(
-        block_on(AsyncDropMutex::lock(&observer)).id as usize,
-        tasks * rounds
-    );
+    let total = block_on(AsyncDropMutex::lock(&observer)).id as usize;
+    assert_eq!(total, tasks * rounds);
     assert_eq!(AsyncDropArc::strong_count(&observer), 1);
     block_on(observer.async_drop()).unwrap();
     assert_counts(&counters, 1, 1, 1);
     assert!(take_reports().is_empty());
-}
 
-#[test]
-fn the_last_task_on_a_thread_pool_cleans_up() {
-    record_reports();
+    // Each task locks once, then cleans up its clone.
     let tasks = if cfg!(miri) { 3 } else { 32 };
     let counters = Counters::new();
     let shared = AsyncDropArc::new(AsyncDropMutex::new(Probe::new(&counters).yields(1).guard()));
@@ -223,7 +155,6 @@ fn the_last_task_on_a_thread_pool_cleans_up() {
     // The root clone goes first, before any task runs: one of the tasks is the last.
     block_on(shared.async_drop()).unwrap();
     assert_counts(&counters, 0, 0, 0);
-    let pool = common::JoinedPool::new(4);
     let (tx, rx) = mpsc::channel();
     for clone in clones {
         let tx = tx.clone();
@@ -239,25 +170,37 @@ fn the_last_task_on_a_thread_pool_cleans_up() {
     assert_eq!(results.len(), tasks);
     assert!(results.iter().all(Result::is_ok));
     assert_counts(&counters, 1, 1, 1);
+    assert!(take_reports().is_empty());
 }
 
-// ---------------------------------------------------------------------------------
-// Auto traits
-// ---------------------------------------------------------------------------------
+/// Tasks that hold the lock across `.await` points never overlap, on `executor`.
+async fn exclusive_increments(
+    shared: AsyncDropGuard<AsyncDropArc<AsyncDropMutex<Probe>>>,
+    inside: Arc<AtomicBool>,
+    rounds: usize,
+) -> Result<(), ProbeError> {
+    for _ in 0..rounds {
+        let mut locked = AsyncDropMutex::lock(&shared).await;
+        let taken = inside.swap(true, Ordering::SeqCst);
+        assert!(!taken, "two tasks hold the lock");
+        yield_now().await;
+        locked.id += 1;
+        yield_now().await;
+        inside.store(false, Ordering::SeqCst);
+        drop(locked);
+        yield_now().await;
+    }
+    shared.async_drop().await
+}
 
-/// `NotSync` is `Send` but not `Sync`: the mutex makes it shareable. `Local` is
-/// neither; it is cleaned up on a local executor.
+/// `NotSync` is `Send` but not `Sync`: the mutex makes it shareable. `Local` is neither.
 #[test]
 fn auto_traits() {
     let counters = setup();
     let probe = AsyncDropMutex::new(Probe::new(&counters).guard());
     assert!(implements!(*probe => Send + Sync + Unpin));
-    let lock = AsyncDropMutex::lock(&probe);
-    assert!(implements!(lock => Send + Sync));
-    drop(lock);
-    let locked = AsyncDropMutex::try_lock(&probe).unwrap();
-    assert!(implements!(locked => Send + Sync));
-    drop(locked);
+    assert!(implements!(AsyncDropMutex::lock(&probe) => Send + Sync));
+    assert!(implements!(AsyncDropMutex::try_lock(&probe).unwrap() => Send + Sync));
     let cleanup = probe.async_drop();
     assert!(implements!(cleanup => Send));
     block_on(cleanup).unwrap();
