@@ -207,6 +207,11 @@ pub fn now<F: Future>(fut: F) -> F::Output {
     }
 }
 
+/// `block_on` of a future that must be `Send`: the bound is the assertion.
+pub fn block_on_send<F: Future + Send>(fut: F) -> F::Output {
+    futures_executor::block_on(fut)
+}
+
 pub fn assert_send<T: Send>(_: &T) {}
 pub fn assert_sync<T: Sync>(_: &T) {}
 pub fn assert_unpin<T: Unpin>(_: &T) {}
