@@ -1,6 +1,5 @@
-//! The guard: construction, access, cleanup, the escape hatches and forgotten
-//! guards. Every test installs the recording policy hook (`record_reports`), so a
-//! forgotten guard is recorded instead of panicking, and checks the exact reports.
+//! The guard. Every test records reports (`record_reports`) so a forgotten guard does
+//! not panic, and checks them exactly.
 
 mod common;
 
@@ -10,7 +9,10 @@ use std::pin::Pin;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
 use common::reports::{counts_quietly, one_report, report_kinds};
-use common::{assert_counts, record_reports, setup, take_reports, Counters, Probe, ProbeError};
+use common::{
+    assert_counts, assert_site, record_reports, setup, site_of, take_reports, Counters, Probe,
+    ProbeError,
+};
 use futures_executor::block_on;
 
 /// A resource with a fixed `Debug` form.
@@ -157,15 +159,7 @@ fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(wrapper.label, "w");
     assert_eq!(wrapper.probe.id, 5);
-
-    #[cfg(debug_assertions)]
-    {
-        let site = AsyncDropGuard::site(&wrapper).expect("debug builds record the site");
-        assert_eq!((site.file(), site.line()), (file!(), line));
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = line;
-
+    assert_site(site_of(&wrapper), file!(), line);
     assert_eq!(block_on(wrapper.async_drop()), Ok(()));
     counts_quietly(&counters, 1, 1, 1);
 
@@ -252,7 +246,7 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
     assert!(take_reports().is_empty());
     // The error goes on; a cleanup that failed as well is reported, not lost.
     let failing = Probe::new(&counters).id(2).yields(1).fail(3).guard();
-    let site = AsyncDropGuard::site(&failing).map(|l| (l.file(), l.line()));
+    let site = site_of(&failing);
     assert_eq!(
         block_on(step(failing, Err("refused".into()))),
         Err("refused".into())
