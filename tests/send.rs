@@ -1,24 +1,6 @@
-//! `Send`-ness and the other auto traits of the crate's types and futures, checked at
-//! compile time; and `!Send` (`LocalAsyncDrop`) resources cleaned up on a local
-//! executor through every helper.
-//!
-//! Auto-trait facts pinned down here:
-//!
-//! - `AsyncDropGuard<T>` is `Send` / `Sync` / `Unpin` exactly when `T` is.
-//! - `AsyncDropFuture<T, F>` (from `async_drop`) takes its auto traits from the
-//!   cleanup future `F` only: it is `Unpin` when `F` is (a hand-written cleanup
-//!   returning `core::future::Ready` gives an `Unpin` future; an `async fn` cleanup
-//!   does not), `Send` when `F` is, and `Sync` when `F` is.
-//! - Every error type is `Send + Sync + 'static` when its parts are, so it boxes into
-//!   `Box<dyn Error + Send + Sync>`.
-//! - In generic code over `T: AsyncDrop`, every cleanup future is `Send` with no
-//!   further bound: one guard's `async_drop()`, tuple and array cleanup,
-//!   `async_drop_all`, `all_or_cleanup` and the scope macro with any number of
-//!   guards. (`AsyncDrop::Error` is bound by `Send` because a finished cleanup's
-//!   `Result` is kept across the `.await` of the others.)
-//! - The scope macro's block captures the guards by reference. A block that only
-//!   reads a guard holds `&AsyncDropGuard<T>` across the cleanup, so the enclosing
-//!   future is `Send` only if `T: Sync`; a block that mutates it needs `T: Send`.
+//! Auto traits of the crate's types and futures, checked at compile time; and `!Send`
+//! (`LocalAsyncDrop`) resources cleaned up on a local executor through every helper.
+//! `AsyncDropFuture<T, F>` takes its auto traits from the cleanup future `F` only.
 #![allow(
     clippy::manual_async_fn,
     reason = "the `+ Send` in a generic function's signature is the assertion"
@@ -42,15 +24,11 @@ use asyncdrop::{
 };
 use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
-    assert_send, assert_unpin, implements, poll_once, record_reports, setup, take_reports,
-    type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_send, assert_unpin, block_on_send, implements, poll_once, record_reports, setup,
+    take_reports, type_implements, yield_now, Behaviour, Counters, NotSync, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
-
-// ---------------------------------------------------------------------------------
-// Compile-time assertions
-// ---------------------------------------------------------------------------------
 
 /// Static assertions on named types: a compile error if any is not `Send`/`Sync`.
 const _: fn() = || {
@@ -75,8 +53,8 @@ const _: fn() = || {
 fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert!(type_implements!(AsyncDropGuard<Probe> => Send + Sync + Unpin));
     // `Send`, not `Sync`.
-    assert!(type_implements!(AsyncDropGuard<CellRes> => Send));
-    assert!(!type_implements!(AsyncDropGuard<CellRes> => Sync));
+    assert!(type_implements!(AsyncDropGuard<NotSync> => Send));
+    assert!(!type_implements!(AsyncDropGuard<NotSync> => Sync));
     // Not `Unpin`.
     assert!(type_implements!(AsyncDropGuard<PinnedRes> => Send + Sync));
     assert!(!type_implements!(AsyncDropGuard<PinnedRes> => Unpin));
@@ -86,9 +64,9 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert!(type_implements!(AsyncDropGuard<LocalRes> => Unpin));
     // Guards of guards, and of sets of guards.
     assert!(
-        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<CellRes>)> => Send)
+        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<NotSync>)> => Send)
     );
-    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<CellRes>; 2]> => Sync));
+    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<NotSync>; 2]> => Sync));
 
     let c = setup();
 
@@ -107,7 +85,7 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     drop(fut);
 
     // A `Send`, `!Sync` resource gives a `Send`, `!Sync` cleanup future.
-    let fut = AsyncDropGuard::new(CellRes(Cell::new(0))).async_drop();
+    let fut = AsyncDropGuard::new(NotSync(Cell::new(0))).async_drop();
     assert!(implements!(fut => Send));
     assert!(!implements!(fut => Sync));
     block_on(fut).unwrap();
@@ -164,8 +142,8 @@ type PairResults<E> = (Result<(), E>, Result<(), E>);
 /// The error of cleaning up a pair of values with the same error type.
 type PairError<E> = TupleError<(Option<E>, Option<E>)>;
 
-// The generic functions below need nothing besides `T: AsyncDrop` (see the module
-// documentation).
+// The generic functions below need nothing besides `T: AsyncDrop` (`AsyncDrop::Error`
+// is `Send`: a finished cleanup's `Result` is kept across the others' `.await`).
 
 /// A guard of a tuple of guards.
 fn generic_tuple_guard<T: AsyncDrop>(
@@ -238,21 +216,7 @@ impl From<ProbeError> for Wrapped {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Resources with particular auto traits
-// ---------------------------------------------------------------------------------
-
-/// `Send` but not `Sync`.
-#[derive(Debug)]
-struct CellRes(Cell<u32>);
-
-impl AsyncDrop for CellRes {
-    type Error = Infallible;
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
-        yield_now().await;
-        Ok(())
-    }
-}
+// Resources with particular auto traits.
 
 /// Not `Unpin`.
 #[derive(Debug)]
@@ -285,20 +249,15 @@ struct Locals {
 }
 
 impl Locals {
-    /// A [`LocalRes`] whose probe yields once, and fails with `code`.
-    fn res(&self, id: u32, code: Option<u32>) -> AsyncDropGuard<LocalRes> {
-        let probe = Probe::new(&self.c).id(id).yields(1);
-        let probe = match code {
-            Some(code) => probe.fail(code),
-            None => probe,
-        };
-        AsyncDropGuard::new(LocalRes(probe, self.order.clone()))
-    }
+    /// A [`LocalRes`] whose probe yields once.
     fn guard(&self, id: u32) -> AsyncDropGuard<LocalRes> {
-        self.res(id, None)
+        self.wrap(Probe::new(&self.c).id(id).yields(1))
     }
     fn failing(&self, id: u32, code: u32) -> AsyncDropGuard<LocalRes> {
-        self.res(id, Some(code))
+        self.wrap(Probe::new(&self.c).id(id).yields(1).fail(code))
+    }
+    fn wrap(&self, probe: Probe) -> AsyncDropGuard<LocalRes> {
+        AsyncDropGuard::new(LocalRes(probe, self.order.clone()))
     }
     fn quiet(&self, id: u32) -> AsyncDropGuard<LocalQuiet> {
         AsyncDropGuard::map(self.guard(id), LocalQuiet)
@@ -367,10 +326,6 @@ fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
     value.expect("the spawned task did not complete")
 }
 
-// ---------------------------------------------------------------------------------
-// Tests: Send-ness of futures
-// ---------------------------------------------------------------------------------
-
 #[test]
 fn guard_and_join_futures_are_send() {
     let c = setup();
@@ -400,31 +355,23 @@ fn guard_and_join_futures_are_send() {
 
     let c = setup();
     let pair = (Probe::new(&c).guard(), AsyncDropGuard::new(ReadyRes(0)));
-    let fut = async_drop_all(pair);
-    assert_send(&fut);
-    assert!(block_on(fut).is_ok());
+    assert!(block_on_send(async_drop_all(pair)).is_ok());
 
     let array = [Probe::new(&c).guard(), Probe::new(&c).guard()];
-    let fut = async_drop_all(array);
-    assert_send(&fut);
-    assert!(block_on(fut).is_ok());
+    assert!(block_on_send(async_drop_all(array)).is_ok());
 
     let acquired = (
         Ok::<_, String>(Probe::new(&c).guard()),
         Err::<AsyncDropGuard<ReadyRes>, _>("refused".to_owned()),
     );
-    let fut = all_or_cleanup(acquired);
-    assert_send(&fut);
-    let err = block_on(fut).unwrap_err();
+    let err = block_on_send(all_or_cleanup(acquired)).unwrap_err();
     assert_eq!(err.first_error(), "refused");
 
     let acquired = [
         Ok::<_, String>(Probe::new(&c).guard()),
         Ok(Probe::new(&c).guard()),
     ];
-    let fut = all_or_cleanup(acquired);
-    assert_send(&fut);
-    let guards = block_on(fut).unwrap();
+    let guards = block_on_send(all_or_cleanup(acquired)).unwrap();
     block_on(async_drop_all(guards)).unwrap();
     cleaned_quietly(&c, 6);
 }
@@ -442,8 +389,7 @@ fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
             Ok::<_, ProbeError>(a.id + b.id)
         })
     };
-    assert_send(&fut);
-    assert_eq!(block_on(fut), Ok(3));
+    assert_eq!(block_on_send(fut), Ok(3));
 
     // Generic.
     assert_eq!(
@@ -466,7 +412,7 @@ fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
     cleaned_quietly(&c, 7);
 
     record_reports();
-    let cell = || AsyncDropGuard::new(CellRes(Cell::new(5)));
+    let cell = || AsyncDropGuard::new(NotSync(Cell::new(5)));
 
     let read = scope_reading_cell(cell());
     assert!(!implements!(read => Send));
@@ -482,17 +428,13 @@ fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
     assert!(take_reports().is_empty());
 }
 
-// ---------------------------------------------------------------------------------
-// Tests: auto traits of public types
-// ---------------------------------------------------------------------------------
-
 /// A scope whose block only reads a `Send + !Sync` guard.
-async fn scope_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
+async fn scope_reading_cell(guard: AsyncDropGuard<NotSync>) -> u8 {
     with_async_drop!(infallible guard => { guard.0.get() })
 }
 
 /// A scope whose block mutates a `Send + !Sync` guard.
-async fn scope_mutating_cell(mut guard: AsyncDropGuard<CellRes>) -> u32 {
+async fn scope_mutating_cell(mut guard: AsyncDropGuard<NotSync>) -> u8 {
     with_async_drop!(infallible guard => {
         *guard.0.get_mut() += 1;
         guard.0.get()
@@ -500,7 +442,7 @@ async fn scope_mutating_cell(mut guard: AsyncDropGuard<CellRes>) -> u32 {
 }
 
 /// The same read without the macro: the borrow ends before the `.await`.
-async fn plain_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
+async fn plain_reading_cell(guard: AsyncDropGuard<NotSync>) -> u8 {
     let value = guard.0.get();
     guard.async_drop().await.unwrap();
     value
@@ -536,9 +478,7 @@ fn error_types_are_send_sync_errors() {
     cleaned_quietly(&c, 4);
 }
 
-// ---------------------------------------------------------------------------------
-// Tests: `!Send` resources on a local executor
-// ---------------------------------------------------------------------------------
+// `!Send` resources on a local executor.
 
 #[test]
 fn local_guard_cleanup_on_local_pool() {
