@@ -22,6 +22,7 @@ use asyncdrop::{
     AsyncDrop, AsyncDropGuard, ErrorAndCleanup, LocalAsyncDrop, Policy, Report, ReportKind,
     TupleError,
 };
+use common::harness::fail;
 use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
     assert_send, assert_unpin, block_on_send, implements, poll_once, record_reports, setup,
@@ -76,8 +77,7 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert!(!implements!(fut => Unpin));
     block_on(fut).unwrap();
 
-    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, so it can be
-    // polled without pinning.
+    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, polled unpinned.
     let mut fut: AsyncDropFuture<ReadyRes, _> = AsyncDropGuard::new(ReadyRes(4)).async_drop();
     assert_unpin(&fut);
     assert!(implements!(fut => Send + Sync + Unpin));
@@ -106,8 +106,7 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert_eq!(c.drops(), 2);
     assert!(take_reports().is_empty());
 
-    // A `Report` is only lent to the policy hook on the reporting thread: it may carry
-    // a `&dyn Debug` detail, so it is neither `Send` nor `Sync`.
+    // A `Report` may carry a `&dyn Debug` detail: only lent to the hook on its thread.
     assert!(!type_implements!(Report<'static> => Send));
     assert!(!type_implements!(Report<'static> => Sync));
 }
@@ -121,8 +120,7 @@ fn generic_cleanup<T: AsyncDrop>(
     fut
 }
 
-/// The scope macro with one guard, in generic code. The block's value is kept
-/// across the cleanup, so its error type `E` must be `Send`.
+/// The block's value is kept across the cleanup, so its error type `E` must be `Send`.
 fn generic_scope_one<T: AsyncDrop, E: From<T::Error> + Send>(
     mut guard: AsyncDropGuard<T>,
 ) -> impl Future<Output = Result<u32, E>> + Send {
@@ -206,16 +204,6 @@ fn generic_scope_reading<T: AsyncDrop + Sync>(
     }
 }
 
-/// A block error type that cleanup errors convert into.
-#[derive(Debug, PartialEq)]
-struct Wrapped(ProbeError);
-
-impl From<ProbeError> for Wrapped {
-    fn from(e: ProbeError) -> Self {
-        Wrapped(e)
-    }
-}
-
 // Resources with particular auto traits.
 
 /// Not `Unpin`.
@@ -240,8 +228,7 @@ impl AsyncDrop for ReadyRes {
     }
 }
 
-/// The counters of one test's `!Send` resources, and (in an `Rc`) the ids in the
-/// order their cleanups started.
+/// The counters of one test's `!Send` resources, and the ids in cleanup start order.
 #[derive(Debug, Default, Clone)]
 struct Locals {
     c: Arc<Counters>,
@@ -264,21 +251,15 @@ impl Locals {
     }
 }
 
-/// Asserts that `n` local resources were each cleaned up and dropped exactly once,
-/// that no clone of the shared `Rc` is left behind, and that nothing was reported.
+/// [`assert_cleaned`], no clone of the shared `Rc` left behind, and no report.
 #[track_caller]
 fn assert_local_cleaned(l: &Locals, n: usize) {
     assert_cleaned(&l.c, n);
-    assert_eq!(
-        Rc::strong_count(&l.order),
-        1,
-        "a resource or cleanup leaked"
-    );
+    assert_eq!(Rc::strong_count(&l.order), 1, "an Rc clone leaked");
     assert!(take_reports().is_empty());
 }
 
-/// A `!Send` resource: a probe and the `Rc` log, which its cleanup holds across
-/// `.await`s.
+/// A `!Send` resource: a probe and the `Rc` log, held across its cleanup's `.await`s.
 #[derive(Debug)]
 struct LocalRes(Probe, Rc<RefCell<Vec<u32>>>);
 
@@ -309,8 +290,7 @@ impl LocalAsyncDrop for LocalQuiet {
     }
 }
 
-/// Spawns `fut` on a fresh `LocalPool`, runs the pool until it has nothing left, and
-/// returns the future's output.
+/// Spawns `fut` on a fresh `LocalPool`, runs the pool dry and returns `fut`'s output.
 fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
     let out = Rc::new(RefCell::new(None));
     let slot = out.clone();
@@ -331,10 +311,7 @@ fn guard_and_join_futures_are_send() {
     let c = setup();
     // One guard's cleanup future, built in generic code.
     let failing = Probe::new(&c).id(2).fail(3).guard();
-    assert_eq!(
-        block_on(generic_cleanup(failing)),
-        Err(ProbeError { id: 2, code: 3 })
-    );
+    assert_eq!(block_on(generic_cleanup(failing)), Err(fail(2, 3)));
     cleaned_quietly(&c, 1);
 
     let c = setup();
@@ -347,10 +324,7 @@ fn guard_and_join_futures_are_send() {
     assert!(!block_on(generic_all_or_cleanup(Ok(g()), Err("no".into()))));
     let failing = Probe::new(&c).fail(1).guard();
     let err = block_on(generic_array_guard(g(), failing)).unwrap_err();
-    assert_eq!(
-        err.into_array(),
-        [None, Some(ProbeError { id: 0, code: 1 })]
-    );
+    assert_eq!(err.into_array(), [None, Some(fail(0, 1))]);
     cleaned_quietly(&c, 11);
 
     let c = setup();
@@ -392,20 +366,16 @@ fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
     assert_eq!(block_on_send(fut), Ok(3));
 
     // Generic.
-    assert_eq!(
-        block_on(generic_scope_one::<_, Wrapped>(Probe::new(&c).guard())),
-        Ok(1)
-    );
+    let one = block_on(generic_scope_one::<_, AppError>(Probe::new(&c).guard()));
+    assert_eq!(one, Ok(1));
     let failing = Probe::new(&c).id(4).fail(4).guard();
-    assert_eq!(
-        block_on(generic_scope_one::<_, Wrapped>(failing)),
-        Err(Wrapped(ProbeError { id: 4, code: 4 }))
-    );
+    let failed = block_on(generic_scope_one::<_, AppError>(failing));
+    assert_eq!(failed, Err(AppError::Cleanup(fail(4, 4))));
     let (v, (ra, rb)) = block_on(generic_scope_two(
         Probe::new(&c).guard(),
         Probe::new(&c).fail(9).guard(),
     ));
-    assert_eq!((v, ra, rb), (2, Ok(()), Err(ProbeError { id: 0, code: 9 })));
+    assert_eq!((v, ra, rb), (2, Ok(()), Err(fail(0, 9))));
     let (read, (cleanup,)) = block_on(generic_scope_reading(Probe::new(&c).guard()));
     assert!(read);
     assert_eq!(cleanup, Ok(()));
@@ -465,10 +435,7 @@ fn error_types_are_send_sync_errors() {
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
     assert!(boxed.source().is_some());
 
-    let acquired = [
-        Ok(Probe::new(&c).guard()),
-        Err(ProbeError { id: 9, code: 9 }),
-    ];
+    let acquired = [Ok(Probe::new(&c).guard()), Err(fail(9, 9))];
     let err = block_on(all_or_cleanup(acquired)).unwrap_err();
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
     assert_eq!(
@@ -491,7 +458,7 @@ fn local_guard_cleanup_on_local_pool() {
         let second = failing.async_drop().await;
         (first, second)
     });
-    assert_eq!(results, (Ok(()), Err(ProbeError { id: 2, code: 20 })));
+    assert_eq!(results, (Ok(()), Err(fail(2, 20))));
     assert_eq!(*lc.order.borrow(), [1, 2]);
     assert_local_cleaned(&lc, 2);
 
@@ -505,15 +472,16 @@ fn local_guard_cleanup_on_local_pool() {
     one_report(ReportKind::Forgotten).of("LocalRes");
 }
 
+/// A block error type that cleanup errors convert into.
 #[derive(Debug, PartialEq)]
-enum LocalAppError {
+enum AppError {
     Block,
     Cleanup(ProbeError),
 }
 
-impl From<ProbeError> for LocalAppError {
+impl From<ProbeError> for AppError {
     fn from(e: ProbeError) -> Self {
-        LocalAppError::Cleanup(e)
+        AppError::Cleanup(e)
     }
 }
 
@@ -526,7 +494,7 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
         // Cleanup error mapped with `From`, first listed wins.
         let mut a = c.failing(1, 10);
         let b = c.failing(2, 20);
-        let plain: Result<u32, LocalAppError> = with_async_drop!(sequential a, b => {
+        let plain: Result<u32, AppError> = with_async_drop!(sequential a, b => {
             a.0.id += 10;
             yield_now().await;
             Ok(a.0.id + b.0.id)
@@ -534,8 +502,8 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
 
         // The block's error has priority.
         let a = c.failing(3, 30);
-        let block_err: Result<u32, LocalAppError> = with_async_drop!(sequential a => {
-            Err(LocalAppError::Block)?;
+        let block_err: Result<u32, AppError> = with_async_drop!(sequential a => {
+            Err(AppError::Block)?;
             Ok(a.0.id)
         });
 
@@ -555,16 +523,15 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
     });
     assert_eq!(
         plain,
-        Err(LocalAppError::Cleanup(ProbeError { id: 11, code: 10 })),
+        Err(AppError::Cleanup(fail(11, 10))),
         "the first listed guard's error"
     );
-    assert_eq!(block_err, Err(LocalAppError::Block));
+    assert_eq!(block_err, Err(AppError::Block));
     assert_eq!(infallible, "45");
     let (count, (rr, rq)) = all;
-    // The test's counters, the spawned task's clone and the seven resources... of
-    // which only `r` and `q` were alive in the last block.
+    // The test's `Locals`, the spawned task's clone, and `r` and `q` (alive in the block).
     assert_eq!(count, 4);
-    assert_eq!(rr, Err(ProbeError { id: 6, code: 60 }));
+    assert_eq!(rr, Err(fail(6, 60)));
     assert!(rq.is_ok());
     // `sequential`: last listed first in every form.
     assert_eq!(*lc.order.borrow(), [2, 11, 3, 5, 4, 7, 6]);
@@ -587,18 +554,14 @@ fn local_tuple_and_array_cleanup_on_local_pool() {
         (tuple, array, acquire)
     });
     let (e1, e2, e3) = tuple.unwrap_err().into_inner();
-    assert_eq!((e1, e2), (None, Some(ProbeError { id: 2, code: 2 })));
+    assert_eq!((e1, e2), (None, Some(fail(2, 2))));
     assert!(e3.is_none());
-    assert_eq!(
-        array.unwrap_err().into_array(),
-        [Some(ProbeError { id: 4, code: 4 }), None]
-    );
+    assert_eq!(array.unwrap_err().into_array(), [Some(fail(4, 4)), None]);
     assert_eq!(
         acquire.unwrap_err().into_inner(),
         (AcquireOutcome::CleanedUp, AcquireOutcome::Failed("refused"))
     );
-    // Concurrent: each set's cleanups all started before any finished, so the start
-    // order is the listing order.
+    // Concurrent: each set's cleanups all started before any finished, in listing order.
     assert_eq!(*lc.order.borrow(), [1, 2, 3, 4, 5, 6]);
     assert_local_cleaned(&lc, 6);
 
