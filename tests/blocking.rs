@@ -1,6 +1,4 @@
-//! `BlockingDrop`: a synchronous drop that runs the async cleanup to completion on
-//! the cleanup thread — on a plain thread, inside single- and multi-threaded
-//! executors, with errors, panics and timeouts reported on the dropping thread.
+//! `BlockingDrop`: a synchronous drop that runs the async cleanup on the cleanup thread.
 #![cfg(feature = "std")]
 
 mod common;
@@ -11,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, BlockingDrop, DynAsyncDrop, ReportKind};
 use common::reports::{counts_quietly, one_report};
-use common::{assert_counts, setup, take_reports, Behaviour, Probe, Seen};
+use common::{assert_counts, assert_site, setup, take_reports, Probe, Seen};
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
 
-/// Tests run concurrently, except the one that watches the cleanup thread stop when
-/// idle: it needs the thread to itself.
+/// The test that watches the cleanup thread stop when idle needs it to itself.
 static SERIAL: RwLock<()> = RwLock::new(());
 
 fn shared() -> RwLockReadGuard<'static, ()> {
@@ -27,12 +24,7 @@ fn blocking(probe: Probe) -> BlockingDrop<Probe> {
     BlockingDrop::new(probe.guard())
 }
 
-// ---------------------------------------------------------------------------------
-// Where the drop happens
-// ---------------------------------------------------------------------------------
-
-/// On a plain thread, as a field of a type with a plain synchronous `Drop`, inside
-/// `block_on` and in a local pool: the cleanup has finished when `drop` returns.
+/// The cleanup has finished when `drop` returns.
 #[test]
 fn on_a_plain_thread_in_a_sync_type_and_in_single_threaded_executors() {
     let _shared = shared();
@@ -81,8 +73,7 @@ fn on_a_plain_thread_in_a_sync_type_and_in_single_threaded_executors() {
     counts_quietly(&counters, 8, 8, 8);
 }
 
-/// Several pool threads drop at once; failures are reported on the thread (and in
-/// the task) that dropped.
+/// Failures are reported on the thread (and in the task) that dropped.
 #[test]
 fn inside_a_thread_pool_concurrently() {
     let _shared = shared();
@@ -94,13 +85,8 @@ fn inside_a_thread_pool_concurrently() {
         let c = counters.clone();
         let tx = tx.clone();
         pool.spawn_ok(async move {
-            let behaviour = if i % 4 == 0 {
-                Behaviour::Fail(i)
-            } else {
-                Behaviour::Succeed
-            };
-            let conn = blocking(Probe::new(&c).id(i).yields(2).behaviour(behaviour));
-            drop(conn);
+            let probe = Probe::new(&c).id(i).yields(2);
+            drop(blocking(if i % 4 == 0 { probe.fail(i) } else { probe }));
             // The report, if any, was made right here, on this thread.
             tx.send((i, take_reports())).unwrap();
         });
@@ -123,14 +109,7 @@ fn inside_a_thread_pool_concurrently() {
     counts_quietly(&counters, n, n, n);
 }
 
-// ---------------------------------------------------------------------------------
-// Outcomes
-// ---------------------------------------------------------------------------------
-
-/// A cleanup error is reported as `Failed` with the error and the guard's site, also
-/// for a type-erased guard (its cleanup is `Send` and `'static`) and when dropped
-/// while the thread unwinds (the cleanup still runs, the report is made without a
-/// second panic).
+/// Also for a type-erased guard, and while the thread unwinds (no second panic).
 #[test]
 fn cleanup_error_is_reported_as_failed_with_the_error() {
     let _shared = shared();
@@ -144,10 +123,8 @@ fn cleanup_error_is_reported_as_failed_with_the_error() {
     report
         .of("Probe")
         .says("failed to clean up: ProbeError { id: 2, code: 7 }");
-    if cfg!(debug_assertions) {
-        // Where the guard was created.
-        assert_eq!(report.site, Some((file!(), line)));
-    }
+    // Where the guard was created.
+    assert_site(report.site, file!(), line);
 
     type AnyError = Box<dyn std::error::Error + Send + Sync>;
     let erased: AsyncDropGuard<Box<dyn DynAsyncDrop<AnyError>>> =
@@ -166,9 +143,7 @@ fn cleanup_error_is_reported_as_failed_with_the_error() {
     one_report(ReportKind::Failed);
 }
 
-/// A panic is reported, also one with a payload that is not a string (without
-/// detail) and one before the first `.await` (a hand-written `async_drop_impl` that
-/// panics while building its future); the cleanup thread goes on serving.
+/// Also a payload that is not a string (no detail) and a panic before the future exists.
 #[test]
 fn cleanup_panic_is_reported_and_the_cleanup_thread_survives() {
     let _shared = shared();
@@ -235,10 +210,8 @@ fn into_guard_timeout_debug_and_auto_traits() {
 
     let conn = blocking(Probe::new(&counters).id(6));
     assert_eq!(BlockingDrop::timeout(&conn), Duration::from_secs(10));
-    assert_eq!(
-        BlockingDrop::<Probe>::DEFAULT_TIMEOUT,
-        Duration::from_secs(10)
-    );
+    let default = BlockingDrop::<Probe>::DEFAULT_TIMEOUT;
+    assert_eq!(default, Duration::from_secs(10));
     let debug = format!("{conn:?}");
     assert!(
         debug.starts_with("BlockingDrop { value: Probe { id: 6"),
@@ -254,14 +227,13 @@ fn into_guard_timeout_debug_and_auto_traits() {
 mod timing {
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
-    use std::sync::atomic::Ordering;
     use std::sync::{Arc, Mutex, RwLockWriteGuard};
     use std::thread::ThreadId;
 
     use futures_channel::oneshot;
 
     use super::*;
-    use common::{record_reports, Counters};
+    use common::{record_reports, Counters, ProbeError};
 
     fn exclusive() -> RwLockWriteGuard<'static, ()> {
         SERIAL.write().unwrap_or_else(PoisonError::into_inner)
@@ -279,26 +251,15 @@ mod timing {
         }
     }
 
-    // ---------------------------------------------------------------------------------
-    // Cleanups that run on the cleanup thread and drop a `BlockingDrop` there
-    // ---------------------------------------------------------------------------------
-
     /// A resource whose cleanup drops another `BlockingDrop` — on the cleanup thread.
-    struct Parent {
-        child: Option<BlockingDrop<Probe>>,
-        counters: Arc<Counters>,
-    }
+    struct Parent(BlockingDrop<Probe>, Probe);
 
     impl AsyncDrop for Parent {
-        type Error = std::convert::Infallible;
-        async fn async_drop_impl(mut self) -> Result<(), Self::Error> {
+        type Error = ProbeError;
+        async fn async_drop_impl(self) -> Result<(), ProbeError> {
             // Must not block the cleanup thread on itself.
-            drop(self.child.take());
-            common::yield_now().await;
-            self.counters
-                .cleanups_finished
-                .fetch_add(1, Ordering::SeqCst);
-            Ok(())
+            drop(self.0);
+            self.1.async_drop_impl().await
         }
     }
 
@@ -308,63 +269,32 @@ mod timing {
         let parent_counters = setup();
         let child_counters = Counters::new();
         let child = blocking(Probe::new(&child_counters).yields(3));
-        let parent = BlockingDrop::with_timeout(
-            AsyncDropGuard::new(Parent {
-                child: Some(child),
-                counters: parent_counters.clone(),
-            }),
-            Duration::from_secs(5),
-        );
+        let parent = Parent(child, Probe::new(&parent_counters).yields(1));
+        let parent =
+            BlockingDrop::with_timeout(AsyncDropGuard::new(parent), Duration::from_secs(5));
         let start = Instant::now();
         drop(parent);
-        assert!(
-            start.elapsed() < Duration::from_secs(4),
-            "{:?}",
-            start.elapsed()
-        );
+        let elapsed = start.elapsed();
+        assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
         assert_eq!(parent_counters.finished(), 1);
         // The child's cleanup was queued on the cleanup thread; it finishes there.
         wait_until(Duration::from_secs(5), || child_counters.finished() == 1);
         counts_quietly(&child_counters, 1, 1, 1);
     }
 
-    // ---------------------------------------------------------------------------------
-    // A cleanup that needs the blocked executor: the bounded wait
-    // ---------------------------------------------------------------------------------
-
     /// A resource whose cleanup waits for a signal from another task.
-    struct AwaitsSignal {
-        signal: Option<oneshot::Receiver<()>>,
-        counters: Arc<Counters>,
-    }
-
-    impl Drop for AwaitsSignal {
-        fn drop(&mut self) {
-            self.counters.drops.fetch_add(1, Ordering::SeqCst);
-        }
-    }
+    struct AwaitsSignal(oneshot::Receiver<()>, Probe);
 
     impl AsyncDrop for AwaitsSignal {
-        type Error = std::convert::Infallible;
-        async fn async_drop_impl(mut self) -> Result<(), Self::Error> {
-            self.counters
-                .cleanups_started
-                .fetch_add(1, Ordering::SeqCst);
-            if let Some(signal) = self.signal.take() {
-                signal.await.unwrap();
-            }
-            self.counters
-                .cleanups_finished
-                .fetch_add(1, Ordering::SeqCst);
-            Ok(())
+        type Error = ProbeError;
+        async fn async_drop_impl(self) -> Result<(), ProbeError> {
+            self.0.await.unwrap();
+            self.1.async_drop_impl().await
         }
     }
 
-    /// The cleanup awaits a value that another task of the same single-threaded
-    /// executor sends; that task cannot run while `Drop` blocks the executor's thread.
-    /// The wait ends after the timeout, the drop returns with a report, and the cleanup
-    /// finishes later on the cleanup thread, once the executor runs the sender — exactly
-    /// once.
+    /// The cleanup awaits a task of the executor that `Drop` blocks: the wait times out
+    /// with a report, and the cleanup finishes later on the cleanup thread, once.
     #[test]
     fn cleanup_waiting_on_the_blocked_executor_times_out_then_finishes() {
         let _shared = shared();
@@ -378,13 +308,8 @@ mod timing {
         let (c, b, r) = (counters.clone(), blocked_for.clone(), reports.clone());
         pool.spawner()
             .spawn_local(async move {
-                let resource = BlockingDrop::with_timeout(
-                    AsyncDropGuard::new(AwaitsSignal {
-                        signal: Some(rx),
-                        counters: c.clone(),
-                    }),
-                    TIMEOUT,
-                );
+                let resource = AsyncDropGuard::new(AwaitsSignal(rx, Probe::new(&c)));
+                let resource = BlockingDrop::with_timeout(resource, TIMEOUT);
                 let start = Instant::now();
                 drop(resource);
                 b.set(Some(start.elapsed()));
@@ -411,14 +336,9 @@ mod timing {
         let reports = reports.take();
         assert_eq!(reports.len(), 1, "{reports:?}");
         assert_eq!(reports[0].kind, ReportKind::Failed);
-        reports[0].of("AwaitsSignal");
-        assert!(
-            reports[0].message.contains(
-                "failed to clean up: cleanup did not finish within 50ms; \
-                 it continues on the cleanup thread"
-            ),
-            "{}",
-            reports[0].message
+        reports[0].of("AwaitsSignal").says(
+            "failed to clean up: cleanup did not finish within 50ms; \
+             it continues on the cleanup thread",
         );
 
         // The signal has been sent; the cleanup finishes on the cleanup thread.
@@ -428,15 +348,10 @@ mod timing {
         counts_quietly(&counters, 1, 1, 1);
     }
 
-    // -----------------------------------------------------------------------------
-    // The cleanup thread stops when idle
-    // -----------------------------------------------------------------------------
-
     /// The name and id of each thread a cleanup ran on.
     type Threads = Arc<Mutex<Vec<(Option<String>, ThreadId)>>>;
 
-    /// Records on which thread its cleanup ran; with `.1`, after a yield, so that the
-    /// cleanup is not ready at once.
+    /// Records on which thread its cleanup ran; with `.1`, after a yield.
     struct WhereAmI(Threads, bool);
 
     impl AsyncDrop for WhereAmI {
@@ -452,9 +367,7 @@ mod timing {
         }
     }
 
-    /// Every poll of a cleanup happens on the cleanup thread, also for one that is
-    /// ready at once: the dropping thread's context (a runtime it runs in) is never
-    /// seen by part of the cleanup only.
+    /// Every poll is there: the dropping thread's context is never seen by part of it.
     #[test]
     fn a_cleanup_ready_at_once_runs_on_the_cleanup_thread_too() {
         let counters = setup();
@@ -502,12 +415,7 @@ mod timing {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Cost
-// ---------------------------------------------------------------------------------
-
-/// Rough cost of one blocking drop (channel send, thread handoff, wait). Printed,
-/// not asserted: run with `--nocapture` to see it.
+/// Printed, not asserted: run with `--nocapture` to see it.
 #[test]
 fn cost_per_drop() {
     let _shared = shared();
@@ -534,12 +442,7 @@ fn cost_per_drop() {
     counts_quietly(&counters, 2 * N + 1, 2 * N + 1, 2 * N + 1);
 }
 
-// ---------------------------------------------------------------------------------
-// One context for every poll
-// ---------------------------------------------------------------------------------
-
-/// A cleanup that needs tokio's timer, made at its first poll or (`.1`) after an
-/// await.
+/// A cleanup that needs tokio's timer, made at its first poll or (`.1`) after an await.
 #[cfg(feature = "tokio")]
 struct TokioTimer(Probe, bool);
 
@@ -557,10 +460,8 @@ impl AsyncDrop for TokioTimer {
     }
 }
 
-/// `BlockingDrop` dropped on a tokio worker: every poll runs on the cleanup thread,
-/// so a cleanup that needs the runtime fails the same way wherever it makes its
-/// timer (a panic, reported; the value dropped once) — never works half the time.
-/// The runtime's `BlockOnDrop` runs both in the runtime's context.
+/// On a tokio worker, a cleanup that needs the runtime panics wherever it makes its timer
+/// (never works half the time); the runtime's `BlockOnDrop` runs both in its context.
 #[cfg(feature = "tokio")]
 #[test]
 fn a_cleanup_sees_one_context_whatever_it_does_first() {

@@ -1,18 +1,18 @@
-//! `AsyncDropGuard::combine`: several guards become one guarded parent whose cleanup
-//! cleans up the parts. Every test installs the recording policy hook and checks the
-//! exact reports.
+//! `AsyncDropGuard::combine`: several guards become one guarded parent.
 
 mod common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use asyncdrop::{async_drop_all, AsyncDrop, AsyncDropGuard, ReportKind};
+use common::harness::fail;
 use common::reports::{counts_quietly, one_report};
-use common::{assert_counts, setup, take_reports, Behaviour, Counters, Probe, ProbeError};
+use common::{
+    assert_counts, assert_site, setup, take_reports, Behaviour, Counters, Probe, ProbeError,
+};
 use futures_executor::block_on;
 
-/// Three probes owned as plain fields, cleaned up in order; stops at the first
-/// error, like a hand-written close.
+/// Three probes as plain fields, cleaned up in order up to the first error.
 struct Trio {
     a: Probe,
     b: Probe,
@@ -76,10 +76,7 @@ fn tuple_and_array_parents_clean_up_every_part() {
     let pool = AsyncDropGuard::combine(guards, |members| Pool { members });
     let ids: Vec<u32> = pool.members.iter().map(|p| p.id).collect();
     assert_eq!(ids, [1, 2, 3, 4]);
-    assert_eq!(
-        block_on(pool.async_drop()),
-        Err(ProbeError { id: 3, code: 9 })
-    );
+    assert_eq!(block_on(pool.async_drop()), Err(fail(3, 9)));
     counts_quietly(&counters, 4, 4, 4);
 }
 
@@ -92,12 +89,8 @@ fn the_parents_cleanup_decides_what_an_error_means() {
         Probe::new(&counters).id(3).guard(),
     );
     let parent = AsyncDropGuard::combine(parts, |(a, b, c)| Trio { a, b, c });
-    // `Trio` stops at the first error: the third part is dropped uncleaned, as its
-    // cleanup says. The parent's guard was cleaned up, so nothing is reported.
-    assert_eq!(
-        block_on(parent.async_drop()),
-        Err(ProbeError { id: 2, code: 5 })
-    );
+    // `Trio` stops at the first error: the third part is dropped uncleaned, unreported.
+    assert_eq!(block_on(parent.async_drop()), Err(fail(2, 5)));
     counts_quietly(&counters, 2, 2, 3);
 }
 
@@ -110,8 +103,7 @@ fn a_forgotten_or_unbuilt_parent_drops_its_parts_once() {
     let report = one_report(ReportKind::Forgotten);
     report.of("Trio");
     // The site is the `combine` call, not where the parts were created.
-    let expected = cfg!(debug_assertions).then_some((file!(), combine_line));
-    assert_eq!(report.site, expected);
+    assert_site(report.site, file!(), combine_line);
 
     let counters = setup();
     let parts = (

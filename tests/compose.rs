@@ -1,5 +1,4 @@
-//! Cleanup of `Option`, `Result`, `Vec` and `Box` of resources, and `Send`-ness of
-//! the cleanup futures of nested containers and collections in generic code.
+//! Cleanup of `Option`, `Result`, `Vec` and `Box` of resources, and its `Send`-ness.
 #![cfg(feature = "alloc")]
 
 mod common;
@@ -9,12 +8,13 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::rc::Rc;
 
+use asyncdrop::collections::CleanupErrors;
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop, ReportKind};
+use common::harness::fail;
 use common::reports::{assert_cleaned, cleaned_quietly, one_report};
-use common::Local;
 use common::{
-    assert_send, implements, poll_once, record_reports, setup, take_reports, Counters, Probe,
-    ProbeError,
+    block_on_send, implements, poll_once, record_reports, setup, take_reports, Counters, Local,
+    Probe, ProbeError,
 };
 use futures_executor::block_on;
 
@@ -23,27 +23,25 @@ fn probe(c: &std::sync::Arc<Counters>, id: u32, fail: bool) -> AsyncDropGuard<Pr
     if fail { probe.fail(id) } else { probe }.guard()
 }
 
-// ---------------------------------------------------------------------------------
+/// The index and probe id of each error.
+fn ids(err: &CleanupErrors<ProbeError>) -> Vec<(usize, u32)> {
+    err.iter_indexed().map(|(i, e)| (i, e.id)).collect()
+}
+
 // Option and Result
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn option_cleans_up_some_and_passes_none() {
     let c = setup();
     let some = AsyncDropGuard::new(Some(probe(&c, 1, true)));
-    assert_eq!(
-        block_on(some.async_drop()),
-        Err(ProbeError { id: 1, code: 1 })
-    );
+    assert_eq!(block_on(some.async_drop()), Err(fail(1, 1)));
     assert_cleaned(&c, 1);
 
     let none: Option<AsyncDropGuard<Probe>> = None;
     assert_eq!(block_on(none.local_async_drop_impl()), Ok(()));
     // A bare value inside, too.
-    assert_eq!(
-        block_on(Some(Probe::new(&c)).local_async_drop_impl()),
-        Ok(())
-    );
+    let bare = block_on(Some(Probe::new(&c)).local_async_drop_impl());
+    assert_eq!(bare, Ok(()));
     assert_eq!((c.started(), c.drops()), (2, 2));
     assert!(take_reports().is_empty());
 
@@ -60,29 +58,17 @@ fn result_cleans_up_ok_and_drops_err_at_once() {
     assert_eq!(block_on(ok.local_async_drop_impl()), Ok(()));
     assert_eq!((c.started(), c.drops()), (1, 1));
 
-    // The `Err` side is a bare value, dropped synchronously when the cleanup is
-    // created, and never reported.
+    // The `Err` side, a bare value, is dropped when the cleanup is created, unreported.
     let err: Result<AsyncDropGuard<Probe>, Probe> = Err(Probe::new(&c).id(2));
     let cleanup = err.local_async_drop_impl();
-    assert_eq!(
-        c.drops(),
-        2,
-        "the Err value was dropped before the first poll"
-    );
+    assert_eq!(c.drops(), 2, "Err dropped before the first poll");
     assert_eq!(block_on(cleanup), Ok(()));
     assert_eq!(c.started(), 1);
 
-    let failing: Result<_, String> = Ok(probe(&c, 3, true));
-    assert_eq!(
-        block_on(AsyncDropGuard::new(failing).async_drop()),
-        Err(ProbeError { id: 3, code: 3 })
-    );
+    let failing = AsyncDropGuard::new(Ok::<_, String>(probe(&c, 3, true)));
+    assert_eq!(block_on(failing.async_drop()), Err(fail(3, 3)));
     assert!(take_reports().is_empty());
 }
-
-// ---------------------------------------------------------------------------------
-// Vec
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
@@ -97,34 +83,20 @@ fn vec_of_guards_cleans_up_concurrently_and_keeps_every_error() {
         }
     };
     assert!(all_started_first);
-    assert_eq!(
-        err.iter_indexed()
-            .map(|(i, e)| (i, e.id))
-            .collect::<Vec<_>>(),
-        [(0, 0), (2, 2), (4, 4)]
-    );
+    assert_eq!(ids(&err), [(0, 0), (2, 2), (4, 4)]);
     assert_eq!(err.total(), 5);
     assert_cleaned(&c, 5);
 
-    assert_eq!(
-        block_on(Vec::<Probe>::new().local_async_drop_impl()),
-        Ok(())
-    );
+    let empty = block_on(Vec::<Probe>::new().local_async_drop_impl());
+    assert_eq!(empty, Ok(()));
     assert!(take_reports().is_empty());
 }
-
-// ---------------------------------------------------------------------------------
-// Box
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn box_of_a_send_or_a_local_resource_is_a_resource() {
     let c = setup();
     let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c).fail(9)));
-    assert_eq!(
-        block_on(boxed.async_drop()),
-        Err(ProbeError { id: 0, code: 9 })
-    );
+    assert_eq!(block_on(boxed.async_drop()), Err(fail(0, 9)));
     // A boxed guard, of a `Send` resource.
     let boxed_guard = Box::new(probe(&c, 1, false));
     assert_eq!(block_on(boxed_guard.local_async_drop_impl()), Ok(()));
@@ -151,19 +123,12 @@ fn nested_containers_clean_up_every_value_once() {
         Ok(Box::new(Probe::new(&c).id(3).fail(3))),
     ]);
     let err = block_on(AsyncDropGuard::new(nested).async_drop()).unwrap_err();
-    assert_eq!(
-        err.iter_indexed()
-            .map(|(i, e)| (i, e.id))
-            .collect::<Vec<_>>(),
-        [(2, 3)]
-    );
+    assert_eq!(ids(&err), [(2, 3)]);
     assert_eq!((c.started(), c.drops()), (2, 2));
     assert!(take_reports().is_empty());
 }
 
-// ---------------------------------------------------------------------------------
 // Send flows through in generic code
-// ---------------------------------------------------------------------------------
 
 mod generic {
     use std::future::Future;
@@ -172,9 +137,8 @@ mod generic {
     use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec, CleanupErrors};
     use asyncdrop::{AsyncDrop, AsyncDropGuard};
 
-    /// Stamps out `fn name<T: AsyncDrop>(g: AsyncDropGuard<Type>)`, its cleanup
-    /// (`async_drop`, or the function given). Each needs nothing besides
-    /// `T: AsyncDrop` (and `Send` keys): the `+ Send` in its signature is the assertion.
+    /// `fn name<T: AsyncDrop>(g: AsyncDropGuard<Type>)`, its cleanup (`async_drop` or the
+    /// function given): the `+ Send` in its signature is the assertion.
     macro_rules! generic {
         (@call $g:ident) => { $g.async_drop() };
         (@call $g:ident, $by:path) => { $by($g) };
@@ -201,8 +165,7 @@ mod generic {
         collection_vec_in_order<>(AsyncDropVec<T>) -> CleanupErrors<T::Error>,
             AsyncDropVec::async_drop_in_order;
         collection_of_guards<>(AsyncDropVec<AsyncDropGuard<T>>) -> CleanupErrors<T::Error>;
-        /// The keys must be `Send` too (the cleanup future's type also covers the
-        /// ordered variant, which holds the keys until their values are cleaned up).
+        /// Keys must be `Send`: the ordered variant holds them until their values are cleaned up.
         btree_map<K>(AsyncDropBTreeMap<K, T>) -> CleanupErrors<T::Error>;
         btree_map_in_order<K>(AsyncDropBTreeMap<K, T>) -> CleanupErrors<T::Error>,
             AsyncDropBTreeMap::async_drop_in_order;
@@ -222,38 +185,24 @@ mod generic {
 fn generic_cleanup_futures_are_send_and_run() {
     let c = setup();
     let p = |id| probe(&c, id, false);
-    let futures_run = [
-        block_on(generic::vec_of_guards(AsyncDropGuard::new(vec![
-            p(0),
-            p(1),
-        ])))
-        .is_ok(),
-        block_on(generic::vec_of_values(AsyncDropGuard::new(vec![
-            Probe::new(&c),
-        ])))
-        .is_ok(),
-        block_on(generic::option(AsyncDropGuard::new(Some(p(2))))).is_ok(),
-        block_on(generic::result(AsyncDropGuard::new(Ok(p(3))))).is_ok(),
-        block_on(generic::boxed(AsyncDropGuard::new(Box::new(Probe::new(
-            &c,
-        )))))
-        .is_ok(),
-        block_on(generic::boxed_guard(AsyncDropGuard::new(Box::new(p(4))))).is_ok(),
-        block_on(generic::nested(AsyncDropGuard::new(Some(vec![Box::new(
-            p(5),
-        )]))))
-        .is_ok(),
-        block_on(generic::iter(vec![p(6)])).is_ok(),
-    ];
-    assert!(futures_run.iter().all(|ok| *ok));
+    let guards = AsyncDropGuard::new(vec![p(0), p(1)]);
+    block_on(generic::vec_of_guards(guards)).unwrap();
+    let values = AsyncDropGuard::new(vec![Probe::new(&c)]);
+    block_on(generic::vec_of_values(values)).unwrap();
+    block_on(generic::option(AsyncDropGuard::new(Some(p(2))))).unwrap();
+    block_on(generic::result(AsyncDropGuard::new(Ok(p(3))))).unwrap();
+    let boxed = AsyncDropGuard::new(Box::new(Probe::new(&c)));
+    block_on(generic::boxed(boxed)).unwrap();
+    block_on(generic::boxed_guard(AsyncDropGuard::new(Box::new(p(4))))).unwrap();
+    let nested = AsyncDropGuard::new(Some(vec![Box::new(p(5))]));
+    block_on(generic::nested(nested)).unwrap();
+    block_on(generic::iter(vec![p(6)])).unwrap();
     assert_cleaned(&c, 9);
 
     let c = setup();
     let mut vec = asyncdrop::collections::AsyncDropVec::new();
     vec.push(probe(&c, 0, false));
-    let fut = generic::collection_vec(vec);
-    assert_send(&fut);
-    block_on(fut).unwrap();
+    block_on_send(generic::collection_vec(vec)).unwrap();
     let mut vec = asyncdrop::collections::AsyncDropVec::new();
     vec.push(probe(&c, 1, false));
     block_on(generic::collection_vec_in_order(vec)).unwrap();
@@ -272,13 +221,10 @@ fn generic_cleanup_futures_are_send_and_run() {
         map.insert(Rc::new(1), probe(&c, 5, false));
         block_on(generic::hash_map(map)).unwrap();
     }
-    let n = if cfg!(feature = "std") { 6 } else { 5 };
-    assert_eq!((c.started(), c.finished(), c.drops()), (n, n, n));
-    assert!(take_reports().is_empty());
+    cleaned_quietly(&c, if cfg!(feature = "std") { 6 } else { 5 });
 }
 
-/// A `Send` resource whose cleanup future is not `Send` (it holds an `Rc` across an
-/// `.await`): only a `LocalAsyncDrop`.
+/// `Send`, but its cleanup holds an `Rc` across an `.await`: only a `LocalAsyncDrop`.
 struct LocalCleanup;
 
 impl LocalAsyncDrop for LocalCleanup {
@@ -307,8 +253,6 @@ fn cleanup_of<T: LocalAsyncDrop>(value: T) -> impl Future<Output = Result<(), T:
     AsyncDropGuard::new(value).async_drop()
 }
 
-/// `Send` follows the elements: a container of `Send` cleanups has a `Send`
-/// cleanup, a container of a `!Send` cleanup does not.
 #[test]
 fn send_follows_the_elements() {
     record_reports();

@@ -1,6 +1,4 @@
-//! Type-erased cleanup: `DynAsyncDrop` / `LocalDynAsyncDrop`, boxed guards of
-//! different resource types cleaned up together, error conversion, `Send`-ness,
-//! reports, and the allocations per boxed cleanup.
+//! Type-erased cleanup: `DynAsyncDrop` / `LocalDynAsyncDrop`.
 #![cfg(feature = "alloc")]
 
 mod common;
@@ -18,20 +16,18 @@ use asyncdrop::{
     ReportKind,
 };
 use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
-use common::reports::{counts_quietly, one_report};
+use common::harness::{fail, CodeError};
+use common::reports::{counts_quietly, one_report, one_report_naming};
 use common::{
-    assert_counts, assert_send, poll_once, record_reports, run_to_end, setup, take_reports,
-    type_implements, yield_now, Counters, Probe, ProbeError,
+    assert_counts, assert_site, block_on_send, poll_once, record_reports, run_to_end, setup,
+    take_reports, type_implements, yield_now, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-// ---------------------------------------------------------------------------------
-// Three resource types with three error types
-// ---------------------------------------------------------------------------------
-
+// Three resource types with three error types.
 /// A file whose cleanup (flush, one yield) fails with an `io::Error`.
 struct File(Probe);
 
@@ -51,46 +47,34 @@ impl AsyncDrop for File {
     }
 }
 
-/// A session whose cleanup (logout, two yields) fails with a status code.
-struct Session(Probe, u16);
+/// A session whose cleanup (logout, two yields) fails with its status code unless 200.
+struct Session(Probe, u32);
 
 impl Session {
-    fn guard(counters: &Arc<Counters>, status: u16) -> AsyncDropGuard<Session> {
+    fn guard(counters: &Arc<Counters>, status: u32) -> AsyncDropGuard<Session> {
         AsyncDropGuard::new(Session(Probe::new(counters).yields(2), status))
     }
 }
 
-/// A status code that is not 200.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Status(u16);
-
-impl std::fmt::Display for Status {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "logout answered {}", self.0)
-    }
-}
-
-impl Error for Status {}
-
 impl AsyncDrop for Session {
-    type Error = Status;
-    async fn async_drop_impl(self) -> Result<(), Status> {
+    type Error = CodeError;
+    async fn async_drop_impl(self) -> Result<(), CodeError> {
         let Session(probe, status) = self;
         probe.async_drop_impl().await.unwrap();
         if status == 200 {
             Ok(())
         } else {
-            Err(Status(status))
+            Err(CodeError(status))
         }
     }
 }
 
 /// One error type for all three.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 enum CloseError {
     Probe(ProbeError),
     Io(io::ErrorKind),
-    Status(u16),
+    Status(u32),
 }
 
 impl From<ProbeError> for CloseError {
@@ -105,22 +89,18 @@ impl From<io::Error> for CloseError {
     }
 }
 
-impl From<Status> for CloseError {
-    fn from(e: Status) -> Self {
+impl From<CodeError> for CloseError {
+    fn from(e: CodeError) -> Self {
         CloseError::Status(e.0)
     }
 }
 
 type AnyError = Box<dyn Error + Send + Sync>;
 
-// ---------------------------------------------------------------------------------
-// Heterogeneous sets
-// ---------------------------------------------------------------------------------
-
 /// A probe, a file and a session, erased to one error type `E`.
-fn three<E>(c: &Arc<Counters>, probe: Probe, fail: bool, status: u16) -> [Erased<E>; 3]
+fn three<E>(c: &Arc<Counters>, probe: Probe, fail: bool, status: u32) -> [Erased<E>; 3]
 where
-    E: From<ProbeError> + From<io::Error> + From<Status> + Send + 'static,
+    E: From<ProbeError> + From<io::Error> + From<CodeError> + Send + 'static,
 {
     [
         AsyncDropGuard::into_dyn(AsyncDropGuard::new(probe)),
@@ -137,9 +117,7 @@ fn three_types_in_one_array() {
     let counters = setup();
     // With a boxed error: only the file fails.
     let set: [Erased<AnyError>; 3] = three(&counters, Probe::new(&counters).yields(3), true, 200);
-    let cleanup = async_drop_all(set);
-    assert_send(&cleanup);
-    let err = block_on(cleanup).unwrap_err();
+    let err = block_on_send(async_drop_all(set)).unwrap_err();
     assert_eq!(err.count(), 1);
     assert_eq!(err.first().to_string(), "flush failed");
     let failed: Vec<usize> = err.iter().map(|(i, _)| i).collect();
@@ -150,16 +128,10 @@ fn three_types_in_one_array() {
     let set: [Erased<CloseError>; 3] =
         three(&counters, Probe::new(&counters).id(7).fail(70), true, 503);
     let err = block_on(async_drop_all(set)).unwrap_err();
-    let [probe, file, session] = err.into_array();
-    assert!(matches!(
-        probe,
-        Some(CloseError::Probe(ProbeError { id: 7, code: 70 }))
-    ));
-    assert!(matches!(
-        file,
-        Some(CloseError::Io(io::ErrorKind::WriteZero))
-    ));
-    assert!(matches!(session, Some(CloseError::Status(503))));
+    let probe = CloseError::Probe(fail(7, 70));
+    let file = CloseError::Io(io::ErrorKind::WriteZero);
+    let session = CloseError::Status(503);
+    assert_eq!(err.into_array(), [Some(probe), Some(file), Some(session)]);
     assert_counts(&counters, 6, 6, 6);
 
     // All succeeding.
@@ -174,7 +146,7 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     let mut set: Vec<Erased<AnyError>> = Vec::new();
     for i in 0..4 {
         let probe = Probe::new(&counters).id(i).fail(i);
-        set.extend(three(&counters, probe, false, 400 + i as u16));
+        set.extend(three(&counters, probe, false, 400 + i));
     }
     let errors = block_on(async {
         let mut errors = Vec::new();
@@ -185,37 +157,24 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
         }
         errors
     });
-    assert_eq!(
-        errors,
-        [
-            "probe 0 failed with 0",
-            "logout answered 400",
-            "probe 1 failed with 1",
-            "logout answered 401",
-            "probe 2 failed with 2",
-            "logout answered 402",
-            "probe 3 failed with 3",
-            "logout answered 403",
-        ]
-    );
+    let expected =
+        (0..4).flat_map(|i| [format!("probe {i} failed with {i}"), format!("code 40{i}")]);
+    assert_eq!(errors, expected.collect::<Vec<_>>());
     counts_quietly(&counters, 12, 12, 12);
 
-    // The crate's collections take erased guards like any others: a sequence of three
-    // resource types is cleaned up concurrently, every error kept.
+    // The crate's collections take erased guards like any others, concurrently.
     let counters = setup();
     let mut set = AsyncDropVec::<Box<dyn DynAsyncDrop<AnyError>>>::new();
     for i in 0..3 {
         let probe = Probe::new(&counters).id(i).yields(i as usize);
-        for guard in three(&counters, probe, i == 1, 200 + i as u16) {
+        for guard in three(&counters, probe, i == 1, 200 + i) {
             set.push(guard);
         }
     }
     // One of them goes back out as a guard, still erased.
     let last = set.pop().unwrap();
     assert!(format!("{last:?}").contains("Session"));
-    let cleanup = set.async_drop();
-    assert_send(&cleanup);
-    let err = block_on(cleanup).unwrap_err();
+    let err = block_on_send(set.async_drop()).unwrap_err();
     assert_eq!(err.len(), 2);
     assert_eq!(err.first().to_string(), "flush failed");
     assert_eq!(
@@ -224,12 +183,12 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
             .collect::<Vec<_>>(),
         [
             (4, String::from("flush failed")),
-            (5, String::from("logout answered 201")),
+            (5, String::from("code 201")),
         ]
     );
     assert_counts(&counters, 8, 8, 8);
     let last = block_on(last.async_drop()).unwrap_err();
-    assert_eq!(last.to_string(), "logout answered 202");
+    assert_eq!(last.to_string(), "code 202");
     counts_quietly(&counters, 9, 9, 9);
 
     // `async_drop_iter` cleans up a plain `Vec` of erased guards concurrently.
@@ -242,10 +201,7 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     }
     let err = block_on(async_drop_iter(set)).unwrap_err();
     assert_eq!(err.len(), 1);
-    assert!(matches!(
-        err.first(),
-        CloseError::Probe(ProbeError { id: 3, code: 33 })
-    ));
+    assert_eq!(*err.first(), CloseError::Probe(fail(3, 33)));
     counts_quietly(&counters, 15, 15, 15);
 }
 
@@ -255,15 +211,9 @@ fn local_flavour_on_a_local_executor() {
     let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let mut set = AsyncDropVec::<Box<dyn LocalDynAsyncDrop<AnyError>>>::new();
-    set.push(AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(
-        Journal {
-            log: log.clone(),
-            fail: false,
-        },
-    )));
-    set.push(AsyncDropGuard::into_local_dyn(
-        Probe::new(&counters).yields(1).guard(),
-    ));
+    set.push(AsyncDropGuard::into_local_dyn(Journal::guard(&log, false)));
+    let probe = Probe::new(&counters).yields(1).guard();
+    set.push(AsyncDropGuard::into_local_dyn(probe));
     let mut pool = LocalPool::new();
     pool.run_until(set.async_drop()).unwrap();
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
@@ -272,10 +222,7 @@ fn local_flavour_on_a_local_executor() {
     let counters = setup();
     let log = Rc::new(RefCell::new(Vec::new()));
     let set: [LocalErased<AnyError>; 3] = [
-        AsyncDropGuard::into_local_dyn(AsyncDropGuard::new(Journal {
-            log: log.clone(),
-            fail: true,
-        })),
+        AsyncDropGuard::into_local_dyn(Journal::guard(&log, true)),
         AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
         AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
     ];
@@ -289,15 +236,14 @@ fn local_flavour_on_a_local_executor() {
         messages,
         [
             (0, String::from("journal full")),
-            (2, String::from("logout answered 404"))
+            (2, String::from("code 404"))
         ]
     );
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
     counts_quietly(&counters, 2, 2, 2);
 }
 
-/// An erased guard is a resource like any other: it nests in tuples next to plain
-/// guards and inside guarded arrays.
+/// An erased guard nests in tuples next to plain guards and inside guarded arrays.
 #[test]
 fn erased_guards_compose_and_are_async_drop() {
     let counters = setup();
@@ -308,14 +254,11 @@ fn erased_guards_compose_and_are_async_drop() {
         AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
     ]);
     let err = block_on(async_drop_all((erased, plain, nested))).unwrap_err();
-    let (a, b, c) = err.into_inner();
-    assert!(matches!(a, Some(CloseError::Status(500))));
-    assert!(b.is_none());
-    assert!(c.is_none());
+    let status = Some(CloseError::Status(500));
+    assert_eq!(err.into_inner(), (status, None, None));
     counts_quietly(&counters, 4, 4, 4);
 
-    // Box<dyn DynAsyncDrop<E>> implements `AsyncDrop` itself, so generic code bound by
-    // `AsyncDrop` (spawning adapters, `BlockingDrop`) takes it.
+    // `Box<dyn DynAsyncDrop<E>>` is `AsyncDrop`: code bound by it (`BlockingDrop`) takes it.
     fn needs_async_drop<T: AsyncDrop>(guard: AsyncDropGuard<T>) -> AsyncDropGuard<T> {
         guard
     }
@@ -326,7 +269,7 @@ fn erased_guards_compose_and_are_async_drop() {
         let guard: Erased<CloseError> = if i % 2 == 0 {
             AsyncDropGuard::into_dyn(Probe::new(&counters).id(i).yields(2).guard())
         } else {
-            AsyncDropGuard::into_dyn(Session::guard(&counters, 200 + i as u16))
+            AsyncDropGuard::into_dyn(Session::guard(&counters, 200 + i))
         };
         let guard = needs_async_drop(guard);
         let tx = tx.clone();
@@ -349,14 +292,17 @@ fn erased_guards_compose_and_are_async_drop() {
     counts_quietly(&counters, 6, 6, 6);
 }
 
-// ---------------------------------------------------------------------------------
-// Local flavour
-// ---------------------------------------------------------------------------------
-
 /// A `!Send` resource: an `Rc` journal.
 struct Journal {
     log: Rc<RefCell<Vec<&'static str>>>,
     fail: bool,
+}
+
+impl Journal {
+    fn guard(log: &Rc<RefCell<Vec<&'static str>>>, fail: bool) -> AsyncDropGuard<Journal> {
+        let log = log.clone();
+        AsyncDropGuard::new(Journal { log, fail })
+    }
 }
 
 impl LocalAsyncDrop for Journal {
@@ -378,11 +324,7 @@ impl Drop for Journal {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// Resources that are not 'static
-// ---------------------------------------------------------------------------------
-
-/// Borrows a counter instead of sharing it.
+/// Not `'static`: borrows a counter instead of sharing it.
 struct Borrowing<'a> {
     closed: &'a AtomicUsize,
 }
@@ -424,9 +366,7 @@ fn non_static_resources() {
             AsyncDropGuard::into_dyn(AsyncDropGuard::new(Borrowing { closed: &closed })),
             AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
         ];
-        let cleanup = async_drop_all(set);
-        assert_send(&cleanup);
-        block_on(cleanup).unwrap();
+        block_on_send(async_drop_all(set)).unwrap();
     }
     assert_eq!(closed.load(Ordering::SeqCst), 1);
     assert_counts(&counters, 1, 1, 1);
@@ -441,10 +381,6 @@ fn non_static_resources() {
     assert!(take_reports().is_empty());
 }
 
-// ---------------------------------------------------------------------------------
-// Reports: forgotten, cancelled, panicked
-// ---------------------------------------------------------------------------------
-
 #[test]
 fn forgotten_cancelled_and_panicking_erased_guards_drop_once() {
     let counters = setup();
@@ -453,16 +389,9 @@ fn forgotten_cancelled_and_panicking_erased_guards_drop_once() {
     let erased: Erased<AnyError> = AsyncDropGuard::into_dyn(guard);
     drop(erased);
     assert_counts(&counters, 0, 0, 1);
-    let report = one_report(ReportKind::Forgotten);
-    assert!(
-        report.type_name.contains("DynAsyncDrop"),
-        "{}",
-        report.type_name
-    );
-    // The erased guard keeps the site where the resource was guarded, not where it
-    // was erased.
-    let expected = cfg!(debug_assertions).then_some((file!(), line));
-    assert_eq!(report.site, expected);
+    let report = one_report_naming(ReportKind::Forgotten, "DynAsyncDrop");
+    // The site where the resource was guarded, not where it was erased.
+    assert_site(report.site, file!(), line);
 
     let counters = setup();
     let line = line!() + 1;
@@ -472,9 +401,7 @@ fn forgotten_cancelled_and_panicking_erased_guards_drop_once() {
     assert!(poll_once(&mut cleanup).is_pending());
     drop(cleanup);
     assert_counts(&counters, 1, 0, 1);
-    let report = one_report(ReportKind::Cancelled);
-    let expected = cfg!(debug_assertions).then_some((file!(), line));
-    assert_eq!(report.site, expected);
+    assert_site(one_report(ReportKind::Cancelled).site, file!(), line);
 
     let counters = setup();
     let set: [Erased<ProbeError>; 2] = [
@@ -484,22 +411,13 @@ fn forgotten_cancelled_and_panicking_erased_guards_drop_once() {
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         block_on(async_drop_all(set))
     }));
-    let message = panicked.unwrap_err();
-    assert_eq!(
-        message.downcast_ref::<String>().map(String::as_str),
-        Some("probe 2 cleanup panicked")
-    );
+    let message = panicked.unwrap_err().downcast::<String>().unwrap();
+    assert_eq!(*message, "probe 2 cleanup panicked");
     // Both started, neither finished; each dropped exactly once.
     assert_counts(&counters, 2, 0, 2);
-    // The first probe's cleanup was still running when the panic dropped it: it
-    // reports a cancellation. The panicking one reports nothing (the panic is the
-    // report).
+    // The first probe's cleanup was cancelled by the panic; the panic is the other's report.
     one_report(ReportKind::Cancelled);
 }
-
-// ---------------------------------------------------------------------------------
-// Direct use of the traits, Debug
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn async_drop_boxed_debug_and_auto_traits() {
@@ -537,10 +455,6 @@ fn async_drop_boxed_debug_and_auto_traits() {
     assert!(type_implements!(Erased<CloseError> => Unpin));
     assert!(type_implements!(LocalErased<CloseError> => Unpin));
 }
-
-// ---------------------------------------------------------------------------------
-// Allocations
-// ---------------------------------------------------------------------------------
 
 /// One allocation for the value at conversion, one for the future at cleanup.
 #[test]
@@ -584,25 +498,18 @@ fn one_allocation_to_erase_one_to_clean_up() {
     counts_quietly(&counters, 5, 5, 5);
 }
 
-/// The value's box is freed before the cleanup future's box is allocated: starting
-/// the cleanup never holds both.
+/// Starting the cleanup never holds the value's box and the future's at once.
 #[test]
 fn value_box_is_freed_before_the_future_is_allocated() {
     let counters = Counters::new();
     let erased = AsyncDropGuard::into_dyn::<CloseError>(File::guard(&counters, false));
     let (cleanup, extra) = peak_extra_blocks(|| erased.async_drop());
-    assert_eq!(
-        extra, 0,
-        "the value's box and the future's box were live at once"
-    );
+    assert_eq!(extra, 0, "both boxes were live at once");
     run_to_end(cleanup).unwrap();
 
     let erased = AsyncDropGuard::into_local_dyn::<CloseError>(Session::guard(&counters, 200));
     let (cleanup, extra) = peak_extra_blocks(|| erased.async_drop());
-    assert_eq!(
-        extra, 0,
-        "the value's box and the future's box were live at once"
-    );
+    assert_eq!(extra, 0, "both boxes were live at once");
     run_to_end(cleanup).unwrap();
     assert_counts(&counters, 2, 2, 2);
 

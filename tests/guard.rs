@@ -1,6 +1,5 @@
-//! The guard: construction, access, cleanup, the escape hatches and forgotten
-//! guards. Every test installs the recording policy hook (`record_reports`), so a
-//! forgotten guard is recorded instead of panicking, and checks the exact reports.
+//! The guard. Every test records reports (`record_reports`) so a forgotten guard does
+//! not panic, and checks them exactly.
 
 mod common;
 
@@ -9,8 +8,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 
 use asyncdrop::{AsyncDrop, AsyncDropGuard, ErrorAndCleanup, ReportKind};
+use common::harness::fail;
 use common::reports::{counts_quietly, one_report, report_kinds};
-use common::{assert_counts, record_reports, setup, take_reports, Counters, Probe, ProbeError};
+use common::{
+    assert_counts, assert_site, record_reports, setup, site_of, take_reports, Counters, Probe,
+    ProbeError,
+};
 use futures_executor::block_on;
 
 /// A resource with a fixed `Debug` form.
@@ -74,9 +77,8 @@ fn new_deref_debug() {
     counts_quietly(&counters, 1, 1, 1);
 }
 
-/// Cleaned up with `async_drop`, as a nested guard and mapped into a wrapper: the
-/// cleanup runs once, only when polled, and its result comes back. A failed cleanup
-/// still consumed the value: dropped once, never again.
+/// Plain, nested and mapped: the cleanup runs once, only when polled, and its result
+/// comes back; a failed cleanup still consumed the value (dropped once).
 #[test]
 fn async_drop_runs_the_cleanup_once_and_returns_its_result() {
     // (how, id, yields, the code the cleanup fails with)
@@ -157,15 +159,7 @@ fn map_into_a_wrapper_cleans_up_the_inner_probe_once() {
     assert_counts(&counters, 0, 0, 0);
     assert_eq!(wrapper.label, "w");
     assert_eq!(wrapper.probe.id, 5);
-
-    #[cfg(debug_assertions)]
-    {
-        let site = AsyncDropGuard::site(&wrapper).expect("debug builds record the site");
-        assert_eq!((site.file(), site.line()), (file!(), line));
-    }
-    #[cfg(not(debug_assertions))]
-    let _ = line;
-
+    assert_site(site_of(&wrapper), file!(), line);
     assert_eq!(block_on(wrapper.async_drop()), Ok(()));
     counts_quietly(&counters, 1, 1, 1);
 
@@ -222,10 +216,10 @@ fn async_drop_on_err_hands_the_guard_back_or_cleans_up_and_keeps_every_error() {
 
     let counters = setup();
     let guard = Probe::new(&counters).id(6).yields(1).fail(3).guard();
-    let failed: Result<(), ProbeError> = Err(ProbeError { id: 100, code: 1 });
+    let failed: Result<(), ProbeError> = Err(fail(100, 1));
     let err = block_on(AsyncDropGuard::async_drop_on_err(guard, failed)).unwrap_err();
-    assert_eq!(err.error, ProbeError { id: 100, code: 1 });
-    assert_eq!(err.cleanup, Err(ProbeError { id: 6, code: 3 }));
+    assert_eq!(err.error, fail(100, 1));
+    assert_eq!(err.cleanup, Err(fail(6, 3)));
     assert_eq!(
         err.to_string(),
         "probe 100 failed with 1 (cleanup failed too: probe 6 failed with 3)"
@@ -252,11 +246,9 @@ fn report_cleanup_returns_the_callers_error_and_reports_a_failed_cleanup() {
     assert!(take_reports().is_empty());
     // The error goes on; a cleanup that failed as well is reported, not lost.
     let failing = Probe::new(&counters).id(2).yields(1).fail(3).guard();
-    let site = AsyncDropGuard::site(&failing).map(|l| (l.file(), l.line()));
-    assert_eq!(
-        block_on(step(failing, Err("refused".into()))),
-        Err("refused".into())
-    );
+    let site = site_of(&failing);
+    let result = block_on(step(failing, Err("refused".into())));
+    assert_eq!(result, Err("refused".into()));
     let report = one_report(ReportKind::Failed);
     report.of("Probe");
     report.says("ProbeError { id: 2, code: 3 }");
@@ -296,13 +288,8 @@ fn forgotten_guards_are_dropped_once_and_each_reported_once() {
         .collect();
     let outer = std::any::type_name::<AsyncDropGuard<Probe>>();
     let inner = std::any::type_name::<Probe>();
-    assert_eq!(
-        seen,
-        [
-            (outer, ReportKind::Forgotten),
-            (inner, ReportKind::Forgotten)
-        ]
-    );
+    use ReportKind::Forgotten;
+    assert_eq!(seen, [(outer, Forgotten), (inner, Forgotten)]);
 }
 
 #[test]
@@ -310,16 +297,10 @@ fn site_is_where_the_guard_was_created_and_a_local_type_is_guarded() {
     let counters = setup();
     let line = line!() + 1;
     let guard = AsyncDropGuard::new(Probe::new(&counters));
-    let site = AsyncDropGuard::site(&guard);
-    if cfg!(debug_assertions) {
-        let site = site.expect("debug builds record the site");
-        assert_eq!(site.file(), file!());
-        assert_eq!(site.line(), line);
-        // The column of `AsyncDropGuard::new(` in the line above.
-        assert_eq!(site.column(), 17);
-    } else {
-        assert_eq!(site, None);
-    }
+    assert_site(site_of(&guard), file!(), line);
+    // The column of `AsyncDropGuard::new(` in the line above.
+    let column = AsyncDropGuard::site(&guard).map(|site| site.column());
+    assert_eq!(column, cfg!(debug_assertions).then_some(17));
     block_on(guard.async_drop()).unwrap();
     counts_quietly(&counters, 1, 1, 1);
 

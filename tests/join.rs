@@ -1,6 +1,4 @@
-//! `async_drop_all` and `all_or_cleanup` on tuples and arrays: every cleanup runs
-//! exactly once and concurrently, every error comes back, and the error types say
-//! what happened.
+//! `async_drop_all` and `all_or_cleanup` on tuples and arrays.
 
 mod common;
 
@@ -18,8 +16,7 @@ use common::reports::{assert_cleaned, cleaned_quietly, report_kinds};
 use common::{poll_once, record_reports, setup, take_reports, Behaviour, Probe, ProbeError};
 use futures_executor::block_on;
 
-/// Polls `fut` to completion with a no-op waker and returns the output and how many
-/// polls it took.
+/// Polls `fut` to completion with a no-op waker; returns the output and the polls.
 fn run_counting<F: Future>(fut: F) -> (F::Output, usize) {
     let mut fut = Box::pin(fut);
     let mut polls = 0;
@@ -32,9 +29,7 @@ fn run_counting<F: Future>(fut: F) -> (F::Output, usize) {
     }
 }
 
-// ---------------------------------------------------------------------------------
 // async_drop_all: tuples
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn same_type_tuples_first_and_iter() {
@@ -46,10 +41,8 @@ fn same_type_tuples_first_and_iter() {
     );
     let err = block_on(async_drop_all(set)).unwrap_err();
     assert_eq!(*err.first(), fail(2, 2));
-    assert_eq!(
-        err.iter().copied().collect::<Vec<_>>(),
-        [fail(2, 2), fail(3, 3)]
-    );
+    let errors: Vec<_> = err.iter().copied().collect();
+    assert_eq!(errors, [fail(2, 2), fail(3, 3)]);
     assert_eq!(err.count(), 2);
     assert_cleaned(&c, 3);
 
@@ -70,15 +63,11 @@ fn same_type_tuples_first_and_iter() {
     assert_eq!(err.to_string(), "1 of 1 cleanups failed; [0]: code 7");
     assert_cleaned(&c, 2);
     // Acquisition of one: the `Ok` comes back, an `Err` is the error.
-    let (one,) = block_on(all_or_cleanup((Ok::<_, Refused>(AsyncDropGuard::new(
-        Probe::new(&c).id(3),
-    )),)))
-    .unwrap();
+    let one = Ok::<_, Refused>(AsyncDropGuard::new(Probe::new(&c).id(3)));
+    let (one,) = block_on(all_or_cleanup((one,))).unwrap();
     block_on(one.async_drop()).unwrap();
     let refused: Result<AsyncDropGuard<Probe>, _> = Err(Refused("full"));
-    let Err(err) = block_on(all_or_cleanup((refused,))) else {
-        unreachable!()
-    };
+    let err = block_on(all_or_cleanup((refused,))).unwrap_err();
     assert_eq!(*err.first_error(), Refused("full"));
     cleaned_quietly(&c, 3);
 }
@@ -169,10 +158,7 @@ fn tuple_of_eight_mixed_types_every_cleanup_once_every_error_returned() {
     assert_eq!(poll_once(&mut fut), Poll::Pending);
     assert_eq!((c.started(), c.finished()), (8, 0));
     let (result, polls) = run_counting(fut);
-    assert_eq!(
-        polls, 2,
-        "each cleanup suspends twice; concurrently that is 3 polls"
-    );
+    assert_eq!(polls, 2, "two yields each: 3 polls in all, concurrently");
     let err = result.unwrap_err();
     assert_eq!(err.count(), 3);
     assert_eq!(
@@ -262,15 +248,10 @@ fn dropping_a_group_cleanup_reports_each_unfinished_guard_cancelled() {
     drop(fut);
     // The finished one is not reported; the two unfinished ones are, once each.
     assert_eq!((c.finished(), c.drops()), (1, 3));
-    assert_eq!(
-        report_kinds(),
-        [ReportKind::Cancelled, ReportKind::Cancelled]
-    );
+    assert_eq!(report_kinds(), [ReportKind::Cancelled; 2]);
 }
 
-// ---------------------------------------------------------------------------------
 // async_drop_all: arrays
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn arrays_of_zero_and_one() {
@@ -312,25 +293,15 @@ fn arrays_of_zero_and_one() {
 #[test]
 fn array_some_fail_every_cleanup_once_every_error_returned() {
     let c = setup();
-    let behaviours = [
-        Behaviour::Succeed,
-        Behaviour::Fail(1),
-        Behaviour::Succeed,
-        Behaviour::Fail(3),
-        Behaviour::Fail(4),
-    ];
-    let mut id = 0;
-    let guards = behaviours.map(|b| {
-        id += 1;
-        Probe::new(&c).id(id - 1).yields(1).behaviour(b).guard()
-    });
+    use Behaviour::{Fail, Succeed};
+    let behaviours = [Succeed, Fail(1), Succeed, Fail(3), Fail(4)];
+    let probe = |id: usize| Probe::new(&c).id(id as u32).yields(1);
+    let guards: [_; 5] = std::array::from_fn(|i| probe(i).behaviour(behaviours[i]).guard());
     let err = block_on(async_drop_all(guards)).unwrap_err();
     assert_eq!(err.count(), 3);
     assert_eq!(*err.first(), fail(1, 1));
-    assert_eq!(
-        err.iter().map(|(i, e)| (i, e.code)).collect::<Vec<_>>(),
-        [(1, 1), (3, 3), (4, 4)]
-    );
+    let codes: Vec<_> = err.iter().map(|(i, e)| (i, e.code)).collect();
+    assert_eq!(codes, [(1, 1), (3, 3), (4, 4)]);
     assert_eq!(
         err.to_string(),
         "3 of 5 cleanups failed; [1]: probe 1 failed with 1; [3]: probe 3 failed with 3; \
@@ -351,9 +322,7 @@ fn array_some_fail_every_cleanup_once_every_error_returned() {
     cleaned_quietly(&c, 5);
 }
 
-// ---------------------------------------------------------------------------------
 // all_or_cleanup
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn all_or_cleanup_all_ok_returns_the_guards_untouched() {
@@ -464,14 +433,10 @@ fn all_or_cleanup_array_some_err_cleaned_up_concurrently() {
     ];
     let err = block_on(all_or_cleanup(acquired)).unwrap_err();
     assert_eq!(*err.first_error(), Refused("first"));
-    assert_eq!(
-        err.errors().copied().collect::<Vec<_>>(),
-        [Refused("first"), Refused("second")]
-    );
-    assert_eq!(
-        err.cleanup_errors().copied().collect::<Vec<_>>(),
-        [fail(1, 10), fail(4, 40)]
-    );
+    let errors: Vec<_> = err.errors().copied().collect();
+    assert_eq!(errors, [Refused("first"), Refused("second")]);
+    let cleanup_errors: Vec<_> = err.cleanup_errors().copied().collect();
+    assert_eq!(cleanup_errors, [fail(1, 10), fail(4, 40)]);
     assert_eq!(
         err.to_string(),
         "acquisition failed; [0]: failed: refused: first; \
@@ -522,23 +487,26 @@ fn all_or_cleanup_array_some_err_cleaned_up_concurrently() {
 
 #[test]
 fn acquire_outcome_accessors_and_display() {
-    let failed: AcquireOutcome<Refused, CodeError> = AcquireOutcome::Failed(Refused("r"));
-    let cleaned: AcquireOutcome<Refused, CodeError> = AcquireOutcome::CleanedUp;
-    let cleanup_failed: AcquireOutcome<Refused, CodeError> =
-        AcquireOutcome::CleanupFailed(CodeError(2));
-    assert_eq!(
-        (failed.error(), failed.cleanup_error()),
-        (Some(&Refused("r")), None)
-    );
-    assert_eq!((cleaned.error(), cleaned.cleanup_error()), (None, None));
-    assert_eq!(
-        (cleanup_failed.error(), cleanup_failed.cleanup_error()),
-        (None, Some(&CodeError(2)))
-    );
-    assert_eq!(failed.to_string(), "failed: refused: r");
-    assert_eq!(cleaned.to_string(), "acquired, cleaned up");
-    assert_eq!(
-        cleanup_failed.to_string(),
-        "acquired, cleanup failed: code 2"
-    );
+    use AcquireOutcome::{CleanedUp, CleanupFailed, Failed};
+    // (outcome, error(), cleanup_error(), Display)
+    let cases: [(AcquireOutcome<Refused, CodeError>, _, _, _); 3] = [
+        (
+            Failed(Refused("r")),
+            Some(&Refused("r")),
+            None,
+            "failed: refused: r",
+        ),
+        (CleanedUp, None, None, "acquired, cleaned up"),
+        (
+            CleanupFailed(CodeError(2)),
+            None,
+            Some(&CodeError(2)),
+            "acquired, cleanup failed: code 2",
+        ),
+    ];
+    for (outcome, error, cleanup_error, display) in cases {
+        assert_eq!(outcome.error(), error, "{display}");
+        assert_eq!(outcome.cleanup_error(), cleanup_error, "{display}");
+        assert_eq!(outcome.to_string(), display);
+    }
 }

@@ -1,6 +1,4 @@
-//! `with_async_drop!`: every guard is cleaned up exactly once on every way out of the
-//! block (end, `?`, `return`), last listed first, with the documented error priority
-//! in each of the three forms.
+//! `with_async_drop!`: every guard cleaned up once on every way out of the block.
 
 mod common;
 
@@ -100,12 +98,9 @@ impl From<CodeError> for AppError {
     }
 }
 
-fn fails(flag: bool) -> Result<u32, AppError> {
-    if flag {
-        Err(AppError::Block("query failed"))
-    } else {
-        Ok(1)
-    }
+/// A query that fails.
+fn query() -> Result<u32, AppError> {
+    Err(AppError::Block("query failed"))
 }
 
 #[test]
@@ -116,7 +111,7 @@ fn question_mark_leaves_the_block_and_converts_with_from() {
         // The cleanup fails too: the block's error still has priority.
         let g = Probe::new(&c).id(3).fail(30).guard();
         with_async_drop!(g => {
-            let n = fails(true)?;
+            let n = query()?;
             reached_after = true;
             Ok(n)
         })
@@ -310,7 +305,7 @@ fn all_form_returns_the_value_and_every_cleanup_result() {
     let (value, (ra,)) = block_on(async {
         let a = Probe::new(&c).fail(1).guard();
         with_async_drop!(all a, => {
-            fails(true)?;
+            query()?;
             Ok::<_, AppError>("unreachable")
         })
     });
@@ -359,11 +354,7 @@ fn block_can_use_mutate_and_await_the_guards() {
     });
     for _ in 0..3 {
         assert_eq!(poll_once(&mut fut), Poll::Pending);
-        assert_eq!(
-            c.started(),
-            0,
-            "cleanup started while the block was running"
-        );
+        assert_eq!(c.started(), 0, "cleanup started during the block");
     }
     // The block ends; the cleanup starts and suspends once.
     assert_eq!(poll_once(&mut fut), Poll::Pending);
@@ -397,9 +388,7 @@ fn a_panic_in_the_block_reports_every_guard_forgotten() {
     }
 }
 
-// ---------------------------------------------------------------------------------
 // The default form cleans up concurrently; `sequential` one by one (above).
-// ---------------------------------------------------------------------------------
 
 #[test]
 fn guards_are_cleaned_up_concurrently_and_the_first_listed_error_wins() {
@@ -411,10 +400,8 @@ fn guards_are_cleaned_up_concurrently_and_the_first_listed_error_wins() {
     });
     assert_eq!(result, Ok(()));
     let events = events(&log);
-    assert_eq!(
-        &events[..3],
-        [Event::Start(1), Event::Start(2), Event::Start(3)]
-    );
+    let first = &events[..3];
+    assert_eq!(first, [Event::Start(1), Event::Start(2), Event::Start(3)]);
     assert_eq!(events.len(), 6);
     cleaned_quietly(&c, 3);
 
@@ -439,15 +426,12 @@ fn infallible_form_cleans_up_concurrently() {
     let mut fut = Box::pin(async move { with_async_drop!(infallible a, b => { 9u8 }) });
     // Poll 1: both start and suspend; poll 2: both finish.
     assert_eq!(poll_once(&mut fut), Poll::Pending);
-    assert_eq!(
-        (ca.started(), cb.started(), ca.finished(), cb.finished()),
-        (1, 1, 0, 0)
-    );
+    let counts = (ca.started(), cb.started(), ca.finished(), cb.finished());
+    assert_eq!(counts, (1, 1, 0, 0));
     assert_eq!(poll_once(&mut fut), Poll::Ready(9));
 }
 
-/// A cleanup error for any probe-like error: generic, so it serves guards of
-/// several error types in one `map_err`.
+/// Generic, so it serves guards of several error types in one `map_err`.
 fn tagged<E: std::fmt::Debug>(e: E) -> String {
     format!("cleanup: {e:?}")
 }

@@ -1,24 +1,6 @@
-//! `Send`-ness and the other auto traits of the crate's types and futures, checked at
-//! compile time; and `!Send` (`LocalAsyncDrop`) resources cleaned up on a local
-//! executor through every helper.
-//!
-//! Auto-trait facts pinned down here:
-//!
-//! - `AsyncDropGuard<T>` is `Send` / `Sync` / `Unpin` exactly when `T` is.
-//! - `AsyncDropFuture<T, F>` (from `async_drop`) takes its auto traits from the
-//!   cleanup future `F` only: it is `Unpin` when `F` is (a hand-written cleanup
-//!   returning `core::future::Ready` gives an `Unpin` future; an `async fn` cleanup
-//!   does not), `Send` when `F` is, and `Sync` when `F` is.
-//! - Every error type is `Send + Sync + 'static` when its parts are, so it boxes into
-//!   `Box<dyn Error + Send + Sync>`.
-//! - In generic code over `T: AsyncDrop`, every cleanup future is `Send` with no
-//!   further bound: one guard's `async_drop()`, tuple and array cleanup,
-//!   `async_drop_all`, `all_or_cleanup` and the scope macro with any number of
-//!   guards. (`AsyncDrop::Error` is bound by `Send` because a finished cleanup's
-//!   `Result` is kept across the `.await` of the others.)
-//! - The scope macro's block captures the guards by reference. A block that only
-//!   reads a guard holds `&AsyncDropGuard<T>` across the cleanup, so the enclosing
-//!   future is `Send` only if `T: Sync`; a block that mutates it needs `T: Send`.
+//! Auto traits of the crate's types and futures, checked at compile time; and `!Send`
+//! (`LocalAsyncDrop`) resources cleaned up on a local executor through every helper.
+//! `AsyncDropFuture<T, F>` takes its auto traits from the cleanup future `F` only.
 #![allow(
     clippy::manual_async_fn,
     reason = "the `+ Send` in a generic function's signature is the assertion"
@@ -40,17 +22,14 @@ use asyncdrop::{
     AsyncDrop, AsyncDropGuard, ErrorAndCleanup, LocalAsyncDrop, Policy, Report, ReportKind,
     TupleError,
 };
+use common::harness::fail;
 use common::reports::{assert_cleaned, cleaned_quietly, one_report};
 use common::{
-    assert_send, assert_unpin, implements, poll_once, record_reports, setup, take_reports,
-    type_implements, yield_now, Behaviour, Counters, Probe, ProbeError,
+    assert_send, assert_unpin, block_on_send, implements, poll_once, record_reports, setup,
+    take_reports, type_implements, yield_now, Behaviour, Counters, NotSync, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 use futures_util::task::LocalSpawnExt;
-
-// ---------------------------------------------------------------------------------
-// Compile-time assertions
-// ---------------------------------------------------------------------------------
 
 /// Static assertions on named types: a compile error if any is not `Send`/`Sync`.
 const _: fn() = || {
@@ -75,8 +54,8 @@ const _: fn() = || {
 fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert!(type_implements!(AsyncDropGuard<Probe> => Send + Sync + Unpin));
     // `Send`, not `Sync`.
-    assert!(type_implements!(AsyncDropGuard<CellRes> => Send));
-    assert!(!type_implements!(AsyncDropGuard<CellRes> => Sync));
+    assert!(type_implements!(AsyncDropGuard<NotSync> => Send));
+    assert!(!type_implements!(AsyncDropGuard<NotSync> => Sync));
     // Not `Unpin`.
     assert!(type_implements!(AsyncDropGuard<PinnedRes> => Send + Sync));
     assert!(!type_implements!(AsyncDropGuard<PinnedRes> => Unpin));
@@ -86,9 +65,9 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert!(type_implements!(AsyncDropGuard<LocalRes> => Unpin));
     // Guards of guards, and of sets of guards.
     assert!(
-        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<CellRes>)> => Send)
+        type_implements!(AsyncDropGuard<(AsyncDropGuard<Probe>, AsyncDropGuard<NotSync>)> => Send)
     );
-    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<CellRes>; 2]> => Sync));
+    assert!(!type_implements!(AsyncDropGuard<[AsyncDropGuard<NotSync>; 2]> => Sync));
 
     let c = setup();
 
@@ -98,8 +77,7 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert!(!implements!(fut => Unpin));
     block_on(fut).unwrap();
 
-    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, so it can be
-    // polled without pinning.
+    // A cleanup returning `Ready`: the `AsyncDropFuture` is `Unpin`, polled unpinned.
     let mut fut: AsyncDropFuture<ReadyRes, _> = AsyncDropGuard::new(ReadyRes(4)).async_drop();
     assert_unpin(&fut);
     assert!(implements!(fut => Send + Sync + Unpin));
@@ -107,7 +85,7 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     drop(fut);
 
     // A `Send`, `!Sync` resource gives a `Send`, `!Sync` cleanup future.
-    let fut = AsyncDropGuard::new(CellRes(Cell::new(0))).async_drop();
+    let fut = AsyncDropGuard::new(NotSync(Cell::new(0))).async_drop();
     assert!(implements!(fut => Send));
     assert!(!implements!(fut => Sync));
     block_on(fut).unwrap();
@@ -128,8 +106,7 @@ fn auto_traits_of_guards_cleanup_futures_and_reports() {
     assert_eq!(c.drops(), 2);
     assert!(take_reports().is_empty());
 
-    // A `Report` is only lent to the policy hook on the reporting thread: it may carry
-    // a `&dyn Debug` detail, so it is neither `Send` nor `Sync`.
+    // A `Report` may carry a `&dyn Debug` detail: only lent to the hook on its thread.
     assert!(!type_implements!(Report<'static> => Send));
     assert!(!type_implements!(Report<'static> => Sync));
 }
@@ -143,8 +120,7 @@ fn generic_cleanup<T: AsyncDrop>(
     fut
 }
 
-/// The scope macro with one guard, in generic code. The block's value is kept
-/// across the cleanup, so its error type `E` must be `Send`.
+/// The block's value is kept across the cleanup, so its error type `E` must be `Send`.
 fn generic_scope_one<T: AsyncDrop, E: From<T::Error> + Send>(
     mut guard: AsyncDropGuard<T>,
 ) -> impl Future<Output = Result<u32, E>> + Send {
@@ -164,8 +140,8 @@ type PairResults<E> = (Result<(), E>, Result<(), E>);
 /// The error of cleaning up a pair of values with the same error type.
 type PairError<E> = TupleError<(Option<E>, Option<E>)>;
 
-// The generic functions below need nothing besides `T: AsyncDrop` (see the module
-// documentation).
+// The generic functions below need nothing besides `T: AsyncDrop` (`AsyncDrop::Error`
+// is `Send`: a finished cleanup's `Result` is kept across the others' `.await`).
 
 /// A guard of a tuple of guards.
 fn generic_tuple_guard<T: AsyncDrop>(
@@ -228,31 +204,7 @@ fn generic_scope_reading<T: AsyncDrop + Sync>(
     }
 }
 
-/// A block error type that cleanup errors convert into.
-#[derive(Debug, PartialEq)]
-struct Wrapped(ProbeError);
-
-impl From<ProbeError> for Wrapped {
-    fn from(e: ProbeError) -> Self {
-        Wrapped(e)
-    }
-}
-
-// ---------------------------------------------------------------------------------
-// Resources with particular auto traits
-// ---------------------------------------------------------------------------------
-
-/// `Send` but not `Sync`.
-#[derive(Debug)]
-struct CellRes(Cell<u32>);
-
-impl AsyncDrop for CellRes {
-    type Error = Infallible;
-    async fn async_drop_impl(self) -> Result<(), Infallible> {
-        yield_now().await;
-        Ok(())
-    }
-}
+// Resources with particular auto traits.
 
 /// Not `Unpin`.
 #[derive(Debug)]
@@ -276,8 +228,7 @@ impl AsyncDrop for ReadyRes {
     }
 }
 
-/// The counters of one test's `!Send` resources, and (in an `Rc`) the ids in the
-/// order their cleanups started.
+/// The counters of one test's `!Send` resources, and the ids in cleanup start order.
 #[derive(Debug, Default, Clone)]
 struct Locals {
     c: Arc<Counters>,
@@ -285,41 +236,30 @@ struct Locals {
 }
 
 impl Locals {
-    /// A [`LocalRes`] whose probe yields once, and fails with `code`.
-    fn res(&self, id: u32, code: Option<u32>) -> AsyncDropGuard<LocalRes> {
-        let probe = Probe::new(&self.c).id(id).yields(1);
-        let probe = match code {
-            Some(code) => probe.fail(code),
-            None => probe,
-        };
-        AsyncDropGuard::new(LocalRes(probe, self.order.clone()))
-    }
+    /// A [`LocalRes`] whose probe yields once.
     fn guard(&self, id: u32) -> AsyncDropGuard<LocalRes> {
-        self.res(id, None)
+        self.wrap(Probe::new(&self.c).id(id).yields(1))
     }
     fn failing(&self, id: u32, code: u32) -> AsyncDropGuard<LocalRes> {
-        self.res(id, Some(code))
+        self.wrap(Probe::new(&self.c).id(id).yields(1).fail(code))
+    }
+    fn wrap(&self, probe: Probe) -> AsyncDropGuard<LocalRes> {
+        AsyncDropGuard::new(LocalRes(probe, self.order.clone()))
     }
     fn quiet(&self, id: u32) -> AsyncDropGuard<LocalQuiet> {
         AsyncDropGuard::map(self.guard(id), LocalQuiet)
     }
 }
 
-/// Asserts that `n` local resources were each cleaned up and dropped exactly once,
-/// that no clone of the shared `Rc` is left behind, and that nothing was reported.
+/// [`assert_cleaned`], no clone of the shared `Rc` left behind, and no report.
 #[track_caller]
 fn assert_local_cleaned(l: &Locals, n: usize) {
     assert_cleaned(&l.c, n);
-    assert_eq!(
-        Rc::strong_count(&l.order),
-        1,
-        "a resource or cleanup leaked"
-    );
+    assert_eq!(Rc::strong_count(&l.order), 1, "an Rc clone leaked");
     assert!(take_reports().is_empty());
 }
 
-/// A `!Send` resource: a probe and the `Rc` log, which its cleanup holds across
-/// `.await`s.
+/// A `!Send` resource: a probe and the `Rc` log, held across its cleanup's `.await`s.
 #[derive(Debug)]
 struct LocalRes(Probe, Rc<RefCell<Vec<u32>>>);
 
@@ -350,8 +290,7 @@ impl LocalAsyncDrop for LocalQuiet {
     }
 }
 
-/// Spawns `fut` on a fresh `LocalPool`, runs the pool until it has nothing left, and
-/// returns the future's output.
+/// Spawns `fut` on a fresh `LocalPool`, runs the pool dry and returns `fut`'s output.
 fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
     let out = Rc::new(RefCell::new(None));
     let slot = out.clone();
@@ -367,19 +306,12 @@ fn run_local<T: 'static>(fut: impl Future<Output = T> + 'static) -> T {
     value.expect("the spawned task did not complete")
 }
 
-// ---------------------------------------------------------------------------------
-// Tests: Send-ness of futures
-// ---------------------------------------------------------------------------------
-
 #[test]
 fn guard_and_join_futures_are_send() {
     let c = setup();
     // One guard's cleanup future, built in generic code.
     let failing = Probe::new(&c).id(2).fail(3).guard();
-    assert_eq!(
-        block_on(generic_cleanup(failing)),
-        Err(ProbeError { id: 2, code: 3 })
-    );
+    assert_eq!(block_on(generic_cleanup(failing)), Err(fail(2, 3)));
     cleaned_quietly(&c, 1);
 
     let c = setup();
@@ -392,39 +324,28 @@ fn guard_and_join_futures_are_send() {
     assert!(!block_on(generic_all_or_cleanup(Ok(g()), Err("no".into()))));
     let failing = Probe::new(&c).fail(1).guard();
     let err = block_on(generic_array_guard(g(), failing)).unwrap_err();
-    assert_eq!(
-        err.into_array(),
-        [None, Some(ProbeError { id: 0, code: 1 })]
-    );
+    assert_eq!(err.into_array(), [None, Some(fail(0, 1))]);
     cleaned_quietly(&c, 11);
 
     let c = setup();
     let pair = (Probe::new(&c).guard(), AsyncDropGuard::new(ReadyRes(0)));
-    let fut = async_drop_all(pair);
-    assert_send(&fut);
-    assert!(block_on(fut).is_ok());
+    assert!(block_on_send(async_drop_all(pair)).is_ok());
 
     let array = [Probe::new(&c).guard(), Probe::new(&c).guard()];
-    let fut = async_drop_all(array);
-    assert_send(&fut);
-    assert!(block_on(fut).is_ok());
+    assert!(block_on_send(async_drop_all(array)).is_ok());
 
     let acquired = (
         Ok::<_, String>(Probe::new(&c).guard()),
         Err::<AsyncDropGuard<ReadyRes>, _>("refused".to_owned()),
     );
-    let fut = all_or_cleanup(acquired);
-    assert_send(&fut);
-    let err = block_on(fut).unwrap_err();
+    let err = block_on_send(all_or_cleanup(acquired)).unwrap_err();
     assert_eq!(err.first_error(), "refused");
 
     let acquired = [
         Ok::<_, String>(Probe::new(&c).guard()),
         Ok(Probe::new(&c).guard()),
     ];
-    let fut = all_or_cleanup(acquired);
-    assert_send(&fut);
-    let guards = block_on(fut).unwrap();
+    let guards = block_on_send(all_or_cleanup(acquired)).unwrap();
     block_on(async_drop_all(guards)).unwrap();
     cleaned_quietly(&c, 6);
 }
@@ -442,31 +363,26 @@ fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
             Ok::<_, ProbeError>(a.id + b.id)
         })
     };
-    assert_send(&fut);
-    assert_eq!(block_on(fut), Ok(3));
+    assert_eq!(block_on_send(fut), Ok(3));
 
     // Generic.
-    assert_eq!(
-        block_on(generic_scope_one::<_, Wrapped>(Probe::new(&c).guard())),
-        Ok(1)
-    );
+    let one = block_on(generic_scope_one::<_, AppError>(Probe::new(&c).guard()));
+    assert_eq!(one, Ok(1));
     let failing = Probe::new(&c).id(4).fail(4).guard();
-    assert_eq!(
-        block_on(generic_scope_one::<_, Wrapped>(failing)),
-        Err(Wrapped(ProbeError { id: 4, code: 4 }))
-    );
+    let failed = block_on(generic_scope_one::<_, AppError>(failing));
+    assert_eq!(failed, Err(AppError::Cleanup(fail(4, 4))));
     let (v, (ra, rb)) = block_on(generic_scope_two(
         Probe::new(&c).guard(),
         Probe::new(&c).fail(9).guard(),
     ));
-    assert_eq!((v, ra, rb), (2, Ok(()), Err(ProbeError { id: 0, code: 9 })));
+    assert_eq!((v, ra, rb), (2, Ok(()), Err(fail(0, 9))));
     let (read, (cleanup,)) = block_on(generic_scope_reading(Probe::new(&c).guard()));
     assert!(read);
     assert_eq!(cleanup, Ok(()));
     cleaned_quietly(&c, 7);
 
     record_reports();
-    let cell = || AsyncDropGuard::new(CellRes(Cell::new(5)));
+    let cell = || AsyncDropGuard::new(NotSync(Cell::new(5)));
 
     let read = scope_reading_cell(cell());
     assert!(!implements!(read => Send));
@@ -482,17 +398,13 @@ fn scope_futures_are_send_unless_the_block_reads_a_non_sync_guard() {
     assert!(take_reports().is_empty());
 }
 
-// ---------------------------------------------------------------------------------
-// Tests: auto traits of public types
-// ---------------------------------------------------------------------------------
-
 /// A scope whose block only reads a `Send + !Sync` guard.
-async fn scope_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
+async fn scope_reading_cell(guard: AsyncDropGuard<NotSync>) -> u8 {
     with_async_drop!(infallible guard => { guard.0.get() })
 }
 
 /// A scope whose block mutates a `Send + !Sync` guard.
-async fn scope_mutating_cell(mut guard: AsyncDropGuard<CellRes>) -> u32 {
+async fn scope_mutating_cell(mut guard: AsyncDropGuard<NotSync>) -> u8 {
     with_async_drop!(infallible guard => {
         *guard.0.get_mut() += 1;
         guard.0.get()
@@ -500,7 +412,7 @@ async fn scope_mutating_cell(mut guard: AsyncDropGuard<CellRes>) -> u32 {
 }
 
 /// The same read without the macro: the borrow ends before the `.await`.
-async fn plain_reading_cell(guard: AsyncDropGuard<CellRes>) -> u32 {
+async fn plain_reading_cell(guard: AsyncDropGuard<NotSync>) -> u8 {
     let value = guard.0.get();
     guard.async_drop().await.unwrap();
     value
@@ -523,10 +435,7 @@ fn error_types_are_send_sync_errors() {
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
     assert!(boxed.source().is_some());
 
-    let acquired = [
-        Ok(Probe::new(&c).guard()),
-        Err(ProbeError { id: 9, code: 9 }),
-    ];
+    let acquired = [Ok(Probe::new(&c).guard()), Err(fail(9, 9))];
     let err = block_on(all_or_cleanup(acquired)).unwrap_err();
     let boxed: Box<dyn Error + Send + Sync> = Box::new(err);
     assert_eq!(
@@ -536,9 +445,7 @@ fn error_types_are_send_sync_errors() {
     cleaned_quietly(&c, 4);
 }
 
-// ---------------------------------------------------------------------------------
-// Tests: `!Send` resources on a local executor
-// ---------------------------------------------------------------------------------
+// `!Send` resources on a local executor.
 
 #[test]
 fn local_guard_cleanup_on_local_pool() {
@@ -551,7 +458,7 @@ fn local_guard_cleanup_on_local_pool() {
         let second = failing.async_drop().await;
         (first, second)
     });
-    assert_eq!(results, (Ok(()), Err(ProbeError { id: 2, code: 20 })));
+    assert_eq!(results, (Ok(()), Err(fail(2, 20))));
     assert_eq!(*lc.order.borrow(), [1, 2]);
     assert_local_cleaned(&lc, 2);
 
@@ -565,15 +472,16 @@ fn local_guard_cleanup_on_local_pool() {
     one_report(ReportKind::Forgotten).of("LocalRes");
 }
 
+/// A block error type that cleanup errors convert into.
 #[derive(Debug, PartialEq)]
-enum LocalAppError {
+enum AppError {
     Block,
     Cleanup(ProbeError),
 }
 
-impl From<ProbeError> for LocalAppError {
+impl From<ProbeError> for AppError {
     fn from(e: ProbeError) -> Self {
-        LocalAppError::Cleanup(e)
+        AppError::Cleanup(e)
     }
 }
 
@@ -586,7 +494,7 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
         // Cleanup error mapped with `From`, first listed wins.
         let mut a = c.failing(1, 10);
         let b = c.failing(2, 20);
-        let plain: Result<u32, LocalAppError> = with_async_drop!(sequential a, b => {
+        let plain: Result<u32, AppError> = with_async_drop!(sequential a, b => {
             a.0.id += 10;
             yield_now().await;
             Ok(a.0.id + b.0.id)
@@ -594,8 +502,8 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
 
         // The block's error has priority.
         let a = c.failing(3, 30);
-        let block_err: Result<u32, LocalAppError> = with_async_drop!(sequential a => {
-            Err(LocalAppError::Block)?;
+        let block_err: Result<u32, AppError> = with_async_drop!(sequential a => {
+            Err(AppError::Block)?;
             Ok(a.0.id)
         });
 
@@ -615,16 +523,15 @@ fn local_guards_in_every_sequential_scope_form_on_local_pool() {
     });
     assert_eq!(
         plain,
-        Err(LocalAppError::Cleanup(ProbeError { id: 11, code: 10 })),
+        Err(AppError::Cleanup(fail(11, 10))),
         "the first listed guard's error"
     );
-    assert_eq!(block_err, Err(LocalAppError::Block));
+    assert_eq!(block_err, Err(AppError::Block));
     assert_eq!(infallible, "45");
     let (count, (rr, rq)) = all;
-    // The test's counters, the spawned task's clone and the seven resources... of
-    // which only `r` and `q` were alive in the last block.
+    // The test's `Locals`, the spawned task's clone, and `r` and `q` (alive in the block).
     assert_eq!(count, 4);
-    assert_eq!(rr, Err(ProbeError { id: 6, code: 60 }));
+    assert_eq!(rr, Err(fail(6, 60)));
     assert!(rq.is_ok());
     // `sequential`: last listed first in every form.
     assert_eq!(*lc.order.borrow(), [2, 11, 3, 5, 4, 7, 6]);
@@ -647,18 +554,14 @@ fn local_tuple_and_array_cleanup_on_local_pool() {
         (tuple, array, acquire)
     });
     let (e1, e2, e3) = tuple.unwrap_err().into_inner();
-    assert_eq!((e1, e2), (None, Some(ProbeError { id: 2, code: 2 })));
+    assert_eq!((e1, e2), (None, Some(fail(2, 2))));
     assert!(e3.is_none());
-    assert_eq!(
-        array.unwrap_err().into_array(),
-        [Some(ProbeError { id: 4, code: 4 }), None]
-    );
+    assert_eq!(array.unwrap_err().into_array(), [Some(fail(4, 4)), None]);
     assert_eq!(
         acquire.unwrap_err().into_inner(),
         (AcquireOutcome::CleanedUp, AcquireOutcome::Failed("refused"))
     );
-    // Concurrent: each set's cleanups all started before any finished, so the start
-    // order is the listing order.
+    // Concurrent: each set's cleanups all started before any finished, in listing order.
     assert_eq!(*lc.order.borrow(), [1, 2, 3, 4, 5, 6]);
     assert_local_cleaned(&lc, 6);
 

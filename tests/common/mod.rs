@@ -31,8 +31,7 @@ pub struct Counters {
     pub cleanups_started: AtomicUsize,
     /// Cleanups that ran to the end.
     pub cleanups_finished: AtomicUsize,
-    /// Synchronous drops of a probe (every probe is dropped exactly once, whether
-    /// cleaned up or not).
+    /// Synchronous drops (every probe is dropped exactly once, cleaned up or not).
     pub drops: AtomicUsize,
     /// Cleanups running now, for resources that track it (the runtime tests').
     pub in_flight: AtomicUsize,
@@ -186,8 +185,7 @@ pub fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut cx)
 }
 
-/// Polls `fut` to completion with a no-op waker (no executor, so no allocation of
-/// its own). Every future it runs wakes itself before returning `Pending`.
+/// Polls `fut` to completion with a no-op waker, allocating nothing (a busy loop).
 pub fn run_to_end<F: Future>(fut: F) -> F::Output {
     let mut fut = std::pin::pin!(fut);
     loop {
@@ -197,14 +195,18 @@ pub fn run_to_end<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Polls `fut` once with a no-op waker and returns its output; panics if it is not
-/// ready.
+/// Polls `fut` once with a no-op waker and returns its output; panics if pending.
 #[track_caller]
 pub fn now<F: Future>(fut: F) -> F::Output {
     match poll_once(&mut std::pin::pin!(fut)) {
         Poll::Ready(out) => out,
         Poll::Pending => panic!("future not ready after one poll"),
     }
+}
+
+/// `block_on` of a future that must be `Send`: the bound is the assertion.
+pub fn block_on_send<F: Future + Send>(fut: F) -> F::Output {
+    futures_executor::block_on(fut)
 }
 
 pub fn assert_send<T: Send>(_: &T) {}
@@ -281,15 +283,13 @@ fn record(report: &Report<'_>) {
     }
 }
 
-/// Installs a policy hook that records reports per thread (tests run on their own
-/// threads, so they do not see each other's reports), and clears this thread's
-/// record. Use in test binaries that never change the policy otherwise.
+/// Installs a hook that records reports per thread (each test sees only its own) and
+/// clears this thread's record; for binaries that never change the policy otherwise.
 pub fn record_reports() {
     record_reports_then_panic(false);
 }
 
-/// As [`record_reports`]; with `panics`, the hook then panics on this thread like
-/// `Policy::Panic` (not while the thread unwinds already).
+/// As [`record_reports`]; with `panics`, the hook then panics on this thread as `Policy::Panic`.
 pub fn record_reports_then_panic(panics: bool) {
     set_policy(Policy::Hook(record));
     SEEN.with(|s| s.borrow_mut().clear());
@@ -357,8 +357,7 @@ impl AsyncDrop for NotSync {
     }
 }
 
-/// Neither `Send` nor `Sync`; its cleanup cannot fail: after a yield, it counts
-/// itself in the shared cell.
+/// Neither `Send` nor `Sync`; its cleanup cannot fail, and counts itself after a yield.
 #[derive(Debug)]
 pub struct Local(pub Rc<Cell<u32>>);
 
@@ -377,8 +376,7 @@ impl LocalAsyncDrop for Local {
     }
 }
 
-/// A `futures_executor::ThreadPool` whose threads have all stopped once it is
-/// dropped, so that no thread outlives the test (miri checks that).
+/// A `ThreadPool` whose threads have all stopped once dropped (miri checks none outlives).
 pub struct JoinedPool {
     pool: Option<futures_executor::ThreadPool>,
     stopped: Arc<AtomicUsize>,
