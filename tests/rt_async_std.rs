@@ -69,28 +69,27 @@ fn run<F: Future>(body: F) -> F::Output {
 
 #[test]
 fn guarded_files_and_buf_writers_write_out_everything() {
-    let path = temp_path("async-std", "file");
-    let data = pattern(300_000);
+    let (path, buffered) = (
+        temp_path("async-std", "file"),
+        temp_path("async-std", "bufwriter"),
+    );
+    let (data, small) = (pattern(300_000), pattern(50_000));
     run(async {
         let mut file = AsyncDropGuard::new(async_std::fs::File::create(&path).await.unwrap());
         for chunk in data.chunks(7_001) {
             file.write_all(chunk).await.unwrap();
         }
         file.async_drop().await.unwrap();
-    });
-    assert_read_back(&path, &data);
 
-    let path = temp_path("async-std", "bufwriter");
-    let data = pattern(50_000);
-    run(async {
-        let file = async_std::fs::File::create(&path).await.unwrap();
+        let file = async_std::fs::File::create(&buffered).await.unwrap();
         let mut out = AsyncDropGuard::new(async_std::io::BufWriter::with_capacity(4096, file));
-        for chunk in data.chunks(13) {
+        for chunk in small.chunks(13) {
             out.write_all(chunk).await.unwrap();
         }
         out.async_drop().await.unwrap();
     });
     assert_read_back(&path, &data);
+    assert_read_back(&buffered, &small);
 }
 
 #[test]

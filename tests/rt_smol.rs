@@ -17,9 +17,8 @@ use asyncdrop::{AsyncDropGuard, ReportKind};
 #[cfg(unix)]
 use common::rt::assert_process_gone;
 use common::rt::{
-    assert_cancelled, assert_read_back, assert_unreported, bounded, eventually_async, gate,
-    install_recording_hook, kinds, pattern, recording, task_cleanup_waits_for_the_task, temp_path,
-    How, Res, ResError, PATIENCE,
+    assert_cancelled, assert_read_back, assert_unreported, bounded, eventually_async, gate, kinds,
+    pattern, recording, task_cleanup_waits_for_the_task, temp_path, How, Res, ResError, PATIENCE,
 };
 use common::suite::{deadline_expires, TestRuntime};
 use common::{poll_once, Counters};
@@ -260,14 +259,7 @@ fn reaper_dies_with_its_executor_and_reports_what_it_held() {
 }
 
 #[test]
-fn deadline_expiry_is_a_typed_error_on_a_local_executor() {
-    let local = LocalExecutor::new();
-    install_recording_hook(&[]);
-    smol::block_on(local.run(local.spawn(deadline_expires::<Global, 105>(Smol::global()))));
-}
-
-#[test]
-fn block_on_in_a_local_executor_task_never_hangs() {
+fn block_on_in_a_local_executor_task_never_hangs_and_deadline_expiry_is_typed() {
     type R = Res<Global, 106>;
     let counts = recording();
     let local = LocalExecutor::new();
@@ -297,14 +289,16 @@ fn block_on_in_a_local_executor_task_never_hangs() {
     })));
     assert_eq!(counts.drops(), 2);
     assert_unreported::<R>();
+    // A deadline that expires in a task of a local executor.
+    smol::block_on(local.run(local.spawn(deadline_expires::<Global, 105>(Smol::global()))));
 }
 
 // smol's own resources ------------------------------------------------------------
 
 #[test]
 fn guarded_files_and_buf_writers_write_out_everything() {
-    let path = temp_path("smol", "file");
-    let data = pattern(300_000);
+    let (path, buffered) = (temp_path("smol", "file"), temp_path("smol", "bufwriter"));
+    let (data, small) = (pattern(300_000), pattern(50_000));
     smol::block_on(bounded::<Global, _>(async {
         let mut file = AsyncDropGuard::new(smol::fs::File::create(&path).await.unwrap());
         for chunk in data.chunks(7_001) {
@@ -312,25 +306,22 @@ fn guarded_files_and_buf_writers_write_out_everything() {
         }
         // No flush by hand: the cleanup writes out what is still in flight.
         file.async_drop().await.unwrap();
-    }));
-    assert_read_back(&path, &data);
 
-    let path = temp_path("smol", "bufwriter");
-    let data = pattern(50_000);
-    smol::block_on(bounded::<Global, _>(async {
-        let file = smol::fs::File::create(&path).await.unwrap();
+        let file = smol::fs::File::create(&buffered).await.unwrap();
         let mut out = AsyncDropGuard::new(BufWriter::with_capacity(4096, file));
-        for chunk in data.chunks(13) {
+        for chunk in small.chunks(13) {
             out.write_all(chunk).await.unwrap();
         }
         out.async_drop().await.unwrap();
     }));
     assert_read_back(&path, &data);
+    assert_read_back(&buffered, &small);
 }
 
-/// On the global executor, on an executor run by a thread pool, and on a local one.
+/// On the global executor, on an executor run by a thread pool, and on a local one;
+/// then a task that panics, and one that finished.
 #[test]
-fn a_guarded_task_returns_after_the_task_is_gone() {
+fn a_guarded_task_returns_after_the_task_is_gone_and_reports_its_panic() {
     fn waits<T: asyncdrop::AsyncDrop<Error: std::fmt::Debug>>(
         spawn: impl FnOnce(common::rt::Body) -> T,
     ) -> impl Future<Output = ()> {
@@ -343,10 +334,7 @@ fn a_guarded_task_returns_after_the_task_is_gone() {
     let local = std::rc::Rc::new(LocalExecutor::new());
     let l = local.clone();
     smol::block_on(local.run(waits(move |f| l.spawn(f))));
-}
 
-#[test]
-fn a_guarded_task_reports_a_panic_of_the_task() {
     smol::block_on(bounded::<Global, _>(async {
         let task = AsyncDropGuard::new(smol::spawn(async { panic!("task panicked") }));
         eventually_async::<Global>("the task to finish", || task.is_finished()).await;

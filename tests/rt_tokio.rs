@@ -18,11 +18,11 @@ use asyncdrop::{AsyncDropGuard, ReportKind};
 use common::rt::assert_process_gone;
 use common::rt::{
     assert_cancelled, assert_unreported, bounded, eventually, eventually_async, kinds, recording,
-    reports, task_cleanup_waits_for_the_task, How, Res, ResError, SetOnDrop,
+    reports, task_cleanup_waits_for_the_task, How, Res, SetOnDrop,
 };
 #[cfg(any(feature = "tokio-fs", feature = "tokio-io-util"))]
 use common::rt::{assert_read_back, pattern, temp_path};
-use common::suite::TestRuntime;
+use common::suite::{block_on_every_outcome, TestRuntime};
 use common::Counters;
 use tokio::runtime::{Builder, Handle};
 
@@ -187,26 +187,12 @@ fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
 
 #[test]
 fn block_on_outside_any_runtime_uses_a_temporary_runtime() {
-    type R = Res<CurrentThread, 105>;
     let counts = recording();
-    // The cleanup needs a timer: the temporary runtime has one.
-    block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
-    let failed = block_on_async_drop(R::guard(&counts, How::Fail(1))).unwrap_err();
-    assert_eq!(failed.into_failed(), Some(ResError(1)));
-    let err = block_on_async_drop(R::guard(&counts, How::Panic)).unwrap_err();
-    let p = err
-        .panic()
-        .unwrap_or_else(|| panic!("expected a panic, got {err:?}"));
-    assert_eq!(p.message(), Some("res 105 cleanup panicked"));
-    assert_eq!(counts.drops(), 3);
-    // The caller got every outcome: nothing reported.
-    assert_unreported::<R>();
-
-    // A wait that runs out: the cleanup goes on (here: on a helper thread).
-    let slow = R::guard(&counts, How::Sleep(Duration::from_millis(300)));
-    let err = block_on_async_drop_timeout(slow, Duration::from_millis(20)).unwrap_err();
-    assert!(err.is_timed_out(), "{err:?}");
-    assert!(err.to_string().contains("goes on in the background"));
+    // The first cleanup needs a timer: the temporary runtime has one. The one that
+    // times out goes on on a helper thread.
+    let first = How::Sleep(Duration::from_millis(2));
+    let (block, block_for) = (block_on_async_drop, block_on_async_drop_timeout);
+    block_on_every_outcome::<CurrentThread, 105>(&counts, first, block, block_for);
     // (The panicking cleanup never counted as finished.)
     eventually("the slow cleanup to finish", || counts.finished() == 3);
     eventually("the slow value to be dropped", || counts.drops() == 4);
@@ -287,26 +273,19 @@ async fn a_guarded_buf_writer_writes_out_its_buffer() {
 }
 
 #[test]
-fn a_guarded_join_handle_returns_after_the_task_is_gone() {
+fn a_guarded_join_handle_returns_after_the_task_is_gone_and_reports_its_panic() {
     for rt in [CurrentThread::new().0, MultiThread::new().0] {
-        rt.block_on(task_cleanup_waits_for_the_task::<CurrentThread, _>(
-            false,
-            tokio::spawn,
-        ));
+        rt.block_on(async {
+            task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
+            let task = AsyncDropGuard::new(tokio::spawn(async { panic!("task panicked") }));
+            eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
+            assert!(task.async_drop().await.unwrap_err().is_panic());
+            // A finished task is fine.
+            let task = AsyncDropGuard::new(tokio::spawn(async { 5 }));
+            eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
+            task.async_drop().await.unwrap();
+        });
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guarded_join_handle_reports_a_panic_of_the_task() {
-    let task = AsyncDropGuard::new(tokio::spawn(async { panic!("task panicked") }));
-    eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
-    let err = task.async_drop().await.unwrap_err();
-    assert!(err.is_panic());
-
-    // A finished task is fine.
-    let task = AsyncDropGuard::new(tokio::spawn(async { 5 }));
-    eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
-    task.async_drop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

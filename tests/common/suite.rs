@@ -106,8 +106,7 @@ macro_rules! adapter_suite {
                 a_panicking_policy_does_not_stop_the_worker,
                 reaper_worker_reports_when_it_stopped,
                 a_reaper_with_no_capacity_is_refused,
-                deadline_passes_the_result_through,
-                deadline_expiry_is_a_typed_error,
+                deadline_passes_the_result_through_or_expires_typed,
                 blocking_from_a_plain_thread,
                 a_timed_out_blocking_cleanup_that_fails_later_is_reported,
                 blocking_inside_the_runtime,
@@ -648,18 +647,24 @@ async fn busy_worker<T: TestRuntime, const TAG: u32>(
     (reaper, worker, opener)
 }
 
-/// `hand_over_blocking` where it may block (it waits for room, which comes after 15ms
-/// or more) or may not (it refuses, and the value is handed over asynchronously).
+/// `hand_over_blocking` with a full queue that `opener` makes room in 20ms from now:
+/// where it may block it waits for the room, elsewhere it refuses (and the value is
+/// handed over asynchronously).
 async fn hand_over_blocking_or_refused<X, R>(
     reaper: &Reaper<X, R>,
     guard: AsyncDropGuard<X>,
     may_block: bool,
+    opener: Opener,
 ) where
     X: AsyncDrop + 'static,
     X::Error: Debug,
     R: Runtime,
 {
     assert_eq!(reaper.runtime().blocking_could_deadlock(), !may_block);
+    let opening = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(20));
+        opener.open();
+    });
     let started = Instant::now();
     match reaper.hand_over_blocking(guard) {
         Ok(()) => {
@@ -677,6 +682,7 @@ async fn hand_over_blocking_or_refused<X, R>(
             reaper.hand_over(err.into_guard()).await.unwrap();
         }
     }
+    opening.join().unwrap();
 }
 
 pub fn hand_over_blocking_in_the_runtime<T: TestRuntime>() {
@@ -694,27 +700,20 @@ pub fn hand_over_blocking_in_the_runtime<T: TestRuntime>() {
             assert!(matches!(full, HandOverError::Full(_)), "{full:?}");
             assert!(poll_once(&mut worker).is_pending());
             assert!(!worker.is_finished());
-            let opening = thread::spawn(move || {
-                thread::sleep(Duration::from_millis(20));
-                opener.open();
-            });
             let (guard, r) = (full.into_guard(), reaper.clone());
+            let may_block = match place {
+                "body" => T::BODY_MAY_BLOCK,
+                "task" => T::TASKS_MAY_BLOCK,
+                _ => T::PLAIN_THREADS_MAY_BLOCK,
+            };
+            let handing = async move {
+                hand_over_blocking_or_refused(&r, guard, may_block, opener).await;
+            };
             match place {
-                "body" => hand_over_blocking_or_refused(&r, guard, T::BODY_MAY_BLOCK).await,
-                "task" => {
-                    let handing = async move {
-                        hand_over_blocking_or_refused(&r, guard, T::TASKS_MAY_BLOCK).await
-                    };
-                    spawn_join(&rt, handing).await
-                }
-                _ => {
-                    let may_block = T::PLAIN_THREADS_MAY_BLOCK;
-                    let handing =
-                        async move { hand_over_blocking_or_refused(&r, guard, may_block).await };
-                    on_plain_thread::<T, _>(move || futures_executor::block_on(handing)).await
-                }
+                "body" => handing.await,
+                "task" => spawn_join(&rt, handing).await,
+                _ => on_plain_thread::<T, _>(move || futures_executor::block_on(handing)).await,
             }
-            opening.join().unwrap();
             reaper.shutdown();
             assert_eq!(worker.await.unwrap().cleaned, 3, "{place}");
             assert_eq!(counts.drops(), 3, "{place}");
@@ -859,7 +858,7 @@ pub fn a_reaper_with_no_capacity_is_refused<T: TestRuntime>() {
 
 // Deadline ------------------------------------------------------------------------
 
-pub fn deadline_passes_the_result_through<T: TestRuntime>() {
+pub fn deadline_passes_the_result_through_or_expires_typed<T: TestRuntime>() {
     type X<T> = Res<T, 22>;
     let (_t, counts) = body::<T, _>(|rt, counts| async move {
         let res = |how| X::<T>::guard(&counts, how);
@@ -880,37 +879,8 @@ pub fn deadline_passes_the_result_through<T: TestRuntime>() {
         async_drop_timeout_on(&rt, res(How::Yield(2)), Duration::MAX)
             .await
             .unwrap();
-    });
-    assert_eq!((counts.finished(), counts.drops()), (3, 3));
-    assert_unreported::<X<T>>();
-}
 
-/// A cleanup that never finishes, under a deadline on `rt`'s timer.
-pub async fn deadline_expires<T: TestRuntime, const TAG: u32>(rt: T::Rt) {
-    let counts = Counters::new();
-    let limit = Duration::from_millis(30);
-    let started = Instant::now();
-    let err = async_drop_timeout_on(&rt, Res::<T, TAG>::guard(&counts, How::Pending), limit)
-        .await
-        .unwrap_err();
-    assert!(started.elapsed() >= limit);
-    let DeadlineError::Expired { type_name, after } = &err else {
-        panic!("expected expiry, got {err:?}");
-    };
-    assert_eq!((*type_name, *after), (name::<Res<T, TAG>>(), limit));
-    assert!(err.is_expired());
-    let message = err.to_string();
-    assert!(message.contains(name::<Res<T, TAG>>()), "{message}");
-    assert!(message.contains("30ms"), "{message}");
-    // The cleanup was dropped before the error came back: the value is gone, once.
-    super::assert_counts(&counts, 1, 0, 1);
-    // The typed error is the report: no second, `Cancelled`, report.
-    assert_unreported::<Res<T, TAG>>();
-}
-
-pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
-    let (_t, _) = body::<T, _>(|rt, _| async move {
-        // In the body, in a task, and on another executor on a plain thread.
+        // Expiry in the body, in a task, and on another executor on a plain thread.
         deadline_expires::<T, 23>(rt.clone()).await;
         spawn_join(&rt, deadline_expires::<T, 24>(rt.clone())).await;
         let r = rt.clone();
@@ -942,18 +912,46 @@ pub fn deadline_expiry_is_a_typed_error<T: TestRuntime>() {
         })
         .await;
     });
+    assert_eq!((counts.finished(), counts.drops()), (3, 3));
+    assert_unreported::<X<T>>();
+}
+
+/// A cleanup that never finishes, under a deadline on `rt`'s timer.
+pub async fn deadline_expires<T: TestRuntime, const TAG: u32>(rt: T::Rt) {
+    let counts = Counters::new();
+    let limit = Duration::from_millis(30);
+    let started = Instant::now();
+    let err = async_drop_timeout_on(&rt, Res::<T, TAG>::guard(&counts, How::Pending), limit)
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() >= limit);
+    let DeadlineError::Expired { type_name, after } = &err else {
+        panic!("expected expiry, got {err:?}");
+    };
+    assert_eq!((*type_name, *after), (name::<Res<T, TAG>>(), limit));
+    assert!(err.is_expired());
+    let message = err.to_string();
+    assert!(message.contains(name::<Res<T, TAG>>()), "{message}");
+    assert!(message.contains("30ms"), "{message}");
+    // The cleanup was dropped before the error came back: the value is gone, once.
+    super::assert_counts(&counts, 1, 0, 1);
+    // The typed error is the report: no second, `Cancelled`, report.
+    assert_unreported::<Res<T, TAG>>();
 }
 
 // Blocking from sync code ---------------------------------------------------------
 
-/// Blocks on cleanups that succeed (`first`), fail, panic, then on one that outlasts
-/// the wait: the caller gets each outcome, the policy nothing.
-fn block_on_every_outcome<T: TestRuntime, const TAG: u32>(
-    rt: &T::Rt,
+type Blocked = Result<(), BlockingError<ResError>>;
+
+/// Blocks with `block` on cleanups that succeed (`first`), fail, panic, then with
+/// `block_for` on one that outlasts its limit: the caller gets each outcome.
+pub fn block_on_every_outcome<T: TestRuntime, const TAG: u32>(
     c: &Arc<Counters>,
     first: How,
+    block: impl Fn(AsyncDropGuard<Res<T, TAG>>) -> Blocked,
+    block_for: impl Fn(AsyncDropGuard<Res<T, TAG>>, Duration) -> Blocked,
 ) {
-    let block = |how| block_on_async_drop_on(rt, Res::<T, TAG>::guard(c, how), DEFAULT_WAIT_LIMIT);
+    let block = |how| block(Res::<T, TAG>::guard(c, how));
     block(first).unwrap();
     assert_eq!(
         block(How::Fail(1)).unwrap_err().into_failed(),
@@ -971,7 +969,7 @@ fn block_on_every_outcome<T: TestRuntime, const TAG: u32>(
     let slow = Res::<T, TAG>::guard(c, How::Sleep(Duration::from_millis(300)));
     let limit = Duration::from_millis(20);
     let started = Instant::now();
-    let err = block_on_async_drop_on(rt, slow, limit).unwrap_err();
+    let err = block_for(slow, limit).unwrap_err();
     assert!(started.elapsed() >= limit);
     let BlockingError::TimedOut { type_name, after } = &err else {
         panic!("expected a timeout, got {err:?}");
@@ -986,7 +984,11 @@ pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
     let (_t, _) = body::<T, _>(|rt, counts| async move {
         // The first cleanup needs the runtime's timer.
         let (c, sleep) = (counts.clone(), How::Sleep(Duration::from_millis(2)));
-        on_plain_thread::<T, _>(move || block_on_every_outcome::<T, 30>(&rt, &c, sleep)).await;
+        on_plain_thread::<T, _>(move || {
+            let on = |guard, limit| block_on_async_drop_on(&rt, guard, limit);
+            block_on_every_outcome::<T, 30>(&c, sleep, |g| on(g, DEFAULT_WAIT_LIMIT), on);
+        })
+        .await;
         // (The panicking cleanup never counted as finished.)
         eventually_async::<T>("the slow cleanup", || counts.finished() == 3).await;
         eventually_async::<T>("the slow value to be dropped", || counts.drops() == 4).await;
@@ -1029,7 +1031,9 @@ pub fn blocking_inside_the_runtime<T: TestRuntime>() {
     const TASKS: usize = 12; // more than the runtime has threads
     let (_t, counts) = body::<T, _>(|rt, counts| async move {
         // A synchronous function called from the body.
-        block_on_every_outcome::<T, 32>(&rt, &counts, needs_timer::<T>(2));
+        let on = |guard, limit| block_on_async_drop_on(&rt, guard, limit);
+        let first = needs_timer::<T>(2);
+        block_on_every_outcome::<T, 32>(&counts, first, |g| on(g, DEFAULT_WAIT_LIMIT), on);
         eventually_async::<T>("the timed-out cleanup", || counts.finished() == 3).await;
 
         // In tasks: every runtime thread may block here at once.
