@@ -90,7 +90,7 @@ common::suite::adapter_suite!(multi_thread: MultiThread);
 // The current runtime, runtime shutdown, blocking where tokio is special ----------
 
 #[test]
-fn spawn_outside_a_runtime_hands_the_guard_back() {
+fn outside_a_runtime_spawn_hands_the_guard_back_and_block_on_uses_a_temporary_one() {
     type R = Res<CurrentThread, 100>;
     let counts = recording();
     let err = spawn_async_drop(R::guard(&counts, How::Succeed)).unwrap_err();
@@ -103,6 +103,16 @@ fn spawn_outside_a_runtime_hands_the_guard_back() {
     block_on_async_drop(err.into_guard()).unwrap();
     assert_eq!((counts.finished(), counts.drops()), (1, 1));
     assert_unreported::<R>();
+
+    // Blocking uses a temporary runtime, which has a timer (the first cleanup needs
+    // it); the cleanup that times out goes on on a helper thread.
+    let counts = Counters::new();
+    let first = How::Sleep(Duration::from_millis(2));
+    let (block, block_for) = (block_on_async_drop, block_on_async_drop_timeout);
+    block_on_every_outcome::<CurrentThread, 105>(&counts, first, block, block_for);
+    // (The panicking cleanup never counted as finished.)
+    eventually("the slow cleanup to finish", || counts.finished() == 3);
+    eventually("the slow value to be dropped", || counts.drops() == 4);
 }
 
 #[test]
@@ -183,19 +193,6 @@ fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
     assert_eq!(counts.drops(), 4);
     let joined = futures_executor::block_on(worker);
     assert!(joined.unwrap_err().is_cancelled());
-}
-
-#[test]
-fn block_on_outside_any_runtime_uses_a_temporary_runtime() {
-    let counts = recording();
-    // The first cleanup needs a timer: the temporary runtime has one. The one that
-    // times out goes on on a helper thread.
-    let first = How::Sleep(Duration::from_millis(2));
-    let (block, block_for) = (block_on_async_drop, block_on_async_drop_timeout);
-    block_on_every_outcome::<CurrentThread, 105>(&counts, first, block, block_for);
-    // (The panicking cleanup never counted as finished.)
-    eventually("the slow cleanup to finish", || counts.finished() == 3);
-    eventually("the slow value to be dropped", || counts.drops() == 4);
 }
 
 #[tokio::test]

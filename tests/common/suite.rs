@@ -105,7 +105,6 @@ macro_rules! adapter_suite {
                 a_stuck_worker_does_not_hang_a_dropping_thread,
                 a_panicking_policy_does_not_stop_the_worker,
                 reaper_worker_reports_when_it_stopped,
-                a_reaper_with_no_capacity_is_refused,
                 deadline_passes_the_result_through_or_expires_typed,
                 blocking_from_a_plain_thread,
                 a_timed_out_blocking_cleanup_that_fails_later_is_reported,
@@ -128,7 +127,6 @@ macro_rules! net_suite {
         $crate::common::suite::stamp!($module: $rt:
             end_to_end_two_hundred_clients_say_goodbye,
             end_to_end_a_stalled_server_hits_the_deadline,
-            a_guarded_stream_shutdown_is_seen_as_eof,
         );
     };
 }
@@ -598,7 +596,13 @@ pub fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure
 
 pub fn reaper_counts_and_reports_failures_and_panics<T: TestRuntime>() {
     type X<T> = Res<T, 11>;
-    let (_t, counts) = body::<T, _>(|_, counts| async move {
+    let (_t, counts) = body::<T, _>(|rt, counts| async move {
+        // No capacity: refused.
+        let spawn = AssertUnwindSafe(|| Reaper::<Res<T, 21>, T::Rt>::spawn_on(&rt, 0));
+        let panic = catch_unwind(spawn).unwrap_err();
+        let message = panic.downcast_ref::<String>().unwrap();
+        assert!(message.contains(name::<Res<T, 21>>()), "{message}");
+
         let res = |how| X::<T>::guard(&counts, how);
         let (reaper, worker) = Reaper::<_, T::Rt>::spawn(4);
         assert!(format!("{reaper:?}").contains(name::<X<T>>()));
@@ -846,14 +850,6 @@ pub fn reaper_worker_reports_when_it_stopped<T: TestRuntime>() {
     assert_ne!(stats, zero);
     assert_eq!((stats.cleaned, counts.drops()), (1, 1));
     assert_unreported::<X<T>>();
-}
-
-pub fn a_reaper_with_no_capacity_is_refused<T: TestRuntime>() {
-    let rt = T::new().runtime();
-    let spawn = AssertUnwindSafe(|| Reaper::<Res<T, 21>, T::Rt>::spawn_on(&rt, 0));
-    let panic = catch_unwind(spawn).unwrap_err();
-    let message = panic.downcast_ref::<String>().unwrap();
-    assert!(message.contains(name::<Res<T, 21>>()), "{message}");
 }
 
 // Deadline ------------------------------------------------------------------------
@@ -1383,6 +1379,21 @@ async fn connect_all<T: TestNet>(
 
 pub fn end_to_end_two_hundred_clients_say_goodbye<T: TestNet>() {
     let (_t, _) = body::<T, _>(|rt, _| async move {
+        // One guarded stream first: what it wrote, then the end of the stream.
+        let (listener, addr) = T::bind().await.unwrap();
+        let mut client = AsyncDropGuard::new(T::connect(addr).await.unwrap());
+        let mut server = T::accept(&listener).await.unwrap();
+        T::write_all(&mut client, b"last words").await.unwrap();
+        client.async_drop().await.unwrap();
+        let (mut got, mut buf) = (Vec::new(), [0; 64]);
+        loop {
+            match T::read(&mut server, &mut buf).await.unwrap() {
+                0 => break,
+                n => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        assert_eq!(got, b"last words");
+
         let (listener, addr) = T::bind().await.unwrap();
         let server = Arc::new(ServerCounts::default());
         serve::<T>(&rt, listener, server.clone(), None);
@@ -1440,23 +1451,4 @@ pub fn end_to_end_a_stalled_server_hits_the_deadline<T: TestNet>() {
     // The typed error was the report: nothing went to the policy.
     assert_unreported::<Client<T>>();
     assert_unreported::<AsyncDropVec<Client<T>>>();
-}
-
-pub fn a_guarded_stream_shutdown_is_seen_as_eof<T: TestNet>() {
-    let t = T::new();
-    t.block_on(bounded::<T, _>(async {
-        let (listener, addr) = T::bind().await.unwrap();
-        let mut client = AsyncDropGuard::new(T::connect(addr).await.unwrap());
-        let mut server = T::accept(&listener).await.unwrap();
-        T::write_all(&mut client, b"last words").await.unwrap();
-        client.async_drop().await.unwrap();
-        let (mut got, mut buf) = (Vec::new(), [0; 64]);
-        loop {
-            match T::read(&mut server, &mut buf).await.unwrap() {
-                0 => break,
-                n => got.extend_from_slice(&buf[..n]),
-            }
-        }
-        assert_eq!(got, b"last words");
-    }));
 }
