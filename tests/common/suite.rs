@@ -107,7 +107,6 @@ macro_rules! adapter_suite {
                 reaper_worker_reports_when_it_stopped,
                 deadline_passes_the_result_through_or_expires_typed,
                 blocking_from_a_plain_thread,
-                a_timed_out_blocking_cleanup_that_fails_later_is_reported,
                 blocking_inside_the_runtime,
                 block_on_drop_cleans_up_before_the_drop_returns,
                 deadline_cancelled_at_every_poll,
@@ -977,26 +976,17 @@ pub fn block_on_every_outcome<T: TestRuntime, const TAG: u32>(
 }
 
 pub fn blocking_from_a_plain_thread<T: TestRuntime>() {
-    let (_t, _) = body::<T, _>(|rt, counts| async move {
-        // The first cleanup needs the runtime's timer.
-        let (c, sleep) = (counts.clone(), How::Sleep(Duration::from_millis(2)));
-        on_plain_thread::<T, _>(move || {
-            let on = |guard, limit| block_on_async_drop_on(&rt, guard, limit);
-            block_on_every_outcome::<T, 30>(&c, sleep, |g| on(g, DEFAULT_WAIT_LIMIT), on);
-        })
-        .await;
-        // (The panicking cleanup never counted as finished.)
-        eventually_async::<T>("the slow cleanup", || counts.finished() == 3).await;
-        eventually_async::<T>("the slow value to be dropped", || counts.drops() == 4).await;
-    });
-    assert_unreported::<Res<T, 30>>();
-}
-
-pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>() {
     type X<T> = Res<T, 31>;
     let (_t, counts) = body::<T, _>(|rt, counts| async move {
-        let c = counts.clone();
+        let (c, outcomes) = (counts.clone(), Counters::new());
+        let o = outcomes.clone();
         let (first, second) = on_plain_thread::<T, _>(move || {
+            // The first cleanup needs the runtime's timer.
+            let on = |guard, limit| block_on_async_drop_on(&rt, guard, limit);
+            let sleep = How::Sleep(Duration::from_millis(2));
+            block_on_every_outcome::<T, 30>(&o, sleep, |g| on(g, DEFAULT_WAIT_LIMIT), on);
+
+            // Two more time out at their gates; the second fails once it passes.
             let (gate, opener) = gate();
             let guard = X::<T>::guard(&c, How::Gate(gate));
             let err = block_on_async_drop_on(&rt, guard, Duration::ZERO).unwrap_err();
@@ -1008,6 +998,9 @@ pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>
             (opener, second)
         })
         .await;
+        // (The panicking cleanup never counted as finished.)
+        eventually_async::<T>("the slow cleanup", || outcomes.finished() == 3).await;
+        eventually_async::<T>("the slow value to be dropped", || outcomes.drops() == 4).await;
         first.open();
         eventually_async::<T>("the first cleanup", || counts.finished() == 1).await;
         assert_unreported::<X<T>>();
@@ -1020,6 +1013,7 @@ pub fn a_timed_out_blocking_cleanup_that_fails_later_is_reported<T: TestRuntime>
         Some("ResError(99)")
     );
     assert_eq!(counts.drops(), 2);
+    assert_unreported::<Res<T, 30>>();
 }
 
 pub fn blocking_inside_the_runtime<T: TestRuntime>() {
