@@ -114,7 +114,7 @@ common::suite::net_suite!(own_executor_net: OwnExecutor);
 // Executors of yours, `LocalExecutor`s --------------------------------------------
 
 #[test]
-fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
+fn a_user_executor_runs_cleanups_when_it_runs_and_cancels_them_when_dropped() {
     type R = Res<Global, 100>;
     let counts = recording();
     let executor = Executor::new();
@@ -141,21 +141,17 @@ fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
     ));
     assert_eq!(counts.drops(), 9);
     assert_unreported::<R>();
-}
 
-#[test]
-fn a_dropped_executor_reports_pending_cleanups_as_cancelled() {
-    type R = Res<Global, 101>;
-    let counts = recording();
-    let executor = Executor::new();
-    // One cleanup that started and waits forever, one that never got to run.
-    let started = spawn_async_drop_on(&executor, R::guard(&counts, How::Pending));
+    // A dropped executor with one cleanup that started and waits forever, and one
+    // that never got to run.
+    type C = Res<Global, 101>;
+    let (counts, executor) = (Counters::new(), Executor::new());
+    let started = spawn_async_drop_on(&executor, C::guard(&counts, How::Pending));
     assert!(executor.try_tick()); // runs it up to its `pending()`
-    let never_ran = spawn_async_drop_on(&executor, R::guard(&counts, How::Succeed));
+    let never_ran = spawn_async_drop_on(&executor, C::guard(&counts, How::Succeed));
     assert_eq!(counts.started(), 1);
     drop(executor); // drops both tasks, on this thread
-
-    assert_eq!(kinds::<R>(), [ReportKind::Cancelled, ReportKind::Cancelled]);
+    assert_eq!(kinds::<C>(), [ReportKind::Cancelled, ReportKind::Cancelled]);
     assert_eq!(counts.drops(), 2);
     assert_eq!(counts.finished(), 0);
     assert_cancelled([started, never_ran]);
@@ -193,7 +189,7 @@ fn spawn_on_drop_with_a_user_executor() {
 }
 
 #[test]
-fn reaper_back_pressure_when_nothing_runs_the_worker() {
+fn a_reaper_on_a_user_executor_waits_for_it_and_dies_with_it() {
     type R = Res<Global, 103>;
     let counts = recording();
     let executor = Arc::new(Executor::new());
@@ -221,24 +217,21 @@ fn reaper_back_pressure_when_nothing_runs_the_worker() {
     assert!(worker.is_finished());
     assert_eq!(counts.drops(), 2);
     assert_unreported::<R>();
-}
 
-#[test]
-fn reaper_dies_with_its_executor_and_reports_what_it_held() {
-    type R = Res<Global, 104>;
-    let counts = recording();
-    let executor = Arc::new(Executor::new());
+    // A reaper dies with its executor and reports what it held.
+    type D = Res<Global, 104>;
+    let (counts, executor) = (Counters::new(), Arc::new(Executor::new()));
     let (reaper, worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 2);
     // Two taken by the worker (its limit), two more queued behind them.
     for _ in 0..2 {
         reaper
-            .try_hand_over(R::guard(&counts, How::Pending))
+            .try_hand_over(D::guard(&counts, How::Pending))
             .unwrap();
         while executor.try_tick() {}
     }
     for _ in 0..2 {
         reaper
-            .try_hand_over(R::guard(&counts, How::Pending))
+            .try_hand_over(D::guard(&counts, How::Pending))
             .unwrap();
     }
     while executor.try_tick() {}
@@ -246,11 +239,11 @@ fn reaper_dies_with_its_executor_and_reports_what_it_held() {
     assert_eq!(reaper.queued(), 2);
     // The reaper holds the executor too: dropping our `Arc` ends nothing yet.
     drop(executor);
-    assert_unreported::<R>();
+    assert_unreported::<D>();
     // With the last reaper handle the executor goes, and with it the worker: the
     // running cleanups and the queued values are each reported.
     drop(reaper);
-    assert_eq!(kinds::<R>(), [ReportKind::Cancelled; 4]);
+    assert_eq!(kinds::<D>(), [ReportKind::Cancelled; 4]);
     assert_eq!(counts.drops(), 4);
     assert_eq!(counts.finished(), 0);
     let err = smol::block_on(worker).unwrap_err();
