@@ -1,11 +1,8 @@
-//! Misuse of the async-std adapter (legacy) that must not compile: spawning the
-//! cleanup of a `!Send` (`LocalAsyncDrop`) resource. Each case's expected error is in
-//! `tests/ui-async-std/*.stderr`.
+//! Misuse of the async-std adapter that must not compile (`tests/ui-async-std/*.rs`).
 #![cfg(feature = "async-std")]
 
-// Runs rustc; nothing for miri to check. The expected message lists the impls the
-// compiler suggests, which depend on the features: it is kept for `--features
-// async-std` alone (`ci/test.sh` runs each adapter's tests with its feature alone).
+// Not under miri (it runs rustc); the expected messages list the impls the compiler
+// suggests with `--features async-std` alone, as `ci/test.sh` runs it.
 #[cfg(all(not(miri), not(feature = "tokio"), not(feature = "smol")))]
 #[test]
 fn ui_async_std() {

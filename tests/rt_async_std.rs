@@ -1,6 +1,4 @@
-//! The async-std adapter (legacy) on async-std's real global runtime: the adapter
-//! suite (on plain threads, inside `block_on`, inside spawned tasks), and
-//! async-std's own resources.
+//! The async-std adapter (legacy) on its global runtime: the suite, and its resources.
 #![cfg(feature = "async-std")]
 
 mod common;
@@ -18,21 +16,12 @@ use asyncdrop::AsyncDropGuard;
 use common::rt::assert_process_gone;
 use common::rt::{
     assert_read_back, bounded, eventually_async, pattern, task_cleanup_waits_for_the_task,
-    temp_path, SetOnDrop, Waits,
+    temp_path, SetOnDrop,
 };
 use common::suite::TestRuntime;
 
 /// async-std's global runtime; test bodies run in `async_std::task::block_on`.
 struct AsyncStdTest;
-
-impl Waits for AsyncStdTest {
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        async_std::task::sleep(d)
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        async_std::task::yield_now()
-    }
-}
 
 impl TestRuntime for AsyncStdTest {
     type Rt = AsyncStd;
@@ -40,6 +29,12 @@ impl TestRuntime for AsyncStdTest {
     const TASKS_MAY_BLOCK: bool = false;
     const CURRENT_ON_PLAIN_THREADS: bool = true;
 
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        async_std::task::sleep(d)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        async_std::task::yield_now()
+    }
     fn new() -> Self {
         AsyncStdTest
     }
@@ -65,40 +60,36 @@ common::rt::test_net!([] AsyncStdTest: TcpListener, TcpStream);
 common::suite::adapter_suite!(global: AsyncStdTest);
 common::suite::net_suite!(global_net: AsyncStdTest);
 
-/// Runs a test body in `async_std::task::block_on`, bounded: a hang becomes a
-/// failure.
+/// Runs a test body in `async_std::task::block_on`, bounded: a hang is a failure.
 fn run<F: Future>(body: F) -> F::Output {
     async_std::task::block_on(bounded::<AsyncStdTest, _>(body))
 }
 
-// ---------------------------------------------------------------------------------
-// async-std's own resources
-// ---------------------------------------------------------------------------------
+// async-std's own resources -------------------------------------------------------
 
 #[test]
 fn guarded_files_and_buf_writers_write_out_everything() {
-    let path = temp_path("async-std", "file");
-    let data = pattern(300_000);
+    let (path, buffered) = (
+        temp_path("async-std", "file"),
+        temp_path("async-std", "bufwriter"),
+    );
+    let (data, small) = (pattern(300_000), pattern(50_000));
     run(async {
         let mut file = AsyncDropGuard::new(async_std::fs::File::create(&path).await.unwrap());
         for chunk in data.chunks(7_001) {
             file.write_all(chunk).await.unwrap();
         }
         file.async_drop().await.unwrap();
-    });
-    assert_read_back(&path, &data);
 
-    let path = temp_path("async-std", "bufwriter");
-    let data = pattern(50_000);
-    run(async {
-        let file = async_std::fs::File::create(&path).await.unwrap();
+        let file = async_std::fs::File::create(&buffered).await.unwrap();
         let mut out = AsyncDropGuard::new(async_std::io::BufWriter::with_capacity(4096, file));
-        for chunk in data.chunks(13) {
+        for chunk in small.chunks(13) {
             out.write_all(chunk).await.unwrap();
         }
         out.async_drop().await.unwrap();
     });
     assert_read_back(&path, &data);
+    assert_read_back(&buffered, &small);
 }
 
 #[test]
@@ -126,9 +117,7 @@ fn a_guarded_join_handle_waits_for_the_task_and_reports_its_panic() {
         .await;
     });
 
-    // Whether the panic is still there to report depends on the task having
-    // finished before the cancellation (a task cancelled while it unwinds has no
-    // output): try a few times.
+    // A task cancelled while it unwinds has no panic to report: try a few times.
     let mut caught = None;
     for _ in 0..20 {
         let outcome = run(async {
@@ -173,7 +162,7 @@ fn a_guarded_unix_stream_shutdown_is_seen_as_eof() {
 #[cfg(unix)]
 #[test]
 fn a_guarded_child_process_is_killed_and_reaped() {
-    async_std::task::block_on(bounded::<AsyncStdTest, _>(async {
+    run(async {
         let child = async_std::process::Command::new("sleep")
             .arg("30")
             .spawn()
@@ -187,5 +176,5 @@ fn a_guarded_child_process_is_killed_and_reaped() {
         let mut done = async_std::process::Command::new("true").spawn().unwrap();
         done.status().await.unwrap();
         AsyncDropGuard::new(done).async_drop().await.unwrap();
-    }));
+    });
 }

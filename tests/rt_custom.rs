@@ -1,6 +1,5 @@
-//! The adapter core over a runtime of our own: a `futures-executor` thread pool
-//! with a timer made of sleeping threads, through nothing but the public
-//! `asyncdrop::rt::Runtime` trait. The whole adapter suite runs on it.
+//! The suite on a runtime of our own through the public `asyncdrop::rt::Runtime`: a
+//! `futures-executor` thread pool with a timer made of sleeping threads.
 #![cfg(feature = "rt")]
 
 mod common;
@@ -13,7 +12,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use asyncdrop::rt::{CleanupTracker, Runtime};
-use common::rt::Waits;
 use common::suite::TestRuntime;
 use futures_channel::oneshot;
 use futures_executor::ThreadPool;
@@ -86,21 +84,18 @@ impl Runtime for Pool {
 
 struct Custom(Pool);
 
-impl Waits for Custom {
-    async fn sleep(d: Duration) {
-        let _ = timer(d).await;
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        common::yield_now()
-    }
-}
-
 impl TestRuntime for Custom {
     type Rt = Pool;
     const BODY_MAY_BLOCK: bool = true;
     const TASKS_MAY_BLOCK: bool = true;
     const CURRENT_ON_PLAIN_THREADS: bool = false;
 
+    async fn sleep(d: Duration) {
+        let _ = timer(d).await;
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        common::yield_now()
+    }
     fn new() -> Self {
         let pool = ThreadPool::builder().pool_size(4).create().unwrap();
         Custom(Pool(pool))

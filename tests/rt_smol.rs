@@ -1,14 +1,10 @@
-//! The smol adapter on real smol executors: the adapter suite on smol's global
-//! executor and on an executor of our own run by threads, and what is smol's own:
-//! executors of yours that nothing runs or that are dropped, `LocalExecutor`s, and
-//! smol's resources.
+//! The smol adapter: the suite on the global executor and on one run by our threads,
+//! and what is smol's own (user executors, `LocalExecutor`s, smol's resources).
 #![cfg(feature = "smol")]
 
 mod common;
 
 use std::future::Future;
-use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -21,13 +17,14 @@ use asyncdrop::{AsyncDropGuard, ReportKind};
 #[cfg(unix)]
 use common::rt::assert_process_gone;
 use common::rt::{
-    assert_read_back, assert_unreported, bounded, eventually_async, gate, install_recording_hook,
-    kinds, pattern, task_cleanup_waits_for_the_task, temp_path, How, Res, ResError, Waits,
-    PATIENCE,
+    assert_cancelled, assert_read_back, assert_unreported, bounded, eventually_async, gate, kinds,
+    pattern, recording, task_cleanup_waits_for_the_task, temp_path, How, Res, ResError, PATIENCE,
 };
-use common::suite::{deadline_expires, TestNet, TestRuntime};
+use common::suite::{deadline_expires, TestRuntime};
 use common::{poll_once, Counters};
+use futures_util::future::join_all;
 use smol::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use smol::net::{TcpListener, TcpStream};
 use smol::{Async, Executor, LocalExecutor, Timer};
 
 /// An executor of our own, run by `threads` threads until it is dropped.
@@ -72,21 +69,18 @@ struct SmolTest<const OWN: bool>(Option<Pool>);
 type Global = SmolTest<false>;
 type OwnExecutor = SmolTest<true>;
 
-impl<const OWN: bool> Waits for SmolTest<OWN> {
-    async fn sleep(d: Duration) {
-        Timer::after(d).await;
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        smol::future::yield_now()
-    }
-}
-
 impl<const OWN: bool> TestRuntime for SmolTest<OWN> {
     type Rt = Smol;
     const BODY_MAY_BLOCK: bool = true; // `smol::block_on` runs no executor
     const TASKS_MAY_BLOCK: bool = false;
     const CURRENT_ON_PLAIN_THREADS: bool = true;
 
+    async fn sleep(d: Duration) {
+        Timer::after(d).await;
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        smol::future::yield_now()
+    }
     fn new() -> Self {
         SmolTest(OWN.then(|| Pool::new(2)))
     }
@@ -110,52 +104,19 @@ impl<const OWN: bool> TestRuntime for SmolTest<OWN> {
     }
 }
 
-impl<const OWN: bool> TestNet for SmolTest<OWN> {
-    type Listener = Async<TcpListener>;
-    type Stream = Async<TcpStream>;
-    async fn bind() -> io::Result<(Async<TcpListener>, SocketAddr)> {
-        let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0))?;
-        let addr = listener.get_ref().local_addr()?;
-        Ok((listener, addr))
-    }
-    async fn accept(listener: &Async<TcpListener>) -> io::Result<Async<TcpStream>> {
-        Ok(listener.accept().await?.0)
-    }
-    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Async<TcpStream>>> + Send {
-        Async::<TcpStream>::connect(addr)
-    }
-    fn write_all<'a>(
-        stream: &'a mut Async<TcpStream>,
-        data: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        stream.write_all(data)
-    }
-    fn read<'a>(
-        stream: &'a mut Async<TcpStream>,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<usize>> + Send + 'a {
-        stream.read(buf)
-    }
-}
+common::rt::test_net!([const OWN: bool] SmolTest<OWN>: TcpListener, TcpStream);
 
 common::suite::adapter_suite!(global: Global);
 common::suite::adapter_suite!(own_executor: OwnExecutor);
 common::suite::net_suite!(global_net: Global);
 common::suite::net_suite!(own_executor_net: OwnExecutor);
 
-fn install() {
-    install_recording_hook(&[]);
-}
-
-// ---------------------------------------------------------------------------------
-// Executors of yours, `LocalExecutor`s
-// ---------------------------------------------------------------------------------
+// Executors of yours, `LocalExecutor`s --------------------------------------------
 
 #[test]
-fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
-    install();
+fn a_user_executor_runs_cleanups_when_it_runs_and_cancels_them_when_dropped() {
     type R = Res<Global, 100>;
-    let counts = Counters::new();
+    let counts = recording();
     let executor = Executor::new();
     let handle = spawn_async_drop_on(&executor, R::guard(&counts, How::Yield(3)));
     thread::sleep(Duration::from_millis(5));
@@ -172,13 +133,7 @@ fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
             spawn_async_drop_on(&pool.executor, R::guard(&counts, how))
         })
         .collect();
-    let results: Vec<_> = smol::block_on(bounded::<Global, _>(async {
-        let mut results = Vec::new();
-        for h in handles {
-            results.push(h.await);
-        }
-        results
-    }));
+    let results = smol::block_on(bounded::<Global, _>(join_all(handles)));
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 7);
     assert!(matches!(
         results[3],
@@ -186,39 +141,26 @@ fn spawn_on_a_user_executor_runs_when_the_executor_runs() {
     ));
     assert_eq!(counts.drops(), 9);
     assert_unreported::<R>();
-}
 
-#[test]
-fn a_dropped_executor_reports_pending_cleanups_as_cancelled() {
-    install();
-    type R = Res<Global, 101>;
-    let counts = Counters::new();
-    let executor = Executor::new();
-    // One cleanup that started and waits forever, one that never got to run.
-    let started = spawn_async_drop_on(&executor, R::guard(&counts, How::Pending));
+    // A dropped executor with one cleanup that started and waits forever, and one
+    // that never got to run.
+    type C = Res<Global, 101>;
+    let (counts, executor) = (Counters::new(), Executor::new());
+    let started = spawn_async_drop_on(&executor, C::guard(&counts, How::Pending));
     assert!(executor.try_tick()); // runs it up to its `pending()`
-    let never_ran = spawn_async_drop_on(&executor, R::guard(&counts, How::Succeed));
+    let never_ran = spawn_async_drop_on(&executor, C::guard(&counts, How::Succeed));
     assert_eq!(counts.started(), 1);
     drop(executor); // drops both tasks, on this thread
-
-    assert_eq!(kinds::<R>(), [ReportKind::Cancelled, ReportKind::Cancelled]);
+    assert_eq!(kinds::<C>(), [ReportKind::Cancelled, ReportKind::Cancelled]);
     assert_eq!(counts.drops(), 2);
     assert_eq!(counts.finished(), 0);
-    for handle in [started, never_ran] {
-        match smol::block_on(handle) {
-            Err(BackgroundError::Cancelled { type_name }) => {
-                assert!(type_name.ends_with(std::any::type_name::<R>()))
-            }
-            other => panic!("expected a cancellation, got {other:?}"),
-        }
-    }
+    assert_cancelled([started, never_ran]);
 }
 
 #[test]
 fn spawn_on_drop_with_a_user_executor() {
-    install();
     type R = Res<Global, 102>;
-    let counts = Counters::new();
+    let counts = recording();
     let executor = Arc::new(Executor::new());
     let value = SpawnOnDrop::with_executor(R::guard(&counts, How::Yield(1)), executor.clone());
     assert!(Arc::ptr_eq(
@@ -247,10 +189,9 @@ fn spawn_on_drop_with_a_user_executor() {
 }
 
 #[test]
-fn reaper_back_pressure_when_nothing_runs_the_worker() {
-    install();
+fn a_reaper_on_a_user_executor_waits_for_it_and_dies_with_it() {
     type R = Res<Global, 103>;
-    let counts = Counters::new();
+    let counts = recording();
     let executor = Arc::new(Executor::new());
     let (reaper, mut worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 1);
     assert!(Arc::ptr_eq(reaper.executor().unwrap(), &executor));
@@ -276,25 +217,21 @@ fn reaper_back_pressure_when_nothing_runs_the_worker() {
     assert!(worker.is_finished());
     assert_eq!(counts.drops(), 2);
     assert_unreported::<R>();
-}
 
-#[test]
-fn reaper_dies_with_its_executor_and_reports_what_it_held() {
-    install();
-    type R = Res<Global, 104>;
-    let counts = Counters::new();
-    let executor = Arc::new(Executor::new());
+    // A reaper dies with its executor and reports what it held.
+    type D = Res<Global, 104>;
+    let (counts, executor) = (Counters::new(), Arc::new(Executor::new()));
     let (reaper, worker) = Reaper::spawn_on(&Smol::from(executor.clone()), 2);
     // Two taken by the worker (its limit), two more queued behind them.
     for _ in 0..2 {
         reaper
-            .try_hand_over(R::guard(&counts, How::Pending))
+            .try_hand_over(D::guard(&counts, How::Pending))
             .unwrap();
         while executor.try_tick() {}
     }
     for _ in 0..2 {
         reaper
-            .try_hand_over(R::guard(&counts, How::Pending))
+            .try_hand_over(D::guard(&counts, How::Pending))
             .unwrap();
     }
     while executor.try_tick() {}
@@ -302,11 +239,11 @@ fn reaper_dies_with_its_executor_and_reports_what_it_held() {
     assert_eq!(reaper.queued(), 2);
     // The reaper holds the executor too: dropping our `Arc` ends nothing yet.
     drop(executor);
-    assert_unreported::<R>();
+    assert_unreported::<D>();
     // With the last reaper handle the executor goes, and with it the worker: the
     // running cleanups and the queued values are each reported.
     drop(reaper);
-    assert_eq!(kinds::<R>(), [ReportKind::Cancelled; 4]);
+    assert_eq!(kinds::<D>(), [ReportKind::Cancelled; 4]);
     assert_eq!(counts.drops(), 4);
     assert_eq!(counts.finished(), 0);
     let err = smol::block_on(worker).unwrap_err();
@@ -315,17 +252,9 @@ fn reaper_dies_with_its_executor_and_reports_what_it_held() {
 }
 
 #[test]
-fn deadline_expiry_is_a_typed_error_on_a_local_executor() {
-    let local = LocalExecutor::new();
-    install();
-    smol::block_on(local.run(local.spawn(deadline_expires::<Global, 105>(Smol::global()))));
-}
-
-#[test]
-fn block_on_in_a_local_executor_task_never_hangs() {
-    install();
+fn block_on_in_a_local_executor_task_never_hangs_and_deadline_expiry_is_typed() {
     type R = Res<Global, 106>;
-    let counts = Counters::new();
+    let counts = recording();
     let local = LocalExecutor::new();
     let (closed, open) = gate();
     smol::block_on(local.run(bounded::<Global, _>(async {
@@ -333,9 +262,7 @@ fn block_on_in_a_local_executor_task_never_hangs() {
         block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
         assert_eq!(counts.finished(), 1);
 
-        // One that waits for a sibling task of this very executor cannot progress
-        // while this thread blocks: the wait gives up with a typed error — no
-        // panic, no hang — and the cleanup moves to a helper thread.
+        // One waiting for a sibling task of this blocked executor times out, typed.
         let sibling = local.spawn(async move {
             Timer::after(Duration::from_millis(1)).await;
             drop(open); // opens the gate, once this executor runs again
@@ -349,23 +276,22 @@ fn block_on_in_a_local_executor_task_never_hangs() {
         assert!(err.is_timed_out(), "{err:?}");
         assert!(started.elapsed() < PATIENCE);
         assert_eq!(counts.finished(), 1);
-        // Once the executor runs again, the sibling opens the gate and the cleanup
-        // finishes on its helper thread.
+        // Once the executor runs, the sibling opens the gate: done on the helper thread.
         sibling.await;
         eventually_async::<Global>("the timed-out cleanup", || counts.finished() == 2).await;
     })));
     assert_eq!(counts.drops(), 2);
     assert_unreported::<R>();
+    // A deadline that expires in a task of a local executor.
+    smol::block_on(local.run(local.spawn(deadline_expires::<Global, 105>(Smol::global()))));
 }
 
-// ---------------------------------------------------------------------------------
-// smol's own resources
-// ---------------------------------------------------------------------------------
+// smol's own resources ------------------------------------------------------------
 
 #[test]
 fn guarded_files_and_buf_writers_write_out_everything() {
-    let path = temp_path("smol", "file");
-    let data = pattern(300_000);
+    let (path, buffered) = (temp_path("smol", "file"), temp_path("smol", "bufwriter"));
+    let (data, small) = (pattern(300_000), pattern(50_000));
     smol::block_on(bounded::<Global, _>(async {
         let mut file = AsyncDropGuard::new(smol::fs::File::create(&path).await.unwrap());
         for chunk in data.chunks(7_001) {
@@ -373,25 +299,22 @@ fn guarded_files_and_buf_writers_write_out_everything() {
         }
         // No flush by hand: the cleanup writes out what is still in flight.
         file.async_drop().await.unwrap();
-    }));
-    assert_read_back(&path, &data);
 
-    let path = temp_path("smol", "bufwriter");
-    let data = pattern(50_000);
-    smol::block_on(bounded::<Global, _>(async {
-        let file = smol::fs::File::create(&path).await.unwrap();
+        let file = smol::fs::File::create(&buffered).await.unwrap();
         let mut out = AsyncDropGuard::new(BufWriter::with_capacity(4096, file));
-        for chunk in data.chunks(13) {
+        for chunk in small.chunks(13) {
             out.write_all(chunk).await.unwrap();
         }
         out.async_drop().await.unwrap();
     }));
     assert_read_back(&path, &data);
+    assert_read_back(&buffered, &small);
 }
 
-/// On the global executor, on an executor run by a thread pool, and on a local one.
+/// On the global executor, on an executor run by a thread pool, and on a local one;
+/// then a task that panics, and one that finished.
 #[test]
-fn a_guarded_task_returns_after_the_task_is_gone() {
+fn a_guarded_task_returns_after_the_task_is_gone_and_reports_its_panic() {
     fn waits<T: asyncdrop::AsyncDrop<Error: std::fmt::Debug>>(
         spawn: impl FnOnce(common::rt::Body) -> T,
     ) -> impl Future<Output = ()> {
@@ -404,10 +327,7 @@ fn a_guarded_task_returns_after_the_task_is_gone() {
     let local = std::rc::Rc::new(LocalExecutor::new());
     let l = local.clone();
     smol::block_on(local.run(waits(move |f| l.spawn(f))));
-}
 
-#[test]
-fn a_guarded_task_reports_a_panic_of_the_task() {
     smol::block_on(bounded::<Global, _>(async {
         let task = AsyncDropGuard::new(smol::spawn(async { panic!("task panicked") }));
         eventually_async::<Global>("the task to finish", || task.is_finished()).await;
@@ -446,25 +366,26 @@ fn a_guarded_child_process_is_killed_and_reaped() {
 }
 
 #[test]
-fn a_guarded_net_tcp_stream_shutdown_is_seen_as_eof() {
+fn a_guarded_async_tcp_stream_shutdown_is_seen_as_eof() {
     smol::block_on(bounded::<Global, _>(async {
-        let listener = Async::<TcpListener>::bind(([127, 0, 0, 1], 0)).unwrap();
-        let addr = listener.get_ref().local_addr().unwrap();
-        // `smol::net::TcpStream`, whose clone sees the shutdown too (`Async<TcpStream>`
-        // is the suite's `TestNet::Stream`).
-        let mut client = AsyncDropGuard::new(smol::net::TcpStream::connect(addr).await.unwrap());
-        let mut clone = client.clone();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // `Async<TcpStream>` (the suite's `TestNet::Stream` is `smol::net::TcpStream`).
+        let client = Async::<std::net::TcpStream>::connect(addr).await.unwrap();
+        let mut client = AsyncDropGuard::new(client);
         let (mut server, _) = listener.accept().await.unwrap();
         client.write_all(b"net").await.unwrap();
         client.async_drop().await.unwrap();
         let mut got = Vec::new();
         server.read_to_end(&mut got).await.unwrap();
         assert_eq!(got, b"net");
-        assert_eq!(
-            clone.read(&mut [0; 4]).await.unwrap(),
-            0,
-            "read side shut down"
-        );
+
+        // A clone of a guarded `smol::net::TcpStream` sees the shutdown too.
+        let client = AsyncDropGuard::new(TcpStream::connect(addr).await.unwrap());
+        let mut clone = client.clone();
+        client.async_drop().await.unwrap();
+        let read = clone.read(&mut [0; 4]).await.unwrap();
+        assert_eq!(read, 0, "read side shut down");
     }));
 }
 

@@ -1,7 +1,5 @@
-//! The tokio adapter on real tokio runtimes, current-thread and multi-thread: the
-//! adapter suite on both, and what is tokio's own: the current runtime and its
-//! absence, runtime shutdown, blocking on a current-thread runtime and in a
-//! `LocalSet`, and tokio's resources.
+//! The tokio adapter on current-thread and multi-thread runtimes: the suite on both,
+//! and what is tokio's own (no runtime, shutdown, `LocalSet`, its resources).
 #![cfg(feature = "tokio")]
 
 mod common;
@@ -13,18 +11,18 @@ use std::time::Duration;
 
 use asyncdrop::rt::tokio::{
     block_on_async_drop, block_on_async_drop_timeout, spawn_async_drop, spawn_async_drop_on,
-    BackgroundError, BlockingError, Reaper, SpawnOnDrop,
+    BlockingError, Reaper, SpawnOnDrop,
 };
 use asyncdrop::{AsyncDropGuard, ReportKind};
 #[cfg(all(unix, feature = "tokio-process"))]
 use common::rt::assert_process_gone;
+use common::rt::{
+    assert_cancelled, assert_unreported, bounded, eventually, eventually_async, kinds, recording,
+    reports, task_cleanup_waits_for_the_task, How, Res, SetOnDrop,
+};
 #[cfg(any(feature = "tokio-fs", feature = "tokio-io-util"))]
 use common::rt::{assert_read_back, pattern, temp_path};
-use common::rt::{
-    assert_unreported, bounded, eventually, eventually_async, install_recording_hook, kinds,
-    reports, task_cleanup_waits_for_the_task, How, Res, ResError, SetOnDrop, Waits,
-};
-use common::suite::TestRuntime;
+use common::suite::{block_on_every_outcome, TestRuntime};
 use common::Counters;
 use tokio::runtime::{Builder, Handle};
 
@@ -34,15 +32,6 @@ struct Tokio<const MULTI: bool>(tokio::runtime::Runtime);
 type CurrentThread = Tokio<false>;
 type MultiThread = Tokio<true>;
 
-impl<const MULTI: bool> Waits for Tokio<MULTI> {
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        tokio::time::sleep(d)
-    }
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-}
-
 impl<const MULTI: bool> TestRuntime for Tokio<MULTI> {
     type Rt = Handle;
     const BODY_MAY_BLOCK: bool = MULTI;
@@ -51,6 +40,12 @@ impl<const MULTI: bool> TestRuntime for Tokio<MULTI> {
     const CURRENT_ON_PLAIN_THREADS: bool = false;
     const TIMER_NEEDS_THE_BODY: bool = !MULTI;
 
+    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
+        tokio::time::sleep(d)
+    }
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
     fn new() -> Self {
         let mut builder = match MULTI {
             true => Builder::new_multi_thread(),
@@ -92,19 +87,12 @@ mod net {
 common::suite::adapter_suite!(current_thread: CurrentThread);
 common::suite::adapter_suite!(multi_thread: MultiThread);
 
-fn install() {
-    install_recording_hook(&[]);
-}
-
-// ---------------------------------------------------------------------------------
-// The current runtime, runtime shutdown, blocking where tokio is special
-// ---------------------------------------------------------------------------------
+// The current runtime, runtime shutdown, blocking where tokio is special ----------
 
 #[test]
-fn spawn_outside_a_runtime_hands_the_guard_back() {
-    install();
+fn outside_a_runtime_spawn_hands_the_guard_back_and_block_on_uses_a_temporary_one() {
     type R = Res<CurrentThread, 100>;
-    let counts = Counters::new();
+    let counts = recording();
     let err = spawn_async_drop(R::guard(&counts, How::Succeed)).unwrap_err();
     let message = err.to_string();
     assert!(message.contains("no tokio runtime"), "{message}");
@@ -115,39 +103,53 @@ fn spawn_outside_a_runtime_hands_the_guard_back() {
     block_on_async_drop(err.into_guard()).unwrap();
     assert_eq!((counts.finished(), counts.drops()), (1, 1));
     assert_unreported::<R>();
+
+    // Blocking uses a temporary runtime, which has a timer (the first cleanup needs
+    // it); the cleanup that times out goes on on a helper thread.
+    let counts = Counters::new();
+    let first = How::Sleep(Duration::from_millis(2));
+    let (block, block_for) = (block_on_async_drop, block_on_async_drop_timeout);
+    block_on_every_outcome::<CurrentThread, 105>(&counts, first, block, block_for);
+    // (The panicking cleanup never counted as finished.)
+    eventually("the slow cleanup to finish", || counts.finished() == 3);
+    eventually("the slow value to be dropped", || counts.drops() == 4);
 }
 
 #[test]
 fn runtime_shutdown_reports_pending_cleanups_as_cancelled_current_thread() {
-    install();
     type R = Res<CurrentThread, 101>;
-    let counts = Counters::new();
+    type Owned = Res<CurrentThread, 103>;
+    let (counts, owned) = (recording(), Counters::new());
     let rt = CurrentThread::new().0;
-    // One cleanup that started and waits forever, one that never got to run.
+    // One cleanup that started and waits forever, one that never got to run, and a
+    // task that owns a `SpawnOnDrop` and never finishes (a request handler).
     let started = spawn_async_drop_on(rt.handle(), R::guard(&counts, How::Pending));
-    rt.block_on(tokio::task::yield_now()); // runs it up to its `pending()`
+    let o = owned.clone();
+    let owner = rt.spawn(async move {
+        let _value = SpawnOnDrop::new(Owned::guard(&o, How::Succeed));
+        std::future::pending::<()>().await;
+    });
+    rt.block_on(tokio::task::yield_now()); // runs both up to their `pending()`
     let never_ran = spawn_async_drop_on(rt.handle(), R::guard(&counts, How::Succeed));
     assert_eq!(counts.started(), 1);
-    drop(rt); // drops both tasks, on this thread
+    // Drops the tasks, on this thread; the owned value's drop spawns onto the closing
+    // runtime, which drops that task at once: reported, not lost.
+    drop(rt);
 
     assert_eq!(kinds::<R>(), [ReportKind::Cancelled, ReportKind::Cancelled]);
     assert_eq!(counts.drops(), 2);
     assert_eq!(counts.finished(), 0);
-    for handle in [started, never_ran] {
-        match futures_executor::block_on(handle) {
-            Err(BackgroundError::Cancelled { type_name }) => {
-                assert!(type_name.ends_with(std::any::type_name::<R>()))
-            }
-            other => panic!("expected a cancellation, got {other:?}"),
-        }
-    }
+    assert_cancelled([started, never_ran]);
+    assert_eq!(kinds::<Owned>(), [ReportKind::Cancelled]);
+    assert_eq!((owned.started(), owned.drops()), (0, 1));
+    let owner = futures_executor::block_on(owner);
+    assert!(owner.unwrap_err().is_cancelled());
 }
 
 #[test]
 fn runtime_shutdown_reports_pending_cleanups_as_cancelled_multi_thread() {
-    install();
     type R = Res<CurrentThread, 102>;
-    let counts = Counters::new();
+    let counts = recording();
     let rt = MultiThread::new().0;
     let handles: Vec<_> = (0..4)
         .map(|_| spawn_async_drop_on(rt.handle(), R::guard(&counts, How::Pending)))
@@ -158,17 +160,13 @@ fn runtime_shutdown_reports_pending_cleanups_as_cancelled_multi_thread() {
     eventually("four cancellation reports", || kinds::<R>().len() == 4);
     assert!(kinds::<R>().iter().all(|k| *k == ReportKind::Cancelled));
     assert_eq!(counts.drops(), 4);
-    for handle in handles {
-        let result = futures_executor::block_on(handle);
-        assert!(matches!(result, Err(BackgroundError::Cancelled { .. })));
-    }
+    assert_cancelled(handles);
 }
 
 #[test]
 fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
-    install();
     type R = Res<CurrentThread, 104>;
-    let counts = Counters::new();
+    let counts = recording();
     let rt = CurrentThread::new().0;
     let (reaper, worker) = Reaper::spawn_on(rt.handle(), 2);
     rt.block_on(async {
@@ -197,63 +195,10 @@ fn reaper_dies_with_its_runtime_and_reports_what_it_held() {
     assert!(joined.unwrap_err().is_cancelled());
 }
 
-#[test]
-fn spawn_on_drop_dropped_by_a_shutting_down_runtime_reports_cancelled() {
-    install();
-    type R = Res<CurrentThread, 103>;
-    let counts = Counters::new();
-    let rt = CurrentThread::new().0;
-    // A task that owns a `SpawnOnDrop` and never finishes (a request handler).
-    let c = counts.clone();
-    let owner = rt.spawn(async move {
-        let _value = SpawnOnDrop::new(R::guard(&c, How::Succeed));
-        std::future::pending::<()>().await;
-    });
-    rt.block_on(tokio::task::yield_now());
-    // Shutdown drops the task; the value's drop spawns onto the closing runtime,
-    // which drops that task at once: reported, not lost.
-    drop(rt);
-    assert_eq!(kinds::<R>(), [ReportKind::Cancelled]);
-    assert_eq!((counts.started(), counts.drops()), (0, 1));
-    assert!(futures_executor::block_on(owner)
-        .unwrap_err()
-        .is_cancelled());
-}
-
-#[test]
-fn block_on_outside_any_runtime_uses_a_temporary_runtime() {
-    install();
-    type R = Res<CurrentThread, 105>;
-    let counts = Counters::new();
-    // The cleanup needs a timer: the temporary runtime has one.
-    block_on_async_drop(R::guard(&counts, How::Sleep(Duration::from_millis(2)))).unwrap();
-    let failed = block_on_async_drop(R::guard(&counts, How::Fail(1))).unwrap_err();
-    assert_eq!(failed.into_failed(), Some(ResError(1)));
-    match block_on_async_drop(R::guard(&counts, How::Panic)).unwrap_err() {
-        BlockingError::Panicked(p) => {
-            assert_eq!(p.message(), Some("res 105 cleanup panicked"));
-        }
-        other => panic!("expected a panic, got {other:?}"),
-    }
-    assert_eq!(counts.drops(), 3);
-    // The caller got every outcome: nothing reported.
-    assert_unreported::<R>();
-
-    // A wait that runs out: the cleanup goes on (here: on a helper thread).
-    let slow = R::guard(&counts, How::Sleep(Duration::from_millis(300)));
-    let err = block_on_async_drop_timeout(slow, Duration::from_millis(20)).unwrap_err();
-    assert!(err.is_timed_out(), "{err:?}");
-    assert!(err.to_string().contains("goes on in the background"));
-    // (The panicking cleanup never counted as finished.)
-    eventually("the slow cleanup to finish", || counts.finished() == 3);
-    eventually("the slow value to be dropped", || counts.drops() == 4);
-}
-
 #[tokio::test]
 async fn block_on_on_a_current_thread_runtime() {
-    install();
     type R = Res<CurrentThread, 106>;
-    let counts = Counters::new();
+    let counts = recording();
     // A cleanup that needs nothing from the blocked runtime finishes on the helper
     // thread.
     block_on_async_drop(R::guard(&counts, How::Yield(3))).unwrap();
@@ -263,13 +208,11 @@ async fn block_on_on_a_current_thread_runtime() {
     // thread blocks: the wait gives up with a typed error, and no panic, no hang.
     let slow = R::guard(&counts, How::Sleep(Duration::from_millis(1)));
     let err = block_on_async_drop_timeout(slow, Duration::from_millis(100)).unwrap_err();
-    match &err {
-        BlockingError::TimedOut { type_name, after } => {
-            assert!(type_name.ends_with(std::any::type_name::<R>()));
-            assert_eq!(*after, Duration::from_millis(100));
-        }
-        other => panic!("expected a timeout, got {other:?}"),
-    }
+    let BlockingError::TimedOut { type_name, after } = &err else {
+        panic!("expected a timeout, got {err:?}");
+    };
+    assert!(type_name.ends_with(std::any::type_name::<R>()));
+    assert_eq!(*after, Duration::from_millis(100));
     assert_eq!(counts.finished(), 1);
     // Once the runtime runs again, the cleanup finishes.
     bounded::<CurrentThread, _>(eventually_async::<CurrentThread>(
@@ -283,9 +226,8 @@ async fn block_on_on_a_current_thread_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_on_inside_a_local_set_falls_back_to_a_helper_thread() {
-    install();
     type R = Res<CurrentThread, 107>;
-    let counts = Counters::new();
+    let counts = recording();
     let local = tokio::task::LocalSet::new();
     let c = counts.clone();
     local
@@ -296,9 +238,7 @@ async fn block_on_inside_a_local_set_falls_back_to_a_helper_thread() {
     assert_eq!((counts.finished(), counts.drops()), (1, 1));
 }
 
-// ---------------------------------------------------------------------------------
-// tokio's own resources
-// ---------------------------------------------------------------------------------
+// tokio's own resources -----------------------------------------------------------
 
 #[cfg(feature = "tokio-fs")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -330,26 +270,19 @@ async fn a_guarded_buf_writer_writes_out_its_buffer() {
 }
 
 #[test]
-fn a_guarded_join_handle_returns_after_the_task_is_gone() {
+fn a_guarded_join_handle_returns_after_the_task_is_gone_and_reports_its_panic() {
     for rt in [CurrentThread::new().0, MultiThread::new().0] {
-        rt.block_on(task_cleanup_waits_for_the_task::<CurrentThread, _>(
-            false,
-            tokio::spawn,
-        ));
+        rt.block_on(async {
+            task_cleanup_waits_for_the_task::<CurrentThread, _>(false, tokio::spawn).await;
+            let task = AsyncDropGuard::new(tokio::spawn(async { panic!("task panicked") }));
+            eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
+            assert!(task.async_drop().await.unwrap_err().is_panic());
+            // A finished task is fine.
+            let task = AsyncDropGuard::new(tokio::spawn(async { 5 }));
+            eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
+            task.async_drop().await.unwrap();
+        });
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_guarded_join_handle_reports_a_panic_of_the_task() {
-    let task = AsyncDropGuard::new(tokio::spawn(async { panic!("task panicked") }));
-    eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
-    let err = task.async_drop().await.unwrap_err();
-    assert!(err.is_panic());
-
-    // A finished task is fine.
-    let task = AsyncDropGuard::new(tokio::spawn(async { 5 }));
-    eventually_async::<CurrentThread>("the task to finish", || task.is_finished()).await;
-    task.async_drop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,6 @@
-//! Scaffolding shared by the runtime adapters' tests (`tests/rt_*.rs`): a
-//! process-wide recording policy hook, waiting helpers, a gate, and the test
-//! resource `Res<W, TAG>` whose cleanup uses the waits `W` of one runtime.
-//!
-//! Reports are made on runtime threads, so the hook records into one global list;
-//! each test uses a resource type of its own (`Res<W, TAG>`: a tag per test, `W` per
-//! runtime) and looks only at reports naming it.
+//! Scaffolding of the runtime adapters' tests: a recording policy hook, waits, a gate
+//! and the resource `Res<W, TAG>`. Reports come from runtime threads into one global
+//! list, so each test has a `Res` type of its own (a `TAG` per test, `W` per runtime).
 
 use std::future::Future;
 use std::marker::PhantomData;
@@ -13,9 +9,11 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use asyncdrop::rt::{BackgroundError, CleanupHandle};
 use asyncdrop::{set_policy, AsyncDrop, AsyncDropGuard, Policy, Report, ReportKind};
 use futures_util::future::{select, Either};
 
+use super::suite::TestRuntime;
 use super::Counters;
 
 /// One recorded report.
@@ -54,8 +52,7 @@ fn record(report: &Report<'_>) {
     }
 }
 
-/// Installs the recording hook; it panics on failure reports naming one of
-/// `panicky` (every test calls this first).
+/// Installs the recording hook; it panics on failure reports naming one of `panicky`.
 pub fn install_recording_hook(panicky: &[&'static str]) {
     let mut types = PANICKY.lock().unwrap_or_else(PoisonError::into_inner);
     for name in panicky {
@@ -65,6 +62,12 @@ pub fn install_recording_hook(panicky: &[&'static str]) {
     }
     drop(types);
     set_policy(Policy::Hook(record));
+}
+
+/// Installs the recording hook (no type panics); new counters for a test.
+pub fn recording() -> Arc<Counters> {
+    install_recording_hook(&[]);
+    Counters::new()
 }
 
 /// The reports made so far about type `T`.
@@ -91,11 +94,28 @@ pub fn assert_unreported<T>() {
     assert!(seen.is_empty(), "{seen:?}");
 }
 
+/// Awaits each handle (on a plain executor): each says its cleanup of `T` was cancelled.
+#[track_caller]
+pub fn assert_cancelled<T: AsyncDrop<Error: std::fmt::Debug>>(
+    handles: impl IntoIterator<Item = CleanupHandle<T>>,
+) {
+    for handle in handles {
+        match futures_executor::block_on(handle) {
+            Err(BackgroundError::Cancelled { type_name }) => {
+                assert!(
+                    type_name.ends_with(std::any::type_name::<T>()),
+                    "{type_name}"
+                )
+            }
+            other => panic!("expected a cancellation, got {other:?}"),
+        }
+    }
+}
+
 /// Generous: a hang becomes a failure, a slow machine does not.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// Polls `condition` (on a plain thread) until it holds; fails after [`PATIENCE`]
-/// rather than hanging.
+/// Polls `condition` (on a plain thread) until it holds; fails after [`PATIENCE`].
 #[track_caller]
 pub fn eventually(what: &str, condition: impl Fn() -> bool) {
     let start = Instant::now();
@@ -105,9 +125,8 @@ pub fn eventually(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
-/// As [`eventually`], in async code: sleeps on the runtime of `W`, which lets that
-/// runtime run (a current-thread runtime runs only while its thread awaits).
-pub async fn eventually_async<W: Waits>(what: &str, condition: impl Fn() -> bool) {
+/// As [`eventually`], in async code: sleeps on `W`'s timer, which lets that runtime run.
+pub async fn eventually_async<W: TestRuntime>(what: &str, condition: impl Fn() -> bool) {
     let start = Instant::now();
     while !condition() {
         assert!(start.elapsed() < PATIENCE, "timed out waiting for: {what}");
@@ -116,7 +135,7 @@ pub async fn eventually_async<W: Waits>(what: &str, condition: impl Fn() -> bool
 }
 
 /// Bounds a future on the timer of `W`: a hang becomes a failure.
-pub async fn bounded<W: Waits, F: Future>(fut: F) -> F::Output {
+pub async fn bounded<W: TestRuntime, F: Future>(fut: F) -> F::Output {
     match select(pin!(fut), pin!(W::sleep(PATIENCE + PATIENCE / 2))).await {
         Either::Left((output, _)) => output,
         Either::Right(_) => panic!("did not finish within {:?}", PATIENCE + PATIENCE / 2),
@@ -180,22 +199,15 @@ pub enum How {
     YieldThenFail(usize, u32),
 }
 
-/// The waits of one runtime that a test resource's cleanup uses.
-pub trait Waits: 'static {
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
-    fn yield_now() -> impl Future<Output = ()> + Send;
-}
-
-/// A resource whose type is unique per test (by `TAG`) and runtime (by `W`), so
-/// reports can be told apart. Its cleanup counts itself (started, in flight,
-/// finished) and does what `how` says; its `Drop` counts the drop.
+/// A resource whose type is unique per test (`TAG`) and runtime (`W`). Its cleanup counts
+/// itself (started, in flight, finished) and does what `how` says; `Drop` counts too.
 pub struct Res<W, const TAG: u32> {
     pub counts: Arc<Counters>,
     pub how: How,
     _waits: PhantomData<fn() -> W>,
 }
 
-impl<W: Waits, const TAG: u32> Res<W, TAG> {
+impl<W: TestRuntime, const TAG: u32> Res<W, TAG> {
     pub fn guard(counts: &Arc<Counters>, how: How) -> AsyncDropGuard<Self> {
         AsyncDropGuard::new(Res {
             counts: counts.clone(),
@@ -217,7 +229,7 @@ impl<W, const TAG: u32> Drop for Res<W, TAG> {
     }
 }
 
-impl<W: Waits, const TAG: u32> AsyncDrop for Res<W, TAG> {
+impl<W: TestRuntime, const TAG: u32> AsyncDrop for Res<W, TAG> {
     type Error = ResError;
 
     async fn async_drop_impl(self) -> Result<(), ResError> {
@@ -252,9 +264,7 @@ impl<W: Waits, const TAG: u32> AsyncDrop for Res<W, TAG> {
     }
 }
 
-// ---------------------------------------------------------------------------------
-// For the runtimes' own resources
-// ---------------------------------------------------------------------------------
+// For the runtimes' own resources -------------------------------------------------
 
 /// A fresh path in the temporary directory, for the test `name` of `runtime`.
 pub fn temp_path(runtime: &str, name: &str) -> std::path::PathBuf {
@@ -308,8 +318,10 @@ pub type Body = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Spawns a task that never ends with `spawn`, guards its handle, and asserts that
 /// the handle's cleanup returns only once the task's locals are dropped.
-pub async fn task_cleanup_waits_for_the_task<W: Waits, T>(busy: bool, spawn: impl FnOnce(Body) -> T)
-where
+pub async fn task_cleanup_waits_for_the_task<W: TestRuntime, T>(
+    busy: bool,
+    spawn: impl FnOnce(Body) -> T,
+) where
     T: AsyncDrop<Error: std::fmt::Debug>,
 {
     use std::sync::atomic::AtomicBool;
@@ -336,9 +348,9 @@ where
     );
 }
 
-/// Implements the suite's `TestNet` for `$rt` with a listener and a stream of
-/// tokio's and async-std's shape; `write_all` and `read` come from the extension
-/// traits in scope where it is used.
+/// Implements the suite's `TestNet` for `$rt` with a listener and a stream of tokio's
+/// shape (async `bind`, `accept`, `connect`); `write_all` and `read` come from the
+/// extension traits in scope where it is used.
 macro_rules! test_net {
     ([$($generics:tt)*] $rt:ty: $listener:ident, $stream:ident) => {
         impl<$($generics)*> $crate::common::suite::TestNet for $rt {
@@ -370,5 +382,5 @@ macro_rules! test_net {
         }
     };
 }
-#[allow(unused_imports, reason = "only the tokio and async-std tests use it")]
+#[allow(unused_imports, reason = "only the runtime tests with TCP use it")]
 pub(crate) use test_net;

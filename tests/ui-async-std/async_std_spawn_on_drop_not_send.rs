@@ -4,21 +4,16 @@ use std::rc::Rc;
 use asyncdrop::rt::async_std::SpawnOnDrop;
 use asyncdrop::{AsyncDropGuard, LocalAsyncDrop};
 
-struct Session {
-    shared: Rc<String>,
-}
+struct Session(Rc<String>);
 
 impl LocalAsyncDrop for Session {
     type Error = std::io::Error;
     async fn local_async_drop_impl(self) -> Result<(), Self::Error> {
-        drop(self.shared);
+        drop(self.0);
         Ok(())
     }
 }
 
 fn main() {
-    let session = AsyncDropGuard::new(Session {
-        shared: Rc::new(String::from("db")),
-    });
-    let _wrapped = SpawnOnDrop::new(session);
+    let _wrapped = SpawnOnDrop::new(AsyncDropGuard::new(Session(Rc::new(String::new()))));
 }
