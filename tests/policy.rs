@@ -1,5 +1,4 @@
-//! The process-wide reporting policy: every test takes `LOCK`, sets the policy it
-//! needs and restores `Policy::Panic` (the default) when it ends, even if it fails.
+//! The process-wide policy: each test holds `LOCK` and restores `Policy::Panic`, even on failure.
 
 mod common;
 
@@ -16,8 +15,7 @@ use futures_executor::block_on;
 
 static LOCK: Mutex<()> = Mutex::new(());
 
-/// Holds `LOCK` while a test runs with its policy; restores `Policy::Panic` on drop,
-/// before the lock is released.
+/// Holds `LOCK`; restores `Policy::Panic` on drop, before the lock is released.
 struct PolicyScope {
     _lock: MutexGuard<'static, ()>,
 }
@@ -51,8 +49,7 @@ fn probe_guard_name() -> String {
     format!("AsyncDropGuard<{}>", type_name::<Probe>())
 }
 
-/// Each policy on a forgotten guard and on a cleanup cancelled unpolled or after a
-/// poll: it panics (saying so) or is silent; the value is dropped once either way.
+/// Each policy panics (saying so) or is silent; the value is dropped once either way.
 #[test]
 fn each_policy_panics_or_not_on_a_forgotten_guard_and_a_cancelled_cleanup() {
     // `None`: every test restores the default, so the policy in force first is it.
@@ -115,8 +112,7 @@ fn each_policy_panics_or_not_on_a_forgotten_guard_and_a_cancelled_cleanup() {
             assert_eq!(counts(&counters), (polls, 0, 1), "{case}");
         }
 
-        // A forgotten nested guard: the outer guard's report panics; the inner guard is
-        // then dropped while unwinding and its report must not panic a second time.
+        // The inner guard, dropped while the outer one's report unwinds, must not panic again.
         #[cfg(feature = "std")]
         if panics {
             let counters = Counters::new();
@@ -346,8 +342,7 @@ mod scoped {
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].0, Forgotten);
         drop(pool);
-        // Dropped unfinished here: the cleanup it held reports to its policy, and this
-        // thread's own policy is untouched afterwards.
+        // Dropped unfinished here: reports to its policy; this thread's policy is untouched.
         let scoped = Box::pin(asyncdrop::PolicyScope::new(
             Policy::Hook(mine),
             AsyncDropGuard::new(Tagged::<5>).async_drop(),
@@ -362,22 +357,50 @@ mod scoped {
         assert!(catch_unwind(|| drop(AsyncDropGuard::new(Tagged::<6>))).is_err());
     }
 
+    /// A log record or a tracing event: level, target and fields (a record's text as `message`).
+    #[cfg(any(feature = "log", feature = "tracing"))]
+    #[derive(Debug)]
+    struct Event {
+        level: String,
+        target: String,
+        fields: Vec<(String, String)>,
+    }
+
+    /// The events of a forgotten then a cancelled `tag` made at `at` (line, column);
+    /// `absent` is the value of a field without one (`None`: no field).
+    #[cfg(any(feature = "log", feature = "tracing"))]
+    fn check_events(events: &[Event], tag: &str, at: (u32, u32), absent: Option<&str>) {
+        fn field<'a>(event: &'a Event, name: &str) -> Option<&'a str> {
+            let field = event.fields.iter().find(|(k, _)| k == name);
+            field.map(|(_, v)| v.as_str())
+        }
+        let tagged = format!("policy::scoped::{tag}");
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events[0].level, "ERROR");
+        assert_eq!(events[1].level, "WARN");
+        for event in events {
+            assert_eq!(event.target, "asyncdrop");
+            let name = field(event, "type_name").unwrap();
+            assert!(name.ends_with(&tagged), "{event:?}");
+            let message = field(event, "message").unwrap();
+            let guard = format!("AsyncDropGuard<{tagged}>");
+            assert!(message.contains(&guard), "{event:?}");
+            assert_eq!(field(event, "detail"), absent, "no detail");
+        }
+        assert_eq!(field(&events[0], "kind"), Some("Forgotten"));
+        assert_eq!(field(&events[1], "kind"), Some("Cancelled"));
+        // No site in builds without debug assertions.
+        let site = cfg!(debug_assertions).then(|| format!("{}:{}:{}", file!(), at.0, at.1));
+        assert_eq!(field(&events[0], "site"), site.as_deref().or(absent));
+    }
+
     /// `Policy::Log`: reports go to the `log` crate with their key-values.
     #[cfg(feature = "log")]
     mod log_records {
         use super::*;
         use log::kv::{Error as KvError, Key, Value, VisitSource};
 
-        /// A logged record: level, target, message and key-values.
-        #[derive(Debug)]
-        struct Logged {
-            level: log::Level,
-            target: String,
-            message: String,
-            pairs: Vec<(String, String)>,
-        }
-
-        static LOGGED: Mutex<Vec<Logged>> = Mutex::new(Vec::new());
+        static LOGGED: Mutex<Vec<Event>> = Mutex::new(Vec::new());
 
         struct Pairs(Vec<(String, String)>);
 
@@ -396,22 +419,16 @@ mod scoped {
             }
 
             fn log(&self, record: &log::Record<'_>) {
-                let mut pairs = Pairs(Vec::new());
+                let mut pairs = Pairs(vec![("message".into(), record.args().to_string())]);
                 record.key_values().visit(&mut pairs).unwrap();
-                LOGGED.lock().unwrap().push(Logged {
-                    level: record.level(),
+                LOGGED.lock().unwrap().push(Event {
+                    level: record.level().to_string(),
                     target: record.target().to_owned(),
-                    message: record.args().to_string(),
-                    pairs: pairs.0,
+                    fields: pairs.0,
                 });
             }
 
             fn flush(&self) {}
-        }
-
-        fn pair<'a>(logged: &'a Logged, key: &str) -> &'a str {
-            let pair = logged.pairs.iter().find(|(k, _)| k == key);
-            &pair.unwrap_or_else(|| panic!("no `{key}` in {logged:?}")).1
         }
 
         #[test]
@@ -425,23 +442,8 @@ mod scoped {
             drop(AsyncDropGuard::new(Tagged::<9>).async_drop()); // cancelled
 
             let logged = std::mem::take(&mut *LOGGED.lock().unwrap());
-            assert_eq!(logged.len(), 2, "{logged:?}");
-            let (forgotten, cancelled) = (&logged[0], &logged[1]);
-            assert_eq!(forgotten.level, log::Level::Error);
-            assert_eq!(cancelled.level, log::Level::Warn);
-            for record in &logged {
-                assert_eq!(record.target, "asyncdrop");
-                let name = pair(record, "type_name");
-                assert!(name.ends_with("policy::scoped::Tagged<9>"), "{record:?}");
-                let guard = "AsyncDropGuard<policy::scoped::Tagged<9>>";
-                assert!(record.message.contains(guard), "{record:?}");
-                assert_eq!(pair(record, "detail"), "");
-            }
-            assert_eq!(pair(forgotten, "kind"), "Forgotten");
-            assert_eq!(pair(cancelled, "kind"), "Cancelled");
-            // No site in builds without debug assertions: an empty value.
-            let site = cfg!(debug_assertions).then(|| format!("{}:{line}:18", file!()));
-            assert_eq!(pair(forgotten, "site"), site.unwrap_or_default());
+            // Every key is there: an absent value is empty.
+            check_events(&logged, "Tagged<9>", (line, 18), Some(""));
         }
     }
 
@@ -454,18 +456,10 @@ mod scoped {
 
         use tracing::field::{Field, Visit};
         use tracing::span::{Attributes, Id, Record};
-        use tracing::{Event, Metadata, Subscriber};
-
-        /// An event: level, target and fields (as their `Debug` form).
-        #[derive(Debug)]
-        struct Seen {
-            level: tracing::Level,
-            target: String,
-            fields: Vec<(String, String)>,
-        }
+        use tracing::{Metadata, Subscriber};
 
         #[derive(Clone, Default)]
-        struct Capture(Arc<Mutex<Vec<Seen>>>);
+        struct Capture(Arc<Mutex<Vec<Event>>>);
 
         impl Subscriber for Capture {
             fn enabled(&self, _: &Metadata<'_>) -> bool {
@@ -476,7 +470,7 @@ mod scoped {
             }
             fn record(&self, _: &Id, _: &Record<'_>) {}
             fn record_follows_from(&self, _: &Id, _: &Id) {}
-            fn event(&self, event: &Event<'_>) {
+            fn event(&self, event: &tracing::Event<'_>) {
                 struct Fields(Vec<(String, String)>);
                 impl Visit for Fields {
                     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -488,19 +482,14 @@ mod scoped {
                 }
                 let mut fields = Fields(Vec::new());
                 event.record(&mut fields);
-                self.0.lock().unwrap().push(Seen {
-                    level: *event.metadata().level(),
+                self.0.lock().unwrap().push(Event {
+                    level: event.metadata().level().to_string(),
                     target: event.metadata().target().to_owned(),
                     fields: fields.0,
                 });
             }
             fn enter(&self, _: &Id) {}
             fn exit(&self, _: &Id) {}
-        }
-
-        fn field<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
-            let field = seen.fields.iter().find(|(k, _)| k == name);
-            field.map(|(_, v)| v.as_str())
         }
 
         #[test]
@@ -514,23 +503,8 @@ mod scoped {
                 line
             });
             let seen = std::mem::take(&mut *capture.0.lock().unwrap());
-            assert_eq!(seen.len(), 2, "{seen:?}");
-            assert_eq!(seen[0].level, tracing::Level::ERROR);
-            assert_eq!(seen[1].level, tracing::Level::WARN);
-            for event in &seen {
-                assert_eq!(event.target, "asyncdrop");
-                let name = field(event, "type_name").unwrap();
-                assert!(name.ends_with("policy::scoped::Tagged<10>"), "{event:?}");
-                let message = field(event, "message").unwrap();
-                let guard = "AsyncDropGuard<policy::scoped::Tagged<10>>";
-                assert!(message.contains(guard), "{event:?}");
-                assert_eq!(field(event, "detail"), None, "no detail: no field");
-            }
-            assert_eq!(field(&seen[0], "kind"), Some("Forgotten"));
-            assert_eq!(field(&seen[1], "kind"), Some("Cancelled"));
-            // No site in builds without debug assertions: no field.
-            let site = cfg!(debug_assertions).then(|| format!("{}:{line}:22", file!()));
-            assert_eq!(field(&seen[0], "site"), site.as_deref());
+            // A field without a value is not there.
+            check_events(&seen, "Tagged<10>", (line, 22), None);
         }
     }
 }
