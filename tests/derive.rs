@@ -15,7 +15,7 @@ use common::harness::{fail, Quiet};
 use common::reports::{counts_quietly, one_report};
 use common::Behaviour::{Fail, Hang, Panic, Succeed};
 use common::{
-    assert_counts, assert_send, poll_once, record_reports, setup, take_reports, yield_now,
+    assert_counts, assert_send, block_on_send, poll_once, setup, take_reports, yield_now,
     Behaviour, Counters, Probe, ProbeError,
 };
 use futures_executor::block_on;
@@ -310,9 +310,7 @@ fn types_without_resources_and_nested_derived_types() {
         link: Link::Pair(Probe::new(&counters), 1, Probe::new(&counters)),
     });
     assert_send(&outer);
-    let cleanup = outer.async_drop();
-    assert_send(&cleanup);
-    block_on(cleanup).unwrap();
+    block_on_send(outer.async_drop()).unwrap();
     assert_counts(&counters, 5, 5, 5);
 }
 
@@ -325,8 +323,7 @@ struct Pool<'a, T> {
     label: &'a str,
 }
 
-/// Sends a generic derived cleanup (the future, not the value) to another thread:
-/// `T: AsyncDrop` is all it takes.
+/// Sends a generic derived cleanup (the future) to another thread: `T: AsyncDrop` suffices.
 fn clean_up_on_a_thread<T: AsyncDrop + 'static>(
     pool: AsyncDropGuard<Pool<'static, T>>,
 ) -> std::thread::JoinHandle<bool> {
@@ -348,13 +345,9 @@ fn derived_cleanups_are_send_also_in_generic_code() {
 
     let counters = Counters::new();
     let s = AsyncDropGuard::new(session(&counters, [0; 3], OK));
-    let cleanup = s.async_drop();
-    assert_send(&cleanup);
-    block_on(cleanup).unwrap();
+    block_on_send(s.async_drop()).unwrap();
     let polite = AsyncDropGuard::new(Polite::new(&counters, Succeed, Succeed));
-    let cleanup = polite.async_drop();
-    assert_send(&cleanup);
-    block_on(cleanup).unwrap();
+    block_on_send(polite.async_drop()).unwrap();
 }
 
 #[cfg(feature = "alloc")]
@@ -427,8 +420,7 @@ fn a_panicking_field_cleanup_or_before_drops_every_field_once() {
     assert_eq!(take_reports(), []); // the panic is the report
 
     let p = |b| Probe::new(&counters).behaviour(b);
-    let ordered = Ordered(p(Panic).guard(), p(Succeed), p(Succeed).guard());
-    let ordered = AsyncDropGuard::new(ordered);
+    let ordered = AsyncDropGuard::new(Ordered(p(Panic).guard(), p(Succeed), p(Succeed).guard()));
     assert!(catch_unwind(AssertUnwindSafe(|| block_on(ordered.async_drop()))).is_err());
     assert_counts(&counters, 4, 1, 6); // the two after it never started: dropped
     assert_eq!(take_reports(), []);
@@ -439,49 +431,38 @@ fn a_panicking_field_cleanup_or_before_drops_every_field_once() {
     counts_quietly(&counters, 0, 0, 2);
 }
 
-/// Drops `guard`'s cleanup after `polls` polls: the parent's guard reports the
-/// cancellation, once, and every field is dropped once without a report of its own.
-fn cancel_after<T: LocalAsyncDrop>(guard: AsyncDropGuard<T>, polls: usize) {
-    record_reports();
-    let mut cleanup = Box::pin(guard.async_drop());
+/// Cuts the cleanup of `make`'s value after `polls` polls: one report, the parent's; `counts`.
+#[track_caller]
+fn cancel_after<T: LocalAsyncDrop>(
+    make: impl FnOnce(&Arc<Counters>) -> T,
+    polls: usize,
+    counts: (usize, usize, usize),
+) {
+    let counters = setup();
+    let mut cleanup = Box::pin(AsyncDropGuard::new(make(&counters)).async_drop());
     for _ in 0..polls {
         assert!(poll_once(&mut cleanup).is_pending());
     }
     drop(cleanup);
     let report = one_report(ReportKind::Cancelled);
     assert_eq!(report.type_name, std::any::type_name::<T>());
+    assert_counts(&counters, counts.0, counts.1, counts.2);
 }
 
 #[test]
 fn a_cancelled_cleanup_is_reported_once_for_the_parent() {
     for polls in [0, 1] {
-        let counters = Counters::new();
-        cancel_after(
-            AsyncDropGuard::new(session(&counters, [1, 1, 1], OK)),
-            polls,
-        );
-        assert_counts(&counters, 3 * polls, 0, 3);
-
-        let counters = Counters::new();
-        let p = || Probe::new(&counters).yields(1);
-        cancel_after(
-            AsyncDropGuard::new(Ordered(p().guard(), p(), p().guard())),
-            polls,
-        );
-        assert_counts(&counters, polls, 0, 3);
-
-        let counters = Counters::new();
-        let tcp = Link::Tcp {
-            socket: Probe::new(&counters).yields(1).guard(),
+        cancel_after(|c| session(c, [1, 1, 1], OK), polls, (3 * polls, 0, 3));
+        let p = |c: &Arc<Counters>| Probe::new(c).yields(1);
+        let ordered = |c: &_| Ordered(p(c).guard(), p(c), p(c).guard());
+        cancel_after(ordered, polls, (polls, 0, 3));
+        let socket = |c: &_| p(c).guard();
+        let tcp = |c: &_| Link::Tcp {
+            socket: socket(c),
             peer: String::new(),
         };
-        cancel_after(AsyncDropGuard::new(tcp), polls);
-        assert_counts(&counters, polls, 0, 1);
-
+        cancel_after(tcp, polls, (polls, 0, 1));
         // During `before`.
-        let counters = Counters::new();
-        let polite = Polite::new(&counters, Succeed, Succeed);
-        cancel_after(AsyncDropGuard::new(polite), polls);
-        assert_counts(&counters, 0, 0, 2);
+        cancel_after(|c| Polite::new(c, Succeed, Succeed), polls, (0, 0, 2));
     }
 }
