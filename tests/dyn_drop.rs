@@ -19,15 +19,14 @@ use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
 use common::harness::{fail, CodeError};
 use common::reports::{counts_quietly, one_report, one_report_naming};
 use common::{
-    assert_counts, assert_site, block_on_send, poll_once, record_reports, run_to_end, setup,
-    take_reports, type_implements, yield_now, Counters, Probe, ProbeError,
+    assert_counts, assert_site, block_on_send, poll_once, run_to_end, setup, take_reports,
+    type_implements, yield_now, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
-// Three resource types with three error types.
 /// A file whose cleanup (flush, one yield) fails with an `io::Error`.
 struct File(Probe);
 
@@ -61,10 +60,9 @@ impl AsyncDrop for Session {
     async fn async_drop_impl(self) -> Result<(), CodeError> {
         let Session(probe, status) = self;
         probe.async_drop_impl().await.unwrap();
-        if status == 200 {
-            Ok(())
-        } else {
-            Err(CodeError(status))
+        match status {
+            200 => Ok(()),
+            _ => Err(CodeError(status)),
         }
     }
 }
@@ -177,14 +175,10 @@ fn mixed_guards_one_by_one_in_an_async_drop_vec_and_through_async_drop_iter() {
     let err = block_on_send(set.async_drop()).unwrap_err();
     assert_eq!(err.len(), 2);
     assert_eq!(err.first().to_string(), "flush failed");
+    let indexed = err.iter_indexed().map(|(i, e)| format!("{i}: {e}"));
     assert_eq!(
-        err.iter_indexed()
-            .map(|(i, e)| (i, e.to_string()))
-            .collect::<Vec<_>>(),
-        [
-            (4, String::from("flush failed")),
-            (5, String::from("code 201")),
-        ]
+        indexed.collect::<Vec<_>>(),
+        ["4: flush failed", "5: code 201"]
     );
     assert_counts(&counters, 8, 8, 8);
     let last = block_on(last.async_drop()).unwrap_err();
@@ -226,19 +220,9 @@ fn local_flavour_on_a_local_executor() {
         AsyncDropGuard::into_local_dyn(Probe::new(&counters).yields(2).guard()),
         AsyncDropGuard::into_local_dyn(Session::guard(&counters, 404)),
     ];
-    let messages = LocalPool::new().run_until(async move {
-        let err = async_drop_all(set).await.unwrap_err();
-        err.iter()
-            .map(|(i, e)| (i, e.to_string()))
-            .collect::<Vec<_>>()
-    });
-    assert_eq!(
-        messages,
-        [
-            (0, String::from("journal full")),
-            (2, String::from("code 404"))
-        ]
-    );
+    let err = LocalPool::new().run_until(async_drop_all(set)).unwrap_err();
+    let messages: Vec<_> = err.iter().map(|(i, e)| format!("{i}: {e}")).collect();
+    assert_eq!(messages, ["0: journal full", "2: code 404"]);
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
     counts_quietly(&counters, 2, 2, 2);
 }
@@ -281,14 +265,10 @@ fn erased_guards_compose_and_are_async_drop() {
     drop(tx);
     let mut results: Vec<_> = rx.iter().collect();
     results.sort();
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 3);
-    assert_eq!(
-        results
-            .iter()
-            .filter_map(|r| r.clone().err())
-            .collect::<Vec<_>>(),
-        ["Status(201)", "Status(203)", "Status(205)"]
-    );
+    let (ok, failed): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    assert_eq!(ok.len(), 3);
+    let failed: Vec<_> = failed.into_iter().map(Result::unwrap_err).collect();
+    assert_eq!(failed, ["Status(201)", "Status(203)", "Status(205)"]);
     counts_quietly(&counters, 6, 6, 6);
 }
 
@@ -358,16 +338,13 @@ impl From<std::convert::Infallible> for CloseError {
 
 #[test]
 fn non_static_resources() {
-    record_reports();
     let closed = AtomicUsize::new(0);
-    let counters = Counters::new();
-    {
-        let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError> + '_>>; 2] = [
-            AsyncDropGuard::into_dyn(AsyncDropGuard::new(Borrowing { closed: &closed })),
-            AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
-        ];
-        block_on_send(async_drop_all(set)).unwrap();
-    }
+    let counters = setup();
+    let set: [AsyncDropGuard<Box<dyn DynAsyncDrop<CloseError> + '_>>; 2] = [
+        AsyncDropGuard::into_dyn(AsyncDropGuard::new(Borrowing { closed: &closed })),
+        AsyncDropGuard::into_dyn(Probe::new(&counters).guard()),
+    ];
+    block_on_send(async_drop_all(set)).unwrap();
     assert_eq!(closed.load(Ordering::SeqCst), 1);
     assert_counts(&counters, 1, 1, 1);
 
@@ -461,7 +438,6 @@ fn async_drop_boxed_debug_and_auto_traits() {
 fn one_allocation_to_erase_one_to_clean_up() {
     let counters = setup();
 
-    // Send flavour.
     let guard = File::guard(&counters, false);
     let (erased, n) = allocations(|| AsyncDropGuard::into_dyn::<CloseError>(guard));
     assert_eq!(n, 1, "allocations to erase");
@@ -469,7 +445,6 @@ fn one_allocation_to_erase_one_to_clean_up() {
     result.unwrap();
     assert_eq!(n, 1, "allocations to clean up");
 
-    // Local flavour.
     let guard = Session::guard(&counters, 200);
     let (erased, n) = allocations(|| AsyncDropGuard::into_local_dyn::<CloseError>(guard));
     assert_eq!(n, 1, "allocations to erase (local)");
