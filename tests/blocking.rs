@@ -116,8 +116,7 @@ fn cleanup_error_is_reported_as_failed_with_the_error() {
     let counters = setup();
     let probe = Probe::new(&counters).id(2).fail(7);
     let line = line!() + 1;
-    let conn = BlockingDrop::new(AsyncDropGuard::new(probe));
-    drop(conn);
+    drop(BlockingDrop::new(AsyncDropGuard::new(probe)));
     assert_counts(&counters, 1, 1, 1);
     let report = one_report(ReportKind::Failed);
     report
@@ -227,17 +226,13 @@ fn into_guard_timeout_debug_and_auto_traits() {
 mod timing {
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
-    use std::sync::{Arc, Mutex, RwLockWriteGuard};
+    use std::sync::{Arc, Mutex};
     use std::thread::ThreadId;
 
     use futures_channel::oneshot;
 
     use super::*;
     use common::{record_reports, Counters, ProbeError};
-
-    fn exclusive() -> RwLockWriteGuard<'static, ()> {
-        SERIAL.write().unwrap_or_else(PoisonError::into_inner)
-    }
 
     /// Waits (sleeping) until `done` holds; panics after `limit`.
     fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
@@ -293,8 +288,7 @@ mod timing {
         }
     }
 
-    /// The cleanup awaits a task of the executor that `Drop` blocks: the wait times out
-    /// with a report, and the cleanup finishes later on the cleanup thread, once.
+    /// The cleanup awaits a task of the executor that `Drop` blocks: it finishes later, once.
     #[test]
     fn cleanup_waiting_on_the_blocked_executor_times_out_then_finishes() {
         let _shared = shared();
@@ -367,16 +361,18 @@ mod timing {
         }
     }
 
+    /// A [`WhereAmI`] recording into `threads`, on the cleanup thread.
+    fn where_am_i(threads: &Threads, yields: bool) -> BlockingDrop<WhereAmI> {
+        BlockingDrop::new(AsyncDropGuard::new(WhereAmI(threads.clone(), yields)))
+    }
+
     /// Every poll is there: the dropping thread's context is never seen by part of it.
     #[test]
     fn a_cleanup_ready_at_once_runs_on_the_cleanup_thread_too() {
         let counters = setup();
         let me = std::thread::current().id();
         let ran_on: Threads = Arc::default();
-        drop(BlockingDrop::new(AsyncDropGuard::new(WhereAmI(
-            ran_on.clone(),
-            false,
-        ))));
+        drop(where_am_i(&ran_on, false));
         let ran_on = ran_on.lock().unwrap().clone();
         let [(name, id)] = &ran_on[..] else {
             panic!("cleaned up once before drop returned: {ran_on:?}")
@@ -391,15 +387,10 @@ mod timing {
 
     #[test]
     fn cleanup_thread_stops_when_idle_and_starts_again() {
-        let _alone = exclusive();
+        let _alone = SERIAL.write().unwrap_or_else(PoisonError::into_inner);
         record_reports();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let drop_one = || {
-            drop(BlockingDrop::new(AsyncDropGuard::new(WhereAmI(
-                seen.clone(),
-                true,
-            ))))
-        };
+        let seen: Threads = Arc::default();
+        let drop_one = || drop(where_am_i(&seen, true));
         drop_one();
         drop_one(); // right away: the same thread
         std::thread::sleep(Duration::from_millis(1_200));
@@ -460,8 +451,7 @@ impl AsyncDrop for TokioTimer {
     }
 }
 
-/// On a tokio worker, a cleanup that needs the runtime panics wherever it makes its timer
-/// (never works half the time); the runtime's `BlockOnDrop` runs both in its context.
+/// Without the runtime a timer panics wherever it is made; `BlockOnDrop` runs both in it.
 #[cfg(feature = "tokio")]
 #[test]
 fn a_cleanup_sees_one_context_whatever_it_does_first() {
