@@ -15,9 +15,7 @@ use common::{assert_counts, assert_site, poll_once, setup, take_reports, Probe};
 use futures_core::future::FusedFuture;
 use futures_executor::block_on;
 
-/// Polled to the end by hand, with or without an error: started once, not terminated
-/// while it runs, its `Debug` form showing the state; then no report, and the future
-/// is terminated: polling it again panics and runs nothing.
+/// Polled to the end by hand: terminated only then, and polling it again runs nothing.
 #[test]
 fn completed_cleanup_reports_nothing_and_is_terminated() {
     for (yields, behaviour, expected) in [(2, Succeed, Ok(())), (1, Fail(5), Err(fail(2, 5)))] {
@@ -51,10 +49,7 @@ fn completed_cleanup_reports_nothing_and_is_terminated() {
     }
 }
 
-/// A panicking cleanup (at once, after a pending poll, under `block_on`) propagates
-/// once; the panic unwound through the cleanup, so the value is already gone, and
-/// dropping the future after the panic adds nothing: no drop, no `Cancelled`. The
-/// future is then terminated: polling it again panics in the guard.
+/// The panic unwound through the cleanup: the value is gone, dropping the future adds nothing.
 #[test]
 fn panicking_cleanup_propagates_once_drops_once_and_reports_nothing() {
     // (id, yields, under `block_on`)
@@ -109,8 +104,7 @@ fn async_drop_on_err_and_nested_guards_cancelled_report_cancelled() {
         assert!(poll_once(&mut fut).is_pending());
     }
     assert_counts(&counters, 1, 0, 1);
-    // Each layer's cleanup future was cancelled and says so: the outer one first,
-    // then the inner one it holds.
+    // Each layer's cleanup future says so: the outer one first, then the inner one.
     let seen = take_reports();
     let seen: Vec<_> = seen.iter().map(|r| (r.kind, r.type_name)).collect();
     let cancelled = |name| (ReportKind::Cancelled, name);
@@ -118,9 +112,7 @@ fn async_drop_on_err_and_nested_guards_cancelled_report_cancelled() {
     assert_eq!(seen, [cancelled(outer), cancelled(type_name::<Probe>())]);
 }
 
-/// `async_drop_all` dropped after one poll, or unwound by `b`'s panicking cleanup:
-/// both values are gone exactly once, and each of the `cut` cleanups cut short says
-/// so (with its guard's site); a cleanup that panicked reports nothing.
+/// Dropped after one poll or unwound by `b`'s panic: a cleanup that panicked reports nothing.
 #[test]
 fn async_drop_all_cut_short_or_panicking_reports_each_cut_guard() {
     for (yields, behaviour, cut) in [(2, Succeed, 2), (1, Panic, 1)] {

@@ -1,8 +1,5 @@
-//! Every public future polled `k` times and dropped, for every `k` until it
-//! completes (`common::harness`). A member whose cleanup had not started when its
-//! group was cancelled reports as each helper's docs say: `Cancelled` in concurrent
-//! groups of guards, `Forgotten` in the scope macro (which starts each cleanup in
-//! turn), nothing for values stored bare: their one guard reports for them.
+//! Every public future polled `k` times and dropped, for every `k` until it completes
+//! (`common::harness`). An unstarted member reports as each helper's docs say.
 
 mod common;
 
@@ -128,8 +125,7 @@ mod with_alloc {
     use asyncdrop::{AsyncDropArc, AsyncDropMutex, DynAsyncDrop, LocalDynAsyncDrop};
     use common::harness::{guarded, sweep_under, Run};
 
-    /// Without `std` a group's drop cannot catch a report's panic (`core` has no
-    /// `catch_unwind`): the panicking policy is checked with `std` (see `Policy`).
+    /// `core` has no `catch_unwind` for a report's panic: the panicking policy needs `std`.
     fn sweep(make: impl Fn(&mut Kit) -> Case) {
         let policies: &[bool] = if cfg!(feature = "std") {
             &[false, true]
@@ -283,9 +279,7 @@ mod with_std {
     }
 }
 
-/// The runtime adapters' futures, on runtimes that run only when the harness lets
-/// them ([`Driven::advance`]), on the test's thread: its policy is the one in force
-/// for every report.
+/// The runtime adapters' futures, on runtimes run by the test's thread (its policy applies).
 #[cfg(any(feature = "tokio", feature = "smol"))]
 mod on_runtimes {
     use super::*;
@@ -345,12 +339,9 @@ mod on_runtimes {
         reaper.try_hand_over(kit.guard(1, Succeed)).unwrap(); // the queue is full
         let reaper: &'static Reaper<Member, D::R> = Box::leak(Box::new(reaper));
         let handing = reaper.hand_over(kit.guard(1, Fail(1)));
-        let expect = |r: &Run| {
-            if r.done {
-                vec![(m().to_owned(), Failed)]
-            } else {
-                r.guards(Cancelled)
-            }
+        let expect = |r: &Run| match r.done {
+            true => vec![(m().to_owned(), Failed)],
+            false => r.guards(Cancelled),
         };
         let advancing = rt.clone();
         // A panic of the policy in the worker comes out of its handle, once it is done.
@@ -430,8 +421,7 @@ mod on_runtimes {
     #[cfg(feature = "tokio")]
     stamp!(tokio_current_thread: CurrentThread);
 
-    /// A smol executor of the test's own, ticked by the test; async-io's timers fire
-    /// on their own thread.
+    /// A smol executor ticked by the test; async-io's timers fire on their own thread.
     #[cfg(feature = "smol")]
     pub(super) struct OwnExecutor(std::sync::Arc<smol::Executor<'static>>);
 

@@ -1,6 +1,4 @@
-//! A panicking report never leaks and never aborts. The policy is process-wide, so
-//! this file is one test: its cases under a recording hook that then panics, then
-//! under `Policy::Panic`.
+//! A panicking report never leaks and never aborts. One test: the policy is process-wide.
 #![cfg(feature = "std")]
 
 mod common;
@@ -46,9 +44,7 @@ fn cut_short(cleanup: impl std::future::Future, polls: usize) {
     }
 }
 
-/// A group cleanup dropped before it finished (unpolled, or after a first poll):
-/// `async_drop_iter`, or a `Vec` of guards cleaned up as one resource (`whole`),
-/// whose outer cleanup future reports its own cancellation too.
+/// A group cleanup dropped unfinished; a `Vec` guarded `whole` reports its own cancellation too.
 fn group_cleanups(counted: bool) {
     for (polls, whole) in [(0, false), (0, true), (1, false), (1, true)] {
         let case = format!("{polls} polls, as one resource: {whole}");
@@ -66,8 +62,7 @@ fn group_cleanups(counted: bool) {
     }
 }
 
-/// A tokio cleanup worker with two cleanups running and two values queued when its
-/// runtime shuts down.
+/// A tokio cleanup worker with two cleanups running and two queued at runtime shutdown.
 #[cfg(feature = "tokio")]
 fn tokio_worker_at_runtime_shutdown(counted: bool) {
     use asyncdrop::rt::tokio::Reaper;
@@ -98,8 +93,7 @@ fn tokio_worker_at_runtime_shutdown(counted: bool) {
     drop(reaper);
 }
 
-/// A smol executor dropped while a worker's and a detached cleanup run on it: the
-/// task destructors report without panicking, so async-task does not abort.
+/// A smol executor dropped under running cleanups: no panic in a task destructor, no abort.
 #[cfg(feature = "smol")]
 fn smol_executor_drop(counted: bool) {
     use asyncdrop::rt::smol::{spawn_async_drop_on, Reaper, Smol};
@@ -128,12 +122,11 @@ fn smol_executor_drop(counted: bool) {
 
 #[test]
 fn a_panicking_report_never_leaks_and_never_aborts() {
-    for counted in [true, false] {
-        if counted {
-            set_policy(Policy::Hook(record_then_panic));
-        } else {
-            set_policy(Policy::Panic);
-        }
+    for (counted, policy) in [
+        (true, Policy::Hook(record_then_panic)),
+        (false, Policy::Panic),
+    ] {
+        set_policy(policy);
         group_cleanups(counted);
         #[cfg(feature = "tokio")]
         tokio_worker_at_runtime_shutdown(counted);
