@@ -1,9 +1,7 @@
-//! The cancellation harness: a scenario's future, made from a [`Kit`], is polled `k`
-//! times and dropped, for every `k` until it completes ([`sweep`]). Each run checks
-//! that every member was dropped once and cleaned up at most once, every token
-//! dropped once, the reports are exactly those expected of the [`Run`], the future
-//! was re-polled only when woken, a cleanup's panic came out once, and (under the
-//! panicking policy) the drop panicked exactly when it reported.
+//! The cancellation harness ([`sweep`]): a scenario's future polled `k` times and dropped, for
+//! every `k` until it completes. Each run checks: members dropped once, cleaned up at most once;
+//! tokens dropped once; exactly the [`Run`]'s reports; re-polled only when woken; a cleanup's
+//! panic out once; under the panicking policy, the drop panics exactly when it reports.
 
 use std::convert::Infallible;
 use std::error::Error;
@@ -165,9 +163,8 @@ impl Run {
         self.members[i].0 > 0
     }
 
-    /// The reports of member guards: none for a finished one or the one whose
-    /// cleanup panicked; `Cancelled` for one whose cleanup started; `unstarted` for
-    /// one whose cleanup had not started yet.
+    /// The reports of member guards: none if finished or panicked, `Cancelled` if started,
+    /// `unstarted` if not.
     pub fn guards(&self, unstarted: ReportKind) -> Vec<Expected> {
         let name = std::any::type_name::<Member>();
         self.members
@@ -180,8 +177,7 @@ impl Run {
             .collect()
     }
 
-    /// One `Cancelled` for the guarded type `name` if the future was dropped before
-    /// it completed (a cleanup's panic is its own report).
+    /// One `Cancelled` for `name` if dropped unfinished (a cleanup's panic is its own report).
     pub fn cut(&self, name: &str) -> Vec<Expected> {
         self.cut_as(name, ReportKind::Cancelled)
     }
@@ -199,15 +195,13 @@ impl Run {
 type Expect = Box<dyn Fn(&Run) -> Vec<Expected>>;
 type OnRuntime = (Box<dyn Fn()>, Box<dyn FnOnce(bool)>);
 
-/// A scenario: the future under test, what it gives when it completes, and the
-/// reports it makes (all of them, up to the end of the run).
+/// A scenario: the future under test, its output, and all the reports of a run.
 pub struct Case {
     future: Pin<Box<dyn Future<Output = String>>>,
     output: String,
     expect: Expect,
-    /// On a runtime: what lets it run a little (while waiting for a wake-up, and after
-    /// the drop until every member is dropped), then the teardown (shuts a worker
-    /// down, drops the runtime), told whether the future completed.
+    /// On a runtime: what lets it run a little (waiting for a wake-up, or for the members'
+    /// drops), then the teardown, told whether the future completed.
     runtime: Option<OnRuntime>,
 }
 
@@ -292,9 +286,7 @@ fn quiet_expected_panics() {
     });
 }
 
-/// Polls the scenario made by `make` `k` times and drops it, for `k = 0, 1, ..`
-/// until it completes (or a cleanup panics), under the recording policy, then
-/// under the panicking one; checks every run (see the module docs).
+/// Runs `make`'s scenario for `k = 0, 1, ..` until it ends, under both policies; checks each run.
 pub fn sweep(make: impl Fn(&mut Kit) -> Case) {
     sweep_under(&[false, true], make);
 }
@@ -316,8 +308,7 @@ pub fn sweep_under(policies: &[bool], make: impl Fn(&mut Kit) -> Case) {
     record_reports_then_panic(false);
 }
 
-/// One run: `k` polls, the drop, the checks. Whether the future ended (completed,
-/// or a cleanup panicked) within the `k` polls.
+/// One run: `k` polls, the drop, the checks. Whether the future ended within the `k` polls.
 fn run(mut case: Case, kit: &Kit, k: usize, panics: bool) -> bool {
     let at = format!("k = {k}, panicking policy: {panics}");
     let wakes = Arc::new(Wakes(AtomicUsize::new(0)));

@@ -213,12 +213,9 @@ pub fn assert_send<T: Send>(_: &T) {}
 pub fn assert_sync<T: Sync>(_: &T) {}
 pub fn assert_unpin<T: Unpin>(_: &T) {}
 
-/// Whether the type of `$val` implements the given traits, decided at compile time.
-///
-/// An inherent method whose `where` clause holds is preferred over the trait method
-/// of the same name, so this tells negative facts too. The value's type must be
-/// fully known while the caller is type-checked: a named type or a future returned
-/// by another function (not an `async` block written in the same function).
+/// Whether the type of `$val` implements the given traits, decided at compile time: an inherent
+/// method whose `where` clause holds beats the trait method, so negative facts work too. The type
+/// must be fully known: a named type or another function's future (not a local `async` block).
 macro_rules! implements {
     ($val:expr => $($bound:tt)+) => {{
         struct Check<T: ?Sized>(::core::marker::PhantomData<T>);
@@ -283,8 +280,7 @@ fn record(report: &Report<'_>) {
     }
 }
 
-/// Installs a hook that records reports per thread (each test sees only its own) and
-/// clears this thread's record; for binaries that never change the policy otherwise.
+/// Records reports per thread and clears this thread's; for binaries that set no other policy.
 pub fn record_reports() {
     record_reports_then_panic(false);
 }

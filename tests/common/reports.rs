@@ -1,5 +1,4 @@
-//! Shorthands for the checks most tests end with: the reports this thread made, and
-//! the counters of the probes.
+//! Shorthands for the checks most tests end with: this thread's reports, the probes' counters.
 
 use asyncdrop::ReportKind;
 
@@ -39,8 +38,7 @@ pub fn no_reports() {
     assert!(reports.is_empty(), "{reports:?}");
 }
 
-/// Asserts that `n` probes counted in `c` were each cleaned up (started and
-/// finished) and dropped exactly once.
+/// Asserts that `n` probes of `c` were each cleaned up (started, finished) and dropped once.
 #[track_caller]
 pub fn assert_cleaned(c: &Counters, n: usize) {
     assert_counts(c, n, n, n);
