@@ -208,8 +208,7 @@ fn local_flavour_on_a_local_executor() {
     set.push(AsyncDropGuard::into_local_dyn(Journal::guard(&log, false)));
     let probe = Probe::new(&counters).yields(1).guard();
     set.push(AsyncDropGuard::into_local_dyn(probe));
-    let mut pool = LocalPool::new();
-    pool.run_until(set.async_drop()).unwrap();
+    LocalPool::new().run_until(set.async_drop()).unwrap();
     assert_eq!(*log.borrow(), ["journal flushed", "journal dropped"]);
     counts_quietly(&counters, 1, 1, 1);
 
