@@ -44,15 +44,7 @@ impl TestRuntime for AsyncStdTest {
     fn block_on<F: Future>(&self, body: F) -> F::Output {
         async_std::task::block_on(body)
     }
-    fn background_cleanups() -> usize {
-        asyncdrop::rt::async_std::background_cleanups()
-    }
-    fn wait_for_background_cleanups(limit: Duration) -> usize {
-        asyncdrop::rt::async_std::wait_for_background_cleanups(limit)
-    }
-    fn background_cleanups_finished() -> asyncdrop::rt::WaitForCleanups<'static> {
-        asyncdrop::rt::async_std::background_cleanups_finished()
-    }
+    common::rt::module_cleanups!(async_std);
 }
 
 common::rt::test_net!([] AsyncStdTest: TcpListener, TcpStream);

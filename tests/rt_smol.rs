@@ -13,7 +13,7 @@ use asyncdrop::rt::smol::{
     block_on_async_drop, block_on_async_drop_timeout, spawn_async_drop_on, BackgroundError,
     HandOverError, Reaper, Smol, SpawnOnDrop,
 };
-use asyncdrop::{AsyncDropGuard, ReportKind};
+use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
 #[cfg(unix)]
 use common::rt::assert_process_gone;
 use common::rt::{
@@ -23,7 +23,7 @@ use common::rt::{
 use common::suite::{deadline_expires, TestRuntime};
 use common::{poll_once, Counters};
 use futures_util::future::join_all;
-use smol::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use smol::net::{TcpListener, TcpStream};
 use smol::{Async, Executor, LocalExecutor, Timer};
 
@@ -93,15 +93,7 @@ impl<const OWN: bool> TestRuntime for SmolTest<OWN> {
     fn block_on<F: Future>(&self, body: F) -> F::Output {
         smol::block_on(body)
     }
-    fn background_cleanups() -> usize {
-        asyncdrop::rt::smol::background_cleanups()
-    }
-    fn wait_for_background_cleanups(limit: Duration) -> usize {
-        asyncdrop::rt::smol::wait_for_background_cleanups(limit)
-    }
-    fn background_cleanups_finished() -> asyncdrop::rt::WaitForCleanups<'static> {
-        asyncdrop::rt::smol::background_cleanups_finished()
-    }
+    common::rt::module_cleanups!(smol);
 }
 
 common::rt::test_net!([const OWN: bool] SmolTest<OWN>: TcpListener, TcpStream);
@@ -315,7 +307,7 @@ fn guarded_files_and_buf_writers_write_out_everything() {
 /// then a task that panics, and one that finished.
 #[test]
 fn a_guarded_task_returns_after_the_task_is_gone_and_reports_its_panic() {
-    fn waits<T: asyncdrop::AsyncDrop<Error: std::fmt::Debug>>(
+    fn waits<T: AsyncDrop<Error: std::fmt::Debug>>(
         spawn: impl FnOnce(common::rt::Body) -> T,
     ) -> impl Future<Output = ()> {
         bounded::<Global, _>(task_cleanup_waits_for_the_task::<Global, _>(false, spawn))
@@ -365,6 +357,20 @@ fn a_guarded_child_process_is_killed_and_reaped() {
     }));
 }
 
+/// Writes `data` to guarded `a` and cleans it up: `b` reads `data`, then the end.
+async fn shutdown_is_seen_as_eof<A, B>(a: A, mut b: B, data: &[u8])
+where
+    A: AsyncWrite + Unpin + AsyncDrop<Error = std::io::Error>,
+    B: AsyncRead + Unpin,
+{
+    let mut a = AsyncDropGuard::new(a);
+    a.write_all(data).await.unwrap();
+    a.async_drop().await.unwrap();
+    let mut got = Vec::new();
+    b.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, data);
+}
+
 #[test]
 fn a_guarded_async_tcp_stream_shutdown_is_seen_as_eof() {
     smol::block_on(bounded::<Global, _>(async {
@@ -372,13 +378,8 @@ fn a_guarded_async_tcp_stream_shutdown_is_seen_as_eof() {
         let addr = listener.local_addr().unwrap();
         // `Async<TcpStream>` (the suite's `TestNet::Stream` is `smol::net::TcpStream`).
         let client = Async::<std::net::TcpStream>::connect(addr).await.unwrap();
-        let mut client = AsyncDropGuard::new(client);
-        let (mut server, _) = listener.accept().await.unwrap();
-        client.write_all(b"net").await.unwrap();
-        client.async_drop().await.unwrap();
-        let mut got = Vec::new();
-        server.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"net");
+        let (server, _) = listener.accept().await.unwrap();
+        shutdown_is_seen_as_eof(client, server, b"net").await;
 
         // A clone of a guarded `smol::net::TcpStream` sees the shutdown too.
         let client = AsyncDropGuard::new(TcpStream::connect(addr).await.unwrap());
@@ -393,20 +394,9 @@ fn a_guarded_async_tcp_stream_shutdown_is_seen_as_eof() {
 #[test]
 fn a_guarded_unix_stream_shutdown_is_seen_as_eof() {
     smol::block_on(bounded::<Global, _>(async {
-        let (a, mut b) = Async::<std::os::unix::net::UnixStream>::pair().unwrap();
-        let mut a = AsyncDropGuard::new(a);
-        a.write_all(b"bye").await.unwrap();
-        a.async_drop().await.unwrap();
-        let mut got = Vec::new();
-        b.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"bye");
-
-        let (a, mut b) = smol::net::unix::UnixStream::pair().unwrap();
-        let mut a = AsyncDropGuard::new(a);
-        a.write_all(b"bye").await.unwrap();
-        a.async_drop().await.unwrap();
-        let mut got = Vec::new();
-        b.read_to_end(&mut got).await.unwrap();
-        assert_eq!(got, b"bye");
+        let (a, b) = Async::<std::os::unix::net::UnixStream>::pair().unwrap();
+        shutdown_is_seen_as_eof(a, b, b"bye").await;
+        let (a, b) = smol::net::unix::UnixStream::pair().unwrap();
+        shutdown_is_seen_as_eof(a, b, b"bye").await;
     }));
 }

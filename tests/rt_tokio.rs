@@ -59,15 +59,7 @@ impl<const MULTI: bool> TestRuntime for Tokio<MULTI> {
     fn block_on<F: Future>(&self, body: F) -> F::Output {
         self.0.block_on(body)
     }
-    fn background_cleanups() -> usize {
-        asyncdrop::rt::tokio::background_cleanups()
-    }
-    fn wait_for_background_cleanups(limit: Duration) -> usize {
-        asyncdrop::rt::tokio::wait_for_background_cleanups(limit)
-    }
-    fn background_cleanups_finished() -> asyncdrop::rt::WaitForCleanups<'static> {
-        asyncdrop::rt::tokio::background_cleanups_finished()
-    }
+    common::rt::module_cleanups!(tokio);
 }
 
 /// tokio's TCP, for the end-to-end tests (`TcpStream`'s cleanup needs `tokio-net`).

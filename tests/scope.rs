@@ -25,10 +25,6 @@ enum Event {
 
 type Log = Arc<Mutex<Vec<Event>>>;
 
-fn new_log() -> Log {
-    Arc::new(Mutex::new(Vec::new()))
-}
-
 fn events(log: &Log) -> Vec<Event> {
     log.lock().unwrap().clone()
 }
@@ -160,7 +156,7 @@ fn return_leaves_the_block_not_the_function() {
 #[test]
 fn sequential_forms_clean_up_last_listed_first_one_after_the_other() {
     let c = setup();
-    let log = new_log();
+    let log = Log::default();
     let result: Result<(), AppError> = block_on(async {
         let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
         with_async_drop!(sequential a, b, d => {
@@ -174,7 +170,7 @@ fn sequential_forms_clean_up_last_listed_first_one_after_the_other() {
     cleaned_quietly(&c, 3);
 
     let c = setup();
-    let log = new_log();
+    let log = Log::default();
     block_on(async {
         let a = Logged::guard(Probe::new(&c).id(1), &log);
         let b = Logged::guard(Probe::new(&c).id(2), &log);
@@ -235,7 +231,7 @@ fn cleanup_error_is_the_result_and_the_block_error_has_priority() {
 #[test]
 fn sequential_first_error_in_listing_order_wins_and_every_guard_is_cleaned_up() {
     let c = setup();
-    let log = new_log();
+    let log = Log::default();
     let result: Result<u32, AppError> = block_on(async {
         let a = Logged::guard(Probe::new(&c).id(1).fail(10), &log);
         let b = Logged::guard(Probe::new(&c).id(2).fail(20), &log);
@@ -247,7 +243,7 @@ fn sequential_first_error_in_listing_order_wins_and_every_guard_is_cleaned_up() 
     cleaned_quietly(&c, 2);
 
     let c = setup();
-    let log = new_log();
+    let log = Log::default();
     let result: Result<u32, AppError> = block_on(async {
         let [a, b, d] = logged(&c, &log, |id, probe| match id {
             3 => probe.fail(3),
@@ -393,7 +389,7 @@ fn a_panic_in_the_block_reports_every_guard_forgotten() {
 #[test]
 fn guards_are_cleaned_up_concurrently_and_the_first_listed_error_wins() {
     let c = setup();
-    let log = new_log();
+    let log = Log::default();
     let result: Result<(), AppError> = block_on(async {
         let [a, b, d] = logged(&c, &log, |_, probe| probe.yields(2));
         with_async_drop!(a, b, d => { Ok(()) })

@@ -384,3 +384,21 @@ macro_rules! test_net {
 }
 #[allow(unused_imports, reason = "only the runtime tests with TCP use it")]
 pub(crate) use test_net;
+
+/// Implements the `TestRuntime` counts of background cleanups with the functions of
+/// runtime module `asyncdrop::rt::$module`.
+macro_rules! module_cleanups {
+    ($module:ident) => {
+        fn background_cleanups() -> usize {
+            asyncdrop::rt::$module::background_cleanups()
+        }
+        fn wait_for_background_cleanups(limit: std::time::Duration) -> usize {
+            asyncdrop::rt::$module::wait_for_background_cleanups(limit)
+        }
+        fn background_cleanups_finished() -> asyncdrop::rt::WaitForCleanups<'static> {
+            asyncdrop::rt::$module::background_cleanups_finished()
+        }
+    };
+}
+#[allow(unused_imports, reason = "not every runtime has a module of its own")]
+pub(crate) use module_cleanups;

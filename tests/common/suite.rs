@@ -26,8 +26,8 @@ use asyncdrop::{AsyncDrop, AsyncDropGuard, ReportKind};
 use futures_util::future::FusedFuture;
 
 use super::rt::{
-    assert_unreported, bounded, eventually_async, gate, install_recording_hook, kinds, reports,
-    How, Opener, Res, ResError, PATIENCE,
+    assert_unreported, bounded, eventually_async, gate, install_recording_hook, kinds, recording,
+    reports, How, Opener, Res, ResError, PATIENCE,
 };
 use super::{poll_once, Counters};
 
@@ -152,17 +152,12 @@ pub(crate) use stamp;
 
 // Helpers -------------------------------------------------------------------------
 
-fn install() {
-    install_recording_hook(&[]);
-}
-
 /// Installs the recording hook and runs `body(runtime, counters)`, bounded, on a new
 /// `T`; returns `T` (for the test to keep its runtime) and the counters.
 fn body<T: TestRuntime, F: Future>(
     body: impl FnOnce(T::Rt, Arc<Counters>) -> F,
 ) -> (T, Arc<Counters>) {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
+    let (t, counts) = (T::new(), recording());
     t.block_on(bounded::<T, _>(body(t.runtime(), counts.clone())));
     (t, counts)
 }
@@ -336,8 +331,7 @@ fn spawn_here<T: TestRuntime>(
     reason = "the handles are awaited on another executor"
 )]
 pub fn spawn_from_plain_threads<T: TestRuntime>() {
-    install();
-    let (t, counts) = (T::new(), Counters::new());
+    let (t, counts) = (T::new(), recording());
     let rt = t.runtime();
     // This thread, outside the body: nothing happened to a refused value.
     let first = spawn_here::<T>(
@@ -381,15 +375,10 @@ pub fn detached_failures_and_panics_go_to_the_policy<T: TestRuntime>() {
     });
     let seen = reports::<X<T>>();
     assert_eq!(seen.len(), 3, "{seen:?}");
-    let failed: Vec<_> = seen
-        .iter()
-        .filter(|s| s.kind == ReportKind::Failed)
-        .collect();
-    let panicked: Vec<_> = seen
-        .iter()
-        .filter(|s| s.kind == ReportKind::Panicked)
-        .collect();
+    let (failed, panicked): (Vec<_>, Vec<_>) =
+        seen.iter().partition(|s| s.kind == ReportKind::Failed);
     assert_eq!((failed.len(), panicked.len()), (2, 1), "{seen:?}");
+    assert_eq!(panicked[0].kind, ReportKind::Panicked);
     let mut details: Vec<_> = failed.iter().map(|s| s.detail.clone().unwrap()).collect();
     details.sort();
     assert_eq!(details, ["ResError(10)", "ResError(9)"]);
@@ -441,32 +430,31 @@ pub fn spawn_on_drop_spawns_in_the_background<T: TestRuntime>() {
 }
 
 pub fn spawn_on_drop_made_on_a_plain_thread<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 5>;
-    let (t, counts) = (T::new(), Counters::new());
-    let (rt, c) = (t.runtime(), counts.clone());
-    t.block_on(bounded::<T, _>(on_plain_thread::<T, _>(move || {
-        let value = SpawnOnDrop::<_, T::Rt>::new(X::<T>::guard(&c, How::Succeed));
-        assert_eq!(
-            SpawnOnDrop::runtime(&value).is_some(),
-            T::CURRENT_ON_PLAIN_THREADS
-        );
-        drop(value);
-        if T::CURRENT_ON_PLAIN_THREADS {
-            super::rt::eventually("the spawned cleanup", || c.finished() == 1);
-            assert_unreported::<X<T>>();
-        } else {
-            // No runtime anywhere: reported, dropped without cleanup.
-            let failure = one_failure::<X<T>>();
-            let detail = failure.detail.as_ref().unwrap();
-            let no_runtime = format!("no {} runtime", <T::Rt as Runtime>::NAME);
-            assert!(detail.contains(&no_runtime), "{detail}");
-            assert_eq!((c.started(), c.drops()), (0, 1));
+    let (_t, counts) = body::<T, _>(|rt, c| {
+        on_plain_thread::<T, _>(move || {
             let value = SpawnOnDrop::<_, T::Rt>::new(X::<T>::guard(&c, How::Succeed));
-            let err = SpawnOnDrop::spawn(value).unwrap_err();
-            block_on_async_drop_on(&rt, err.into_guard(), PATIENCE).unwrap();
-        }
-    })));
+            assert_eq!(
+                SpawnOnDrop::runtime(&value).is_some(),
+                T::CURRENT_ON_PLAIN_THREADS
+            );
+            drop(value);
+            if T::CURRENT_ON_PLAIN_THREADS {
+                super::rt::eventually("the spawned cleanup", || c.finished() == 1);
+                assert_unreported::<X<T>>();
+            } else {
+                // No runtime anywhere: reported, dropped without cleanup.
+                let failure = one_failure::<X<T>>();
+                let detail = failure.detail.as_ref().unwrap();
+                let no_runtime = format!("no {} runtime", <T::Rt as Runtime>::NAME);
+                assert!(detail.contains(&no_runtime), "{detail}");
+                assert_eq!((c.started(), c.drops()), (0, 1));
+                let value = SpawnOnDrop::<_, T::Rt>::new(X::<T>::guard(&c, How::Succeed));
+                let err = SpawnOnDrop::spawn(value).unwrap_err();
+                block_on_async_drop_on(&rt, err.into_guard(), PATIENCE).unwrap();
+            }
+        })
+    });
     assert_eq!(
         counts.drops(),
         1 + usize::from(!T::CURRENT_ON_PLAIN_THREADS)
@@ -527,13 +515,12 @@ pub fn background_cleanups_are_counted_and_waited_for<T: TestRuntime>() {
 // The cleanup worker --------------------------------------------------------------
 
 pub fn reaper_cleans_up_ten_thousand_values_from_std_threads_under_back_pressure<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 10>;
     const THREADS: usize = 4;
     const PER_THREAD: usize = 2_500;
     const CAPACITY: usize = 16;
     const N: usize = THREADS * PER_THREAD;
-    let (t, counts) = (T::new(), Counters::new());
+    let (t, counts) = (T::new(), recording());
     let (gate, opener) = gate();
     let (reaper, worker) = Reaper::<X<T>, T::Rt>::spawn_on(&t.runtime(), CAPACITY);
 
@@ -824,9 +811,8 @@ pub fn a_panicking_policy_does_not_stop_the_worker<T: TestRuntime>() {
     reason = "the handles are awaited on another executor"
 )]
 pub fn reaper_worker_reports_when_it_stopped<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 15>;
-    let (t, counts) = (T::new(), Counters::new());
+    let (t, counts) = (T::new(), recording());
     let zero = ReaperStats::default();
     assert_eq!(
         (zero.cleaned, zero.failed, zero.panicked, zero.total()),
@@ -1051,32 +1037,31 @@ pub fn blocking_inside_the_runtime<T: TestRuntime>() {
 }
 
 pub fn block_on_drop_cleans_up_before_the_drop_returns<T: TestRuntime>() {
-    install();
     type X<T> = Res<T, 33>;
-    let (t, counts) = (T::new(), Counters::new());
-    let (rt, c) = (t.runtime(), counts.clone());
-    t.block_on(bounded::<T, _>(on_plain_thread::<T, _>(move || {
-        let guard = X::<T>::guard(&c, How::Sleep(Duration::from_millis(1)));
-        let value = BlockOnDrop::with_runtime(guard, rt.clone());
-        assert_eq!(BlockOnDrop::limit(&value), DEFAULT_WAIT_LIMIT);
-        let value = BlockOnDrop::with_limit(value, PATIENCE);
-        assert_eq!(BlockOnDrop::limit(&value), PATIENCE);
-        assert!(matches!(value.how, How::Sleep(_))); // derefs to the value
-        assert!(format!("{value:?}").contains("BlockOnDrop"));
-        drop(value);
-        super::assert_counts(&c, 1, 1, 1);
-        // A failure is reported on the dropping thread.
-        drop(BlockOnDrop::with_runtime(
-            X::<T>::guard(&c, How::Fail(6)),
-            rt.clone(),
-        ));
-        assert_eq!(one_failure::<X<T>>().detail.as_deref(), Some("ResError(6)"));
-        // Taken back out: no cleanup.
-        let value = BlockOnDrop::with_runtime(X::<T>::guard(&c, How::Succeed), rt.clone());
-        let guard = BlockOnDrop::into_guard(value);
-        assert_eq!(c.started(), 2);
-        block_on_async_drop_on(&rt, guard, PATIENCE).unwrap();
-    })));
+    let (_t, counts) = body::<T, _>(|rt, c| {
+        on_plain_thread::<T, _>(move || {
+            let guard = X::<T>::guard(&c, How::Sleep(Duration::from_millis(1)));
+            let value = BlockOnDrop::with_runtime(guard, rt.clone());
+            assert_eq!(BlockOnDrop::limit(&value), DEFAULT_WAIT_LIMIT);
+            let value = BlockOnDrop::with_limit(value, PATIENCE);
+            assert_eq!(BlockOnDrop::limit(&value), PATIENCE);
+            assert!(matches!(value.how, How::Sleep(_))); // derefs to the value
+            assert!(format!("{value:?}").contains("BlockOnDrop"));
+            drop(value);
+            super::assert_counts(&c, 1, 1, 1);
+            // A failure is reported on the dropping thread.
+            drop(BlockOnDrop::with_runtime(
+                X::<T>::guard(&c, How::Fail(6)),
+                rt.clone(),
+            ));
+            assert_eq!(one_failure::<X<T>>().detail.as_deref(), Some("ResError(6)"));
+            // Taken back out: no cleanup.
+            let value = BlockOnDrop::with_runtime(X::<T>::guard(&c, How::Succeed), rt.clone());
+            let guard = BlockOnDrop::into_guard(value);
+            assert_eq!(c.started(), 2);
+            block_on_async_drop_on(&rt, guard, PATIENCE).unwrap();
+        })
+    });
     super::assert_counts(&counts, 3, 3, 3);
     assert_eq!(kinds::<X<T>>(), [ReportKind::Failed]);
 }
@@ -1199,18 +1184,12 @@ async fn sweep_handle<T: TestRuntime, const TAG: u32>(
         assert!(poll_times(&mut handle, k).is_none(), "held at the gate");
         assert!(!handle.is_terminated());
         drop(handle);
-        assert_eq!(
-            counts.drops(),
-            base + k,
-            "dropping the handle does not cancel"
-        );
+        assert_eq!(counts.drops(), base + k, "the drop did not cancel");
         opener.open();
         eventually_async::<T>("the detached cleanup", || counts.drops() == base + k + 1).await;
         let expected = if fails.is_some() { k + 1 } else { 0 };
         eventually_async::<T>("its report", || kinds::<Res<T, TAG>>().len() == expected).await;
-        assert!(kinds::<Res<T, TAG>>()
-            .iter()
-            .all(|k| *k == ReportKind::Failed));
+        assert_eq!(kinds::<Res<T, TAG>>(), vec![ReportKind::Failed; expected]);
     }
     // Polled to the end: the handle receives the result; the policy is not told.
     let (gate, opener) = gate();
