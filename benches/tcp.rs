@@ -238,7 +238,10 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 fn main() {
-    let smoke = std::env::args().any(|arg| arg == "--test");
+    // As criterion does: `cargo bench` passes `--bench`, and `cargo test --benches`
+    // does not; without it, or with `--test`, one small round checks that it works.
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = !args.iter().any(|arg| arg == "--bench") || args.iter().any(|arg| arg == "--test");
     let (n, rounds) = if smoke { (64, 1) } else { (5_000, 5) };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

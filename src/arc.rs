@@ -14,7 +14,7 @@
 //!
 //! With `--cfg asyncdrop_loom` the `Arc` and `Weak` are those of `loom_model`: loom's
 //! own `Arc` has neither `into_inner` nor `Weak`, so the model implements std's
-//! counting protocol on loom's atomics and `tests/loom_arc.rs` checks this module's
+//! counting protocol on loom's atomics and `tests/loom/tests/arc.rs` checks this module's
 //! code against it.
 
 use core::borrow::Borrow;

@@ -7,7 +7,7 @@
 //! `Release` decrement and an `Acquire` fence for the one that reaches zero, a
 //! `Relaxed`/`Relaxed` compare-exchange from 1 in `try_unwrap`, an upgrade that never
 //! leaves zero, `Acquire` on success), and the weak counter with the one implicit
-//! weak reference that all strong ones share — and `tests/loom_arc.rs` explores
+//! weak reference that all strong ones share — and `tests/loom/tests/arc.rs` explores
 //! every interleaving of `AsyncDropArc`'s code on top of it. It checks our use of the
 //! protocol std documents, not std's own code. Only the memory is managed
 //! differently: the allocation is a `std::sync::Arc` that every handle holds, freed

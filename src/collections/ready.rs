@@ -15,7 +15,7 @@
 //! Why `unsafe`: one allocation for every wake-up state and waker, where
 //! `FuturesUnordered` allocates a task per future; it is what bench cases d1, d3
 //! and d4 measure (2 allocations for 10^5 cleanups, about 0.12× the time). Miri and
-//! the loom model (`tests/loom_collections.rs`) run over it.
+//! the loom model (`tests/loom/tests/collections.rs`) run over it.
 
 use core::alloc::Layout;
 use core::mem::ManuallyDrop;

@@ -1,7 +1,7 @@
 //! Model checking with loom of a group cleanup whose wakers fire on other threads. A
 //! lost wake-up is a loom deadlock; a poll not ordered after its wake-up races the
 //! waking thread's write to a loom `UnsafeCell`; the last waker frees the wake-up state.
-//! Run: `RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release --test loom_collections`
+//! Run: `RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release -p asyncdrop-loom --test collections`
 #![cfg(asyncdrop_loom)]
 
 use std::cell::RefCell;

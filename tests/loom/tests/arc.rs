@@ -3,7 +3,7 @@
 //! race if the reference counting did not order them. Loom cannot look into std's `Arc`
 //! and its own has no `into_inner` or `Weak`: under `--cfg asyncdrop_loom` the crate
 //! builds on a model of std's counting protocol (`src/arc/loom_model.rs`) instead.
-//! Run: `RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release --test loom_arc`
+//! Run: `RUSTFLAGS="--cfg asyncdrop_loom" cargo test --release -p asyncdrop-loom --test arc`
 #![cfg(asyncdrop_loom)]
 
 use std::future::Future;
