@@ -1,0 +1,1 @@
+//! No code: the cases are `ui/*/*.rs`, run by `tests/ui.rs`.
