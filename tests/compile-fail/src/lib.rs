@@ -1,1 +1,0 @@
-//! No code: the cases are `ui/*/*.rs`, run by `tests/ui.rs`.
