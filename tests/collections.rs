@@ -809,7 +809,7 @@ mod properties {
 
         #[test]
         fn vec_random_operations_lose_nothing(
-            ops in proptest::collection::vec(vec_op(), 0..40),
+            ops in proptest::collection::vec(vec_op(), 0..common::MAX_OPS),
             in_order: bool,
         ) {
             let c = setup();
@@ -876,7 +876,7 @@ mod properties {
 
         #[test]
         fn btree_map_random_operations_lose_nothing(
-            ops in proptest::collection::vec(map_op(), 0..40),
+            ops in proptest::collection::vec(map_op(), 0..common::MAX_OPS),
             in_order: bool,
         ) {
             let c = setup();
@@ -898,7 +898,7 @@ mod properties {
         #[cfg(feature = "std")]
         #[test]
         fn hash_map_random_operations_lose_nothing(
-            ops in proptest::collection::vec(map_op(), 0..40),
+            ops in proptest::collection::vec(map_op(), 0..common::MAX_OPS),
         ) {
             let c = setup();
             let mut map = AsyncDropHashMap::new();

@@ -429,7 +429,7 @@ proptest! {
 
     #[test]
     fn any_order_ends_the_output_exactly_once(
-        ops in proptest::collection::vec(op(), 0..40),
+        ops in proptest::collection::vec(op(), 0..common::MAX_OPS),
         fail in any::<bool>(),
         yields in 0usize..3,
     ) {

@@ -334,6 +334,10 @@ where
     }
 }
 
+/// The longest sequence of operations a property test draws (fewer under miri, which
+/// interprets each one a thousand times slower).
+pub const MAX_OPS: usize = if cfg!(miri) { 12 } else { 40 };
+
 /// Proptest's settings here: `cases` cases (4 under miri), no failure files.
 pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
     proptest::test_runner::Config {
