@@ -56,17 +56,18 @@ step "clippy"
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo clippy --no-default-features --lib -- -D warnings
 
-# Miri interprets on one core: it runs in the background while the other steps
-# build, and its log is printed (and its result checked) at the end. It works on a
-# copy of the tree, which the feature powerset's edits of Cargo.toml do not reach.
+# Miri interprets on one core: it runs in the background, at a lower priority, on
+# what the other steps leave of the machine, and its log is printed (and its result
+# checked) at the end. It works on a copy of the tree, which the feature powerset's
+# edits of Cargo.toml do not reach.
 step "miri (strict provenance) over every runtime-free test: started in the background"
 miri_log=$(mktemp)
 miri_dir=$(copy_of_tree)
 (
   cd "$miri_dir"
   export MIRIFLAGS="-Zmiri-strict-provenance"
-  cargo +"$NIGHTLY" miri test --features derive --lib --tests
-  cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
+  nice cargo +"$NIGHTLY" miri test --features derive --lib --tests
+  nice cargo +"$NIGHTLY" miri test --no-default-features --lib --tests
   echo "miri finished at ${SECONDS}s"
 ) >"$miri_log" 2>&1 &
 miri_pid=$!
