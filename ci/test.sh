@@ -26,6 +26,15 @@ copy_of_tree() {
   echo "$dir"
 }
 
+# unoptimised CRATE...: cargo's arguments (one a line) to build each CRATE of the
+# release profile without optimisation.
+unoptimised() {
+  local crate
+  for crate in "$@"; do
+    printf '%s\n' --config "profile.release.package.$crate.opt-level=0"
+  done
+}
+
 # Busy time of every core (user, nice, system; in clock ticks), to compare runs on
 # machines of different speeds or load.
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
@@ -90,39 +99,27 @@ cargo run --features derive --example derive >/dev/null
 step "runtime adapters, each with its feature alone"
 # tokio's resources come with features of their own; `rt` is the core alone, for a
 # runtime the tests implement themselves (`tests/rt_custom.rs`).
-for rt in tokio smol async-std rt; do
+for rt in tokio smol async-std; do
   name=${rt//-/_}
   features=$rt
   [ "$rt" = tokio ] && features="tokio,tokio-net,tokio-fs,tokio-io-util,tokio-process"
-  targets=()
-  [ -f "tests/rt_$name.rs" ] && targets+=(--test "rt_$name")
-  [ "$rt" = rt ] && [ -f tests/rt_custom.rs ] && targets+=(--test rt_custom)
-  if [ ${#targets[@]} -gt 0 ]; then
-    cargo test --features "$features" "${targets[@]}"
-  fi
-  if [ -f "examples/$name.rs" ]; then
-    cargo run --features "$features" --example "$name" >/dev/null
-  fi
+  cargo test --features "$features" --test "rt_$name"
+  cargo run --features "$features" --example "$name" >/dev/null
 done
+cargo test --features rt --test rt_custom
 
 step "tests: release (size guarantees, scale tests)"
 # The test tools (compile-fail and property tests) need no optimisation: unoptimised,
 # this build takes about a quarter less time.
-unoptimised=()
-for tool in trybuild proptest regex-syntax toml serde_json serde_core; do
-  unoptimised+=(--config "profile.release.package.$tool.opt-level=0")
-done
-cargo test --release --tests "${unoptimised[@]}"
+mapfile -t tools < <(unoptimised trybuild proptest regex-syntax toml serde_json serde_core)
+cargo test --release --tests "${tools[@]}"
 
 step "loom models of the shared-ownership code and the collections' wake-ups"
 # loom's log subscriber and filter (with their regex engine) decide once per call
 # site that nothing is logged unless LOOM_LOG asks: unoptimised, they build in a
 # fraction of the time and the models run as fast.
-loom_logging=()
-for crate in tracing-subscriber tracing-log matchers regex-automata regex-syntax \
-  sharded-slab nu-ansi-term; do
-  loom_logging+=(--config "profile.release.package.$crate.opt-level=0")
-done
+mapfile -t loom_logging < <(unoptimised tracing-subscriber tracing-log matchers \
+  regex-automata regex-syntax sharded-slab nu-ansi-term)
 loom_out=$(RUSTFLAGS="--cfg asyncdrop_loom -D warnings" CARGO_TARGET_DIR=target/loom \
   cargo test --release -p asyncdrop-loom "${loom_logging[@]}" 2>&1) || { echo "$loom_out"; exit 1; }
 echo "$loom_out"
