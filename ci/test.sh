@@ -17,7 +17,9 @@ export CARGO_INCREMENTAL=0
 # still say where (`Location`), backtraces name the functions.
 export CARGO_PROFILE_DEV_DEBUG=0
 
-step() { printf '\n=== %s (%ss)\n' "$*" "$SECONDS"; }
+# Each step's heading gives the time so far and the core-seconds the machine has been
+# busy so far (the background miri run included).
+step() { printf '\n=== %s (%ss, %s core-s)\n' "$*" "$SECONDS" "$(busy_seconds)"; }
 # A copy of the tree without its build outputs, in a new temporary directory.
 copy_of_tree() {
   local dir
@@ -39,6 +41,7 @@ unoptimised() {
 # machines of different speeds or load.
 busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
 busy_at_start=$(busy_ticks)
+busy_seconds() { echo $(( ($(busy_ticks) - busy_at_start) / $(getconf CLK_TCK) )); }
 
 step "install tools"
 rustup component add rustfmt clippy
@@ -203,4 +206,4 @@ if [ "$miri_ok" -ne 0 ]; then
 fi
 
 step "done"
-echo "CPU: $(( ($(busy_ticks) - busy_at_start) / $(getconf CLK_TCK) )) core-seconds busy in ${SECONDS}s"
+echo "CPU: $(busy_seconds) core-seconds busy in ${SECONDS}s"
