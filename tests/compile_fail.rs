@@ -23,9 +23,25 @@
     feature = "derive"
 ))]
 
+/// The flags trybuild gives rustc when it checks the cases (`--cfg trybuild`, dead code
+/// allowed, messages 140 columns wide).
+const CASE_FLAGS: [&str; 6] = [
+    "--cfg",
+    "trybuild",
+    "--verbose",
+    "-A",
+    "dead_code",
+    "--diagnostic-width=140",
+];
+
 /// One set of cases: their crate is checked once.
 #[test]
 fn ui() {
+    // trybuild checks the dependencies first with its flags less the message width,
+    // then the cases with it; the flags are part of each artifact's hash, so every
+    // dependency was checked twice. Cargo prefers `CARGO_ENCODED_RUSTFLAGS` to the
+    // flags trybuild configures: the same flags for both passes check them once.
+    std::env::set_var("CARGO_ENCODED_RUSTFLAGS", CASE_FLAGS.join("\x1f"));
     let cases = trybuild::TestCases::new();
     for dir in ["ui", "ui-tokio", "ui-smol", "ui-async-std", "ui-derive"] {
         cases.compile_fail(format!("tests/{dir}/*.rs"));
