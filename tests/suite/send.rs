@@ -5,7 +5,7 @@
     reason = "the `+ Send` in a generic function's signature is the assertion"
 )]
 
-mod common;
+use crate::common;
 
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;

@@ -1,6 +1,6 @@
 //! `AsyncDropGuard::combine`: several guards become one guarded parent.
 
-mod common;
+use crate::common;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

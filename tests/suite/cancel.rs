@@ -1,6 +1,6 @@
 //! Cancellation and panics of cleanup futures: exact reports, each value dropped once.
 
-mod common;
+use crate::common;
 
 use std::any::type_name;
 use std::panic::{catch_unwind, AssertUnwindSafe};

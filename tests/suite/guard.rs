@@ -1,7 +1,7 @@
 //! The guard. Every test records reports (`record_reports`) so a forgotten guard does
 //! not panic, and checks them exactly.
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};

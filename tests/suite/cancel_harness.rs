@@ -1,7 +1,7 @@
 //! Every public future polled `k` times and dropped, for every `k` until it completes
 //! (`common::harness`). An unstarted member reports as each helper's docs say.
 
-mod common;
+use crate::common;
 
 use std::any::type_name;
 

@@ -1,6 +1,6 @@
 //! `with_async_drop!`: every guard cleaned up once on every way out of the block.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::panic::{catch_unwind, AssertUnwindSafe};

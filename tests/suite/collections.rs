@@ -2,7 +2,7 @@
 //! and `async_drop_iter`.
 #![cfg(feature = "alloc")]
 
-mod common;
+use crate::common;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;

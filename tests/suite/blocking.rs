@@ -1,7 +1,7 @@
 //! `BlockingDrop`: a synchronous drop that runs the async cleanup on the cleanup thread.
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::sync::{mpsc, PoisonError, RwLock, RwLockReadGuard};

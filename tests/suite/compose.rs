@@ -1,7 +1,7 @@
 //! Cleanup of `Option`, `Result`, `Vec` and `Box` of resources, and its `Send`-ness.
 #![cfg(feature = "alloc")]
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::convert::Infallible;

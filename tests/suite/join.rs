@@ -1,6 +1,6 @@
 //! `async_drop_all` and `all_or_cleanup` on tuples and arrays.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::error::Error;

@@ -1,7 +1,7 @@
 //! `AsyncDropMutex`. Every test installs the recording policy hook.
 #![cfg(feature = "alloc")]
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 use std::rc::Rc;

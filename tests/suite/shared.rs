@@ -1,7 +1,7 @@
 //! `AsyncDropShared`. Every test installs the recording policy hook.
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use std::any::type_name;
 use std::future::Future;
