@@ -2,7 +2,7 @@
 //! forgotten guards are recorded instead of panicking.
 #![cfg(feature = "alloc")]
 
-mod common;
+use crate::common;
 
 use std::borrow::Borrow;
 use std::cell::Cell;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 
 use asyncdrop::{AsyncDrop, AsyncDropArc, AsyncDropGuard, ReportKind};
-use common::counting::{allocations, CountingAlloc};
+use common::counting::allocations;
 use common::{
     assert_counts, assert_send, assert_site, assert_sync, clean_up, implements, now,
     reports::one_report_naming, setup, site_of, take_reports, Behaviour, Counters, Local, NotSync,
@@ -21,9 +21,6 @@ use common::{
 use futures_executor::block_on;
 use futures_util::task::{LocalSpawnExt, SpawnExt};
 use proptest::prelude::*;
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn shared_probe(counters: &Arc<Counters>) -> AsyncDropGuard<AsyncDropArc<Probe>> {
     AsyncDropArc::new(Probe::new(counters).guard())

@@ -1,15 +1,12 @@
 //! Zero-cost guarantees: no allocation, and no size beyond the value in release.
 
-mod common;
+use crate::common;
 
 use std::mem::size_of;
 
 use asyncdrop::{async_drop_all, with_async_drop, AsyncDrop, AsyncDropGuard};
-use common::counting::{allocations, CountingAlloc};
+use common::counting::allocations;
 use common::{run_to_end as run, yield_now};
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// A trivial resource whose cleanup yields once (so the executor really suspends).
 struct Conn {

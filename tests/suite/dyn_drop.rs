@@ -1,7 +1,7 @@
 //! Type-erased cleanup: `DynAsyncDrop` / `LocalDynAsyncDrop`.
 #![cfg(feature = "alloc")]
 
-mod common;
+use crate::common;
 
 use std::cell::{Cell, RefCell};
 use std::error::Error;
@@ -15,7 +15,7 @@ use asyncdrop::{
     async_drop_all, AsyncDrop, AsyncDropGuard, DynAsyncDrop, LocalAsyncDrop, LocalDynAsyncDrop,
     ReportKind,
 };
-use common::counting::{allocations, peak_extra_blocks, CountingAlloc};
+use common::counting::{allocations, peak_extra_blocks};
 use common::harness::{fail, CodeError};
 use common::reports::{counts_quietly, one_report, one_report_naming};
 use common::{
@@ -23,9 +23,6 @@ use common::{
     type_implements, yield_now, Counters, Probe, ProbeError,
 };
 use futures_executor::{block_on, LocalPool};
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// A file whose cleanup (flush, one yield) fails with an `io::Error`.
 struct File(Probe);

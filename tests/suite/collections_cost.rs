@@ -2,19 +2,16 @@
 //! the cleanups and their wake-up state (2 for `N ≥ 1`), and the list of any errors.
 #![cfg(feature = "alloc")]
 
-mod common;
+use crate::common;
 
 #[cfg(feature = "std")]
 use asyncdrop::collections::AsyncDropHashMap;
 use asyncdrop::collections::{async_drop_iter, AsyncDropBTreeMap, AsyncDropVec};
 use asyncdrop::{AsyncDrop, AsyncDropGuard, LocalAsyncDrop};
-use common::counting::{allocations, CountingAlloc};
+use common::counting::allocations;
 use common::{run_to_end as run, yield_now};
 use std::fmt::Debug;
 use std::future::Future;
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// The documented cost of a concurrent cleanup of `n` values with no failure.
 fn concurrent(n: usize) -> usize {
