@@ -17,6 +17,11 @@ export CARGO_INCREMENTAL=0
 # still say where (`Location`), backtraces name the functions.
 export CARGO_PROFILE_DEV_DEBUG=0
 
+# Busy time of every core (user, nice, system; in clock ticks), to compare runs on
+# machines of different speeds or load.
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
+busy_at_start=$(busy_ticks)
+busy_seconds() { echo $(( ($(busy_ticks) - busy_at_start) / $(getconf CLK_TCK) )); }
 # Each step's heading gives the time so far and the core-seconds the machine has been
 # busy so far (the background miri run included).
 step() { printf '\n=== %s (%ss, %s core-s)\n' "$*" "$SECONDS" "$(busy_seconds)"; }
@@ -36,12 +41,6 @@ unoptimised() {
     printf '%s\n' --config "profile.release.package.$crate.opt-level=0"
   done
 }
-
-# Busy time of every core (user, nice, system; in clock ticks), to compare runs on
-# machines of different speeds or load.
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 }' /proc/stat; }
-busy_at_start=$(busy_ticks)
-busy_seconds() { echo $(( ($(busy_ticks) - busy_at_start) / $(getconf CLK_TCK) )); }
 
 step "install tools"
 rustup component add rustfmt clippy
@@ -142,9 +141,9 @@ done
 
 step "feature powerset"
 # `default` is `std` (the powerset has `std`). tokio's resource features and the
-# reporting integrations each build as a group,
-# and `derive` (the macros and their hidden helpers, `core` alone) with each other
-# feature: the powerset of everything else stays complete.
+# reporting integrations each build as a group (and each alone), and `derive` (the
+# macros and their hidden helpers, `core` alone) with each other feature: the
+# powerset of everything else stays complete.
 cargo hack build --feature-powerset --no-dev-deps --exclude-features derive,default \
   --group-features tokio-net,tokio-fs,tokio-io-util,tokio-process \
   --group-features log,tracing,defmt

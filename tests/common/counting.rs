@@ -1,7 +1,6 @@
 //! A global allocator that counts, per thread (so parallel tests do not disturb each
-//! other), the allocations made and the blocks live. A test binary that measures
-//! allocations installs it:
-//! `#[global_allocator] static GLOBAL: CountingAlloc = CountingAlloc;`
+//! other), the allocations made and the blocks live. `tests/suite` installs it as its
+//! global allocator.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
