@@ -419,3 +419,10 @@ impl Drop for JoinedPool {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+/// How a shared value (or output) ended, for the property tests of shared ownership.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum End {
+    CleanedUp,
+    Dropped,
+}

@@ -3,6 +3,7 @@
 #![cfg(feature = "alloc")]
 
 use crate::common;
+use common::End;
 
 use std::borrow::Borrow;
 use std::cell::Cell;
@@ -461,13 +462,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Forget),
         1 => any::<usize>().prop_map(Op::TryUnwrap),
     ]
-}
-
-/// How the value ended.
-#[derive(Debug, PartialEq)]
-enum End {
-    CleanedUp,
-    Dropped,
 }
 
 proptest! {

@@ -2,6 +2,7 @@
 #![cfg(feature = "std")]
 
 use crate::common;
+use common::End;
 
 use std::any::type_name;
 use std::future::Future;
@@ -415,13 +416,6 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::ForgetClone),
         1 => any::<usize>().prop_map(Op::ForgetHandle),
     ]
-}
-
-/// How the output ended.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum End {
-    CleanedUp,
-    Dropped,
 }
 
 proptest! {
